@@ -1,0 +1,1 @@
+//! The licensd SDK (see the Client API issue); empty until then.
