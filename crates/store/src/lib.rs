@@ -1,0 +1,22 @@
+//! licensd storage: SQLite and PostgreSQL behind one code path ([`db`]), schema migrations
+//! ([`migrate`]), the filter language compiled to parameterised SQL ([`list`]), and one module per
+//! resource. Every write is one transaction that also records its [`events`] entry.
+
+pub mod customers;
+pub mod db;
+pub mod devices;
+pub mod error;
+pub mod events;
+pub mod licenses;
+pub mod list;
+pub mod migrate;
+pub mod orders;
+pub mod products;
+pub mod scope;
+pub mod templates;
+pub mod tokens;
+
+pub use db::Db;
+pub use error::StoreError;
+pub use list::{ListParams, ParamError};
+pub use scope::Scope;

@@ -1,0 +1,271 @@
+//! Customers and their labels.
+
+use licensd_core::model::{Customer, CustomerInput, CustomerLabel, CustomerRef};
+use licensd_core::time::{Timestamp, now_ms};
+
+use crate::db::{Db, Exec, Row, Tx, query};
+use crate::error::StoreError;
+use crate::events::{self, NewEvent};
+use crate::list::{Field, Kind, ListParams, Spec};
+use crate::scope::{Scope, push_in_list};
+
+pub(crate) const COLS: &str = "c.id, c.email, c.first_name, c.last_name, c.company_name, c.phone, c.reference, c.address, \
+     c.postcode, c.city, c.country, c.state, c.note, c.metadata, c.created_at, c.updated_at";
+
+pub(crate) fn from_row(r: &Row) -> Result<Customer, StoreError> {
+    Ok(Customer {
+        id: r.get("id")?,
+        email: r.get("email")?,
+        first_name: r.get("first_name")?,
+        last_name: r.get("last_name")?,
+        company_name: r.get("company_name")?,
+        phone: r.get("phone")?,
+        reference: r.get("reference")?,
+        address: r.get("address")?,
+        postcode: r.get("postcode")?,
+        city: r.get("city")?,
+        country: r.get("country")?,
+        state: r.get("state")?,
+        note: r.get("note")?,
+        labels: Vec::new(),
+        metadata: r.json("metadata")?,
+        created_at: Timestamp(r.get("created_at")?),
+        updated_at: Timestamp(r.get("updated_at")?),
+    })
+}
+
+/// Fills in the labels of several customers with one query.
+pub(crate) async fn attach_labels(e: &mut impl Exec, cs: &mut [Customer]) -> Result<(), StoreError> {
+    if cs.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = cs.iter().map(|c| c.id).collect();
+    let mut q = query(
+        "SELECT cl.id, cl.customer_id, l.id AS label_id, l.label, l.color FROM customer_labels cl \
+         JOIN labels l ON l.id = cl.label_id WHERE cl.customer_id",
+    );
+    push_in_list(&mut q, &ids);
+    q.push(" ORDER BY cl.id");
+    for r in e.fetch_all(q).await? {
+        let cid: i64 = r.get("customer_id")?;
+        if let Some(c) = cs.iter_mut().find(|c| c.id == cid) {
+            c.labels.push(CustomerLabel {
+                id: r.get("id")?,
+                label_id: r.get("label_id")?,
+                label: r.get("label")?,
+                color: r.get("color")?,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Customers by id, with labels, in no particular order.
+pub(crate) async fn by_ids(e: &mut impl Exec, ids: &[i64]) -> Result<Vec<Customer>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = query(format!("SELECT {COLS} FROM customers c WHERE c.id"));
+    push_in_list(&mut q, ids);
+    let mut cs = e.fetch_all(q).await?.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    attach_labels(e, &mut cs).await?;
+    Ok(cs)
+}
+
+static FIELDS: &[Field] = &[
+    Field::new("id", "c.id", Kind::Int).sortable(),
+    Field::new("email", "c.email", Kind::Text).sortable(),
+    Field::new("first_name", "c.first_name", Kind::Text).sortable(),
+    Field::new("last_name", "c.last_name", Kind::Text).sortable(),
+    Field::new("company_name", "c.company_name", Kind::Text).sortable(),
+    Field::new("phone", "c.phone", Kind::Text),
+    Field::new("reference", "c.reference", Kind::Text),
+    Field::new("city", "c.city", Kind::Text),
+    Field::new("country", "c.country", Kind::Text),
+    Field::new("label", "lb.label", Kind::Text).related(
+        "EXISTS (SELECT 1 FROM customer_labels clb JOIN labels lb ON lb.id = clb.label_id WHERE clb.customer_id = c.id AND {})",
+    ),
+    Field::new("created_at", "c.created_at", Kind::Time).sortable(),
+    Field::new("updated_at", "c.updated_at", Kind::Time).sortable(),
+];
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "c.id" };
+
+pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<Customer>), StoreError> {
+    let mut from = query("FROM customers c WHERE 1 = 1");
+    scope.restrict_owner(&mut from, "customer_id", "c");
+    let (n, rows) = crate::list::page(db, &SPEC, params, COLS, &from).await?;
+    let mut cs = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    attach_labels(&mut &*db, &mut cs).await?;
+    Ok((n, cs))
+}
+
+pub async fn get(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<Customer, StoreError> {
+    let mut q = query(format!("SELECT {COLS} FROM customers c WHERE c.id = ?")).bind(id);
+    scope.restrict_owner(&mut q, "customer_id", "c");
+    let mut c = [from_row(&e.fetch_one(q).await?)?];
+    attach_labels(e, &mut c).await?;
+    let [c] = c;
+    Ok(c)
+}
+
+/// Replaces a customer's labels, creating labels that do not exist yet.
+async fn set_labels(tx: &mut Tx, id: i64, i: &CustomerInput) -> Result<(), StoreError> {
+    tx.execute(query("DELETE FROM customer_labels WHERE customer_id = ?").bind(id)).await?;
+    for l in &i.labels {
+        let existing = tx.fetch_optional(query("SELECT id FROM labels WHERE label = ?").bind(l.name())).await?;
+        let label_id: i64 = match existing {
+            Some(r) => {
+                if let Some(color) = l.color() {
+                    tx.execute(query("UPDATE labels SET color = ? WHERE id = ?").bind(color).bind(r.get::<i64>("id")?))
+                        .await?;
+                }
+                r.get("id")?
+            }
+            None => {
+                tx.insert(query("INSERT INTO labels (label, color) VALUES (?, ?)").bind(l.name()).bind(l.color().unwrap_or("")))
+                    .await?
+            }
+        };
+        tx.execute(
+            query("INSERT INTO customer_labels (customer_id, label_id) SELECT ?, ? WHERE NOT EXISTS \
+                   (SELECT 1 FROM customer_labels WHERE customer_id = ? AND label_id = ?)")
+            .bind(id)
+            .bind(label_id)
+            .bind(id)
+            .bind(label_id),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn email_norm(i: &CustomerInput) -> Option<String> {
+    i.email.as_ref().map(|e| e.to_lowercase())
+}
+
+/// Creates a customer inside a transaction (shared by the customer, order and license endpoints).
+pub async fn create_in(tx: &mut Tx, scope: &Scope, i: &CustomerInput) -> Result<Customer, StoreError> {
+    let now = now_ms();
+    let id = tx
+        .insert(
+            query(
+                "INSERT INTO customers (email, email_norm, first_name, last_name, company_name, phone, reference, address, \
+                 postcode, city, country, state, note, metadata, created_by, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(i.email.as_deref())
+            .bind(email_norm(i))
+            .bind(&i.first_name)
+            .bind(&i.last_name)
+            .bind(&i.company_name)
+            .bind(&i.phone)
+            .bind(&i.reference)
+            .bind(&i.address)
+            .bind(&i.postcode)
+            .bind(&i.city)
+            .bind(&i.country)
+            .bind(&i.state)
+            .bind(&i.note)
+            .bind(i.metadata.to_string())
+            .bind(scope.token_id)
+            .bind(now)
+            .bind(now),
+        )
+        .await?;
+    set_labels(tx, id, i).await?;
+    let c = get(tx, scope, id).await?;
+    events::record(tx, scope, NewEvent::created("customer", id, None, &c)).await?;
+    Ok(c)
+}
+
+pub async fn create(db: &Db, scope: &Scope, mut i: CustomerInput) -> Result<Customer, StoreError> {
+    i.validate()?;
+    let mut tx = db.begin().await?;
+    let c = create_in(&mut tx, scope, &i).await?;
+    tx.commit().await?;
+    Ok(c)
+}
+
+/// Resolves a customer reference inside a transaction: an id must exist and be visible; a body is
+/// matched by email (case-insensitively) or created.
+pub async fn resolve_in(tx: &mut Tx, scope: &Scope, field: &str, r: &CustomerRef) -> Result<Customer, StoreError> {
+    match r {
+        CustomerRef::Id(id) => match get(tx, scope, *id).await {
+            Err(StoreError::NotFound) => Err(StoreError::invalid(field, format!("no customer with id {id}"))),
+            other => other,
+        },
+        CustomerRef::New(input) => {
+            let mut input = input.as_ref().clone();
+            input.validate().map_err(|e| match e {
+                licensd_core::Error::Invalid { field: f, message } => StoreError::invalid(format!("{field}.{f}"), message),
+            })?;
+            if let Some(norm) = email_norm(&input) {
+                let found = tx.fetch_optional(query("SELECT id FROM customers WHERE email_norm = ?").bind(norm)).await?;
+                if let Some(row) = found {
+                    let id: i64 = row.get("id")?;
+                    // The store knows this customer already: reuse it even if this token did not create it.
+                    let mut c = [from_row(&tx.fetch_one(query(format!("SELECT {COLS} FROM customers c WHERE c.id = ?")).bind(id)).await?)?];
+                    attach_labels(tx, &mut c).await?;
+                    let [c] = c;
+                    return Ok(c);
+                }
+            }
+            create_in(tx, scope, &input).await
+        }
+    }
+}
+
+pub async fn update(db: &Db, scope: &Scope, id: i64, mut i: CustomerInput) -> Result<Customer, StoreError> {
+    i.validate()?;
+    let mut tx = db.begin().await?;
+    let before = get(&mut tx, scope, id).await?;
+    tx.execute(
+        query(
+            "UPDATE customers SET email = ?, email_norm = ?, first_name = ?, last_name = ?, company_name = ?, phone = ?, \
+             reference = ?, address = ?, postcode = ?, city = ?, country = ?, state = ?, note = ?, metadata = ?, updated_at = ? \
+             WHERE id = ?",
+        )
+        .bind(i.email.as_deref())
+        .bind(email_norm(&i))
+        .bind(&i.first_name)
+        .bind(&i.last_name)
+        .bind(&i.company_name)
+        .bind(&i.phone)
+        .bind(&i.reference)
+        .bind(&i.address)
+        .bind(&i.postcode)
+        .bind(&i.city)
+        .bind(&i.country)
+        .bind(&i.state)
+        .bind(&i.note)
+        .bind(i.metadata.to_string())
+        .bind(now_ms())
+        .bind(id),
+    )
+    .await?;
+    set_labels(&mut tx, id, &i).await?;
+    let after = get(&mut tx, scope, id).await?;
+    events::record(&mut tx, scope, NewEvent::updated("customer", id, None, &before, &after)).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Deletes a customer who has no licenses or orders.
+pub async fn delete(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
+    let mut tx = db.begin().await?;
+    let before = get(&mut tx, scope, id).await?;
+    let used = tx
+        .fetch_optional(
+            query("SELECT 'x' AS used FROM licenses WHERE customer_id = ? UNION ALL SELECT 'x' FROM orders WHERE customer_id = ?")
+                .bind(id)
+                .bind(id),
+        )
+        .await?;
+    if used.is_some() {
+        return Err(StoreError::InUse("the customer still has licenses or orders; delete or reassign those first".into()));
+    }
+    tx.execute(query("DELETE FROM customers WHERE id = ?").bind(id)).await?;
+    events::record(&mut tx, scope, NewEvent::deleted("customer", id, None, &before)).await?;
+    tx.commit().await?;
+    Ok(())
+}

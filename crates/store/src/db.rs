@@ -1,0 +1,470 @@
+//! One code path over SQLite and PostgreSQL.
+//!
+//! SQL is written once with `?` placeholders and rewritten to `$n` for PostgreSQL; parameters are
+//! [`Value`]s bound the same way on both; rows are read through [`Row::get`]. SQLite gets a single-connection
+//! write pool (writers queue in the pool, not in SQLite's busy loop) beside a read pool, and every write
+//! transaction starts with `BEGIN IMMEDIATE`, so read-then-write transactions never fail to upgrade.
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, Postgres, Sqlite};
+
+use crate::error::StoreError;
+
+/// Which SQL dialect a statement is rendered for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A bound parameter. Nulls carry their type because PostgreSQL types parameters at prepare time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    I64(Option<i64>),
+    F64(Option<f64>),
+    Text(Option<String>),
+    Bool(Option<bool>),
+}
+
+macro_rules! value_from {
+    ($t:ty, $v:ident, $conv:expr) => {
+        impl From<$t> for Value {
+            fn from(x: $t) -> Self {
+                #[allow(clippy::redundant_closure_call)]
+                Value::$v(Some(($conv)(x)))
+            }
+        }
+        impl From<Option<$t>> for Value {
+            fn from(x: Option<$t>) -> Self {
+                #[allow(clippy::redundant_closure_call)]
+                Value::$v(x.map($conv))
+            }
+        }
+    };
+}
+value_from!(i64, I64, |x| x);
+value_from!(f64, F64, |x| x);
+value_from!(bool, Bool, |x| x);
+value_from!(String, Text, |x| x);
+value_from!(&str, Text, |x: &str| x.to_string());
+value_from!(&String, Text, |x: &String| x.clone());
+
+/// A statement and its parameters.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub sql: Cow<'static, str>,
+    pub args: Vec<Value>,
+}
+
+/// Starts a statement written with `?` placeholders.
+pub fn query(sql: impl Into<Cow<'static, str>>) -> Query {
+    Query { sql: sql.into(), args: Vec::new() }
+}
+
+impl Query {
+    /// Binds the next `?`.
+    pub fn bind(mut self, v: impl Into<Value>) -> Self {
+        self.args.push(v.into());
+        self
+    }
+
+    /// Appends SQL text (never user input: identifiers come from allow-lists).
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.to_mut().push_str(sql);
+        self
+    }
+
+    /// Appends a `?` and binds its value.
+    pub fn push_bind(&mut self, v: impl Into<Value>) -> &mut Self {
+        self.sql.to_mut().push('?');
+        self.args.push(v.into());
+        self
+    }
+
+    fn render(&self, dialect: Dialect) -> String {
+        match dialect {
+            Dialect::Sqlite => self.sql.to_string(),
+            Dialect::Postgres => {
+                let mut out = String::with_capacity(self.sql.len() + 8);
+                let mut n = 0;
+                for c in self.sql.chars() {
+                    if c == '?' {
+                        n += 1;
+                        out.push('$');
+                        out.push_str(&n.to_string());
+                    } else {
+                        out.push(c);
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+macro_rules! bind_all {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                Value::I64(v) => q.bind(*v),
+                Value::F64(v) => q.bind(*v),
+                Value::Text(v) => q.bind(v.clone()),
+                Value::Bool(v) => q.bind(*v),
+            };
+        }
+        q
+    }};
+}
+
+/// A value a column can be read as on both backends.
+pub trait Col:
+    for<'r> sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite> + for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>
+{
+}
+impl<T> Col for T where
+    T: for<'r> sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite> + for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>
+{
+}
+
+/// A result row from either backend.
+pub enum Row {
+    Sqlite(SqliteRow),
+    Pg(PgRow),
+}
+
+impl Row {
+    /// Reads column `col`; a type mismatch is a bug, reported as a store error rather than a panic.
+    pub fn get<T: Col>(&self, col: &str) -> Result<T, StoreError> {
+        use sqlx::Row as _;
+        match self {
+            Row::Sqlite(r) => r.try_get(col),
+            Row::Pg(r) => r.try_get(col),
+        }
+        .map_err(StoreError::from)
+    }
+
+    /// Reads a JSON column stored as text.
+    pub fn json(&self, col: &str) -> Result<serde_json::Value, StoreError> {
+        let s: String = self.get(col)?;
+        serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+    }
+}
+
+/// The database: a pool per backend.
+#[derive(Clone)]
+pub enum Db {
+    Sqlite { read: SqlitePool, write: SqlitePool },
+    Postgres(PgPool),
+}
+
+/// How the pools report themselves for `/metrics`.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: usize,
+}
+
+impl Db {
+    /// Opens (creating it if need be) the database a `--db` URL names and applies every pending migration.
+    ///
+    /// Accepted: `sqlite://relative.db`, `sqlite:///absolute/path.db`, a bare file path,
+    /// `postgres://…` and `postgresql://…`.
+    pub async fn connect(url: &str) -> Result<Db, StoreError> {
+        let db = Self::open(url).await?;
+        crate::migrate::run(&db).await?;
+        Ok(db)
+    }
+
+    /// Opens the pools without migrating.
+    pub async fn open(url: &str) -> Result<Db, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            return Ok(Db::Postgres(pool));
+        }
+        let path = sqlite_path(url)?;
+        let base = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(StoreError::from)?
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // With WAL, NORMAL loses nothing a process crash (kill -9) could take; only power loss can.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(base.clone())
+            .await?;
+        let readers = std::thread::available_parallelism().map_or(4, |n| n.get() as u32 * 2).max(4);
+        let read = SqlitePoolOptions::new()
+            .max_connections(readers)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(base)
+            .await?;
+        Ok(Db::Sqlite { read, write })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Db::Sqlite { .. } => Dialect::Sqlite,
+            Db::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Starts a write transaction: `BEGIN IMMEDIATE` on SQLite (the database write lock up front);
+    /// on PostgreSQL rows that limits depend on are locked with [`Tx::for_update`].
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Pg(p.begin().await?),
+        })
+    }
+
+    pub async fn fetch_all(&self, q: Query) -> Result<Vec<Row>, StoreError> {
+        let sql = q.render(self.dialect());
+        Ok(match self {
+            Db::Sqlite { read, .. } => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
+                .fetch_all(read)
+                .await?
+                .into_iter()
+                .map(Row::Sqlite)
+                .collect(),
+            Db::Postgres(p) => {
+                bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_all(p).await?.into_iter().map(Row::Pg).collect()
+            }
+        })
+    }
+
+    pub async fn fetch_optional(&self, q: Query) -> Result<Option<Row>, StoreError> {
+        let sql = q.render(self.dialect());
+        Ok(match self {
+            Db::Sqlite { read, .. } => {
+                bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(read).await?.map(Row::Sqlite)
+            }
+            Db::Postgres(p) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(p).await?.map(Row::Pg),
+        })
+    }
+
+    pub async fn fetch_one(&self, q: Query) -> Result<Row, StoreError> {
+        self.fetch_optional(q).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Runs one statement that writes, outside any transaction.
+    pub async fn execute(&self, q: Query) -> Result<u64, StoreError> {
+        let sql = q.render(self.dialect());
+        Ok(match self {
+            Db::Sqlite { write, .. } => {
+                bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(write).await?.rows_affected()
+            }
+            Db::Postgres(p) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(p).await?.rows_affected(),
+        })
+    }
+
+    /// A real round trip, for `/healthz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let row = self.fetch_one(query("SELECT CAST(1 AS BIGINT) AS one")).await?;
+        let one: i64 = row.get("one")?;
+        if one == 1 { Ok(()) } else { Err(StoreError::Corrupt("ping answered wrong".into())) }
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        match self {
+            Db::Sqlite { read, write } => {
+                PoolStats { size: read.size() + write.size(), idle: read.num_idle() + write.num_idle() }
+            }
+            Db::Postgres(p) => PoolStats { size: p.size(), idle: p.num_idle() },
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// `sqlite://x.db` → `x.db`, `sqlite:///abs/x.db` → `/abs/x.db`, a bare path as is.
+pub fn sqlite_path(url: &str) -> Result<String, StoreError> {
+    let path = if let Some(rest) = url.strip_prefix("sqlite://") {
+        rest
+    } else if let Some(rest) = url.strip_prefix("sqlite:") {
+        rest
+    } else if url.contains("://") {
+        return Err(StoreError::Config(format!(
+            "unsupported database URL scheme in {:?}: use sqlite://FILE, a file path, or postgres://",
+            url.split("://").next().unwrap_or_default()
+        )));
+    } else {
+        url
+    };
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Err(StoreError::Config("the SQLite database needs a file path (in-memory databases are not supported)".into()));
+    }
+    Ok(path.to_string())
+}
+
+/// A write transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Pg(sqlx::Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Tx::Sqlite(_) => Dialect::Sqlite,
+            Tx::Pg(_) => Dialect::Postgres,
+        }
+    }
+
+    /// ` FOR UPDATE` on PostgreSQL; nothing on SQLite, where `BEGIN IMMEDIATE` already serialises writers.
+    pub fn for_update(&self) -> &'static str {
+        match self {
+            Tx::Sqlite(_) => "",
+            Tx::Pg(_) => " FOR UPDATE",
+        }
+    }
+
+    pub async fn fetch_all(&mut self, q: Query) -> Result<Vec<Row>, StoreError> {
+        let sql = q.render(self.dialect());
+        Ok(match self {
+            Tx::Sqlite(t) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
+                .fetch_all(&mut **t)
+                .await?
+                .into_iter()
+                .map(Row::Sqlite)
+                .collect(),
+            Tx::Pg(t) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
+                .fetch_all(&mut **t)
+                .await?
+                .into_iter()
+                .map(Row::Pg)
+                .collect(),
+        })
+    }
+
+    pub async fn fetch_optional(&mut self, q: Query) -> Result<Option<Row>, StoreError> {
+        let sql = q.render(self.dialect());
+        Ok(match self {
+            Tx::Sqlite(t) => {
+                bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(&mut **t).await?.map(Row::Sqlite)
+            }
+            Tx::Pg(t) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(&mut **t).await?.map(Row::Pg),
+        })
+    }
+
+    pub async fn fetch_one(&mut self, q: Query) -> Result<Row, StoreError> {
+        self.fetch_optional(q).await?.ok_or(StoreError::NotFound)
+    }
+
+    pub async fn execute(&mut self, q: Query) -> Result<u64, StoreError> {
+        let sql = q.render(self.dialect());
+        Ok(match self {
+            Tx::Sqlite(t) => {
+                bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(&mut **t).await?.rows_affected()
+            }
+            Tx::Pg(t) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(&mut **t).await?.rows_affected(),
+        })
+    }
+
+    /// Runs a script of several statements with no parameters (migrations).
+    pub(crate) async fn execute_script(&mut self, sql: &'static str) -> Result<(), StoreError> {
+        use sqlx::Executor as _;
+        match self {
+            Tx::Sqlite(t) => {
+                t.execute(sql).await?;
+            }
+            Tx::Pg(t) => {
+                t.execute(sql).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Inserts and returns the new row's `id`.
+    pub async fn insert(&mut self, mut q: Query) -> Result<i64, StoreError> {
+        q.push(" RETURNING id");
+        self.fetch_one(q).await?.get("id")
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Pg(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres() {
+        let mut q = query("SELECT * FROM t WHERE a = ? AND b = ?");
+        q.push(" OR c = ").push_bind(3i64);
+        assert_eq!(q.render(Dialect::Postgres), "SELECT * FROM t WHERE a = $1 AND b = $2 OR c = $3");
+        assert_eq!(q.render(Dialect::Sqlite), "SELECT * FROM t WHERE a = ? AND b = ? OR c = ?");
+    }
+
+    #[test]
+    fn database_urls_name_files() {
+        assert_eq!(sqlite_path("sqlite://licensd.db").unwrap(), "licensd.db");
+        assert_eq!(sqlite_path("sqlite:///var/lib/l.db").unwrap(), "/var/lib/l.db");
+        assert_eq!(sqlite_path("data/l.db").unwrap(), "data/l.db");
+        assert!(sqlite_path("mysql://x").is_err());
+        assert!(sqlite_path("sqlite::memory:").is_err());
+    }
+}
+
+/// Reads and writes that work the same on the pool and inside a transaction, so one reader function
+/// serves both (`&mut &db` or `&mut tx`).
+pub trait Exec: Send {
+    fn dialect(&self) -> Dialect;
+    fn fetch_all(&mut self, q: Query) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send;
+    fn fetch_optional(&mut self, q: Query) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send;
+    fn fetch_one(&mut self, q: Query) -> impl Future<Output = Result<Row, StoreError>> + Send {
+        async move { self.fetch_optional(q).await?.ok_or(StoreError::NotFound) }
+    }
+}
+
+impl Exec for &Db {
+    fn dialect(&self) -> Dialect {
+        Db::dialect(self)
+    }
+    fn fetch_all(&mut self, q: Query) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send {
+        Db::fetch_all(self, q)
+    }
+    fn fetch_optional(&mut self, q: Query) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send {
+        Db::fetch_optional(self, q)
+    }
+}
+
+impl Exec for Tx {
+    fn dialect(&self) -> Dialect {
+        Tx::dialect(self)
+    }
+    fn fetch_all(&mut self, q: Query) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send {
+        Tx::fetch_all(self, q)
+    }
+    fn fetch_optional(&mut self, q: Query) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send {
+        Tx::fetch_optional(self, q)
+    }
+}

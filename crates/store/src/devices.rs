@@ -1,0 +1,88 @@
+//! Devices: the machines holding activations of licenses.
+
+use licensd_core::model::Device;
+use licensd_core::time::{Timestamp, now_ms};
+
+use crate::db::{Db, Exec, Row, query};
+use crate::error::StoreError;
+use crate::events::{self, NewEvent};
+use crate::list::{Field, Kind, ListParams, Spec};
+use crate::scope::Scope;
+
+const COLS: &str = "d.id, d.license_id, d.hardware_id, d.hostname, d.os, d.app_version, d.time_activated, d.last_check, d.deactivated_at";
+
+fn from_row(r: &Row) -> Result<Device, StoreError> {
+    let deactivated_at: Option<i64> = r.get("deactivated_at")?;
+    Ok(Device {
+        id: r.get("id")?,
+        license: r.get("license_id")?,
+        hardware_id: r.get("hardware_id")?,
+        hostname: r.get("hostname")?,
+        os: r.get("os")?,
+        app_version: r.get("app_version")?,
+        active: deactivated_at.is_none(),
+        time_activated: Timestamp(r.get("time_activated")?),
+        last_check: r.get::<Option<i64>>("last_check")?.map(Timestamp),
+        deactivated_at: deactivated_at.map(Timestamp),
+    })
+}
+
+static FIELDS: &[Field] = &[
+    Field::new("id", "d.id", Kind::Int).sortable(),
+    Field::new("license", "d.license_id", Kind::Int),
+    Field::new("hardware_id", "d.hardware_id", Kind::Text),
+    Field::new("hostname", "d.hostname", Kind::Text).sortable(),
+    Field::new("os", "d.os", Kind::Text),
+    Field::new("app_version", "d.app_version", Kind::Text),
+    Field::new("active", "(d.deactivated_at IS NULL)", Kind::Bool),
+    Field::new("time_activated", "d.time_activated", Kind::Time).sortable(),
+    Field::new("last_check", "d.last_check", Kind::Time).sortable(),
+];
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "d.id" };
+
+fn scoped(scope: &Scope, q: &mut crate::db::Query) {
+    if scope.products.is_some() {
+        q.push(" AND EXISTS (SELECT 1 FROM licenses sl WHERE sl.id = d.license_id");
+        scope.restrict(q, "sl.product_id");
+        q.push(")");
+    }
+}
+
+pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<Device>), StoreError> {
+    let mut from = query("FROM devices d WHERE 1 = 1");
+    scoped(scope, &mut from);
+    let (n, rows) = crate::list::page(db, &SPEC, params, COLS, &from).await?;
+    Ok((n, rows.iter().map(from_row).collect::<Result<_, _>>()?))
+}
+
+pub async fn get(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<Device, StoreError> {
+    let mut q = query(format!("SELECT {COLS} FROM devices d WHERE d.id = ?")).bind(id);
+    scoped(scope, &mut q);
+    from_row(&e.fetch_one(q).await?)
+}
+
+/// Frees a device's activation (the vendor's side of deactivation).
+pub async fn deactivate(db: &Db, scope: &Scope, id: i64) -> Result<Device, StoreError> {
+    let mut tx = db.begin().await?;
+    let before = get(&mut tx, scope, id).await?;
+    if !before.active {
+        return Err(StoreError::State("the device holds no activation".into()));
+    }
+    let mut lock = query("SELECT id FROM licenses WHERE id = ?").bind(before.license);
+    lock.push(tx.for_update());
+    tx.fetch_one(lock).await?;
+    let now = now_ms();
+    tx.execute(query("UPDATE devices SET deactivated_at = ? WHERE id = ?").bind(now).bind(id)).await?;
+    tx.execute(
+        query("UPDATE licenses SET times_activated = times_activated - 1, updated_at = ? WHERE id = ? AND times_activated > 0")
+            .bind(now)
+            .bind(before.license),
+    )
+    .await?;
+    let after = get(&mut tx, scope, id).await?;
+    let mut e = NewEvent::updated("device", id, Some(before.license), &before, &after);
+    e.action = "device.deactivated".into();
+    events::record(&mut tx, scope, e).await?;
+    tx.commit().await?;
+    Ok(after)
+}

@@ -1,0 +1,153 @@
+//! The audit log: every state change, with actor and before/after. A license's history is its events.
+
+use licensd_core::model::Event;
+use licensd_core::time::{Timestamp, now_ms};
+use serde_json::Value;
+
+use crate::db::{Db, Exec, Query, Row, Tx, query};
+use crate::error::StoreError;
+use crate::list::{Field, Kind, ListParams, Spec};
+use crate::scope::Scope;
+
+/// A change about to be recorded.
+pub struct NewEvent<'a> {
+    pub action: String,
+    pub resource_type: &'a str,
+    pub resource_id: i64,
+    pub license_id: Option<i64>,
+    pub note: &'a str,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// Records an event inside the transaction that made the change, so the log never disagrees with the data.
+pub async fn record(tx: &mut Tx, scope: &Scope, e: NewEvent<'_>) -> Result<(), StoreError> {
+    tx.execute(
+        query(
+            "INSERT INTO events (action, actor, resource_type, resource_id, license_id, note, before_json, after_json, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(e.action.as_str())
+        .bind(scope.actor.as_str())
+        .bind(e.resource_type)
+        .bind(e.resource_id)
+        .bind(e.license_id)
+        .bind(e.note)
+        .bind(e.before.map(|v| v.to_string()))
+        .bind(e.after.map(|v| v.to_string()))
+        .bind(now_ms()),
+    )
+    .await?;
+    Ok(())
+}
+
+const COLS: &str = "e.id, e.action, e.actor, e.resource_type, e.resource_id, e.license_id, e.note, e.before_json, e.after_json, e.created_at";
+
+fn from_row(r: &Row) -> Result<Event, StoreError> {
+    let json = |col: &str| -> Result<Option<Value>, StoreError> {
+        let s: Option<String> = r.get(col)?;
+        s.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))).transpose()
+    };
+    Ok(Event {
+        id: r.get("id")?,
+        action: r.get("action")?,
+        actor: r.get("actor")?,
+        resource_type: r.get("resource_type")?,
+        resource_id: r.get("resource_id")?,
+        license: r.get("license_id")?,
+        note: r.get("note")?,
+        before: json("before_json")?,
+        after: json("after_json")?,
+        created_at: Timestamp(r.get("created_at")?),
+    })
+}
+
+/// A license's history, oldest first.
+pub async fn for_license(e: &mut impl Exec, license_id: i64) -> Result<Vec<Event>, StoreError> {
+    let rows = e.fetch_all(query(format!("SELECT {COLS} FROM events e WHERE e.license_id = ? ORDER BY e.id")).bind(license_id)).await?;
+    rows.iter().map(from_row).collect()
+}
+
+static FIELDS: &[Field] = &[
+    Field::new("id", "e.id", Kind::Int).sortable(),
+    Field::new("action", "e.action", Kind::Text).sortable(),
+    Field::new("actor", "e.actor", Kind::Text),
+    Field::new("resource_type", "e.resource_type", Kind::Text),
+    Field::new("resource_id", "e.resource_id", Kind::Int),
+    Field::new("license", "e.license_id", Kind::Int),
+    Field::new("created_at", "e.created_at", Kind::Time).sortable(),
+];
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "e.id" };
+
+/// Lists events; a manager sees only those of its products' licenses.
+pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<Event>), StoreError> {
+    let mut from = query("FROM events e WHERE 1 = 1");
+    if scope.products.is_some() {
+        from.push(" AND EXISTS (SELECT 1 FROM licenses sl WHERE sl.id = e.license_id");
+        scope.restrict(&mut from, "sl.product_id");
+        from.push(")");
+    }
+    let (n, rows) = crate::list::page(db, &SPEC, params, COLS, &from).await?;
+    Ok((n, rows.iter().map(from_row).collect::<Result<_, _>>()?))
+}
+
+pub async fn get(db: &Db, scope: &Scope, id: i64) -> Result<Event, StoreError> {
+    let mut q: Query = query(format!("SELECT {COLS} FROM events e WHERE e.id = ?")).bind(id);
+    if scope.products.is_some() {
+        q.push(" AND EXISTS (SELECT 1 FROM licenses sl WHERE sl.id = e.license_id");
+        scope.restrict(&mut q, "sl.product_id");
+        q.push(")");
+    }
+    from_row(&db.fetch_one(q).await?)
+}
+
+impl<'a> NewEvent<'a> {
+    fn snapshot(v: &impl serde::Serialize) -> Option<Value> {
+        serde_json::to_value(v).ok()
+    }
+
+    /// `<type>.created` with the new record.
+    pub fn created(resource_type: &'a str, id: i64, license_id: Option<i64>, after: &impl serde::Serialize) -> Self {
+        NewEvent {
+            action: format!("{resource_type}.created"),
+            resource_type,
+            resource_id: id,
+            license_id,
+            note: "",
+            before: None,
+            after: Self::snapshot(after),
+        }
+    }
+
+    /// `<type>.updated` with the record before and after.
+    pub fn updated(
+        resource_type: &'a str,
+        id: i64,
+        license_id: Option<i64>,
+        before: &impl serde::Serialize,
+        after: &impl serde::Serialize,
+    ) -> Self {
+        NewEvent {
+            action: format!("{resource_type}.updated"),
+            resource_type,
+            resource_id: id,
+            license_id,
+            note: "",
+            before: Self::snapshot(before),
+            after: Self::snapshot(after),
+        }
+    }
+
+    /// `<type>.deleted` with the record as it was.
+    pub fn deleted(resource_type: &'a str, id: i64, license_id: Option<i64>, before: &impl serde::Serialize) -> Self {
+        NewEvent {
+            action: format!("{resource_type}.deleted"),
+            resource_type,
+            resource_id: id,
+            license_id,
+            note: "",
+            before: Self::snapshot(before),
+            after: None,
+        }
+    }
+}

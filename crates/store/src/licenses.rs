@@ -1,0 +1,517 @@
+//! Licenses: issue, read, change, and the vendor's actions (disable, enable, refund, reset).
+
+use licensd_core::model::{
+    FeatureType, License, LicenseFeature, LicenseInput, LicenseTerms, LicenseType, ProductRef, ProductSummary,
+    TemplateRef,
+};
+use licensd_core::status::{StatusFacts, license_status};
+use licensd_core::time::{Day, Timestamp, now_ms};
+
+use crate::db::{Db, Exec, Query, Row, Tx, query};
+use crate::error::StoreError;
+use crate::events::{self, NewEvent};
+use crate::list::{Field, Kind, ListParams, Spec};
+use crate::scope::{Scope, push_in_list};
+
+const COLS: &str = "l.*, p.product_name, p.short_code, o.store_id AS order_store_id, \
+     (SELECT COUNT(*) FROM devices d WHERE d.license_id = l.id AND d.deactivated_at IS NULL) AS active_devices";
+const FROM: &str = "FROM licenses l JOIN products p ON p.id = l.product_id LEFT JOIN orders o ON o.id = l.order_id";
+
+fn from_row(r: &Row, now: i64) -> Result<License, StoreError> {
+    let lt: String = r.get("license_type")?;
+    let enabled: bool = r.get("enabled")?;
+    let refunded: bool = r.get("refunded")?;
+    let expires_at: Option<i64> = r.get("expires_at")?;
+    let times_activated: i64 = r.get("times_activated")?;
+    let is_floating_cloud: bool = r.get("is_floating_cloud")?;
+    Ok(License {
+        id: r.get("id")?,
+        license_key: r.get("license_key")?,
+        status: license_status(StatusFacts { enabled, refunded, expires_at, times_activated }, now),
+        active: times_activated > 0,
+        enabled,
+        refunded,
+        customer: None,
+        product: ProductSummary { id: r.get("product_id")?, product_name: r.get("product_name")?, short_code: r.get("short_code")? },
+        order: r.get("order_id")?,
+        order_store_id: r.get("order_store_id")?,
+        license_template: r.get("template_id")?,
+        license_type: LicenseType::parse(&lt).ok_or_else(|| StoreError::Corrupt(format!("license_type {lt:?}")))?,
+        max_activations: r.get("max_activations")?,
+        times_activated,
+        total_active_devices: r.get("active_devices")?,
+        validity_period: expires_at.map(Day),
+        maintenance_period: r.get::<Option<i64>>("maintenance_until")?.map(Day),
+        is_trial: r.get("is_trial")?,
+        trial_days: r.get("trial_days")?,
+        is_floating: is_floating_cloud,
+        is_floating_cloud,
+        floating_users: r.get("floating_users")?,
+        floating_timeout: r.get("floating_timeout")?,
+        floating_in_use_devices: 0,
+        max_transfers: r.get("max_transfers")?,
+        transfer_count: r.get("transfer_count")?,
+        prevent_vm: r.get("prevent_vm")?,
+        can_borrow: r.get("can_borrow")?,
+        max_borrow_time: r.get("max_borrow_time")?,
+        max_consumptions: r.get("max_consumptions")?,
+        total_consumptions: r.get("total_consumptions")?,
+        allow_overages: r.get("allow_overages")?,
+        max_overages: r.get("max_overages")?,
+        is_air_gapped: r.get("is_air_gapped")?,
+        license_file_ttl_days: r.get("license_file_ttl_days")?,
+        product_features: Vec::new(),
+        note: r.get("note")?,
+        metadata: r.json("metadata")?,
+        time_activated: r.get::<Option<i64>>("time_activated")?.map(Timestamp),
+        time_disabled: r.get::<Option<i64>>("time_disabled")?.map(Timestamp),
+        last_check: r.get::<Option<i64>>("last_check")?.map(Timestamp),
+        created_at: Timestamp(r.get("created_at")?),
+        updated_at: Timestamp(r.get("updated_at")?),
+        history: None,
+    })
+}
+
+/// Loads licenses by id with their customers and features in a fixed number of queries (no N+1),
+/// in the order of `ids`.
+pub async fn load(e: &mut impl Exec, ids: &[i64]) -> Result<Vec<License>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = now_ms();
+    let mut q = query(format!("SELECT {COLS} {FROM} WHERE l.id"));
+    push_in_list(&mut q, ids);
+    let rows = e.fetch_all(q).await?;
+    let mut ls = Vec::with_capacity(rows.len());
+    let mut customer_ids: Vec<i64> = Vec::new();
+    for r in &rows {
+        let cid: Option<i64> = r.get("customer_id")?;
+        customer_ids.extend(cid);
+        ls.push((from_row(r, now)?, cid));
+    }
+    ls.sort_by_key(|(l, _)| ids.iter().position(|i| *i == l.id));
+    customer_ids.sort_unstable();
+    customer_ids.dedup();
+    let customers = crate::customers::by_ids(e, &customer_ids).await?;
+
+    let mut fq = query(
+        "SELECT lf.id, lf.license_id, lf.feature_id, f.code, f.name, f.feature_type, lf.max_consumption, lf.total_consumptions, \
+         lf.allow_overages, lf.max_overages, lf.expires_at FROM license_features lf \
+         JOIN product_features f ON f.id = lf.feature_id WHERE lf.license_id",
+    );
+    push_in_list(&mut fq, ids);
+    fq.push(" ORDER BY f.code");
+    let features = e.fetch_all(fq).await?;
+
+    for (l, cid) in &mut ls {
+        l.customer = cid.and_then(|cid| customers.iter().find(|c| c.id == cid).cloned());
+        for r in &features {
+            if r.get::<i64>("license_id")? != l.id {
+                continue;
+            }
+            let ft: String = r.get("feature_type")?;
+            l.product_features.push(LicenseFeature {
+                id: r.get("id")?,
+                product_feature: r.get("feature_id")?,
+                code: r.get("code")?,
+                name: r.get("name")?,
+                feature_type: FeatureType::parse(&ft).unwrap_or_default(),
+                max_consumption: r.get("max_consumption")?,
+                total_consumptions: r.get("total_consumptions")?,
+                allow_overages: r.get("allow_overages")?,
+                max_overages: r.get("max_overages")?,
+                expiry_date: r.get::<Option<i64>>("expires_at")?.map(Day),
+            });
+        }
+    }
+    Ok(ls.into_iter().map(|(l, _)| l).collect())
+}
+
+/// A license the scope may see, with its history.
+pub async fn get(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<License, StoreError> {
+    let mut q = query("SELECT l.id FROM licenses l WHERE l.id = ?").bind(id);
+    scope.restrict(&mut q, "l.product_id");
+    e.fetch_one(q).await?;
+    let mut l = load(e, &[id]).await?.pop().ok_or(StoreError::NotFound)?;
+    l.history = Some(events::for_license(e, id).await?);
+    Ok(l)
+}
+
+/// The license with this key, if the scope may see it.
+pub async fn id_by_key(e: &mut impl Exec, scope: &Scope, key: &str) -> Result<i64, StoreError> {
+    let mut q = query("SELECT l.id FROM licenses l WHERE l.license_key = ?").bind(key);
+    scope.restrict(&mut q, "l.product_id");
+    e.fetch_one(q).await?.get("id")
+}
+
+const DEVICES: &str = "EXISTS (SELECT 1 FROM devices d WHERE d.license_id = l.id AND {})";
+const CUSTOMER: &str = "EXISTS (SELECT 1 FROM customers c WHERE c.id = l.customer_id AND {})";
+const ORDER: &str = "EXISTS (SELECT 1 FROM orders o2 WHERE o2.id = l.order_id AND {})";
+const PRODUCT: &str = "EXISTS (SELECT 1 FROM products p2 WHERE p2.id = l.product_id AND {})";
+const TEMPLATE: &str = "EXISTS (SELECT 1 FROM license_templates t WHERE t.id = l.template_id AND {})";
+const FEATURES: &str = "EXISTS (SELECT 1 FROM license_features lf WHERE lf.license_id = l.id AND {})";
+
+static FIELDS: &[Field] = &[
+    Field::new("id", "l.id", Kind::Int).sortable(),
+    Field::new("license_key", "l.license_key", Kind::Text).sortable(),
+    Field::new("active", "(l.times_activated > 0)", Kind::Bool),
+    Field::new("enabled", "l.enabled", Kind::Bool),
+    Field::new("is_trial", "l.is_trial", Kind::Bool),
+    Field::new("is_floating_cloud", "l.is_floating_cloud", Kind::Bool),
+    Field::new("is_air_gapped", "l.is_air_gapped", Kind::Bool),
+    Field::new("license_type", "l.license_type", Kind::Text),
+    Field::new("note", "l.note", Kind::Text),
+    Field::new("max_activations", "l.max_activations", Kind::Int).sortable(),
+    Field::new("times_activated", "l.times_activated", Kind::Int).sortable(),
+    Field::new("order", "l.order_id", Kind::Int),
+    Field::new("order__store_id", "o2.store_id", Kind::Text).related(ORDER),
+    Field::new("customer", "l.customer_id", Kind::Int),
+    Field::new("customer__id", "l.customer_id", Kind::Int),
+    Field::new("customer__email", "c.email", Kind::Text).related(CUSTOMER),
+    Field::new("customer__company_name", "c.company_name", Kind::Text).related(CUSTOMER),
+    Field::new("customer__reference", "c.reference", Kind::Text).related(CUSTOMER),
+    Field::new("product", "l.product_id", Kind::Int),
+    Field::new("product__id", "l.product_id", Kind::Int),
+    Field::new("product__short_code", "p2.short_code", Kind::Text).related(PRODUCT),
+    Field::new("product__product_name", "p2.product_name", Kind::Text).related(PRODUCT),
+    Field::new("product_features__id", "lf.feature_id", Kind::Int).related(FEATURES),
+    Field::new("devices__hostname", "d.hostname", Kind::Text).related(DEVICES),
+    Field::new("devices__hardware_id", "d.hardware_id", Kind::Text).related(DEVICES),
+    Field::new("devices__os", "d.os", Kind::Text).related(DEVICES),
+    Field::new("license_template", "l.template_id", Kind::Int),
+    Field::new("license_template__id", "l.template_id", Kind::Int),
+    Field::new("license_template__code", "t.code", Kind::Text).related(TEMPLATE),
+    Field::new("validity_period", "l.expires_at", Kind::Time).sortable(),
+    Field::new("time_activated", "l.time_activated", Kind::Time).sortable(),
+    Field::new("created_at", "l.created_at", Kind::Time).sortable(),
+    Field::new("updated_at", "l.updated_at", Kind::Time).sortable(),
+];
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "l.id" };
+
+pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<License>), StoreError> {
+    let mut from = query("FROM licenses l WHERE 1 = 1");
+    scope.restrict(&mut from, "l.product_id");
+    let (n, rows) = crate::list::page(db, &SPEC, params, "l.id", &from).await?;
+    let ids = rows.iter().map(|r| r.get("id")).collect::<Result<Vec<i64>, _>>()?;
+    Ok((n, load(&mut &*db, &ids).await?))
+}
+
+/// Issues a license inside a transaction: resolves product, template, customer and order, applies the
+/// template's terms and the input's overrides, generates the key, copies the template's features.
+pub async fn create_in(tx: &mut Tx, scope: &Scope, i: &LicenseInput, order_id: Option<i64>, customer_id: Option<i64>) -> Result<i64, StoreError> {
+    i.validate()?;
+    let now = now_ms();
+    let template = match &i.license_template {
+        None => None,
+        Some(r) => {
+            let t = match r {
+                TemplateRef::Id(id) => crate::templates::get(tx, scope, *id).await,
+                TemplateRef::Code(code) => crate::templates::get_by_code(tx, scope, code).await,
+            };
+            Some(match t {
+                Err(StoreError::NotFound) => return Err(StoreError::invalid("license_template", "no such license template")),
+                other => other?,
+            })
+        }
+    };
+    let product = match (&i.product, &template) {
+        (None, None) => return Err(StoreError::invalid("product", "is required when no license_template is given")),
+        (None, Some(t)) => crate::products::require_product(tx, scope, "license_template", t.product).await?,
+        (Some(r), _) => {
+            let p = match r {
+                ProductRef::Id(id) => crate::products::get(tx, scope, *id).await,
+                ProductRef::ShortCode(c) => crate::products::get_by_short_code(tx, scope, c).await,
+            };
+            match p {
+                Err(StoreError::NotFound) => return Err(StoreError::invalid("product", "no such product")),
+                other => other?,
+            }
+        }
+    };
+    if let Some(t) = &template
+        && t.product != product.id
+    {
+        return Err(StoreError::invalid("license_template", "belongs to another product"));
+    }
+    let customer_id = match (customer_id, &i.customer) {
+        (Some(c), _) => Some(c),
+        (None, Some(Some(r))) => Some(crate::customers::resolve_in(tx, scope, "customer", r).await?.id),
+        (None, _) => None,
+    };
+    let order_id = match (order_id, i.order) {
+        (Some(o), _) => Some(o),
+        (None, Some(Some(o))) => {
+            crate::orders::require(tx, scope, o).await?;
+            Some(o)
+        }
+        (None, _) => None,
+    };
+    let mut terms = LicenseTerms::from_template(template.as_ref(), now);
+    terms.apply(i)?;
+    let key = match &i.license_key {
+        Some(k) => k.clone(),
+        None => template.as_ref().map(|t| t.key_format()).unwrap_or_default().generate(),
+    };
+    let q = bind_terms(
+        query(
+            "INSERT INTO licenses (license_key, product_id, template_id, customer_id, order_id, enabled, license_type, \
+             max_activations, expires_at, maintenance_until, is_trial, trial_days, is_floating_cloud, floating_users, \
+             floating_timeout, max_transfers, prevent_vm, can_borrow, max_borrow_time, max_consumptions, allow_overages, \
+             max_overages, is_air_gapped, license_file_ttl_days, note, metadata, time_disabled, created_by, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(key)
+        .bind(product.id)
+        .bind(template.as_ref().map(|t| t.id))
+        .bind(customer_id)
+        .bind(order_id),
+        &terms,
+    )
+    .bind(if terms.enabled { None } else { Some(now) })
+    .bind(scope.token_id)
+    .bind(now)
+    .bind(now);
+    let id = tx.insert(q).await?;
+    if let Some(t) = &template {
+        for f in &t.features {
+            tx.execute(
+                query(
+                    "INSERT INTO license_features (license_id, feature_id, max_consumption, allow_overages, max_overages) \
+                     VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(id)
+                .bind(f.feature)
+                .bind(f.max_consumption)
+                .bind(f.allow_overages)
+                .bind(f.max_overages),
+            )
+            .await?;
+        }
+    }
+    let after = load(tx, &[id]).await?;
+    events::record(tx, scope, NewEvent::created("license", id, Some(id), &after.first())).await?;
+    Ok(id)
+}
+
+fn bind_terms(q: Query, t: &LicenseTerms) -> Query {
+    q.bind(t.enabled)
+        .bind(t.license_type.as_str())
+        .bind(t.max_activations)
+        .bind(t.expires_at)
+        .bind(t.maintenance_until)
+        .bind(t.is_trial)
+        .bind(t.trial_days)
+        .bind(t.is_floating_cloud)
+        .bind(t.floating_users)
+        .bind(t.floating_timeout)
+        .bind(t.max_transfers)
+        .bind(t.prevent_vm)
+        .bind(t.can_borrow)
+        .bind(t.max_borrow_time)
+        .bind(t.max_consumptions)
+        .bind(t.allow_overages)
+        .bind(t.max_overages)
+        .bind(t.is_air_gapped)
+        .bind(t.license_file_ttl_days)
+        .bind(t.note.as_deref())
+        .bind(t.metadata.to_string())
+}
+
+pub async fn create(db: &Db, scope: &Scope, i: &LicenseInput) -> Result<License, StoreError> {
+    let mut tx = db.begin().await?;
+    let id = create_in(&mut tx, scope, i, None, None).await?;
+    let l = get(&mut tx, scope, id).await?;
+    tx.commit().await?;
+    Ok(l)
+}
+
+fn terms_of(l: &License) -> LicenseTerms {
+    LicenseTerms {
+        enabled: l.enabled,
+        license_type: l.license_type,
+        max_activations: l.max_activations,
+        expires_at: l.validity_period.map(|d| d.0),
+        maintenance_until: l.maintenance_period.map(|d| d.0),
+        is_trial: l.is_trial,
+        trial_days: l.trial_days,
+        is_floating_cloud: l.is_floating_cloud,
+        floating_users: l.floating_users,
+        floating_timeout: l.floating_timeout,
+        max_transfers: l.max_transfers,
+        prevent_vm: l.prevent_vm,
+        can_borrow: l.can_borrow,
+        max_borrow_time: l.max_borrow_time,
+        max_consumptions: l.max_consumptions,
+        allow_overages: l.allow_overages,
+        max_overages: l.max_overages,
+        is_air_gapped: l.is_air_gapped,
+        license_file_ttl_days: l.license_file_ttl_days,
+        note: l.note.clone(),
+        metadata: l.metadata.clone(),
+    }
+}
+
+/// Locks a license row for the rest of the transaction (PostgreSQL; SQLite holds the write lock already)
+/// and checks the scope.
+async fn lock(tx: &mut Tx, scope: &Scope, id: i64) -> Result<(), StoreError> {
+    let mut q = query("SELECT l.id FROM licenses l WHERE l.id = ?").bind(id);
+    scope.restrict(&mut q, "l.product_id");
+    q.push(tx.for_update());
+    tx.fetch_one(q).await?;
+    Ok(())
+}
+
+/// Changes a license's terms, key, customer or order. Product and template are fixed at issue.
+pub async fn update(db: &Db, scope: &Scope, id: i64, i: &LicenseInput) -> Result<License, StoreError> {
+    i.validate()?;
+    if i.product.is_some() {
+        return Err(StoreError::invalid("product", "cannot be changed after issue; issue a new license"));
+    }
+    if i.license_template.is_some() {
+        return Err(StoreError::invalid("license_template", "cannot be changed after issue; issue a new license"));
+    }
+    let mut tx = db.begin().await?;
+    lock(&mut tx, scope, id).await?;
+    let before = get(&mut tx, scope, id).await?;
+    let mut terms = terms_of(&before);
+    terms.apply(i)?;
+    let mut customer_id = before.customer.as_ref().map(|c| c.id);
+    if let Some(c) = &i.customer {
+        customer_id = match c {
+            Some(r) => Some(crate::customers::resolve_in(&mut tx, scope, "customer", r).await?.id),
+            None => None,
+        };
+    }
+    let mut order_id = before.order;
+    if let Some(o) = i.order {
+        if let Some(o) = o {
+            crate::orders::require(&mut tx, scope, o).await?;
+        }
+        order_id = o;
+    }
+    let now = now_ms();
+    let time_disabled = match (before.enabled, terms.enabled) {
+        (true, false) => Some(now),
+        (false, false) => before.time_disabled.map(|t| t.0),
+        _ => None,
+    };
+    let key = i.license_key.clone().or(before.license_key.clone());
+    let q = bind_terms(
+        query(
+            "UPDATE licenses SET enabled = ?, license_type = ?, max_activations = ?, expires_at = ?, maintenance_until = ?, \
+             is_trial = ?, trial_days = ?, is_floating_cloud = ?, floating_users = ?, floating_timeout = ?, max_transfers = ?, \
+             prevent_vm = ?, can_borrow = ?, max_borrow_time = ?, max_consumptions = ?, allow_overages = ?, max_overages = ?, \
+             is_air_gapped = ?, license_file_ttl_days = ?, note = ?, metadata = ?, \
+             time_disabled = ?, license_key = ?, customer_id = ?, order_id = ?, updated_at = ? WHERE id = ?",
+        ),
+        &terms,
+    )
+    .bind(time_disabled)
+    .bind(key)
+    .bind(customer_id)
+    .bind(order_id)
+    .bind(now)
+    .bind(id);
+    tx.execute(q).await?;
+    let after = get(&mut tx, scope, id).await?;
+    events::record(&mut tx, scope, NewEvent::updated("license", id, Some(id), &strip(&before), &strip(&after))).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// A license without its history, for event snapshots (history inside history would grow without end).
+fn strip(l: &License) -> License {
+    License { history: None, ..l.clone() }
+}
+
+/// Deletes a license with its devices and features; its events stay in the audit log.
+pub async fn delete(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
+    let mut tx = db.begin().await?;
+    lock(&mut tx, scope, id).await?;
+    let before = get(&mut tx, scope, id).await?;
+    tx.execute(query("DELETE FROM licenses WHERE id = ?").bind(id)).await?;
+    events::record(&mut tx, scope, NewEvent::deleted("license", id, Some(id), &strip(&before))).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The vendor's actions on a license.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// DevMate "blocked": refuses activations and checks until enabled again.
+    Disable,
+    Enable,
+    /// Refuses the license for good (DevMate status 5).
+    Refund,
+    /// Frees every activation.
+    Reset,
+}
+
+impl Action {
+    fn event(self) -> &'static str {
+        match self {
+            Action::Disable => "license.disabled",
+            Action::Enable => "license.enabled",
+            Action::Refund => "license.refunded",
+            Action::Reset => "license.reset",
+        }
+    }
+}
+
+/// Applies an action in one transaction, with an event carrying the optional note.
+pub async fn act(db: &Db, scope: &Scope, id: i64, action: Action, note: &str) -> Result<License, StoreError> {
+    let mut tx = db.begin().await?;
+    lock(&mut tx, scope, id).await?;
+    let before = get(&mut tx, scope, id).await?;
+    let now = now_ms();
+    match action {
+        Action::Disable => {
+            if !before.enabled {
+                return Err(StoreError::State("the license is already disabled".into()));
+            }
+            tx.execute(query("UPDATE licenses SET enabled = ?, time_disabled = ?, updated_at = ? WHERE id = ?").bind(false).bind(now).bind(now).bind(id))
+                .await?;
+        }
+        Action::Enable => {
+            if before.refunded {
+                return Err(StoreError::State("a refunded license cannot be enabled again".into()));
+            }
+            if before.enabled {
+                return Err(StoreError::State("the license is already enabled".into()));
+            }
+            tx.execute(
+                query("UPDATE licenses SET enabled = ?, time_disabled = NULL, updated_at = ? WHERE id = ?").bind(true).bind(now).bind(id),
+            )
+            .await?;
+        }
+        Action::Refund => {
+            if before.refunded {
+                return Err(StoreError::State("the license is already refunded".into()));
+            }
+            tx.execute(query("UPDATE licenses SET refunded = ?, updated_at = ? WHERE id = ?").bind(true).bind(now).bind(id)).await?;
+        }
+        Action::Reset => {
+            tx.execute(query("UPDATE devices SET deactivated_at = ? WHERE license_id = ? AND deactivated_at IS NULL").bind(now).bind(id))
+                .await?;
+            tx.execute(query("UPDATE licenses SET times_activated = 0, updated_at = ? WHERE id = ?").bind(now).bind(id)).await?;
+        }
+    }
+    let after = get(&mut tx, scope, id).await?;
+    events::record(
+        &mut tx,
+        scope,
+        NewEvent {
+            action: action.event().to_string(),
+            resource_type: "license",
+            resource_id: id,
+            license_id: Some(id),
+            note,
+            before: serde_json::to_value(strip(&before)).ok(),
+            after: serde_json::to_value(strip(&after)).ok(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+

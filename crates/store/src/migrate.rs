@@ -1,0 +1,54 @@
+//! Schema migrations: numbered SQL scripts per dialect, compiled into the binary, applied in order at
+//! start-up. Each runs in its own transaction with its version recorded, so a crash mid-way leaves the
+//! schema at the previous version; concurrent starts (many instances on one PostgreSQL) serialise on an
+//! advisory lock (SQLite: on `BEGIN IMMEDIATE`).
+
+use crate::db::{Db, Dialect, query};
+use crate::error::StoreError;
+
+struct Migration {
+    version: i64,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+    postgres: include_str!("../migrations/postgres/0001_init.sql"),
+}];
+
+/// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.
+const PG_MIGRATION_LOCK: i64 = 0x6c69_6365_6e73_64;
+
+/// Applies every migration the database lacks.
+pub async fn run(db: &Db) -> Result<(), StoreError> {
+    db.execute(query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    ))
+    .await?;
+    for m in MIGRATIONS {
+        let mut tx = db.begin().await?;
+        if tx.dialect() == Dialect::Postgres {
+            tx.execute(query("SELECT pg_advisory_xact_lock(?)").bind(PG_MIGRATION_LOCK)).await?;
+        }
+        let done = tx.fetch_optional(query("SELECT version FROM schema_migrations WHERE version = ?").bind(m.version)).await?;
+        if done.is_some() {
+            continue;
+        }
+        let script = match tx.dialect() {
+            Dialect::Sqlite => m.sqlite,
+            Dialect::Postgres => m.postgres,
+        };
+        tx.execute_script(script).await?;
+        tx.execute(
+            query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+                .bind(m.version)
+                .bind(licensd_core::time::now_ms()),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(version = m.version, "applied migration");
+    }
+    Ok(())
+}

@@ -1,0 +1,255 @@
+//! Products and their features.
+
+use licensd_core::model::{ConsumptionPeriod, Feature, FeatureInput, FeatureType, Product, ProductInput};
+use licensd_core::time::{Timestamp, now_ms};
+
+use crate::db::{Db, Exec, Row, query};
+use crate::error::StoreError;
+use crate::events::{self, NewEvent};
+use crate::list::{Field, Kind, ListParams, Spec};
+use crate::scope::Scope;
+
+const COLS: &str = "p.id, p.product_name, p.short_code, p.bundle_id, p.use_offline_license, p.metadata, p.created_at, p.updated_at";
+
+fn from_row(r: &Row) -> Result<Product, StoreError> {
+    Ok(Product {
+        id: r.get("id")?,
+        product_name: r.get("product_name")?,
+        short_code: r.get("short_code")?,
+        bundle_id: r.get("bundle_id")?,
+        use_offline_license: r.get("use_offline_license")?,
+        metadata: r.json("metadata")?,
+        created_at: Timestamp(r.get("created_at")?),
+        updated_at: Timestamp(r.get("updated_at")?),
+    })
+}
+
+static FIELDS: &[Field] = &[
+    Field::new("id", "p.id", Kind::Int).sortable(),
+    Field::new("product_name", "p.product_name", Kind::Text).sortable(),
+    Field::new("short_code", "p.short_code", Kind::Text).sortable(),
+    Field::new("bundle_id", "p.bundle_id", Kind::Text),
+    Field::new("use_offline_license", "p.use_offline_license", Kind::Bool),
+    Field::new("created_at", "p.created_at", Kind::Time).sortable(),
+    Field::new("updated_at", "p.updated_at", Kind::Time).sortable(),
+];
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "p.id" };
+
+pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<Product>), StoreError> {
+    let mut from = query("FROM products p WHERE 1 = 1");
+    scope.restrict(&mut from, "p.id");
+    let (n, rows) = crate::list::page(db, &SPEC, params, COLS, &from).await?;
+    Ok((n, rows.iter().map(from_row).collect::<Result<_, _>>()?))
+}
+
+/// A product the scope may see; `NotFound` otherwise (its existence is not revealed).
+pub async fn get(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<Product, StoreError> {
+    let mut q = query(format!("SELECT {COLS} FROM products p WHERE p.id = ?")).bind(id);
+    scope.restrict(&mut q, "p.id");
+    from_row(&e.fetch_one(q).await?)
+}
+
+pub async fn get_by_short_code(e: &mut impl Exec, scope: &Scope, code: &str) -> Result<Product, StoreError> {
+    let mut q = query(format!("SELECT {COLS} FROM products p WHERE p.short_code = ?")).bind(code);
+    scope.restrict(&mut q, "p.id");
+    from_row(&e.fetch_one(q).await?)
+}
+
+pub async fn create(db: &Db, scope: &Scope, i: &ProductInput) -> Result<Product, StoreError> {
+    i.validate()?;
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    let id = tx
+        .insert(
+            query(
+                "INSERT INTO products (product_name, short_code, bundle_id, use_offline_license, metadata, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&i.product_name)
+            .bind(&i.short_code)
+            .bind(&i.bundle_id)
+            .bind(i.use_offline_license)
+            .bind(i.metadata.to_string())
+            .bind(now)
+            .bind(now),
+        )
+        .await?;
+    let p = get(&mut tx, scope, id).await?;
+    events::record(&mut tx, scope, NewEvent::created("product", id, None, &p)).await?;
+    tx.commit().await?;
+    Ok(p)
+}
+
+pub async fn update(db: &Db, scope: &Scope, id: i64, i: &ProductInput) -> Result<Product, StoreError> {
+    i.validate()?;
+    let mut tx = db.begin().await?;
+    let before = get(&mut tx, scope, id).await?;
+    tx.execute(
+        query(
+            "UPDATE products SET product_name = ?, short_code = ?, bundle_id = ?, use_offline_license = ?, metadata = ?, \
+             updated_at = ? WHERE id = ?",
+        )
+        .bind(&i.product_name)
+        .bind(&i.short_code)
+        .bind(&i.bundle_id)
+        .bind(i.use_offline_license)
+        .bind(i.metadata.to_string())
+        .bind(now_ms())
+        .bind(id),
+    )
+    .await?;
+    let after = get(&mut tx, scope, id).await?;
+    events::record(&mut tx, scope, NewEvent::updated("product", id, None, &before, &after)).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Deletes a product that no license or template refers to.
+pub async fn delete(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
+    let mut tx = db.begin().await?;
+    let before = get(&mut tx, scope, id).await?;
+    let used = tx
+        .fetch_optional(
+            query("SELECT 'x' AS used FROM licenses WHERE product_id = ? UNION ALL SELECT 'x' FROM license_templates WHERE product_id = ?")
+                .bind(id)
+                .bind(id),
+        )
+        .await?;
+    if used.is_some() {
+        return Err(StoreError::InUse("the product still has licenses or license templates; delete those first".into()));
+    }
+    tx.execute(query("DELETE FROM products WHERE id = ?").bind(id)).await?;
+    events::record(&mut tx, scope, NewEvent::deleted("product", id, None, &before)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Features
+
+const FEATURE_COLS: &str = "f.id, f.product_id, f.code, f.name, f.feature_type, f.max_consumption, f.allow_overages, \
+     f.max_overages, f.reset_consumption, f.consumption_period, f.metadata, f.created_at, f.updated_at";
+
+pub(crate) fn feature_from_row(r: &Row) -> Result<Feature, StoreError> {
+    let ft: String = r.get("feature_type")?;
+    let period: Option<String> = r.get("consumption_period")?;
+    Ok(Feature {
+        id: r.get("id")?,
+        product: r.get("product_id")?,
+        code: r.get("code")?,
+        name: r.get("name")?,
+        feature_type: FeatureType::parse(&ft).ok_or_else(|| StoreError::Corrupt(format!("feature_type {ft:?}")))?,
+        max_consumption: r.get("max_consumption")?,
+        allow_overages: r.get("allow_overages")?,
+        max_overages: r.get("max_overages")?,
+        reset_consumption: r.get("reset_consumption")?,
+        consumption_period: period.as_deref().and_then(ConsumptionPeriod::parse),
+        metadata: r.json("metadata")?,
+        created_at: Timestamp(r.get("created_at")?),
+        updated_at: Timestamp(r.get("updated_at")?),
+    })
+}
+
+static FEATURE_FIELDS: &[Field] = &[
+    Field::new("id", "f.id", Kind::Int).sortable(),
+    Field::new("product", "f.product_id", Kind::Int).sortable(),
+    Field::new("code", "f.code", Kind::Text).sortable(),
+    Field::new("name", "f.name", Kind::Text).sortable(),
+    Field::new("feature_type", "f.feature_type", Kind::Text),
+    Field::new("created_at", "f.created_at", Kind::Time).sortable(),
+];
+pub static FEATURE_SPEC: Spec = Spec { fields: FEATURE_FIELDS, id_expr: "f.id" };
+
+pub async fn list_features(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<Feature>), StoreError> {
+    let mut from = query("FROM product_features f WHERE 1 = 1");
+    scope.restrict(&mut from, "f.product_id");
+    let (n, rows) = crate::list::page(db, &FEATURE_SPEC, params, FEATURE_COLS, &from).await?;
+    Ok((n, rows.iter().map(feature_from_row).collect::<Result<_, _>>()?))
+}
+
+pub async fn get_feature(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<Feature, StoreError> {
+    let mut q = query(format!("SELECT {FEATURE_COLS} FROM product_features f WHERE f.id = ?")).bind(id);
+    scope.restrict(&mut q, "f.product_id");
+    feature_from_row(&e.fetch_one(q).await?)
+}
+
+/// Checks that a referenced product exists and is visible, naming the body field when not.
+pub(crate) async fn require_product(e: &mut impl Exec, scope: &Scope, field: &str, id: i64) -> Result<Product, StoreError> {
+    match get(e, scope, id).await {
+        Err(StoreError::NotFound) => Err(StoreError::invalid(field, format!("no product with id {id}"))),
+        other => other,
+    }
+}
+
+pub async fn create_feature(db: &Db, scope: &Scope, i: &FeatureInput) -> Result<Feature, StoreError> {
+    i.validate()?;
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    require_product(&mut tx, scope, "product", i.product).await?;
+    let id = tx
+        .insert(
+            query(
+                "INSERT INTO product_features (product_id, code, name, feature_type, max_consumption, allow_overages, \
+                 max_overages, reset_consumption, consumption_period, metadata, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(i.product)
+            .bind(&i.code)
+            .bind(&i.name)
+            .bind(i.feature_type.as_str())
+            .bind(i.max_consumption)
+            .bind(i.allow_overages)
+            .bind(i.max_overages)
+            .bind(i.reset_consumption)
+            .bind(i.consumption_period.map(|p| p.as_str()))
+            .bind(i.metadata.to_string())
+            .bind(now)
+            .bind(now),
+        )
+        .await?;
+    let f = get_feature(&mut tx, scope, id).await?;
+    events::record(&mut tx, scope, NewEvent::created("product_feature", id, None, &f)).await?;
+    tx.commit().await?;
+    Ok(f)
+}
+
+pub async fn update_feature(db: &Db, scope: &Scope, id: i64, i: &FeatureInput) -> Result<Feature, StoreError> {
+    i.validate()?;
+    let mut tx = db.begin().await?;
+    let before = get_feature(&mut tx, scope, id).await?;
+    if before.product != i.product {
+        return Err(StoreError::invalid("product", "a feature cannot move to another product"));
+    }
+    tx.execute(
+        query(
+            "UPDATE product_features SET code = ?, name = ?, feature_type = ?, max_consumption = ?, allow_overages = ?, \
+             max_overages = ?, reset_consumption = ?, consumption_period = ?, metadata = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(&i.code)
+        .bind(&i.name)
+        .bind(i.feature_type.as_str())
+        .bind(i.max_consumption)
+        .bind(i.allow_overages)
+        .bind(i.max_overages)
+        .bind(i.reset_consumption)
+        .bind(i.consumption_period.map(|p| p.as_str()))
+        .bind(i.metadata.to_string())
+        .bind(now_ms())
+        .bind(id),
+    )
+    .await?;
+    let after = get_feature(&mut tx, scope, id).await?;
+    events::record(&mut tx, scope, NewEvent::updated("product_feature", id, None, &before, &after)).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Deletes a feature, and with it the entitlements licenses and templates had to it.
+pub async fn delete_feature(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
+    let mut tx = db.begin().await?;
+    let before = get_feature(&mut tx, scope, id).await?;
+    tx.execute(query("DELETE FROM product_features WHERE id = ?").bind(id)).await?;
+    events::record(&mut tx, scope, NewEvent::deleted("product_feature", id, None, &before)).await?;
+    tx.commit().await?;
+    Ok(())
+}
