@@ -215,10 +215,16 @@ pub async fn resolve_in(tx: &mut Tx, scope: &Scope, field: &str, r: &CustomerRef
     }
 }
 
-pub async fn update(db: &Db, scope: &Scope, id: i64, mut i: CustomerInput) -> Result<Customer, StoreError> {
-    i.validate()?;
+pub async fn update<E: From<StoreError>>(
+    db: &Db,
+    scope: &Scope,
+    id: i64,
+    edit: impl FnOnce(&Customer) -> Result<CustomerInput, E> + Send,
+) -> Result<Customer, E> {
     let mut tx = db.begin().await?;
     let before = get(&mut tx, scope, id).await?;
+    let mut i = edit(&before)?;
+    i.validate().map_err(StoreError::from)?;
     tx.execute(
         query(
             "UPDATE customers SET email = ?, email_norm = ?, first_name = ?, last_name = ?, company_name = ?, phone = ?, \

@@ -55,7 +55,7 @@ pub async fn get_by_short_code(e: &mut impl Exec, scope: &Scope, code: &str) -> 
     from_row(&e.fetch_one(q).await?)
 }
 
-pub async fn create(db: &Db, scope: &Scope, i: &ProductInput) -> Result<Product, StoreError> {
+pub async fn create(db: &Db, scope: &Scope, i: ProductInput) -> Result<Product, StoreError> {
     i.validate()?;
     let now = now_ms();
     let mut tx = db.begin().await?;
@@ -80,10 +80,16 @@ pub async fn create(db: &Db, scope: &Scope, i: &ProductInput) -> Result<Product,
     Ok(p)
 }
 
-pub async fn update(db: &Db, scope: &Scope, id: i64, i: &ProductInput) -> Result<Product, StoreError> {
-    i.validate()?;
+pub async fn update<E: From<StoreError>>(
+    db: &Db,
+    scope: &Scope,
+    id: i64,
+    edit: impl FnOnce(&Product) -> Result<ProductInput, E> + Send,
+) -> Result<Product, E> {
     let mut tx = db.begin().await?;
     let before = get(&mut tx, scope, id).await?;
+    let i = edit(&before)?;
+    i.validate().map_err(StoreError::from)?;
     tx.execute(
         query(
             "UPDATE products SET product_name = ?, short_code = ?, bundle_id = ?, use_offline_license = ?, metadata = ?, \
@@ -181,7 +187,7 @@ pub(crate) async fn require_product(e: &mut impl Exec, scope: &Scope, field: &st
     }
 }
 
-pub async fn create_feature(db: &Db, scope: &Scope, i: &FeatureInput) -> Result<Feature, StoreError> {
+pub async fn create_feature(db: &Db, scope: &Scope, i: FeatureInput) -> Result<Feature, StoreError> {
     i.validate()?;
     let now = now_ms();
     let mut tx = db.begin().await?;
@@ -213,12 +219,18 @@ pub async fn create_feature(db: &Db, scope: &Scope, i: &FeatureInput) -> Result<
     Ok(f)
 }
 
-pub async fn update_feature(db: &Db, scope: &Scope, id: i64, i: &FeatureInput) -> Result<Feature, StoreError> {
-    i.validate()?;
+pub async fn update_feature<E: From<StoreError>>(
+    db: &Db,
+    scope: &Scope,
+    id: i64,
+    edit: impl FnOnce(&Feature) -> Result<FeatureInput, E> + Send,
+) -> Result<Feature, E> {
     let mut tx = db.begin().await?;
     let before = get_feature(&mut tx, scope, id).await?;
+    let i = edit(&before)?;
+    i.validate().map_err(StoreError::from)?;
     if before.product != i.product {
-        return Err(StoreError::invalid("product", "a feature cannot move to another product"));
+        return Err(StoreError::invalid("product", "a feature cannot move to another product").into());
     }
     tx.execute(
         query(

@@ -177,7 +177,7 @@ async fn set_features(tx: &mut Tx, id: i64, i: &LicenseTemplateInput) -> Result<
     Ok(())
 }
 
-pub async fn create(db: &Db, scope: &Scope, i: &LicenseTemplateInput) -> Result<LicenseTemplate, StoreError> {
+pub async fn create(db: &Db, scope: &Scope, i: LicenseTemplateInput) -> Result<LicenseTemplate, StoreError> {
     i.validate()?;
     let now = now_ms();
     let mut tx = db.begin().await?;
@@ -190,12 +190,12 @@ pub async fn create(db: &Db, scope: &Scope, i: &LicenseTemplateInput) -> Result<
              allow_overages, max_overages, license_file_ttl_days, metadata, created_at, updated_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         ),
-        i,
+        &i,
     )
     .bind(now)
     .bind(now);
     let id = tx.insert(q).await?;
-    set_features(&mut tx, id, i).await?;
+    set_features(&mut tx, id, &i).await?;
     let t = get(&mut tx, scope, id).await?;
     events::record(&mut tx, scope, NewEvent::created("license_template", id, None, &t)).await?;
     tx.commit().await?;
@@ -203,12 +203,18 @@ pub async fn create(db: &Db, scope: &Scope, i: &LicenseTemplateInput) -> Result<
 }
 
 /// Changes a template; licenses already issued keep the terms they were issued with.
-pub async fn update(db: &Db, scope: &Scope, id: i64, i: &LicenseTemplateInput) -> Result<LicenseTemplate, StoreError> {
-    i.validate()?;
+pub async fn update<E: From<StoreError>>(
+    db: &Db,
+    scope: &Scope,
+    id: i64,
+    edit: impl FnOnce(&LicenseTemplate) -> Result<LicenseTemplateInput, E> + Send,
+) -> Result<LicenseTemplate, E> {
     let mut tx = db.begin().await?;
     let before = get(&mut tx, scope, id).await?;
+    let i = edit(&before)?;
+    i.validate().map_err(StoreError::from)?;
     if before.product != i.product {
-        return Err(StoreError::invalid("product", "a template cannot move to another product"));
+        return Err(StoreError::invalid("product", "a template cannot move to another product").into());
     }
     let q = bind_all(
         query(
@@ -218,12 +224,12 @@ pub async fn update(db: &Db, scope: &Scope, id: i64, i: &LicenseTemplateInput) -
              can_borrow = ?, max_borrow_time = ?, maintenance_duration_days = ?, max_consumptions = ?, allow_overages = ?, \
              max_overages = ?, license_file_ttl_days = ?, metadata = ?, updated_at = ? WHERE id = ?",
         ),
-        i,
+        &i,
     )
     .bind(now_ms())
     .bind(id);
     tx.execute(q).await?;
-    set_features(&mut tx, id, i).await?;
+    set_features(&mut tx, id, &i).await?;
     let after = get(&mut tx, scope, id).await?;
     events::record(&mut tx, scope, NewEvent::updated("license_template", id, None, &before, &after)).await?;
     tx.commit().await?;

@@ -1,0 +1,109 @@
+//! `/api/v1/licenses/` and the vendor's actions on a license: disable (DevMate "block"), enable,
+//! refund, reset (frees every activation).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use licensd_core::model::{License, LicenseInput};
+use licensd_store::licenses::{self, Action};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::api::ActionBody;
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{Auth, IdPath, JsonBody, Page, RawBody, RawParams, parse_json};
+
+#[utoipa::path(get, path = "/api/v1/licenses", tag = "licenses", operation_id = "list_licenses", params(crate::api::ListDoc),
+    responses((status = 200, body = Page<License>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiResult<Json<Page<License>>> {
+    let p = q.list(&licenses::SPEC)?;
+    let (n, rows) = licenses::list(&s.db, &auth.scope(), &p).await?;
+    Ok(Json(q.page(n, rows, &p)))
+}
+
+/// Issues a license: terms come from `license_template`, overridden by any field given here.
+#[utoipa::path(post, path = "/api/v1/licenses", tag = "licenses", operation_id = "create_licenses", request_body = LicenseInput,
+    responses((status = 201, body = License), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn create(State(s): State<AppState>, auth: Auth, JsonBody(i): JsonBody<LicenseInput>) -> ApiResult<(StatusCode, Json<License>)> {
+    Ok((StatusCode::CREATED, Json(licenses::create(&s.db, &auth.scope(), &i).await?)))
+}
+
+/// A license with its history.
+#[utoipa::path(get, path = "/api/v1/licenses/{id}", tag = "licenses", operation_id = "get_licenses", params(("id" = i64, Path)),
+    responses((status = 200, body = License), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<Json<License>> {
+    Ok(Json(licenses::get(&mut &s.db, &auth.scope(), id).await?))
+}
+
+/// Changes terms, key, customer, order, note or metadata; product and template are fixed at issue.
+#[utoipa::path(patch, path = "/api/v1/licenses/{id}", tag = "licenses", operation_id = "update_licenses", params(("id" = i64, Path)), request_body = LicenseInput,
+    responses((status = 200, body = License), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn update(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath, JsonBody(i): JsonBody<LicenseInput>) -> ApiResult<Json<License>> {
+    Ok(Json(licenses::update(&s.db, &auth.scope(), id, &i).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/licenses/{id}", tag = "licenses", operation_id = "delete_licenses", params(("id" = i64, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn delete(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<StatusCode> {
+    licenses::delete(&s.db, &auth.scope(), id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn act(s: AppState, auth: Auth, id: i64, body: RawBody, action: Action) -> ApiResult<Json<License>> {
+    let note = if body.0.iter().all(u8::is_ascii_whitespace) { ActionBody::default() } else { parse_json::<ActionBody>(&body.0)? };
+    Ok(Json(licenses::act(&s.db, &auth.scope(), id, action, &note.note).await?))
+}
+
+/// Disables the license (DevMate "blocked", status 4): activations and checks are refused.
+#[utoipa::path(post, path = "/api/v1/licenses/{id}/disable", tag = "licenses", operation_id = "disable_licenses", params(("id" = i64, Path)),
+    request_body(content = Option<ActionBody>, description = "optional note for the history"),
+    responses((status = 200, body = License), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn disable(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath, body: RawBody) -> ApiResult<Json<License>> {
+    act(s, auth, id, body, Action::Disable).await
+}
+
+/// Enables a disabled license again.
+#[utoipa::path(post, path = "/api/v1/licenses/{id}/enable", tag = "licenses", operation_id = "enable_licenses", params(("id" = i64, Path)),
+    request_body(content = Option<ActionBody>, description = "optional note for the history"),
+    responses((status = 200, body = License), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn enable(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath, body: RawBody) -> ApiResult<Json<License>> {
+    act(s, auth, id, body, Action::Enable).await
+}
+
+/// Marks the license refunded (status 5): refused for good.
+#[utoipa::path(post, path = "/api/v1/licenses/{id}/refund", tag = "licenses", operation_id = "refund_licenses", params(("id" = i64, Path)),
+    request_body(content = Option<ActionBody>, description = "optional note for the history"),
+    responses((status = 200, body = License), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn refund(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath, body: RawBody) -> ApiResult<Json<License>> {
+    act(s, auth, id, body, Action::Refund).await
+}
+
+/// Frees every activation of the license.
+#[utoipa::path(post, path = "/api/v1/licenses/{id}/reset", tag = "licenses", operation_id = "reset_licenses", params(("id" = i64, Path)),
+    request_body(content = Option<ActionBody>, description = "optional note for the history"),
+    responses((status = 200, body = License), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn reset(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath, body: RawBody) -> ApiResult<Json<License>> {
+    act(s, auth, id, body, Action::Reset).await
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get, update, delete))
+        .routes(routes!(disable))
+        .routes(routes!(enable))
+        .routes(routes!(refund))
+        .routes(routes!(reset))
+}

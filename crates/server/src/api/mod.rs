@@ -1,0 +1,141 @@
+//! The management API, `/api/v1/…`: products, features, license templates, customers, orders, licenses,
+//! devices and events. Conventions follow LicenseSpring's management API (seed 002).
+
+pub mod customers;
+pub mod devices;
+pub mod events;
+pub mod licenses;
+pub mod orders;
+pub mod products;
+pub mod templates;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::AppState;
+
+/// Parameters every list accepts (plus each resource's filters; see its allow-list).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListDoc {
+    /// Page size; default 20, capped at 100.
+    limit: Option<i64>,
+    /// Index of the first result.
+    offset: Option<i64>,
+    /// `field` ascending or `-field` descending (`ordering` is a synonym).
+    order_by: Option<String>,
+}
+
+/// An optional note recorded with an action in the license's history.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    #[serde(default)]
+    pub note: String,
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(products::router())
+        .merge(templates::router())
+        .merge(customers::router())
+        .merge(orders::router())
+        .merge(licenses::router())
+        .merge(devices::router())
+        .merge(events::router())
+}
+
+/// The CRUD handlers of a resource whose PATCH is a merge re-validated as a create.
+macro_rules! crud {
+    (
+        tag: $tag:literal, path: $path:literal, item: $item:literal,
+        record: $rec:ty, input: $inp:ty, store: $($store:ident)::+,
+        list: $list:ident, create: $create:ident, get: $get:ident, update: $update:ident, delete: $delete:ident,
+        spec: $spec:path, admin_writes: $admin:expr
+    ) => {
+        #[allow(unused_imports)]
+        use crate::extract::Page;
+
+        #[utoipa::path(get, path = $path, tag = $tag, operation_id = concat!("list_", $tag), params(crate::api::ListDoc),
+            responses((status = 200, body = Page<$rec>), (status = 400, body = crate::error::ErrorBody),
+                      (status = 401, body = crate::error::ErrorBody)),
+            security(("token" = [])))]
+        pub async fn list(
+            axum::extract::State(s): axum::extract::State<crate::AppState>,
+            auth: crate::extract::Auth,
+            q: crate::extract::RawParams,
+        ) -> crate::error::ApiResult<axum::Json<crate::extract::Page<$rec>>> {
+            let p = q.list(&$spec)?;
+            let (n, rows) = $($store)::+::$list(&s.db, &auth.scope(), &p).await?;
+            Ok(axum::Json(q.page(n, rows, &p)))
+        }
+
+        #[utoipa::path(post, path = $path, tag = $tag, operation_id = concat!("create_", $tag), request_body = $inp,
+            responses((status = 201, body = $rec), (status = 400, body = crate::error::ErrorBody),
+                      (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+                      (status = 409, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody)),
+            security(("token" = [])))]
+        pub async fn create(
+            axum::extract::State(s): axum::extract::State<crate::AppState>,
+            auth: crate::extract::Auth,
+            crate::extract::JsonBody(i): crate::extract::JsonBody<$inp>,
+        ) -> crate::error::ApiResult<(axum::http::StatusCode, axum::Json<$rec>)> {
+            if $admin {
+                auth.require_admin()?;
+            }
+            let r = $($store)::+::$create(&s.db, &auth.scope(), i).await?;
+            Ok((axum::http::StatusCode::CREATED, axum::Json(r)))
+        }
+
+        #[utoipa::path(get, path = $item, tag = $tag, operation_id = concat!("get_", $tag), params(("id" = i64, Path)),
+            responses((status = 200, body = $rec), (status = 401, body = crate::error::ErrorBody),
+                      (status = 404, body = crate::error::ErrorBody)),
+            security(("token" = [])))]
+        pub async fn get(
+            axum::extract::State(s): axum::extract::State<crate::AppState>,
+            auth: crate::extract::Auth,
+            crate::extract::IdPath(id): crate::extract::IdPath,
+        ) -> crate::error::ApiResult<axum::Json<$rec>> {
+            Ok(axum::Json($($store)::+::$get(&mut &s.db, &auth.scope(), id).await?))
+        }
+
+        /// Changes the fields given; the result is validated as a whole, as on create.
+        #[utoipa::path(patch, path = $item, tag = $tag, operation_id = concat!("update_", $tag), params(("id" = i64, Path)), request_body = $inp,
+            responses((status = 200, body = $rec), (status = 400, body = crate::error::ErrorBody),
+                      (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+                      (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)),
+            security(("token" = [])))]
+        pub async fn update(
+            axum::extract::State(s): axum::extract::State<crate::AppState>,
+            auth: crate::extract::Auth,
+            crate::extract::IdPath(id): crate::extract::IdPath,
+            crate::extract::RawBody(body): crate::extract::RawBody,
+        ) -> crate::error::ApiResult<axum::Json<$rec>> {
+            if $admin {
+                auth.require_admin()?;
+            }
+            let r = $($store)::+::$update(&s.db, &auth.scope(), id, |cur: &$rec| {
+                crate::extract::merge_patch(&<$inp>::from(cur), &body)
+            })
+            .await?;
+            Ok(axum::Json(r))
+        }
+
+        #[utoipa::path(delete, path = $item, tag = $tag, operation_id = concat!("delete_", $tag), params(("id" = i64, Path)),
+            responses((status = 204), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+                      (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)),
+            security(("token" = [])))]
+        pub async fn delete(
+            axum::extract::State(s): axum::extract::State<crate::AppState>,
+            auth: crate::extract::Auth,
+            crate::extract::IdPath(id): crate::extract::IdPath,
+        ) -> crate::error::ApiResult<axum::http::StatusCode> {
+            if $admin {
+                auth.require_admin()?;
+            }
+            $($store)::+::$delete(&s.db, &auth.scope(), id).await?;
+            Ok(axum::http::StatusCode::NO_CONTENT)
+        }
+    };
+}
+pub(crate) use crud;

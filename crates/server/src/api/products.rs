@@ -1,0 +1,36 @@
+//! `/api/v1/products/` and `/api/v1/product-features/`. Reading needs any token (managers see their
+//! products); writing needs an admin.
+
+use licensd_core::model::{Feature, FeatureInput, Product, ProductInput};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+
+pub mod product {
+    use super::*;
+    crate::api::crud!(
+        tag: "products", path: "/api/v1/products", item: "/api/v1/products/{id}",
+        record: Product, input: ProductInput, store: licensd_store::products,
+        list: list, create: create, get: get, update: update, delete: delete,
+        spec: licensd_store::products::SPEC, admin_writes: true
+    );
+}
+
+pub mod feature {
+    use super::*;
+    crate::api::crud!(
+        tag: "product-features", path: "/api/v1/product-features", item: "/api/v1/product-features/{id}",
+        record: Feature, input: FeatureInput, store: licensd_store::products,
+        list: list_features, create: create_feature, get: get_feature, update: update_feature, delete: delete_feature,
+        spec: licensd_store::products::FEATURE_SPEC, admin_writes: true
+    );
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(product::list, product::create))
+        .routes(routes!(product::get, product::update, product::delete))
+        .routes(routes!(feature::list, feature::create))
+        .routes(routes!(feature::get, feature::update, feature::delete))
+}

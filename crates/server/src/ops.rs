@@ -1,0 +1,43 @@
+//! Operations: `/healthz` and `/metrics`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::ErrorBody;
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    status: &'static str,
+}
+
+/// `200 {"status":"ok"}` after a real database round trip; `503` when the database does not answer.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
+pub async fn healthz(State(s): State<AppState>) -> Result<Json<Health>, crate::error::ApiError> {
+    match tokio::time::timeout(std::time::Duration::from_secs(5), s.db.ping()).await {
+        Ok(Ok(())) => Ok(Json(Health { status: "ok" })),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health check failed");
+            Err(unavailable())
+        }
+        Err(_) => Err(unavailable()),
+    }
+}
+
+fn unavailable() -> crate::error::ApiError {
+    crate::error::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "Database unavailable", "the database did not answer")
+}
+
+/// Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "application/openmetrics-text")))]
+pub async fn metrics(state: State<AppState>) -> axum::response::Response {
+    crate::metrics::render(state).await
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(metrics))
+}
