@@ -1,0 +1,11 @@
+//! Black-box tests of the HTTP surfaces: the real server, real databases (SQLite always, PostgreSQL when
+//! `LICENSD_TEST_POSTGRES` names a server).
+
+mod common;
+
+mod auth_and_ops;
+mod bad_input;
+mod catalog;
+mod customers_orders;
+mod licenses;
+mod scoping;
