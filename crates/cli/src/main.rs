@@ -10,7 +10,11 @@ use licensd_server::{AppState, Config};
 use licensd_store::Db;
 
 #[derive(Parser)]
-#[command(name = "licensd", version, about = "Self-hosted software licensing server")]
+#[command(
+    name = "licensd",
+    version,
+    about = "Self-hosted software licensing server"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -75,8 +79,11 @@ enum TokenCmd {
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("LICENSD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_env("LICENSD_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if std::env::var("LICENSD_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
     } else {
@@ -85,7 +92,9 @@ fn init_logging() {
 }
 
 async fn open(db: &DbArg) -> anyhow::Result<Db> {
-    Db::connect(&db.db).await.with_context(|| format!("cannot open the database {}", redact(&db.db)))
+    Db::connect(&db.db)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(&db.db)))
 }
 
 /// A database URL without its password, for messages.
@@ -125,9 +134,12 @@ async fn shutdown_signal() {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let db = Db::connect(&config.db).await.with_context(|| format!("cannot open the database {}", redact(&config.db)))?;
-    let listener =
-        tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let db = Db::connect(&config.db)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(&config.db)))?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = ?db.dialect(), "licensd started");
     {
@@ -152,7 +164,13 @@ async fn main() -> anyhow::Result<()> {
 
 async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
     match cmd {
-        TokenCmd::Create { db, name, role, products, json } => {
+        TokenCmd::Create {
+            db,
+            name,
+            role,
+            products,
+            json,
+        } => {
             let db = open(&db).await?;
             let role = Role::parse(&role).context("role must be admin or manager")?;
             let (t, secret) = licensd_store::tokens::create(&db, &name, role, &products).await?;
@@ -161,7 +179,13 @@ async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
                 v["token"] = serde_json::Value::String(secret);
                 println!("{v}");
             } else {
-                println!("created {} token {} (id {}){}", role.as_str(), t.name, t.id, products_suffix(&t.products));
+                println!(
+                    "created {} token {} (id {}){}",
+                    role.as_str(),
+                    t.name,
+                    t.id,
+                    products_suffix(&t.products)
+                );
                 println!("store this secret now; it is not shown again:");
                 println!("{secret}");
             }
@@ -173,8 +197,19 @@ async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string(&tokens)?);
             } else {
                 for t in tokens {
-                    let state = if t.revoked_at.is_some() { " (revoked)" } else { "" };
-                    println!("{}\t{}\t{}{}{}", t.id, t.role.as_str(), t.name, products_suffix(&t.products), state);
+                    let state = if t.revoked_at.is_some() {
+                        " (revoked)"
+                    } else {
+                        ""
+                    };
+                    println!(
+                        "{}\t{}\t{}{}{}",
+                        t.id,
+                        t.role.as_str(),
+                        t.name,
+                        products_suffix(&t.products),
+                        state
+                    );
                 }
             }
         }
@@ -195,14 +230,21 @@ async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
 }
 
 fn products_suffix(p: &[String]) -> String {
-    if p.is_empty() { String::new() } else { format!(" for products {}", p.join(", ")) }
+    if p.is_empty() {
+        String::new()
+    } else {
+        format!(" for products {}", p.join(", "))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            super::redact("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
     }
 }

@@ -31,7 +31,10 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: Db) -> Self {
-        AppState { db, metrics: Arc::new(metrics::Metrics::default()) }
+        AppState {
+            db,
+            metrics: Arc::new(metrics::Metrics::default()),
+        }
     }
 }
 
@@ -59,7 +62,10 @@ struct SecurityAddon;
 impl utoipa::Modify for SecurityAddon {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("token", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
         components.add_security_scheme(
             "devmate_token",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
@@ -78,23 +84,46 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .split_for_parts();
     let doc = Arc::new(openapi.clone());
     let router = router
-        .route("/openapi.json", axum::routing::get(move || async move { axum::Json(doc.as_ref().clone()) }))
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move { axum::Json(doc.as_ref().clone()) }),
+        )
         .fallback(|| async { ApiError::not_found("no such path; see /openapi.json") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "Method not allowed", "this path does not take that method")
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "Method not allowed",
+                "this path does not take that method",
+            )
         })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
-        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            // The path only: query strings can carry license keys.
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-        }))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                // The path only: query strings can carry license keys.
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
         .with_state(state);
     (router, openapi)
 }
 
 /// The app as a service: trailing slashes are trimmed before routing (`/api/v1/products/` and
 /// `/api/v1/products` are one path), and the original path is kept for pagination links.
-pub fn service(state: AppState) -> axum::routing::IntoMakeService<impl tower::Service<Request, Response = axum::response::Response, Error = std::convert::Infallible, Future: Send> + Clone + Send> {
+pub fn service(
+    state: AppState,
+) -> axum::routing::IntoMakeService<
+    impl tower::Service<
+        Request,
+        Response = axum::response::Response,
+        Error = std::convert::Infallible,
+        Future: Send,
+    > + Clone
+    + Send,
+> {
     let (router, _) = app(state);
     let normalized = NormalizePathLayer::trim_trailing_slash().layer(router);
     let svc = normalized.map_request(|mut req: Request| {
@@ -111,5 +140,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, service(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, service(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -29,7 +29,12 @@ pub async fn healthz(State(s): State<AppState>) -> Result<Json<Health>, crate::e
 }
 
 fn unavailable() -> crate::error::ApiError {
-    crate::error::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "Database unavailable", "the database did not answer")
+    crate::error::ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "UNAVAILABLE",
+        "Database unavailable",
+        "the database did not answer",
+    )
 }
 
 /// Prometheus text format.
@@ -39,5 +44,7 @@ pub async fn metrics(state: State<AppState>) -> axum::response::Response {
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(metrics))
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(metrics))
 }

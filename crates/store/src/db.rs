@@ -10,7 +10,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
 use sqlx::{AssertSqlSafe, Postgres, Sqlite};
 
 use crate::error::StoreError;
@@ -63,7 +66,10 @@ pub struct Query {
 
 /// Starts a statement written with `?` placeholders.
 pub fn query(sql: impl Into<Cow<'static, str>>) -> Query {
-    Query { sql: sql.into(), args: Vec::new() }
+    Query {
+        sql: sql.into(),
+        args: Vec::new(),
+    }
 }
 
 impl Query {
@@ -124,11 +130,17 @@ macro_rules! bind_all {
 
 /// A value a column can be read as on both backends.
 pub trait Col:
-    for<'r> sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite> + for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>
+    for<'r> sqlx::Decode<'r, Sqlite>
+    + sqlx::Type<Sqlite>
+    + for<'r> sqlx::Decode<'r, Postgres>
+    + sqlx::Type<Postgres>
 {
 }
 impl<T> Col for T where
-    T: for<'r> sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite> + for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>
+    T: for<'r> sqlx::Decode<'r, Sqlite>
+        + sqlx::Type<Sqlite>
+        + for<'r> sqlx::Decode<'r, Postgres>
+        + sqlx::Type<Postgres>
 {
 }
 
@@ -206,7 +218,9 @@ impl Db {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(base.clone())
             .await?;
-        let readers = std::thread::available_parallelism().map_or(4, |n| n.get() as u32 * 2).max(4);
+        let readers = std::thread::available_parallelism()
+            .map_or(4, |n| n.get() as u32 * 2)
+            .max(4);
         let read = SqlitePoolOptions::new()
             .max_connections(readers)
             .acquire_timeout(Duration::from_secs(30))
@@ -240,19 +254,26 @@ impl Db {
                 .into_iter()
                 .map(Row::Sqlite)
                 .collect(),
-            Db::Postgres(p) => {
-                bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_all(p).await?.into_iter().map(Row::Pg).collect()
-            }
+            Db::Postgres(p) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
+                .fetch_all(p)
+                .await?
+                .into_iter()
+                .map(Row::Pg)
+                .collect(),
         })
     }
 
     pub async fn fetch_optional(&self, q: Query) -> Result<Option<Row>, StoreError> {
         let sql = q.render(self.dialect());
         Ok(match self {
-            Db::Sqlite { read, .. } => {
-                bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(read).await?.map(Row::Sqlite)
-            }
-            Db::Postgres(p) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(p).await?.map(Row::Pg),
+            Db::Sqlite { read, .. } => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
+                .fetch_optional(read)
+                .await?
+                .map(Row::Sqlite),
+            Db::Postgres(p) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
+                .fetch_optional(p)
+                .await?
+                .map(Row::Pg),
         })
     }
 
@@ -264,26 +285,40 @@ impl Db {
     pub async fn execute(&self, q: Query) -> Result<u64, StoreError> {
         let sql = q.render(self.dialect());
         Ok(match self {
-            Db::Sqlite { write, .. } => {
-                bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(write).await?.rows_affected()
-            }
-            Db::Postgres(p) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(p).await?.rows_affected(),
+            Db::Sqlite { write, .. } => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
+                .execute(write)
+                .await?
+                .rows_affected(),
+            Db::Postgres(p) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
+                .execute(p)
+                .await?
+                .rows_affected(),
         })
     }
 
     /// A real round trip, for `/healthz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let row = self.fetch_one(query("SELECT CAST(1 AS BIGINT) AS one")).await?;
+        let row = self
+            .fetch_one(query("SELECT CAST(1 AS BIGINT) AS one"))
+            .await?;
         let one: i64 = row.get("one")?;
-        if one == 1 { Ok(()) } else { Err(StoreError::Corrupt("ping answered wrong".into())) }
+        if one == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt("ping answered wrong".into()))
+        }
     }
 
     pub fn pool_stats(&self) -> PoolStats {
         match self {
-            Db::Sqlite { read, write } => {
-                PoolStats { size: read.size() + write.size(), idle: read.num_idle() + write.num_idle() }
-            }
-            Db::Postgres(p) => PoolStats { size: p.size(), idle: p.num_idle() },
+            Db::Sqlite { read, write } => PoolStats {
+                size: read.size() + write.size(),
+                idle: read.num_idle() + write.num_idle(),
+            },
+            Db::Postgres(p) => PoolStats {
+                size: p.size(),
+                idle: p.num_idle(),
+            },
         }
     }
 
@@ -314,7 +349,9 @@ pub fn sqlite_path(url: &str) -> Result<String, StoreError> {
     };
     let path = path.split('?').next().unwrap_or_default();
     if path.is_empty() || path == ":memory:" {
-        return Err(StoreError::Config("the SQLite database needs a file path (in-memory databases are not supported)".into()));
+        return Err(StoreError::Config(
+            "the SQLite database needs a file path (in-memory databases are not supported)".into(),
+        ));
     }
     Ok(path.to_string())
 }
@@ -362,10 +399,14 @@ impl Tx {
     pub async fn fetch_optional(&mut self, q: Query) -> Result<Option<Row>, StoreError> {
         let sql = q.render(self.dialect());
         Ok(match self {
-            Tx::Sqlite(t) => {
-                bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(&mut **t).await?.map(Row::Sqlite)
-            }
-            Tx::Pg(t) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(&mut **t).await?.map(Row::Pg),
+            Tx::Sqlite(t) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
+                .fetch_optional(&mut **t)
+                .await?
+                .map(Row::Sqlite),
+            Tx::Pg(t) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
+                .fetch_optional(&mut **t)
+                .await?
+                .map(Row::Pg),
         })
     }
 
@@ -376,10 +417,14 @@ impl Tx {
     pub async fn execute(&mut self, q: Query) -> Result<u64, StoreError> {
         let sql = q.render(self.dialect());
         Ok(match self {
-            Tx::Sqlite(t) => {
-                bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(&mut **t).await?.rows_affected()
-            }
-            Tx::Pg(t) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(&mut **t).await?.rows_affected(),
+            Tx::Sqlite(t) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
+                .execute(&mut **t)
+                .await?
+                .rows_affected(),
+            Tx::Pg(t) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
+                .execute(&mut **t)
+                .await?
+                .rows_affected(),
         })
     }
 
@@ -412,34 +457,15 @@ impl Tx {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholders_are_numbered_for_postgres() {
-        let mut q = query("SELECT * FROM t WHERE a = ? AND b = ?");
-        q.push(" OR c = ").push_bind(3i64);
-        assert_eq!(q.render(Dialect::Postgres), "SELECT * FROM t WHERE a = $1 AND b = $2 OR c = $3");
-        assert_eq!(q.render(Dialect::Sqlite), "SELECT * FROM t WHERE a = ? AND b = ? OR c = ?");
-    }
-
-    #[test]
-    fn database_urls_name_files() {
-        assert_eq!(sqlite_path("sqlite://licensd.db").unwrap(), "licensd.db");
-        assert_eq!(sqlite_path("sqlite:///var/lib/l.db").unwrap(), "/var/lib/l.db");
-        assert_eq!(sqlite_path("data/l.db").unwrap(), "data/l.db");
-        assert!(sqlite_path("mysql://x").is_err());
-        assert!(sqlite_path("sqlite::memory:").is_err());
-    }
-}
-
 /// Reads and writes that work the same on the pool and inside a transaction, so one reader function
 /// serves both (`&mut &db` or `&mut tx`).
 pub trait Exec: Send {
     fn dialect(&self) -> Dialect;
     fn fetch_all(&mut self, q: Query) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send;
-    fn fetch_optional(&mut self, q: Query) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send;
+    fn fetch_optional(
+        &mut self,
+        q: Query,
+    ) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send;
     fn fetch_one(&mut self, q: Query) -> impl Future<Output = Result<Row, StoreError>> + Send {
         async move { self.fetch_optional(q).await?.ok_or(StoreError::NotFound) }
     }
@@ -452,7 +478,10 @@ impl Exec for &Db {
     fn fetch_all(&mut self, q: Query) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send {
         Db::fetch_all(self, q)
     }
-    fn fetch_optional(&mut self, q: Query) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send {
+    fn fetch_optional(
+        &mut self,
+        q: Query,
+    ) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send {
         Db::fetch_optional(self, q)
     }
 }
@@ -464,7 +493,41 @@ impl Exec for Tx {
     fn fetch_all(&mut self, q: Query) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send {
         Tx::fetch_all(self, q)
     }
-    fn fetch_optional(&mut self, q: Query) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send {
+    fn fetch_optional(
+        &mut self,
+        q: Query,
+    ) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send {
         Tx::fetch_optional(self, q)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres() {
+        let mut q = query("SELECT * FROM t WHERE a = ? AND b = ?");
+        q.push(" OR c = ").push_bind(3i64);
+        assert_eq!(
+            q.render(Dialect::Postgres),
+            "SELECT * FROM t WHERE a = $1 AND b = $2 OR c = $3"
+        );
+        assert_eq!(
+            q.render(Dialect::Sqlite),
+            "SELECT * FROM t WHERE a = ? AND b = ? OR c = ?"
+        );
+    }
+
+    #[test]
+    fn database_urls_name_files() {
+        assert_eq!(sqlite_path("sqlite://licensd.db").unwrap(), "licensd.db");
+        assert_eq!(
+            sqlite_path("sqlite:///var/lib/l.db").unwrap(),
+            "/var/lib/l.db"
+        );
+        assert_eq!(sqlite_path("data/l.db").unwrap(), "data/l.db");
+        assert!(sqlite_path("mysql://x").is_err());
+        assert!(sqlite_path("sqlite::memory:").is_err());
     }
 }

@@ -31,7 +31,10 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        StoreError::Invalid { field: field.into(), message: message.into() }
+        StoreError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -42,11 +45,23 @@ impl From<sqlx::Error> for StoreError {
         if let Some(db) = e.as_database_error() {
             if db.is_unique_violation() {
                 let text = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
-                let field = ["short_code", "license_key", "email", "store_id", "hardware_id", "label", "code", "name"]
-                    .into_iter()
-                    .find(|f| text.contains(f))
-                    .unwrap_or("id");
-                return StoreError::Conflict { field: field.to_string(), message: format!("this {field} is already taken") };
+                let field = [
+                    "short_code",
+                    "license_key",
+                    "email",
+                    "store_id",
+                    "hardware_id",
+                    "label",
+                    "code",
+                    "name",
+                ]
+                .into_iter()
+                .find(|f| text.contains(f))
+                .unwrap_or("id");
+                return StoreError::Conflict {
+                    field: field.to_string(),
+                    message: format!("this {field} is already taken"),
+                };
             }
             if db.is_foreign_key_violation() {
                 return StoreError::Invalid {

@@ -1,8 +1,8 @@
 //! Licenses: issue, read, change, and the vendor's actions (disable, enable, refund, reset).
 
 use licensd_core::model::{
-    FeatureType, License, LicenseFeature, LicenseInput, LicenseTerms, LicenseType, ProductRef, ProductSummary,
-    TemplateRef,
+    FeatureType, License, LicenseFeature, LicenseInput, LicenseTerms, LicenseType, ProductRef,
+    ProductSummary, TemplateRef,
 };
 use licensd_core::status::{StatusFacts, license_status};
 use licensd_core::time::{Day, Timestamp, now_ms};
@@ -27,16 +27,29 @@ fn from_row(r: &Row, now: i64) -> Result<License, StoreError> {
     Ok(License {
         id: r.get("id")?,
         license_key: r.get("license_key")?,
-        status: license_status(StatusFacts { enabled, refunded, expires_at, times_activated }, now),
+        status: license_status(
+            StatusFacts {
+                enabled,
+                refunded,
+                expires_at,
+                times_activated,
+            },
+            now,
+        ),
         active: times_activated > 0,
         enabled,
         refunded,
         customer: None,
-        product: ProductSummary { id: r.get("product_id")?, product_name: r.get("product_name")?, short_code: r.get("short_code")? },
+        product: ProductSummary {
+            id: r.get("product_id")?,
+            product_name: r.get("product_name")?,
+            short_code: r.get("short_code")?,
+        },
         order: r.get("order_id")?,
         order_store_id: r.get("order_store_id")?,
         license_template: r.get("template_id")?,
-        license_type: LicenseType::parse(&lt).ok_or_else(|| StoreError::Corrupt(format!("license_type {lt:?}")))?,
+        license_type: LicenseType::parse(&lt)
+            .ok_or_else(|| StoreError::Corrupt(format!("license_type {lt:?}")))?,
         max_activations: r.get("max_activations")?,
         times_activated,
         total_active_devices: r.get("active_devices")?,
@@ -148,8 +161,10 @@ const DEVICES: &str = "EXISTS (SELECT 1 FROM devices d WHERE d.license_id = l.id
 const CUSTOMER: &str = "EXISTS (SELECT 1 FROM customers c WHERE c.id = l.customer_id AND {})";
 const ORDER: &str = "EXISTS (SELECT 1 FROM orders o2 WHERE o2.id = l.order_id AND {})";
 const PRODUCT: &str = "EXISTS (SELECT 1 FROM products p2 WHERE p2.id = l.product_id AND {})";
-const TEMPLATE: &str = "EXISTS (SELECT 1 FROM license_templates t WHERE t.id = l.template_id AND {})";
-const FEATURES: &str = "EXISTS (SELECT 1 FROM license_features lf WHERE lf.license_id = l.id AND {})";
+const TEMPLATE: &str =
+    "EXISTS (SELECT 1 FROM license_templates t WHERE t.id = l.template_id AND {})";
+const FEATURES: &str =
+    "EXISTS (SELECT 1 FROM license_features lf WHERE lf.license_id = l.id AND {})";
 
 static FIELDS: &[Field] = &[
     Field::new("id", "l.id", Kind::Int).sortable(),
@@ -186,19 +201,35 @@ static FIELDS: &[Field] = &[
     Field::new("created_at", "l.created_at", Kind::Time).sortable(),
     Field::new("updated_at", "l.updated_at", Kind::Time).sortable(),
 ];
-pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "l.id" };
+pub static SPEC: Spec = Spec {
+    fields: FIELDS,
+    id_expr: "l.id",
+};
 
-pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<License>), StoreError> {
+pub async fn list(
+    db: &Db,
+    scope: &Scope,
+    params: &ListParams,
+) -> Result<(i64, Vec<License>), StoreError> {
     let mut from = query("FROM licenses l WHERE 1 = 1");
     scope.restrict(&mut from, "l.product_id");
     let (n, rows) = crate::list::page(db, &SPEC, params, "l.id", &from).await?;
-    let ids = rows.iter().map(|r| r.get("id")).collect::<Result<Vec<i64>, _>>()?;
+    let ids = rows
+        .iter()
+        .map(|r| r.get("id"))
+        .collect::<Result<Vec<i64>, _>>()?;
     Ok((n, load(&mut &*db, &ids).await?))
 }
 
 /// Issues a license inside a transaction: resolves product, template, customer and order, applies the
 /// template's terms and the input's overrides, generates the key, copies the template's features.
-pub async fn create_in(tx: &mut Tx, scope: &Scope, i: &LicenseInput, order_id: Option<i64>, customer_id: Option<i64>) -> Result<i64, StoreError> {
+pub async fn create_in(
+    tx: &mut Tx,
+    scope: &Scope,
+    i: &LicenseInput,
+    order_id: Option<i64>,
+    customer_id: Option<i64>,
+) -> Result<i64, StoreError> {
     i.validate()?;
     let now = now_ms();
     let template = match &i.license_template {
@@ -209,21 +240,35 @@ pub async fn create_in(tx: &mut Tx, scope: &Scope, i: &LicenseInput, order_id: O
                 TemplateRef::Code(code) => crate::templates::get_by_code(tx, scope, code).await,
             };
             Some(match t {
-                Err(StoreError::NotFound) => return Err(StoreError::invalid("license_template", "no such license template")),
+                Err(StoreError::NotFound) => {
+                    return Err(StoreError::invalid(
+                        "license_template",
+                        "no such license template",
+                    ));
+                }
                 other => other?,
             })
         }
     };
     let product = match (&i.product, &template) {
-        (None, None) => return Err(StoreError::invalid("product", "is required when no license_template is given")),
-        (None, Some(t)) => crate::products::require_product(tx, scope, "license_template", t.product).await?,
+        (None, None) => {
+            return Err(StoreError::invalid(
+                "product",
+                "is required when no license_template is given",
+            ));
+        }
+        (None, Some(t)) => {
+            crate::products::require_product(tx, scope, "license_template", t.product).await?
+        }
         (Some(r), _) => {
             let p = match r {
                 ProductRef::Id(id) => crate::products::get(tx, scope, *id).await,
                 ProductRef::ShortCode(c) => crate::products::get_by_short_code(tx, scope, c).await,
             };
             match p {
-                Err(StoreError::NotFound) => return Err(StoreError::invalid("product", "no such product")),
+                Err(StoreError::NotFound) => {
+                    return Err(StoreError::invalid("product", "no such product"));
+                }
                 other => other?,
             }
         }
@@ -231,11 +276,18 @@ pub async fn create_in(tx: &mut Tx, scope: &Scope, i: &LicenseInput, order_id: O
     if let Some(t) = &template
         && t.product != product.id
     {
-        return Err(StoreError::invalid("license_template", "belongs to another product"));
+        return Err(StoreError::invalid(
+            "license_template",
+            "belongs to another product",
+        ));
     }
     let customer_id = match (customer_id, &i.customer) {
         (Some(c), _) => Some(c),
-        (None, Some(Some(r))) => Some(crate::customers::resolve_in(tx, scope, "customer", r).await?.id),
+        (None, Some(Some(r))) => Some(
+            crate::customers::resolve_in(tx, scope, "customer", r)
+                .await?
+                .id,
+        ),
         (None, _) => None,
     };
     let order_id = match (order_id, i.order) {
@@ -250,7 +302,11 @@ pub async fn create_in(tx: &mut Tx, scope: &Scope, i: &LicenseInput, order_id: O
     terms.apply(i)?;
     let key = match &i.license_key {
         Some(k) => k.clone(),
-        None => template.as_ref().map(|t| t.key_format()).unwrap_or_default().generate(),
+        None => template
+            .as_ref()
+            .map(|t| t.key_format())
+            .unwrap_or_default()
+            .generate(),
     };
     let q = bind_terms(
         query(
@@ -289,7 +345,12 @@ pub async fn create_in(tx: &mut Tx, scope: &Scope, i: &LicenseInput, order_id: O
         }
     }
     let after = load(tx, &[id]).await?;
-    events::record(tx, scope, NewEvent::created("license", id, Some(id), &after.first())).await?;
+    events::record(
+        tx,
+        scope,
+        NewEvent::created("license", id, Some(id), &after.first()),
+    )
+    .await?;
     Ok(id)
 }
 
@@ -362,13 +423,24 @@ async fn lock(tx: &mut Tx, scope: &Scope, id: i64) -> Result<(), StoreError> {
 }
 
 /// Changes a license's terms, key, customer or order. Product and template are fixed at issue.
-pub async fn update(db: &Db, scope: &Scope, id: i64, i: &LicenseInput) -> Result<License, StoreError> {
+pub async fn update(
+    db: &Db,
+    scope: &Scope,
+    id: i64,
+    i: &LicenseInput,
+) -> Result<License, StoreError> {
     i.validate()?;
     if i.product.is_some() {
-        return Err(StoreError::invalid("product", "cannot be changed after issue; issue a new license"));
+        return Err(StoreError::invalid(
+            "product",
+            "cannot be changed after issue; issue a new license",
+        ));
     }
     if i.license_template.is_some() {
-        return Err(StoreError::invalid("license_template", "cannot be changed after issue; issue a new license"));
+        return Err(StoreError::invalid(
+            "license_template",
+            "cannot be changed after issue; issue a new license",
+        ));
     }
     let mut tx = db.begin().await?;
     lock(&mut tx, scope, id).await?;
@@ -378,7 +450,11 @@ pub async fn update(db: &Db, scope: &Scope, id: i64, i: &LicenseInput) -> Result
     let mut customer_id = before.customer.as_ref().map(|c| c.id);
     if let Some(c) = &i.customer {
         customer_id = match c {
-            Some(r) => Some(crate::customers::resolve_in(&mut tx, scope, "customer", r).await?.id),
+            Some(r) => Some(
+                crate::customers::resolve_in(&mut tx, scope, "customer", r)
+                    .await?
+                    .id,
+            ),
             None => None,
         };
     }
@@ -414,14 +490,22 @@ pub async fn update(db: &Db, scope: &Scope, id: i64, i: &LicenseInput) -> Result
     .bind(id);
     tx.execute(q).await?;
     let after = get(&mut tx, scope, id).await?;
-    events::record(&mut tx, scope, NewEvent::updated("license", id, Some(id), &strip(&before), &strip(&after))).await?;
+    events::record(
+        &mut tx,
+        scope,
+        NewEvent::updated("license", id, Some(id), &strip(&before), &strip(&after)),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
 
 /// A license without its history, for event snapshots (history inside history would grow without end).
 fn strip(l: &License) -> License {
-    License { history: None, ..l.clone() }
+    License {
+        history: None,
+        ..l.clone()
+    }
 }
 
 /// Deletes a license with its devices and features; its events stay in the audit log.
@@ -429,8 +513,14 @@ pub async fn delete(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     lock(&mut tx, scope, id).await?;
     let before = get(&mut tx, scope, id).await?;
-    tx.execute(query("DELETE FROM licenses WHERE id = ?").bind(id)).await?;
-    events::record(&mut tx, scope, NewEvent::deleted("license", id, Some(id), &strip(&before))).await?;
+    tx.execute(query("DELETE FROM licenses WHERE id = ?").bind(id))
+        .await?;
+    events::record(
+        &mut tx,
+        scope,
+        NewEvent::deleted("license", id, Some(id), &strip(&before)),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -459,7 +549,13 @@ impl Action {
 }
 
 /// Applies an action in one transaction, with an event carrying the optional note.
-pub async fn act(db: &Db, scope: &Scope, id: i64, action: Action, note: &str) -> Result<License, StoreError> {
+pub async fn act(
+    db: &Db,
+    scope: &Scope,
+    id: i64,
+    action: Action,
+    note: &str,
+) -> Result<License, StoreError> {
     let mut tx = db.begin().await?;
     lock(&mut tx, scope, id).await?;
     let before = get(&mut tx, scope, id).await?;
@@ -474,7 +570,9 @@ pub async fn act(db: &Db, scope: &Scope, id: i64, action: Action, note: &str) ->
         }
         Action::Enable => {
             if before.refunded {
-                return Err(StoreError::State("a refunded license cannot be enabled again".into()));
+                return Err(StoreError::State(
+                    "a refunded license cannot be enabled again".into(),
+                ));
             }
             if before.enabled {
                 return Err(StoreError::State("the license is already enabled".into()));
@@ -488,12 +586,23 @@ pub async fn act(db: &Db, scope: &Scope, id: i64, action: Action, note: &str) ->
             if before.refunded {
                 return Err(StoreError::State("the license is already refunded".into()));
             }
-            tx.execute(query("UPDATE licenses SET refunded = ?, updated_at = ? WHERE id = ?").bind(true).bind(now).bind(id)).await?;
+            tx.execute(
+                query("UPDATE licenses SET refunded = ?, updated_at = ? WHERE id = ?")
+                    .bind(true)
+                    .bind(now)
+                    .bind(id),
+            )
+            .await?;
         }
         Action::Reset => {
             tx.execute(query("UPDATE devices SET deactivated_at = ? WHERE license_id = ? AND deactivated_at IS NULL").bind(now).bind(id))
                 .await?;
-            tx.execute(query("UPDATE licenses SET times_activated = 0, updated_at = ? WHERE id = ?").bind(now).bind(id)).await?;
+            tx.execute(
+                query("UPDATE licenses SET times_activated = 0, updated_at = ? WHERE id = ?")
+                    .bind(now)
+                    .bind(id),
+            )
+            .await?;
         }
     }
     let after = get(&mut tx, scope, id).await?;
@@ -514,4 +623,3 @@ pub async fn act(db: &Db, scope: &Scope, id: i64, action: Action, note: &str) ->
     tx.commit().await?;
     Ok(after)
 }
-

@@ -19,7 +19,7 @@ const MIGRATIONS: &[Migration] = &[Migration {
 }];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.
-const PG_MIGRATION_LOCK: i64 = 0x6c69_6365_6e73_64;
+const PG_MIGRATION_LOCK: i64 = 0x006c_6963_656e_7364;
 
 /// Applies every migration the database lacks.
 pub async fn run(db: &Db) -> Result<(), StoreError> {
@@ -30,9 +30,14 @@ pub async fn run(db: &Db) -> Result<(), StoreError> {
     for m in MIGRATIONS {
         let mut tx = db.begin().await?;
         if tx.dialect() == Dialect::Postgres {
-            tx.execute(query("SELECT pg_advisory_xact_lock(?)").bind(PG_MIGRATION_LOCK)).await?;
+            tx.execute(query("SELECT pg_advisory_xact_lock(?)").bind(PG_MIGRATION_LOCK))
+                .await?;
         }
-        let done = tx.fetch_optional(query("SELECT version FROM schema_migrations WHERE version = ?").bind(m.version)).await?;
+        let done = tx
+            .fetch_optional(
+                query("SELECT version FROM schema_migrations WHERE version = ?").bind(m.version),
+            )
+            .await?;
         if done.is_some() {
             continue;
         }

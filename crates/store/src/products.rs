@@ -1,6 +1,8 @@
 //! Products and their features.
 
-use licensd_core::model::{ConsumptionPeriod, Feature, FeatureInput, FeatureType, Product, ProductInput};
+use licensd_core::model::{
+    ConsumptionPeriod, Feature, FeatureInput, FeatureType, Product, ProductInput,
+};
 use licensd_core::time::{Timestamp, now_ms};
 
 use crate::db::{Db, Exec, Row, query};
@@ -33,9 +35,16 @@ static FIELDS: &[Field] = &[
     Field::new("created_at", "p.created_at", Kind::Time).sortable(),
     Field::new("updated_at", "p.updated_at", Kind::Time).sortable(),
 ];
-pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "p.id" };
+pub static SPEC: Spec = Spec {
+    fields: FIELDS,
+    id_expr: "p.id",
+};
 
-pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<Product>), StoreError> {
+pub async fn list(
+    db: &Db,
+    scope: &Scope,
+    params: &ListParams,
+) -> Result<(i64, Vec<Product>), StoreError> {
     let mut from = query("FROM products p WHERE 1 = 1");
     scope.restrict(&mut from, "p.id");
     let (n, rows) = crate::list::page(db, &SPEC, params, COLS, &from).await?;
@@ -49,8 +58,15 @@ pub async fn get(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<Product, S
     from_row(&e.fetch_one(q).await?)
 }
 
-pub async fn get_by_short_code(e: &mut impl Exec, scope: &Scope, code: &str) -> Result<Product, StoreError> {
-    let mut q = query(format!("SELECT {COLS} FROM products p WHERE p.short_code = ?")).bind(code);
+pub async fn get_by_short_code(
+    e: &mut impl Exec,
+    scope: &Scope,
+    code: &str,
+) -> Result<Product, StoreError> {
+    let mut q = query(format!(
+        "SELECT {COLS} FROM products p WHERE p.short_code = ?"
+    ))
+    .bind(code);
     scope.restrict(&mut q, "p.id");
     from_row(&e.fetch_one(q).await?)
 }
@@ -105,7 +121,12 @@ pub async fn update<E: From<StoreError>>(
     )
     .await?;
     let after = get(&mut tx, scope, id).await?;
-    events::record(&mut tx, scope, NewEvent::updated("product", id, None, &before, &after)).await?;
+    events::record(
+        &mut tx,
+        scope,
+        NewEvent::updated("product", id, None, &before, &after),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -122,10 +143,18 @@ pub async fn delete(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
         )
         .await?;
     if used.is_some() {
-        return Err(StoreError::InUse("the product still has licenses or license templates; delete those first".into()));
+        return Err(StoreError::InUse(
+            "the product still has licenses or license templates; delete those first".into(),
+        ));
     }
-    tx.execute(query("DELETE FROM products WHERE id = ?").bind(id)).await?;
-    events::record(&mut tx, scope, NewEvent::deleted("product", id, None, &before)).await?;
+    tx.execute(query("DELETE FROM products WHERE id = ?").bind(id))
+        .await?;
+    events::record(
+        &mut tx,
+        scope,
+        NewEvent::deleted("product", id, None, &before),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -144,7 +173,8 @@ pub(crate) fn feature_from_row(r: &Row) -> Result<Feature, StoreError> {
         product: r.get("product_id")?,
         code: r.get("code")?,
         name: r.get("name")?,
-        feature_type: FeatureType::parse(&ft).ok_or_else(|| StoreError::Corrupt(format!("feature_type {ft:?}")))?,
+        feature_type: FeatureType::parse(&ft)
+            .ok_or_else(|| StoreError::Corrupt(format!("feature_type {ft:?}")))?,
         max_consumption: r.get("max_consumption")?,
         allow_overages: r.get("allow_overages")?,
         max_overages: r.get("max_overages")?,
@@ -164,30 +194,57 @@ static FEATURE_FIELDS: &[Field] = &[
     Field::new("feature_type", "f.feature_type", Kind::Text),
     Field::new("created_at", "f.created_at", Kind::Time).sortable(),
 ];
-pub static FEATURE_SPEC: Spec = Spec { fields: FEATURE_FIELDS, id_expr: "f.id" };
+pub static FEATURE_SPEC: Spec = Spec {
+    fields: FEATURE_FIELDS,
+    id_expr: "f.id",
+};
 
-pub async fn list_features(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<Feature>), StoreError> {
+pub async fn list_features(
+    db: &Db,
+    scope: &Scope,
+    params: &ListParams,
+) -> Result<(i64, Vec<Feature>), StoreError> {
     let mut from = query("FROM product_features f WHERE 1 = 1");
     scope.restrict(&mut from, "f.product_id");
     let (n, rows) = crate::list::page(db, &FEATURE_SPEC, params, FEATURE_COLS, &from).await?;
-    Ok((n, rows.iter().map(feature_from_row).collect::<Result<_, _>>()?))
+    Ok((
+        n,
+        rows.iter()
+            .map(feature_from_row)
+            .collect::<Result<_, _>>()?,
+    ))
 }
 
 pub async fn get_feature(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<Feature, StoreError> {
-    let mut q = query(format!("SELECT {FEATURE_COLS} FROM product_features f WHERE f.id = ?")).bind(id);
+    let mut q = query(format!(
+        "SELECT {FEATURE_COLS} FROM product_features f WHERE f.id = ?"
+    ))
+    .bind(id);
     scope.restrict(&mut q, "f.product_id");
     feature_from_row(&e.fetch_one(q).await?)
 }
 
 /// Checks that a referenced product exists and is visible, naming the body field when not.
-pub(crate) async fn require_product(e: &mut impl Exec, scope: &Scope, field: &str, id: i64) -> Result<Product, StoreError> {
+pub(crate) async fn require_product(
+    e: &mut impl Exec,
+    scope: &Scope,
+    field: &str,
+    id: i64,
+) -> Result<Product, StoreError> {
     match get(e, scope, id).await {
-        Err(StoreError::NotFound) => Err(StoreError::invalid(field, format!("no product with id {id}"))),
+        Err(StoreError::NotFound) => Err(StoreError::invalid(
+            field,
+            format!("no product with id {id}"),
+        )),
         other => other,
     }
 }
 
-pub async fn create_feature(db: &Db, scope: &Scope, i: FeatureInput) -> Result<Feature, StoreError> {
+pub async fn create_feature(
+    db: &Db,
+    scope: &Scope,
+    i: FeatureInput,
+) -> Result<Feature, StoreError> {
     i.validate()?;
     let now = now_ms();
     let mut tx = db.begin().await?;
@@ -214,7 +271,12 @@ pub async fn create_feature(db: &Db, scope: &Scope, i: FeatureInput) -> Result<F
         )
         .await?;
     let f = get_feature(&mut tx, scope, id).await?;
-    events::record(&mut tx, scope, NewEvent::created("product_feature", id, None, &f)).await?;
+    events::record(
+        &mut tx,
+        scope,
+        NewEvent::created("product_feature", id, None, &f),
+    )
+    .await?;
     tx.commit().await?;
     Ok(f)
 }
@@ -230,7 +292,9 @@ pub async fn update_feature<E: From<StoreError>>(
     let i = edit(&before)?;
     i.validate().map_err(StoreError::from)?;
     if before.product != i.product {
-        return Err(StoreError::invalid("product", "a feature cannot move to another product").into());
+        return Err(
+            StoreError::invalid("product", "a feature cannot move to another product").into(),
+        );
     }
     tx.execute(
         query(
@@ -251,7 +315,12 @@ pub async fn update_feature<E: From<StoreError>>(
     )
     .await?;
     let after = get_feature(&mut tx, scope, id).await?;
-    events::record(&mut tx, scope, NewEvent::updated("product_feature", id, None, &before, &after)).await?;
+    events::record(
+        &mut tx,
+        scope,
+        NewEvent::updated("product_feature", id, None, &before, &after),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -260,8 +329,14 @@ pub async fn update_feature<E: From<StoreError>>(
 pub async fn delete_feature(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     let before = get_feature(&mut tx, scope, id).await?;
-    tx.execute(query("DELETE FROM product_features WHERE id = ?").bind(id)).await?;
-    events::record(&mut tx, scope, NewEvent::deleted("product_feature", id, None, &before)).await?;
+    tx.execute(query("DELETE FROM product_features WHERE id = ?").bind(id))
+        .await?;
+    events::record(
+        &mut tx,
+        scope,
+        NewEvent::deleted("product_feature", id, None, &before),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

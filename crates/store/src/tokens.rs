@@ -32,35 +32,56 @@ impl Authenticated {
 }
 
 /// Creates a token and returns it with its secret, which is never stored.
-pub async fn create(db: &Db, name: &str, role: Role, products: &[String]) -> Result<(ApiToken, String), StoreError> {
+pub async fn create(
+    db: &Db,
+    name: &str,
+    role: Role,
+    products: &[String],
+) -> Result<(ApiToken, String), StoreError> {
     if name.trim().is_empty() || name.len() > 200 {
         return Err(StoreError::invalid("name", "must be 1 to 200 characters"));
     }
     if role == Role::Admin && !products.is_empty() {
-        return Err(StoreError::invalid("product", "an admin token sees every product; give --product only to managers"));
+        return Err(StoreError::invalid(
+            "product",
+            "an admin token sees every product; give --product only to managers",
+        ));
     }
     if role == Role::Manager && products.is_empty() {
-        return Err(StoreError::invalid("product", "a manager token needs at least one --product SHORT_CODE"));
+        return Err(StoreError::invalid(
+            "product",
+            "a manager token needs at least one --product SHORT_CODE",
+        ));
     }
     let secret = licensd_core::token::generate();
     let mut tx = db.begin().await?;
     let id = tx
         .insert(
-            query("INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)")
-                .bind(name)
-                .bind(role.as_str())
-                .bind(licensd_core::token::hash(&secret))
-                .bind(now_ms()),
+            query(
+                "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)",
+            )
+            .bind(name)
+            .bind(role.as_str())
+            .bind(licensd_core::token::hash(&secret))
+            .bind(now_ms()),
         )
         .await?;
     for code in products {
         let row = tx
-            .fetch_optional(query("SELECT id FROM products WHERE short_code = ?").bind(code.as_str()))
+            .fetch_optional(
+                query("SELECT id FROM products WHERE short_code = ?").bind(code.as_str()),
+            )
             .await?
-            .ok_or_else(|| StoreError::invalid("product", format!("no product with short_code {code:?}")))?;
+            .ok_or_else(|| {
+                StoreError::invalid("product", format!("no product with short_code {code:?}"))
+            })?;
         let pid: i64 = row.get("id")?;
-        tx.execute(query("INSERT INTO api_token_products (token_id, product_id) VALUES (?, ?)").bind(id).bind(pid))
-            .await?;
+        tx.execute(
+            query("INSERT INTO api_token_products (token_id, product_id) VALUES (?, ?)")
+                .bind(id)
+                .bind(pid),
+        )
+        .await?;
     }
     let token = get(&mut tx, id).await?;
     tx.commit().await?;
@@ -72,7 +93,8 @@ fn from_row(r: &Row, products: Vec<String>) -> Result<ApiToken, StoreError> {
     Ok(ApiToken {
         id: r.get("id")?,
         name: r.get("name")?,
-        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("token role {role:?}")))?,
+        role: Role::parse(&role)
+            .ok_or_else(|| StoreError::Corrupt(format!("token role {role:?}")))?,
         products,
         created_at: Timestamp(r.get("created_at")?),
         revoked_at: r.get::<Option<i64>>("revoked_at")?.map(Timestamp),
@@ -93,13 +115,22 @@ async fn products_of(e: &mut impl Exec, id: i64) -> Result<Vec<String>, StoreErr
 }
 
 pub async fn get(e: &mut impl Exec, id: i64) -> Result<ApiToken, StoreError> {
-    let row = e.fetch_one(query("SELECT id, name, role, created_at, revoked_at FROM api_tokens WHERE id = ?").bind(id)).await?;
+    let row = e
+        .fetch_one(
+            query("SELECT id, name, role, created_at, revoked_at FROM api_tokens WHERE id = ?")
+                .bind(id),
+        )
+        .await?;
     let products = products_of(e, id).await?;
     from_row(&row, products)
 }
 
 pub async fn list(db: &Db) -> Result<Vec<ApiToken>, StoreError> {
-    let rows = db.fetch_all(query("SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY id")).await?;
+    let rows = db
+        .fetch_all(query(
+            "SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY id",
+        ))
+        .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let id: i64 = r.get("id")?;
@@ -111,7 +142,11 @@ pub async fn list(db: &Db) -> Result<Vec<ApiToken>, StoreError> {
 /// Revokes a token; it stops working at once (every request looks it up).
 pub async fn revoke(db: &Db, id: i64) -> Result<ApiToken, StoreError> {
     let n = db
-        .execute(query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").bind(now_ms()).bind(id))
+        .execute(
+            query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(now_ms())
+                .bind(id),
+        )
         .await?;
     let token = get(&mut &*db, id).await?;
     if n == 0 && token.revoked_at.is_none() {
@@ -132,12 +167,15 @@ pub async fn authenticate(db: &Db, secret: &str) -> Result<Option<Authenticated>
             .bind(licensd_core::token::hash(secret)),
         )
         .await?;
-    let Some(first) = rows.first() else { return Ok(None) };
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
     let role: String = first.get("role")?;
     let mut auth = Authenticated {
         id: first.get("id")?,
         name: first.get("name")?,
-        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("token role {role:?}")))?,
+        role: Role::parse(&role)
+            .ok_or_else(|| StoreError::Corrupt(format!("token role {role:?}")))?,
         product_ids: Vec::new(),
     };
     for r in &rows {

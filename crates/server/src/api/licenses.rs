@@ -17,7 +17,11 @@ use crate::extract::{Auth, IdPath, JsonBody, Page, RawBody, RawParams, parse_jso
 #[utoipa::path(get, path = "/api/v1/licenses", tag = "licenses", operation_id = "list_licenses", params(crate::api::ListDoc),
     responses((status = 200, body = Page<License>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiResult<Json<Page<License>>> {
+pub async fn list(
+    State(s): State<AppState>,
+    auth: Auth,
+    q: RawParams,
+) -> ApiResult<Json<Page<License>>> {
     let p = q.list(&licenses::SPEC)?;
     let (n, rows) = licenses::list(&s.db, &auth.scope(), &p).await?;
     Ok(Json(q.page(n, rows, &p)))
@@ -28,15 +32,26 @@ pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiRes
     responses((status = 201, body = License), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn create(State(s): State<AppState>, auth: Auth, JsonBody(i): JsonBody<LicenseInput>) -> ApiResult<(StatusCode, Json<License>)> {
-    Ok((StatusCode::CREATED, Json(licenses::create(&s.db, &auth.scope(), &i).await?)))
+pub async fn create(
+    State(s): State<AppState>,
+    auth: Auth,
+    JsonBody(i): JsonBody<LicenseInput>,
+) -> ApiResult<(StatusCode, Json<License>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(licenses::create(&s.db, &auth.scope(), &i).await?),
+    ))
 }
 
 /// A license with its history.
 #[utoipa::path(get, path = "/api/v1/licenses/{id}", tag = "licenses", operation_id = "get_licenses", params(("id" = i64, Path)),
     responses((status = 200, body = License), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<Json<License>> {
+pub async fn get(
+    State(s): State<AppState>,
+    auth: Auth,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<License>> {
     Ok(Json(licenses::get(&mut &s.db, &auth.scope(), id).await?))
 }
 
@@ -45,21 +60,42 @@ pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> A
     responses((status = 200, body = License), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn update(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath, JsonBody(i): JsonBody<LicenseInput>) -> ApiResult<Json<License>> {
+pub async fn update(
+    State(s): State<AppState>,
+    auth: Auth,
+    IdPath(id): IdPath,
+    JsonBody(i): JsonBody<LicenseInput>,
+) -> ApiResult<Json<License>> {
     Ok(Json(licenses::update(&s.db, &auth.scope(), id, &i).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/licenses/{id}", tag = "licenses", operation_id = "delete_licenses", params(("id" = i64, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn delete(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(s): State<AppState>,
+    auth: Auth,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
     licenses::delete(&s.db, &auth.scope(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn act(s: AppState, auth: Auth, id: i64, body: RawBody, action: Action) -> ApiResult<Json<License>> {
-    let note = if body.0.iter().all(u8::is_ascii_whitespace) { ActionBody::default() } else { parse_json::<ActionBody>(&body.0)? };
-    Ok(Json(licenses::act(&s.db, &auth.scope(), id, action, &note.note).await?))
+async fn act(
+    s: AppState,
+    auth: Auth,
+    id: i64,
+    body: RawBody,
+    action: Action,
+) -> ApiResult<Json<License>> {
+    let note = if body.0.iter().all(u8::is_ascii_whitespace) {
+        ActionBody::default()
+    } else {
+        parse_json::<ActionBody>(&body.0)?
+    };
+    Ok(Json(
+        licenses::act(&s.db, &auth.scope(), id, action, &note.note).await?,
+    ))
 }
 
 /// Disables the license (DevMate "blocked", status 4): activations and checks are refused.
@@ -67,7 +103,12 @@ async fn act(s: AppState, auth: Auth, id: i64, body: RawBody, action: Action) ->
     request_body(content = Option<ActionBody>, description = "optional note for the history"),
     responses((status = 200, body = License), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn disable(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath, body: RawBody) -> ApiResult<Json<License>> {
+pub async fn disable(
+    State(s): State<AppState>,
+    auth: Auth,
+    IdPath(id): IdPath,
+    body: RawBody,
+) -> ApiResult<Json<License>> {
     act(s, auth, id, body, Action::Disable).await
 }
 
@@ -76,7 +117,12 @@ pub async fn disable(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath, 
     request_body(content = Option<ActionBody>, description = "optional note for the history"),
     responses((status = 200, body = License), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn enable(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath, body: RawBody) -> ApiResult<Json<License>> {
+pub async fn enable(
+    State(s): State<AppState>,
+    auth: Auth,
+    IdPath(id): IdPath,
+    body: RawBody,
+) -> ApiResult<Json<License>> {
     act(s, auth, id, body, Action::Enable).await
 }
 
@@ -85,7 +131,12 @@ pub async fn enable(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath, b
     request_body(content = Option<ActionBody>, description = "optional note for the history"),
     responses((status = 200, body = License), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn refund(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath, body: RawBody) -> ApiResult<Json<License>> {
+pub async fn refund(
+    State(s): State<AppState>,
+    auth: Auth,
+    IdPath(id): IdPath,
+    body: RawBody,
+) -> ApiResult<Json<License>> {
     act(s, auth, id, body, Action::Refund).await
 }
 
@@ -94,7 +145,12 @@ pub async fn refund(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath, b
     request_body(content = Option<ActionBody>, description = "optional note for the history"),
     responses((status = 200, body = License), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn reset(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath, body: RawBody) -> ApiResult<Json<License>> {
+pub async fn reset(
+    State(s): State<AppState>,
+    auth: Auth,
+    IdPath(id): IdPath,
+    body: RawBody,
+) -> ApiResult<Json<License>> {
     act(s, auth, id, body, Action::Reset).await
 }
 

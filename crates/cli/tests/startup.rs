@@ -1,0 +1,242 @@
+//! The start-up contract, driven through the real `licensd` binary: `serve` flags and environment,
+//! the `listening on` line, `token create` (also while a server runs), auth schemes, graceful shutdown.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_licensd");
+
+fn temp_db(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("licensd-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("l.db")
+}
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("LICENSD_LOG", "warn")
+        .output()
+        .expect("run licensd");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `licensd serve` and waits for its one stdout line.
+fn serve(args: &[&str], envs: &[(&str, &str)]) -> Server {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve")
+        .args(args)
+        .env("LICENSD_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn licensd serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("read stdout");
+    let url = line
+        .trim()
+        .strip_prefix("licensd listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    Server { child, url }
+}
+
+fn get(url: &str, token: Option<&str>, scheme: &str) -> (u16, serde_json::Value) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut rb = reqwest::Client::new().get(url);
+        if let Some(t) = token {
+            rb = rb.header("Authorization", format!("{scheme} {t}"));
+        }
+        let r = rb.send().await.expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    })
+}
+
+fn contract(db: &str) {
+    let (ok, stdout, stderr) = run(&[
+        "token", "create", "--db", db, "--name", "ops", "--role", "admin",
+    ]);
+    assert!(ok, "{stderr}");
+    let admin = stdout.lines().last().unwrap().to_string();
+    assert!(admin.starts_with("lsd_"), "{stdout}");
+
+    let server = serve(&["--db", db, "--listen", "127.0.0.1:0"], &[]);
+    assert_eq!(get(&format!("{}/healthz", server.url), None, "").0, 200);
+    for scheme in ["Bearer", "Token", "Api-Key"] {
+        assert_eq!(
+            get(
+                &format!("{}/api/v1/products/", server.url),
+                Some(&admin),
+                scheme
+            )
+            .0,
+            200,
+            "{scheme}"
+        );
+    }
+    assert_eq!(
+        get(&format!("{}/api/v1/products", server.url), None, "").0,
+        401
+    );
+
+    // A token made while the server runs works at once; --json gives the whole record.
+    let (ok, stdout, stderr) = run(&[
+        "token", "create", "--db", db, "--name", "late", "--role", "admin", "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(v["name"], "late");
+    assert_eq!(v["role"], "admin");
+    assert_eq!(v["products"], serde_json::json!([]));
+    let late = v["token"].as_str().unwrap();
+    assert_eq!(
+        get(
+            &format!("{}/api/v1/licenses", server.url),
+            Some(late),
+            "Bearer"
+        )
+        .0,
+        200
+    );
+
+    let (ok, stdout, _) = run(&["token", "list", "--db", db, "--json"]);
+    assert!(ok);
+    let list: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert!(!stdout.contains(late), "secrets are never listed");
+    let id = v["id"].as_i64().unwrap().to_string();
+    assert!(run(&["token", "revoke", "--db", db, &id]).0);
+    assert_eq!(
+        get(
+            &format!("{}/api/v1/licenses", server.url),
+            Some(late),
+            "Bearer"
+        )
+        .0,
+        401
+    );
+
+    let (ok, _, stderr) = run(&[
+        "token",
+        "create",
+        "--db",
+        db,
+        "--name",
+        "m",
+        "--role",
+        "manager",
+        "--product",
+        "nope",
+    ]);
+    assert!(!ok, "an unknown product is refused");
+    assert!(stderr.contains("nope"), "{stderr}");
+    graceful_stop(server);
+}
+
+fn graceful_stop(mut server: Server) {
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    for _ in 0..100 {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "SIGTERM ends licensd cleanly: {status}");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("licensd did not stop within 5 s of SIGTERM");
+}
+
+#[test]
+fn contract_holds_on_sqlite_url_forms() {
+    let db = temp_db("url");
+    contract(&format!("sqlite://{}", db.display()));
+    let bare = temp_db("bare");
+    contract(bare.to_str().unwrap());
+}
+
+#[test]
+fn environment_configures_serve() {
+    let db = temp_db("env");
+    let url = format!("sqlite://{}", db.display());
+    let server = serve(
+        &[],
+        &[("LICENSD_DB", &url), ("LICENSD_LISTEN", "127.0.0.1:0")],
+    );
+    assert_eq!(
+        get(&format!("{}/healthz", server.url), None, "").1,
+        serde_json::json!({"status": "ok"})
+    );
+    assert!(db.exists(), "the database file is created on first start");
+    graceful_stop(server);
+}
+
+#[test]
+fn contract_holds_on_postgres() {
+    let Ok(server) = std::env::var("LICENSD_TEST_POSTGRES") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must set LICENSD_TEST_POSTGRES"
+        );
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let name = format!("lc_{}_{}", std::process::id(), licensd_core::time::now_ms());
+    rt.block_on(async {
+        let admin = licensd_store::Db::open(&server).await.unwrap();
+        admin
+            .execute(licensd_store::db::query(format!("CREATE DATABASE {name}")))
+            .await
+            .unwrap();
+        admin.close().await;
+    });
+    let (base, query) = match server.split_once('?') {
+        Some((b, q)) => (b.to_string(), format!("?{q}")),
+        None => (server.clone(), String::new()),
+    };
+    let base = &base[..base.rfind('/').unwrap()];
+    contract(&format!("{base}/{name}{query}"));
+}
+
+#[test]
+fn bad_database_url_is_a_clear_error() {
+    let (ok, _, stderr) = run(&["token", "list", "--db", "mysql://x/y"]);
+    assert!(!ok);
+    assert!(stderr.contains("unsupported database URL"), "{stderr}");
+}
