@@ -10,11 +10,7 @@ use licensd_server::{AppState, Config};
 use licensd_store::Db;
 
 #[derive(Parser)]
-#[command(
-    name = "licensd",
-    version,
-    about = "Self-hosted software licensing server"
-)]
+#[command(name = "licensd", version, about = "Self-hosted software licensing server")]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -79,11 +75,8 @@ enum TokenCmd {
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_env("LICENSD_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_env("LICENSD_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if std::env::var("LICENSD_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
     } else {
@@ -92,9 +85,7 @@ fn init_logging() {
 }
 
 async fn open(db: &DbArg) -> anyhow::Result<Db> {
-    Db::connect(&db.db)
-        .await
-        .with_context(|| format!("cannot open the database {}", redact(&db.db)))
+    Db::connect(&db.db).await.with_context(|| format!("cannot open the database {}", redact(&db.db)))
 }
 
 /// A database URL without its password, for messages.
@@ -109,6 +100,11 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// `LICENSD_SECRET`: encrypts the signing key at rest when set.
+fn secret() -> Option<String> {
+    std::env::var("LICENSD_SECRET").ok().filter(|s| !s.is_empty())
 }
 
 async fn shutdown_signal() {
@@ -134,9 +130,8 @@ async fn shutdown_signal() {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let db = Db::connect(&config.db)
-        .await
-        .with_context(|| format!("cannot open the database {}", redact(&config.db)))?;
+    let db =
+        Db::connect(&config.db).await.with_context(|| format!("cannot open the database {}", redact(&config.db)))?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -147,7 +142,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         writeln!(out, "licensd listening on http://{addr}")?;
         out.flush()?;
     }
-    licensd_server::serve(AppState::new(db.clone()), listener, shutdown_signal()).await?;
+    let state = AppState::load(db.clone(), secret()).await.context("cannot load the signing key")?;
+    licensd_server::serve(state, listener, shutdown_signal()).await?;
     db.close().await;
     Ok(())
 }
@@ -164,13 +160,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
     match cmd {
-        TokenCmd::Create {
-            db,
-            name,
-            role,
-            products,
-            json,
-        } => {
+        TokenCmd::Create { db, name, role, products, json } => {
             let db = open(&db).await?;
             let role = Role::parse(&role).context("role must be admin or manager")?;
             let (t, secret) = licensd_store::tokens::create(&db, &name, role, &products).await?;
@@ -179,13 +169,7 @@ async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
                 v["token"] = serde_json::Value::String(secret);
                 println!("{v}");
             } else {
-                println!(
-                    "created {} token {} (id {}){}",
-                    role.as_str(),
-                    t.name,
-                    t.id,
-                    products_suffix(&t.products)
-                );
+                println!("created {} token {} (id {}){}", role.as_str(), t.name, t.id, products_suffix(&t.products));
                 println!("store this secret now; it is not shown again:");
                 println!("{secret}");
             }
@@ -197,19 +181,8 @@ async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string(&tokens)?);
             } else {
                 for t in tokens {
-                    let state = if t.revoked_at.is_some() {
-                        " (revoked)"
-                    } else {
-                        ""
-                    };
-                    println!(
-                        "{}\t{}\t{}{}{}",
-                        t.id,
-                        t.role.as_str(),
-                        t.name,
-                        products_suffix(&t.products),
-                        state
-                    );
+                    let state = if t.revoked_at.is_some() { " (revoked)" } else { "" };
+                    println!("{}\t{}\t{}{}{}", t.id, t.role.as_str(), t.name, products_suffix(&t.products), state);
                 }
             }
         }
@@ -230,21 +203,14 @@ async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
 }
 
 fn products_suffix(p: &[String]) -> String {
-    if p.is_empty() {
-        String::new()
-    } else {
-        format!(" for products {}", p.join(", "))
-    }
+    if p.is_empty() { String::new() } else { format!(" for products {}", p.join(", ")) }
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(
-            super::redact("postgres://u:secret@h/db"),
-            "postgres://u:***@h/db"
-        );
+        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
     }
 }

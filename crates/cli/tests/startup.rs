@@ -15,11 +15,7 @@ fn temp_db(name: &str) -> std::path::PathBuf {
 }
 
 fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .env("LICENSD_LOG", "warn")
-        .output()
-        .expect("run licensd");
+    let out = Command::new(BIN).args(args).env("LICENSD_LOG", "warn").output().expect("run licensd");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -42,19 +38,13 @@ impl Drop for Server {
 /// Starts `licensd serve` and waits for its one stdout line.
 fn serve(args: &[&str], envs: &[(&str, &str)]) -> Server {
     let mut cmd = Command::new(BIN);
-    cmd.arg("serve")
-        .args(args)
-        .env("LICENSD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    cmd.arg("serve").args(args).env("LICENSD_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::null());
     for (k, v) in envs {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().expect("spawn licensd serve");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("read stdout");
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read stdout");
     let url = line
         .trim()
         .strip_prefix("licensd listening on ")
@@ -65,10 +55,7 @@ fn serve(args: &[&str], envs: &[(&str, &str)]) -> Server {
 }
 
 fn get(url: &str, token: Option<&str>, scheme: &str) -> (u16, serde_json::Value) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let mut rb = reqwest::Client::new().get(url);
         if let Some(t) = token {
@@ -81,9 +68,7 @@ fn get(url: &str, token: Option<&str>, scheme: &str) -> (u16, serde_json::Value)
 }
 
 fn contract(db: &str) {
-    let (ok, stdout, stderr) = run(&[
-        "token", "create", "--db", db, "--name", "ops", "--role", "admin",
-    ]);
+    let (ok, stdout, stderr) = run(&["token", "create", "--db", db, "--name", "ops", "--role", "admin"]);
     assert!(ok, "{stderr}");
     let admin = stdout.lines().last().unwrap().to_string();
     assert!(admin.starts_with("lsd_"), "{stdout}");
@@ -91,41 +76,19 @@ fn contract(db: &str) {
     let server = serve(&["--db", db, "--listen", "127.0.0.1:0"], &[]);
     assert_eq!(get(&format!("{}/healthz", server.url), None, "").0, 200);
     for scheme in ["Bearer", "Token", "Api-Key"] {
-        assert_eq!(
-            get(
-                &format!("{}/api/v1/products/", server.url),
-                Some(&admin),
-                scheme
-            )
-            .0,
-            200,
-            "{scheme}"
-        );
+        assert_eq!(get(&format!("{}/api/v1/products/", server.url), Some(&admin), scheme).0, 200, "{scheme}");
     }
-    assert_eq!(
-        get(&format!("{}/api/v1/products", server.url), None, "").0,
-        401
-    );
+    assert_eq!(get(&format!("{}/api/v1/products", server.url), None, "").0, 401);
 
     // A token made while the server runs works at once; --json gives the whole record.
-    let (ok, stdout, stderr) = run(&[
-        "token", "create", "--db", db, "--name", "late", "--role", "admin", "--json",
-    ]);
+    let (ok, stdout, stderr) = run(&["token", "create", "--db", db, "--name", "late", "--role", "admin", "--json"]);
     assert!(ok, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(v["name"], "late");
     assert_eq!(v["role"], "admin");
     assert_eq!(v["products"], serde_json::json!([]));
     let late = v["token"].as_str().unwrap();
-    assert_eq!(
-        get(
-            &format!("{}/api/v1/licenses", server.url),
-            Some(late),
-            "Bearer"
-        )
-        .0,
-        200
-    );
+    assert_eq!(get(&format!("{}/api/v1/licenses", server.url), Some(late), "Bearer").0, 200);
 
     let (ok, stdout, _) = run(&["token", "list", "--db", db, "--json"]);
     assert!(ok);
@@ -134,28 +97,10 @@ fn contract(db: &str) {
     assert!(!stdout.contains(late), "secrets are never listed");
     let id = v["id"].as_i64().unwrap().to_string();
     assert!(run(&["token", "revoke", "--db", db, &id]).0);
-    assert_eq!(
-        get(
-            &format!("{}/api/v1/licenses", server.url),
-            Some(late),
-            "Bearer"
-        )
-        .0,
-        401
-    );
+    assert_eq!(get(&format!("{}/api/v1/licenses", server.url), Some(late), "Bearer").0, 401);
 
-    let (ok, _, stderr) = run(&[
-        "token",
-        "create",
-        "--db",
-        db,
-        "--name",
-        "m",
-        "--role",
-        "manager",
-        "--product",
-        "nope",
-    ]);
+    let (ok, _, stderr) =
+        run(&["token", "create", "--db", db, "--name", "m", "--role", "manager", "--product", "nope"]);
     assert!(!ok, "an unknown product is refused");
     assert!(stderr.contains("nope"), "{stderr}");
     graceful_stop(server);
@@ -163,13 +108,7 @@ fn contract(db: &str) {
 
 fn graceful_stop(mut server: Server) {
     let pid = server.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     for _ in 0..100 {
         if let Some(status) = server.child.try_wait().unwrap() {
             assert!(status.success(), "SIGTERM ends licensd cleanly: {status}");
@@ -192,14 +131,8 @@ fn contract_holds_on_sqlite_url_forms() {
 fn environment_configures_serve() {
     let db = temp_db("env");
     let url = format!("sqlite://{}", db.display());
-    let server = serve(
-        &[],
-        &[("LICENSD_DB", &url), ("LICENSD_LISTEN", "127.0.0.1:0")],
-    );
-    assert_eq!(
-        get(&format!("{}/healthz", server.url), None, "").1,
-        serde_json::json!({"status": "ok"})
-    );
+    let server = serve(&[], &[("LICENSD_DB", &url), ("LICENSD_LISTEN", "127.0.0.1:0")]);
+    assert_eq!(get(&format!("{}/healthz", server.url), None, "").1, serde_json::json!({"status": "ok"}));
     assert!(db.exists(), "the database file is created on first start");
     graceful_stop(server);
 }
@@ -207,23 +140,14 @@ fn environment_configures_serve() {
 #[test]
 fn contract_holds_on_postgres() {
     let Ok(server) = std::env::var("LICENSD_TEST_POSTGRES") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must set LICENSD_TEST_POSTGRES"
-        );
+        assert!(std::env::var("CI").is_err(), "CI must set LICENSD_TEST_POSTGRES");
         return;
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let name = format!("lc_{}_{}", std::process::id(), licensd_core::time::now_ms());
     rt.block_on(async {
         let admin = licensd_store::Db::open(&server).await.unwrap();
-        admin
-            .execute(licensd_store::db::query(format!("CREATE DATABASE {name}")))
-            .await
-            .unwrap();
+        admin.execute(licensd_store::db::query(format!("CREATE DATABASE {name}"))).await.unwrap();
         admin.close().await;
     });
     let (base, query) = match server.split_once('?') {

@@ -18,11 +18,7 @@ pub struct KeyFormat {
 
 impl Default for KeyFormat {
     fn default() -> Self {
-        KeyFormat {
-            prefix: String::new(),
-            groups: 4,
-            group_size: 5,
-        }
+        KeyFormat { prefix: String::new(), groups: 4, group_size: 5 }
     }
 }
 
@@ -31,16 +27,10 @@ impl KeyFormat {
     pub fn validate(&self) -> crate::Result<()> {
         let bits = 5 * u32::from(self.groups) * u32::from(self.group_size);
         if !(1..=16).contains(&self.groups) {
-            return Err(crate::Error::invalid(
-                "key_groups",
-                "must be between 1 and 16",
-            ));
+            return Err(crate::Error::invalid("key_groups", "must be between 1 and 16"));
         }
         if !(1..=16).contains(&self.group_size) {
-            return Err(crate::Error::invalid(
-                "key_group_size",
-                "must be between 1 and 16",
-            ));
+            return Err(crate::Error::invalid("key_group_size", "must be between 1 and 16"));
         }
         if bits < 60 {
             return Err(crate::Error::invalid(
@@ -48,16 +38,8 @@ impl KeyFormat {
                 "a key needs at least 12 random characters (key_groups x key_group_size >= 12)",
             ));
         }
-        if self.prefix.len() > 32
-            || !self
-                .prefix
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            return Err(crate::Error::invalid(
-                "key_prefix",
-                "up to 32 ASCII letters, digits or '_'",
-            ));
+        if self.prefix.len() > 32 || !self.prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(crate::Error::invalid("key_prefix", "up to 32 ASCII letters, digits or '_'"));
         }
         Ok(())
     }
@@ -85,16 +67,10 @@ impl KeyFormat {
 /// Checks a key given by a user (imported, or chosen by a store): printable ASCII, no spaces, sane length.
 pub fn validate_key(key: &str) -> crate::Result<()> {
     if key.is_empty() || key.len() > 256 {
-        return Err(crate::Error::invalid(
-            "license_key",
-            "must be 1 to 256 characters",
-        ));
+        return Err(crate::Error::invalid("license_key", "must be 1 to 256 characters"));
     }
     if !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(crate::Error::invalid(
-            "license_key",
-            "may hold only printable ASCII without spaces",
-        ));
+        return Err(crate::Error::invalid("license_key", "may hold only printable ASCII without spaces"));
     }
     Ok(())
 }
@@ -116,11 +92,7 @@ mod tests {
 
     #[test]
     fn prefix_and_custom_grouping_are_honoured() {
-        let f = KeyFormat {
-            prefix: "ACME".into(),
-            groups: 3,
-            group_size: 6,
-        };
+        let f = KeyFormat { prefix: "ACME".into(), groups: 3, group_size: 6 };
         let key = f.generate();
         assert!(key.starts_with("ACME-"));
         assert_eq!(key.len(), 5 + 3 * 6 + 2);
@@ -136,11 +108,7 @@ mod tests {
 
     #[test]
     fn short_formats_are_refused() {
-        let f = KeyFormat {
-            prefix: String::new(),
-            groups: 2,
-            group_size: 5,
-        };
+        let f = KeyFormat { prefix: String::new(), groups: 2, group_size: 5 };
         assert!(f.validate().is_err());
         assert!(KeyFormat::default().validate().is_ok());
     }

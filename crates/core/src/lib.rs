@@ -1,9 +1,11 @@
 //! The licensd domain: the records it keeps, the keys and tokens it mints, and the rules that decide a
 //! license's status. Nothing here does I/O; the store persists these types and the server speaks them.
 
+pub mod client;
 pub mod error;
 pub mod keys;
 pub mod model;
+pub mod signing;
 pub mod status;
 pub mod time;
 pub mod token;

@@ -46,11 +46,7 @@ where
 }
 
 fn check_metadata(v: &Value) -> Result<()> {
-    if v.is_object() {
-        Ok(())
-    } else {
-        Err(Error::invalid("metadata", "must be a JSON object"))
-    }
+    if v.is_object() { Ok(()) } else { Err(Error::invalid("metadata", "must be a JSON object")) }
 }
 
 fn check_text(field: &str, v: &str, max: usize, required: bool) -> Result<()> {
@@ -58,10 +54,7 @@ fn check_text(field: &str, v: &str, max: usize, required: bool) -> Result<()> {
         return Err(Error::invalid(field, "must not be empty"));
     }
     if v.chars().count() > max {
-        return Err(Error::invalid(
-            field,
-            format!("must be at most {max} characters"),
-        ));
+        return Err(Error::invalid(field, format!("must be at most {max} characters")));
     }
     if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         return Err(Error::invalid(field, "must not contain control characters"));
@@ -71,10 +64,7 @@ fn check_text(field: &str, v: &str, max: usize, required: bool) -> Result<()> {
 
 fn check_range(field: &str, v: i64, min: i64, max: i64) -> Result<()> {
     if v < min || v > max {
-        return Err(Error::invalid(
-            field,
-            format!("must be between {min} and {max}"),
-        ));
+        return Err(Error::invalid(field, format!("must be between {min} and {max}")));
     }
     Ok(())
 }
@@ -84,14 +74,8 @@ fn check_code(field: &str, v: &str) -> Result<()> {
     if v.is_empty() || v.len() > 64 {
         return Err(Error::invalid(field, "must be 1 to 64 characters"));
     }
-    if !v
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    {
-        return Err(Error::invalid(
-            field,
-            "may hold only ASCII letters, digits, '-', '_' and '.'",
-        ));
+    if !v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+        return Err(Error::invalid(field, "may hold only ASCII letters, digits, '-', '_' and '.'"));
     }
     Ok(())
 }
@@ -102,13 +86,8 @@ pub fn normalize_email(field: &str, email: &str) -> Result<Option<String>> {
     if e.is_empty() {
         return Ok(None);
     }
-    let (local, domain) = e
-        .rsplit_once('@')
-        .ok_or_else(|| Error::invalid(field, "is not an email address"))?;
-    if local.is_empty()
-        || domain.is_empty()
-        || e.len() > 254
-        || e.chars().any(|c| c.is_whitespace() || c.is_control())
+    let (local, domain) = e.rsplit_once('@').ok_or_else(|| Error::invalid(field, "is not an email address"))?;
+    if local.is_empty() || domain.is_empty() || e.len() > 254 || e.chars().any(|c| c.is_whitespace() || c.is_control())
     {
         return Err(Error::invalid(field, "is not an email address"));
     }
@@ -468,8 +447,7 @@ impl LicenseTemplateInput {
         check_code("code", &self.code)?;
         let format = KeyFormat {
             prefix: self.key_prefix.clone(),
-            groups: u8::try_from(self.key_groups)
-                .map_err(|_| Error::invalid("key_groups", "must be 1 to 16"))?,
+            groups: u8::try_from(self.key_groups).map_err(|_| Error::invalid("key_groups", "must be 1 to 16"))?,
             group_size: u8::try_from(self.key_group_size)
                 .map_err(|_| Error::invalid("key_group_size", "must be 1 to 16"))?,
         };
@@ -481,18 +459,12 @@ impl LicenseTemplateInput {
             check_range("validity_period_days", d, 1, TEN_YEARS_DAYS)?;
         }
         if self.license_type == LicenseType::TimeLimited && self.validity_period_days.is_none() {
-            return Err(Error::invalid(
-                "validity_period_days",
-                "a time-limited template needs a validity period",
-            ));
+            return Err(Error::invalid("validity_period_days", "a time-limited template needs a validity period"));
         }
         check_range("trial_days", self.trial_days, 0, TEN_YEARS_DAYS)?;
         check_range("floating_users", self.floating_users, 0, 1_000_000)?;
         if self.is_floating_cloud && self.floating_users < 1 {
-            return Err(Error::invalid(
-                "floating_users",
-                "a floating template needs at least one seat",
-            ));
+            return Err(Error::invalid("floating_users", "a floating template needs at least one seat"));
         }
         check_range("floating_timeout", self.floating_timeout, 1, 60 * 24 * 365)?;
         check_range("max_transfers", self.max_transfers, 0, 1_000_000)?;
@@ -502,12 +474,7 @@ impl LicenseTemplateInput {
         }
         check_range("max_consumptions", self.max_consumptions, 0, i64::MAX / 4)?;
         check_range("max_overages", self.max_overages, 0, i64::MAX / 4)?;
-        check_range(
-            "license_file_ttl_days",
-            self.license_file_ttl_days,
-            1,
-            TEN_YEARS_DAYS,
-        )?;
+        check_range("license_file_ttl_days", self.license_file_ttl_days, 1, TEN_YEARS_DAYS)?;
         for (i, f) in self.features.iter().enumerate() {
             check_code(&format!("features[{i}].code"), &f.code)?;
         }
@@ -701,10 +668,7 @@ impl From<&Customer> for CustomerInput {
             labels: c
                 .labels
                 .iter()
-                .map(|l| LabelInput::Full {
-                    label: l.label.clone(),
-                    color: Some(l.color.clone()),
-                })
+                .map(|l| LabelInput::Full { label: l.label.clone(), color: Some(l.color.clone()) })
                 .collect(),
             metadata: c.metadata.clone(),
         }
@@ -779,19 +743,12 @@ impl OrderInput {
         }
         for (i, l) in self.licenses.iter().enumerate() {
             if l.order.is_some() {
-                return Err(Error::invalid(
-                    format!("licenses[{i}].order"),
-                    "is set by the order itself",
-                ));
+                return Err(Error::invalid(format!("licenses[{i}].order"), "is set by the order itself"));
             }
             if l.customer.is_some() {
-                return Err(Error::invalid(
-                    format!("licenses[{i}].customer"),
-                    "is set by the order itself",
-                ));
+                return Err(Error::invalid(format!("licenses[{i}].customer"), "is set by the order itself"));
             }
-            l.validate()
-                .map_err(|e| prefix_error(&format!("licenses[{i}]."), e))?;
+            l.validate().map_err(|e| prefix_error(&format!("licenses[{i}]."), e))?;
         }
         Ok(())
     }
@@ -834,10 +791,7 @@ impl OrderUpdate {
 
 fn prefix_error(prefix: &str, e: Error) -> Error {
     match e {
-        Error::Invalid { field, message } => Error::Invalid {
-            field: format!("{prefix}{field}"),
-            message,
-        },
+        Error::Invalid { field, message } => Error::Invalid { field: format!("{prefix}{field}"), message },
     }
 }
 
@@ -1022,12 +976,7 @@ impl LicenseInput {
             ("max_borrow_time", self.max_borrow_time, 0, 24 * 365),
             ("max_consumptions", self.max_consumptions, 0, i64::MAX / 4),
             ("max_overages", self.max_overages, 0, i64::MAX / 4),
-            (
-                "license_file_ttl_days",
-                self.license_file_ttl_days,
-                1,
-                TEN_YEARS_DAYS,
-            ),
+            ("license_file_ttl_days", self.license_file_ttl_days, 1, TEN_YEARS_DAYS),
         ] {
             if let Some(v) = v {
                 check_range(name, v, min, max)?;
@@ -1101,19 +1050,13 @@ impl LicenseTerms {
                 metadata: empty_object(),
             },
             Some(t) => {
-                let days = if t.is_trial && t.trial_days > 0 {
-                    Some(t.trial_days)
-                } else {
-                    t.validity_period_days
-                };
+                let days = if t.is_trial && t.trial_days > 0 { Some(t.trial_days) } else { t.validity_period_days };
                 LicenseTerms {
                     enabled: true,
                     license_type: t.license_type,
                     max_activations: t.max_activations,
                     expires_at: days.map(|d| now + d * crate::time::DAY_MS),
-                    maintenance_until: t
-                        .maintenance_duration_days
-                        .map(|d| now + d * crate::time::DAY_MS),
+                    maintenance_until: t.maintenance_duration_days.map(|d| now + d * crate::time::DAY_MS),
                     is_trial: t.is_trial,
                     trial_days: t.trial_days,
                     is_floating_cloud: t.is_floating_cloud,
@@ -1168,16 +1111,10 @@ impl LicenseTerms {
             self.maintenance_until = v.map(|d| d.0);
         }
         if self.is_floating_cloud && self.floating_users < 1 {
-            return Err(Error::invalid(
-                "floating_users",
-                "a floating license needs at least one seat",
-            ));
+            return Err(Error::invalid("floating_users", "a floating license needs at least one seat"));
         }
         if self.license_type == LicenseType::TimeLimited && self.expires_at.is_none() {
-            return Err(Error::invalid(
-                "validity_period",
-                "a time-limited license needs a validity period",
-            ));
+            return Err(Error::invalid("validity_period", "a time-limited license needs a validity period"));
         }
         Ok(())
     }
@@ -1245,14 +1182,8 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_refused() {
-        let e = serde_json::from_str::<ProductInput>(
-            r#"{"product_name":"A","short_code":"a","colour":1}"#,
-        );
-        assert!(
-            e.unwrap_err()
-                .to_string()
-                .contains("unknown field `colour`")
-        );
+        let e = serde_json::from_str::<ProductInput>(r#"{"product_name":"A","short_code":"a","colour":1}"#);
+        assert!(e.unwrap_err().to_string().contains("unknown field `colour`"));
     }
 
     #[test]
@@ -1267,10 +1198,8 @@ mod tests {
     fn template_terms_and_overrides_resolve() {
         let now = 1_000_000;
         let mut t = LicenseTerms::from_template(None, now);
-        let i: LicenseInput = serde_json::from_str(
-            r#"{"max_activations":null,"validity_period":"1970-01-02","note":"x"}"#,
-        )
-        .unwrap();
+        let i: LicenseInput =
+            serde_json::from_str(r#"{"max_activations":null,"validity_period":"1970-01-02","note":"x"}"#).unwrap();
         t.apply(&i).unwrap();
         assert_eq!(t.max_activations, None);
         assert_eq!(t.expires_at, Some(crate::time::DAY_MS));
@@ -1281,10 +1210,7 @@ mod tests {
 
     #[test]
     fn emails_are_checked() {
-        assert_eq!(
-            normalize_email("email", " a@b.c ").unwrap().as_deref(),
-            Some("a@b.c")
-        );
+        assert_eq!(normalize_email("email", " a@b.c ").unwrap().as_deref(), Some("a@b.c"));
         assert_eq!(normalize_email("email", "").unwrap(), None);
         assert!(normalize_email("email", "nope").is_err());
         assert!(normalize_email("email", "a b@c").is_err());

@@ -66,49 +66,19 @@ mod tests {
     use super::*;
 
     fn facts() -> StatusFacts {
-        StatusFacts {
-            enabled: true,
-            refunded: false,
-            expires_at: None,
-            times_activated: 0,
-        }
+        StatusFacts { enabled: true, refunded: false, expires_at: None, times_activated: 0 }
     }
 
     #[test]
     fn precedence_is_refunded_disabled_expired_active() {
         assert_eq!(license_status(facts(), 10), LicenseStatus::Inactive);
-        assert_eq!(
-            license_status(
-                StatusFacts {
-                    times_activated: 1,
-                    ..facts()
-                },
-                10
-            ),
-            LicenseStatus::Active
-        );
-        let expired = StatusFacts {
-            times_activated: 1,
-            expires_at: Some(10),
-            ..facts()
-        };
+        assert_eq!(license_status(StatusFacts { times_activated: 1, ..facts() }, 10), LicenseStatus::Active);
+        let expired = StatusFacts { times_activated: 1, expires_at: Some(10), ..facts() };
         assert_eq!(license_status(expired, 10), LicenseStatus::Expired);
         assert_eq!(license_status(expired, 9), LicenseStatus::Active);
-        let disabled = StatusFacts {
-            enabled: false,
-            ..expired
-        };
+        let disabled = StatusFacts { enabled: false, ..expired };
         assert_eq!(license_status(disabled, 10), LicenseStatus::Disabled);
-        assert_eq!(
-            license_status(
-                StatusFacts {
-                    refunded: true,
-                    ..disabled
-                },
-                10
-            ),
-            LicenseStatus::Refunded
-        );
+        assert_eq!(license_status(StatusFacts { refunded: true, ..disabled }, 10), LicenseStatus::Refunded);
         assert_eq!(LicenseStatus::Disabled.devmate_code(), 4);
     }
 }

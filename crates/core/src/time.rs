@@ -7,24 +7,19 @@ use time::{Date, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset, macros::for
 
 /// Milliseconds since the UNIX epoch, UTC.
 pub fn now_ms() -> i64 {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 pub const DAY_MS: i64 = 86_400_000;
 
 fn to_datetime(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// `2020-07-03T13:08:40Z`: whole seconds, as the LicenseSpring API shows them.
 pub fn format_iso(ms: i64) -> String {
-    let dt = to_datetime(ms)
-        .replace_nanosecond(0)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let dt = to_datetime(ms).replace_nanosecond(0).unwrap_or(OffsetDateTime::UNIX_EPOCH);
     dt.format(&Rfc3339).unwrap_or_default()
 }
 
@@ -49,12 +44,7 @@ pub fn parse_datetime(s: &str) -> Option<i64> {
 /// Parses `YYYY-MM-DD` to the first millisecond of that UTC day.
 pub fn parse_date(s: &str) -> Option<i64> {
     let d = Date::parse(s, format_description!("[year]-[month]-[day]")).ok()?;
-    Some(
-        PrimitiveDateTime::new(d, Time::MIDNIGHT)
-            .assume_offset(UtcOffset::UTC)
-            .unix_timestamp()
-            * 1000,
-    )
+    Some(PrimitiveDateTime::new(d, Time::MIDNIGHT).assume_offset(UtcOffset::UTC).unix_timestamp() * 1000)
 }
 
 /// A point in time that serializes as ISO-8601 UTC.
@@ -70,9 +60,9 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        parse_datetime(&s).map(Timestamp).ok_or_else(|| {
-            serde::de::Error::custom("expected a date (YYYY-MM-DD) or an RFC 3339 timestamp")
-        })
+        parse_datetime(&s)
+            .map(Timestamp)
+            .ok_or_else(|| serde::de::Error::custom("expected a date (YYYY-MM-DD) or an RFC 3339 timestamp"))
     }
 }
 
@@ -80,9 +70,7 @@ impl utoipa::PartialSchema for Timestamp {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
-                utoipa::openapi::KnownFormat::DateTime,
-            )))
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::DateTime)))
             .into()
     }
 }
@@ -109,9 +97,7 @@ impl utoipa::PartialSchema for Day {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
-                utoipa::openapi::KnownFormat::Date,
-            )))
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Date)))
             .into()
     }
 }
@@ -126,10 +112,7 @@ mod tests {
         let ms = parse_datetime("2020-07-03T13:08:40Z").unwrap();
         assert_eq!(format_iso(ms), "2020-07-03T13:08:40Z");
         assert_eq!(format_date(ms), "2020-07-03");
-        assert_eq!(
-            parse_date("2020-07-03").unwrap(),
-            ms - (13 * 3600 + 8 * 60 + 40) * 1000
-        );
+        assert_eq!(parse_date("2020-07-03").unwrap(), ms - (13 * 3600 + 8 * 60 + 40) * 1000);
         assert_eq!(parse_datetime("2020-07-03T15:08:40+02:00"), Some(ms));
         assert_eq!(parse_datetime("2020-07-03T13:08:40"), Some(ms));
         assert_eq!(parse_datetime("2020-13-03"), None);

@@ -13,10 +13,7 @@ pub const PREFIX: &str = "lsd_";
 pub fn generate() -> String {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    format!(
-        "{PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    )
+    format!("{PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// The hex SHA-256 of a secret: the only form in which it is stored.
@@ -39,9 +36,6 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.starts_with("lsd_") && a.len() == 47);
         assert_eq!(super::hash(&a), super::hash(&a));
-        assert_eq!(
-            super::hash("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(super::hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

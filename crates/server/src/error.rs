@@ -40,21 +40,8 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(
-        status: StatusCode,
-        code: &'static str,
-        title: impl Into<String>,
-        detail: impl Into<String>,
-    ) -> Self {
-        ApiError {
-            status,
-            error: ErrorObject {
-                code,
-                title: title.into(),
-                detail: detail.into(),
-                source: None,
-            },
-        }
+    pub fn new(status: StatusCode, code: &'static str, title: impl Into<String>, detail: impl Into<String>) -> Self {
+        ApiError { status, error: ErrorObject { code, title: title.into(), detail: detail.into(), source: None } }
     }
 
     pub fn with_pointer(mut self, field: &str) -> Self {
@@ -68,12 +55,7 @@ impl ApiError {
     }
 
     pub fn unauthorized(detail: &str) -> Self {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
-            "Unauthorized",
-            detail,
-        )
+        ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Unauthorized", detail)
     }
 
     pub fn forbidden(detail: &str) -> Self {
@@ -120,42 +102,30 @@ fn json_pointer(field: &str) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            axum::Json(ErrorBody {
-                errors: vec![self.error],
-            }),
-        )
-            .into_response()
+        (self.status, axum::Json(ErrorBody { errors: vec![self.error] })).into_response()
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound => {
-                ApiError::not_found("no such record, or not visible to this token")
+            StoreError::NotFound => ApiError::not_found("no such record, or not visible to this token"),
+            StoreError::Conflict { field, message } => {
+                ApiError::new(StatusCode::CONFLICT, "CONFLICT", "Conflict", format!("{field}: {message}"))
+                    .with_pointer(&field)
             }
-            StoreError::Conflict { field, message } => ApiError::new(
-                StatusCode::CONFLICT,
-                "CONFLICT",
-                "Conflict",
-                format!("{field}: {message}"),
-            )
-            .with_pointer(&field),
             StoreError::Invalid { field, message } => ApiError::invalid(&field, message),
-            StoreError::Domain(licensd_core::Error::Invalid { field, message }) => {
-                ApiError::invalid(&field, message)
-            }
-            StoreError::InUse(m) => {
-                ApiError::new(StatusCode::CONFLICT, "IN_USE", "Still in use", m)
-            }
-            StoreError::State(m) => ApiError::new(
-                StatusCode::CONFLICT,
-                "INVALID_STATE",
-                "Not possible in this state",
-                m,
+            StoreError::Domain(licensd_core::Error::Invalid { field, message }) => ApiError::invalid(&field, message),
+            StoreError::Refused(r) => ApiError::new(
+                StatusCode::from_u16(r.status()).unwrap_or(StatusCode::FORBIDDEN),
+                r.code(),
+                r.title(),
+                r.detail(),
             ),
+            StoreError::InUse(m) => ApiError::new(StatusCode::CONFLICT, "IN_USE", "Still in use", m),
+            StoreError::State(m) => {
+                ApiError::new(StatusCode::CONFLICT, "INVALID_STATE", "Not possible in this state", m)
+            }
             e @ (StoreError::Config(_) | StoreError::Corrupt(_) | StoreError::Db(_)) => {
                 tracing::error!(error = %e, "store failure");
                 if matches!(&e, StoreError::Db(sqlx_err) if is_unavailable(sqlx_err)) {
@@ -173,10 +143,7 @@ impl From<StoreError> for ApiError {
 }
 
 fn is_unavailable(e: &sqlx::Error) -> bool {
-    matches!(
-        e,
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-    )
+    matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
 }
 
 impl From<ParamError> for ApiError {
@@ -201,10 +168,7 @@ impl From<licensd_core::Error> for ApiError {
 mod tests {
     #[test]
     fn pointers_follow_rfc_6901() {
-        assert_eq!(
-            super::json_pointer("licenses[0].customer.email"),
-            "/licenses/0/customer/email"
-        );
+        assert_eq!(super::json_pointer("licenses[0].customer.email"), "/licenses/0/customer/email");
         assert_eq!(super::json_pointer("a/b"), "/a~1b");
     }
 }

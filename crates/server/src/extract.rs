@@ -45,65 +45,39 @@ pub async fn read_body(req: Request) -> Result<Bytes, ApiError> {
             ));
         }
     }
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY) {
         return Err(too_large());
     }
-    axum::body::to_bytes(req.into_body(), MAX_BODY)
-        .await
-        .map_err(|e| {
-            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-            while let Some(s) = source {
-                if s.to_string().contains("length limit") {
-                    return too_large();
-                }
-                source = s.source();
+    axum::body::to_bytes(req.into_body(), MAX_BODY).await.map_err(|e| {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(s) = source {
+            if s.to_string().contains("length limit") {
+                return too_large();
             }
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "BAD_BODY",
-                "Unreadable body",
-                e.to_string(),
-            )
-        })
+            source = s.source();
+        }
+        ApiError::new(StatusCode::BAD_REQUEST, "BAD_BODY", "Unreadable body", e.to_string())
+    })
 }
 
 fn malformed(detail: String) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "MALFORMED_JSON",
-        "Malformed JSON",
-        detail,
-    )
+    ApiError::new(StatusCode::BAD_REQUEST, "MALFORMED_JSON", "Malformed JSON", detail)
 }
 
 /// Maps a deserialization failure to the error naming the field at fault.
 fn field_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let path = e.path().to_string();
     let inner = e.inner();
-    if matches!(
-        inner.classify(),
-        serde_json::error::Category::Syntax | serde_json::error::Category::Eof
-    ) {
+    if matches!(inner.classify(), serde_json::error::Category::Syntax | serde_json::error::Category::Eof) {
         return malformed(format!("the body is not valid JSON: {inner}"));
     }
     // serde's messages carry " at line L column C" for text input; the pointer says where instead.
     let msg = inner.to_string();
-    let msg = msg
-        .split(" at line ")
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let msg = msg.split(" at line ").next().unwrap_or_default().to_string();
     if let Some(rest) = msg.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or_default();
-        let field = if path == "." {
-            name.to_string()
-        } else {
-            format!("{path}.{name}")
-        };
+        let field = if path == "." { name.to_string() } else { format!("{path}.{name}") };
         return ApiError::new(
             StatusCode::BAD_REQUEST,
             "MISSING_FIELD",
@@ -113,17 +87,9 @@ fn field_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
         .with_pointer(&field);
     }
     if msg.starts_with("unknown field `") {
-        let name = msg
-            .trim_start_matches("unknown field `")
-            .split('`')
-            .next()
-            .unwrap_or_default();
+        let name = msg.trim_start_matches("unknown field `").split('`').next().unwrap_or_default();
         // The path already ends at the unknown key.
-        let field = if path == "." {
-            name.to_string()
-        } else {
-            path.clone()
-        };
+        let field = if path == "." { name.to_string() } else { path.clone() };
         return ApiError::new(
             StatusCode::BAD_REQUEST,
             "UNKNOWN_FIELD",
@@ -149,9 +115,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(malformed(
-            "the request body is empty; send a JSON object".into(),
-        ));
+        return Err(malformed("the request body is empty; send a JSON object".into()));
     }
     // Syntax first, so a broken document is reported as such rather than as its first wrong field.
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
@@ -164,16 +128,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "the body must be a JSON object",
         ));
     }
-    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(bytes))
-        .map_err(field_error)
+    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(bytes)).map_err(field_error)
 }
 
 /// Applies a JSON merge of `patch` onto `current` (the record's writable fields) and re-reads the
 /// whole as `I`, so a PATCH is validated exactly as a create.
-pub fn merge_patch<I: Serialize + DeserializeOwned>(
-    current: &I,
-    patch: &[u8],
-) -> Result<I, ApiError> {
+pub fn merge_patch<I: Serialize + DeserializeOwned>(current: &I, patch: &[u8]) -> Result<I, ApiError> {
     let patch: serde_json::Map<String, serde_json::Value> = parse_json(patch)?;
     let mut value = serde_json::to_value(current).map_err(|_| ApiError::internal())?;
     if let Some(obj) = value.as_object_mut() {
@@ -233,9 +193,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RawParams {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
-        let pairs = form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
+        let pairs = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
         let host = parts
             .headers
             .get(header::HOST)
@@ -243,19 +201,9 @@ impl<S: Send + Sync> FromRequestParts<S> for RawParams {
             .or(parts.uri.authority().map(|a| a.as_str()))
             .unwrap_or("localhost")
             .to_string();
-        let scheme = parts
-            .headers
-            .get("x-forwarded-proto")
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("http");
-        let path = parts
-            .extensions
-            .get::<OriginalPath>()
-            .map_or(parts.uri.path(), |p| p.0.as_str());
-        Ok(RawParams {
-            pairs,
-            base: format!("{scheme}://{host}{path}"),
-        })
+        let scheme = parts.headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
+        let path = parts.extensions.get::<OriginalPath>().map_or(parts.uri.path(), |p| p.0.as_str());
+        Ok(RawParams { pairs, base: format!("{scheme}://{host}{path}") })
     }
 }
 
@@ -290,22 +238,13 @@ impl RawParams {
             ser.append_pair("offset", &offset.to_string());
         }
         let q = ser.finish();
-        if q.is_empty() {
-            self.base.clone()
-        } else {
-            format!("{}?{q}", self.base)
-        }
+        if q.is_empty() { self.base.clone() } else { format!("{}?{q}", self.base) }
     }
 
     pub fn page<T>(&self, count: i64, results: Vec<T>, p: &ListParams) -> Page<T> {
         let next = (p.offset + p.limit < count).then(|| self.link(p.offset + p.limit));
         let previous = (p.offset > 0).then(|| self.link((p.offset - p.limit).max(0)));
-        Page {
-            count,
-            next,
-            previous,
-            results,
-        }
+        Page { count, next, previous, results }
     }
 }
 
@@ -314,16 +253,9 @@ pub struct Auth(pub Authenticated);
 
 /// The secret from an `Authorization` header, whichever of the accepted schemes carries it.
 pub fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts
-        .headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .trim();
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, secret) = value.split_once([' ', ':'])?;
-    let ok = ["bearer", "token", "api-key"]
-        .iter()
-        .any(|s| scheme.eq_ignore_ascii_case(s));
+    let ok = ["bearer", "token", "api-key"].iter().any(|s| scheme.eq_ignore_ascii_case(s));
     let secret = secret.trim();
     (ok && !secret.is_empty()).then_some(secret)
 }

@@ -2,17 +2,21 @@
 //! `/metrics`, `/openapi.json`). Handlers are thin: they parse and authorize, the store decides and persists.
 
 pub mod api;
+pub mod client_api;
 pub mod error;
 pub mod extract;
 pub mod metrics;
 mod ops;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
+use licensd_core::signing::KeyPair;
 use licensd_store::Db;
+use licensd_store::client::LastChecks;
 use tower::{Layer, ServiceExt as _};
 use tower_http::normalize_path::NormalizePathLayer;
 use utoipa::OpenApi;
@@ -27,14 +31,48 @@ use crate::extract::OriginalPath;
 pub struct AppState {
     pub db: Db,
     pub metrics: Arc<metrics::Metrics>,
+    /// The active signing key; refreshed from the database so a rotation reaches every instance.
+    keys: Arc<RwLock<Arc<KeyPair>>>,
+    /// `LICENSD_SECRET`, which encrypts the signing key at rest.
+    secret: Option<Arc<str>>,
+    pub last_checks: Arc<LastChecks>,
 }
 
 impl AppState {
-    pub fn new(db: Db) -> Self {
-        AppState {
+    /// Loads (or on first start creates) the signing key.
+    pub async fn load(db: Db, secret: Option<String>) -> Result<Self, licensd_store::StoreError> {
+        let key = licensd_store::keys::active(&db, secret.as_deref()).await?;
+        Ok(AppState {
             db,
             metrics: Arc::new(metrics::Metrics::default()),
+            keys: Arc::new(RwLock::new(Arc::new(key))),
+            secret: secret.map(Arc::from),
+            last_checks: Arc::new(LastChecks::default()),
+        })
+    }
+
+    /// The key that signs now.
+    pub fn key(&self) -> Arc<KeyPair> {
+        self.keys.read().map(|k| k.clone()).unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// Re-reads the active key (after `licensd key rotate` on any instance).
+    pub async fn refresh_key(&self) -> Result<(), licensd_store::StoreError> {
+        let key = licensd_store::keys::active(&self.db, self.secret.as_deref()).await?;
+        if key.key_id != self.key().key_id {
+            tracing::info!(key_id = %key.key_id, "signing key rotated");
+            if let Ok(mut k) = self.keys.write() {
+                *k = Arc::new(key);
+            }
         }
+        Ok(())
+    }
+
+    /// A signed license file for an outcome with a device, valid at most until `until` (ms).
+    pub fn license_file(&self, o: &licensd_store::client::Outcome, until: Option<i64>) -> String {
+        let key = self.key();
+        let payload = licensd_store::client::license_file_payload(o, &key.key_id, licensd_core::time::now_ms(), until);
+        licensd_core::signing::license_file(&payload, &key)
     }
 }
 
@@ -52,7 +90,7 @@ pub struct Config {
     modifiers(&SecurityAddon),
     tags(
         (name = "products"), (name = "product-features"), (name = "license-templates"), (name = "customers"),
-        (name = "orders"), (name = "licenses"), (name = "devices"), (name = "events"), (name = "operations")
+        (name = "orders"), (name = "licenses"), (name = "devices"), (name = "events"), (name = "client"), (name = "operations")
     )
 )]
 struct ApiDoc;
@@ -80,14 +118,12 @@ impl utoipa::Modify for SecurityAddon {
 pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(api::router())
+        .merge(client_api::router().layer(axum::middleware::from_fn_with_state(state.clone(), client_api::sign)))
         .merge(ops::router())
         .split_for_parts();
     let doc = Arc::new(openapi.clone());
     let router = router
-        .route(
-            "/openapi.json",
-            axum::routing::get(move || async move { axum::Json(doc.as_ref().clone()) }),
-        )
+        .route("/openapi.json", axum::routing::get(move || async move { axum::Json(doc.as_ref().clone()) }))
         .fallback(|| async { ApiError::not_found("no such path; see /openapi.json") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -97,16 +133,11 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
                 "this path does not take that method",
             )
         })
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
-        ))
-        .layer(
-            tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                // The path only: query strings can carry license keys.
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-            }),
-        )
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            // The path only: query strings can carry license keys.
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
         .with_state(state);
     (router, openapi)
 }
@@ -116,12 +147,8 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
 pub fn service(
     state: AppState,
 ) -> axum::routing::IntoMakeService<
-    impl tower::Service<
-        Request,
-        Response = axum::response::Response,
-        Error = std::convert::Infallible,
-        Future: Send,
-    > + Clone
+    impl tower::Service<Request, Response = axum::response::Response, Error = std::convert::Infallible, Future: Send>
+    + Clone
     + Send,
 > {
     let (router, _) = app(state);
@@ -134,13 +161,34 @@ pub fn service(
     axum::ServiceExt::<Request>::into_make_service(svc)
 }
 
-/// Binds, reports the bound address, and serves until `shutdown` resolves; in-flight requests finish.
+/// Serves until `shutdown` resolves; in-flight requests finish, then pending `last_check` times are written.
+/// In the background it writes `last_check` times every second and picks up key rotations.
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, service(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let bg = state.clone();
+    let background = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut n: u64 = 0;
+        loop {
+            tick.tick().await;
+            if let Err(e) = bg.last_checks.flush(&bg.db).await {
+                tracing::warn!(error = %e, "could not record last_check times");
+            }
+            n += 1;
+            if n % 30 == 0
+                && let Err(e) = bg.refresh_key().await
+            {
+                tracing::warn!(error = %e, "could not refresh the signing key");
+            }
+        }
+    });
+    let result = axum::serve(listener, service(state.clone())).with_graceful_shutdown(shutdown).await;
+    background.abort();
+    if let Err(e) = state.last_checks.flush(&state.db).await {
+        tracing::warn!(error = %e, "could not record last_check times at shutdown");
+    }
+    result
 }

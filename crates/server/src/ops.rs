@@ -44,7 +44,5 @@ pub async fn metrics(state: State<AppState>) -> axum::response::Response {
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(healthz))
-        .routes(routes!(metrics))
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(metrics))
 }

@@ -35,10 +35,7 @@ pub(crate) fn from_row(r: &Row) -> Result<Customer, StoreError> {
 }
 
 /// Fills in the labels of several customers with one query.
-pub(crate) async fn attach_labels(
-    e: &mut impl Exec,
-    cs: &mut [Customer],
-) -> Result<(), StoreError> {
+pub(crate) async fn attach_labels(e: &mut impl Exec, cs: &mut [Customer]) -> Result<(), StoreError> {
     if cs.is_empty() {
         return Ok(());
     }
@@ -70,12 +67,7 @@ pub(crate) async fn by_ids(e: &mut impl Exec, ids: &[i64]) -> Result<Vec<Custome
     }
     let mut q = query(format!("SELECT {COLS} FROM customers c WHERE c.id"));
     push_in_list(&mut q, ids);
-    let mut cs = e
-        .fetch_all(q)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut cs = e.fetch_all(q).await?.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
     attach_labels(e, &mut cs).await?;
     Ok(cs)
 }
@@ -96,16 +88,9 @@ static FIELDS: &[Field] = &[
     Field::new("created_at", "c.created_at", Kind::Time).sortable(),
     Field::new("updated_at", "c.updated_at", Kind::Time).sortable(),
 ];
-pub static SPEC: Spec = Spec {
-    fields: FIELDS,
-    id_expr: "c.id",
-};
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "c.id" };
 
-pub async fn list(
-    db: &Db,
-    scope: &Scope,
-    params: &ListParams,
-) -> Result<(i64, Vec<Customer>), StoreError> {
+pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<Customer>), StoreError> {
     let mut from = query("FROM customers c WHERE 1 = 1");
     scope.restrict_owner(&mut from, "customer_id", "c");
     let (n, rows) = crate::list::page(db, &SPEC, params, COLS, &from).await?;
@@ -125,21 +110,14 @@ pub async fn get(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<Customer, 
 
 /// Replaces a customer's labels, creating labels that do not exist yet.
 async fn set_labels(tx: &mut Tx, id: i64, i: &CustomerInput) -> Result<(), StoreError> {
-    tx.execute(query("DELETE FROM customer_labels WHERE customer_id = ?").bind(id))
-        .await?;
+    tx.execute(query("DELETE FROM customer_labels WHERE customer_id = ?").bind(id)).await?;
     for l in &i.labels {
-        let existing = tx
-            .fetch_optional(query("SELECT id FROM labels WHERE label = ?").bind(l.name()))
-            .await?;
+        let existing = tx.fetch_optional(query("SELECT id FROM labels WHERE label = ?").bind(l.name())).await?;
         let label_id: i64 = match existing {
             Some(r) => {
                 if let Some(color) = l.color() {
-                    tx.execute(
-                        query("UPDATE labels SET color = ? WHERE id = ?")
-                            .bind(color)
-                            .bind(r.get::<i64>("id")?),
-                    )
-                    .await?;
+                    tx.execute(query("UPDATE labels SET color = ? WHERE id = ?").bind(color).bind(r.get::<i64>("id")?))
+                        .await?;
                 }
                 r.get("id")?
             }
@@ -172,11 +150,7 @@ fn email_norm(i: &CustomerInput) -> Option<String> {
 }
 
 /// Creates a customer inside a transaction (shared by the customer, order and license endpoints).
-pub async fn create_in(
-    tx: &mut Tx,
-    scope: &Scope,
-    i: &CustomerInput,
-) -> Result<Customer, StoreError> {
+pub async fn create_in(tx: &mut Tx, scope: &Scope, i: &CustomerInput) -> Result<Customer, StoreError> {
     let now = now_ms();
     let id = tx
         .insert(
@@ -220,18 +194,10 @@ pub async fn create(db: &Db, scope: &Scope, mut i: CustomerInput) -> Result<Cust
 
 /// Resolves a customer reference inside a transaction: an id must exist and be visible; a body is
 /// matched by email (case-insensitively) or created.
-pub async fn resolve_in(
-    tx: &mut Tx,
-    scope: &Scope,
-    field: &str,
-    r: &CustomerRef,
-) -> Result<Customer, StoreError> {
+pub async fn resolve_in(tx: &mut Tx, scope: &Scope, field: &str, r: &CustomerRef) -> Result<Customer, StoreError> {
     match r {
         CustomerRef::Id(id) => match get(tx, scope, *id).await {
-            Err(StoreError::NotFound) => Err(StoreError::invalid(
-                field,
-                format!("no customer with id {id}"),
-            )),
+            Err(StoreError::NotFound) => Err(StoreError::invalid(field, format!("no customer with id {id}"))),
             other => other,
         },
         CustomerRef::New(input) => {
@@ -242,20 +208,13 @@ pub async fn resolve_in(
                 }
             })?;
             if let Some(norm) = email_norm(&input) {
-                let found = tx
-                    .fetch_optional(
-                        query("SELECT id FROM customers WHERE email_norm = ?").bind(norm),
-                    )
-                    .await?;
+                let found =
+                    tx.fetch_optional(query("SELECT id FROM customers WHERE email_norm = ?").bind(norm)).await?;
                 if let Some(row) = found {
                     let id: i64 = row.get("id")?;
                     // The store knows this customer already: reuse it even if this token did not create it.
                     let mut c = [from_row(
-                        &tx.fetch_one(
-                            query(format!("SELECT {COLS} FROM customers c WHERE c.id = ?"))
-                                .bind(id),
-                        )
-                        .await?,
+                        &tx.fetch_one(query(format!("SELECT {COLS} FROM customers c WHERE c.id = ?")).bind(id)).await?,
                     )?];
                     attach_labels(tx, &mut c).await?;
                     let [c] = c;
@@ -303,12 +262,7 @@ pub async fn update<E: From<StoreError>>(
     .await?;
     set_labels(&mut tx, id, &i).await?;
     let after = get(&mut tx, scope, id).await?;
-    events::record(
-        &mut tx,
-        scope,
-        NewEvent::updated("customer", id, None, &before, &after),
-    )
-    .await?;
+    events::record(&mut tx, scope, NewEvent::updated("customer", id, None, &before, &after)).await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -329,14 +283,8 @@ pub async fn delete(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
             "the customer still has licenses or orders; delete or reassign those first".into(),
         ));
     }
-    tx.execute(query("DELETE FROM customers WHERE id = ?").bind(id))
-        .await?;
-    events::record(
-        &mut tx,
-        scope,
-        NewEvent::deleted("customer", id, None, &before),
-    )
-    .await?;
+    tx.execute(query("DELETE FROM customers WHERE id = ?").bind(id)).await?;
+    events::record(&mut tx, scope, NewEvent::deleted("customer", id, None, &before)).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, Postgres, Sqlite};
 
@@ -66,10 +65,7 @@ pub struct Query {
 
 /// Starts a statement written with `?` placeholders.
 pub fn query(sql: impl Into<Cow<'static, str>>) -> Query {
-    Query {
-        sql: sql.into(),
-        args: Vec::new(),
-    }
+    Query { sql: sql.into(), args: Vec::new() }
 }
 
 impl Query {
@@ -130,10 +126,7 @@ macro_rules! bind_all {
 
 /// A value a column can be read as on both backends.
 pub trait Col:
-    for<'r> sqlx::Decode<'r, Sqlite>
-    + sqlx::Type<Sqlite>
-    + for<'r> sqlx::Decode<'r, Postgres>
-    + sqlx::Type<Postgres>
+    for<'r> sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite> + for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>
 {
 }
 impl<T> Col for T where
@@ -196,11 +189,8 @@ impl Db {
     /// Opens the pools without migrating.
     pub async fn open(url: &str) -> Result<Db, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
-                .await?;
+            let pool =
+                PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
             return Ok(Db::Postgres(pool));
         }
         let path = sqlite_path(url)?;
@@ -218,9 +208,7 @@ impl Db {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(base.clone())
             .await?;
-        let readers = std::thread::available_parallelism()
-            .map_or(4, |n| n.get() as u32 * 2)
-            .max(4);
+        let readers = std::thread::available_parallelism().map_or(4, |n| n.get() as u32 * 2).max(4);
         let read = SqlitePoolOptions::new()
             .max_connections(readers)
             .acquire_timeout(Duration::from_secs(30))
@@ -266,14 +254,12 @@ impl Db {
     pub async fn fetch_optional(&self, q: Query) -> Result<Option<Row>, StoreError> {
         let sql = q.render(self.dialect());
         Ok(match self {
-            Db::Sqlite { read, .. } => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
-                .fetch_optional(read)
-                .await?
-                .map(Row::Sqlite),
-            Db::Postgres(p) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
-                .fetch_optional(p)
-                .await?
-                .map(Row::Pg),
+            Db::Sqlite { read, .. } => {
+                bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(read).await?.map(Row::Sqlite)
+            }
+            Db::Postgres(p) => {
+                bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(p).await?.map(Row::Pg)
+            }
         })
     }
 
@@ -285,40 +271,26 @@ impl Db {
     pub async fn execute(&self, q: Query) -> Result<u64, StoreError> {
         let sql = q.render(self.dialect());
         Ok(match self {
-            Db::Sqlite { write, .. } => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
-                .execute(write)
-                .await?
-                .rows_affected(),
-            Db::Postgres(p) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
-                .execute(p)
-                .await?
-                .rows_affected(),
+            Db::Sqlite { write, .. } => {
+                bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(write).await?.rows_affected()
+            }
+            Db::Postgres(p) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(p).await?.rows_affected(),
         })
     }
 
     /// A real round trip, for `/healthz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let row = self
-            .fetch_one(query("SELECT CAST(1 AS BIGINT) AS one"))
-            .await?;
+        let row = self.fetch_one(query("SELECT CAST(1 AS BIGINT) AS one")).await?;
         let one: i64 = row.get("one")?;
-        if one == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Corrupt("ping answered wrong".into()))
-        }
+        if one == 1 { Ok(()) } else { Err(StoreError::Corrupt("ping answered wrong".into())) }
     }
 
     pub fn pool_stats(&self) -> PoolStats {
         match self {
-            Db::Sqlite { read, write } => PoolStats {
-                size: read.size() + write.size(),
-                idle: read.num_idle() + write.num_idle(),
-            },
-            Db::Postgres(p) => PoolStats {
-                size: p.size(),
-                idle: p.num_idle(),
-            },
+            Db::Sqlite { read, write } => {
+                PoolStats { size: read.size() + write.size(), idle: read.num_idle() + write.num_idle() }
+            }
+            Db::Postgres(p) => PoolStats { size: p.size(), idle: p.num_idle() },
         }
     }
 
@@ -399,14 +371,12 @@ impl Tx {
     pub async fn fetch_optional(&mut self, q: Query) -> Result<Option<Row>, StoreError> {
         let sql = q.render(self.dialect());
         Ok(match self {
-            Tx::Sqlite(t) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
-                .fetch_optional(&mut **t)
-                .await?
-                .map(Row::Sqlite),
-            Tx::Pg(t) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
-                .fetch_optional(&mut **t)
-                .await?
-                .map(Row::Pg),
+            Tx::Sqlite(t) => {
+                bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(&mut **t).await?.map(Row::Sqlite)
+            }
+            Tx::Pg(t) => {
+                bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(&mut **t).await?.map(Row::Pg)
+            }
         })
     }
 
@@ -417,14 +387,10 @@ impl Tx {
     pub async fn execute(&mut self, q: Query) -> Result<u64, StoreError> {
         let sql = q.render(self.dialect());
         Ok(match self {
-            Tx::Sqlite(t) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
-                .execute(&mut **t)
-                .await?
-                .rows_affected(),
-            Tx::Pg(t) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
-                .execute(&mut **t)
-                .await?
-                .rows_affected(),
+            Tx::Sqlite(t) => {
+                bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(&mut **t).await?.rows_affected()
+            }
+            Tx::Pg(t) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(&mut **t).await?.rows_affected(),
         })
     }
 
@@ -462,10 +428,7 @@ impl Tx {
 pub trait Exec: Send {
     fn dialect(&self) -> Dialect;
     fn fetch_all(&mut self, q: Query) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send;
-    fn fetch_optional(
-        &mut self,
-        q: Query,
-    ) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send;
+    fn fetch_optional(&mut self, q: Query) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send;
     fn fetch_one(&mut self, q: Query) -> impl Future<Output = Result<Row, StoreError>> + Send {
         async move { self.fetch_optional(q).await?.ok_or(StoreError::NotFound) }
     }
@@ -478,10 +441,7 @@ impl Exec for &Db {
     fn fetch_all(&mut self, q: Query) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send {
         Db::fetch_all(self, q)
     }
-    fn fetch_optional(
-        &mut self,
-        q: Query,
-    ) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send {
+    fn fetch_optional(&mut self, q: Query) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send {
         Db::fetch_optional(self, q)
     }
 }
@@ -493,10 +453,7 @@ impl Exec for Tx {
     fn fetch_all(&mut self, q: Query) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send {
         Tx::fetch_all(self, q)
     }
-    fn fetch_optional(
-        &mut self,
-        q: Query,
-    ) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send {
+    fn fetch_optional(&mut self, q: Query) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send {
         Tx::fetch_optional(self, q)
     }
 }
@@ -509,23 +466,14 @@ mod tests {
     fn placeholders_are_numbered_for_postgres() {
         let mut q = query("SELECT * FROM t WHERE a = ? AND b = ?");
         q.push(" OR c = ").push_bind(3i64);
-        assert_eq!(
-            q.render(Dialect::Postgres),
-            "SELECT * FROM t WHERE a = $1 AND b = $2 OR c = $3"
-        );
-        assert_eq!(
-            q.render(Dialect::Sqlite),
-            "SELECT * FROM t WHERE a = ? AND b = ? OR c = ?"
-        );
+        assert_eq!(q.render(Dialect::Postgres), "SELECT * FROM t WHERE a = $1 AND b = $2 OR c = $3");
+        assert_eq!(q.render(Dialect::Sqlite), "SELECT * FROM t WHERE a = ? AND b = ? OR c = ?");
     }
 
     #[test]
     fn database_urls_name_files() {
         assert_eq!(sqlite_path("sqlite://licensd.db").unwrap(), "licensd.db");
-        assert_eq!(
-            sqlite_path("sqlite:///var/lib/l.db").unwrap(),
-            "/var/lib/l.db"
-        );
+        assert_eq!(sqlite_path("sqlite:///var/lib/l.db").unwrap(), "/var/lib/l.db");
         assert_eq!(sqlite_path("data/l.db").unwrap(), "data/l.db");
         assert!(sqlite_path("mysql://x").is_err());
         assert!(sqlite_path("sqlite::memory:").is_err());

@@ -38,10 +38,7 @@ static FIELDS: &[Field] = &[
     Field::new("time_activated", "d.time_activated", Kind::Time).sortable(),
     Field::new("last_check", "d.last_check", Kind::Time).sortable(),
 ];
-pub static SPEC: Spec = Spec {
-    fields: FIELDS,
-    id_expr: "d.id",
-};
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "d.id" };
 
 fn scoped(scope: &Scope, q: &mut crate::db::Query) {
     if scope.products.is_some() {
@@ -51,11 +48,7 @@ fn scoped(scope: &Scope, q: &mut crate::db::Query) {
     }
 }
 
-pub async fn list(
-    db: &Db,
-    scope: &Scope,
-    params: &ListParams,
-) -> Result<(i64, Vec<Device>), StoreError> {
+pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<Device>), StoreError> {
     let mut from = query("FROM devices d WHERE 1 = 1");
     scoped(scope, &mut from);
     let (n, rows) = crate::list::page(db, &SPEC, params, COLS, &from).await?;
@@ -79,12 +72,7 @@ pub async fn deactivate(db: &Db, scope: &Scope, id: i64) -> Result<Device, Store
     lock.push(tx.for_update());
     tx.fetch_one(lock).await?;
     let now = now_ms();
-    tx.execute(
-        query("UPDATE devices SET deactivated_at = ? WHERE id = ?")
-            .bind(now)
-            .bind(id),
-    )
-    .await?;
+    tx.execute(query("UPDATE devices SET deactivated_at = ? WHERE id = ?").bind(now).bind(id)).await?;
     tx.execute(
         query("UPDATE licenses SET times_activated = times_activated - 1, updated_at = ? WHERE id = ? AND times_activated > 0")
             .bind(now)

@@ -18,6 +18,9 @@ pub enum StoreError {
     /// The request conflicts with the record's state (refunding a refunded license).
     #[error("{0}")]
     State(String),
+    /// A client request refused for a named reason (the client API's codes).
+    #[error("{}", .0.detail())]
+    Refused(licensd_core::client::Refusal),
     /// A domain rule refused the value.
     #[error(transparent)]
     Domain(#[from] licensd_core::Error),
@@ -31,10 +34,7 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        StoreError::Invalid {
-            field: field.into(),
-            message: message.into(),
-        }
+        StoreError::Invalid { field: field.into(), message: message.into() }
     }
 }
 
@@ -45,19 +45,10 @@ impl From<sqlx::Error> for StoreError {
         if let Some(db) = e.as_database_error() {
             if db.is_unique_violation() {
                 let text = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
-                let field = [
-                    "short_code",
-                    "license_key",
-                    "email",
-                    "store_id",
-                    "hardware_id",
-                    "label",
-                    "code",
-                    "name",
-                ]
-                .into_iter()
-                .find(|f| text.contains(f))
-                .unwrap_or("id");
+                let field = ["short_code", "license_key", "email", "store_id", "hardware_id", "label", "code", "name"]
+                    .into_iter()
+                    .find(|f| text.contains(f))
+                    .unwrap_or("id");
                 return StoreError::Conflict {
                     field: field.to_string(),
                     message: format!("this {field} is already taken"),

@@ -46,8 +46,7 @@ const COLS: &str = "e.id, e.action, e.actor, e.resource_type, e.resource_id, e.l
 fn from_row(r: &Row) -> Result<Event, StoreError> {
     let json = |col: &str| -> Result<Option<Value>, StoreError> {
         let s: Option<String> = r.get(col)?;
-        s.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("{col}: {e}"))))
-            .transpose()
+        s.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))).transpose()
     };
     Ok(Event {
         id: r.get("id")?,
@@ -66,12 +65,7 @@ fn from_row(r: &Row) -> Result<Event, StoreError> {
 /// A license's history, oldest first.
 pub async fn for_license(e: &mut impl Exec, license_id: i64) -> Result<Vec<Event>, StoreError> {
     let rows = e
-        .fetch_all(
-            query(format!(
-                "SELECT {COLS} FROM events e WHERE e.license_id = ? ORDER BY e.id"
-            ))
-            .bind(license_id),
-        )
+        .fetch_all(query(format!("SELECT {COLS} FROM events e WHERE e.license_id = ? ORDER BY e.id")).bind(license_id))
         .await?;
     rows.iter().map(from_row).collect()
 }
@@ -85,17 +79,10 @@ static FIELDS: &[Field] = &[
     Field::new("license", "e.license_id", Kind::Int),
     Field::new("created_at", "e.created_at", Kind::Time).sortable(),
 ];
-pub static SPEC: Spec = Spec {
-    fields: FIELDS,
-    id_expr: "e.id",
-};
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "e.id" };
 
 /// Lists events; a manager sees only those of its products' licenses.
-pub async fn list(
-    db: &Db,
-    scope: &Scope,
-    params: &ListParams,
-) -> Result<(i64, Vec<Event>), StoreError> {
+pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<Event>), StoreError> {
     let mut from = query("FROM events e WHERE 1 = 1");
     if scope.products.is_some() {
         from.push(" AND EXISTS (SELECT 1 FROM licenses sl WHERE sl.id = e.license_id");
@@ -122,12 +109,7 @@ impl<'a> NewEvent<'a> {
     }
 
     /// `<type>.created` with the new record.
-    pub fn created(
-        resource_type: &'a str,
-        id: i64,
-        license_id: Option<i64>,
-        after: &impl serde::Serialize,
-    ) -> Self {
+    pub fn created(resource_type: &'a str, id: i64, license_id: Option<i64>, after: &impl serde::Serialize) -> Self {
         NewEvent {
             action: format!("{resource_type}.created"),
             resource_type,
@@ -159,12 +141,7 @@ impl<'a> NewEvent<'a> {
     }
 
     /// `<type>.deleted` with the record as it was.
-    pub fn deleted(
-        resource_type: &'a str,
-        id: i64,
-        license_id: Option<i64>,
-        before: &impl serde::Serialize,
-    ) -> Self {
+    pub fn deleted(resource_type: &'a str, id: i64, license_id: Option<i64>, before: &impl serde::Serialize) -> Self {
         NewEvent {
             action: format!("{resource_type}.deleted"),
             resource_type,

@@ -2,11 +2,13 @@
 //! ([`migrate`]), the filter language compiled to parameterised SQL ([`list`]), and one module per
 //! resource. Every write is one transaction that also records its [`events`] entry.
 
+pub mod client;
 pub mod customers;
 pub mod db;
 pub mod devices;
 pub mod error;
 pub mod events;
+pub mod keys;
 pub mod licenses;
 pub mod list;
 pub mod migrate;

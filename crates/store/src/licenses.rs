@@ -1,8 +1,8 @@
 //! Licenses: issue, read, change, and the vendor's actions (disable, enable, refund, reset).
 
 use licensd_core::model::{
-    FeatureType, License, LicenseFeature, LicenseInput, LicenseTerms, LicenseType, ProductRef,
-    ProductSummary, TemplateRef,
+    FeatureType, License, LicenseFeature, LicenseInput, LicenseTerms, LicenseType, ProductRef, ProductSummary,
+    TemplateRef,
 };
 use licensd_core::status::{StatusFacts, license_status};
 use licensd_core::time::{Day, Timestamp, now_ms};
@@ -27,15 +27,7 @@ fn from_row(r: &Row, now: i64) -> Result<License, StoreError> {
     Ok(License {
         id: r.get("id")?,
         license_key: r.get("license_key")?,
-        status: license_status(
-            StatusFacts {
-                enabled,
-                refunded,
-                expires_at,
-                times_activated,
-            },
-            now,
-        ),
+        status: license_status(StatusFacts { enabled, refunded, expires_at, times_activated }, now),
         active: times_activated > 0,
         enabled,
         refunded,
@@ -48,8 +40,7 @@ fn from_row(r: &Row, now: i64) -> Result<License, StoreError> {
         order: r.get("order_id")?,
         order_store_id: r.get("order_store_id")?,
         license_template: r.get("template_id")?,
-        license_type: LicenseType::parse(&lt)
-            .ok_or_else(|| StoreError::Corrupt(format!("license_type {lt:?}")))?,
+        license_type: LicenseType::parse(&lt).ok_or_else(|| StoreError::Corrupt(format!("license_type {lt:?}")))?,
         max_activations: r.get("max_activations")?,
         times_activated,
         total_active_devices: r.get("active_devices")?,
@@ -161,10 +152,8 @@ const DEVICES: &str = "EXISTS (SELECT 1 FROM devices d WHERE d.license_id = l.id
 const CUSTOMER: &str = "EXISTS (SELECT 1 FROM customers c WHERE c.id = l.customer_id AND {})";
 const ORDER: &str = "EXISTS (SELECT 1 FROM orders o2 WHERE o2.id = l.order_id AND {})";
 const PRODUCT: &str = "EXISTS (SELECT 1 FROM products p2 WHERE p2.id = l.product_id AND {})";
-const TEMPLATE: &str =
-    "EXISTS (SELECT 1 FROM license_templates t WHERE t.id = l.template_id AND {})";
-const FEATURES: &str =
-    "EXISTS (SELECT 1 FROM license_features lf WHERE lf.license_id = l.id AND {})";
+const TEMPLATE: &str = "EXISTS (SELECT 1 FROM license_templates t WHERE t.id = l.template_id AND {})";
+const FEATURES: &str = "EXISTS (SELECT 1 FROM license_features lf WHERE lf.license_id = l.id AND {})";
 
 static FIELDS: &[Field] = &[
     Field::new("id", "l.id", Kind::Int).sortable(),
@@ -201,23 +190,13 @@ static FIELDS: &[Field] = &[
     Field::new("created_at", "l.created_at", Kind::Time).sortable(),
     Field::new("updated_at", "l.updated_at", Kind::Time).sortable(),
 ];
-pub static SPEC: Spec = Spec {
-    fields: FIELDS,
-    id_expr: "l.id",
-};
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "l.id" };
 
-pub async fn list(
-    db: &Db,
-    scope: &Scope,
-    params: &ListParams,
-) -> Result<(i64, Vec<License>), StoreError> {
+pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<License>), StoreError> {
     let mut from = query("FROM licenses l WHERE 1 = 1");
     scope.restrict(&mut from, "l.product_id");
     let (n, rows) = crate::list::page(db, &SPEC, params, "l.id", &from).await?;
-    let ids = rows
-        .iter()
-        .map(|r| r.get("id"))
-        .collect::<Result<Vec<i64>, _>>()?;
+    let ids = rows.iter().map(|r| r.get("id")).collect::<Result<Vec<i64>, _>>()?;
     Ok((n, load(&mut &*db, &ids).await?))
 }
 
@@ -241,10 +220,7 @@ pub async fn create_in(
             };
             Some(match t {
                 Err(StoreError::NotFound) => {
-                    return Err(StoreError::invalid(
-                        "license_template",
-                        "no such license template",
-                    ));
+                    return Err(StoreError::invalid("license_template", "no such license template"));
                 }
                 other => other?,
             })
@@ -252,14 +228,9 @@ pub async fn create_in(
     };
     let product = match (&i.product, &template) {
         (None, None) => {
-            return Err(StoreError::invalid(
-                "product",
-                "is required when no license_template is given",
-            ));
+            return Err(StoreError::invalid("product", "is required when no license_template is given"));
         }
-        (None, Some(t)) => {
-            crate::products::require_product(tx, scope, "license_template", t.product).await?
-        }
+        (None, Some(t)) => crate::products::require_product(tx, scope, "license_template", t.product).await?,
         (Some(r), _) => {
             let p = match r {
                 ProductRef::Id(id) => crate::products::get(tx, scope, *id).await,
@@ -276,18 +247,11 @@ pub async fn create_in(
     if let Some(t) = &template
         && t.product != product.id
     {
-        return Err(StoreError::invalid(
-            "license_template",
-            "belongs to another product",
-        ));
+        return Err(StoreError::invalid("license_template", "belongs to another product"));
     }
     let customer_id = match (customer_id, &i.customer) {
         (Some(c), _) => Some(c),
-        (None, Some(Some(r))) => Some(
-            crate::customers::resolve_in(tx, scope, "customer", r)
-                .await?
-                .id,
-        ),
+        (None, Some(Some(r))) => Some(crate::customers::resolve_in(tx, scope, "customer", r).await?.id),
         (None, _) => None,
     };
     let order_id = match (order_id, i.order) {
@@ -302,11 +266,7 @@ pub async fn create_in(
     terms.apply(i)?;
     let key = match &i.license_key {
         Some(k) => k.clone(),
-        None => template
-            .as_ref()
-            .map(|t| t.key_format())
-            .unwrap_or_default()
-            .generate(),
+        None => template.as_ref().map(|t| t.key_format()).unwrap_or_default().generate(),
     };
     let q = bind_terms(
         query(
@@ -345,12 +305,7 @@ pub async fn create_in(
         }
     }
     let after = load(tx, &[id]).await?;
-    events::record(
-        tx,
-        scope,
-        NewEvent::created("license", id, Some(id), &after.first()),
-    )
-    .await?;
+    events::record(tx, scope, NewEvent::created("license", id, Some(id), &after.first())).await?;
     Ok(id)
 }
 
@@ -423,24 +378,13 @@ async fn lock(tx: &mut Tx, scope: &Scope, id: i64) -> Result<(), StoreError> {
 }
 
 /// Changes a license's terms, key, customer or order. Product and template are fixed at issue.
-pub async fn update(
-    db: &Db,
-    scope: &Scope,
-    id: i64,
-    i: &LicenseInput,
-) -> Result<License, StoreError> {
+pub async fn update(db: &Db, scope: &Scope, id: i64, i: &LicenseInput) -> Result<License, StoreError> {
     i.validate()?;
     if i.product.is_some() {
-        return Err(StoreError::invalid(
-            "product",
-            "cannot be changed after issue; issue a new license",
-        ));
+        return Err(StoreError::invalid("product", "cannot be changed after issue; issue a new license"));
     }
     if i.license_template.is_some() {
-        return Err(StoreError::invalid(
-            "license_template",
-            "cannot be changed after issue; issue a new license",
-        ));
+        return Err(StoreError::invalid("license_template", "cannot be changed after issue; issue a new license"));
     }
     let mut tx = db.begin().await?;
     lock(&mut tx, scope, id).await?;
@@ -450,11 +394,7 @@ pub async fn update(
     let mut customer_id = before.customer.as_ref().map(|c| c.id);
     if let Some(c) = &i.customer {
         customer_id = match c {
-            Some(r) => Some(
-                crate::customers::resolve_in(&mut tx, scope, "customer", r)
-                    .await?
-                    .id,
-            ),
+            Some(r) => Some(crate::customers::resolve_in(&mut tx, scope, "customer", r).await?.id),
             None => None,
         };
     }
@@ -490,22 +430,14 @@ pub async fn update(
     .bind(id);
     tx.execute(q).await?;
     let after = get(&mut tx, scope, id).await?;
-    events::record(
-        &mut tx,
-        scope,
-        NewEvent::updated("license", id, Some(id), &strip(&before), &strip(&after)),
-    )
-    .await?;
+    events::record(&mut tx, scope, NewEvent::updated("license", id, Some(id), &strip(&before), &strip(&after))).await?;
     tx.commit().await?;
     Ok(after)
 }
 
 /// A license without its history, for event snapshots (history inside history would grow without end).
 fn strip(l: &License) -> License {
-    License {
-        history: None,
-        ..l.clone()
-    }
+    License { history: None, ..l.clone() }
 }
 
 /// Deletes a license with its devices and features; its events stay in the audit log.
@@ -513,14 +445,8 @@ pub async fn delete(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     lock(&mut tx, scope, id).await?;
     let before = get(&mut tx, scope, id).await?;
-    tx.execute(query("DELETE FROM licenses WHERE id = ?").bind(id))
-        .await?;
-    events::record(
-        &mut tx,
-        scope,
-        NewEvent::deleted("license", id, Some(id), &strip(&before)),
-    )
-    .await?;
+    tx.execute(query("DELETE FROM licenses WHERE id = ?").bind(id)).await?;
+    events::record(&mut tx, scope, NewEvent::deleted("license", id, Some(id), &strip(&before))).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -549,13 +475,7 @@ impl Action {
 }
 
 /// Applies an action in one transaction, with an event carrying the optional note.
-pub async fn act(
-    db: &Db,
-    scope: &Scope,
-    id: i64,
-    action: Action,
-    note: &str,
-) -> Result<License, StoreError> {
+pub async fn act(db: &Db, scope: &Scope, id: i64, action: Action, note: &str) -> Result<License, StoreError> {
     let mut tx = db.begin().await?;
     lock(&mut tx, scope, id).await?;
     let before = get(&mut tx, scope, id).await?;
@@ -565,20 +485,27 @@ pub async fn act(
             if !before.enabled {
                 return Err(StoreError::State("the license is already disabled".into()));
             }
-            tx.execute(query("UPDATE licenses SET enabled = ?, time_disabled = ?, updated_at = ? WHERE id = ?").bind(false).bind(now).bind(now).bind(id))
-                .await?;
+            tx.execute(
+                query("UPDATE licenses SET enabled = ?, time_disabled = ?, updated_at = ? WHERE id = ?")
+                    .bind(false)
+                    .bind(now)
+                    .bind(now)
+                    .bind(id),
+            )
+            .await?;
         }
         Action::Enable => {
             if before.refunded {
-                return Err(StoreError::State(
-                    "a refunded license cannot be enabled again".into(),
-                ));
+                return Err(StoreError::State("a refunded license cannot be enabled again".into()));
             }
             if before.enabled {
                 return Err(StoreError::State("the license is already enabled".into()));
             }
             tx.execute(
-                query("UPDATE licenses SET enabled = ?, time_disabled = NULL, updated_at = ? WHERE id = ?").bind(true).bind(now).bind(id),
+                query("UPDATE licenses SET enabled = ?, time_disabled = NULL, updated_at = ? WHERE id = ?")
+                    .bind(true)
+                    .bind(now)
+                    .bind(id),
             )
             .await?;
         }
@@ -587,20 +514,19 @@ pub async fn act(
                 return Err(StoreError::State("the license is already refunded".into()));
             }
             tx.execute(
-                query("UPDATE licenses SET refunded = ?, updated_at = ? WHERE id = ?")
-                    .bind(true)
-                    .bind(now)
-                    .bind(id),
+                query("UPDATE licenses SET refunded = ?, updated_at = ? WHERE id = ?").bind(true).bind(now).bind(id),
             )
             .await?;
         }
         Action::Reset => {
-            tx.execute(query("UPDATE devices SET deactivated_at = ? WHERE license_id = ? AND deactivated_at IS NULL").bind(now).bind(id))
-                .await?;
             tx.execute(
-                query("UPDATE licenses SET times_activated = 0, updated_at = ? WHERE id = ?")
+                query("UPDATE devices SET deactivated_at = ? WHERE license_id = ? AND deactivated_at IS NULL")
                     .bind(now)
                     .bind(id),
+            )
+            .await?;
+            tx.execute(
+                query("UPDATE licenses SET times_activated = 0, updated_at = ? WHERE id = ?").bind(now).bind(id),
             )
             .await?;
         }

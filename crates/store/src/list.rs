@@ -55,22 +55,9 @@ impl Lookup {
     }
 }
 
-pub const TEXT: &[Lookup] = &[
-    Lookup::Exact,
-    Lookup::IContains,
-    Lookup::StartsWith,
-    Lookup::In,
-    Lookup::IsNull,
-];
-pub const INT: &[Lookup] = &[
-    Lookup::Exact,
-    Lookup::In,
-    Lookup::Gt,
-    Lookup::Gte,
-    Lookup::Lt,
-    Lookup::Lte,
-    Lookup::IsNull,
-];
+pub const TEXT: &[Lookup] = &[Lookup::Exact, Lookup::IContains, Lookup::StartsWith, Lookup::In, Lookup::IsNull];
+pub const INT: &[Lookup] =
+    &[Lookup::Exact, Lookup::In, Lookup::Gt, Lookup::Gte, Lookup::Lt, Lookup::Lte, Lookup::IsNull];
 pub const BOOL: &[Lookup] = &[Lookup::Exact];
 pub const TIME: &[Lookup] = &[
     Lookup::Exact,
@@ -108,14 +95,7 @@ impl Field {
             Kind::Bool => BOOL,
             Kind::Time => TIME,
         };
-        Field {
-            name,
-            expr,
-            kind,
-            lookups,
-            exists: None,
-            sortable: false,
-        }
+        Field { name, expr, kind, lookups, exists: None, sortable: false }
     }
     pub const fn sortable(mut self) -> Field {
         self.sortable = true;
@@ -147,10 +127,7 @@ pub struct ParamError {
 }
 
 fn bad(param: &str, message: impl Into<String>) -> ParamError {
-    ParamError {
-        param: param.to_string(),
-        message: message.into(),
-    }
+    ParamError { param: param.to_string(), message: message.into() }
 }
 
 #[derive(Debug, Clone)]
@@ -190,24 +167,13 @@ fn parse_bool(s: &str) -> Option<bool> {
 }
 
 fn parse_int(param: &str, s: &str) -> Result<i64, ParamError> {
-    s.trim()
-        .parse::<i64>()
-        .map_err(|_| bad(param, format!("{s:?} is not an integer")))
+    s.trim().parse::<i64>().map_err(|_| bad(param, format!("{s:?} is not an integer")))
 }
 
 /// Parses every query parameter against the allow-list; `extra` names parameters a surface handles
 /// itself (they are skipped, not refused).
-pub fn parse(
-    spec: &'static Spec,
-    params: &[(String, String)],
-    extra: &[&str],
-) -> Result<ListParams, ParamError> {
-    let mut out = ListParams {
-        conds: Vec::new(),
-        order: None,
-        limit: DEFAULT_LIMIT,
-        offset: 0,
-    };
+pub fn parse(spec: &'static Spec, params: &[(String, String)], extra: &[&str]) -> Result<ListParams, ParamError> {
+    let mut out = ListParams { conds: Vec::new(), order: None, limit: DEFAULT_LIMIT, offset: 0 };
     for (key, value) in params {
         match key.as_str() {
             "limit" => {
@@ -229,19 +195,9 @@ pub fn parse(
                     Some(n) => (n, true),
                     None => (value.as_str(), false),
                 };
-                let field = spec
-                    .fields
-                    .iter()
-                    .find(|f| f.name == name && f.sortable)
-                    .ok_or_else(|| {
-                        bad(
-                            key,
-                            format!(
-                                "cannot order by {name:?}; sortable fields: {}",
-                                sortable(spec)
-                            ),
-                        )
-                    })?;
+                let field = spec.fields.iter().find(|f| f.name == name && f.sortable).ok_or_else(|| {
+                    bad(key, format!("cannot order by {name:?}; sortable fields: {}", sortable(spec)))
+                })?;
                 out.order = Some((field, desc));
             }
             k if extra.contains(&k) => {}
@@ -252,12 +208,7 @@ pub fn parse(
 }
 
 fn sortable(spec: &Spec) -> String {
-    spec.fields
-        .iter()
-        .filter(|f| f.sortable)
-        .map(|f| f.name)
-        .collect::<Vec<_>>()
-        .join(", ")
+    spec.fields.iter().filter(|f| f.sortable).map(|f| f.name).collect::<Vec<_>>().join(", ")
 }
 
 fn parse_cond(spec: &'static Spec, key: &str, value: &str) -> Result<Cond, ParamError> {
@@ -265,37 +216,19 @@ fn parse_cond(spec: &'static Spec, key: &str, value: &str) -> Result<Cond, Param
     let field = spec
         .fields
         .iter()
-        .filter(|f| {
-            key == f.name
-                || key
-                    .strip_prefix(f.name)
-                    .is_some_and(|rest| rest.starts_with("__"))
-        })
+        .filter(|f| key == f.name || key.strip_prefix(f.name).is_some_and(|rest| rest.starts_with("__")))
         .max_by_key(|f| f.name.len())
         .ok_or_else(|| bad(key, "unknown filter"))?;
     let rest = key[field.name.len()..].trim_start_matches("__");
     let lookup = Lookup::parse(rest)
         .filter(|l| field.lookups.contains(l))
-        .ok_or_else(|| {
-            bad(
-                key,
-                format!("{:?} is not a lookup {} supports", rest, field.name),
-            )
-        })?;
+        .ok_or_else(|| bad(key, format!("{:?} is not a lookup {} supports", rest, field.name)))?;
     let arg = match (lookup, field.kind) {
-        (Lookup::IsNull, _) => {
-            Arg::Bool(parse_bool(value).ok_or_else(|| bad(key, "expects true or false"))?)
-        }
-        (Lookup::In, Kind::Int) => Arg::Ints(
-            value
-                .split(',')
-                .map(|v| parse_int(key, v))
-                .collect::<Result<_, _>>()?,
-        ),
+        (Lookup::IsNull, _) => Arg::Bool(parse_bool(value).ok_or_else(|| bad(key, "expects true or false"))?),
+        (Lookup::In, Kind::Int) => Arg::Ints(value.split(',').map(|v| parse_int(key, v)).collect::<Result<_, _>>()?),
         (Lookup::In, _) => Arg::Texts(value.split(',').map(str::to_string).collect()),
         (Lookup::DateGt | Lookup::DateGte | Lookup::DateLt | Lookup::DateLte, _) => {
-            let day = parse_date(value)
-                .ok_or_else(|| bad(key, format!("{value:?} is not a date (YYYY-MM-DD)")))?;
+            let day = parse_date(value).ok_or_else(|| bad(key, format!("{value:?} is not a date (YYYY-MM-DD)")))?;
             let start = match lookup {
                 Lookup::DateGt | Lookup::DateLte => day + DAY_MS,
                 _ => day,
@@ -303,15 +236,11 @@ fn parse_cond(spec: &'static Spec, key: &str, value: &str) -> Result<Cond, Param
             Arg::Int(start)
         }
         (_, Kind::Int) => Arg::Int(parse_int(key, value)?),
-        (_, Kind::Bool) => {
-            Arg::Bool(parse_bool(value).ok_or_else(|| bad(key, "expects true or false"))?)
-        }
-        (_, Kind::Time) => Arg::Int(parse_datetime(value).ok_or_else(|| {
-            bad(
-                key,
-                format!("{value:?} is not a date or an RFC 3339 timestamp"),
-            )
-        })?),
+        (_, Kind::Bool) => Arg::Bool(parse_bool(value).ok_or_else(|| bad(key, "expects true or false"))?),
+        (_, Kind::Time) => Arg::Int(
+            parse_datetime(value)
+                .ok_or_else(|| bad(key, format!("{value:?} is not a date or an RFC 3339 timestamp")))?,
+        ),
         (_, Kind::Text) => {
             if value.is_empty() && lookup != Lookup::Exact {
                 return Err(bad(key, "needs a value"));
@@ -349,12 +278,7 @@ fn escape_glob(s: &str) -> String {
 impl ListParams {
     /// Parameters with no filters, for internal use.
     pub fn all() -> ListParams {
-        ListParams {
-            conds: Vec::new(),
-            order: None,
-            limit: MAX_LIMIT,
-            offset: 0,
-        }
+        ListParams { conds: Vec::new(), order: None, limit: MAX_LIMIT, offset: 0 }
     }
 
     /// Appends ` AND <condition>` for every filter.
@@ -382,10 +306,7 @@ impl ListParams {
         if expr != spec.id_expr {
             q.push(", ").push(spec.id_expr).push(dir);
         }
-        q.push(" LIMIT ")
-            .push_bind(self.limit)
-            .push(" OFFSET ")
-            .push_bind(self.offset);
+        q.push(" LIMIT ").push_bind(self.limit).push(" OFFSET ").push_bind(self.offset);
     }
 }
 
@@ -399,27 +320,15 @@ fn push_cond(q: &mut Query, dialect: Dialect, c: &Cond) {
             q.push(e).push(" IS NOT NULL");
         }
         (Lookup::IContains, Arg::Text(t)) => {
-            let op = if dialect == Dialect::Postgres {
-                " ILIKE "
-            } else {
-                " LIKE "
-            };
-            q.push(e)
-                .push(op)
-                .push_bind(format!("%{}%", escape_like(t)))
-                .push(" ESCAPE '\\'");
+            let op = if dialect == Dialect::Postgres { " ILIKE " } else { " LIKE " };
+            q.push(e).push(op).push_bind(format!("%{}%", escape_like(t))).push(" ESCAPE '\\'");
         }
         (Lookup::StartsWith, Arg::Text(t)) => match dialect {
             Dialect::Postgres => {
-                q.push(e)
-                    .push(" LIKE ")
-                    .push_bind(format!("{}%", escape_like(t)))
-                    .push(" ESCAPE '\\'");
+                q.push(e).push(" LIKE ").push_bind(format!("{}%", escape_like(t))).push(" ESCAPE '\\'");
             }
             Dialect::Sqlite => {
-                q.push(e)
-                    .push(" GLOB ")
-                    .push_bind(format!("{}*", escape_glob(t)));
+                q.push(e).push(" GLOB ").push_bind(format!("{}*", escape_glob(t)));
             }
         },
         (Lookup::In, Arg::Ints(v)) => {
@@ -464,16 +373,10 @@ pub async fn page(
     cols: &str,
     from: &Query,
 ) -> Result<(i64, Vec<Row>), StoreError> {
-    let mut count = Query {
-        sql: format!("SELECT COUNT(*) AS n {}", from.sql).into(),
-        args: from.args.clone(),
-    };
+    let mut count = Query { sql: format!("SELECT COUNT(*) AS n {}", from.sql).into(), args: from.args.clone() };
     params.push_where(&mut count, db.dialect());
     let n: i64 = db.fetch_one(count).await?.get("n")?;
-    let mut rows = Query {
-        sql: format!("SELECT {cols} {}", from.sql).into(),
-        args: from.args.clone(),
-    };
+    let mut rows = Query { sql: format!("SELECT {cols} {}", from.sql).into(), args: from.args.clone() };
     params.push_where(&mut rows, db.dialect());
     params.push_order_page(&mut rows, spec);
     Ok((n, db.fetch_all(rows).await?))
@@ -491,16 +394,10 @@ mod tests {
         Field::new("devices__hostname", "d.hostname", Kind::Text)
             .related("EXISTS (SELECT 1 FROM devices d WHERE d.license_id = x.id AND {})"),
     ];
-    static SPEC: Spec = Spec {
-        fields: FIELDS,
-        id_expr: "x.id",
-    };
+    static SPEC: Spec = Spec { fields: FIELDS, id_expr: "x.id" };
 
     fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn sql(pairs: &[(&str, &str)], d: Dialect) -> (String, Vec<crate::db::Value>) {
@@ -512,17 +409,11 @@ mod tests {
 
     #[test]
     fn filters_compile_to_bound_sql() {
-        let (s, a) = sql(
-            &[("name__icontains", "a%b"), ("enabled", "True")],
-            Dialect::Postgres,
-        );
+        let (s, a) = sql(&[("name__icontains", "a%b"), ("enabled", "True")], Dialect::Postgres);
         assert_eq!(s, " AND x.name ILIKE ? ESCAPE '\\' AND x.enabled = ?");
         assert_eq!(a, vec!["%a\\%b%".into(), true.into()]);
         let (s, _) = sql(&[("devices__hostname", "h")], Dialect::Sqlite);
-        assert_eq!(
-            s,
-            " AND EXISTS (SELECT 1 FROM devices d WHERE d.license_id = x.id AND d.hostname = ?)"
-        );
+        assert_eq!(s, " AND EXISTS (SELECT 1 FROM devices d WHERE d.license_id = x.id AND d.hostname = ?)");
         let (s, a) = sql(&[("created_at__date__lte", "2020-01-01")], Dialect::Sqlite);
         assert_eq!(s, " AND x.created_at < ?");
         assert_eq!(a, vec![(parse_date("2020-01-02").unwrap()).into()]);
@@ -543,19 +434,11 @@ mod tests {
 
     #[test]
     fn limit_is_capped_and_order_breaks_ties_by_id() {
-        let lp = parse(
-            &SPEC,
-            &p(&[("limit", "1000"), ("order_by", "-created_at")]),
-            &[],
-        )
-        .unwrap();
+        let lp = parse(&SPEC, &p(&[("limit", "1000"), ("order_by", "-created_at")]), &[]).unwrap();
         assert_eq!(lp.limit, 100);
         let mut q = crate::db::query("");
         lp.push_order_page(&mut q, &SPEC);
-        assert_eq!(
-            q.sql,
-            " ORDER BY x.created_at DESC, x.id DESC LIMIT ? OFFSET ?"
-        );
+        assert_eq!(q.sql, " ORDER BY x.created_at DESC, x.id DESC LIMIT ? OFFSET ?");
     }
 
     proptest::proptest! {

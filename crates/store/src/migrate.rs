@@ -12,11 +12,18 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
-    postgres: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+        postgres: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        sqlite: include_str!("../migrations/sqlite/0002_client.sql"),
+        postgres: include_str!("../migrations/postgres/0002_client.sql"),
+    },
+];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.
 const PG_MIGRATION_LOCK: i64 = 0x006c_6963_656e_7364;
@@ -30,14 +37,10 @@ pub async fn run(db: &Db) -> Result<(), StoreError> {
     for m in MIGRATIONS {
         let mut tx = db.begin().await?;
         if tx.dialect() == Dialect::Postgres {
-            tx.execute(query("SELECT pg_advisory_xact_lock(?)").bind(PG_MIGRATION_LOCK))
-                .await?;
+            tx.execute(query("SELECT pg_advisory_xact_lock(?)").bind(PG_MIGRATION_LOCK)).await?;
         }
-        let done = tx
-            .fetch_optional(
-                query("SELECT version FROM schema_migrations WHERE version = ?").bind(m.version),
-            )
-            .await?;
+        let done =
+            tx.fetch_optional(query("SELECT version FROM schema_migrations WHERE version = ?").bind(m.version)).await?;
         if done.is_some() {
             continue;
         }

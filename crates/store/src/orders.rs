@@ -11,7 +11,8 @@ use crate::events::{self, NewEvent};
 use crate::list::{Field, Kind, ListParams, Spec};
 use crate::scope::{Scope, push_in_list};
 
-const COLS: &str = "o.id, o.store_id, o.customer_id, o.campaign, o.reference, o.is_test, o.metadata, o.created_at, o.updated_at";
+const COLS: &str =
+    "o.id, o.store_id, o.customer_id, o.campaign, o.reference, o.is_test, o.metadata, o.created_at, o.updated_at";
 
 fn from_row(r: &Row) -> Result<Order, StoreError> {
     Ok(Order {
@@ -29,11 +30,7 @@ fn from_row(r: &Row) -> Result<Order, StoreError> {
 }
 
 /// Fills in the licenses of several orders with one query (a manager sees only its products' licenses).
-async fn attach_licenses(
-    e: &mut impl Exec,
-    scope: &Scope,
-    os: &mut [Order],
-) -> Result<(), StoreError> {
+async fn attach_licenses(e: &mut impl Exec, scope: &Scope, os: &mut [Order]) -> Result<(), StoreError> {
     if os.is_empty() {
         return Ok(());
     }
@@ -78,16 +75,9 @@ static FIELDS: &[Field] = &[
     Field::new("created_at", "o.created_at", Kind::Time).sortable(),
     Field::new("updated_at", "o.updated_at", Kind::Time).sortable(),
 ];
-pub static SPEC: Spec = Spec {
-    fields: FIELDS,
-    id_expr: "o.id",
-};
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "o.id" };
 
-pub async fn list(
-    db: &Db,
-    scope: &Scope,
-    params: &ListParams,
-) -> Result<(i64, Vec<Order>), StoreError> {
+pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<Order>), StoreError> {
     let mut from = query("FROM orders o WHERE 1 = 1");
     scope.restrict_owner(&mut from, "order_id", "o");
     let (n, rows) = crate::list::page(db, &SPEC, params, COLS, &from).await?;
@@ -108,10 +98,7 @@ pub async fn get(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<Order, Sto
 /// Checks that a referenced order exists and is visible, naming the body field when not.
 pub(crate) async fn require(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<(), StoreError> {
     match get(e, scope, id).await {
-        Err(StoreError::NotFound) => Err(StoreError::invalid(
-            "order",
-            format!("no order with id {id}"),
-        )),
+        Err(StoreError::NotFound) => Err(StoreError::invalid("order", format!("no order with id {id}"))),
         other => other.map(|_| ()),
     }
 }
@@ -122,11 +109,7 @@ pub async fn create(db: &Db, scope: &Scope, mut i: OrderInput) -> Result<Order, 
     let now = now_ms();
     let mut tx = db.begin().await?;
     let customer_id = match &i.customer {
-        Some(r) => Some(
-            crate::customers::resolve_in(&mut tx, scope, "customer", r)
-                .await?
-                .id,
-        ),
+        Some(r) => Some(crate::customers::resolve_in(&mut tx, scope, "customer", r).await?.id),
         None => None,
     };
     let id = tx
@@ -147,9 +130,7 @@ pub async fn create(db: &Db, scope: &Scope, mut i: OrderInput) -> Result<Order, 
         )
         .await?;
     for (n, l) in i.licenses.iter().enumerate() {
-        crate::licenses::create_in(&mut tx, scope, l, Some(id), customer_id)
-            .await
-            .map_err(|e| prefix(n, e))?;
+        crate::licenses::create_in(&mut tx, scope, l, Some(id), customer_id).await.map_err(|e| prefix(n, e))?;
     }
     let o = get(&mut tx, scope, id).await?;
     events::record(&mut tx, scope, NewEvent::created("order", id, None, &o)).await?;
@@ -159,20 +140,15 @@ pub async fn create(db: &Db, scope: &Scope, mut i: OrderInput) -> Result<Order, 
 
 fn prefix(n: usize, e: StoreError) -> StoreError {
     match e {
-        StoreError::Invalid { field, message } => StoreError::Invalid {
-            field: format!("licenses[{n}].{field}"),
-            message,
-        },
-        StoreError::Domain(licensd_core::Error::Invalid { field, message }) => {
-            StoreError::Invalid {
-                field: format!("licenses[{n}].{field}"),
-                message,
-            }
+        StoreError::Invalid { field, message } => {
+            StoreError::Invalid { field: format!("licenses[{n}].{field}"), message }
         }
-        StoreError::Conflict { field, message } => StoreError::Conflict {
-            field: format!("licenses[{n}].{field}"),
-            message,
-        },
+        StoreError::Domain(licensd_core::Error::Invalid { field, message }) => {
+            StoreError::Invalid { field: format!("licenses[{n}].{field}"), message }
+        }
+        StoreError::Conflict { field, message } => {
+            StoreError::Conflict { field: format!("licenses[{n}].{field}"), message }
+        }
         e => e,
     }
 }
@@ -183,13 +159,7 @@ pub async fn update(db: &Db, scope: &Scope, id: i64, i: &OrderUpdate) -> Result<
     let before = get(&mut tx, scope, id).await?;
     let customer = match i.customer {
         Some(Some(c)) => {
-            crate::customers::resolve_in(
-                &mut tx,
-                scope,
-                "customer",
-                &licensd_core::model::CustomerRef::Id(c),
-            )
-            .await?;
+            crate::customers::resolve_in(&mut tx, scope, "customer", &licensd_core::model::CustomerRef::Id(c)).await?;
             Some(c)
         }
         Some(None) => None,
@@ -197,12 +167,7 @@ pub async fn update(db: &Db, scope: &Scope, id: i64, i: &OrderUpdate) -> Result<
     };
     update_row(&mut tx, id, i, &before, customer).await?;
     let after = get(&mut tx, scope, id).await?;
-    events::record(
-        &mut tx,
-        scope,
-        NewEvent::updated("order", id, None, &before, &after),
-    )
-    .await?;
+    events::record(&mut tx, scope, NewEvent::updated("order", id, None, &before, &after)).await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -233,23 +198,11 @@ async fn update_row(
 pub async fn delete(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     let before = get(&mut tx, scope, id).await?;
-    if tx
-        .fetch_optional(query("SELECT id FROM licenses WHERE order_id = ?").bind(id))
-        .await?
-        .is_some()
-    {
-        return Err(StoreError::InUse(
-            "the order still holds licenses; delete or move those first".into(),
-        ));
+    if tx.fetch_optional(query("SELECT id FROM licenses WHERE order_id = ?").bind(id)).await?.is_some() {
+        return Err(StoreError::InUse("the order still holds licenses; delete or move those first".into()));
     }
-    tx.execute(query("DELETE FROM orders WHERE id = ?").bind(id))
-        .await?;
-    events::record(
-        &mut tx,
-        scope,
-        NewEvent::deleted("order", id, None, &before),
-    )
-    .await?;
+    tx.execute(query("DELETE FROM orders WHERE id = ?").bind(id)).await?;
+    events::record(&mut tx, scope, NewEvent::deleted("order", id, None, &before)).await?;
     tx.commit().await?;
     Ok(())
 }

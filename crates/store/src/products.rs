@@ -1,8 +1,6 @@
 //! Products and their features.
 
-use licensd_core::model::{
-    ConsumptionPeriod, Feature, FeatureInput, FeatureType, Product, ProductInput,
-};
+use licensd_core::model::{ConsumptionPeriod, Feature, FeatureInput, FeatureType, Product, ProductInput};
 use licensd_core::time::{Timestamp, now_ms};
 
 use crate::db::{Db, Exec, Row, query};
@@ -11,7 +9,8 @@ use crate::events::{self, NewEvent};
 use crate::list::{Field, Kind, ListParams, Spec};
 use crate::scope::Scope;
 
-const COLS: &str = "p.id, p.product_name, p.short_code, p.bundle_id, p.use_offline_license, p.metadata, p.created_at, p.updated_at";
+const COLS: &str =
+    "p.id, p.product_name, p.short_code, p.bundle_id, p.use_offline_license, p.metadata, p.created_at, p.updated_at";
 
 fn from_row(r: &Row) -> Result<Product, StoreError> {
     Ok(Product {
@@ -35,16 +34,9 @@ static FIELDS: &[Field] = &[
     Field::new("created_at", "p.created_at", Kind::Time).sortable(),
     Field::new("updated_at", "p.updated_at", Kind::Time).sortable(),
 ];
-pub static SPEC: Spec = Spec {
-    fields: FIELDS,
-    id_expr: "p.id",
-};
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "p.id" };
 
-pub async fn list(
-    db: &Db,
-    scope: &Scope,
-    params: &ListParams,
-) -> Result<(i64, Vec<Product>), StoreError> {
+pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<Product>), StoreError> {
     let mut from = query("FROM products p WHERE 1 = 1");
     scope.restrict(&mut from, "p.id");
     let (n, rows) = crate::list::page(db, &SPEC, params, COLS, &from).await?;
@@ -58,15 +50,8 @@ pub async fn get(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<Product, S
     from_row(&e.fetch_one(q).await?)
 }
 
-pub async fn get_by_short_code(
-    e: &mut impl Exec,
-    scope: &Scope,
-    code: &str,
-) -> Result<Product, StoreError> {
-    let mut q = query(format!(
-        "SELECT {COLS} FROM products p WHERE p.short_code = ?"
-    ))
-    .bind(code);
+pub async fn get_by_short_code(e: &mut impl Exec, scope: &Scope, code: &str) -> Result<Product, StoreError> {
+    let mut q = query(format!("SELECT {COLS} FROM products p WHERE p.short_code = ?")).bind(code);
     scope.restrict(&mut q, "p.id");
     from_row(&e.fetch_one(q).await?)
 }
@@ -121,12 +106,7 @@ pub async fn update<E: From<StoreError>>(
     )
     .await?;
     let after = get(&mut tx, scope, id).await?;
-    events::record(
-        &mut tx,
-        scope,
-        NewEvent::updated("product", id, None, &before, &after),
-    )
-    .await?;
+    events::record(&mut tx, scope, NewEvent::updated("product", id, None, &before, &after)).await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -147,14 +127,8 @@ pub async fn delete(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
             "the product still has licenses or license templates; delete those first".into(),
         ));
     }
-    tx.execute(query("DELETE FROM products WHERE id = ?").bind(id))
-        .await?;
-    events::record(
-        &mut tx,
-        scope,
-        NewEvent::deleted("product", id, None, &before),
-    )
-    .await?;
+    tx.execute(query("DELETE FROM products WHERE id = ?").bind(id)).await?;
+    events::record(&mut tx, scope, NewEvent::deleted("product", id, None, &before)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -173,8 +147,7 @@ pub(crate) fn feature_from_row(r: &Row) -> Result<Feature, StoreError> {
         product: r.get("product_id")?,
         code: r.get("code")?,
         name: r.get("name")?,
-        feature_type: FeatureType::parse(&ft)
-            .ok_or_else(|| StoreError::Corrupt(format!("feature_type {ft:?}")))?,
+        feature_type: FeatureType::parse(&ft).ok_or_else(|| StoreError::Corrupt(format!("feature_type {ft:?}")))?,
         max_consumption: r.get("max_consumption")?,
         allow_overages: r.get("allow_overages")?,
         max_overages: r.get("max_overages")?,
@@ -194,32 +167,17 @@ static FEATURE_FIELDS: &[Field] = &[
     Field::new("feature_type", "f.feature_type", Kind::Text),
     Field::new("created_at", "f.created_at", Kind::Time).sortable(),
 ];
-pub static FEATURE_SPEC: Spec = Spec {
-    fields: FEATURE_FIELDS,
-    id_expr: "f.id",
-};
+pub static FEATURE_SPEC: Spec = Spec { fields: FEATURE_FIELDS, id_expr: "f.id" };
 
-pub async fn list_features(
-    db: &Db,
-    scope: &Scope,
-    params: &ListParams,
-) -> Result<(i64, Vec<Feature>), StoreError> {
+pub async fn list_features(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<Feature>), StoreError> {
     let mut from = query("FROM product_features f WHERE 1 = 1");
     scope.restrict(&mut from, "f.product_id");
     let (n, rows) = crate::list::page(db, &FEATURE_SPEC, params, FEATURE_COLS, &from).await?;
-    Ok((
-        n,
-        rows.iter()
-            .map(feature_from_row)
-            .collect::<Result<_, _>>()?,
-    ))
+    Ok((n, rows.iter().map(feature_from_row).collect::<Result<_, _>>()?))
 }
 
 pub async fn get_feature(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<Feature, StoreError> {
-    let mut q = query(format!(
-        "SELECT {FEATURE_COLS} FROM product_features f WHERE f.id = ?"
-    ))
-    .bind(id);
+    let mut q = query(format!("SELECT {FEATURE_COLS} FROM product_features f WHERE f.id = ?")).bind(id);
     scope.restrict(&mut q, "f.product_id");
     feature_from_row(&e.fetch_one(q).await?)
 }
@@ -232,19 +190,12 @@ pub(crate) async fn require_product(
     id: i64,
 ) -> Result<Product, StoreError> {
     match get(e, scope, id).await {
-        Err(StoreError::NotFound) => Err(StoreError::invalid(
-            field,
-            format!("no product with id {id}"),
-        )),
+        Err(StoreError::NotFound) => Err(StoreError::invalid(field, format!("no product with id {id}"))),
         other => other,
     }
 }
 
-pub async fn create_feature(
-    db: &Db,
-    scope: &Scope,
-    i: FeatureInput,
-) -> Result<Feature, StoreError> {
+pub async fn create_feature(db: &Db, scope: &Scope, i: FeatureInput) -> Result<Feature, StoreError> {
     i.validate()?;
     let now = now_ms();
     let mut tx = db.begin().await?;
@@ -271,12 +222,7 @@ pub async fn create_feature(
         )
         .await?;
     let f = get_feature(&mut tx, scope, id).await?;
-    events::record(
-        &mut tx,
-        scope,
-        NewEvent::created("product_feature", id, None, &f),
-    )
-    .await?;
+    events::record(&mut tx, scope, NewEvent::created("product_feature", id, None, &f)).await?;
     tx.commit().await?;
     Ok(f)
 }
@@ -292,9 +238,7 @@ pub async fn update_feature<E: From<StoreError>>(
     let i = edit(&before)?;
     i.validate().map_err(StoreError::from)?;
     if before.product != i.product {
-        return Err(
-            StoreError::invalid("product", "a feature cannot move to another product").into(),
-        );
+        return Err(StoreError::invalid("product", "a feature cannot move to another product").into());
     }
     tx.execute(
         query(
@@ -315,12 +259,7 @@ pub async fn update_feature<E: From<StoreError>>(
     )
     .await?;
     let after = get_feature(&mut tx, scope, id).await?;
-    events::record(
-        &mut tx,
-        scope,
-        NewEvent::updated("product_feature", id, None, &before, &after),
-    )
-    .await?;
+    events::record(&mut tx, scope, NewEvent::updated("product_feature", id, None, &before, &after)).await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -329,14 +268,8 @@ pub async fn update_feature<E: From<StoreError>>(
 pub async fn delete_feature(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     let before = get_feature(&mut tx, scope, id).await?;
-    tx.execute(query("DELETE FROM product_features WHERE id = ?").bind(id))
-        .await?;
-    events::record(
-        &mut tx,
-        scope,
-        NewEvent::deleted("product_feature", id, None, &before),
-    )
-    .await?;
+    tx.execute(query("DELETE FROM product_features WHERE id = ?").bind(id)).await?;
+    events::record(&mut tx, scope, NewEvent::deleted("product_feature", id, None, &before)).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -17,11 +17,7 @@ pub struct Scope {
 impl Scope {
     /// Full access, for the CLI and internal work.
     pub fn system() -> Scope {
-        Scope {
-            actor: "system".into(),
-            token_id: None,
-            products: None,
-        }
+        Scope { actor: "system".into(), token_id: None, products: None }
     }
 
     pub fn is_admin(&self) -> bool {
@@ -29,9 +25,7 @@ impl Scope {
     }
 
     pub fn sees_product(&self, product_id: i64) -> bool {
-        self.products
-            .as_ref()
-            .is_none_or(|p| p.contains(&product_id))
+        self.products.as_ref().is_none_or(|p| p.contains(&product_id))
     }
 
     /// Appends ` AND <col> IN (…)` for a manager; nothing for an admin.
@@ -53,11 +47,7 @@ impl Scope {
                 .push(alias)
                 .push(".id AND sx.product_id");
             push_in_list(q, products);
-            q.push(") OR ")
-                .push(alias)
-                .push(".created_by = ")
-                .push_bind(self.token_id.unwrap_or(-1))
-                .push(")");
+            q.push(") OR ").push(alias).push(".created_by = ").push_bind(self.token_id.unwrap_or(-1)).push(")");
         }
     }
 }

@@ -21,8 +21,7 @@ fn from_row(r: &Row) -> Result<LicenseTemplate, StoreError> {
         product: r.get("product_id")?,
         name: r.get("name")?,
         code: r.get("code")?,
-        license_type: LicenseType::parse(&lt)
-            .ok_or_else(|| StoreError::Corrupt(format!("license_type {lt:?}")))?,
+        license_type: LicenseType::parse(&lt).ok_or_else(|| StoreError::Corrupt(format!("license_type {lt:?}")))?,
         key_prefix: r.get("key_prefix")?,
         key_groups: r.get("key_groups")?,
         key_group_size: r.get("key_group_size")?,
@@ -88,16 +87,9 @@ static FIELDS: &[Field] = &[
     Field::new("created_at", "t.created_at", Kind::Time).sortable(),
     Field::new("updated_at", "t.updated_at", Kind::Time).sortable(),
 ];
-pub static SPEC: Spec = Spec {
-    fields: FIELDS,
-    id_expr: "t.id",
-};
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "t.id" };
 
-pub async fn list(
-    db: &Db,
-    scope: &Scope,
-    params: &ListParams,
-) -> Result<(i64, Vec<LicenseTemplate>), StoreError> {
+pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<LicenseTemplate>), StoreError> {
     let mut from = query("FROM license_templates t WHERE 1 = 1");
     scope.restrict(&mut from, "t.product_id");
     let (n, rows) = crate::list::page(db, &SPEC, params, COLS, &from).await?;
@@ -107,10 +99,7 @@ pub async fn list(
 }
 
 pub async fn get(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<LicenseTemplate, StoreError> {
-    let mut q = query(format!(
-        "SELECT {COLS} FROM license_templates t WHERE t.id = ?"
-    ))
-    .bind(id);
+    let mut q = query(format!("SELECT {COLS} FROM license_templates t WHERE t.id = ?")).bind(id);
     scope.restrict(&mut q, "t.product_id");
     let mut t = [from_row(&e.fetch_one(q).await?)?];
     attach_features(e, &mut t).await?;
@@ -118,15 +107,8 @@ pub async fn get(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<LicenseTem
     Ok(t)
 }
 
-pub async fn get_by_code(
-    e: &mut impl Exec,
-    scope: &Scope,
-    code: &str,
-) -> Result<LicenseTemplate, StoreError> {
-    let mut q = query(format!(
-        "SELECT {COLS} FROM license_templates t WHERE t.code = ?"
-    ))
-    .bind(code);
+pub async fn get_by_code(e: &mut impl Exec, scope: &Scope, code: &str) -> Result<LicenseTemplate, StoreError> {
+    let mut q = query(format!("SELECT {COLS} FROM license_templates t WHERE t.code = ?")).bind(code);
     scope.restrict(&mut q, "t.product_id");
     let mut t = [from_row(&e.fetch_one(q).await?)?];
     attach_features(e, &mut t).await?;
@@ -163,8 +145,7 @@ fn bind_all(q: crate::db::Query, i: &LicenseTemplateInput) -> crate::db::Query {
 
 /// Replaces a template's features with those the input names, resolved against its product.
 async fn set_features(tx: &mut Tx, id: i64, i: &LicenseTemplateInput) -> Result<(), StoreError> {
-    tx.execute(query("DELETE FROM license_template_features WHERE template_id = ?").bind(id))
-        .await?;
+    tx.execute(query("DELETE FROM license_template_features WHERE template_id = ?").bind(id)).await?;
     for (n, f) in i.features.iter().enumerate() {
         let row = tx
             .fetch_optional(
@@ -196,11 +177,7 @@ async fn set_features(tx: &mut Tx, id: i64, i: &LicenseTemplateInput) -> Result<
     Ok(())
 }
 
-pub async fn create(
-    db: &Db,
-    scope: &Scope,
-    i: LicenseTemplateInput,
-) -> Result<LicenseTemplate, StoreError> {
+pub async fn create(db: &Db, scope: &Scope, i: LicenseTemplateInput) -> Result<LicenseTemplate, StoreError> {
     i.validate()?;
     let now = now_ms();
     let mut tx = db.begin().await?;
@@ -220,12 +197,7 @@ pub async fn create(
     let id = tx.insert(q).await?;
     set_features(&mut tx, id, &i).await?;
     let t = get(&mut tx, scope, id).await?;
-    events::record(
-        &mut tx,
-        scope,
-        NewEvent::created("license_template", id, None, &t),
-    )
-    .await?;
+    events::record(&mut tx, scope, NewEvent::created("license_template", id, None, &t)).await?;
     tx.commit().await?;
     Ok(t)
 }
@@ -242,9 +214,7 @@ pub async fn update<E: From<StoreError>>(
     let i = edit(&before)?;
     i.validate().map_err(StoreError::from)?;
     if before.product != i.product {
-        return Err(
-            StoreError::invalid("product", "a template cannot move to another product").into(),
-        );
+        return Err(StoreError::invalid("product", "a template cannot move to another product").into());
     }
     let q = bind_all(
         query(
@@ -261,12 +231,7 @@ pub async fn update<E: From<StoreError>>(
     tx.execute(q).await?;
     set_features(&mut tx, id, &i).await?;
     let after = get(&mut tx, scope, id).await?;
-    events::record(
-        &mut tx,
-        scope,
-        NewEvent::updated("license_template", id, None, &before, &after),
-    )
-    .await?;
+    events::record(&mut tx, scope, NewEvent::updated("license_template", id, None, &before, &after)).await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -275,14 +240,8 @@ pub async fn update<E: From<StoreError>>(
 pub async fn delete(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     let before = get(&mut tx, scope, id).await?;
-    tx.execute(query("DELETE FROM license_templates WHERE id = ?").bind(id))
-        .await?;
-    events::record(
-        &mut tx,
-        scope,
-        NewEvent::deleted("license_template", id, None, &before),
-    )
-    .await?;
+    tx.execute(query("DELETE FROM license_templates WHERE id = ?").bind(id)).await?;
+    events::record(&mut tx, scope, NewEvent::deleted("license_template", id, None, &before)).await?;
     tx.commit().await?;
     Ok(())
 }

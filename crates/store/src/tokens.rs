@@ -32,12 +32,7 @@ impl Authenticated {
 }
 
 /// Creates a token and returns it with its secret, which is never stored.
-pub async fn create(
-    db: &Db,
-    name: &str,
-    role: Role,
-    products: &[String],
-) -> Result<(ApiToken, String), StoreError> {
+pub async fn create(db: &Db, name: &str, role: Role, products: &[String]) -> Result<(ApiToken, String), StoreError> {
     if name.trim().is_empty() || name.len() > 200 {
         return Err(StoreError::invalid("name", "must be 1 to 200 characters"));
     }
@@ -48,40 +43,27 @@ pub async fn create(
         ));
     }
     if role == Role::Manager && products.is_empty() {
-        return Err(StoreError::invalid(
-            "product",
-            "a manager token needs at least one --product SHORT_CODE",
-        ));
+        return Err(StoreError::invalid("product", "a manager token needs at least one --product SHORT_CODE"));
     }
     let secret = licensd_core::token::generate();
     let mut tx = db.begin().await?;
     let id = tx
         .insert(
-            query(
-                "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)",
-            )
-            .bind(name)
-            .bind(role.as_str())
-            .bind(licensd_core::token::hash(&secret))
-            .bind(now_ms()),
+            query("INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)")
+                .bind(name)
+                .bind(role.as_str())
+                .bind(licensd_core::token::hash(&secret))
+                .bind(now_ms()),
         )
         .await?;
     for code in products {
         let row = tx
-            .fetch_optional(
-                query("SELECT id FROM products WHERE short_code = ?").bind(code.as_str()),
-            )
+            .fetch_optional(query("SELECT id FROM products WHERE short_code = ?").bind(code.as_str()))
             .await?
-            .ok_or_else(|| {
-                StoreError::invalid("product", format!("no product with short_code {code:?}"))
-            })?;
+            .ok_or_else(|| StoreError::invalid("product", format!("no product with short_code {code:?}")))?;
         let pid: i64 = row.get("id")?;
-        tx.execute(
-            query("INSERT INTO api_token_products (token_id, product_id) VALUES (?, ?)")
-                .bind(id)
-                .bind(pid),
-        )
-        .await?;
+        tx.execute(query("INSERT INTO api_token_products (token_id, product_id) VALUES (?, ?)").bind(id).bind(pid))
+            .await?;
     }
     let token = get(&mut tx, id).await?;
     tx.commit().await?;
@@ -93,8 +75,7 @@ fn from_row(r: &Row, products: Vec<String>) -> Result<ApiToken, StoreError> {
     Ok(ApiToken {
         id: r.get("id")?,
         name: r.get("name")?,
-        role: Role::parse(&role)
-            .ok_or_else(|| StoreError::Corrupt(format!("token role {role:?}")))?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("token role {role:?}")))?,
         products,
         created_at: Timestamp(r.get("created_at")?),
         revoked_at: r.get::<Option<i64>>("revoked_at")?.map(Timestamp),
@@ -116,21 +97,14 @@ async fn products_of(e: &mut impl Exec, id: i64) -> Result<Vec<String>, StoreErr
 
 pub async fn get(e: &mut impl Exec, id: i64) -> Result<ApiToken, StoreError> {
     let row = e
-        .fetch_one(
-            query("SELECT id, name, role, created_at, revoked_at FROM api_tokens WHERE id = ?")
-                .bind(id),
-        )
+        .fetch_one(query("SELECT id, name, role, created_at, revoked_at FROM api_tokens WHERE id = ?").bind(id))
         .await?;
     let products = products_of(e, id).await?;
     from_row(&row, products)
 }
 
 pub async fn list(db: &Db) -> Result<Vec<ApiToken>, StoreError> {
-    let rows = db
-        .fetch_all(query(
-            "SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY id",
-        ))
-        .await?;
+    let rows = db.fetch_all(query("SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY id")).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let id: i64 = r.get("id")?;
@@ -143,9 +117,7 @@ pub async fn list(db: &Db) -> Result<Vec<ApiToken>, StoreError> {
 pub async fn revoke(db: &Db, id: i64) -> Result<ApiToken, StoreError> {
     let n = db
         .execute(
-            query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-                .bind(now_ms())
-                .bind(id),
+            query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").bind(now_ms()).bind(id),
         )
         .await?;
     let token = get(&mut &*db, id).await?;
@@ -174,8 +146,7 @@ pub async fn authenticate(db: &Db, secret: &str) -> Result<Option<Authenticated>
     let mut auth = Authenticated {
         id: first.get("id")?,
         name: first.get("name")?,
-        role: Role::parse(&role)
-            .ok_or_else(|| StoreError::Corrupt(format!("token role {role:?}")))?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("token role {role:?}")))?,
         product_ids: Vec::new(),
     };
     for r in &rows {

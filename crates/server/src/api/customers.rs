@@ -17,7 +17,9 @@ pub mod customer {
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(customer::list, customer::create))
-        .routes(routes!(customer::get, customer::update, customer::delete))
+    OpenApiRouter::new().routes(routes!(customer::list, customer::create)).routes(routes!(
+        customer::get,
+        customer::update,
+        customer::delete
+    ))
 }

@@ -14,11 +14,7 @@ use crate::extract::{Auth, IdPath, Page, RawParams};
 #[utoipa::path(get, path = "/api/v1/devices", tag = "devices", operation_id = "list_devices", params(crate::api::ListDoc),
     responses((status = 200, body = Page<Device>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn list(
-    State(s): State<AppState>,
-    auth: Auth,
-    q: RawParams,
-) -> ApiResult<Json<Page<Device>>> {
+pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiResult<Json<Page<Device>>> {
     let p = q.list(&devices::SPEC)?;
     let (n, rows) = devices::list(&s.db, &auth.scope(), &p).await?;
     Ok(Json(q.page(n, rows, &p)))
@@ -27,11 +23,7 @@ pub async fn list(
 #[utoipa::path(get, path = "/api/v1/devices/{id}", tag = "devices", operation_id = "get_devices", params(("id" = i64, Path)),
     responses((status = 200, body = Device), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn get(
-    State(s): State<AppState>,
-    auth: Auth,
-    IdPath(id): IdPath,
-) -> ApiResult<Json<Device>> {
+pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<Json<Device>> {
     Ok(Json(devices::get(&mut &s.db, &auth.scope(), id).await?))
 }
 
@@ -39,17 +31,10 @@ pub async fn get(
 #[utoipa::path(post, path = "/api/v1/devices/{id}/deactivate", tag = "devices", operation_id = "deactivate_devices", params(("id" = i64, Path)),
     responses((status = 200, body = Device), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn deactivate(
-    State(s): State<AppState>,
-    auth: Auth,
-    IdPath(id): IdPath,
-) -> ApiResult<Json<Device>> {
+pub async fn deactivate(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<Json<Device>> {
     Ok(Json(devices::deactivate(&s.db, &auth.scope(), id).await?))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list))
-        .routes(routes!(get))
-        .routes(routes!(deactivate))
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(get)).routes(routes!(deactivate))
 }

@@ -14,11 +14,7 @@ use crate::extract::{Auth, IdPath, Page, RawParams};
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", operation_id = "list_events", params(crate::api::ListDoc),
     responses((status = 200, body = Page<Event>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn list(
-    State(s): State<AppState>,
-    auth: Auth,
-    q: RawParams,
-) -> ApiResult<Json<Page<Event>>> {
+pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiResult<Json<Page<Event>>> {
     let p = q.list(&events::SPEC)?;
     let (n, rows) = events::list(&s.db, &auth.scope(), &p).await?;
     Ok(Json(q.page(n, rows, &p)))
@@ -27,16 +23,10 @@ pub async fn list(
 #[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", operation_id = "get_events", params(("id" = i64, Path)),
     responses((status = 200, body = Event), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn get(
-    State(s): State<AppState>,
-    auth: Auth,
-    IdPath(id): IdPath,
-) -> ApiResult<Json<Event>> {
+pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<Json<Event>> {
     Ok(Json(events::get(&s.db, &auth.scope(), id).await?))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list))
-        .routes(routes!(get))
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(get))
 }

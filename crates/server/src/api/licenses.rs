@@ -17,11 +17,7 @@ use crate::extract::{Auth, IdPath, JsonBody, Page, RawBody, RawParams, parse_jso
 #[utoipa::path(get, path = "/api/v1/licenses", tag = "licenses", operation_id = "list_licenses", params(crate::api::ListDoc),
     responses((status = 200, body = Page<License>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn list(
-    State(s): State<AppState>,
-    auth: Auth,
-    q: RawParams,
-) -> ApiResult<Json<Page<License>>> {
+pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiResult<Json<Page<License>>> {
     let p = q.list(&licenses::SPEC)?;
     let (n, rows) = licenses::list(&s.db, &auth.scope(), &p).await?;
     Ok(Json(q.page(n, rows, &p)))
@@ -37,21 +33,14 @@ pub async fn create(
     auth: Auth,
     JsonBody(i): JsonBody<LicenseInput>,
 ) -> ApiResult<(StatusCode, Json<License>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(licenses::create(&s.db, &auth.scope(), &i).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(licenses::create(&s.db, &auth.scope(), &i).await?)))
 }
 
 /// A license with its history.
 #[utoipa::path(get, path = "/api/v1/licenses/{id}", tag = "licenses", operation_id = "get_licenses", params(("id" = i64, Path)),
     responses((status = 200, body = License), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn get(
-    State(s): State<AppState>,
-    auth: Auth,
-    IdPath(id): IdPath,
-) -> ApiResult<Json<License>> {
+pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<Json<License>> {
     Ok(Json(licenses::get(&mut &s.db, &auth.scope(), id).await?))
 }
 
@@ -72,30 +61,18 @@ pub async fn update(
 #[utoipa::path(delete, path = "/api/v1/licenses/{id}", tag = "licenses", operation_id = "delete_licenses", params(("id" = i64, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn delete(
-    State(s): State<AppState>,
-    auth: Auth,
-    IdPath(id): IdPath,
-) -> ApiResult<StatusCode> {
+pub async fn delete(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<StatusCode> {
     licenses::delete(&s.db, &auth.scope(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn act(
-    s: AppState,
-    auth: Auth,
-    id: i64,
-    body: RawBody,
-    action: Action,
-) -> ApiResult<Json<License>> {
+async fn act(s: AppState, auth: Auth, id: i64, body: RawBody, action: Action) -> ApiResult<Json<License>> {
     let note = if body.0.iter().all(u8::is_ascii_whitespace) {
         ActionBody::default()
     } else {
         parse_json::<ActionBody>(&body.0)?
     };
-    Ok(Json(
-        licenses::act(&s.db, &auth.scope(), id, action, &note.note).await?,
-    ))
+    Ok(Json(licenses::act(&s.db, &auth.scope(), id, action, &note.note).await?))
 }
 
 /// Disables the license (DevMate "blocked", status 4): activations and checks are refused.

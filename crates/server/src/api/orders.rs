@@ -16,11 +16,7 @@ use crate::extract::{Auth, IdPath, JsonBody, Page, RawParams};
 #[utoipa::path(get, path = "/api/v1/orders", tag = "orders", operation_id = "list_orders", params(crate::api::ListDoc),
     responses((status = 200, body = Page<Order>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn list(
-    State(s): State<AppState>,
-    auth: Auth,
-    q: RawParams,
-) -> ApiResult<Json<Page<Order>>> {
+pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiResult<Json<Page<Order>>> {
     let p = q.list(&orders::SPEC)?;
     let (n, rows) = orders::list(&s.db, &auth.scope(), &p).await?;
     Ok(Json(q.page(n, rows, &p)))
@@ -37,20 +33,13 @@ pub async fn create(
     auth: Auth,
     JsonBody(i): JsonBody<OrderInput>,
 ) -> ApiResult<(StatusCode, Json<Order>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(orders::create(&s.db, &auth.scope(), i).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(orders::create(&s.db, &auth.scope(), i).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", operation_id = "get_orders", params(("id" = i64, Path)),
     responses((status = 200, body = Order), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn get(
-    State(s): State<AppState>,
-    auth: Auth,
-    IdPath(id): IdPath,
-) -> ApiResult<Json<Order>> {
+pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<Json<Order>> {
     Ok(Json(orders::get(&mut &s.db, &auth.scope(), id).await?))
 }
 
@@ -70,17 +59,11 @@ pub async fn update(
 #[utoipa::path(delete, path = "/api/v1/orders/{id}", tag = "orders", operation_id = "delete_orders", params(("id" = i64, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("token" = [])))]
-pub async fn delete(
-    State(s): State<AppState>,
-    auth: Auth,
-    IdPath(id): IdPath,
-) -> ApiResult<StatusCode> {
+pub async fn delete(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<StatusCode> {
     orders::delete(&s.db, &auth.scope(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list, create))
-        .routes(routes!(get, update, delete))
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(get, update, delete))
 }

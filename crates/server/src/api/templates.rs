@@ -17,7 +17,9 @@ pub mod template {
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(template::list, template::create))
-        .routes(routes!(template::get, template::update, template::delete))
+    OpenApiRouter::new().routes(routes!(template::list, template::create)).routes(routes!(
+        template::get,
+        template::update,
+        template::delete
+    ))
 }

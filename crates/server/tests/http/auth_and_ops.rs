@@ -49,14 +49,7 @@ async fn every_accepted_auth_scheme_works_and_others_get_401(app: TestApp) {
 
     let r = app.call(Method::GET, "/api/v1/products", None, None).await;
     assert_error(&r, 401, "UNAUTHORIZED");
-    let r = app
-        .call(
-            Method::GET,
-            "/api/v1/licenses",
-            Some("lsd_not-a-real-token"),
-            None,
-        )
-        .await;
+    let r = app.call(Method::GET, "/api/v1/licenses", Some("lsd_not-a-real-token"), None).await;
     assert_error(&r, 401, "UNAUTHORIZED");
     let res = reqwest::Client::new()
         .get(format!("{}/api/v1/products", app.url))
@@ -69,23 +62,10 @@ async fn every_accepted_auth_scheme_works_and_others_get_401(app: TestApp) {
 
 async fn revoked_token_is_refused_at_once(app: TestApp) {
     let t = app.token("ci", Role::Admin, &[]).await;
-    assert_eq!(
-        app.call(Method::GET, "/api/v1/products", Some(&t), None)
-            .await
-            .status,
-        200
-    );
-    let id = licensd_store::tokens::list(&app.db)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|x| x.name == "ci")
-        .unwrap()
-        .id;
+    assert_eq!(app.call(Method::GET, "/api/v1/products", Some(&t), None).await.status, 200);
+    let id = licensd_store::tokens::list(&app.db).await.unwrap().into_iter().find(|x| x.name == "ci").unwrap().id;
     licensd_store::tokens::revoke(&app.db, id).await.unwrap();
-    let r = app
-        .call(Method::GET, "/api/v1/products", Some(&t), None)
-        .await;
+    let r = app.call(Method::GET, "/api/v1/products", Some(&t), None).await;
     assert_error(&r, 401, "UNAUTHORIZED");
 }
 
@@ -93,52 +73,19 @@ async fn manager_token_cannot_write_the_catalog(app: TestApp) {
     let p = app.product("app").await;
     let m = app.token("support", Role::Manager, &["app"]).await;
     let body = json!({"product_name": "X", "short_code": "x"});
-    let r = app
-        .call(
-            Method::POST,
-            "/api/v1/products",
-            Some(&m),
-            Some(Body::Json(body)),
-        )
-        .await;
+    let r = app.call(Method::POST, "/api/v1/products", Some(&m), Some(Body::Json(body))).await;
     assert_error(&r, 403, "FORBIDDEN");
     let r = app
-        .call(
-            Method::PATCH,
-            &format!("/api/v1/products/{p}"),
-            Some(&m),
-            Some(Body::Json(json!({"bundle_id": "z"}))),
-        )
+        .call(Method::PATCH, &format!("/api/v1/products/{p}"), Some(&m), Some(Body::Json(json!({"bundle_id": "z"}))))
         .await;
     assert_error(&r, 403, "FORBIDDEN");
-    let r = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/products/{p}"),
-            Some(&m),
-            None,
-        )
-        .await;
+    let r = app.call(Method::DELETE, &format!("/api/v1/products/{p}"), Some(&m), None).await;
     assert_error(&r, 403, "FORBIDDEN");
     let body = json!({"product": p, "name": "T", "code": "t"});
-    let r = app
-        .call(
-            Method::POST,
-            "/api/v1/license-templates",
-            Some(&m),
-            Some(Body::Json(body)),
-        )
-        .await;
+    let r = app.call(Method::POST, "/api/v1/license-templates", Some(&m), Some(Body::Json(body))).await;
     assert_error(&r, 403, "FORBIDDEN");
     // Reading is allowed, and the product is unchanged.
-    let r = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/products/{p}"),
-            Some(&m),
-            None,
-        )
-        .await;
+    let r = app.call(Method::GET, &format!("/api/v1/products/{p}"), Some(&m), None).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["bundle_id"], "");
     assert_eq!(app.count("products").await, 1);
@@ -150,24 +97,17 @@ async fn metrics_count_requests_by_route_and_status(app: TestApp) {
     let r = app.call(Method::GET, "/metrics", None, None).await;
     assert_eq!(r.status, 200);
     assert!(
-        r.text.contains(
-            r#"licensd_http_requests_total{method="GET",route="/api/v1/products",status="200"} 1"#
-        ),
-        "{}",
-        r.text
-    );
-    assert!(r.text.contains(r#"licensd_http_requests_total{method="GET",route="/api/v1/products/{id}",status="404"} 1"#), "{}", r.text);
-    assert!(
-        r.text
-            .contains("licensd_http_request_duration_seconds_bucket"),
+        r.text.contains(r#"licensd_http_requests_total{method="GET",route="/api/v1/products",status="200"} 1"#),
         "{}",
         r.text
     );
     assert!(
-        r.text.contains("licensd_db_pool_connections "),
+        r.text.contains(r#"licensd_http_requests_total{method="GET",route="/api/v1/products/{id}",status="404"} 1"#),
         "{}",
         r.text
     );
+    assert!(r.text.contains("licensd_http_request_duration_seconds_bucket"), "{}", r.text);
+    assert!(r.text.contains("licensd_db_pool_connections "), "{}", r.text);
     assert!(!r.text.contains(&app.admin));
 }
 
@@ -182,10 +122,7 @@ async fn openapi_describes_every_endpoint(app: TestApp) {
         ("/api/v1/product-features", &["get", "post"]),
         ("/api/v1/product-features/{id}", &["get", "patch", "delete"]),
         ("/api/v1/license-templates", &["get", "post"]),
-        (
-            "/api/v1/license-templates/{id}",
-            &["get", "patch", "delete"],
-        ),
+        ("/api/v1/license-templates/{id}", &["get", "patch", "delete"]),
         ("/api/v1/customers", &["get", "post"]),
         ("/api/v1/customers/{id}", &["get", "patch", "delete"]),
         ("/api/v1/orders", &["get", "post"]),
@@ -204,9 +141,7 @@ async fn openapi_describes_every_endpoint(app: TestApp) {
         ("/healthz", &["get"]),
         ("/metrics", &["get"]),
     ] {
-        let p = paths
-            .get(path)
-            .unwrap_or_else(|| panic!("{path} missing from /openapi.json"));
+        let p = paths.get(path).unwrap_or_else(|| panic!("{path} missing from /openapi.json"));
         for m in methods {
             assert!(p.get(*m).is_some(), "{m} {path} missing");
         }
@@ -226,24 +161,14 @@ async fn openapi_describes_every_endpoint(app: TestApp) {
 async fn unknown_paths_and_methods_answer_json(app: TestApp) {
     let r = app.get("/api/v1/nothing-here").await;
     assert_error(&r, 404, "NOT_FOUND");
-    let r = app
-        .call(Method::PUT, "/api/v1/products", Some(&app.admin), None)
-        .await;
+    let r = app.call(Method::PUT, "/api/v1/products", Some(&app.admin), None).await;
     assert_error(&r, 405, "METHOD_NOT_ALLOWED");
 }
 
 async fn trailing_slash_is_optional(app: TestApp) {
     let p = app.product("app").await;
     assert_eq!(app.get("/api/v1/products/").await.body["count"], 1);
-    assert_eq!(
-        app.get(&format!("/api/v1/products/{p}/")).await.body["id"],
-        p
-    );
-    let r = app
-        .post(
-            "/api/v1/products/",
-            json!({"product_name": "B", "short_code": "b"}),
-        )
-        .await;
+    assert_eq!(app.get(&format!("/api/v1/products/{p}/")).await.body["id"], p);
+    let r = app.post("/api/v1/products/", json!({"product_name": "B", "short_code": "b"})).await;
     assert_eq!(r.status, 201);
 }

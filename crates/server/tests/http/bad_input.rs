@@ -28,48 +28,15 @@ async fn counts(app: &TestApp) -> Vec<i64> {
     v
 }
 
-async fn raw(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    body: &[u8],
-    ct: &'static str,
-) -> crate::common::Resp {
-    app.call(
-        method,
-        path,
-        Some(&app.admin),
-        Some(Body::Raw(body.to_vec(), ct)),
-    )
-    .await
+async fn raw(app: &TestApp, method: Method, path: &str, body: &[u8], ct: &'static str) -> crate::common::Resp {
+    app.call(method, path, Some(&app.admin), Some(Body::Raw(body.to_vec(), ct))).await
 }
 
 async fn malformed_json_is_400_and_writes_nothing(app: TestApp) {
     let before = counts(&app).await;
-    for body in [
-        &b"{"[..],
-        b"{\"product_name\": \"a\",}",
-        b"",
-        b"   ",
-        b"[1,2]x",
-        b"{} {}",
-        b"null",
-    ] {
-        let r = raw(
-            &app,
-            Method::POST,
-            "/api/v1/products",
-            body,
-            "application/json",
-        )
-        .await;
-        assert_eq!(
-            r.status,
-            400,
-            "{:?}: {}",
-            String::from_utf8_lossy(body),
-            r.text
-        );
+    for body in [&b"{"[..], b"{\"product_name\": \"a\",}", b"", b"   ", b"[1,2]x", b"{} {}", b"null"] {
+        let r = raw(&app, Method::POST, "/api/v1/products", body, "application/json").await;
+        assert_eq!(r.status, 400, "{:?}: {}", String::from_utf8_lossy(body), r.text);
         let code = r.body["errors"][0]["code"].as_str().unwrap();
         assert!(["MALFORMED_JSON", "INVALID_BODY"].contains(&code), "{code}");
     }
@@ -80,62 +47,30 @@ async fn wrong_types_name_the_field(app: TestApp) {
     let p = app.product("app").await;
     let before = counts(&app).await;
     for (path, body, pointer) in [
-        (
-            "/api/v1/products",
-            json!({"product_name": 5, "short_code": "x"}),
-            "/product_name",
-        ),
+        ("/api/v1/products", json!({"product_name": 5, "short_code": "x"}), "/product_name"),
         (
             "/api/v1/products",
             json!({"product_name": "x", "short_code": "x", "use_offline_license": "yes"}),
             "/use_offline_license",
         ),
-        (
-            "/api/v1/products",
-            json!({"product_name": "x", "short_code": "x", "metadata": [1]}),
-            "/metadata",
-        ),
-        (
-            "/api/v1/licenses",
-            json!({"product": p, "max_activations": "three"}),
-            "/max_activations",
-        ),
-        (
-            "/api/v1/licenses",
-            json!({"product": p, "validity_period": "next year"}),
-            "/validity_period",
-        ),
-        (
-            "/api/v1/customers",
-            json!({"email": "not-an-email"}),
-            "/email",
-        ),
-        (
-            "/api/v1/customers",
-            json!({"first_name": ["a"]}),
-            "/first_name",
-        ),
-        (
-            "/api/v1/orders",
-            json!({"licenses": [{"product": p, "max_activations": -5}]}),
-            "/licenses/0/max_activations",
-        ),
+        ("/api/v1/products", json!({"product_name": "x", "short_code": "x", "metadata": [1]}), "/metadata"),
+        ("/api/v1/licenses", json!({"product": p, "max_activations": "three"}), "/max_activations"),
+        ("/api/v1/licenses", json!({"product": p, "validity_period": "next year"}), "/validity_period"),
+        ("/api/v1/customers", json!({"email": "not-an-email"}), "/email"),
+        ("/api/v1/customers", json!({"first_name": ["a"]}), "/first_name"),
+        ("/api/v1/orders", json!({"licenses": [{"product": p, "max_activations": -5}]}), "/licenses/0/max_activations"),
     ] {
         let r = app.post(path, body.clone()).await;
         let e = assert_error(&r, 400, "INVALID_FIELD");
         assert_eq!(e["source"]["pointer"], pointer, "{body}: {}", r.text);
     }
-    let r = app
-        .patch(&format!("/api/v1/products/{p}"), json!({"short_code": 12}))
-        .await;
+    let r = app.patch(&format!("/api/v1/products/{p}"), json!({"short_code": 12})).await;
     assert_error(&r, 400, "INVALID_FIELD");
     assert_eq!(counts(&app).await, before);
 }
 
 async fn missing_required_fields_are_named(app: TestApp) {
-    let r = app
-        .post("/api/v1/products", json!({"short_code": "x"}))
-        .await;
+    let r = app.post("/api/v1/products", json!({"short_code": "x"})).await;
     let e = assert_error(&r, 400, "MISSING_FIELD");
     assert_eq!(e["source"]["pointer"], "/product_name");
     let r = app.post("/api/v1/licenses", json!({})).await;
@@ -145,43 +80,21 @@ async fn missing_required_fields_are_named(app: TestApp) {
 }
 
 async fn unknown_fields_are_refused_not_ignored(app: TestApp) {
-    let r = app
-        .post(
-            "/api/v1/products",
-            json!({"product_name": "x", "short_code": "x", "max_activation": 3}),
-        )
-        .await;
+    let r = app.post("/api/v1/products", json!({"product_name": "x", "short_code": "x", "max_activation": 3})).await;
     let e = assert_error(&r, 400, "UNKNOWN_FIELD");
     assert_eq!(e["source"]["pointer"], "/max_activation");
     let p = app.product("app").await;
-    let r = app
-        .patch(&format!("/api/v1/products/{p}"), json!({"colour": "red"}))
-        .await;
+    let r = app.patch(&format!("/api/v1/products/{p}"), json!({"colour": "red"})).await;
     let e = assert_error(&r, 400, "UNKNOWN_FIELD");
     assert_eq!(e["source"]["pointer"], "/colour");
-    let r = app
-        .post(
-            "/api/v1/licenses",
-            json!({"product": p, "maxActivations": 3}),
-        )
-        .await;
+    let r = app.post("/api/v1/licenses", json!({"product": p, "maxActivations": 3})).await;
     assert_error(&r, 400, "UNKNOWN_FIELD");
     assert_eq!(app.count("licenses").await, 0);
 }
 
 async fn bodies_over_one_mebibyte_are_413(app: TestApp) {
-    let big = format!(
-        r#"{{"product_name": "{}", "short_code": "big"}}"#,
-        "x".repeat(1024 * 1024 + 10)
-    );
-    let r = raw(
-        &app,
-        Method::POST,
-        "/api/v1/products",
-        big.as_bytes(),
-        "application/json",
-    )
-    .await;
+    let big = format!(r#"{{"product_name": "{}", "short_code": "big"}}"#, "x".repeat(1024 * 1024 + 10));
+    let r = raw(&app, Method::POST, "/api/v1/products", big.as_bytes(), "application/json").await;
     assert_error(&r, 413, "PAYLOAD_TOO_LARGE");
     // Streamed without a Content-Length, the limit holds too.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(big.clone().into_bytes())];
@@ -227,14 +140,7 @@ async fn invalid_utf8_is_400(app: TestApp) {
 }
 
 async fn other_media_types_are_415(app: TestApp) {
-    let r = raw(
-        &app,
-        Method::POST,
-        "/api/v1/products",
-        b"<product/>",
-        "application/xml",
-    )
-    .await;
+    let r = raw(&app, Method::POST, "/api/v1/products", b"<product/>", "application/xml").await;
     assert_error(&r, 415, "UNSUPPORTED_MEDIA_TYPE");
     // DevMate's documented curl sends JSON with curl's default form type: that is read as JSON.
     let r = raw(
@@ -249,12 +155,9 @@ async fn other_media_types_are_415(app: TestApp) {
 }
 
 async fn ids_in_paths_must_be_integers(app: TestApp) {
-    for path in [
-        "/api/v1/products/abc",
-        "/api/v1/licenses/1.5",
-        "/api/v1/customers/-",
-        "/api/v1/orders/99999999999999999999",
-    ] {
+    for path in
+        ["/api/v1/products/abc", "/api/v1/licenses/1.5", "/api/v1/customers/-", "/api/v1/orders/99999999999999999999"]
+    {
         let r = app.get(path).await;
         assert_error(&r, 404, "NOT_FOUND");
     }
@@ -302,15 +205,10 @@ async fn failed_order_writes_nothing_at_all(app: TestApp) {
         .await;
     let e = assert_error(&r, 400, "INVALID_FIELD");
     assert_eq!(e["source"]["pointer"], "/licenses/1/license_template");
-    assert_eq!(
-        counts(&app).await,
-        before,
-        "no customer, order, license or event was written"
-    );
+    assert_eq!(counts(&app).await, before, "no customer, order, license or event was written");
 
     // A duplicate key inside an otherwise good order is refused whole too.
-    app.license(json!({"product": p, "license_key": "TAKEN-KEY-0001"}))
-        .await;
+    app.license(json!({"product": p, "license_key": "TAKEN-KEY-0001"})).await;
     let before = counts(&app).await;
     let r = app
         .post("/api/v1/orders", json!({"store_id": "INV-2", "customer": {"email": "b@example.com"}, "licenses": [{"product": p}, {"product": p, "license_key": "TAKEN-KEY-0001"}]}))

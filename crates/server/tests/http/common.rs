@@ -44,12 +44,7 @@ fn unique_name() -> String {
     let mut b = [0u8; 6];
     getrandom_fill(&mut b);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!(
-        "lt_{}_{}_{}",
-        std::process::id(),
-        n,
-        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-    )
+    format!("lt_{}_{}_{}", std::process::id(), n, b.iter().map(|x| format!("{x:02x}")).collect::<String>())
 }
 
 fn getrandom_fill(b: &mut [u8]) {
@@ -66,10 +61,7 @@ pub fn postgres_url() -> Option<String> {
     match std::env::var("LICENSD_TEST_POSTGRES") {
         Ok(u) if !u.is_empty() => Some(u),
         _ => {
-            assert!(
-                std::env::var("CI").is_err(),
-                "CI must set LICENSD_TEST_POSTGRES so the suite covers PostgreSQL"
-            );
+            assert!(std::env::var("CI").is_err(), "CI must set LICENSD_TEST_POSTGRES so the suite covers PostgreSQL");
             None
         }
     }
@@ -82,20 +74,12 @@ pub async fn fresh_database(backend: Backend) -> Option<String> {
         Backend::Sqlite => {
             let dir = std::env::temp_dir().join("licensd-tests");
             std::fs::create_dir_all(&dir).expect("temp dir");
-            Some(format!(
-                "sqlite://{}",
-                dir.join(format!("{name}.db")).display()
-            ))
+            Some(format!("sqlite://{}", dir.join(format!("{name}.db")).display()))
         }
         Backend::Postgres => {
             let server = postgres_url()?;
-            let admin = Db::open(&server)
-                .await
-                .expect("connect to LICENSD_TEST_POSTGRES");
-            admin
-                .execute(licensd_store::db::query(format!("CREATE DATABASE {name}")))
-                .await
-                .expect("create database");
+            let admin = Db::open(&server).await.expect("connect to LICENSD_TEST_POSTGRES");
+            admin.execute(licensd_store::db::query(format!("CREATE DATABASE {name}"))).await.expect("create database");
             admin.close().await;
             let base = match server.rfind('/') {
                 Some(i) if i > server.find("://").map_or(0, |s| s + 2) => &server[..i],
@@ -129,18 +113,12 @@ impl TestApp {
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
         let db_url = fresh_database(backend).await?;
         let db = Db::connect(&db_url).await.expect("open test database");
-        let (_, admin) = licensd_store::tokens::create(&db, "admin", Role::Admin, &[])
-            .await
-            .expect("admin token");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let (_, admin) = licensd_store::tokens::create(&db, "admin", Role::Admin, &[]).await.expect("admin token");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let state = AppState::new(db.clone());
+        let state = AppState::load(db.clone(), None).await.expect("signing key");
         tokio::spawn(async move {
-            licensd_server::serve(state, listener, std::future::pending())
-                .await
-                .expect("serve");
+            licensd_server::serve(state, listener, std::future::pending()).await.expect("serve");
         });
         Some(TestApp {
             url: format!("http://{addr}"),
@@ -151,13 +129,7 @@ impl TestApp {
     }
 
     /// A request with a token (or none) and a body given as JSON or raw bytes.
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Body>,
-    ) -> Resp {
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Body>) -> Resp {
         let mut rb = self.client.request(method, format!("{}{path}", self.url));
         if let Some(t) = token {
             rb = rb.header("Authorization", format!("Bearer {t}"));
@@ -172,65 +144,39 @@ impl TestApp {
         let headers = res.headers().clone();
         let text = res.text().await.expect("body");
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp {
-            status,
-            body,
-            text,
-            headers,
-        }
+        Resp { status, body, text, headers }
     }
 
     pub async fn get(&self, path: &str) -> Resp {
         self.call(Method::GET, path, Some(&self.admin), None).await
     }
     pub async fn post(&self, path: &str, body: Value) -> Resp {
-        self.call(
-            Method::POST,
-            path,
-            Some(&self.admin),
-            Some(Body::Json(body)),
-        )
-        .await
+        self.call(Method::POST, path, Some(&self.admin), Some(Body::Json(body))).await
     }
     pub async fn patch(&self, path: &str, body: Value) -> Resp {
-        self.call(
-            Method::PATCH,
-            path,
-            Some(&self.admin),
-            Some(Body::Json(body)),
-        )
-        .await
+        self.call(Method::PATCH, path, Some(&self.admin), Some(Body::Json(body))).await
     }
     pub async fn delete(&self, path: &str) -> Resp {
-        self.call(Method::DELETE, path, Some(&self.admin), None)
-            .await
+        self.call(Method::DELETE, path, Some(&self.admin), None).await
     }
 
     /// Creates a token directly in the store (as `licensd token create` does).
     pub async fn token(&self, name: &str, role: Role, products: &[&str]) -> String {
         let products: Vec<String> = products.iter().map(|s| s.to_string()).collect();
-        licensd_store::tokens::create(&self.db, name, role, &products)
-            .await
-            .expect("token")
-            .1
+        licensd_store::tokens::create(&self.db, name, role, &products).await.expect("token").1
     }
 
     /// Creates a product and returns its id.
     pub async fn product(&self, code: &str) -> i64 {
-        let r = self
-            .post(
-                "/api/v1/products",
-                json!({"product_name": format!("Product {code}"), "short_code": code}),
-            )
-            .await;
+        let r =
+            self.post("/api/v1/products", json!({"product_name": format!("Product {code}"), "short_code": code})).await;
         assert_eq!(r.status, 201, "{}", r.text);
         r.body["id"].as_i64().expect("id")
     }
 
     /// Creates a template for a product and returns its id.
     pub async fn template(&self, product: i64, code: &str, extra: Value) -> i64 {
-        let mut body =
-            json!({"product": product, "name": format!("Template {code}"), "code": code});
+        let mut body = json!({"product": product, "name": format!("Template {code}"), "code": code});
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
             b.extend(e.clone());
         }
@@ -250,9 +196,7 @@ impl TestApp {
     pub async fn count(&self, table: &str) -> i64 {
         let row = self
             .db
-            .fetch_one(licensd_store::db::query(format!(
-                "SELECT COUNT(*) AS n FROM {table}"
-            )))
+            .fetch_one(licensd_store::db::query(format!("SELECT COUNT(*) AS n FROM {table}")))
             .await
             .expect("count");
         row.get("n").expect("n")
@@ -277,10 +221,6 @@ pub fn assert_error(r: &Resp, status: u16, code: &str) -> Value {
     assert_eq!(r.status, status, "{}", r.text);
     let e = &r.body["errors"][0];
     assert_eq!(e["code"], code, "{}", r.text);
-    assert!(
-        e["title"].is_string() && e["detail"].is_string(),
-        "{}",
-        r.text
-    );
+    assert!(e["title"].is_string() && e["detail"].is_string(), "{}", r.text);
     e.clone()
 }

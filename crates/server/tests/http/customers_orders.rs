@@ -37,80 +37,41 @@ async fn customer_lifecycle_with_labels(app: TestApp) {
     assert_eq!(labels, [("loyal", ""), ("vip", "#ff9f43")]);
     assert!(r.body["labels"][0]["label_id"].is_i64());
 
-    let p = app
-        .patch(
-            &format!("/api/v1/customers/{id}"),
-            json!({"labels": ["vip"], "note": "called twice"}),
-        )
-        .await;
+    let p = app.patch(&format!("/api/v1/customers/{id}"), json!({"labels": ["vip"], "note": "called twice"})).await;
     assert_eq!(p.status, 200, "{}", p.text);
     assert_eq!(p.body["labels"].as_array().unwrap().len(), 1);
-    assert_eq!(
-        p.body["labels"][0]["color"], "#ff9f43",
-        "an existing label keeps its colour"
-    );
+    assert_eq!(p.body["labels"][0]["color"], "#ff9f43", "an existing label keeps its colour");
     assert_eq!(p.body["note"], "called twice");
     assert_eq!(p.body["first_name"], "John");
 
-    assert_eq!(
-        app.list_count("/api/v1/customers?email__icontains=ACME")
-            .await,
-        1
-    );
+    assert_eq!(app.list_count("/api/v1/customers?email__icontains=ACME").await, 1);
     assert_eq!(app.list_count("/api/v1/customers?label=vip").await, 1);
     assert_eq!(app.list_count("/api/v1/customers?label=loyal").await, 0);
-    assert_eq!(
-        app.delete(&format!("/api/v1/customers/{id}")).await.status,
-        204
-    );
+    assert_eq!(app.delete(&format!("/api/v1/customers/{id}")).await.status, 204);
     assert_eq!(app.count("customers").await, 0);
 }
 
 async fn emails_are_unique_case_insensitively(app: TestApp) {
-    assert_eq!(
-        app.post("/api/v1/customers", json!({"email": "Jane@Example.com"}))
-            .await
-            .status,
-        201
-    );
-    let r = app
-        .post("/api/v1/customers", json!({"email": "jane@example.COM"}))
-        .await;
+    assert_eq!(app.post("/api/v1/customers", json!({"email": "Jane@Example.com"})).await.status, 201);
+    let r = app.post("/api/v1/customers", json!({"email": "jane@example.COM"})).await;
     let e = assert_error(&r, 409, "CONFLICT");
     assert_eq!(e["source"]["pointer"], "/email");
     // Customers without an email do not collide.
-    assert_eq!(
-        app.post("/api/v1/customers", json!({"first_name": "A"}))
-            .await
-            .status,
-        201
-    );
-    assert_eq!(
-        app.post("/api/v1/customers", json!({"first_name": "B", "email": ""}))
-            .await
-            .status,
-        201
-    );
+    assert_eq!(app.post("/api/v1/customers", json!({"first_name": "A"})).await.status, 201);
+    assert_eq!(app.post("/api/v1/customers", json!({"first_name": "B", "email": ""})).await.status, 201);
     assert_eq!(app.count("customers").await, 3);
 }
 
 async fn customer_with_licenses_cannot_be_deleted(app: TestApp) {
     let p = app.product("app").await;
-    let l = app
-        .license(json!({"product": p, "customer": {"email": "c@example.com"}}))
-        .await;
+    let l = app.license(json!({"product": p, "customer": {"email": "c@example.com"}})).await;
     let cid = l["customer"]["id"].as_i64().unwrap();
-    assert_error(
-        &app.delete(&format!("/api/v1/customers/{cid}")).await,
-        409,
-        "IN_USE",
-    );
+    assert_error(&app.delete(&format!("/api/v1/customers/{cid}")).await, 409, "IN_USE");
 }
 
 async fn order_with_new_customer_and_licenses_is_created_whole(app: TestApp) {
     let p = app.product("mynewapp").await;
-    app.template(p, "single", json!({"max_activations": 2}))
-        .await;
+    app.template(p, "single", json!({"max_activations": 2})).await;
     let r = app
         .post(
             "/api/v1/orders",
@@ -131,68 +92,36 @@ async fn order_with_new_customer_and_licenses_is_created_whole(app: TestApp) {
         assert_eq!(l["status"], "inactive");
         assert_eq!(l["license_key"].as_str().unwrap().len(), 23);
     }
-    let second = app
-        .get(&format!("/api/v1/licenses/{}", licenses[1]["id"]))
-        .await;
+    let second = app.get(&format!("/api/v1/licenses/{}", licenses[1]["id"])).await;
     assert_eq!(second.body["max_activations"], 5);
     assert_eq!(second.body["note"], "team");
     assert_eq!(second.body["order"], o["id"]);
     assert_eq!(second.body["order_store_id"], "CORP150902-0339-893098");
     assert_eq!(second.body["customer"]["email"], "buyer@example.com");
     assert_eq!(second.body["customer"]["id"], o["customer"]);
-    assert_eq!(
-        app.list_count("/api/v1/licenses?order__store_id=CORP150902-0339-893098")
-            .await,
-        2
-    );
-    assert_eq!(
-        app.list_count(&format!("/api/v1/orders?customer={}", o["customer"]))
-            .await,
-        1
-    );
+    assert_eq!(app.list_count("/api/v1/licenses?order__store_id=CORP150902-0339-893098").await, 2);
+    assert_eq!(app.list_count(&format!("/api/v1/orders?customer={}", o["customer"])).await, 1);
 }
 
 async fn order_reuses_a_customer_found_by_email(app: TestApp) {
     let p = app.product("app").await;
-    let c = app
-        .post(
-            "/api/v1/customers",
-            json!({"email": "repeat@example.com", "first_name": "Rita"}),
-        )
-        .await;
+    let c = app.post("/api/v1/customers", json!({"email": "repeat@example.com", "first_name": "Rita"})).await;
     let r = app
-        .post(
-            "/api/v1/orders",
-            json!({"customer": {"email": "REPEAT@example.com"}, "licenses": [{"product": p}]}),
-        )
+        .post("/api/v1/orders", json!({"customer": {"email": "REPEAT@example.com"}, "licenses": [{"product": p}]}))
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["customer"], c.body["id"]);
-    let r = app
-        .post(
-            "/api/v1/orders",
-            json!({"customer": c.body["id"], "licenses": [{"product": "app"}]}),
-        )
-        .await;
+    let r = app.post("/api/v1/orders", json!({"customer": c.body["id"], "licenses": [{"product": "app"}]})).await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(app.count("customers").await, 1);
-    let r = app
-        .post("/api/v1/orders", json!({"customer": 424242}))
-        .await;
+    let r = app.post("/api/v1/orders", json!({"customer": 424242})).await;
     let e = assert_error(&r, 400, "INVALID_FIELD");
     assert_eq!(e["source"]["pointer"], "/customer");
 }
 
 async fn order_store_id_is_unique(app: TestApp) {
-    assert_eq!(
-        app.post("/api/v1/orders", json!({"store_id": "INV-9"}))
-            .await
-            .status,
-        201
-    );
-    let r = app
-        .post("/api/v1/orders", json!({"store_id": "INV-9"}))
-        .await;
+    assert_eq!(app.post("/api/v1/orders", json!({"store_id": "INV-9"})).await.status, 201);
+    let r = app.post("/api/v1/orders", json!({"store_id": "INV-9"})).await;
     let e = assert_error(&r, 409, "CONFLICT");
     assert_eq!(e["source"]["pointer"], "/store_id");
     assert_eq!(app.count("orders").await, 1);
@@ -200,39 +129,16 @@ async fn order_store_id_is_unique(app: TestApp) {
 
 async fn order_update_and_delete(app: TestApp) {
     let p = app.product("app").await;
-    let o = app
-        .post("/api/v1/orders", json!({"store_id": "A-1"}))
-        .await
-        .body;
+    let o = app.post("/api/v1/orders", json!({"store_id": "A-1"})).await.body;
     let id = o["id"].as_i64().unwrap();
-    let u = app
-        .patch(
-            &format!("/api/v1/orders/{id}"),
-            json!({"store_id": "A-2", "campaign": "spring"}),
-        )
-        .await;
+    let u = app.patch(&format!("/api/v1/orders/{id}"), json!({"store_id": "A-2", "campaign": "spring"})).await;
     assert_eq!(u.status, 200, "{}", u.text);
     assert_eq!(u.body["store_id"], "A-2");
     assert_eq!(u.body["campaign"], "spring");
     let l = app.license(json!({"product": p, "order": id})).await;
     assert_eq!(l["order_store_id"], "A-2");
-    assert_error(
-        &app.delete(&format!("/api/v1/orders/{id}")).await,
-        409,
-        "IN_USE",
-    );
-    assert_eq!(
-        app.patch(
-            &format!("/api/v1/licenses/{}", l["id"]),
-            json!({"order": null})
-        )
-        .await
-        .status,
-        200
-    );
-    assert_eq!(
-        app.delete(&format!("/api/v1/orders/{id}")).await.status,
-        204
-    );
+    assert_error(&app.delete(&format!("/api/v1/orders/{id}")).await, 409, "IN_USE");
+    assert_eq!(app.patch(&format!("/api/v1/licenses/{}", l["id"]), json!({"order": null})).await.status, 200);
+    assert_eq!(app.delete(&format!("/api/v1/orders/{id}")).await.status, 204);
     assert_eq!(app.count("orders").await, 0);
 }

@@ -20,7 +20,8 @@ backend_tests!(
 
 async fn issued_license_has_the_seed_fields(app: TestApp) {
     let p = app.product("app").await;
-    let l = app.license(json!({"product": "app", "customer": {"email": "x@example.com"}, "metadata": {"seat": "A"}})).await;
+    let l =
+        app.license(json!({"product": "app", "customer": {"email": "x@example.com"}, "metadata": {"seat": "A"}})).await;
     for field in [
         "id",
         "license_key",
@@ -55,10 +56,7 @@ async fn issued_license_has_the_seed_fields(app: TestApp) {
     ] {
         assert!(l.get(field).is_some(), "{field} missing: {l}");
     }
-    assert_eq!(
-        l["product"],
-        json!({"id": p, "product_name": "Product app", "short_code": "app"})
-    );
+    assert_eq!(l["product"], json!({"id": p, "product_name": "Product app", "short_code": "app"}));
     assert_eq!(l["status"], "inactive");
     assert_eq!(l["active"], false);
     assert_eq!(l["enabled"], true);
@@ -84,9 +82,7 @@ async fn generated_keys_follow_the_default_format_and_are_unique(app: TestApp) {
         let groups: Vec<&str> = k.split('-').collect();
         assert_eq!(groups.len(), 4, "{k}");
         assert!(
-            groups.iter().all(|g| g.len() == 5
-                && g.chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())),
+            groups.iter().all(|g| g.len() == 5 && g.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())),
             "{k}"
         );
         assert!(!k.contains(['0', 'O', '1', 'I']), "{k}");
@@ -97,172 +93,89 @@ async fn generated_keys_follow_the_default_format_and_are_unique(app: TestApp) {
 
 async fn chosen_keys_are_kept_and_duplicates_are_409(app: TestApp) {
     app.product("app").await;
-    let l = app
-        .license(json!({"product": "app", "license_key": "id593311373237odr"}))
-        .await;
+    let l = app.license(json!({"product": "app", "license_key": "id593311373237odr"})).await;
     assert_eq!(l["license_key"], "id593311373237odr");
-    let r = app
-        .post(
-            "/api/v1/licenses",
-            json!({"product": "app", "license_key": "id593311373237odr"}),
-        )
-        .await;
+    let r = app.post("/api/v1/licenses", json!({"product": "app", "license_key": "id593311373237odr"})).await;
     let e = assert_error(&r, 409, "CONFLICT");
     assert_eq!(e["source"]["pointer"], "/license_key");
-    let r = app
-        .post(
-            "/api/v1/licenses",
-            json!({"product": "app", "license_key": "has space"}),
-        )
-        .await;
+    let r = app.post("/api/v1/licenses", json!({"product": "app", "license_key": "has space"})).await;
     assert_error(&r, 400, "INVALID_FIELD");
     assert_eq!(app.count("licenses").await, 1);
-    assert_eq!(
-        app.list_count("/api/v1/licenses?license_key=id593311373237odr")
-            .await,
-        1
-    );
+    assert_eq!(app.list_count("/api/v1/licenses?license_key=id593311373237odr").await, 1);
 }
 
 async fn disable_enable_refund_follow_the_status_rules(app: TestApp) {
     app.product("app").await;
-    let id = app.license(json!({"product": "app"})).await["id"]
-        .as_i64()
-        .unwrap();
-    let d = app
-        .post(
-            &format!("/api/v1/licenses/{id}/disable"),
-            json!({"note": "chargeback"}),
-        )
-        .await;
+    let id = app.license(json!({"product": "app"})).await["id"].as_i64().unwrap();
+    let d = app.post(&format!("/api/v1/licenses/{id}/disable"), json!({"note": "chargeback"})).await;
     assert_eq!(d.status, 200, "{}", d.text);
     assert_eq!(d.body["status"], "disabled");
     assert_eq!(d.body["enabled"], false);
     assert!(d.body["time_disabled"].is_string());
-    assert_error(
-        &app.post(&format!("/api/v1/licenses/{id}/disable"), json!({}))
-            .await,
-        409,
-        "INVALID_STATE",
-    );
-    let e = app
-        .post(&format!("/api/v1/licenses/{id}/enable"), json!({}))
-        .await;
+    assert_error(&app.post(&format!("/api/v1/licenses/{id}/disable"), json!({})).await, 409, "INVALID_STATE");
+    let e = app.post(&format!("/api/v1/licenses/{id}/enable"), json!({})).await;
     assert_eq!(e.body["status"], "inactive");
     assert_eq!(e.body["time_disabled"], serde_json::Value::Null);
-    let r = app
-        .call(
-            reqwest::Method::POST,
-            &format!("/api/v1/licenses/{id}/refund"),
-            Some(&app.admin),
-            None,
-        )
-        .await;
+    let r = app.call(reqwest::Method::POST, &format!("/api/v1/licenses/{id}/refund"), Some(&app.admin), None).await;
     assert_eq!(r.status, 200, "an action needs no body: {}", r.text);
     assert_eq!(r.body["status"], "refunded");
-    assert_error(
-        &app.post(&format!("/api/v1/licenses/{id}/enable"), json!({}))
-            .await,
-        409,
-        "INVALID_STATE",
-    );
-    assert_error(
-        &app.post(&format!("/api/v1/licenses/{id}/refund"), json!({}))
-            .await,
-        409,
-        "INVALID_STATE",
-    );
-    assert_error(
-        &app.post("/api/v1/licenses/999999/disable", json!({})).await,
-        404,
-        "NOT_FOUND",
-    );
+    assert_error(&app.post(&format!("/api/v1/licenses/{id}/enable"), json!({})).await, 409, "INVALID_STATE");
+    assert_error(&app.post(&format!("/api/v1/licenses/{id}/refund"), json!({})).await, 409, "INVALID_STATE");
+    assert_error(&app.post("/api/v1/licenses/999999/disable", json!({})).await, 404, "NOT_FOUND");
     assert_eq!(app.list_count("/api/v1/licenses?enabled=true").await, 1);
 }
 
 async fn insert_device(app: &TestApp, license: i64, hw: &str) -> i64 {
     // The client API activates devices; until a test needs its whole flow, rows go in directly.
     let now = licensd_core::time::now_ms();
-    let q = licensd_store::db::query("INSERT INTO devices (license_id, hardware_id, hostname, time_activated) VALUES (?, ?, ?, ?) RETURNING id")
-        .bind(license)
-        .bind(hw)
-        .bind(format!("host-{hw}"))
-        .bind(now);
+    let q = licensd_store::db::query(
+        "INSERT INTO devices (license_id, hardware_id, hostname, time_activated) VALUES (?, ?, ?, ?) RETURNING id",
+    )
+    .bind(license)
+    .bind(hw)
+    .bind(format!("host-{hw}"))
+    .bind(now);
     let id: i64 = app.db.fetch_one(q).await.unwrap().get("id").unwrap();
-    let q = licensd_store::db::query("UPDATE licenses SET times_activated = times_activated + 1, time_activated = ? WHERE id = ?").bind(now).bind(license);
+    let q = licensd_store::db::query(
+        "UPDATE licenses SET times_activated = times_activated + 1, time_activated = ? WHERE id = ?",
+    )
+    .bind(now)
+    .bind(license);
     app.db.execute(q).await.unwrap();
     id
 }
 
 async fn reset_frees_every_activation(app: TestApp) {
     app.product("app").await;
-    let id = app
-        .license(json!({"product": "app", "max_activations": 3}))
-        .await["id"]
-        .as_i64()
-        .unwrap();
+    let id = app.license(json!({"product": "app", "max_activations": 3})).await["id"].as_i64().unwrap();
     insert_device(&app, id, "aa:aa").await;
     insert_device(&app, id, "bb:bb").await;
     let l = app.get(&format!("/api/v1/licenses/{id}")).await.body;
     assert_eq!(l["status"], "active");
     assert_eq!(l["times_activated"], 2);
     assert_eq!(l["total_active_devices"], 2);
-    assert_eq!(
-        app.list_count("/api/v1/licenses?devices__hostname=host-aa:aa")
-            .await,
-        1
-    );
-    let r = app
-        .post(
-            &format!("/api/v1/licenses/{id}/reset"),
-            json!({"note": "new laptop"}),
-        )
-        .await;
+    assert_eq!(app.list_count("/api/v1/licenses?devices__hostname=host-aa:aa").await, 1);
+    let r = app.post(&format!("/api/v1/licenses/{id}/reset"), json!({"note": "new laptop"})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["times_activated"], 0);
     assert_eq!(r.body["total_active_devices"], 0);
     assert_eq!(r.body["status"], "inactive");
-    assert_eq!(
-        app.list_count(&format!("/api/v1/devices?license={id}&active=true"))
-            .await,
-        0
-    );
-    assert_eq!(
-        app.list_count(&format!("/api/v1/devices?license={id}"))
-            .await,
-        2
-    );
+    assert_eq!(app.list_count(&format!("/api/v1/devices?license={id}&active=true")).await, 0);
+    assert_eq!(app.list_count(&format!("/api/v1/devices?license={id}")).await, 2);
 }
 
 async fn history_records_each_change_with_actor_and_note(app: TestApp) {
     app.product("app").await;
-    let id = app.license(json!({"product": "app"})).await["id"]
-        .as_i64()
-        .unwrap();
-    app.post(
-        &format!("/api/v1/licenses/{id}/disable"),
-        json!({"note": "chargeback"}),
-    )
-    .await;
-    app.post(
-        &format!("/api/v1/licenses/{id}/enable"),
-        json!({"note": "resolved"}),
-    )
-    .await;
-    app.patch(&format!("/api/v1/licenses/{id}"), json!({"note": "VIP"}))
-        .await;
+    let id = app.license(json!({"product": "app"})).await["id"].as_i64().unwrap();
+    app.post(&format!("/api/v1/licenses/{id}/disable"), json!({"note": "chargeback"})).await;
+    app.post(&format!("/api/v1/licenses/{id}/enable"), json!({"note": "resolved"})).await;
+    app.patch(&format!("/api/v1/licenses/{id}"), json!({"note": "VIP"})).await;
     let h = app.get(&format!("/api/v1/licenses/{id}")).await.body["history"].clone();
     let actions: Vec<(&str, &str, &str)> = h
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| {
-            (
-                e["action"].as_str().unwrap(),
-                e["actor"].as_str().unwrap(),
-                e["note"].as_str().unwrap(),
-            )
-        })
+        .map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap(), e["note"].as_str().unwrap()))
         .collect();
     assert_eq!(
         actions,
@@ -276,19 +189,13 @@ async fn history_records_each_change_with_actor_and_note(app: TestApp) {
     assert_eq!(h[1]["before"]["enabled"], true);
     assert_eq!(h[1]["after"]["enabled"], false);
     assert_eq!(h[3]["after"]["note"], "VIP");
-    assert_eq!(
-        app.list_count(&format!("/api/v1/events?license={id}"))
-            .await,
-        4
-    );
+    assert_eq!(app.list_count(&format!("/api/v1/events?license={id}")).await, 4);
 }
 
 async fn patch_changes_terms_but_not_product(app: TestApp) {
     app.product("app").await;
     let other = app.product("other").await;
-    let id = app.license(json!({"product": "app"})).await["id"]
-        .as_i64()
-        .unwrap();
+    let id = app.license(json!({"product": "app"})).await["id"].as_i64().unwrap();
     let r = app
         .patch(
             &format!("/api/v1/licenses/{id}"),
@@ -300,47 +207,27 @@ async fn patch_changes_terms_but_not_product(app: TestApp) {
     assert_eq!(r.body["validity_period"], "2031-01-31");
     assert_eq!(r.body["is_trial"], true);
     let e = assert_error(
-        &app.patch(&format!("/api/v1/licenses/{id}"), json!({"product": other}))
-            .await,
+        &app.patch(&format!("/api/v1/licenses/{id}"), json!({"product": other})).await,
         400,
         "INVALID_FIELD",
     );
     assert_eq!(e["source"]["pointer"], "/product");
-    assert_eq!(
-        app.list_count("/api/v1/licenses?validity_period__date__gte=2031-01-31")
-            .await,
-        1
-    );
-    assert_eq!(
-        app.list_count("/api/v1/licenses?validity_period__date__gt=2031-01-31")
-            .await,
-        0
-    );
+    assert_eq!(app.list_count("/api/v1/licenses?validity_period__date__gte=2031-01-31").await, 1);
+    assert_eq!(app.list_count("/api/v1/licenses?validity_period__date__gt=2031-01-31").await, 0);
     assert_eq!(app.list_count("/api/v1/licenses?is_trial=1").await, 1);
 }
 
 async fn expired_license_shows_expired(app: TestApp) {
     app.product("app").await;
-    let l = app
-        .license(json!({"product": "app", "validity_period": "2001-01-01"}))
-        .await;
+    let l = app.license(json!({"product": "app", "validity_period": "2001-01-01"})).await;
     assert_eq!(l["status"], "expired");
 }
 
 async fn delete_keeps_the_audit_log(app: TestApp) {
     app.product("app").await;
-    let id = app.license(json!({"product": "app"})).await["id"]
-        .as_i64()
-        .unwrap();
-    assert_eq!(
-        app.delete(&format!("/api/v1/licenses/{id}")).await.status,
-        204
-    );
-    assert_error(
-        &app.get(&format!("/api/v1/licenses/{id}")).await,
-        404,
-        "NOT_FOUND",
-    );
+    let id = app.license(json!({"product": "app"})).await["id"].as_i64().unwrap();
+    assert_eq!(app.delete(&format!("/api/v1/licenses/{id}")).await.status, 204);
+    assert_error(&app.get(&format!("/api/v1/licenses/{id}")).await, 404, "NOT_FOUND");
     let ev = app.get("/api/v1/events?action=license.deleted").await;
     assert_eq!(ev.body["count"], 1);
     assert_eq!(ev.body["results"][0]["resource_id"], id);
@@ -348,28 +235,14 @@ async fn delete_keeps_the_audit_log(app: TestApp) {
 
 async fn device_deactivation_frees_a_slot(app: TestApp) {
     app.product("app").await;
-    let id = app
-        .license(json!({"product": "app", "max_activations": 2}))
-        .await["id"]
-        .as_i64()
-        .unwrap();
+    let id = app.license(json!({"product": "app", "max_activations": 2})).await["id"].as_i64().unwrap();
     let dev = insert_device(&app, id, "cc:cc").await;
     let d = app.get(&format!("/api/v1/devices/{dev}")).await;
     assert_eq!(d.body["hardware_id"], "cc:cc");
     assert_eq!(d.body["active"], true);
-    let r = app
-        .post(&format!("/api/v1/devices/{dev}/deactivate"), json!({}))
-        .await;
+    let r = app.post(&format!("/api/v1/devices/{dev}/deactivate"), json!({})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["active"], false);
-    assert_eq!(
-        app.get(&format!("/api/v1/licenses/{id}")).await.body["times_activated"],
-        0
-    );
-    assert_error(
-        &app.post(&format!("/api/v1/devices/{dev}/deactivate"), json!({}))
-            .await,
-        409,
-        "INVALID_STATE",
-    );
+    assert_eq!(app.get(&format!("/api/v1/licenses/{id}")).await.body["times_activated"], 0);
+    assert_error(&app.post(&format!("/api/v1/devices/{dev}/deactivate"), json!({})).await, 409, "INVALID_STATE");
 }

@@ -1,0 +1,395 @@
+//! The client API, `/api/v1/client/…`: what applications call with a license key (docs/client-api.md).
+//! Every response, refusals included, is signed over its exact body bytes.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use licensd_core::client::Refusal;
+use licensd_core::time::now_ms;
+use licensd_store::StoreError;
+use licensd_store::client::{self, ClientReq, Outcome};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::JsonBody;
+
+pub const SIGNATURE_HEADER: &str = "licensd-signature";
+pub const KEY_ID_HEADER: &str = "licensd-key-id";
+
+/// The fields every license request carries.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseRequest {
+    pub license_key: String,
+    pub hardware_id: String,
+    /// The product's short code.
+    pub product: String,
+    pub hostname: Option<String>,
+    pub os: Option<String>,
+    pub app_version: Option<String>,
+    /// Echoed in the response, so a replayed answer is detectable.
+    pub nonce: Option<String>,
+}
+
+/// `POST consumption`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumptionRequest {
+    pub license_key: String,
+    pub hardware_id: String,
+    pub product: String,
+    pub hostname: Option<String>,
+    pub os: Option<String>,
+    pub app_version: Option<String>,
+    pub nonce: Option<String>,
+    /// A feature code; without it the license's own counter is used.
+    pub feature: Option<String>,
+    pub consumptions: i64,
+}
+
+/// `POST borrow`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BorrowRequest {
+    pub license_key: String,
+    pub hardware_id: String,
+    pub product: String,
+    pub hostname: Option<String>,
+    pub os: Option<String>,
+    pub app_version: Option<String>,
+    pub nonce: Option<String>,
+    pub borrow_hours: i64,
+}
+
+/// `POST trial`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrialRequest {
+    pub product: String,
+    pub hardware_id: String,
+    pub email: Option<String>,
+    pub hostname: Option<String>,
+    pub os: Option<String>,
+    pub app_version: Option<String>,
+    pub nonce: Option<String>,
+}
+
+/// `POST offline-activate` and `offline-deactivate`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfflineRequest {
+    /// The request code the SDK wrote on the air-gapped machine.
+    pub request: String,
+}
+
+fn check_len(field: &str, v: &str, min: usize, max: usize) -> Result<(), ApiError> {
+    let n = v.chars().count();
+    if n < min || n > max || v.chars().any(char::is_control) {
+        return Err(ApiError::invalid(field, format!("must be {min} to {max} characters, without control characters")));
+    }
+    Ok(())
+}
+
+fn client_req(
+    license_key: String,
+    hardware_id: String,
+    product: String,
+    hostname: Option<String>,
+    os: Option<String>,
+    app_version: Option<String>,
+    nonce: &Option<String>,
+) -> Result<ClientReq, ApiError> {
+    check_len("license_key", &license_key, 1, 256)?;
+    check_len("hardware_id", &hardware_id, 1, 256)?;
+    check_len("product", &product, 1, 64)?;
+    for (f, v) in [("hostname", &hostname), ("os", &os), ("app_version", &app_version)] {
+        if let Some(v) = v {
+            check_len(f, v, 0, 255)?;
+        }
+    }
+    if let Some(n) = nonce {
+        check_len("nonce", n, 1, 128)?;
+    }
+    Ok(ClientReq { license_key, hardware_id, product, hostname, os, app_version })
+}
+
+impl LicenseRequest {
+    fn split(self) -> Result<(ClientReq, Option<String>), ApiError> {
+        let r = client_req(
+            self.license_key,
+            self.hardware_id,
+            self.product,
+            self.hostname,
+            self.os,
+            self.app_version,
+            &self.nonce,
+        )?;
+        Ok((r, self.nonce))
+    }
+}
+
+/// A client API failure: a named refusal (with nonce and timestamp) or malformed input.
+pub enum ClientError {
+    Refused(Refusal, Option<String>),
+    Api(ApiError),
+}
+
+impl From<ApiError> for ClientError {
+    fn from(e: ApiError) -> Self {
+        ClientError::Api(e)
+    }
+}
+
+fn from_store(e: StoreError, nonce: &Option<String>) -> ClientError {
+    match e {
+        StoreError::Refused(r) => ClientError::Refused(r, nonce.clone()),
+        e => ClientError::Api(e.into()),
+    }
+}
+
+fn timestamp() -> i64 {
+    now_ms() / 1000
+}
+
+impl IntoResponse for ClientError {
+    fn into_response(self) -> Response {
+        match self {
+            ClientError::Api(e) => e.into_response(),
+            ClientError::Refused(r, nonce) => {
+                let status = StatusCode::from_u16(r.status()).unwrap_or(StatusCode::FORBIDDEN);
+                let body = json!({
+                    "errors": [{"code": r.code(), "title": r.title(), "detail": r.detail()}],
+                    "code": r.code(),
+                    "nonce": nonce,
+                    "timestamp": timestamp(),
+                });
+                (status, axum::Json(body)).into_response()
+            }
+        }
+    }
+}
+
+type ClientResult = Result<Response, ClientError>;
+
+fn ok(status: StatusCode, code: &str, o: &Outcome, nonce: Option<String>, extra: Value) -> Response {
+    let mut body = json!({"code": code, "license": o.license, "nonce": nonce, "timestamp": timestamp()});
+    if let Some(d) = &o.device {
+        body["device"] = json!(d);
+    }
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    (status, axum::Json(body)).into_response()
+}
+
+fn created_or_ok(o: &Outcome) -> StatusCode {
+    if o.created { StatusCode::CREATED } else { StatusCode::OK }
+}
+
+/// Activates the license on this device (or checks out a floating seat).
+#[utoipa::path(post, path = "/api/v1/client/activate", tag = "client", operation_id = "client_activate", request_body = LicenseRequest,
+    responses((status = 201, description = "activated"), (status = 200, description = "already active on this device"),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn activate(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
+    let (req, nonce) = body.split()?;
+    let o = client::activate(&s.db, &req).await.map_err(|e| from_store(e, &nonce))?;
+    Ok(ok(created_or_ok(&o), "ACTIVATED", &o, nonce, json!({})))
+}
+
+/// Validates the license on this device; always `200` with `valid` and a `code`.
+#[utoipa::path(post, path = "/api/v1/client/check", tag = "client", operation_id = "client_check", request_body = LicenseRequest,
+    responses((status = 200, description = "the verdict: valid, code, detail, license, device"), (status = 400, body = ErrorBody)))]
+pub async fn check(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
+    let (req, nonce) = body.split()?;
+    let r = client::check(&s.db, &req).await.map_err(|e| from_store(e, &nonce))?;
+    if let Some((device, license)) = r.checked_device {
+        s.last_checks.note(device, license, now_ms());
+    }
+    let (valid, code, detail) = match &r.refusal {
+        None => (true, "VALID", "the license is valid on this device".to_string()),
+        Some(x) => (false, x.code(), x.detail()),
+    };
+    let mut body = json!({"valid": valid, "code": code, "detail": detail, "nonce": nonce, "timestamp": timestamp()});
+    if let Some(o) = &r.outcome {
+        body["license"] = json!(o.license);
+        if let Some(d) = &o.device {
+            body["device"] = json!(d);
+        }
+    }
+    Ok((StatusCode::OK, axum::Json(body)).into_response())
+}
+
+/// Frees this device's activation (floating: releases its seat).
+#[utoipa::path(post, path = "/api/v1/client/deactivate", tag = "client", operation_id = "client_deactivate", request_body = LicenseRequest,
+    responses((status = 200, description = "deactivated"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn deactivate(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
+    let (req, nonce) = body.split()?;
+    let o = client::deactivate(&s.db, &req).await.map_err(|e| from_store(e, &nonce))?;
+    Ok(ok(StatusCode::OK, "DEACTIVATED", &o, nonce, json!({})))
+}
+
+/// Records consumption of the license or of one of its features.
+#[utoipa::path(post, path = "/api/v1/client/consumption", tag = "client", operation_id = "client_consumption", request_body = ConsumptionRequest,
+    responses((status = 200, description = "consumed"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn consumption(State(s): State<AppState>, JsonBody(b): JsonBody<ConsumptionRequest>) -> ClientResult {
+    let req = client_req(b.license_key, b.hardware_id, b.product, b.hostname, b.os, b.app_version, &b.nonce)?;
+    if !(1..=1_000_000_000).contains(&b.consumptions) {
+        return Err(ApiError::invalid("consumptions", "must be between 1 and 1000000000").into());
+    }
+    let (o, feature) = client::consume(&s.db, &req, b.feature.as_deref(), b.consumptions)
+        .await
+        .map_err(|e| from_store(e, &b.nonce))?;
+    let extra = match feature {
+        Some(f) => json!({"feature": f}),
+        None => json!({}),
+    };
+    Ok(ok(StatusCode::OK, "CONSUMED", &o, b.nonce, extra))
+}
+
+/// Takes a floating seat offline for up to `max_borrow_time` hours, with a license file for that time.
+#[utoipa::path(post, path = "/api/v1/client/borrow", tag = "client", operation_id = "client_borrow", request_body = BorrowRequest,
+    responses((status = 200, description = "borrowed"), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn borrow(State(s): State<AppState>, JsonBody(b): JsonBody<BorrowRequest>) -> ClientResult {
+    let req = client_req(b.license_key, b.hardware_id, b.product, b.hostname, b.os, b.app_version, &b.nonce)?;
+    let o = client::borrow(&s.db, &req, b.borrow_hours).await.map_err(|e| from_store(e, &b.nonce))?;
+    let until = o.device.as_ref().and_then(|d| d.borrowed_until).map(|t| t * 1000);
+    let file = s.license_file(&o, until);
+    Ok(ok(StatusCode::OK, "BORROWED", &o, b.nonce, json!({"license_file": file})))
+}
+
+/// Starts (or resumes) this device's trial of a product.
+#[utoipa::path(post, path = "/api/v1/client/trial", tag = "client", operation_id = "client_trial", request_body = TrialRequest,
+    responses((status = 201, description = "trial started"), (status = 200, description = "this device's existing trial"), (status = 404, body = ErrorBody)))]
+pub async fn trial(State(s): State<AppState>, JsonBody(b): JsonBody<TrialRequest>) -> ClientResult {
+    let req = client_req("trial".into(), b.hardware_id, b.product.clone(), b.hostname, b.os, b.app_version, &b.nonce)?;
+    if let Some(e) = &b.email {
+        licensd_core::model::normalize_email("email", e).map_err(ApiError::from)?;
+    }
+    let o = client::trial(&s.db, &b.product, &req, b.email.as_deref()).await.map_err(|e| from_store(e, &b.nonce))?;
+    Ok(ok(created_or_ok(&o), "TRIAL", &o, b.nonce, json!({})))
+}
+
+fn text(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}
+
+/// The signed offline license file for this active device.
+#[utoipa::path(post, path = "/api/v1/client/license-file", tag = "client", operation_id = "client_license_file", request_body = LicenseRequest,
+    responses((status = 200, content_type = "text/plain", description = "the license file"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn license_file(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
+    let (req, nonce) = body.split()?;
+    let o = client::for_license_file(&s.db, &req).await.map_err(|e| from_store(e, &nonce))?;
+    Ok(text(s.license_file(&o, None)))
+}
+
+/// An air-gapped machine's request code, as the SDK writes it.
+#[derive(Debug, Deserialize)]
+struct RequestCode {
+    #[serde(rename = "type")]
+    kind: String,
+    license_key: String,
+    product: String,
+    hardware_id: String,
+    #[serde(default)]
+    hostname: Option<String>,
+    #[serde(default)]
+    os: Option<String>,
+    #[serde(default)]
+    app_version: Option<String>,
+}
+
+/// Decodes a request code of the given kind (`activate` or `deactivate`).
+pub fn decode_request_code(code: &str, kind: &str) -> Result<ClientReq, ApiError> {
+    let bad = |why: &str| {
+        ApiError::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST_CODE", "Invalid request code", why.to_string())
+            .with_pointer("request")
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(code.trim().trim_end_matches('='))
+        .map_err(|_| bad("the request code is not base64url"))?;
+    let rc: RequestCode =
+        serde_json::from_slice(&bytes).map_err(|e| bad(&format!("the request code does not hold a request: {e}")))?;
+    if rc.kind != kind {
+        return Err(bad(&format!("this is a {} request code, not {kind}", rc.kind)));
+    }
+    client_req(rc.license_key, rc.hardware_id, rc.product, rc.hostname, rc.os, rc.app_version, &None)
+}
+
+/// Turns an air-gapped machine's activation request code into its license file.
+#[utoipa::path(post, path = "/api/v1/client/offline-activate", tag = "client", operation_id = "client_offline_activate", request_body = OfflineRequest,
+    responses((status = 200, content_type = "text/plain", description = "the license file"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn offline_activate(State(s): State<AppState>, JsonBody(b): JsonBody<OfflineRequest>) -> ClientResult {
+    let req = decode_request_code(&b.request, "activate")?;
+    let o = client::activate(&s.db, &req).await.map_err(|e| from_store(e, &None))?;
+    Ok(text(s.license_file(&o, None)))
+}
+
+/// Frees the slot an air-gapped machine held, from its deactivation request code.
+#[utoipa::path(post, path = "/api/v1/client/offline-deactivate", tag = "client", operation_id = "client_offline_deactivate", request_body = OfflineRequest,
+    responses((status = 200, description = "deactivated"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn offline_deactivate(State(s): State<AppState>, JsonBody(b): JsonBody<OfflineRequest>) -> ClientResult {
+    let req = decode_request_code(&b.request, "deactivate")?;
+    let o = client::deactivate(&s.db, &req).await.map_err(|e| from_store(e, &None))?;
+    Ok(ok(StatusCode::OK, "DEACTIVATED", &o, None, json!({})))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct KeyQuery {
+    /// An older key's id; the active key when absent.
+    key_id: Option<String>,
+}
+
+/// The public key that verifies responses and license files.
+#[utoipa::path(get, path = "/api/v1/client/public-key", tag = "client", operation_id = "client_public_key", params(KeyQuery),
+    responses((status = 200, description = "{alg, key_id, public_key}"), (status = 404, body = ErrorBody)))]
+pub async fn public_key(State(s): State<AppState>, Query(q): Query<KeyQuery>) -> Result<Response, ApiError> {
+    let (key_id, public_key) = match q.key_id {
+        None => {
+            let k = s.key();
+            (k.key_id.clone(), k.public_base64())
+        }
+        Some(id) => {
+            let k = licensd_store::keys::public_key(&s.db, &id).await?;
+            (k.key_id, k.public_key)
+        }
+    };
+    Ok(axum::Json(json!({"alg": "ed25519", "key_id": key_id, "public_key": public_key})).into_response())
+}
+
+/// Middleware: signs every response body of the client API with the active key.
+pub async fn sign(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return ApiError::internal().into_response();
+    };
+    let key: Arc<licensd_core::signing::KeyPair> = s.key();
+    if let (Ok(sig), Ok(kid)) = (HeaderValue::from_str(&key.sign_base64(&bytes)), HeaderValue::from_str(&key.key_id)) {
+        parts.headers.insert(SIGNATURE_HEADER, sig);
+        parts.headers.insert(KEY_ID_HEADER, kid);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(activate))
+        .routes(routes!(check))
+        .routes(routes!(deactivate))
+        .routes(routes!(consumption))
+        .routes(routes!(borrow))
+        .routes(routes!(trial))
+        .routes(routes!(license_file))
+        .routes(routes!(offline_activate))
+        .routes(routes!(offline_deactivate))
+        .routes(routes!(public_key))
+}

@@ -1,0 +1,844 @@
+//! The client API's decisions, each in one transaction that locks the license row: activation slots,
+//! floating seats, transfers and consumption never go over their limits, whatever the concurrency and
+//! however many instances share the database.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use licensd_core::client::{ClientDevice, ClientFeature, ClientLicense, Gate, Refusal, admit};
+use licensd_core::model::{FeatureType, LicenseInput, LicenseType, TemplateRef};
+use licensd_core::status::{StatusFacts, license_status};
+use licensd_core::time::{DAY_MS, format_date, now_ms};
+
+use crate::db::{Db, Exec, Row, Tx, query};
+use crate::error::StoreError;
+use crate::events::{self, NewEvent};
+use crate::scope::Scope;
+
+/// What an application says about itself with each request.
+#[derive(Debug, Clone, Default)]
+pub struct ClientReq {
+    pub license_key: String,
+    pub hardware_id: String,
+    pub product: String,
+    pub hostname: Option<String>,
+    pub os: Option<String>,
+    pub app_version: Option<String>,
+}
+
+/// A license with the device the request is about.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub license: ClientLicense,
+    pub device: Option<ClientDevice>,
+    /// `true` when a new activation (or seat, or trial) was created.
+    pub created: bool,
+    /// Internal ids, for the server's bookkeeping.
+    pub license_id: i64,
+    pub expires_at: Option<i64>,
+    pub license_file_ttl_days: i64,
+}
+
+fn refuse<T>(r: Refusal) -> Result<T, StoreError> {
+    Err(StoreError::Refused(r))
+}
+
+fn client_scope() -> Scope {
+    Scope { actor: "client".into(), token_id: None, products: None }
+}
+
+const LICENSE_COLS: &str = "l.id, l.license_key, l.enabled, l.refunded, l.license_type, l.max_activations, l.times_activated, \
+     l.expires_at, l.maintenance_until, l.is_trial, l.is_floating_cloud, l.floating_users, l.floating_timeout, \
+     l.max_transfers, l.transfer_count, l.can_borrow, l.max_borrow_time, l.max_consumptions, l.total_consumptions, \
+     l.allow_overages, l.max_overages, l.license_file_ttl_days, l.metadata, l.time_activated, p.short_code";
+
+const DEVICE_COLS: &str = "d.id, d.hardware_id, d.hostname, d.os, d.app_version, d.time_activated, d.last_check, d.lease_expires_at, d.borrowed_until";
+
+/// The license row as the client logic needs it.
+struct Lic {
+    id: i64,
+    license_key: String,
+    enabled: bool,
+    refunded: bool,
+    license_type: String,
+    max_activations: Option<i64>,
+    times_activated: i64,
+    expires_at: Option<i64>,
+    maintenance_until: Option<i64>,
+    is_trial: bool,
+    floating: bool,
+    floating_users: i64,
+    floating_timeout: i64,
+    max_transfers: i64,
+    transfer_count: i64,
+    can_borrow: bool,
+    max_borrow_time: i64,
+    max_consumptions: i64,
+    total_consumptions: i64,
+    allow_overages: bool,
+    max_overages: i64,
+    ttl_days: i64,
+    metadata: serde_json::Value,
+    product: String,
+}
+
+impl Lic {
+    fn from_row(r: &Row) -> Result<Lic, StoreError> {
+        Ok(Lic {
+            id: r.get("id")?,
+            license_key: r.get::<Option<String>>("license_key")?.unwrap_or_default(),
+            enabled: r.get("enabled")?,
+            refunded: r.get("refunded")?,
+            license_type: r.get("license_type")?,
+            max_activations: r.get("max_activations")?,
+            times_activated: r.get("times_activated")?,
+            expires_at: r.get("expires_at")?,
+            maintenance_until: r.get("maintenance_until")?,
+            is_trial: r.get("is_trial")?,
+            floating: r.get("is_floating_cloud")?,
+            floating_users: r.get("floating_users")?,
+            floating_timeout: r.get("floating_timeout")?,
+            max_transfers: r.get("max_transfers")?,
+            transfer_count: r.get("transfer_count")?,
+            can_borrow: r.get("can_borrow")?,
+            max_borrow_time: r.get("max_borrow_time")?,
+            max_consumptions: r.get("max_consumptions")?,
+            total_consumptions: r.get("total_consumptions")?,
+            allow_overages: r.get("allow_overages")?,
+            max_overages: r.get("max_overages")?,
+            ttl_days: r.get("license_file_ttl_days")?,
+            metadata: r.json("metadata")?,
+            product: r.get("short_code")?,
+        })
+    }
+
+    fn admit(&self, product: &str, now: i64) -> Result<(), StoreError> {
+        let gate = Gate {
+            product: &self.product,
+            requested_product: product,
+            enabled: self.enabled,
+            refunded: self.refunded,
+            expires_at: self.expires_at,
+        };
+        admit(gate, now).map_err(StoreError::Refused)
+    }
+
+    fn lease_ms(&self) -> i64 {
+        self.floating_timeout * 60_000
+    }
+}
+
+fn secs(ms: i64) -> i64 {
+    ms.div_euclid(1000)
+}
+
+fn device_from_row(r: &Row) -> Result<ClientDevice, StoreError> {
+    Ok(ClientDevice {
+        id: r.get("id")?,
+        hardware_id: r.get("hardware_id")?,
+        hostname: r.get("hostname")?,
+        os: r.get("os")?,
+        app_version: r.get("app_version")?,
+        time_activated: secs(r.get("time_activated")?),
+        last_check: r.get::<Option<i64>>("last_check")?.map(secs),
+        lease_expires_at: r.get::<Option<i64>>("lease_expires_at")?.map(secs),
+        borrowed_until: r.get::<Option<i64>>("borrowed_until")?.map(secs),
+    })
+}
+
+async fn features(e: &mut impl Exec, license_id: i64) -> Result<Vec<ClientFeature>, StoreError> {
+    let rows = e
+        .fetch_all(
+            query(
+                "SELECT f.code, f.name, f.feature_type, lf.max_consumption, lf.total_consumptions, lf.allow_overages, \
+                 lf.max_overages, lf.expires_at FROM license_features lf JOIN product_features f ON f.id = lf.feature_id \
+                 WHERE lf.license_id = ? ORDER BY f.code",
+            )
+            .bind(license_id),
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let ft: String = r.get("feature_type")?;
+            Ok(ClientFeature {
+                code: r.get("code")?,
+                name: r.get("name")?,
+                feature_type: FeatureType::parse(&ft).unwrap_or_default(),
+                max_consumption: r.get("max_consumption")?,
+                total_consumptions: r.get("total_consumptions")?,
+                allow_overages: r.get("allow_overages")?,
+                max_overages: r.get("max_overages")?,
+                expiry_date: r.get::<Option<i64>>("expires_at")?.map(format_date),
+            })
+        })
+        .collect()
+}
+
+async fn outcome(
+    e: &mut impl Exec,
+    l: &Lic,
+    device: Option<ClientDevice>,
+    created: bool,
+    now: i64,
+) -> Result<Outcome, StoreError> {
+    let facts = StatusFacts {
+        enabled: l.enabled,
+        refunded: l.refunded,
+        expires_at: l.expires_at,
+        times_activated: l.times_activated,
+    };
+    let license = ClientLicense {
+        license_key: l.license_key.clone(),
+        product: l.product.clone(),
+        status: license_status(facts, now),
+        enabled: l.enabled,
+        license_type: LicenseType::parse(&l.license_type).unwrap_or_default(),
+        is_trial: l.is_trial,
+        validity_period: l.expires_at.map(format_date),
+        expires_at: l.expires_at.map(secs),
+        maintenance_period: l.maintenance_until.map(format_date),
+        max_activations: l.max_activations,
+        times_activated: l.times_activated,
+        is_floating_cloud: l.floating,
+        floating_users: l.floating_users,
+        floating_timeout: l.floating_timeout,
+        can_borrow: l.can_borrow,
+        max_borrow_time: l.max_borrow_time,
+        max_transfers: l.max_transfers,
+        transfer_count: l.transfer_count,
+        max_consumptions: l.max_consumptions,
+        total_consumptions: l.total_consumptions,
+        allow_overages: l.allow_overages,
+        max_overages: l.max_overages,
+        features: features(e, l.id).await?,
+        metadata: l.metadata.clone(),
+    };
+    Ok(Outcome {
+        license,
+        device,
+        created,
+        license_id: l.id,
+        expires_at: l.expires_at,
+        license_file_ttl_days: l.ttl_days,
+    })
+}
+
+/// Reads and locks the license with this key for the rest of the transaction.
+async fn lock(tx: &mut Tx, key: &str) -> Result<Lic, StoreError> {
+    let mut q = query(format!(
+        "SELECT {LICENSE_COLS} FROM licenses l JOIN products p ON p.id = l.product_id WHERE l.license_key = ?"
+    ))
+    .bind(key);
+    if tx.dialect() == crate::db::Dialect::Postgres {
+        // Only the license row: locking the product too would serialise every activation of a product.
+        q.push(" FOR UPDATE OF l");
+    }
+    match tx.fetch_optional(q).await? {
+        Some(r) => Lic::from_row(&r),
+        None => refuse(Refusal::NotFound),
+    }
+}
+
+async fn reload(tx: &mut Tx, id: i64) -> Result<Lic, StoreError> {
+    let r = tx
+        .fetch_one(
+            query(format!(
+                "SELECT {LICENSE_COLS} FROM licenses l JOIN products p ON p.id = l.product_id WHERE l.id = ?"
+            ))
+            .bind(id),
+        )
+        .await?;
+    Lic::from_row(&r)
+}
+
+async fn active_device(e: &mut impl Exec, license_id: i64, hw: &str) -> Result<Option<ClientDevice>, StoreError> {
+    let q = query(format!(
+        "SELECT {DEVICE_COLS} FROM devices d WHERE d.license_id = ? AND d.hardware_id = ? AND d.deactivated_at IS NULL"
+    ))
+    .bind(license_id)
+    .bind(hw);
+    e.fetch_optional(q).await?.as_ref().map(device_from_row).transpose()
+}
+
+async fn device_by_id(e: &mut impl Exec, id: i64) -> Result<ClientDevice, StoreError> {
+    device_from_row(&e.fetch_one(query(format!("SELECT {DEVICE_COLS} FROM devices d WHERE d.id = ?")).bind(id)).await?)
+}
+
+/// Ends the activations of floating devices whose lease (and any borrowing) lapsed, freeing their seats.
+async fn reap_lapsed(tx: &mut Tx, l: &Lic, now: i64) -> Result<(), StoreError> {
+    let n = tx
+        .execute(
+            query(
+                "UPDATE devices SET deactivated_at = lease_expires_at WHERE license_id = ? AND deactivated_at IS NULL \
+                 AND lease_expires_at <= ? AND (borrowed_until IS NULL OR borrowed_until <= ?)",
+            )
+            .bind(l.id)
+            .bind(now)
+            .bind(now),
+        )
+        .await?;
+    if n > 0 {
+        tx.execute(
+            query(
+                "UPDATE licenses SET times_activated = MAX_FN(times_activated - ?, 0) WHERE id = ?"
+                    .replace("MAX_FN", max_fn(tx)),
+            )
+            .bind(i64::try_from(n).unwrap_or(i64::MAX))
+            .bind(l.id),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn max_fn(tx: &Tx) -> &'static str {
+    match tx.dialect() {
+        crate::db::Dialect::Sqlite => "MAX",
+        crate::db::Dialect::Postgres => "GREATEST",
+    }
+}
+
+/// Live floating seats of a license, not counting `except_device`.
+async fn live_seats(tx: &mut Tx, license_id: i64, except_device: Option<i64>, now: i64) -> Result<i64, StoreError> {
+    let row = tx
+        .fetch_one(
+            query(
+                "SELECT COUNT(*) AS n FROM devices WHERE license_id = ? AND deactivated_at IS NULL \
+                 AND (lease_expires_at > ? OR borrowed_until > ?) AND id <> ?",
+            )
+            .bind(license_id)
+            .bind(now)
+            .bind(now)
+            .bind(except_device.unwrap_or(-1)),
+        )
+        .await?;
+    row.get("n")
+}
+
+async fn insert_device(tx: &mut Tx, l: &Lic, req: &ClientReq, lease: Option<i64>, now: i64) -> Result<i64, StoreError> {
+    let id = tx
+        .insert(
+            query(
+                "INSERT INTO devices (license_id, hardware_id, hostname, os, app_version, time_activated, last_check, lease_expires_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(l.id)
+            .bind(req.hardware_id.as_str())
+            .bind(req.hostname.clone().unwrap_or_default())
+            .bind(req.os.clone().unwrap_or_default())
+            .bind(req.app_version.clone().unwrap_or_default())
+            .bind(now)
+            .bind(now)
+            .bind(lease),
+        )
+        .await?;
+    tx.execute(
+        query("UPDATE licenses SET times_activated = times_activated + 1, time_activated = COALESCE(time_activated, ?), updated_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(now)
+            .bind(l.id),
+    )
+    .await?;
+    events::record(
+        tx,
+        &client_scope(),
+        NewEvent {
+            action: "license.activated".into(),
+            resource_type: "device",
+            resource_id: id,
+            license_id: Some(l.id),
+            note: &req.hardware_id,
+            before: None,
+            after: Some(serde_json::json!({"hardware_id": req.hardware_id, "hostname": req.hostname, "os": req.os})),
+        },
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Refreshes what the device reports about itself and, for floating licenses, its lease.
+async fn touch_device(tx: &mut Tx, id: i64, req: &ClientReq, lease: Option<i64>, now: i64) -> Result<(), StoreError> {
+    tx.execute(
+        query(
+            "UPDATE devices SET hostname = COALESCE(?, hostname), os = COALESCE(?, os), app_version = COALESCE(?, app_version), \
+             last_check = ?, lease_expires_at = COALESCE(?, lease_expires_at) WHERE id = ?",
+        )
+        .bind(req.hostname.clone())
+        .bind(req.os.clone())
+        .bind(req.app_version.clone())
+        .bind(now)
+        .bind(lease)
+        .bind(id),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Activates inside a transaction already holding the license lock (shared by activate, trial, borrow
+/// and offline activation).
+async fn activate_locked(tx: &mut Tx, l: &Lic, req: &ClientReq, now: i64) -> Result<(i64, bool), StoreError> {
+    if l.floating {
+        reap_lapsed(tx, l, now).await?;
+        let lease = now + l.lease_ms();
+        let existing = active_device(tx, l.id, &req.hardware_id).await?;
+        let live = live_seats(tx, l.id, existing.as_ref().map(|d| d.id), now).await?;
+        if live >= l.floating_users {
+            return refuse(Refusal::NoSeat { seats: l.floating_users });
+        }
+        return match existing {
+            Some(d) => {
+                touch_device(tx, d.id, req, Some(lease), now).await?;
+                Ok((d.id, false))
+            }
+            None => Ok((insert_device(tx, l, req, Some(lease), now).await?, true)),
+        };
+    }
+    if let Some(d) = active_device(tx, l.id, &req.hardware_id).await? {
+        touch_device(tx, d.id, req, None, now).await?;
+        return Ok((d.id, false));
+    }
+    if let Some(max) = l.max_activations
+        && l.times_activated >= max
+    {
+        return refuse(Refusal::TooManyActivations { max });
+    }
+    Ok((insert_device(tx, l, req, None, now).await?, true))
+}
+
+/// `POST activate`: a new activation (`created`), or the existing one of this hardware id.
+pub async fn activate(db: &Db, req: &ClientReq) -> Result<Outcome, StoreError> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    let l = lock(&mut tx, &req.license_key).await?;
+    l.admit(&req.product, now)?;
+    let (device_id, created) = activate_locked(&mut tx, &l, req, now).await?;
+    let l = reload(&mut tx, l.id).await?;
+    let device = device_by_id(&mut tx, device_id).await?;
+    let out = outcome(&mut tx, &l, Some(device), created, now).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// The result of a check: valid, or the refusal with whatever is known.
+pub struct CheckResult {
+    pub refusal: Option<Refusal>,
+    pub outcome: Option<Outcome>,
+    /// The device to record a `last_check` for (node-locked checks record it in batches).
+    pub checked_device: Option<(i64, i64)>,
+}
+
+/// `POST check`. Node-locked: read-only (the `last_check` write is left to a batch). Floating: renews the
+/// lease in a transaction, re-acquiring a lapsed one while a seat is free.
+pub async fn check(db: &Db, req: &ClientReq) -> Result<CheckResult, StoreError> {
+    let now = now_ms();
+    let q = query(format!(
+        "SELECT {LICENSE_COLS}, d.id AS device_id FROM licenses l JOIN products p ON p.id = l.product_id \
+         LEFT JOIN devices d ON d.license_id = l.id AND d.hardware_id = ? AND d.deactivated_at IS NULL WHERE l.license_key = ?"
+    ))
+    .bind(req.hardware_id.as_str())
+    .bind(req.license_key.as_str());
+    let Some(row) = db.fetch_optional(q).await? else {
+        return Ok(CheckResult { refusal: Some(Refusal::NotFound), outcome: None, checked_device: None });
+    };
+    let l = Lic::from_row(&row)?;
+    let device_id: Option<i64> = row.get("device_id")?;
+    let mut e = db;
+    if let Err(StoreError::Refused(r)) = l.admit(&req.product, now) {
+        let out = if r == Refusal::ProductMismatch { None } else { Some(outcome(&mut e, &l, None, false, now).await?) };
+        return Ok(CheckResult { refusal: Some(r), outcome: out, checked_device: None });
+    }
+    if l.floating {
+        return check_floating(db, req, now).await;
+    }
+    match device_id {
+        None => Ok(CheckResult {
+            refusal: Some(Refusal::NotActivated),
+            outcome: Some(outcome(&mut e, &l, None, false, now).await?),
+            checked_device: None,
+        }),
+        Some(d) => {
+            let mut device = device_by_id(&mut e, d).await?;
+            device.last_check = Some(secs(now));
+            Ok(CheckResult {
+                refusal: None,
+                outcome: Some(outcome(&mut e, &l, Some(device), false, now).await?),
+                checked_device: Some((d, l.id)),
+            })
+        }
+    }
+}
+
+async fn check_floating(db: &Db, req: &ClientReq, now: i64) -> Result<CheckResult, StoreError> {
+    let mut tx = db.begin().await?;
+    let l = lock(&mut tx, &req.license_key).await?;
+    reap_lapsed(&mut tx, &l, now).await?;
+    let device = match active_device(&mut tx, l.id, &req.hardware_id).await? {
+        Some(d) => {
+            touch_device(&mut tx, d.id, req, Some(now + l.lease_ms()), now).await?;
+            Some(d.id)
+        }
+        None => {
+            let held_before = tx
+                .fetch_optional(
+                    query("SELECT id FROM devices WHERE license_id = ? AND hardware_id = ?")
+                        .bind(l.id)
+                        .bind(req.hardware_id.as_str()),
+                )
+                .await?
+                .is_some();
+            if !held_before {
+                let out = outcome(&mut tx, &l, None, false, now).await?;
+                tx.commit().await?;
+                return Ok(CheckResult {
+                    refusal: Some(Refusal::NotActivated),
+                    outcome: Some(out),
+                    checked_device: None,
+                });
+            }
+            match activate_locked(&mut tx, &l, req, now).await {
+                Ok((id, _)) => Some(id),
+                Err(StoreError::Refused(r)) => {
+                    let out = outcome(&mut tx, &l, None, false, now).await?;
+                    tx.commit().await?;
+                    return Ok(CheckResult { refusal: Some(r), outcome: Some(out), checked_device: None });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    let l = reload(&mut tx, l.id).await?;
+    let device = match device {
+        Some(id) => Some(device_by_id(&mut tx, id).await?),
+        None => None,
+    };
+    tx.execute(query("UPDATE licenses SET last_check = ? WHERE id = ?").bind(now).bind(l.id)).await?;
+    let out = outcome(&mut tx, &l, device, false, now).await?;
+    tx.commit().await?;
+    Ok(CheckResult { refusal: None, outcome: Some(out), checked_device: None })
+}
+
+/// `POST deactivate`: frees the device's slot (floating: its seat). Node-locked deactivations count as
+/// transfers against `max_transfers`.
+pub async fn deactivate(db: &Db, req: &ClientReq) -> Result<Outcome, StoreError> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    let l = lock(&mut tx, &req.license_key).await?;
+    if l.product != req.product {
+        return refuse(Refusal::ProductMismatch);
+    }
+    let Some(d) = active_device(&mut tx, l.id, &req.hardware_id).await? else {
+        return refuse(Refusal::NotActivated);
+    };
+    if !l.floating && l.max_transfers > 0 && l.transfer_count >= l.max_transfers {
+        return refuse(Refusal::TransferLimit { max: l.max_transfers });
+    }
+    tx.execute(query("UPDATE devices SET deactivated_at = ? WHERE id = ?").bind(now).bind(d.id)).await?;
+    let transfer = i64::from(!l.floating);
+    tx.execute(
+        query(
+            "UPDATE licenses SET times_activated = MAX_FN(times_activated - 1, 0), transfer_count = transfer_count + ?, updated_at = ? WHERE id = ?"
+                .replace("MAX_FN", max_fn(&tx)),
+        )
+        .bind(transfer)
+        .bind(now)
+        .bind(l.id),
+    )
+    .await?;
+    events::record(
+        &mut tx,
+        &client_scope(),
+        NewEvent {
+            action: "license.deactivated".into(),
+            resource_type: "device",
+            resource_id: d.id,
+            license_id: Some(l.id),
+            note: &req.hardware_id,
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    let l = reload(&mut tx, l.id).await?;
+    let device = device_by_id(&mut tx, d.id).await?;
+    let out = outcome(&mut tx, &l, Some(device), false, now).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// `POST consumption`: adds `n` to the license's or a feature's counter, refusing (and adding nothing)
+/// beyond the limit plus allowed overages.
+pub async fn consume(
+    db: &Db,
+    req: &ClientReq,
+    feature: Option<&str>,
+    n: i64,
+) -> Result<(Outcome, Option<ClientFeature>), StoreError> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    let l = lock(&mut tx, &req.license_key).await?;
+    l.admit(&req.product, now)?;
+    if active_device(&mut tx, l.id, &req.hardware_id).await?.is_none() {
+        return refuse(Refusal::NotActivated);
+    }
+    let note = format!("{}+{n}", feature.unwrap_or("license"));
+    match feature {
+        Some(code) => {
+            let row = tx
+                .fetch_optional(
+                    query(
+                        "SELECT lf.id, lf.max_consumption, lf.total_consumptions, lf.allow_overages, lf.max_overages \
+                         FROM license_features lf JOIN product_features f ON f.id = lf.feature_id WHERE lf.license_id = ? AND f.code = ?",
+                    )
+                    .bind(l.id)
+                    .bind(code),
+                )
+                .await?;
+            let Some(row) = row else { return refuse(Refusal::FeatureNotFound) };
+            let allow: bool = row.get("allow_overages")?;
+            let limit = row.get::<i64>("max_consumption")? + if allow { row.get::<i64>("max_overages")? } else { 0 };
+            let total: i64 = row.get("total_consumptions")?;
+            if total.saturating_add(n) > limit {
+                return refuse(Refusal::ConsumptionLimit { limit, total });
+            }
+            tx.execute(
+                query("UPDATE license_features SET total_consumptions = total_consumptions + ? WHERE id = ?")
+                    .bind(n)
+                    .bind(row.get::<i64>("id")?),
+            )
+            .await?;
+        }
+        None => {
+            let limit = l.max_consumptions + if l.allow_overages { l.max_overages } else { 0 };
+            if l.total_consumptions.saturating_add(n) > limit {
+                return refuse(Refusal::ConsumptionLimit { limit, total: l.total_consumptions });
+            }
+            tx.execute(
+                query("UPDATE licenses SET total_consumptions = total_consumptions + ?, updated_at = ? WHERE id = ?")
+                    .bind(n)
+                    .bind(now)
+                    .bind(l.id),
+            )
+            .await?;
+        }
+    }
+    events::record(
+        &mut tx,
+        &client_scope(),
+        NewEvent {
+            action: "license.consumed".into(),
+            resource_type: "license",
+            resource_id: l.id,
+            license_id: Some(l.id),
+            note: &note,
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    let l = reload(&mut tx, l.id).await?;
+    let out = outcome(&mut tx, &l, None, false, now).await?;
+    let f = feature.and_then(|code| out.license.features.iter().find(|f| f.code == code).cloned());
+    tx.commit().await?;
+    Ok((out, f))
+}
+
+/// `POST borrow`: takes a floating seat offline until `now + hours`.
+pub async fn borrow(db: &Db, req: &ClientReq, hours: i64) -> Result<Outcome, StoreError> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    let l = lock(&mut tx, &req.license_key).await?;
+    l.admit(&req.product, now)?;
+    if !l.floating || !l.can_borrow {
+        return refuse(Refusal::BorrowNotAllowed);
+    }
+    if hours < 1 || hours > l.max_borrow_time {
+        return Err(StoreError::invalid(
+            "borrow_hours",
+            format!("must be between 1 and {} (the license's max_borrow_time)", l.max_borrow_time),
+        ));
+    }
+    let (device_id, _) = activate_locked(&mut tx, &l, req, now).await?;
+    let until = now + hours * 3_600_000;
+    tx.execute(
+        query("UPDATE devices SET borrowed_until = ?, lease_expires_at = ? WHERE id = ?")
+            .bind(until)
+            .bind(until.max(now + l.lease_ms()))
+            .bind(device_id),
+    )
+    .await?;
+    let l = reload(&mut tx, l.id).await?;
+    let device = device_by_id(&mut tx, device_id).await?;
+    let out = outcome(&mut tx, &l, Some(device), false, now).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// The license and active device for a license file; refused as a check would be.
+pub async fn for_license_file(db: &Db, req: &ClientReq) -> Result<Outcome, StoreError> {
+    let now = now_ms();
+    let q = query(format!(
+        "SELECT {LICENSE_COLS} FROM licenses l JOIN products p ON p.id = l.product_id WHERE l.license_key = ?"
+    ))
+    .bind(req.license_key.as_str());
+    let Some(row) = db.fetch_optional(q).await? else { return refuse(Refusal::NotFound) };
+    let l = Lic::from_row(&row)?;
+    l.admit(&req.product, now)?;
+    let mut e = db;
+    let Some(d) = active_device(&mut e, l.id, &req.hardware_id).await? else { return refuse(Refusal::NotActivated) };
+    outcome(&mut e, &l, Some(d), false, now).await
+}
+
+/// `POST trial`: one trial license per device and product, from the product's trial template, activated
+/// on the device. The same device asking again gets the same license (`created` false).
+pub async fn trial(db: &Db, product: &str, req: &ClientReq, email: Option<&str>) -> Result<Outcome, StoreError> {
+    let prow = db.fetch_optional(query("SELECT id FROM products WHERE short_code = ?").bind(product)).await?;
+    let Some(prow) = prow else { return refuse(Refusal::NoSuchProduct) };
+    let product_id: i64 = prow.get("id")?;
+    let trow = db
+        .fetch_optional(
+            query("SELECT id FROM license_templates WHERE product_id = ? AND is_trial = ? ORDER BY id LIMIT 1")
+                .bind(product_id)
+                .bind(true),
+        )
+        .await?;
+    let Some(trow) = trow else { return refuse(Refusal::NoTrial) };
+    let template_id: i64 = trow.get("id")?;
+    // A concurrent first trial for the same device loses on the unique index and then finds the winner's.
+    for _ in 0..3 {
+        match trial_once(db, product_id, template_id, req, email).await {
+            Err(StoreError::Conflict { .. }) => continue,
+            other => return other,
+        }
+    }
+    Err(StoreError::State("the trial could not be started; try again".into()))
+}
+
+async fn trial_once(
+    db: &Db,
+    product_id: i64,
+    template_id: i64,
+    req: &ClientReq,
+    email: Option<&str>,
+) -> Result<Outcome, StoreError> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    let existing = tx
+        .fetch_optional(
+            query("SELECT license_id FROM trials WHERE product_id = ? AND hardware_id = ?")
+                .bind(product_id)
+                .bind(req.hardware_id.as_str()),
+        )
+        .await?;
+    let (license_id, created) = match existing {
+        Some(r) => (r.get::<i64>("license_id")?, false),
+        None => {
+            let scope = client_scope();
+            let customer = match email {
+                Some(e) => {
+                    let input = licensd_core::model::CustomerInput { email: Some(e.to_string()), ..Default::default() };
+                    let r = licensd_core::model::CustomerRef::New(Box::new(input));
+                    Some(crate::customers::resolve_in(&mut tx, &scope, "email", &r).await?.id)
+                }
+                None => None,
+            };
+            let input = LicenseInput { license_template: Some(TemplateRef::Id(template_id)), ..Default::default() };
+            let id = crate::licenses::create_in(&mut tx, &scope, &input, None, customer).await?;
+            tx.execute(
+                query("INSERT INTO trials (product_id, hardware_id, license_id, created_at) VALUES (?, ?, ?, ?)")
+                    .bind(product_id)
+                    .bind(req.hardware_id.as_str())
+                    .bind(id)
+                    .bind(now),
+            )
+            .await?;
+            (id, true)
+        }
+    };
+    let key: String = tx
+        .fetch_one(query("SELECT license_key FROM licenses WHERE id = ?").bind(license_id))
+        .await?
+        .get("license_key")?;
+    let l = lock(&mut tx, &key).await?;
+    if created {
+        activate_locked(&mut tx, &l, req, now).await?;
+    } else {
+        l.admit(&l.product.clone(), now)?;
+        activate_locked(&mut tx, &l, req, now).await?;
+    }
+    let l = reload(&mut tx, l.id).await?;
+    let device = active_device(&mut tx, l.id, &req.hardware_id).await?;
+    let out = outcome(&mut tx, &l, device, created, now).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// The payload of an offline license file for an outcome with a device.
+pub fn license_file_payload(o: &Outcome, key_id: &str, now: i64, until: Option<i64>) -> serde_json::Value {
+    let ttl_end = now + o.license_file_ttl_days * DAY_MS;
+    let mut expires = o.expires_at.map_or(ttl_end, |e| e.min(ttl_end));
+    if let Some(u) = until {
+        expires = expires.min(u);
+    }
+    let features: Vec<serde_json::Value> = o
+        .license
+        .features
+        .iter()
+        .map(|f| serde_json::json!({"code": f.code, "feature_type": f.feature_type, "max_consumption": f.max_consumption}))
+        .collect();
+    serde_json::json!({
+        "license_key": o.license.license_key,
+        "product": o.license.product,
+        "hardware_id": o.device.as_ref().map(|d| d.hardware_id.clone()),
+        "features": features,
+        "issued_at": secs(now),
+        "expires_at": secs(expires),
+        "key_id": key_id,
+        "license": o.license,
+    })
+}
+
+/// `last_check` times of node-locked checks, written in batches: a write per check would cost more than
+/// the check itself.
+#[derive(Default)]
+pub struct LastChecks {
+    pending: Mutex<HashMap<i64, (i64, i64)>>,
+}
+
+impl LastChecks {
+    /// Notes that `device` of `license` was checked at `at`.
+    pub fn note(&self, device: i64, license: i64, at: i64) {
+        if let Ok(mut p) = self.pending.lock() {
+            p.insert(device, (license, at));
+        }
+    }
+
+    /// Writes every pending time in one transaction.
+    pub async fn flush(&self, db: &Db) -> Result<usize, StoreError> {
+        let batch: Vec<(i64, (i64, i64))> = match self.pending.lock() {
+            Ok(mut p) => p.drain().collect(),
+            Err(_) => return Ok(0),
+        };
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = db.begin().await?;
+        for (device, (license, at)) in &batch {
+            tx.execute(
+                query("UPDATE devices SET last_check = ? WHERE id = ? AND (last_check IS NULL OR last_check < ?)")
+                    .bind(*at)
+                    .bind(*device)
+                    .bind(*at),
+            )
+            .await?;
+            tx.execute(
+                query("UPDATE licenses SET last_check = ? WHERE id = ? AND (last_check IS NULL OR last_check < ?)")
+                    .bind(*at)
+                    .bind(*license)
+                    .bind(*at),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(batch.len())
+    }
+}
