@@ -48,13 +48,16 @@ impl Refusal {
     /// The HTTP status of the refusal when it is an error response (everything but `check`).
     pub fn status(&self) -> u16 {
         match self {
-            Refusal::NotFound | Refusal::NoSuchProduct | Refusal::FeatureNotFound | Refusal::NoTrial => 404,
+            Refusal::NotFound
+            | Refusal::NoSuchProduct
+            | Refusal::FeatureNotFound
+            | Refusal::NoTrial
+            | Refusal::NotActivated => 404,
             Refusal::ProductMismatch
             | Refusal::Disabled
             | Refusal::Refunded
             | Refusal::Expired
-            | Refusal::BorrowNotAllowed
-            | Refusal::NotActivated => 403,
+            | Refusal::BorrowNotAllowed => 403,
             Refusal::TooManyActivations { .. }
             | Refusal::NoSeat { .. }
             | Refusal::TransferLimit { .. }

@@ -586,7 +586,7 @@ pub struct Customer {
 }
 
 /// Body of `POST /api/v1/customers/`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerInput {
     /// Unique, compared case-insensitively.
@@ -619,6 +619,27 @@ pub struct CustomerInput {
     #[serde(default = "empty_object")]
     #[schema(value_type = Object)]
     pub metadata: Value,
+}
+
+impl Default for CustomerInput {
+    fn default() -> Self {
+        CustomerInput {
+            email: None,
+            first_name: String::new(),
+            last_name: String::new(),
+            company_name: String::new(),
+            phone: String::new(),
+            reference: String::new(),
+            address: String::new(),
+            postcode: String::new(),
+            city: String::new(),
+            country: String::new(),
+            state: String::new(),
+            note: String::new(),
+            labels: Vec::new(),
+            metadata: empty_object(),
+        }
+    }
 }
 
 impl CustomerInput {

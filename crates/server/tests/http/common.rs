@@ -96,6 +96,8 @@ pub async fn fresh_database(backend: Backend) -> Option<String> {
 
 pub struct TestApp {
     pub url: String,
+    pub db_url: String,
+    pub state: AppState,
     pub db: Db,
     pub admin: String,
     client: reqwest::Client,
@@ -114,18 +116,15 @@ impl TestApp {
         let db_url = fresh_database(backend).await?;
         let db = Db::connect(&db_url).await.expect("open test database");
         let (_, admin) = licensd_store::tokens::create(&db, "admin", Role::Admin, &[]).await.expect("admin token");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let state = AppState::load(db.clone(), None).await.expect("signing key");
-        tokio::spawn(async move {
-            licensd_server::serve(state, listener, std::future::pending()).await.expect("serve");
-        });
-        Some(TestApp {
-            url: format!("http://{addr}"),
-            db,
-            admin,
-            client: reqwest::Client::builder().build().expect("client"),
-        })
+        let (url, state) = serve(db.clone()).await;
+        Some(TestApp { url, db_url, state, db, admin, client: reqwest::Client::builder().build().expect("client") })
+    }
+
+    /// Another server on the same database with its own connection pool: what a second licensd instance
+    /// behind a load balancer is to the database. Returns its base URL.
+    pub async fn second_instance(&self) -> String {
+        let db = Db::connect(&self.db_url).await.expect("open the database again");
+        serve(db).await.0
     }
 
     /// A request with a token (or none) and a body given as JSON or raw bytes.
@@ -208,6 +207,17 @@ impl TestApp {
         assert_eq!(r.status, 200, "{path}: {}", r.text);
         r.body["count"].as_i64().expect("count")
     }
+}
+
+async fn serve(db: Db) -> (String, AppState) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let state = AppState::load(db, None).await.expect("signing key");
+    let s = state.clone();
+    tokio::spawn(async move {
+        licensd_server::serve(s, listener, std::future::pending()).await.expect("serve");
+    });
+    (format!("http://{addr}"), state)
 }
 
 pub enum Body {

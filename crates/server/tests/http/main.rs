@@ -6,6 +6,7 @@ mod common;
 mod auth_and_ops;
 mod bad_input;
 mod catalog;
+mod client;
 mod customers_orders;
 mod licenses;
 mod scoping;
