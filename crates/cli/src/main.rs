@@ -38,6 +38,71 @@ enum Cmd {
         #[command(subcommand)]
         cmd: TokenCmd,
     },
+    /// The signing key of responses and license files.
+    Key {
+        #[command(subcommand)]
+        cmd: KeyCmd,
+    },
+    /// Work on licenses from the command line.
+    License {
+        #[command(subcommand)]
+        cmd: LicenseCmd,
+    },
+    /// Developer tools.
+    Dev {
+        #[command(subcommand)]
+        cmd: DevCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCmd {
+    /// Print the active public key (what applications embed to verify responses and license files).
+    Show {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a new signing key active; old keys stay retrievable, so what they signed still verifies.
+    /// Running servers pick the new key up within 30 seconds.
+    Rotate {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum LicenseCmd {
+    /// Turn an air-gapped machine's activation request code (in FILE, or - for stdin) into its license
+    /// file, for vendors with no connected machine at hand.
+    OfflineActivate {
+        #[command(flatten)]
+        db: DbArg,
+        file: String,
+        /// Write the license file here instead of stdout.
+        #[arg(long)]
+        out: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DevCmd {
+    /// Fill a database with realistic fake customers, orders, licenses and devices.
+    Seed {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long, default_value_t = 10_000)]
+        licenses: i64,
+        /// Seed of the generator (the same seed gives the same data).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Write each license's key, product and activated hardware id (if any), one per line, for load generators.
+        #[arg(long)]
+        keys_out: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -155,7 +220,101 @@ async fn main() -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Serve { db, listen } => serve(Config { db: db.db, listen }).await,
         Cmd::Token { cmd } => token(cmd).await,
+        Cmd::Key { cmd } => key(cmd).await,
+        Cmd::License { cmd } => license(cmd).await,
+        Cmd::Dev { cmd } => dev(cmd).await,
     }
+}
+
+async fn key(cmd: KeyCmd) -> anyhow::Result<()> {
+    let (db, json, rotate) = match cmd {
+        KeyCmd::Show { db, json } => (db, json, false),
+        KeyCmd::Rotate { db, json } => (db, json, true),
+    };
+    let db = open(&db).await?;
+    let k = if rotate {
+        licensd_store::keys::rotate(&db, secret().as_deref()).await?
+    } else {
+        licensd_store::keys::active(&db, secret().as_deref()).await?
+    };
+    if json {
+        println!("{}", serde_json::json!({"alg": "ed25519", "key_id": k.key_id, "public_key": k.public_base64()}));
+    } else {
+        if rotate {
+            println!("rotated: key {} now signs; running servers switch within 30 seconds", k.key_id);
+        }
+        println!("key id:     {}", k.key_id);
+        println!("public key: {}", k.public_base64());
+    }
+    Ok(())
+}
+
+async fn license(cmd: LicenseCmd) -> anyhow::Result<()> {
+    match cmd {
+        LicenseCmd::OfflineActivate { db, file, out } => {
+            let code = if file == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&file).with_context(|| format!("cannot read {file}"))?
+            };
+            let db = open(&db).await?;
+            let req = licensd_server::client_api::decode_request_code(code.trim(), "activate")
+                .map_err(|e| anyhow::anyhow!("{}", e.error.detail))?;
+            let outcome = match licensd_store::client::activate(&db, &req).await {
+                Err(licensd_store::StoreError::Refused(r)) => anyhow::bail!("refused: {} ({})", r.detail(), r.code()),
+                other => other?,
+            };
+            let state = AppState::load(db, secret()).await?;
+            let text = state.license_file(&outcome, None);
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, &text).with_context(|| format!("cannot write {path}"))?;
+                    eprintln!("license file for {} written to {path}", req.hardware_id);
+                }
+                None => print!("{text}"),
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn dev(cmd: DevCmd) -> anyhow::Result<()> {
+    match cmd {
+        DevCmd::Seed { db, licenses, seed, keys_out } => {
+            anyhow::ensure!(licenses > 0, "--licenses must be positive");
+            let db = open(&db).await?;
+            let bar = indicatif::ProgressBar::new(u64::try_from(licenses)?);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} licenses ({per_sec}, eta {eta})")?
+                    .progress_chars("=> "),
+            );
+            let start = std::time::Instant::now();
+            let seeded = licensd_store::seed::seed(&db, licenses, seed, |n| bar.set_position(u64::try_from(n).unwrap_or(0))).await?;
+            bar.finish();
+            eprintln!(
+                "seeded {} licenses, {} customers and orders, {} devices in {:.1?}",
+                seeded.licenses,
+                seeded.customers,
+                seeded.devices,
+                start.elapsed()
+            );
+            if let Some(path) = keys_out {
+                let mut text = String::new();
+                for (k, product, hw) in &seeded.keys {
+                    text.push_str(k);
+                    text.push(' ');
+                    text.push_str(product);
+                    if let Some(hw) = hw {
+                        text.push(' ');
+                        text.push_str(hw);
+                    }
+                    text.push('\n');
+                }
+                std::fs::write(&path, text).with_context(|| format!("cannot write {path}"))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn token(cmd: TokenCmd) -> anyhow::Result<()> {

@@ -50,7 +50,8 @@ fn client_scope() -> Scope {
 const LICENSE_COLS: &str = "l.id, l.license_key, l.enabled, l.refunded, l.license_type, l.max_activations, l.times_activated, \
      l.expires_at, l.maintenance_until, l.is_trial, l.is_floating_cloud, l.floating_users, l.floating_timeout, \
      l.max_transfers, l.transfer_count, l.can_borrow, l.max_borrow_time, l.max_consumptions, l.total_consumptions, \
-     l.allow_overages, l.max_overages, l.license_file_ttl_days, l.metadata, l.time_activated, p.short_code";
+     l.allow_overages, l.max_overages, l.license_file_ttl_days, l.metadata, l.time_activated, p.short_code, \
+     (SELECT COUNT(*) FROM license_features lf WHERE lf.license_id = l.id) AS n_features";
 
 const DEVICE_COLS: &str = "d.id, d.hardware_id, d.hostname, d.os, d.app_version, d.time_activated, d.last_check, d.lease_expires_at, d.borrowed_until";
 
@@ -80,6 +81,8 @@ struct Lic {
     ttl_days: i64,
     metadata: serde_json::Value,
     product: String,
+    /// How many feature entitlements the license has (their rows are read only when there are some).
+    n_features: i64,
 }
 
 impl Lic {
@@ -109,6 +112,7 @@ impl Lic {
             ttl_days: r.get("license_file_ttl_days")?,
             metadata: r.json("metadata")?,
             product: r.get("short_code")?,
+            n_features: r.get("n_features")?,
         })
     }
 
@@ -210,7 +214,7 @@ async fn outcome(
         total_consumptions: l.total_consumptions,
         allow_overages: l.allow_overages,
         max_overages: l.max_overages,
-        features: features(e, l.id).await?,
+        features: if l.n_features > 0 { features(e, l.id).await? } else { Vec::new() },
         metadata: l.metadata.clone(),
     };
     Ok(Outcome {
@@ -264,8 +268,9 @@ async fn device_by_id(e: &mut impl Exec, id: i64) -> Result<ClientDevice, StoreE
     device_from_row(&e.fetch_one(query(format!("SELECT {DEVICE_COLS} FROM devices d WHERE d.id = ?")).bind(id)).await?)
 }
 
-/// Ends the activations of floating devices whose lease (and any borrowing) lapsed, freeing their seats.
-async fn reap_lapsed(tx: &mut Tx, l: &Lic, now: i64) -> Result<(), StoreError> {
+/// Ends the activations of floating devices whose lease (and any borrowing) lapsed, freeing their seats;
+/// `true` when it ended any.
+async fn reap_lapsed(tx: &mut Tx, l: &Lic, now: i64) -> Result<bool, StoreError> {
     let n = tx
         .execute(
             query(
@@ -288,7 +293,7 @@ async fn reap_lapsed(tx: &mut Tx, l: &Lic, now: i64) -> Result<(), StoreError> {
         )
         .await?;
     }
-    Ok(())
+    Ok(n > 0)
 }
 
 fn max_fn(tx: &Tx) -> &'static str {
@@ -315,7 +320,7 @@ async fn live_seats(tx: &mut Tx, license_id: i64, except_device: Option<i64>, no
     row.get("n")
 }
 
-async fn insert_device(tx: &mut Tx, l: &Lic, req: &ClientReq, lease: Option<i64>, now: i64) -> Result<i64, StoreError> {
+async fn insert_device(tx: &mut Tx, l: &mut Lic, req: &ClientReq, lease: Option<i64>, now: i64) -> Result<ClientDevice, StoreError> {
     let id = tx
         .insert(
             query(
@@ -353,11 +358,22 @@ async fn insert_device(tx: &mut Tx, l: &Lic, req: &ClientReq, lease: Option<i64>
         },
     )
     .await?;
-    Ok(id)
+    l.times_activated += 1;
+    Ok(ClientDevice {
+        id,
+        hardware_id: req.hardware_id.clone(),
+        hostname: req.hostname.clone().unwrap_or_default(),
+        os: req.os.clone().unwrap_or_default(),
+        app_version: req.app_version.clone().unwrap_or_default(),
+        time_activated: secs(now),
+        last_check: Some(secs(now)),
+        lease_expires_at: lease.map(secs),
+        borrowed_until: None,
+    })
 }
 
 /// Refreshes what the device reports about itself and, for floating licenses, its lease.
-async fn touch_device(tx: &mut Tx, id: i64, req: &ClientReq, lease: Option<i64>, now: i64) -> Result<(), StoreError> {
+async fn touch_device(tx: &mut Tx, d: &mut ClientDevice, req: &ClientReq, lease: Option<i64>, now: i64) -> Result<(), StoreError> {
     tx.execute(
         query(
             "UPDATE devices SET hostname = COALESCE(?, hostname), os = COALESCE(?, os), app_version = COALESCE(?, app_version), \
@@ -368,17 +384,29 @@ async fn touch_device(tx: &mut Tx, id: i64, req: &ClientReq, lease: Option<i64>,
         .bind(req.app_version.clone())
         .bind(now)
         .bind(lease)
-        .bind(id),
+        .bind(d.id),
     )
     .await?;
+    for (field, v) in [(&mut d.hostname, &req.hostname), (&mut d.os, &req.os), (&mut d.app_version, &req.app_version)] {
+        if let Some(v) = v {
+            field.clone_from(v);
+        }
+    }
+    d.last_check = Some(secs(now));
+    if let Some(lease) = lease {
+        d.lease_expires_at = Some(secs(lease));
+    }
     Ok(())
 }
 
 /// Activates inside a transaction already holding the license lock (shared by activate, trial, borrow
 /// and offline activation).
-async fn activate_locked(tx: &mut Tx, l: &Lic, req: &ClientReq, now: i64) -> Result<(i64, bool), StoreError> {
+/// `l` is updated in memory to what the transaction wrote, so no re-read is needed.
+async fn activate_locked(tx: &mut Tx, l: &mut Lic, req: &ClientReq, now: i64) -> Result<(ClientDevice, bool), StoreError> {
     if l.floating {
-        reap_lapsed(tx, l, now).await?;
+        if reap_lapsed(tx, l, now).await? {
+            *l = reload(tx, l.id).await?;
+        }
         let lease = now + l.lease_ms();
         let existing = active_device(tx, l.id, &req.hardware_id).await?;
         let live = live_seats(tx, l.id, existing.as_ref().map(|d| d.id), now).await?;
@@ -386,16 +414,16 @@ async fn activate_locked(tx: &mut Tx, l: &Lic, req: &ClientReq, now: i64) -> Res
             return refuse(Refusal::NoSeat { seats: l.floating_users });
         }
         return match existing {
-            Some(d) => {
-                touch_device(tx, d.id, req, Some(lease), now).await?;
-                Ok((d.id, false))
+            Some(mut d) => {
+                touch_device(tx, &mut d, req, Some(lease), now).await?;
+                Ok((d, false))
             }
             None => Ok((insert_device(tx, l, req, Some(lease), now).await?, true)),
         };
     }
-    if let Some(d) = active_device(tx, l.id, &req.hardware_id).await? {
-        touch_device(tx, d.id, req, None, now).await?;
-        return Ok((d.id, false));
+    if let Some(mut d) = active_device(tx, l.id, &req.hardware_id).await? {
+        touch_device(tx, &mut d, req, None, now).await?;
+        return Ok((d, false));
     }
     if let Some(max) = l.max_activations
         && l.times_activated >= max
@@ -409,11 +437,9 @@ async fn activate_locked(tx: &mut Tx, l: &Lic, req: &ClientReq, now: i64) -> Res
 pub async fn activate(db: &Db, req: &ClientReq) -> Result<Outcome, StoreError> {
     let now = now_ms();
     let mut tx = db.begin().await?;
-    let l = lock(&mut tx, &req.license_key).await?;
+    let mut l = lock(&mut tx, &req.license_key).await?;
     l.admit(&req.product, now)?;
-    let (device_id, created) = activate_locked(&mut tx, &l, req, now).await?;
-    let l = reload(&mut tx, l.id).await?;
-    let device = device_by_id(&mut tx, device_id).await?;
+    let (device, created) = activate_locked(&mut tx, &mut l, req, now).await?;
     let out = outcome(&mut tx, &l, Some(device), created, now).await?;
     tx.commit().await?;
     Ok(out)
@@ -432,7 +458,8 @@ pub struct CheckResult {
 pub async fn check(db: &Db, req: &ClientReq) -> Result<CheckResult, StoreError> {
     let now = now_ms();
     let q = query(format!(
-        "SELECT {LICENSE_COLS}, d.id AS device_id FROM licenses l JOIN products p ON p.id = l.product_id \
+        "SELECT {LICENSE_COLS}, d.id AS device_id, d.hardware_id, d.hostname, d.os, d.app_version, d.time_activated AS device_time_activated, \
+         d.last_check, d.lease_expires_at, d.borrowed_until FROM licenses l JOIN products p ON p.id = l.product_id \
          LEFT JOIN devices d ON d.license_id = l.id AND d.hardware_id = ? AND d.deactivated_at IS NULL WHERE l.license_key = ?"
     ))
     .bind(req.hardware_id.as_str())
@@ -457,8 +484,17 @@ pub async fn check(db: &Db, req: &ClientReq) -> Result<CheckResult, StoreError> 
             checked_device: None,
         }),
         Some(d) => {
-            let mut device = device_by_id(&mut e, d).await?;
-            device.last_check = Some(secs(now));
+            let device = ClientDevice {
+                id: d,
+                hardware_id: row.get("hardware_id")?,
+                hostname: row.get("hostname")?,
+                os: row.get("os")?,
+                app_version: row.get("app_version")?,
+                time_activated: secs(row.get("device_time_activated")?),
+                last_check: Some(secs(now)),
+                lease_expires_at: row.get::<Option<i64>>("lease_expires_at")?.map(secs),
+                borrowed_until: row.get::<Option<i64>>("borrowed_until")?.map(secs),
+            };
             Ok(CheckResult {
                 refusal: None,
                 outcome: Some(outcome(&mut e, &l, Some(device), false, now).await?),
@@ -470,12 +506,14 @@ pub async fn check(db: &Db, req: &ClientReq) -> Result<CheckResult, StoreError> 
 
 async fn check_floating(db: &Db, req: &ClientReq, now: i64) -> Result<CheckResult, StoreError> {
     let mut tx = db.begin().await?;
-    let l = lock(&mut tx, &req.license_key).await?;
-    reap_lapsed(&mut tx, &l, now).await?;
+    let mut l = lock(&mut tx, &req.license_key).await?;
+    if reap_lapsed(&mut tx, &l, now).await? {
+        l = reload(&mut tx, l.id).await?;
+    }
     let device = match active_device(&mut tx, l.id, &req.hardware_id).await? {
-        Some(d) => {
-            touch_device(&mut tx, d.id, req, Some(now + l.lease_ms()), now).await?;
-            Some(d.id)
+        Some(mut d) => {
+            touch_device(&mut tx, &mut d, req, Some(now + l.lease_ms()), now).await?;
+            d
         }
         None => {
             let held_before = tx
@@ -495,8 +533,8 @@ async fn check_floating(db: &Db, req: &ClientReq, now: i64) -> Result<CheckResul
                     checked_device: None,
                 });
             }
-            match activate_locked(&mut tx, &l, req, now).await {
-                Ok((id, _)) => Some(id),
+            match activate_locked(&mut tx, &mut l, req, now).await {
+                Ok((d, _)) => d,
                 Err(StoreError::Refused(r)) => {
                     let out = outcome(&mut tx, &l, None, false, now).await?;
                     tx.commit().await?;
@@ -506,13 +544,8 @@ async fn check_floating(db: &Db, req: &ClientReq, now: i64) -> Result<CheckResul
             }
         }
     };
-    let l = reload(&mut tx, l.id).await?;
-    let device = match device {
-        Some(id) => Some(device_by_id(&mut tx, id).await?),
-        None => None,
-    };
     tx.execute(query("UPDATE licenses SET last_check = ? WHERE id = ?").bind(now).bind(l.id)).await?;
-    let out = outcome(&mut tx, &l, device, false, now).await?;
+    let out = outcome(&mut tx, &l, Some(device), false, now).await?;
     tx.commit().await?;
     Ok(CheckResult { refusal: None, outcome: Some(out), checked_device: None })
 }
@@ -646,7 +679,7 @@ pub async fn consume(
 pub async fn borrow(db: &Db, req: &ClientReq, hours: i64) -> Result<Outcome, StoreError> {
     let now = now_ms();
     let mut tx = db.begin().await?;
-    let l = lock(&mut tx, &req.license_key).await?;
+    let mut l = lock(&mut tx, &req.license_key).await?;
     l.admit(&req.product, now)?;
     if !l.floating || !l.can_borrow {
         return refuse(Refusal::BorrowNotAllowed);
@@ -657,17 +690,18 @@ pub async fn borrow(db: &Db, req: &ClientReq, hours: i64) -> Result<Outcome, Sto
             format!("must be between 1 and {} (the license's max_borrow_time)", l.max_borrow_time),
         ));
     }
-    let (device_id, _) = activate_locked(&mut tx, &l, req, now).await?;
+    let (mut device, _) = activate_locked(&mut tx, &mut l, req, now).await?;
     let until = now + hours * 3_600_000;
+    let lease = until.max(now + l.lease_ms());
     tx.execute(
         query("UPDATE devices SET borrowed_until = ?, lease_expires_at = ? WHERE id = ?")
             .bind(until)
-            .bind(until.max(now + l.lease_ms()))
-            .bind(device_id),
+            .bind(lease)
+            .bind(device.id),
     )
     .await?;
-    let l = reload(&mut tx, l.id).await?;
-    let device = device_by_id(&mut tx, device_id).await?;
+    device.borrowed_until = Some(secs(until));
+    device.lease_expires_at = Some(secs(lease));
     let out = outcome(&mut tx, &l, Some(device), false, now).await?;
     tx.commit().await?;
     Ok(out)
@@ -758,16 +792,12 @@ async fn trial_once(
         .fetch_one(query("SELECT license_key FROM licenses WHERE id = ?").bind(license_id))
         .await?
         .get("license_key")?;
-    let l = lock(&mut tx, &key).await?;
-    if created {
-        activate_locked(&mut tx, &l, req, now).await?;
-    } else {
+    let mut l = lock(&mut tx, &key).await?;
+    if !created {
         l.admit(&l.product.clone(), now)?;
-        activate_locked(&mut tx, &l, req, now).await?;
     }
-    let l = reload(&mut tx, l.id).await?;
-    let device = active_device(&mut tx, l.id, &req.hardware_id).await?;
-    let out = outcome(&mut tx, &l, device, created, now).await?;
+    let (device, _) = activate_locked(&mut tx, &mut l, req, now).await?;
+    let out = outcome(&mut tx, &l, Some(device), created, now).await?;
     tx.commit().await?;
     Ok(out)
 }

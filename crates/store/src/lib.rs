@@ -15,6 +15,7 @@ pub mod migrate;
 pub mod orders;
 pub mod products;
 pub mod scope;
+pub mod seed;
 pub mod templates;
 pub mod tokens;
 
