@@ -285,11 +285,15 @@ async fn dev(cmd: DevCmd) -> anyhow::Result<()> {
             let db = open(&db).await?;
             let bar = indicatif::ProgressBar::new(u64::try_from(licenses)?);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} licenses ({per_sec}, eta {eta})")?
-                    .progress_chars("=> "),
+                indicatif::ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:40}] {pos}/{len} licenses ({per_sec}, eta {eta})",
+                )?
+                .progress_chars("=> "),
             );
             let start = std::time::Instant::now();
-            let seeded = licensd_store::seed::seed(&db, licenses, seed, |n| bar.set_position(u64::try_from(n).unwrap_or(0))).await?;
+            let seeded =
+                licensd_store::seed::seed(&db, licenses, seed, |n| bar.set_position(u64::try_from(n).unwrap_or(0)))
+                    .await?;
             bar.finish();
             eprintln!(
                 "seeded {} licenses, {} customers and orders, {} devices in {:.1?}",

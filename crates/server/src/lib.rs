@@ -178,7 +178,7 @@ pub async fn serve(
                 tracing::warn!(error = %e, "could not record last_check times");
             }
             n += 1;
-            if n % 30 == 0
+            if n.is_multiple_of(30)
                 && let Err(e) = bg.refresh_key().await
             {
                 tracing::warn!(error = %e, "could not refresh the signing key");

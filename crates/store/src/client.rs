@@ -320,7 +320,13 @@ async fn live_seats(tx: &mut Tx, license_id: i64, except_device: Option<i64>, no
     row.get("n")
 }
 
-async fn insert_device(tx: &mut Tx, l: &mut Lic, req: &ClientReq, lease: Option<i64>, now: i64) -> Result<ClientDevice, StoreError> {
+async fn insert_device(
+    tx: &mut Tx,
+    l: &mut Lic,
+    req: &ClientReq,
+    lease: Option<i64>,
+    now: i64,
+) -> Result<ClientDevice, StoreError> {
     let id = tx
         .insert(
             query(
@@ -373,7 +379,13 @@ async fn insert_device(tx: &mut Tx, l: &mut Lic, req: &ClientReq, lease: Option<
 }
 
 /// Refreshes what the device reports about itself and, for floating licenses, its lease.
-async fn touch_device(tx: &mut Tx, d: &mut ClientDevice, req: &ClientReq, lease: Option<i64>, now: i64) -> Result<(), StoreError> {
+async fn touch_device(
+    tx: &mut Tx,
+    d: &mut ClientDevice,
+    req: &ClientReq,
+    lease: Option<i64>,
+    now: i64,
+) -> Result<(), StoreError> {
     tx.execute(
         query(
             "UPDATE devices SET hostname = COALESCE(?, hostname), os = COALESCE(?, os), app_version = COALESCE(?, app_version), \
@@ -402,7 +414,12 @@ async fn touch_device(tx: &mut Tx, d: &mut ClientDevice, req: &ClientReq, lease:
 /// Activates inside a transaction already holding the license lock (shared by activate, trial, borrow
 /// and offline activation).
 /// `l` is updated in memory to what the transaction wrote, so no re-read is needed.
-async fn activate_locked(tx: &mut Tx, l: &mut Lic, req: &ClientReq, now: i64) -> Result<(ClientDevice, bool), StoreError> {
+async fn activate_locked(
+    tx: &mut Tx,
+    l: &mut Lic,
+    req: &ClientReq,
+    now: i64,
+) -> Result<(ClientDevice, bool), StoreError> {
     if l.floating {
         if reap_lapsed(tx, l, now).await? {
             *l = reload(tx, l.id).await?;

@@ -1,0 +1,413 @@
+//! Offline license files: verified with no network.
+
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+
+use crate::types::{Feature, License, unix_time};
+use crate::{Error, KeySet};
+
+/// The first line of a license file.
+pub const FILE_BEGIN: &str = "-----BEGIN LICENSE FILE-----";
+/// The last line of a license file.
+pub const FILE_END: &str = "-----END LICENSE FILE-----";
+
+/// How far the clock may be behind a file's `issued_at` (or the last time seen) before it counts as
+/// set back.
+pub const CLOCK_TOLERANCE: Duration = Duration::from_secs(5 * 60);
+
+/// The armour's content: `{"enc", "sig", "alg", "kid"}`.
+#[derive(Deserialize)]
+struct Envelope {
+    enc: String,
+    sig: String,
+    alg: String,
+    kid: Option<String>,
+}
+
+/// The signed payload. Unknown fields are ignored; the fields verification relies on are required.
+#[derive(Deserialize)]
+struct Payload {
+    #[serde(default)]
+    license_key: String,
+    #[serde(default)]
+    product: String,
+    hardware_id: Option<String>,
+    #[serde(default)]
+    features: Option<Vec<Feature>>,
+    issued_at: i64,
+    expires_at: i64,
+    #[serde(default)]
+    key_id: Option<String>,
+    #[serde(default)]
+    license: Option<License>,
+}
+
+/// A license file whose signature, device, expiry and clock were verified.
+///
+/// A license file is what an application keeps to run with no network: the server signs it for one
+/// device (`POST license-file`, `borrow`, or `offline-activate` for an air-gapped machine), and the
+/// application verifies it locally with the server's public key:
+///
+/// ```text
+/// -----BEGIN LICENSE FILE-----
+/// <base64 of {"enc": base64(payload JSON), "sig": base64(Ed25519 signature of enc's bytes),
+///             "alg": "ed25519", "kid": key id}, wrapped at 64 columns>
+/// -----END LICENSE FILE-----
+/// ```
+///
+/// Verification, in order: the signature with the trusted key `kid` names ([`Error::BadSignature`]),
+/// the payload's `hardware_id` against this machine's ([`Error::WrongDevice`]), `expires_at` against
+/// the clock ([`Error::Expired`]), and a clock more than five minutes behind `issued_at` (or behind
+/// the last time the application saw, when it tells) is refused ([`Error::ClockSetBack`]). Anything
+/// that does not parse is [`Error::Malformed`].
+///
+/// ```no_run
+/// # fn main() -> Result<(), licensd_client::Error> {
+/// let text = std::fs::read_to_string("license.lic").map_err(|e| licensd_client::Error::Malformed(e.to_string()))?;
+/// let file = licensd_client::LicenseFile::verify(&text, "BASE64-PUBLIC-KEY=", "machine-fingerprint")?;
+/// if file.has_feature("export-pdf") { /* … */ }
+/// # Ok(()) }
+/// ```
+///
+/// Only [`LicenseFile::verify`] and its variants make one, so holding a `LicenseFile` means it
+/// verified.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct LicenseFile {
+    /// The license key.
+    pub license_key: String,
+    /// The product's short code.
+    pub product: String,
+    /// The machine the file was issued for (equal to the verified hardware id).
+    pub hardware_id: String,
+    /// The features the license grants (`code`, `feature_type`, `max_consumption`).
+    pub features: Vec<Feature>,
+    /// When the server issued the file, UNIX seconds.
+    pub issued_at: i64,
+    /// When the file stops verifying, UNIX seconds.
+    pub expires_at: i64,
+    /// The id of the key that signed the file.
+    pub key_id: String,
+    /// The license object as it was when the file was issued.
+    pub license: License,
+}
+
+/// Finds the armour and returns the base64 between its lines, whitespace removed.
+fn unarmour(text: &str) -> Result<String, Error> {
+    let start = text.find(FILE_BEGIN).ok_or_else(|| Error::Malformed(format!("no \"{FILE_BEGIN}\" line")))?;
+    let rest = &text[start + FILE_BEGIN.len()..];
+    let end = rest.find(FILE_END).ok_or_else(|| Error::Malformed(format!("no \"{FILE_END}\" line")))?;
+    let body: String = rest[..end].chars().filter(|c| !c.is_whitespace()).collect();
+    if body.is_empty() {
+        return Err(Error::Malformed("the license file is empty".into()));
+    }
+    Ok(body)
+}
+
+impl LicenseFile {
+    /// Verifies `text` with the server's `public_key` (base64 of its 32 bytes) for this machine's
+    /// `hardware_id`, against the system clock.
+    pub fn verify(text: &str, public_key: &str, hardware_id: &str) -> Result<LicenseFile, Error> {
+        LicenseFile::verify_at(text, public_key, hardware_id, SystemTime::now())
+    }
+
+    /// As [`LicenseFile::verify`], at the time `now` instead of the system clock.
+    pub fn verify_at(text: &str, public_key: &str, hardware_id: &str, now: SystemTime) -> Result<LicenseFile, Error> {
+        LicenseFile::verify_with(text, &KeySet::from_public_key(public_key)?, hardware_id, now, None)
+    }
+
+    /// Verifies `text` with any of the trusted `keys` (the one its `kid` names), for `hardware_id`, at
+    /// the time `now`.
+    ///
+    /// `last_seen` is the latest time the application saw before (for example the time of its last
+    /// successful verification, kept on disk): a `now` more than five minutes before it also means the
+    /// clock was set back ([`Error::ClockSetBack`]). The application should then store
+    /// `max(last_seen, now)`.
+    pub fn verify_with(
+        text: &str,
+        keys: &KeySet,
+        hardware_id: &str,
+        now: SystemTime,
+        last_seen: Option<SystemTime>,
+    ) -> Result<LicenseFile, Error> {
+        let armoured = unarmour(text)?;
+        let envelope = STANDARD
+            .decode(armoured.as_bytes())
+            .map_err(|_| Error::Malformed("the license file's body is not base64".into()))?;
+        let envelope: Envelope = serde_json::from_slice(&envelope)
+            .map_err(|e| Error::Malformed(format!("the license file's envelope is not the expected JSON: {e}")))?;
+        if envelope.alg != "ed25519" {
+            return Err(Error::Malformed(format!("unsupported signature algorithm \"{}\"", envelope.alg)));
+        }
+        let kid = envelope.kid.ok_or_else(|| Error::Malformed("the license file names no key (kid)".into()))?;
+        keys.verify(&kid, envelope.enc.as_bytes(), &envelope.sig)?;
+
+        let payload = STANDARD
+            .decode(envelope.enc.as_bytes())
+            .map_err(|_| Error::Malformed("the license file's payload is not base64".into()))?;
+        let p: Payload = serde_json::from_slice(&payload)
+            .map_err(|e| Error::Malformed(format!("the license file's payload is not the expected JSON: {e}")))?;
+
+        if p.hardware_id.as_deref() != Some(hardware_id) {
+            return Err(Error::WrongDevice);
+        }
+        if now >= unix_time(p.expires_at) {
+            return Err(Error::Expired);
+        }
+        let behind = |t: SystemTime| now.checked_add(CLOCK_TOLERANCE).is_some_and(|n| n < t);
+        if behind(unix_time(p.issued_at)) || last_seen.is_some_and(behind) {
+            return Err(Error::ClockSetBack);
+        }
+
+        Ok(LicenseFile {
+            license_key: p.license_key,
+            product: p.product,
+            hardware_id: hardware_id.to_string(),
+            features: p.features.unwrap_or_default(),
+            issued_at: p.issued_at,
+            expires_at: p.expires_at,
+            key_id: p.key_id.unwrap_or(kid),
+            license: p.license.unwrap_or_default(),
+        })
+    }
+
+    /// `true` when the file grants the feature `code`.
+    pub fn has_feature(&self, code: &str) -> bool {
+        self.features.iter().any(|f| f.code == code)
+    }
+
+    /// [`LicenseFile::issued_at`] as a [`SystemTime`].
+    pub fn issued_at_time(&self) -> SystemTime {
+        unix_time(self.issued_at)
+    }
+
+    /// [`LicenseFile::expires_at`] as a [`SystemTime`].
+    pub fn expires_at_time(&self) -> SystemTime {
+        unix_time(self.expires_at)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::keys::tests::TestKey;
+    use crate::types::unix_secs;
+    use serde_json::{Value, json};
+
+    const HW: &str = "hw-1234";
+
+    pub(crate) fn payload(issued_at: i64, expires_at: i64) -> Value {
+        json!({
+            "license_key": "AAAA-BBBB-CCCC-DDDD",
+            "product": "app",
+            "hardware_id": HW,
+            "features": [{"code": "pdf", "feature_type": "activation", "max_consumption": 0}],
+            "issued_at": issued_at,
+            "expires_at": expires_at,
+            "key_id": "kid",
+            "license": {"license_key": "AAAA-BBBB-CCCC-DDDD", "product": "app", "status": "active", "enabled": true},
+        })
+    }
+
+    fn armour(envelope: &Value, newline: &str) -> String {
+        let body = STANDARD.encode(envelope.to_string());
+        let mut out = format!("{FILE_BEGIN}{newline}");
+        for chunk in body.as_bytes().chunks(64) {
+            out.push_str(std::str::from_utf8(chunk).unwrap());
+            out.push_str(newline);
+        }
+        out.push_str(FILE_END);
+        out.push_str(newline);
+        out
+    }
+
+    fn envelope(key: &TestKey, payload: &Value) -> Value {
+        let enc = STANDARD.encode(payload.to_string());
+        json!({"enc": enc, "sig": key.sign(enc.as_bytes()), "alg": "ed25519", "kid": key.id})
+    }
+
+    /// A license file as the server writes it.
+    pub(crate) fn make_file(key: &TestKey, payload: &Value) -> String {
+        armour(&envelope(key, payload), "\n")
+    }
+
+    fn now() -> SystemTime {
+        SystemTime::now()
+    }
+
+    fn valid_payload() -> Value {
+        let t = unix_secs(now());
+        payload(t - 60, t + 30 * 86_400)
+    }
+
+    #[test]
+    fn a_valid_file_verifies() {
+        let k = TestKey::new();
+        let f = LicenseFile::verify(&make_file(&k, &valid_payload()), &k.public, HW).unwrap();
+        assert_eq!(f.license_key, "AAAA-BBBB-CCCC-DDDD");
+        assert_eq!(f.product, "app");
+        assert_eq!(f.hardware_id, HW);
+        assert!(f.has_feature("pdf") && !f.has_feature("nope"));
+        assert_eq!(f.key_id, "kid");
+        assert_eq!(f.license.status, "active");
+        assert!(f.expires_at_time() > f.issued_at_time());
+    }
+
+    #[test]
+    fn a_tampered_enc_is_a_bad_signature() {
+        let k = TestKey::new();
+        let mut env = envelope(&k, &valid_payload());
+        let enc = env["enc"].as_str().unwrap().to_string();
+        // Change one character of the payload's base64: the signature no longer matches.
+        let i = enc.len() / 2;
+        let c = if &enc[i..=i] == "A" { "B" } else { "A" };
+        env["enc"] = json!(format!("{}{}{}", &enc[..i], c, &enc[i + 1..]));
+        let r = LicenseFile::verify(&armour(&env, "\n"), &k.public, HW);
+        assert!(matches!(r, Err(Error::BadSignature)), "{r:?}");
+    }
+
+    #[test]
+    fn a_tampered_payload_is_a_bad_signature() {
+        let k = TestKey::new();
+        let mut env = envelope(&k, &valid_payload());
+        // Re-encode a payload with a later expiry under the old signature.
+        let mut p = valid_payload();
+        p["expires_at"] = json!(i64::MAX / 2);
+        env["enc"] = json!(STANDARD.encode(p.to_string()));
+        assert!(matches!(LicenseFile::verify(&armour(&env, "\n"), &k.public, HW), Err(Error::BadSignature)));
+    }
+
+    #[test]
+    fn a_tampered_sig_is_a_bad_signature() {
+        let k = TestKey::new();
+        let mut env = envelope(&k, &valid_payload());
+        let mut sig = STANDARD.decode(env["sig"].as_str().unwrap()).unwrap();
+        sig[10] ^= 1;
+        env["sig"] = json!(STANDARD.encode(&sig));
+        assert!(matches!(LicenseFile::verify(&armour(&env, "\n"), &k.public, HW), Err(Error::BadSignature)));
+        // A sig that no longer decodes is a bad signature too.
+        env["sig"] = json!("!!!!");
+        assert!(matches!(LicenseFile::verify(&armour(&env, "\n"), &k.public, HW), Err(Error::BadSignature)));
+    }
+
+    #[test]
+    fn another_key_or_an_unknown_kid_is_a_bad_signature() {
+        let k = TestKey::new();
+        let other = TestKey::new();
+        let file = make_file(&other, &valid_payload());
+        assert!(matches!(LicenseFile::verify(&file, &k.public, HW), Err(Error::BadSignature)));
+        let mut env = envelope(&k, &valid_payload());
+        env["kid"] = json!("ffffffffffffffff");
+        assert!(matches!(LicenseFile::verify(&armour(&env, "\n"), &k.public, HW), Err(Error::BadSignature)));
+    }
+
+    #[test]
+    fn any_trusted_key_verifies_by_kid() {
+        let old = TestKey::new();
+        let new = TestKey::new();
+        let mut keys = KeySet::from_public_key(&old.public).unwrap();
+        keys.insert_key(&new.public).unwrap();
+        for k in [&old, &new] {
+            LicenseFile::verify_with(&make_file(k, &valid_payload()), &keys, HW, now(), None).unwrap();
+        }
+    }
+
+    #[test]
+    fn another_hardware_id_is_the_wrong_device() {
+        let k = TestKey::new();
+        let r = LicenseFile::verify(&make_file(&k, &valid_payload()), &k.public, "hw-other");
+        assert!(matches!(r, Err(Error::WrongDevice)));
+        let mut p = valid_payload();
+        p["hardware_id"] = Value::Null;
+        assert!(matches!(LicenseFile::verify(&make_file(&k, &p), &k.public, HW), Err(Error::WrongDevice)));
+    }
+
+    #[test]
+    fn a_file_past_expires_at_is_expired() {
+        let k = TestKey::new();
+        let t = unix_secs(now());
+        let file = make_file(&k, &payload(t - 10 * 86_400, t - 1));
+        assert!(matches!(LicenseFile::verify(&file, &k.public, HW), Err(Error::Expired)));
+        // It verified while it was current.
+        LicenseFile::verify_at(&file, &k.public, HW, unix_time(t - 5 * 86_400)).unwrap();
+        // Exactly at expires_at it is expired.
+        assert!(matches!(LicenseFile::verify_at(&file, &k.public, HW, unix_time(t - 1)), Err(Error::Expired)));
+    }
+
+    #[test]
+    fn a_clock_set_back_is_refused() {
+        let k = TestKey::new();
+        let issued = 1_764_048_000;
+        let file = make_file(&k, &payload(issued, issued + 30 * 86_400));
+        // Within five minutes of issued_at: clocks drift, that is fine.
+        LicenseFile::verify_at(&file, &k.public, HW, unix_time(issued - 299)).unwrap();
+        let r = LicenseFile::verify_at(&file, &k.public, HW, unix_time(issued - 301));
+        assert!(matches!(r, Err(Error::ClockSetBack)), "{r:?}");
+        let r = LicenseFile::verify_at(&file, &k.public, HW, unix_time(issued - 86_400));
+        assert!(matches!(r, Err(Error::ClockSetBack)));
+    }
+
+    #[test]
+    fn a_clock_behind_last_seen_is_refused() {
+        let k = TestKey::new();
+        let keys = KeySet::from_public_key(&k.public).unwrap();
+        let issued = 1_764_048_000;
+        let file = make_file(&k, &payload(issued, issued + 30 * 86_400));
+        let seen = unix_time(issued + 10 * 86_400);
+        let ok = LicenseFile::verify_with(&file, &keys, HW, unix_time(issued + 10 * 86_400 - 60), Some(seen));
+        assert!(ok.is_ok());
+        let r = LicenseFile::verify_with(&file, &keys, HW, unix_time(issued + 86_400), Some(seen));
+        assert!(matches!(r, Err(Error::ClockSetBack)));
+    }
+
+    #[test]
+    fn crlf_and_surrounding_whitespace_are_tolerated() {
+        let k = TestKey::new();
+        let env = envelope(&k, &valid_payload());
+        let text = format!("\r\n  \t{}  \r\n\r\n", armour(&env, "\r\n"));
+        LicenseFile::verify(&text, &k.public, HW).unwrap();
+        // Re-wrapped at another width, or pasted in a mail between other lines.
+        let body = STANDARD.encode(env.to_string());
+        let rewrapped: Vec<String> =
+            body.as_bytes().chunks(76).map(|c| format!("  {}  ", std::str::from_utf8(c).unwrap())).collect();
+        let text = format!("Your license:\n{FILE_BEGIN}\n{}\n{FILE_END}\nThanks!", rewrapped.join("\n"));
+        LicenseFile::verify(&text, &k.public, HW).unwrap();
+    }
+
+    #[test]
+    fn garbage_is_malformed() {
+        let k = TestKey::new();
+        let not_json = format!("{FILE_BEGIN}\n{}\n{FILE_END}\n", STANDARD.encode("not json"));
+        let other_alg = armour(&json!({"enc": "e30=", "sig": "", "alg": "rsa", "kid": k.id}), "\n");
+        let no_kid = armour(&json!({"enc": "e30=", "sig": "", "alg": "ed25519"}), "\n");
+        let unsigned_payload = {
+            let enc = STANDARD.encode("{\"hardware_id\": 5}");
+            armour(&json!({"enc": enc, "sig": k.sign(enc.as_bytes()), "alg": "ed25519", "kid": k.id}), "\n")
+        };
+        for text in [
+            "",
+            "hello",
+            FILE_BEGIN,
+            &format!("{FILE_BEGIN}\n{FILE_END}"),
+            &format!("{FILE_END}\nAAAA\n{FILE_BEGIN}"),
+            &format!("{FILE_BEGIN}\n!!not base64!!\n{FILE_END}"),
+            &not_json,
+            &other_alg,
+            &no_kid,
+            &unsigned_payload,
+        ] {
+            let r = LicenseFile::verify(text, &k.public, HW);
+            assert!(matches!(r, Err(Error::Malformed(_))), "{text:?}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn a_bad_public_key_is_a_config_error() {
+        let k = TestKey::new();
+        let r = LicenseFile::verify(&make_file(&k, &valid_payload()), "nope", HW);
+        assert!(matches!(r, Err(Error::Config(_))));
+    }
+}
