@@ -48,6 +48,19 @@ enum Cmd {
         #[command(subcommand)]
         cmd: LicenseCmd,
     },
+    /// Verify a license file offline: signature, expiry, clock, and (with --hardware-id) the device.
+    Verify {
+        /// The license file (- for stdin).
+        file: String,
+        /// The server's public key (base64, as `licensd key show` prints it).
+        #[arg(long)]
+        public_key: String,
+        /// The device the file must be for.
+        #[arg(long)]
+        hardware_id: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Developer tools.
     Dev {
         #[command(subcommand)]
@@ -223,6 +236,7 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Key { cmd } => key(cmd).await,
         Cmd::License { cmd } => license(cmd).await,
         Cmd::Dev { cmd } => dev(cmd).await,
+        Cmd::Verify { file, public_key, hardware_id, json } => verify(&file, &public_key, hardware_id.as_deref(), json),
     }
 }
 
@@ -274,6 +288,38 @@ async fn license(cmd: LicenseCmd) -> anyhow::Result<()> {
                 None => print!("{text}"),
             }
         }
+    }
+    Ok(())
+}
+
+fn verify(file: &str, public_key: &str, hardware_id: Option<&str>, json: bool) -> anyhow::Result<()> {
+    use licensd_client::{KeySet, LicenseFile};
+    let text = if file == "-" {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?
+    };
+    let keys = KeySet::from_public_key(public_key).map_err(|e| anyhow::anyhow!("--public-key: {e}"))?;
+    let now = std::time::SystemTime::now();
+    let f = match hardware_id {
+        Some(hw) => LicenseFile::verify_with(&text, &keys, hw, now, None),
+        None => LicenseFile::verify_any_device(&text, &keys, now),
+    }
+    .map_err(|e| anyhow::anyhow!("the license file does not verify: {e}"))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"valid": true, "license_key": f.license_key, "product": f.product, "hardware_id": f.hardware_id,
+                "issued_at": f.issued_at, "expires_at": f.expires_at, "key_id": f.key_id})
+        );
+    } else {
+        println!("valid license file");
+        println!("license key: {}", f.license_key);
+        println!("product:     {}", f.product);
+        println!("device:      {}", f.hardware_id);
+        println!("issued at:   {} (UNIX seconds)", f.issued_at);
+        println!("expires at:  {} (UNIX seconds)", f.expires_at);
+        println!("signed by:   key {}", f.key_id);
     }
     Ok(())
 }

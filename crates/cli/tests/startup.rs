@@ -164,3 +164,78 @@ fn bad_database_url_is_a_clear_error() {
     assert!(!ok);
     assert!(stderr.contains("unsupported database URL"), "{stderr}");
 }
+
+fn run_stdin(args: &[&str], stdin: &str) -> (bool, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("LICENSD_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run licensd");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn air_gapped_activation_and_offline_verification_from_the_command_line() {
+    use base64::Engine;
+    let db_path = temp_db("airgap");
+    let db = format!("sqlite://{}", db_path.display());
+    let keys = db_path.with_file_name("keys.txt");
+    let (ok, _, stderr) = run(&["dev", "seed", "--db", &db, "--licenses", "4", "--keys-out", keys.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("seeded 4 licenses"), "{stderr}");
+    let lines = std::fs::read_to_string(&keys).unwrap();
+    // Odd-numbered seeded licenses are not activated: "KEY PRODUCT" with no hardware id.
+    let free = lines.lines().find(|l| l.split(' ').count() == 2).expect("an unactivated license");
+    let (key, product) = free.split_once(' ').unwrap();
+
+    let (ok, stdout, _) = run(&["key", "show", "--db", &db, "--json"]);
+    assert!(ok);
+    let k: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let public = k["public_key"].as_str().unwrap().to_string();
+
+    let code = serde_json::json!({"v": 1, "type": "activate", "license_key": key, "product": product, "hardware_id": "vault-1", "issued_at": 1});
+    let code = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(code.to_string());
+    let (ok, file, stderr) = run_stdin(&["license", "offline-activate", "--db", &db, "-"], &code);
+    assert!(ok, "{stderr}");
+    assert!(file.starts_with("-----BEGIN LICENSE FILE-----"), "{file}");
+
+    let (ok, stdout, stderr) =
+        run_stdin(&["verify", "-", "--public-key", &public, "--hardware-id", "vault-1", "--json"], &file);
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["license_key"], key);
+    assert_eq!(v["hardware_id"], "vault-1");
+    let (ok, _, stderr) = run_stdin(&["verify", "-", "--public-key", &public, "--hardware-id", "other"], &file);
+    assert!(!ok);
+    assert!(stderr.contains("does not verify"), "{stderr}");
+    let tampered = file.replacen('e', "f", 1);
+    assert!(!run_stdin(&["verify", "-", "--public-key", &public], &tampered).0);
+
+    // After a rotation the old key still verifies what it signed; the new key is shown.
+    let (ok, stdout, _) = run(&["key", "rotate", "--db", &db, "--json"]);
+    assert!(ok);
+    let rotated: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_ne!(rotated["key_id"], k["key_id"]);
+    assert!(run_stdin(&["verify", "-", "--public-key", &public], &file).0);
+    let (_, stdout, _) = run(&["key", "show", "--db", &db, "--json"]);
+    assert!(stdout.contains(rotated["key_id"].as_str().unwrap()));
+
+    // The slot is taken now: a second device is refused, with the reason.
+    let code2 = serde_json::json!({"v": 1, "type": "activate", "license_key": key, "product": product, "hardware_id": "vault-2"});
+    let code2 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(code2.to_string());
+    let (ok, _, stderr) = run_stdin(&["license", "offline-activate", "--db", &db, "-"], &code2);
+    if !ok {
+        assert!(stderr.contains("TOO_MANY_ACTIVATIONS"), "{stderr}");
+    }
+}

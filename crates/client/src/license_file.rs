@@ -133,6 +133,23 @@ impl LicenseFile {
         now: SystemTime,
         last_seen: Option<SystemTime>,
     ) -> Result<LicenseFile, Error> {
+        Self::verify_inner(text, keys, Some(hardware_id), now, last_seen)
+    }
+
+    /// Verifies signature, expiry and clock but not the device: for vendors' tools that inspect a
+    /// customer's file (`licensd verify`). Applications use [`LicenseFile::verify`], which binds the
+    /// file to their machine.
+    pub fn verify_any_device(text: &str, keys: &KeySet, now: SystemTime) -> Result<LicenseFile, Error> {
+        Self::verify_inner(text, keys, None, now, None)
+    }
+
+    fn verify_inner(
+        text: &str,
+        keys: &KeySet,
+        hardware_id: Option<&str>,
+        now: SystemTime,
+        last_seen: Option<SystemTime>,
+    ) -> Result<LicenseFile, Error> {
         let armoured = unarmour(text)?;
         let envelope = STANDARD
             .decode(armoured.as_bytes())
@@ -151,7 +168,9 @@ impl LicenseFile {
         let p: Payload = serde_json::from_slice(&payload)
             .map_err(|e| Error::Malformed(format!("the license file's payload is not the expected JSON: {e}")))?;
 
-        if p.hardware_id.as_deref() != Some(hardware_id) {
+        if let Some(hw) = hardware_id
+            && p.hardware_id.as_deref() != Some(hw)
+        {
             return Err(Error::WrongDevice);
         }
         if now >= unix_time(p.expires_at) {
@@ -165,7 +184,7 @@ impl LicenseFile {
         Ok(LicenseFile {
             license_key: p.license_key,
             product: p.product,
-            hardware_id: hardware_id.to_string(),
+            hardware_id: p.hardware_id.unwrap_or_default(),
             features: p.features.unwrap_or_default(),
             issued_at: p.issued_at,
             expires_at: p.expires_at,
