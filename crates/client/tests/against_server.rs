@@ -17,7 +17,7 @@ async fn server(postgres: bool) -> Option<Server> {
     let name = format!(
         "sdk_{}_{}",
         std::process::id(),
-        licensd_core::token::hash(&licensd_core::token::generate())[..12].to_string()
+        &licensd_core::token::hash(&licensd_core::token::generate())[..12]
     );
     let url = if postgres {
         let Ok(server) = std::env::var("LICENSD_TEST_POSTGRES") else {
