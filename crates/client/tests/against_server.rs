@@ -14,11 +14,8 @@ struct Server {
 }
 
 async fn server(postgres: bool) -> Option<Server> {
-    let name = format!(
-        "sdk_{}_{}",
-        std::process::id(),
-        &licensd_core::token::hash(&licensd_core::token::generate())[..12]
-    );
+    let name =
+        format!("sdk_{}_{}", std::process::id(), &licensd_core::token::hash(&licensd_core::token::generate())[..12]);
     let url = if postgres {
         let Ok(server) = std::env::var("LICENSD_TEST_POSTGRES") else {
             assert!(std::env::var("CI").is_err(), "CI must set LICENSD_TEST_POSTGRES");

@@ -162,7 +162,8 @@ pub fn service(
 }
 
 /// Serves until `shutdown` resolves; in-flight requests finish, then pending `last_check` times are written.
-/// In the background it writes `last_check` times every second and picks up key rotations.
+/// In the background it writes `last_check` times and checkpoints SQLite's log every second, and picks up
+/// key rotations.
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
@@ -176,6 +177,9 @@ pub async fn serve(
             tick.tick().await;
             if let Err(e) = bg.last_checks.flush(&bg.db).await {
                 tracing::warn!(error = %e, "could not record last_check times");
+            }
+            if let Err(e) = bg.db.checkpoint().await {
+                tracing::warn!(error = %e, "could not checkpoint the write-ahead log");
             }
             n += 1;
             if n.is_multiple_of(30)

@@ -227,6 +227,39 @@ async fn outcome(
     })
 }
 
+/// Reads and locks the license with this key, with this hardware id's active device, in one statement.
+async fn lock_with_device(tx: &mut Tx, key: &str, hw: &str) -> Result<(Lic, Option<ClientDevice>), StoreError> {
+    let mut q = query(format!(
+        "SELECT {LICENSE_COLS}, d.id AS device_id, d.hardware_id, d.hostname, d.os, d.app_version, \
+         d.time_activated AS device_time_activated, d.last_check, d.lease_expires_at, d.borrowed_until \
+         FROM licenses l JOIN products p ON p.id = l.product_id \
+         LEFT JOIN devices d ON d.license_id = l.id AND d.hardware_id = ? AND d.deactivated_at IS NULL WHERE l.license_key = ?"
+    ))
+    .bind(hw)
+    .bind(key);
+    if tx.dialect() == crate::db::Dialect::Postgres {
+        q.push(" FOR UPDATE OF l");
+    }
+    let Some(r) = tx.fetch_optional(q).await? else { return refuse(Refusal::NotFound) };
+    Ok((Lic::from_row(&r)?, joined_device(&r)?))
+}
+
+/// The device columns of a license row joined with its device (`device_id` null when there is none).
+fn joined_device(r: &Row) -> Result<Option<ClientDevice>, StoreError> {
+    let Some(id) = r.get::<Option<i64>>("device_id")? else { return Ok(None) };
+    Ok(Some(ClientDevice {
+        id,
+        hardware_id: r.get("hardware_id")?,
+        hostname: r.get("hostname")?,
+        os: r.get("os")?,
+        app_version: r.get("app_version")?,
+        time_activated: secs(r.get("device_time_activated")?),
+        last_check: r.get::<Option<i64>>("last_check")?.map(secs),
+        lease_expires_at: r.get::<Option<i64>>("lease_expires_at")?.map(secs),
+        borrowed_until: r.get::<Option<i64>>("borrowed_until")?.map(secs),
+    }))
+}
+
 /// Reads and locks the license with this key for the rest of the transaction.
 async fn lock(tx: &mut Tx, key: &str) -> Result<Lic, StoreError> {
     let mut q = query(format!(
@@ -413,19 +446,22 @@ async fn touch_device(
 
 /// Activates inside a transaction already holding the license lock (shared by activate, trial, borrow
 /// and offline activation).
-/// `l` is updated in memory to what the transaction wrote, so no re-read is needed.
+/// `l` is updated in memory to what the transaction wrote, so no re-read is needed; `existing` is this
+/// hardware id's active device as read with the lock.
 async fn activate_locked(
     tx: &mut Tx,
     l: &mut Lic,
+    existing: Option<ClientDevice>,
     req: &ClientReq,
     now: i64,
 ) -> Result<(ClientDevice, bool), StoreError> {
     if l.floating {
+        let mut existing = existing;
         if reap_lapsed(tx, l, now).await? {
             *l = reload(tx, l.id).await?;
+            existing = active_device(tx, l.id, &req.hardware_id).await?;
         }
         let lease = now + l.lease_ms();
-        let existing = active_device(tx, l.id, &req.hardware_id).await?;
         let live = live_seats(tx, l.id, existing.as_ref().map(|d| d.id), now).await?;
         if live >= l.floating_users {
             return refuse(Refusal::NoSeat { seats: l.floating_users });
@@ -438,7 +474,7 @@ async fn activate_locked(
             None => Ok((insert_device(tx, l, req, Some(lease), now).await?, true)),
         };
     }
-    if let Some(mut d) = active_device(tx, l.id, &req.hardware_id).await? {
+    if let Some(mut d) = existing {
         touch_device(tx, &mut d, req, None, now).await?;
         return Ok((d, false));
     }
@@ -454,9 +490,9 @@ async fn activate_locked(
 pub async fn activate(db: &Db, req: &ClientReq) -> Result<Outcome, StoreError> {
     let now = now_ms();
     let mut tx = db.begin().await?;
-    let mut l = lock(&mut tx, &req.license_key).await?;
+    let (mut l, existing) = lock_with_device(&mut tx, &req.license_key, &req.hardware_id).await?;
     l.admit(&req.product, now)?;
-    let (device, created) = activate_locked(&mut tx, &mut l, req, now).await?;
+    let (device, created) = activate_locked(&mut tx, &mut l, existing, req, now).await?;
     let out = outcome(&mut tx, &l, Some(device), created, now).await?;
     tx.commit().await?;
     Ok(out)
@@ -501,17 +537,8 @@ pub async fn check(db: &Db, req: &ClientReq) -> Result<CheckResult, StoreError> 
             checked_device: None,
         }),
         Some(d) => {
-            let device = ClientDevice {
-                id: d,
-                hardware_id: row.get("hardware_id")?,
-                hostname: row.get("hostname")?,
-                os: row.get("os")?,
-                app_version: row.get("app_version")?,
-                time_activated: secs(row.get("device_time_activated")?),
-                last_check: Some(secs(now)),
-                lease_expires_at: row.get::<Option<i64>>("lease_expires_at")?.map(secs),
-                borrowed_until: row.get::<Option<i64>>("borrowed_until")?.map(secs),
-            };
+            let mut device = joined_device(&row)?.ok_or(StoreError::NotFound)?;
+            device.last_check = Some(secs(now));
             Ok(CheckResult {
                 refusal: None,
                 outcome: Some(outcome(&mut e, &l, Some(device), false, now).await?),
@@ -550,7 +577,7 @@ async fn check_floating(db: &Db, req: &ClientReq, now: i64) -> Result<CheckResul
                     checked_device: None,
                 });
             }
-            match activate_locked(&mut tx, &mut l, req, now).await {
+            match activate_locked(&mut tx, &mut l, None, req, now).await {
                 Ok((d, _)) => d,
                 Err(StoreError::Refused(r)) => {
                     let out = outcome(&mut tx, &l, None, false, now).await?;
@@ -696,7 +723,7 @@ pub async fn consume(
 pub async fn borrow(db: &Db, req: &ClientReq, hours: i64) -> Result<Outcome, StoreError> {
     let now = now_ms();
     let mut tx = db.begin().await?;
-    let mut l = lock(&mut tx, &req.license_key).await?;
+    let (mut l, existing) = lock_with_device(&mut tx, &req.license_key, &req.hardware_id).await?;
     l.admit(&req.product, now)?;
     if !l.floating || !l.can_borrow {
         return refuse(Refusal::BorrowNotAllowed);
@@ -707,7 +734,7 @@ pub async fn borrow(db: &Db, req: &ClientReq, hours: i64) -> Result<Outcome, Sto
             format!("must be between 1 and {} (the license's max_borrow_time)", l.max_borrow_time),
         ));
     }
-    let (mut device, _) = activate_locked(&mut tx, &mut l, req, now).await?;
+    let (mut device, _) = activate_locked(&mut tx, &mut l, existing, req, now).await?;
     let until = now + hours * 3_600_000;
     let lease = until.max(now + l.lease_ms());
     tx.execute(
@@ -809,11 +836,11 @@ async fn trial_once(
         .fetch_one(query("SELECT license_key FROM licenses WHERE id = ?").bind(license_id))
         .await?
         .get("license_key")?;
-    let mut l = lock(&mut tx, &key).await?;
+    let (mut l, existing) = lock_with_device(&mut tx, &key, &req.hardware_id).await?;
     if !created {
         l.admit(&l.product.clone(), now)?;
     }
-    let (device, _) = activate_locked(&mut tx, &mut l, req, now).await?;
+    let (device, _) = activate_locked(&mut tx, &mut l, existing, req, now).await?;
     let out = outcome(&mut tx, &l, Some(device), created, now).await?;
     tx.commit().await?;
     Ok(out)

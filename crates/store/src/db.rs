@@ -202,7 +202,10 @@ impl Db {
             // With WAL, NORMAL loses nothing a process crash (kill -9) could take; only power loss can.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Checkpoints run in the background (`checkpoint`); this is only the backstop should that stop,
+            // so the writer does not pay for a checkpoint (and its fsync) inside a client's request.
+            .pragma("wal_autocheckpoint", "16384");
         // A local file cannot drop a connection the way a network can: skip the ping before each acquire.
         let write = SqlitePoolOptions::new()
             .test_before_acquire(false)
@@ -286,6 +289,15 @@ impl Db {
         let row = self.fetch_one(query("SELECT CAST(1 AS BIGINT) AS one")).await?;
         let one: i64 = row.get("one")?;
         if one == 1 { Ok(()) } else { Err(StoreError::Corrupt("ping answered wrong".into())) }
+    }
+
+    /// SQLite: copies the write-ahead log into the database without blocking writers (PASSIVE), off the
+    /// request path. PostgreSQL: nothing.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        if let Db::Sqlite { read, .. } = self {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(read).await?;
+        }
+        Ok(())
     }
 
     pub fn pool_stats(&self) -> PoolStats {
