@@ -239,3 +239,92 @@ fn air_gapped_activation_and_offline_verification_from_the_command_line() {
         assert!(stderr.contains("TOO_MANY_ACTIVATIONS"), "{stderr}");
     }
 }
+
+/// Two real `licensd serve` processes on one database, 64 activations of distinct machines at once on a
+/// license with five slots: exactly five succeed.
+fn two_processes_never_exceed_max_activations(db: &str) {
+    let (ok, stdout, stderr) = run(&["token", "create", "--db", db, "--name", "ops", "--role", "admin"]);
+    assert!(ok, "{stderr}");
+    let token = stdout.lines().last().unwrap().to_string();
+    let a = serve(&["--db", db, "--listen", "127.0.0.1:0"], &[]);
+    let b = serve(&["--db", db, "--listen", "127.0.0.1:0"], &[]);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let post = |url: String, body: serde_json::Value| {
+            let http = http.clone();
+            let token = token.clone();
+            async move {
+                http.post(url).header("Authorization", format!("Bearer {token}")).json(&body).send().await.unwrap()
+            }
+        };
+        let r =
+            post(format!("{}/api/v1/products", a.url), serde_json::json!({"product_name": "App", "short_code": "app"}))
+                .await;
+        assert_eq!(r.status(), 201);
+        let l: serde_json::Value =
+            post(format!("{}/api/v1/licenses", a.url), serde_json::json!({"product": "app", "max_activations": 5}))
+                .await
+                .json()
+                .await
+                .unwrap();
+        let key = l["license_key"].as_str().unwrap().to_string();
+        let mut tasks = Vec::new();
+        for i in 0..64 {
+            let base = if i % 2 == 0 { a.url.clone() } else { b.url.clone() };
+            let body = serde_json::json!({"license_key": key, "hardware_id": format!("m-{i}"), "product": "app"});
+            let http = http.clone();
+            tasks.push(tokio::spawn(async move {
+                http.post(format!("{base}/api/v1/client/activate")).json(&body).send().await.unwrap().status().as_u16()
+            }));
+        }
+        let mut created = 0;
+        let mut refused = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                201 => created += 1,
+                409 => refused += 1,
+                s => panic!("unexpected status {s}"),
+            }
+        }
+        assert_eq!((created, refused), (5, 59));
+        let l: serde_json::Value = http
+            .get(format!("{}/api/v1/licenses/{}", b.url, l["id"]))
+            .header("Authorization", format!("Bearer {token}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(l["times_activated"], 5);
+    });
+    graceful_stop(a);
+    graceful_stop(b);
+}
+
+#[test]
+fn two_processes_on_sqlite_never_exceed_max_activations() {
+    let db = temp_db("two-sqlite");
+    two_processes_never_exceed_max_activations(&format!("sqlite://{}", db.display()));
+}
+
+#[test]
+fn two_processes_on_postgres_never_exceed_max_activations() {
+    let Ok(server) = std::env::var("LICENSD_TEST_POSTGRES") else {
+        assert!(std::env::var("CI").is_err(), "CI must set LICENSD_TEST_POSTGRES");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let name = format!("lp_{}_{}", std::process::id(), licensd_core::time::now_ms());
+    rt.block_on(async {
+        let admin = licensd_store::Db::open(&server).await.unwrap();
+        admin.execute(licensd_store::db::query(format!("CREATE DATABASE {name}"))).await.unwrap();
+        admin.close().await;
+    });
+    let (base, query) = match server.split_once('?') {
+        Some((b, q)) => (b.to_string(), format!("?{q}")),
+        None => (server.clone(), String::new()),
+    };
+    two_processes_never_exceed_max_activations(&format!("{}/{name}{query}", &base[..base.rfind('/').unwrap()]));
+}

@@ -886,33 +886,46 @@ impl LastChecks {
         }
     }
 
-    /// Writes every pending time in one transaction.
+    /// Writes every pending time: one set-based UPDATE per table for each chunk of 500 devices, each chunk
+    /// its own short transaction, so activations waiting for the write lock are not held up behind it.
     pub async fn flush(&self, db: &Db) -> Result<usize, StoreError> {
         let batch: Vec<(i64, (i64, i64))> = match self.pending.lock() {
             Ok(mut p) => p.drain().collect(),
             Err(_) => return Ok(0),
         };
-        if batch.is_empty() {
-            return Ok(0);
+        for chunk in batch.chunks(500) {
+            let devices: Vec<(i64, i64)> = chunk.iter().map(|(d, (_, at))| (*d, *at)).collect();
+            let mut licenses: HashMap<i64, i64> = HashMap::new();
+            for (_, (l, at)) in chunk {
+                let t = licenses.entry(*l).or_insert(*at);
+                *t = (*t).max(*at);
+            }
+            let licenses: Vec<(i64, i64)> = licenses.into_iter().collect();
+            let mut tx = db.begin().await?;
+            tx.execute(set_last_check(db.dialect(), "devices", &devices)).await?;
+            tx.execute(set_last_check(db.dialect(), "licenses", &licenses)).await?;
+            tx.commit().await?;
         }
-        let mut tx = db.begin().await?;
-        for (device, (license, at)) in &batch {
-            tx.execute(
-                query("UPDATE devices SET last_check = ? WHERE id = ? AND (last_check IS NULL OR last_check < ?)")
-                    .bind(*at)
-                    .bind(*device)
-                    .bind(*at),
-            )
-            .await?;
-            tx.execute(
-                query("UPDATE licenses SET last_check = ? WHERE id = ? AND (last_check IS NULL OR last_check < ?)")
-                    .bind(*at)
-                    .bind(*license)
-                    .bind(*at),
-            )
-            .await?;
-        }
-        tx.commit().await?;
         Ok(batch.len())
     }
+}
+
+/// `UPDATE <table> SET last_check = t FROM (VALUES (id, t), …)`, never moving a time backwards.
+fn set_last_check(dialect: crate::db::Dialect, table: &str, rows: &[(i64, i64)]) -> crate::db::Query {
+    let mut q = match dialect {
+        crate::db::Dialect::Sqlite => query(format!("UPDATE {table} SET last_check = v.column2 FROM (VALUES")),
+        crate::db::Dialect::Postgres => query(format!("UPDATE {table} SET last_check = v.t FROM (VALUES")),
+    };
+    for (i, (id, at)) in rows.iter().enumerate() {
+        q.push(if i == 0 { " (" } else { ", (" }).push_bind(*id).push(", ").push_bind(*at).push(")");
+    }
+    match dialect {
+        crate::db::Dialect::Sqlite => q.push(&format!(
+            ") AS v WHERE {table}.id = v.column1 AND ({table}.last_check IS NULL OR {table}.last_check < v.column2)"
+        )),
+        crate::db::Dialect::Postgres => q.push(&format!(
+            ") AS v(id, t) WHERE {table}.id = v.id AND ({table}.last_check IS NULL OR {table}.last_check < v.t)"
+        )),
+    };
+    q
 }

@@ -167,7 +167,11 @@ impl Row {
 pub enum Db {
     /// `writers` queues writers first come, first served: the pool's own wait is not fair, and with 64
     /// clients on one write connection that showed as a 0.5 s p99 tail on activations.
-    Sqlite { read: SqlitePool, write: SqlitePool, writers: Arc<tokio::sync::Mutex<()>> },
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+        writers: Arc<tokio::sync::Mutex<()>>,
+    },
     Postgres(PgPool),
 }
 
