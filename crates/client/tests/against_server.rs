@@ -45,13 +45,8 @@ async fn server(postgres: bool) -> Option<Server> {
 async fn license(s: &Server, extra: serde_json::Value) -> String {
     let scope = Scope::system();
     if licensd_store::products::get_by_short_code(&mut &s.db, &scope, "app").await.is_err() {
-        let p = ProductInput {
-            product_name: "App".into(),
-            short_code: "app".into(),
-            bundle_id: String::new(),
-            use_offline_license: true,
-            metadata: serde_json::json!({}),
-        };
+        let p: ProductInput =
+            serde_json::from_value(serde_json::json!({"product_name": "App", "short_code": "app"})).unwrap();
         licensd_store::products::create(&s.db, &scope, p).await.unwrap();
     }
     let mut input: LicenseInput = serde_json::from_value(extra).unwrap();

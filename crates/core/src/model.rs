@@ -105,10 +105,39 @@ pub struct Product {
     pub short_code: String,
     pub bundle_id: String,
     pub use_offline_license: bool,
+    /// `license-key` or `user`.
+    pub authorization_method: AuthorizationMethod,
+    pub is_bundle: bool,
     #[schema(value_type = Object)]
     pub metadata: Value,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// How a product's licenses are authorized: by key, or by a license user's login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub enum AuthorizationMethod {
+    #[default]
+    #[serde(rename = "license-key")]
+    LicenseKey,
+    #[serde(rename = "user")]
+    User,
+}
+
+impl AuthorizationMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthorizationMethod::LicenseKey => "license-key",
+            AuthorizationMethod::User => "user",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "license-key" => Some(AuthorizationMethod::LicenseKey),
+            "user" => Some(AuthorizationMethod::User),
+            _ => None,
+        }
+    }
 }
 
 /// Body of `POST /api/v1/products/` (and, field by field, of `PATCH`).
@@ -122,6 +151,10 @@ pub struct ProductInput {
     pub bundle_id: String,
     #[serde(default)]
     pub use_offline_license: bool,
+    #[serde(default)]
+    pub authorization_method: AuthorizationMethod,
+    #[serde(default)]
+    pub is_bundle: bool,
     #[serde(default = "empty_object")]
     #[schema(value_type = Object)]
     pub metadata: Value,
@@ -143,6 +176,8 @@ impl From<&Product> for ProductInput {
             short_code: p.short_code.clone(),
             bundle_id: p.bundle_id.clone(),
             use_offline_license: p.use_offline_license,
+            authorization_method: p.authorization_method,
+            is_bundle: p.is_bundle,
             metadata: p.metadata.clone(),
         }
     }
@@ -524,6 +559,76 @@ impl From<&LicenseTemplate> for LicenseTemplateInput {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Customer accounts
+
+/// A company that owns customers and orders (LicenseSpring's customer account).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CustomerAccount {
+    pub id: i64,
+    pub name: String,
+    pub code: String,
+    pub description: String,
+    pub phone: String,
+    pub address: String,
+    pub email: String,
+    pub reference: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Body of `POST /api/v1/customer-accounts/`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerAccountInput {
+    pub name: String,
+    /// Unique.
+    pub code: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub reference: String,
+}
+
+impl CustomerAccountInput {
+    pub fn validate(&self) -> Result<()> {
+        check_text("name", &self.name, 200, true)?;
+        check_code("code", &self.code)?;
+        for (f, v) in [
+            ("description", &self.description),
+            ("phone", &self.phone),
+            ("address", &self.address),
+            ("reference", &self.reference),
+        ] {
+            check_text(f, v, 1000, false)?;
+        }
+        if !self.email.is_empty() {
+            normalize_email("email", &self.email)?;
+        }
+        Ok(())
+    }
+}
+
+impl From<&CustomerAccount> for CustomerAccountInput {
+    fn from(a: &CustomerAccount) -> Self {
+        CustomerAccountInput {
+            name: a.name.clone(),
+            code: a.code.clone(),
+            description: a.description.clone(),
+            phone: a.phone.clone(),
+            address: a.address.clone(),
+            email: a.email.clone(),
+            reference: a.reference.clone(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Customers and orders
 
 /// A label attached to a customer (seed 002's `labels` entries).
@@ -579,6 +684,7 @@ pub struct Customer {
     pub state: String,
     pub note: String,
     pub labels: Vec<CustomerLabel>,
+    pub customer_account: Option<i64>,
     #[schema(value_type = Object)]
     pub metadata: Value,
     pub created_at: Timestamp,
@@ -616,6 +722,8 @@ pub struct CustomerInput {
     pub note: String,
     #[serde(default)]
     pub labels: Vec<LabelInput>,
+    #[serde(default)]
+    pub customer_account: Option<i64>,
     #[serde(default = "empty_object")]
     #[schema(value_type = Object)]
     pub metadata: Value,
@@ -637,6 +745,7 @@ impl Default for CustomerInput {
             state: String::new(),
             note: String::new(),
             labels: Vec::new(),
+            customer_account: None,
             metadata: empty_object(),
         }
     }
@@ -691,6 +800,7 @@ impl From<&Customer> for CustomerInput {
                 .iter()
                 .map(|l| LabelInput::Full { label: l.label.clone(), color: Some(l.color.clone()) })
                 .collect(),
+            customer_account: c.customer_account,
             metadata: c.metadata.clone(),
         }
     }
@@ -720,6 +830,7 @@ pub struct Order {
     /// The billing system's order id (DevMate's `invoice`), unique when given.
     pub store_id: Option<String>,
     pub customer: Option<i64>,
+    pub customer_account: Option<i64>,
     pub campaign: String,
     pub reference: String,
     pub is_test: bool,
@@ -738,6 +849,8 @@ pub struct OrderInput {
     pub store_id: Option<String>,
     #[serde(default)]
     pub customer: Option<CustomerRef>,
+    #[serde(default)]
+    pub customer_account: Option<i64>,
     #[serde(default)]
     pub campaign: String,
     #[serde(default)]
@@ -785,6 +898,9 @@ pub struct OrderUpdate {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<i64>)]
     pub customer: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>)]
+    pub customer_account: Option<Option<i64>>,
     pub campaign: Option<String>,
     pub reference: Option<String>,
     pub is_test: Option<bool>,
@@ -917,6 +1033,11 @@ pub struct License {
     pub allow_overages: bool,
     pub max_overages: i64,
     pub is_air_gapped: bool,
+    pub is_hardware_key_auth: bool,
+    pub subscription_id: Option<String>,
+    /// The bundle license this license belongs to.
+    pub bundle_license: Option<i64>,
+    pub is_bundle: bool,
     pub license_file_ttl_days: i64,
     pub product_features: Vec<LicenseFeature>,
     pub note: Option<String>,
@@ -972,6 +1093,13 @@ pub struct LicenseInput {
     pub allow_overages: Option<bool>,
     pub max_overages: Option<i64>,
     pub is_air_gapped: Option<bool>,
+    pub is_hardware_key_auth: Option<bool>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub subscription_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>)]
+    pub bundle_license: Option<Option<i64>>,
     pub license_file_ttl_days: Option<i64>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
@@ -1038,6 +1166,8 @@ pub struct LicenseTerms {
     pub allow_overages: bool,
     pub max_overages: i64,
     pub is_air_gapped: bool,
+    pub is_hardware_key_auth: bool,
+    pub subscription_id: Option<String>,
     pub license_file_ttl_days: i64,
     pub note: Option<String>,
     pub metadata: Value,
@@ -1066,6 +1196,8 @@ impl LicenseTerms {
                 allow_overages: false,
                 max_overages: 0,
                 is_air_gapped: false,
+                is_hardware_key_auth: false,
+                subscription_id: None,
                 license_file_ttl_days: default_ttl_days(),
                 note: None,
                 metadata: empty_object(),
@@ -1091,6 +1223,8 @@ impl LicenseTerms {
                     allow_overages: t.allow_overages,
                     max_overages: t.max_overages,
                     is_air_gapped: false,
+                    is_hardware_key_auth: false,
+                    subscription_id: None,
                     license_file_ttl_days: t.license_file_ttl_days,
                     note: None,
                     metadata: empty_object(),
@@ -1121,6 +1255,8 @@ impl LicenseTerms {
             allow_overages,
             max_overages,
             is_air_gapped,
+            is_hardware_key_auth,
+            subscription_id,
             license_file_ttl_days,
             note,
             metadata

@@ -10,7 +10,7 @@ use crate::list::{Field, Kind, ListParams, Spec};
 use crate::scope::{Scope, push_in_list};
 
 pub(crate) const COLS: &str = "c.id, c.email, c.first_name, c.last_name, c.company_name, c.phone, c.reference, c.address, \
-     c.postcode, c.city, c.country, c.state, c.note, c.metadata, c.created_at, c.updated_at";
+     c.postcode, c.city, c.country, c.state, c.note, c.customer_account_id, c.metadata, c.created_at, c.updated_at";
 
 pub(crate) fn from_row(r: &Row) -> Result<Customer, StoreError> {
     Ok(Customer {
@@ -28,6 +28,7 @@ pub(crate) fn from_row(r: &Row) -> Result<Customer, StoreError> {
         state: r.get("state")?,
         note: r.get("note")?,
         labels: Vec::new(),
+        customer_account: r.get("customer_account_id")?,
         metadata: r.json("metadata")?,
         created_at: Timestamp(r.get("created_at")?),
         updated_at: Timestamp(r.get("updated_at")?),
@@ -82,6 +83,11 @@ static FIELDS: &[Field] = &[
     Field::new("reference", "c.reference", Kind::Text),
     Field::new("city", "c.city", Kind::Text),
     Field::new("country", "c.country", Kind::Text),
+    Field::new("customer_account", "c.customer_account_id", Kind::Int),
+    Field::new("customer_account__name", "ca.name", Kind::Text)
+        .related("EXISTS (SELECT 1 FROM customer_accounts ca WHERE ca.id = c.customer_account_id AND {})"),
+    Field::new("customer_account__code", "ca.code", Kind::Text)
+        .related("EXISTS (SELECT 1 FROM customer_accounts ca WHERE ca.id = c.customer_account_id AND {})"),
     Field::new("label", "lb.label", Kind::Text).related(
         "EXISTS (SELECT 1 FROM customer_labels clb JOIN labels lb ON lb.id = clb.label_id WHERE clb.customer_id = c.id AND {})",
     ),
@@ -151,13 +157,14 @@ fn email_norm(i: &CustomerInput) -> Option<String> {
 
 /// Creates a customer inside a transaction (shared by the customer, order and license endpoints).
 pub async fn create_in(tx: &mut Tx, scope: &Scope, i: &CustomerInput) -> Result<Customer, StoreError> {
+    crate::accounts::require(tx, i.customer_account).await?;
     let now = now_ms();
     let id = tx
         .insert(
             query(
                 "INSERT INTO customers (email, email_norm, first_name, last_name, company_name, phone, reference, address, \
-                 postcode, city, country, state, note, metadata, created_by, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 postcode, city, country, state, note, metadata, created_by, created_at, updated_at, customer_account_id) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(i.email.as_deref())
             .bind(email_norm(i))
@@ -175,7 +182,8 @@ pub async fn create_in(tx: &mut Tx, scope: &Scope, i: &CustomerInput) -> Result<
             .bind(i.metadata.to_string())
             .bind(scope.token_id)
             .bind(now)
-            .bind(now),
+            .bind(now)
+            .bind(i.customer_account),
         )
         .await?;
     set_labels(tx, id, i).await?;
@@ -236,11 +244,12 @@ pub async fn update<E: From<StoreError>>(
     let before = get(&mut tx, scope, id).await?;
     let mut i = edit(&before)?;
     i.validate().map_err(StoreError::from)?;
+    crate::accounts::require(&mut tx, i.customer_account).await?;
     tx.execute(
         query(
             "UPDATE customers SET email = ?, email_norm = ?, first_name = ?, last_name = ?, company_name = ?, phone = ?, \
-             reference = ?, address = ?, postcode = ?, city = ?, country = ?, state = ?, note = ?, metadata = ?, updated_at = ? \
-             WHERE id = ?",
+             reference = ?, address = ?, postcode = ?, city = ?, country = ?, state = ?, note = ?, metadata = ?, updated_at = ?, \
+             customer_account_id = ? WHERE id = ?",
         )
         .bind(i.email.as_deref())
         .bind(email_norm(&i))
@@ -257,6 +266,7 @@ pub async fn update<E: From<StoreError>>(
         .bind(&i.note)
         .bind(i.metadata.to_string())
         .bind(now_ms())
+        .bind(i.customer_account)
         .bind(id),
     )
     .await?;

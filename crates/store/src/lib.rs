@@ -2,6 +2,7 @@
 //! ([`migrate`]), the filter language compiled to parameterised SQL ([`list`]), and one module per
 //! resource. Every write is one transaction that also records its [`events`] entry.
 
+pub mod accounts;
 pub mod client;
 pub mod customers;
 pub mod db;

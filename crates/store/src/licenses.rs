@@ -13,7 +13,7 @@ use crate::events::{self, NewEvent};
 use crate::list::{Field, Kind, ListParams, Spec};
 use crate::scope::{Scope, push_in_list};
 
-const COLS: &str = "l.*, p.product_name, p.short_code, o.store_id AS order_store_id, \
+const COLS: &str = "l.*, p.product_name, p.short_code, p.is_bundle AS product_is_bundle, o.store_id AS order_store_id, \
      (SELECT COUNT(*) FROM devices d WHERE d.license_id = l.id AND d.deactivated_at IS NULL) AS active_devices";
 const FROM: &str = "FROM licenses l JOIN products p ON p.id = l.product_id LEFT JOIN orders o ON o.id = l.order_id";
 
@@ -63,6 +63,10 @@ fn from_row(r: &Row, now: i64) -> Result<License, StoreError> {
         allow_overages: r.get("allow_overages")?,
         max_overages: r.get("max_overages")?,
         is_air_gapped: r.get("is_air_gapped")?,
+        is_hardware_key_auth: r.get("is_hardware_key_auth")?,
+        subscription_id: r.get("subscription_id")?,
+        bundle_license: r.get("bundle_license_id")?,
+        is_bundle: r.get("product_is_bundle")?,
         license_file_ttl_days: r.get("license_file_ttl_days")?,
         product_features: Vec::new(),
         note: r.get("note")?,
@@ -150,11 +154,20 @@ pub async fn id_by_key(e: &mut impl Exec, scope: &Scope, key: &str) -> Result<i6
 
 const DEVICES: &str = "EXISTS (SELECT 1 FROM devices d WHERE d.license_id = l.id AND {})";
 const CUSTOMER: &str = "EXISTS (SELECT 1 FROM customers c WHERE c.id = l.customer_id AND {})";
+const CUSTOMER_ACCOUNT: &str = "EXISTS (SELECT 1 FROM customers c JOIN customer_accounts ca ON ca.id = c.customer_account_id \
+     WHERE c.id = l.customer_id AND {})";
+const CUSTOMER_LABEL: &str = "EXISTS (SELECT 1 FROM customer_labels clb JOIN labels lb ON lb.id = clb.label_id \
+     WHERE clb.customer_id = l.customer_id AND {})";
 const ORDER: &str = "EXISTS (SELECT 1 FROM orders o2 WHERE o2.id = l.order_id AND {})";
+const ORDER_ACCOUNT: &str = "EXISTS (SELECT 1 FROM orders o2 JOIN customer_accounts oa ON oa.id = o2.customer_account_id \
+     WHERE o2.id = l.order_id AND {})";
 const PRODUCT: &str = "EXISTS (SELECT 1 FROM products p2 WHERE p2.id = l.product_id AND {})";
 const TEMPLATE: &str = "EXISTS (SELECT 1 FROM license_templates t WHERE t.id = l.template_id AND {})";
 const FEATURES: &str = "EXISTS (SELECT 1 FROM license_features lf WHERE lf.license_id = l.id AND {})";
+const USERS: &str = "EXISTS (SELECT 1 FROM license_license_users llu JOIN license_users lu ON lu.id = llu.license_user_id \
+     WHERE llu.license_id = l.id AND {})";
 
+/// Every filter of seed 002 (LicenseSpring's `GET /api/v1/licenses/`), plus a few more fields.
 static FIELDS: &[Field] = &[
     Field::new("id", "l.id", Kind::Int).sortable(),
     Field::new("license_key", "l.license_key", Kind::Text).sortable(),
@@ -162,23 +175,51 @@ static FIELDS: &[Field] = &[
     Field::new("enabled", "l.enabled", Kind::Bool),
     Field::new("is_trial", "l.is_trial", Kind::Bool),
     Field::new("is_floating_cloud", "l.is_floating_cloud", Kind::Bool),
+    Field::new("is_floating", "l.is_floating_cloud", Kind::Bool),
+    Field::new("is_any_floating", "l.is_floating_cloud", Kind::Bool),
     Field::new("is_air_gapped", "l.is_air_gapped", Kind::Bool),
+    Field::new("is_hardware_key_auth", "l.is_hardware_key_auth", Kind::Bool),
+    Field::new("has_max_consumptions", "(l.max_consumptions > 0)", Kind::Bool),
+    Field::new("is_bundle", "p2.is_bundle", Kind::Bool).related(PRODUCT),
+    Field::new("bundle_license", "l.bundle_license_id", Kind::Int),
     Field::new("license_type", "l.license_type", Kind::Text),
+    Field::new("subscription_id", "l.subscription_id", Kind::Text),
     Field::new("note", "l.note", Kind::Text),
     Field::new("max_activations", "l.max_activations", Kind::Int).sortable(),
     Field::new("times_activated", "l.times_activated", Kind::Int).sortable(),
     Field::new("order", "l.order_id", Kind::Int),
+    Field::new("order__id", "l.order_id", Kind::Int),
     Field::new("order__store_id", "o2.store_id", Kind::Text).related(ORDER),
+    Field::new("order__customer_account", "o2.customer_account_id", Kind::Int).related(ORDER),
+    Field::new("order__customer_account__name", "oa.name", Kind::Text).related(ORDER_ACCOUNT),
+    Field::new("order__customer_account__code", "oa.code", Kind::Text).related(ORDER_ACCOUNT),
     Field::new("customer", "l.customer_id", Kind::Int),
     Field::new("customer__id", "l.customer_id", Kind::Int),
     Field::new("customer__email", "c.email", Kind::Text).related(CUSTOMER),
+    Field::new("customer__first_name", "c.first_name", Kind::Text).related(CUSTOMER),
+    Field::new("customer__last_name", "c.last_name", Kind::Text).related(CUSTOMER),
+    Field::new("customer__name", "(c.first_name || ' ' || c.last_name)", Kind::Text).related(CUSTOMER),
     Field::new("customer__company_name", "c.company_name", Kind::Text).related(CUSTOMER),
     Field::new("customer__reference", "c.reference", Kind::Text).related(CUSTOMER),
+    Field::new("customer__label", "lb.label", Kind::Text).related(CUSTOMER_LABEL),
+    Field::new("customer__customer_account", "c.customer_account_id", Kind::Int).related(CUSTOMER),
+    Field::new("customer_account", "c.customer_account_id", Kind::Int).related(CUSTOMER),
+    Field::new("customer__customer_account__name", "ca.name", Kind::Text).related(CUSTOMER_ACCOUNT),
+    Field::new("customer__customer_account__code", "ca.code", Kind::Text).related(CUSTOMER_ACCOUNT),
+    Field::new("customer__customer_account__description", "ca.description", Kind::Text).related(CUSTOMER_ACCOUNT),
+    Field::new("customer__customer_account__phone", "ca.phone", Kind::Text).related(CUSTOMER_ACCOUNT),
+    Field::new("customer__customer_account__address", "ca.address", Kind::Text).related(CUSTOMER_ACCOUNT),
+    Field::new("customer__customer_account__email", "ca.email", Kind::Text).related(CUSTOMER_ACCOUNT),
+    Field::new("customer__customer_account__reference", "ca.reference", Kind::Text).related(CUSTOMER_ACCOUNT),
     Field::new("product", "l.product_id", Kind::Int),
     Field::new("product__id", "l.product_id", Kind::Int),
     Field::new("product__short_code", "p2.short_code", Kind::Text).related(PRODUCT),
     Field::new("product__product_name", "p2.product_name", Kind::Text).related(PRODUCT),
+    Field::new("product__authorization_method", "p2.authorization_method", Kind::Text).related(PRODUCT),
     Field::new("product_features__id", "lf.feature_id", Kind::Int).related(FEATURES),
+    Field::new("license_users__id", "lu.id", Kind::Int).related(USERS),
+    Field::new("license_users__true_email", "lu.true_email", Kind::Text).related(USERS),
+    Field::new("license_user_group", "llu.user_group", Kind::Text).related(USERS),
     Field::new("devices__hostname", "d.hostname", Kind::Text).related(DEVICES),
     Field::new("devices__hardware_id", "d.hardware_id", Kind::Text).related(DEVICES),
     Field::new("devices__os", "d.os", Kind::Text).related(DEVICES),
@@ -187,6 +228,7 @@ static FIELDS: &[Field] = &[
     Field::new("license_template__code", "t.code", Kind::Text).related(TEMPLATE),
     Field::new("validity_period", "l.expires_at", Kind::Time).sortable(),
     Field::new("time_activated", "l.time_activated", Kind::Time).sortable(),
+    Field::new("last_check", "l.last_check", Kind::Time).sortable(),
     Field::new("created_at", "l.created_at", Kind::Time).sortable(),
     Field::new("updated_at", "l.updated_at", Kind::Time).sortable(),
 ];
@@ -262,6 +304,10 @@ pub async fn create_in(
         }
         (None, _) => None,
     };
+    let bundle = i.bundle_license.flatten();
+    if let Some(b) = bundle {
+        require_bundle(tx, scope, b).await?;
+    }
     let mut terms = LicenseTerms::from_template(template.as_ref(), now);
     terms.apply(i)?;
     let key = match &i.license_key {
@@ -270,17 +316,19 @@ pub async fn create_in(
     };
     let q = bind_terms(
         query(
-            "INSERT INTO licenses (license_key, product_id, template_id, customer_id, order_id, enabled, license_type, \
+            "INSERT INTO licenses (license_key, product_id, template_id, customer_id, order_id, bundle_license_id, enabled, license_type, \
              max_activations, expires_at, maintenance_until, is_trial, trial_days, is_floating_cloud, floating_users, \
              floating_timeout, max_transfers, prevent_vm, can_borrow, max_borrow_time, max_consumptions, allow_overages, \
-             max_overages, is_air_gapped, license_file_ttl_days, note, metadata, time_disabled, created_by, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             max_overages, is_air_gapped, license_file_ttl_days, note, metadata, is_hardware_key_auth, subscription_id, \
+             time_disabled, created_by, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(key)
         .bind(product.id)
         .bind(template.as_ref().map(|t| t.id))
         .bind(customer_id)
-        .bind(order_id),
+        .bind(order_id)
+        .bind(bundle),
         &terms,
     )
     .bind(if terms.enabled { None } else { Some(now) })
@@ -331,6 +379,18 @@ fn bind_terms(q: Query, t: &LicenseTerms) -> Query {
         .bind(t.license_file_ttl_days)
         .bind(t.note.as_deref())
         .bind(t.metadata.to_string())
+        .bind(t.is_hardware_key_auth)
+        .bind(t.subscription_id.as_deref())
+}
+
+/// Checks that a bundle license exists and is visible.
+async fn require_bundle(tx: &mut Tx, scope: &Scope, id: i64) -> Result<(), StoreError> {
+    let mut q = query("SELECT l.id FROM licenses l WHERE l.id = ?").bind(id);
+    scope.restrict(&mut q, "l.product_id");
+    if tx.fetch_optional(q).await?.is_none() {
+        return Err(StoreError::invalid("bundle_license", format!("no license with id {id}")));
+    }
+    Ok(())
 }
 
 pub async fn create(db: &Db, scope: &Scope, i: &LicenseInput) -> Result<License, StoreError> {
@@ -361,6 +421,8 @@ fn terms_of(l: &License) -> LicenseTerms {
         allow_overages: l.allow_overages,
         max_overages: l.max_overages,
         is_air_gapped: l.is_air_gapped,
+        is_hardware_key_auth: l.is_hardware_key_auth,
+        subscription_id: l.subscription_id.clone(),
         license_file_ttl_days: l.license_file_ttl_days,
         note: l.note.clone(),
         metadata: l.metadata.clone(),
@@ -405,6 +467,16 @@ pub async fn update(db: &Db, scope: &Scope, id: i64, i: &LicenseInput) -> Result
         }
         order_id = o;
     }
+    let mut bundle = before.bundle_license;
+    if let Some(b) = i.bundle_license {
+        if let Some(b) = b {
+            if b == id {
+                return Err(StoreError::invalid("bundle_license", "a license cannot be its own bundle"));
+            }
+            require_bundle(&mut tx, scope, b).await?;
+        }
+        bundle = b;
+    }
     let now = now_ms();
     let time_disabled = match (before.enabled, terms.enabled) {
         (true, false) => Some(now),
@@ -417,8 +489,8 @@ pub async fn update(db: &Db, scope: &Scope, id: i64, i: &LicenseInput) -> Result
             "UPDATE licenses SET enabled = ?, license_type = ?, max_activations = ?, expires_at = ?, maintenance_until = ?, \
              is_trial = ?, trial_days = ?, is_floating_cloud = ?, floating_users = ?, floating_timeout = ?, max_transfers = ?, \
              prevent_vm = ?, can_borrow = ?, max_borrow_time = ?, max_consumptions = ?, allow_overages = ?, max_overages = ?, \
-             is_air_gapped = ?, license_file_ttl_days = ?, note = ?, metadata = ?, \
-             time_disabled = ?, license_key = ?, customer_id = ?, order_id = ?, updated_at = ? WHERE id = ?",
+             is_air_gapped = ?, license_file_ttl_days = ?, note = ?, metadata = ?, is_hardware_key_auth = ?, subscription_id = ?, \
+             time_disabled = ?, license_key = ?, customer_id = ?, order_id = ?, bundle_license_id = ?, updated_at = ? WHERE id = ?",
         ),
         &terms,
     )
@@ -426,6 +498,7 @@ pub async fn update(db: &Db, scope: &Scope, id: i64, i: &LicenseInput) -> Result
     .bind(key)
     .bind(customer_id)
     .bind(order_id)
+    .bind(bundle)
     .bind(now)
     .bind(id);
     tx.execute(q).await?;

@@ -11,14 +11,14 @@ use crate::events::{self, NewEvent};
 use crate::list::{Field, Kind, ListParams, Spec};
 use crate::scope::{Scope, push_in_list};
 
-const COLS: &str =
-    "o.id, o.store_id, o.customer_id, o.campaign, o.reference, o.is_test, o.metadata, o.created_at, o.updated_at";
+const COLS: &str = "o.id, o.store_id, o.customer_id, o.customer_account_id, o.campaign, o.reference, o.is_test, o.metadata, o.created_at, o.updated_at";
 
 fn from_row(r: &Row) -> Result<Order, StoreError> {
     Ok(Order {
         id: r.get("id")?,
         store_id: r.get("store_id")?,
         customer: r.get("customer_id")?,
+        customer_account: r.get("customer_account_id")?,
         campaign: r.get("campaign")?,
         reference: r.get("reference")?,
         is_test: r.get("is_test")?,
@@ -69,6 +69,7 @@ static FIELDS: &[Field] = &[
     Field::new("customer", "o.customer_id", Kind::Int),
     Field::new("customer__email", "c.email", Kind::Text)
         .related("EXISTS (SELECT 1 FROM customers c WHERE c.id = o.customer_id AND {})"),
+    Field::new("customer_account", "o.customer_account_id", Kind::Int),
     Field::new("campaign", "o.campaign", Kind::Text),
     Field::new("reference", "o.reference", Kind::Text),
     Field::new("is_test", "o.is_test", Kind::Bool),
@@ -108,6 +109,7 @@ pub async fn create(db: &Db, scope: &Scope, mut i: OrderInput) -> Result<Order, 
     i.validate()?;
     let now = now_ms();
     let mut tx = db.begin().await?;
+    crate::accounts::require(&mut tx, i.customer_account).await?;
     let customer_id = match &i.customer {
         Some(r) => Some(crate::customers::resolve_in(&mut tx, scope, "customer", r).await?.id),
         None => None,
@@ -115,11 +117,12 @@ pub async fn create(db: &Db, scope: &Scope, mut i: OrderInput) -> Result<Order, 
     let id = tx
         .insert(
             query(
-                "INSERT INTO orders (store_id, customer_id, campaign, reference, is_test, metadata, created_by, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO orders (store_id, customer_id, customer_account_id, campaign, reference, is_test, metadata, created_by, \
+                 created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(i.store_id.as_deref())
             .bind(customer_id)
+            .bind(i.customer_account)
             .bind(&i.campaign)
             .bind(&i.reference)
             .bind(i.is_test)
@@ -165,6 +168,9 @@ pub async fn update(db: &Db, scope: &Scope, id: i64, i: &OrderUpdate) -> Result<
         Some(None) => None,
         None => before.customer,
     };
+    if let Some(a) = i.customer_account {
+        crate::accounts::require(&mut tx, a).await?;
+    }
     update_row(&mut tx, id, i, &before, customer).await?;
     let after = get(&mut tx, scope, id).await?;
     events::record(&mut tx, scope, NewEvent::updated("order", id, None, &before, &after)).await?;
@@ -180,9 +186,13 @@ async fn update_row(
     customer: Option<i64>,
 ) -> Result<(), StoreError> {
     tx.execute(
-        query("UPDATE orders SET store_id = ?, customer_id = ?, campaign = ?, reference = ?, is_test = ?, metadata = ?, updated_at = ? WHERE id = ?")
+        query(
+            "UPDATE orders SET store_id = ?, customer_id = ?, customer_account_id = ?, campaign = ?, reference = ?, is_test = ?, \
+             metadata = ?, updated_at = ? WHERE id = ?",
+        )
             .bind(i.store_id.clone().unwrap_or(before.store_id.clone()))
             .bind(customer)
+            .bind(i.customer_account.unwrap_or(before.customer_account))
             .bind(i.campaign.as_ref().unwrap_or(&before.campaign))
             .bind(i.reference.as_ref().unwrap_or(&before.reference))
             .bind(i.is_test.unwrap_or(before.is_test))

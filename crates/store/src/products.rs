@@ -1,6 +1,8 @@
 //! Products and their features.
 
-use licensd_core::model::{ConsumptionPeriod, Feature, FeatureInput, FeatureType, Product, ProductInput};
+use licensd_core::model::{
+    AuthorizationMethod, ConsumptionPeriod, Feature, FeatureInput, FeatureType, Product, ProductInput,
+};
 use licensd_core::time::{Timestamp, now_ms};
 
 use crate::db::{Db, Exec, Row, query};
@@ -9,8 +11,8 @@ use crate::events::{self, NewEvent};
 use crate::list::{Field, Kind, ListParams, Spec};
 use crate::scope::Scope;
 
-const COLS: &str =
-    "p.id, p.product_name, p.short_code, p.bundle_id, p.use_offline_license, p.metadata, p.created_at, p.updated_at";
+const COLS: &str = "p.id, p.product_name, p.short_code, p.bundle_id, p.use_offline_license, p.authorization_method, \
+     p.is_bundle, p.metadata, p.created_at, p.updated_at";
 
 fn from_row(r: &Row) -> Result<Product, StoreError> {
     Ok(Product {
@@ -19,6 +21,11 @@ fn from_row(r: &Row) -> Result<Product, StoreError> {
         short_code: r.get("short_code")?,
         bundle_id: r.get("bundle_id")?,
         use_offline_license: r.get("use_offline_license")?,
+        authorization_method: {
+            let m: String = r.get("authorization_method")?;
+            AuthorizationMethod::parse(&m).ok_or_else(|| StoreError::Corrupt(format!("authorization_method {m:?}")))?
+        },
+        is_bundle: r.get("is_bundle")?,
         metadata: r.json("metadata")?,
         created_at: Timestamp(r.get("created_at")?),
         updated_at: Timestamp(r.get("updated_at")?),
@@ -31,6 +38,8 @@ static FIELDS: &[Field] = &[
     Field::new("short_code", "p.short_code", Kind::Text).sortable(),
     Field::new("bundle_id", "p.bundle_id", Kind::Text),
     Field::new("use_offline_license", "p.use_offline_license", Kind::Bool),
+    Field::new("authorization_method", "p.authorization_method", Kind::Text),
+    Field::new("is_bundle", "p.is_bundle", Kind::Bool),
     Field::new("created_at", "p.created_at", Kind::Time).sortable(),
     Field::new("updated_at", "p.updated_at", Kind::Time).sortable(),
 ];
@@ -63,13 +72,15 @@ pub async fn create(db: &Db, scope: &Scope, i: ProductInput) -> Result<Product, 
     let id = tx
         .insert(
             query(
-                "INSERT INTO products (product_name, short_code, bundle_id, use_offline_license, metadata, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO products (product_name, short_code, bundle_id, use_offline_license, authorization_method, is_bundle, \
+                 metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&i.product_name)
             .bind(&i.short_code)
             .bind(&i.bundle_id)
             .bind(i.use_offline_license)
+            .bind(i.authorization_method.as_str())
+            .bind(i.is_bundle)
             .bind(i.metadata.to_string())
             .bind(now)
             .bind(now),
@@ -93,13 +104,15 @@ pub async fn update<E: From<StoreError>>(
     i.validate().map_err(StoreError::from)?;
     tx.execute(
         query(
-            "UPDATE products SET product_name = ?, short_code = ?, bundle_id = ?, use_offline_license = ?, metadata = ?, \
-             updated_at = ? WHERE id = ?",
+            "UPDATE products SET product_name = ?, short_code = ?, bundle_id = ?, use_offline_license = ?, \
+             authorization_method = ?, is_bundle = ?, metadata = ?, updated_at = ? WHERE id = ?",
         )
         .bind(&i.product_name)
         .bind(&i.short_code)
         .bind(&i.bundle_id)
         .bind(i.use_offline_license)
+        .bind(i.authorization_method.as_str())
+        .bind(i.is_bundle)
         .bind(i.metadata.to_string())
         .bind(now_ms())
         .bind(id),

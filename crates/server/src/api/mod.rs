@@ -1,6 +1,7 @@
 //! The management API, `/api/v1/…`: products, features, license templates, customers, orders, licenses,
 //! devices and events. Conventions follow LicenseSpring's management API (seed 002).
 
+pub mod accounts;
 pub mod customers;
 pub mod devices;
 pub mod events;
@@ -38,6 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(products::router())
         .merge(templates::router())
+        .merge(accounts::router())
         .merge(customers::router())
         .merge(orders::router())
         .merge(licenses::router())

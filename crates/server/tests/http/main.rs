@@ -10,3 +10,4 @@ mod client;
 mod customers_orders;
 mod licenses;
 mod scoping;
+mod search;
