@@ -993,6 +993,74 @@ pub struct Event {
     pub created_at: Timestamp,
 }
 
+/// A person a user-based license is assigned to (seed 002's `license_users`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LicenseUser {
+    pub id: i64,
+    /// The address as given.
+    pub email: String,
+    pub true_email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone_number: String,
+    pub is_active: bool,
+    /// On this license: may manage it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_manager: Option<bool>,
+    /// On this license: the group the user belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_group: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Body of `POST /api/v1/licenses/{id}/assign_user/`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignUserInput {
+    pub email: String,
+    #[serde(default)]
+    pub first_name: String,
+    #[serde(default)]
+    pub last_name: String,
+    #[serde(default)]
+    pub phone_number: String,
+    #[serde(default)]
+    pub is_manager: bool,
+    #[serde(default)]
+    pub max_activations: Option<i64>,
+    #[serde(default)]
+    pub user_group: String,
+}
+
+impl AssignUserInput {
+    pub fn validate(&self) -> Result<()> {
+        if normalize_email("email", &self.email)?.is_none() {
+            return Err(Error::invalid("email", "is required"));
+        }
+        for (f, v) in [
+            ("first_name", &self.first_name),
+            ("last_name", &self.last_name),
+            ("phone_number", &self.phone_number),
+            ("user_group", &self.user_group),
+        ] {
+            check_text(f, v, 255, false)?;
+        }
+        if let Some(m) = self.max_activations {
+            check_range("max_activations", m, 0, 1_000_000_000)?;
+        }
+        Ok(())
+    }
+}
+
+/// Body of `POST /api/v1/licenses/{id}/unassign_user/`: the user by id or by email.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnassignUserInput {
+    pub license_user_id: Option<i64>,
+    pub license_user_email: Option<String>,
+}
+
 /// A license key and the terms it grants.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct License {
@@ -1040,6 +1108,7 @@ pub struct License {
     pub is_bundle: bool,
     pub license_file_ttl_days: i64,
     pub product_features: Vec<LicenseFeature>,
+    pub license_users: Vec<LicenseUser>,
     pub note: Option<String>,
     #[schema(value_type = Object)]
     pub metadata: Value,

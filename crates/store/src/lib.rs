@@ -10,6 +10,7 @@ pub mod devices;
 pub mod error;
 pub mod events;
 pub mod keys;
+pub mod license_users;
 pub mod licenses;
 pub mod list;
 pub mod migrate;

@@ -69,6 +69,7 @@ fn from_row(r: &Row, now: i64) -> Result<License, StoreError> {
         is_bundle: r.get("product_is_bundle")?,
         license_file_ttl_days: r.get("license_file_ttl_days")?,
         product_features: Vec::new(),
+        license_users: Vec::new(),
         note: r.get("note")?,
         metadata: r.json("metadata")?,
         time_activated: r.get::<Option<i64>>("time_activated")?.map(Timestamp),
@@ -110,9 +111,11 @@ pub async fn load(e: &mut impl Exec, ids: &[i64]) -> Result<Vec<License>, StoreE
     push_in_list(&mut fq, ids);
     fq.push(" ORDER BY f.code");
     let features = e.fetch_all(fq).await?;
+    let users = crate::license_users::of_licenses(e, ids).await?;
 
     for (l, cid) in &mut ls {
         l.customer = cid.and_then(|cid| customers.iter().find(|c| c.id == cid).cloned());
+        l.license_users = users.iter().filter(|(lid, _)| *lid == l.id).map(|(_, u)| u.clone()).collect();
         for r in &features {
             if r.get::<i64>("license_id")? != l.id {
                 continue;

@@ -131,6 +131,56 @@ pub async fn reset(
     act(s, auth, id, body, Action::Reset).await
 }
 
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AssignedUser {
+    message: &'static str,
+    license_user: licensd_core::model::LicenseUser,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Message {
+    message: &'static str,
+}
+
+/// Assigns the license to a user (found by email, or created), as LicenseSpring's `assign_user`.
+#[utoipa::path(post, path = "/api/v1/licenses/{id}/assign_user", tag = "licenses", operation_id = "assign_user_licenses",
+    params(("id" = i64, Path)), request_body = licensd_core::model::AssignUserInput,
+    responses((status = 200, body = AssignedUser), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn assign_user(
+    State(s): State<AppState>,
+    auth: Auth,
+    IdPath(id): IdPath,
+    JsonBody(i): JsonBody<licensd_core::model::AssignUserInput>,
+) -> ApiResult<Json<AssignedUser>> {
+    let user = licensd_store::license_users::assign(&s.db, &auth.scope(), id, &i).await?;
+    Ok(Json(AssignedUser { message: "License assigned.", license_user: user }))
+}
+
+/// Takes a user off the license (`license_user_id` or `license_user_email`).
+#[utoipa::path(post, path = "/api/v1/licenses/{id}/unassign_user", tag = "licenses", operation_id = "unassign_user_licenses",
+    params(("id" = i64, Path)), request_body = licensd_core::model::UnassignUserInput,
+    responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn unassign_user(
+    State(s): State<AppState>,
+    auth: Auth,
+    IdPath(id): IdPath,
+    JsonBody(i): JsonBody<licensd_core::model::UnassignUserInput>,
+) -> ApiResult<Json<Message>> {
+    licensd_store::license_users::unassign(
+        &s.db,
+        &auth.scope(),
+        id,
+        i.license_user_id,
+        i.license_user_email.as_deref(),
+    )
+    .await?;
+    Ok(Json(Message { message: "License unassigned." }))
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
@@ -139,4 +189,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(enable))
         .routes(routes!(refund))
         .routes(routes!(reset))
+        .routes(routes!(assign_user))
+        .routes(routes!(unassign_user))
 }

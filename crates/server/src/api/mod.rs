@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod customers;
 pub mod devices;
 pub mod events;
+pub mod license_users;
 pub mod licenses;
 pub mod orders;
 pub mod products;
@@ -43,6 +44,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(customers::router())
         .merge(orders::router())
         .merge(licenses::router())
+        .merge(license_users::router())
         .merge(devices::router())
         .merge(events::router())
 }

@@ -5,7 +5,11 @@ use serde_json::{Value, json};
 use crate::backend_tests;
 use crate::common::{TestApp, assert_error};
 
-backend_tests!(every_seed_filter_matches_one_license_and_not_the_other, customer_accounts_crud_and_links);
+backend_tests!(
+    every_seed_filter_matches_one_license_and_not_the_other,
+    customer_accounts_crud_and_links,
+    license_users_are_assigned_and_unassigned
+);
 
 fn id(v: &Value) -> i64 {
     v["id"].as_i64().unwrap()
@@ -77,6 +81,14 @@ async fn every_seed_filter_matches_one_license_and_not_the_other(app: TestApp) {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["bundle_license"], la);
     assert_eq!(r.body["is_bundle"], true);
+    let u = app
+        .post(
+            &format!("/api/v1/licenses/{lb}/assign_user"),
+            json!({"email": "Carol@Beta.test", "user_group": "designers"}),
+        )
+        .await;
+    assert_eq!(u.status, 200, "{}", u.text);
+    let carol = u.body["license_user"]["id"].as_i64().unwrap();
     let act = reqwest::Client::new()
         .post(format!("{}/api/v1/client/activate", app.url))
         .json(&json!({"license_key": "AAAA-1111-KEY", "product": "alpha", "hardware_id": "hw-a", "hostname": "host-a", "os": "macos"}))
@@ -162,6 +174,10 @@ async fn every_seed_filter_matches_one_license_and_not_the_other(app: TestApp) {
         ("is_hardware_key_auth=false".into(), &b),
         ("customer_account__isnull=false".into(), &both),
         (format!("customer__email=alice@acme.test&product__id={p2}"), &none),
+        (format!("license_users__id={carol}"), &b),
+        ("license_users__true_email=Carol@Beta.test".into(), &b),
+        ("license_users__true_email__icontains=carol@".into(), &b),
+        ("license_user_group=designers".into(), &b),
     ];
     for (q, want) in &cases {
         let r = app.get(&format!("/api/v1/licenses?{}", q.replace(' ', "%20"))).await;
@@ -195,4 +211,55 @@ async fn customer_accounts_crud_and_links(app: TestApp) {
     assert_eq!(app.delete(&format!("/api/v1/customer-accounts/{a}")).await.status, 204);
     let c = app.get(&format!("/api/v1/customers/{}", id(&c.body))).await;
     assert_eq!(c.body["customer_account"], Value::Null, "the customer stays, without an account");
+}
+
+async fn license_users_are_assigned_and_unassigned(app: TestApp) {
+    app.product("app").await;
+    let l = app.license(json!({"product": "app"})).await;
+    let lid = id(&l);
+    let r = app
+        .post(
+            &format!("/api/v1/licenses/{lid}/assign_user"),
+            json!({"email": "dana@example.com", "first_name": "Dana", "is_manager": true}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["message"], "License assigned.");
+    assert_eq!(r.body["license_user"]["true_email"], "dana@example.com");
+    assert_eq!(r.body["license_user"]["is_manager"], true);
+    assert_error(
+        &app.post(&format!("/api/v1/licenses/{lid}/assign_user"), json!({"email": "DANA@example.com"})).await,
+        409,
+        "INVALID_STATE",
+    );
+    assert_error(
+        &app.post(&format!("/api/v1/licenses/{lid}/assign_user"), json!({"email": "nope"})).await,
+        400,
+        "INVALID_FIELD",
+    );
+    let got = app.get(&format!("/api/v1/licenses/{lid}")).await;
+    assert_eq!(got.body["license_users"][0]["first_name"], "Dana");
+    assert_eq!(app.list_count("/api/v1/license-users?true_email__icontains=dana").await, 1);
+    let other = app.license(json!({"product": "app"})).await;
+    app.post(&format!("/api/v1/licenses/{}/assign_user", id(&other)), json!({"email": "dana@example.com"})).await;
+    assert_eq!(app.count("license_users").await, 1, "one person, two licenses");
+    let r = app
+        .post(&format!("/api/v1/licenses/{lid}/unassign_user"), json!({"license_user_email": "dana@example.com"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["message"], "License unassigned.");
+    assert_eq!(app.get(&format!("/api/v1/licenses/{lid}")).await.body["license_users"], json!([]));
+    assert_error(
+        &app.post(&format!("/api/v1/licenses/{lid}/unassign_user"), json!({"license_user_email": "dana@example.com"}))
+            .await,
+        409,
+        "INVALID_STATE",
+    );
+    let history: Vec<String> = app.get(&format!("/api/v1/licenses/{lid}")).await.body["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(history, ["license.created", "license.user_assigned", "license.user_unassigned"]);
 }

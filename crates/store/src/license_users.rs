@@ -1,0 +1,182 @@
+//! License users: people user-based licenses are assigned to.
+
+use licensd_core::model::{AssignUserInput, LicenseUser};
+use licensd_core::time::{Timestamp, now_ms};
+
+use crate::db::{Db, Exec, Row, query};
+use crate::error::StoreError;
+use crate::events::{self, NewEvent};
+use crate::list::{Field, Kind, ListParams, Spec};
+use crate::scope::{Scope, push_in_list};
+
+const COLS: &str =
+    "u.id, u.true_email, u.first_name, u.last_name, u.phone_number, u.is_active, u.created_at, u.updated_at";
+
+fn from_row(r: &Row, on_license: bool) -> Result<LicenseUser, StoreError> {
+    let email: String = r.get("true_email")?;
+    Ok(LicenseUser {
+        id: r.get("id")?,
+        email: email.clone(),
+        true_email: email,
+        first_name: r.get("first_name")?,
+        last_name: r.get("last_name")?,
+        phone_number: r.get("phone_number")?,
+        is_active: r.get("is_active")?,
+        is_manager: if on_license { Some(r.get("is_manager")?) } else { None },
+        user_group: if on_license { Some(r.get("user_group")?) } else { None },
+        created_at: Timestamp(r.get("created_at")?),
+        updated_at: Timestamp(r.get("updated_at")?),
+    })
+}
+
+/// The users of several licenses, with one query: `(license id, user)`.
+pub(crate) async fn of_licenses(e: &mut impl Exec, ids: &[i64]) -> Result<Vec<(i64, LicenseUser)>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = query(format!(
+        "SELECT llu.license_id, llu.is_manager, llu.user_group, {COLS} FROM license_license_users llu \
+         JOIN license_users u ON u.id = llu.license_user_id WHERE llu.license_id"
+    ));
+    push_in_list(&mut q, ids);
+    q.push(" ORDER BY llu.id");
+    e.fetch_all(q).await?.iter().map(|r| Ok((r.get("license_id")?, from_row(r, true)?))).collect()
+}
+
+static FIELDS: &[Field] = &[
+    Field::new("id", "u.id", Kind::Int).sortable(),
+    Field::new("true_email", "u.true_email", Kind::Text).sortable(),
+    Field::new("first_name", "u.first_name", Kind::Text).sortable(),
+    Field::new("last_name", "u.last_name", Kind::Text).sortable(),
+    Field::new("is_active", "u.is_active", Kind::Bool),
+    Field::new("license", "llu.license_id", Kind::Int)
+        .related("EXISTS (SELECT 1 FROM license_license_users llu WHERE llu.license_user_id = u.id AND {})"),
+    Field::new("created_at", "u.created_at", Kind::Time).sortable(),
+];
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "u.id" };
+
+fn scoped(scope: &Scope, q: &mut crate::db::Query) {
+    if scope.products.is_some() {
+        q.push(" AND EXISTS (SELECT 1 FROM license_license_users sllu JOIN licenses sl ON sl.id = sllu.license_id WHERE sllu.license_user_id = u.id");
+        scope.restrict(q, "sl.product_id");
+        q.push(")");
+    }
+}
+
+pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<LicenseUser>), StoreError> {
+    let mut from = query("FROM license_users u WHERE 1 = 1");
+    scoped(scope, &mut from);
+    let (n, rows) = crate::list::page(db, &SPEC, params, COLS, &from).await?;
+    Ok((n, rows.iter().map(|r| from_row(r, false)).collect::<Result<_, _>>()?))
+}
+
+pub async fn get(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<LicenseUser, StoreError> {
+    let mut q = query(format!("SELECT {COLS} FROM license_users u WHERE u.id = ?")).bind(id);
+    scoped(scope, &mut q);
+    from_row(&e.fetch_one(q).await?, false)
+}
+
+/// Assigns a license to a user (created on first assignment, found by email after), recording the event.
+pub async fn assign(db: &Db, scope: &Scope, license_id: i64, i: &AssignUserInput) -> Result<LicenseUser, StoreError> {
+    i.validate()?;
+    let email = i.email.trim().to_string();
+    let norm = email.to_lowercase();
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    crate::licenses::get(&mut tx, scope, license_id).await?;
+    let existing =
+        tx.fetch_optional(query("SELECT id FROM license_users WHERE email_norm = ?").bind(norm.as_str())).await?;
+    let user_id: i64 = match existing {
+        Some(r) => r.get("id")?,
+        None => {
+            tx.insert(
+                query(
+                    "INSERT INTO license_users (true_email, email_norm, first_name, last_name, phone_number, created_at, updated_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(email.as_str())
+                .bind(norm.as_str())
+                .bind(&i.first_name)
+                .bind(&i.last_name)
+                .bind(&i.phone_number)
+                .bind(now)
+                .bind(now),
+            )
+            .await?
+        }
+    };
+    let taken = tx
+        .fetch_optional(
+            query("SELECT id FROM license_license_users WHERE license_id = ? AND license_user_id = ?")
+                .bind(license_id)
+                .bind(user_id),
+        )
+        .await?;
+    if taken.is_some() {
+        return Err(StoreError::State("the license is already assigned to this user".into()));
+    }
+    tx.execute(
+        query(
+            "INSERT INTO license_license_users (license_id, license_user_id, is_manager, max_activations, user_group, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(license_id)
+        .bind(user_id)
+        .bind(i.is_manager)
+        .bind(i.max_activations)
+        .bind(&i.user_group)
+        .bind(now),
+    )
+    .await?;
+    tx.execute(query("UPDATE licenses SET updated_at = ? WHERE id = ?").bind(now).bind(license_id)).await?;
+    let user = of_licenses(&mut tx, &[license_id])
+        .await?
+        .into_iter()
+        .map(|(_, u)| u)
+        .find(|u| u.id == user_id)
+        .ok_or(StoreError::NotFound)?;
+    let mut e = NewEvent::created("license_user", user_id, Some(license_id), &user);
+    e.action = "license.user_assigned".into();
+    events::record(&mut tx, scope, e).await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// Takes a user off a license.
+pub async fn unassign(
+    db: &Db,
+    scope: &Scope,
+    license_id: i64,
+    user_id: Option<i64>,
+    email: Option<&str>,
+) -> Result<(), StoreError> {
+    let mut tx = db.begin().await?;
+    crate::licenses::get(&mut tx, scope, license_id).await?;
+    let user_id = match (user_id, email) {
+        (Some(id), _) => id,
+        (None, Some(e)) => tx
+            .fetch_optional(query("SELECT id FROM license_users WHERE email_norm = ?").bind(e.trim().to_lowercase()))
+            .await?
+            .ok_or_else(|| StoreError::invalid("license_user_email", "no license user has this email"))?
+            .get("id")?,
+        (None, None) => {
+            return Err(StoreError::invalid("license_user_id", "give license_user_id or license_user_email"));
+        }
+    };
+    let n = tx
+        .execute(
+            query("DELETE FROM license_license_users WHERE license_id = ? AND license_user_id = ?")
+                .bind(license_id)
+                .bind(user_id),
+        )
+        .await?;
+    if n == 0 {
+        return Err(StoreError::State("the license is not assigned to this user".into()));
+    }
+    let mut e =
+        NewEvent::deleted("license_user", user_id, Some(license_id), &serde_json::json!({"license_user": user_id}));
+    e.action = "license.user_unassigned".into();
+    events::record(&mut tx, scope, e).await?;
+    tx.commit().await?;
+    Ok(())
+}
