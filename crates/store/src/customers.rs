@@ -75,12 +75,12 @@ pub(crate) async fn by_ids(e: &mut impl Exec, ids: &[i64]) -> Result<Vec<Custome
 
 static FIELDS: &[Field] = &[
     Field::new("id", "c.id", Kind::Int).sortable(),
-    Field::new("email", "c.email", Kind::Text).sortable(),
+    Field::new("email", "c.email", Kind::Text).sortable().trigram("customers_fts", "email", "c.id"),
     Field::new("first_name", "c.first_name", Kind::Text).sortable(),
     Field::new("last_name", "c.last_name", Kind::Text).sortable(),
-    Field::new("company_name", "c.company_name", Kind::Text).sortable(),
+    Field::new("company_name", "c.company_name", Kind::Text).sortable().trigram("customers_fts", "company_name", "c.id"),
     Field::new("phone", "c.phone", Kind::Text),
-    Field::new("reference", "c.reference", Kind::Text),
+    Field::new("reference", "c.reference", Kind::Text).trigram("customers_fts", "reference", "c.id"),
     Field::new("city", "c.city", Kind::Text),
     Field::new("country", "c.country", Kind::Text),
     Field::new("customer_account", "c.customer_account_id", Kind::Int),

@@ -30,9 +30,9 @@ fn from_row(r: &Row) -> Result<Device, StoreError> {
 static FIELDS: &[Field] = &[
     Field::new("id", "d.id", Kind::Int).sortable(),
     Field::new("license", "d.license_id", Kind::Int),
-    Field::new("hardware_id", "d.hardware_id", Kind::Text),
-    Field::new("hostname", "d.hostname", Kind::Text).sortable(),
-    Field::new("os", "d.os", Kind::Text),
+    Field::new("hardware_id", "d.hardware_id", Kind::Text).trigram("devices_fts", "hardware_id", "d.id"),
+    Field::new("hostname", "d.hostname", Kind::Text).sortable().trigram("devices_fts", "hostname", "d.id"),
+    Field::new("os", "d.os", Kind::Text).trigram("devices_fts", "os", "d.id"),
     Field::new("app_version", "d.app_version", Kind::Text),
     Field::new("active", "(d.deactivated_at IS NULL)", Kind::Bool),
     Field::new("time_activated", "d.time_activated", Kind::Time).sortable(),

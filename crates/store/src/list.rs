@@ -85,6 +85,9 @@ pub struct Field {
     /// selects the parent once.
     pub exists: Option<&'static str>,
     pub sortable: bool,
+    /// A trigram index for `__icontains` on SQLite: (FTS5 table, its column, the row id it is keyed by).
+    /// PostgreSQL's `pg_trgm` indexes serve `ILIKE` on the expression itself.
+    pub trigram: Option<(&'static str, &'static str, &'static str)>,
 }
 
 impl Field {
@@ -95,7 +98,7 @@ impl Field {
             Kind::Bool => BOOL,
             Kind::Time => TIME,
         };
-        Field { name, expr, kind, lookups, exists: None, sortable: false }
+        Field { name, expr, kind, lookups, exists: None, sortable: false, trigram: None }
     }
     pub const fn sortable(mut self) -> Field {
         self.sortable = true;
@@ -103,6 +106,11 @@ impl Field {
     }
     pub const fn lookups(mut self, lookups: &'static [Lookup]) -> Field {
         self.lookups = lookups;
+        self
+    }
+    /// Serves `__icontains` of 3+ characters on SQLite from an FTS5 trigram table.
+    pub const fn trigram(mut self, table: &'static str, column: &'static str, rowid: &'static str) -> Field {
+        self.trigram = Some((table, column, rowid));
         self
     }
     pub const fn related(mut self, exists: &'static str) -> Field {
@@ -318,6 +326,14 @@ fn push_cond(q: &mut Query, dialect: Dialect, c: &Cond) {
         }
         (Lookup::IsNull, _) => {
             q.push(e).push(" IS NOT NULL");
+        }
+        (Lookup::IContains, Arg::Text(t))
+            if dialect == Dialect::Sqlite && t.chars().count() >= 3 && c.field.trigram.is_some() =>
+        {
+            let (table, column, rowid) = c.field.trigram.unwrap_or_default();
+            // An FTS5 phrase of the term's trigrams is a case-insensitive substring match; quotes are doubled.
+            q.push(rowid).push(" IN (SELECT rowid FROM ").push(table).push(" WHERE ").push(table).push(" MATCH ");
+            q.push_bind(format!("{column} : \"{}\"", t.replace('"', "\"\""))).push(")");
         }
         (Lookup::IContains, Arg::Text(t)) => {
             let op = if dialect == Dialect::Postgres { " ILIKE " } else { " LIKE " };

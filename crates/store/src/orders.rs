@@ -65,7 +65,7 @@ async fn attach_licenses(e: &mut impl Exec, scope: &Scope, os: &mut [Order]) -> 
 
 static FIELDS: &[Field] = &[
     Field::new("id", "o.id", Kind::Int).sortable(),
-    Field::new("store_id", "o.store_id", Kind::Text).sortable(),
+    Field::new("store_id", "o.store_id", Kind::Text).sortable().trigram("orders_fts", "store_id", "o.id"),
     Field::new("customer", "o.customer_id", Kind::Int),
     Field::new("customer__email", "c.email", Kind::Text)
         .related("EXISTS (SELECT 1 FROM customers c WHERE c.id = o.customer_id AND {})"),
