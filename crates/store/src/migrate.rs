@@ -33,6 +33,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_trigram.sql"),
         postgres: include_str!("../migrations/postgres/0004_trigram.sql"),
     },
+    Migration {
+        version: 5,
+        sqlite: include_str!("../migrations/sqlite/0005_search_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0005_search_indexes.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.
