@@ -1,4 +1,5 @@
-//! Prometheus metrics: requests by route and status, a latency histogram, and the database pool.
+//! Prometheus metrics: requests by route and status, a latency histogram, SQL statements by route, and the
+//! database pool.
 
 use std::time::Instant;
 
@@ -31,6 +32,7 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
+    statements: Family<RouteLabels, Counter>,
     pool_size: Gauge,
     pool_idle: Gauge,
 }
@@ -42,13 +44,19 @@ impl Default for Metrics {
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
             Histogram::new([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
         });
+        let statements = Family::<RouteLabels, Counter>::default();
         let pool_size = Gauge::default();
         let pool_idle = Gauge::default();
         registry.register("http_requests", "HTTP requests by method, route and status", requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency by route", latency.clone());
+        registry.register(
+            "db_statements",
+            "SQL statements sent by requests, by route (divide by http_requests for statements per request)",
+            statements.clone(),
+        );
         registry.register("db_pool_connections", "Open database connections", pool_size.clone());
         registry.register("db_pool_idle_connections", "Idle database connections", pool_idle.clone());
-        Metrics { registry, requests, latency, pool_size, pool_idle }
+        Metrics { registry, requests, latency, statements, pool_size, pool_idle }
     }
 }
 
@@ -58,8 +66,9 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
     let method = req.method().to_string();
     let start = Instant::now();
-    let res = next.run(req).await;
+    let (res, statements) = licensd_store::db::count_statements(next.run(req)).await;
     let m = &state.metrics;
+    m.statements.get_or_create(&RouteLabels { route: route.clone() }).inc_by(statements);
     m.requests.get_or_create(&RequestLabels { method, route: route.clone(), status: res.status().as_u16() }).inc();
     m.latency.get_or_create(&RouteLabels { route }).observe(start.elapsed().as_secs_f64());
     res

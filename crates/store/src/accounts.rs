@@ -41,24 +41,43 @@ static FIELDS: &[Field] = &[
 ];
 pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "a.id" };
 
-pub async fn list(db: &Db, _scope: &Scope, params: &ListParams) -> Result<(i64, Vec<CustomerAccount>), StoreError> {
-    let from = query("FROM customer_accounts a WHERE 1 = 1");
+/// A manager sees an account one of whose customers or orders holds a license of its products, or one it
+/// created.
+fn scoped(scope: &Scope, q: &mut crate::db::Query) {
+    if let Some(products) = &scope.products {
+        q.push(
+            " AND (EXISTS (SELECT 1 FROM customers sc JOIN licenses sl ON sl.customer_id = sc.id \
+             WHERE sc.customer_account_id = a.id AND sl.product_id",
+        );
+        crate::scope::push_in_list(q, products);
+        q.push(") OR EXISTS (SELECT 1 FROM orders so JOIN licenses sl ON sl.order_id = so.id WHERE so.customer_account_id = a.id AND sl.product_id");
+        crate::scope::push_in_list(q, products);
+        q.push(") OR a.created_by = ").push_bind(scope.token_id.unwrap_or(-1)).push(")");
+    }
+}
+
+pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<CustomerAccount>), StoreError> {
+    let mut from = query("FROM customer_accounts a WHERE 1 = 1");
+    scoped(scope, &mut from);
     let (n, rows) = crate::list::page(db, &SPEC, params, COLS, &from).await?;
     Ok((n, rows.iter().map(from_row).collect::<Result<_, _>>()?))
 }
 
-pub async fn get(e: &mut impl Exec, _scope: &Scope, id: i64) -> Result<CustomerAccount, StoreError> {
-    from_row(&e.fetch_one(query(format!("SELECT {COLS} FROM customer_accounts a WHERE a.id = ?")).bind(id)).await?)
+pub async fn get(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<CustomerAccount, StoreError> {
+    let mut q = query(format!("SELECT {COLS} FROM customer_accounts a WHERE a.id = ?")).bind(id);
+    scoped(scope, &mut q);
+    from_row(&e.fetch_one(q).await?)
 }
 
-/// Checks that a referenced customer account exists, naming the body field when not.
-pub(crate) async fn require(tx: &mut Tx, id: Option<i64>) -> Result<(), StoreError> {
-    if let Some(id) = id
-        && tx.fetch_optional(query("SELECT id FROM customer_accounts WHERE id = ?").bind(id)).await?.is_none()
-    {
-        return Err(StoreError::invalid("customer_account", format!("no customer account with id {id}")));
+/// Checks that a referenced customer account exists and is visible to `scope`, naming the body field when not.
+pub(crate) async fn require(tx: &mut Tx, scope: &Scope, id: Option<i64>) -> Result<(), StoreError> {
+    let Some(id) = id else { return Ok(()) };
+    match get(tx, scope, id).await {
+        Err(StoreError::NotFound) => {
+            Err(StoreError::invalid("customer_account", format!("no customer account with id {id}")))
+        }
+        other => other.map(drop),
     }
-    Ok(())
 }
 
 fn bind(q: crate::db::Query, i: &CustomerAccountInput) -> crate::db::Query {
@@ -71,13 +90,14 @@ pub async fn create(db: &Db, scope: &Scope, i: CustomerAccountInput) -> Result<C
     let mut tx = db.begin().await?;
     let q = bind(
         query(
-            "INSERT INTO customer_accounts (name, code, description, phone, address, email, reference, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO customer_accounts (name, code, description, phone, address, email, reference, created_at, updated_at, \
+             created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         ),
         &i,
     )
     .bind(now)
-    .bind(now);
+    .bind(now)
+    .bind(scope.token_id);
     let id = tx.insert(q).await?;
     let a = get(&mut tx, scope, id).await?;
     events::record(&mut tx, scope, NewEvent::created("customer_account", id, None, &a)).await?;

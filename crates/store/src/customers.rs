@@ -157,7 +157,7 @@ fn email_norm(i: &CustomerInput) -> Option<String> {
 
 /// Creates a customer inside a transaction (shared by the customer, order and license endpoints).
 pub async fn create_in(tx: &mut Tx, scope: &Scope, i: &CustomerInput) -> Result<Customer, StoreError> {
-    crate::accounts::require(tx, i.customer_account).await?;
+    crate::accounts::require(tx, scope, i.customer_account).await?;
     let now = now_ms();
     let id = tx
         .insert(
@@ -244,7 +244,7 @@ pub async fn update<E: From<StoreError>>(
     let before = get(&mut tx, scope, id).await?;
     let mut i = edit(&before)?;
     i.validate().map_err(StoreError::from)?;
-    crate::accounts::require(&mut tx, i.customer_account).await?;
+    crate::accounts::require(&mut tx, scope, i.customer_account).await?;
     tx.execute(
         query(
             "UPDATE customers SET email = ?, email_norm = ?, first_name = ?, last_name = ?, company_name = ?, phone = ?, \

@@ -18,6 +18,25 @@ use sqlx::{AssertSqlSafe, Postgres, Sqlite};
 
 use crate::error::StoreError;
 
+tokio::task_local! {
+    static STATEMENTS: std::cell::Cell<u64>;
+}
+
+/// Runs `fut` and counts the statements it sends to the database (reported per route in `/metrics`,
+/// and how the tests prove a page of licenses costs a fixed number of queries).
+pub async fn count_statements<F: Future>(fut: F) -> (F::Output, u64) {
+    STATEMENTS
+        .scope(std::cell::Cell::new(0), async move {
+            let out = fut.await;
+            (out, STATEMENTS.with(std::cell::Cell::get))
+        })
+        .await
+}
+
+fn count_statement() {
+    let _ = STATEMENTS.try_with(|n| n.set(n.get() + 1));
+}
+
 /// Which SQL dialect a statement is rendered for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -251,6 +270,7 @@ impl Db {
 
     pub async fn fetch_all(&self, q: Query) -> Result<Vec<Row>, StoreError> {
         let sql = q.render(self.dialect());
+        count_statement();
         Ok(match self {
             Db::Sqlite { read, .. } => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
                 .fetch_all(read)
@@ -269,6 +289,7 @@ impl Db {
 
     pub async fn fetch_optional(&self, q: Query) -> Result<Option<Row>, StoreError> {
         let sql = q.render(self.dialect());
+        count_statement();
         Ok(match self {
             Db::Sqlite { read, .. } => {
                 bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(read).await?.map(Row::Sqlite)
@@ -286,6 +307,7 @@ impl Db {
     /// Runs one statement that writes, outside any transaction.
     pub async fn execute(&self, q: Query) -> Result<u64, StoreError> {
         let sql = q.render(self.dialect());
+        count_statement();
         Ok(match self {
             Db::Sqlite { write, writers, .. } => {
                 let _turn = writers.lock().await;
@@ -379,6 +401,7 @@ impl Tx {
 
     pub async fn fetch_all(&mut self, q: Query) -> Result<Vec<Row>, StoreError> {
         let sql = q.render(self.dialect());
+        count_statement();
         Ok(match self {
             Tx::Sqlite(t, _) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
                 .fetch_all(&mut **t)
@@ -397,6 +420,7 @@ impl Tx {
 
     pub async fn fetch_optional(&mut self, q: Query) -> Result<Option<Row>, StoreError> {
         let sql = q.render(self.dialect());
+        count_statement();
         Ok(match self {
             Tx::Sqlite(t, _) => {
                 bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(&mut **t).await?.map(Row::Sqlite)
@@ -413,6 +437,7 @@ impl Tx {
 
     pub async fn execute(&mut self, q: Query) -> Result<u64, StoreError> {
         let sql = q.render(self.dialect());
+        count_statement();
         Ok(match self {
             Tx::Sqlite(t, _) => {
                 bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(&mut **t).await?.rows_affected()

@@ -457,10 +457,43 @@ mod tests {
         assert_eq!(q.sql, " ORDER BY x.created_at DESC, x.id DESC LIMIT ? OFFSET ?");
     }
 
+    fn license_key() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let names: Vec<&str> = crate::licenses::SPEC.fields.iter().map(|f| f.name).collect();
+        const SUFFIXES: &[&str] =
+            &["", "__icontains", "__startswith", "__in", "__gte", "__date__lt", "__isnull", "__x", "__"];
+        prop_oneof![
+            (prop::sample::select(names), prop::sample::select(SUFFIXES)).prop_map(|(n, s)| format!("{n}{s}")),
+            "[a-z_]{0,30}",
+        ]
+    }
+
     proptest::proptest! {
         #[test]
         fn random_query_strings_never_panic(key in "[a-z_]{0,30}", value in "\\PC{0,20}") {
             let _ = parse(&SPEC, &[(key, value)], &[]);
+        }
+
+        /// Whatever the input, a parsed query compiles to SQL whose placeholders match its arguments one
+        /// for one, and no input text reaches the SQL itself.
+        #[test]
+        fn parsed_queries_compile_to_fully_bound_sql(
+            pairs in proptest::collection::vec((license_key(), "[a-zA-Z0-9 ,:%_'-]{0,12}"), 0..5),
+        ) {
+            if let Ok(lp) = parse(&crate::licenses::SPEC, &pairs, &[]) {
+                for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+                    let mut q = crate::db::query("SELECT 1 FROM licenses l WHERE 1 = 1");
+                    lp.push_where(&mut q, dialect);
+                    lp.push_order_page(&mut q, &crate::licenses::SPEC);
+                    let placeholders = q.sql.matches('?').count();
+                    proptest::prop_assert_eq!(placeholders, q.args.len(), "{}", q.sql);
+                    for (_, v) in &pairs {
+                        if v.len() > 3 && v.contains(['\'', ' ', ',']) {
+                            proptest::prop_assert!(!q.sql.contains(v.as_str()), "{} in {}", v, q.sql);
+                        }
+                    }
+                }
+            }
         }
     }
 }

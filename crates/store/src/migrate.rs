@@ -38,6 +38,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_search_indexes.sql"),
         postgres: include_str!("../migrations/postgres/0005_search_indexes.sql"),
     },
+    // 6 is taken by the DevMate import (branch devmate).
+    Migration {
+        version: 7,
+        sqlite: include_str!("../migrations/sqlite/0007_account_owner.sql"),
+        postgres: include_str!("../migrations/postgres/0007_account_owner.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.

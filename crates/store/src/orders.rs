@@ -109,7 +109,7 @@ pub async fn create(db: &Db, scope: &Scope, mut i: OrderInput) -> Result<Order, 
     i.validate()?;
     let now = now_ms();
     let mut tx = db.begin().await?;
-    crate::accounts::require(&mut tx, i.customer_account).await?;
+    crate::accounts::require(&mut tx, scope, i.customer_account).await?;
     let customer_id = match &i.customer {
         Some(r) => Some(crate::customers::resolve_in(&mut tx, scope, "customer", r).await?.id),
         None => None,
@@ -169,7 +169,7 @@ pub async fn update(db: &Db, scope: &Scope, id: i64, i: &OrderUpdate) -> Result<
         None => before.customer,
     };
     if let Some(a) = i.customer_account {
-        crate::accounts::require(&mut tx, a).await?;
+        crate::accounts::require(&mut tx, scope, a).await?;
     }
     update_row(&mut tx, id, i, &before, customer).await?;
     let after = get(&mut tx, scope, id).await?;

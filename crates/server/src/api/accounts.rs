@@ -1,4 +1,5 @@
-//! `/api/v1/customer-accounts/`: companies that own customers and orders. Admin tokens only write.
+//! `/api/v1/customer-accounts/`: companies that own customers and orders. A manager token sees and changes the
+//! accounts its products sell to, and those it created.
 
 use licensd_core::model::{CustomerAccount, CustomerAccountInput};
 use utoipa_axum::router::OpenApiRouter;
@@ -12,7 +13,7 @@ pub mod account {
         tag: "customer-accounts", path: "/api/v1/customer-accounts", item: "/api/v1/customer-accounts/{id}",
         record: CustomerAccount, input: CustomerAccountInput, store: licensd_store::accounts,
         list: list, create: create, get: get, update: update, delete: delete,
-        spec: licensd_store::accounts::SPEC, admin_writes: true
+        spec: licensd_store::accounts::SPEC, admin_writes: false
     );
 }
 

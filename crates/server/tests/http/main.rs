@@ -11,3 +11,4 @@ mod customers_orders;
 mod licenses;
 mod scoping;
 mod search;
+mod search_props;
