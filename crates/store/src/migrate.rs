@@ -44,6 +44,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_account_owner.sql"),
         postgres: include_str!("../migrations/postgres/0007_account_owner.sql"),
     },
+    Migration {
+        version: 8,
+        sqlite: include_str!("../migrations/sqlite/0008_id_time_index.sql"),
+        postgres: include_str!("../migrations/postgres/0008_id_time_index.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.

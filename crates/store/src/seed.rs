@@ -349,7 +349,13 @@ pub async fn seed(db: &Db, n: i64, seed: u64, mut progress: impl FnMut(i64)) -> 
             .await?;
         }
     }
-    db.execute(query("ANALYZE")).await?;
+    if db.dialect() == crate::db::Dialect::Postgres {
+        // VACUUM too: it sets the visibility map, without which every index-only scan (each `count`) still
+        // visits the heap until autovacuum gets round to a freshly loaded table (measured: a 1M count 110 -> 65 ms).
+        db.execute(query("VACUUM ANALYZE")).await?;
+    } else {
+        db.execute(query("ANALYZE")).await?;
+    }
     if db.dialect() == crate::db::Dialect::Sqlite {
         // The bundled SQLite is built with STAT4: with sqlite_stat4 rows present, a statement whose bound
         // value might change the plan is recompiled on every new binding, which halves the throughput of
