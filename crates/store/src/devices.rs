@@ -34,7 +34,8 @@ static FIELDS: &[Field] = &[
     Field::new("hostname", "d.hostname", Kind::Text).sortable().trigram("devices_fts", "hostname", "d.id"),
     Field::new("os", "d.os", Kind::Text).trigram("devices_fts", "os", "d.id"),
     Field::new("app_version", "d.app_version", Kind::Text),
-    Field::new("active", "(d.deactivated_at IS NULL)", Kind::Bool),
+    Field::new("active", "(d.deactivated_at IS NULL)", Kind::Bool)
+        .predicate("d.deactivated_at IS NULL", "d.deactivated_at IS NOT NULL"),
     Field::new("time_activated", "d.time_activated", Kind::Time).sortable(),
     Field::new("last_check", "d.last_check", Kind::Time).sortable(),
 ];

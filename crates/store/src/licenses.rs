@@ -176,7 +176,8 @@ const USERS: &str = "l.id IN (SELECT llu.license_id FROM license_license_users l
 static FIELDS: &[Field] = &[
     Field::new("id", "l.id", Kind::Int).sortable(),
     Field::new("license_key", "l.license_key", Kind::Text).sortable().trigram("licenses_fts", "license_key", "l.id"),
-    Field::new("active", "(l.times_activated > 0)", Kind::Bool),
+    Field::new("active", "(l.times_activated > 0)", Kind::Bool)
+        .predicate("l.times_activated > 0", "l.times_activated <= 0"),
     Field::new("enabled", "l.enabled", Kind::Bool),
     Field::new("is_trial", "l.is_trial", Kind::Bool),
     Field::new("is_floating_cloud", "l.is_floating_cloud", Kind::Bool),
@@ -184,7 +185,8 @@ static FIELDS: &[Field] = &[
     Field::new("is_any_floating", "l.is_floating_cloud", Kind::Bool),
     Field::new("is_air_gapped", "l.is_air_gapped", Kind::Bool),
     Field::new("is_hardware_key_auth", "l.is_hardware_key_auth", Kind::Bool),
-    Field::new("has_max_consumptions", "(l.max_consumptions > 0)", Kind::Bool),
+    Field::new("has_max_consumptions", "(l.max_consumptions > 0)", Kind::Bool)
+        .predicate("l.max_consumptions > 0", "l.max_consumptions <= 0"),
     Field::new("is_bundle", "p2.is_bundle", Kind::Bool).related(PRODUCT),
     Field::new("bundle_license", "l.bundle_license_id", Kind::Int),
     Field::new("license_type", "l.license_type", Kind::Text),

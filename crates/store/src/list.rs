@@ -88,6 +88,9 @@ pub struct Field {
     /// A trigram index for `__icontains` on SQLite: (FTS5 table, its column, the row id it is keyed by).
     /// PostgreSQL's `pg_trgm` indexes serve `ILIKE` on the expression itself.
     pub trigram: Option<(&'static str, &'static str, &'static str)>,
+    /// For a boolean computed from another column: the conditions `=true` and `=false` compile to, so an
+    /// index on that column serves them (`(x > 0) = ?` hides it from the planner).
+    pub predicate: Option<(&'static str, &'static str)>,
 }
 
 impl Field {
@@ -98,7 +101,7 @@ impl Field {
             Kind::Bool => BOOL,
             Kind::Time => TIME,
         };
-        Field { name, expr, kind, lookups, exists: None, sortable: false, trigram: None }
+        Field { name, expr, kind, lookups, exists: None, sortable: false, trigram: None, predicate: None }
     }
     pub const fn sortable(mut self) -> Field {
         self.sortable = true;
@@ -113,6 +116,11 @@ impl Field {
         self.trigram = Some((table, column, rowid));
         self
     }
+    pub const fn predicate(mut self, when_true: &'static str, when_false: &'static str) -> Field {
+        self.predicate = Some((when_true, when_false));
+        self
+    }
+
     pub const fn related(mut self, exists: &'static str) -> Field {
         self.exists = Some(exists);
         self
@@ -327,6 +335,10 @@ fn push_cond(q: &mut Query, dialect: Dialect, c: &Cond) {
         (Lookup::IsNull, _) => {
             q.push(e).push(" IS NOT NULL");
         }
+        (Lookup::Exact, Arg::Bool(b)) if c.field.predicate.is_some() => {
+            let (when_true, when_false) = c.field.predicate.unwrap_or_default();
+            q.push("(").push(if *b { when_true } else { when_false }).push(")");
+        }
         (Lookup::IContains, Arg::Text(t))
             if dialect == Dialect::Sqlite && t.chars().count() >= 3 && c.field.trigram.is_some() =>
         {
@@ -408,6 +420,7 @@ mod tests {
         Field::new("id", "x.id", Kind::Int).sortable(),
         Field::new("name", "x.name", Kind::Text).sortable(),
         Field::new("enabled", "x.enabled", Kind::Bool),
+        Field::new("active", "(x.uses > 0)", Kind::Bool).predicate("x.uses > 0", "x.uses <= 0"),
         Field::new("created_at", "x.created_at", Kind::Time).sortable(),
         Field::new("devices__hostname", "d.hostname", Kind::Text)
             .related("EXISTS (SELECT 1 FROM devices d WHERE d.license_id = x.id AND {})"),
@@ -432,6 +445,9 @@ mod tests {
         assert_eq!(a, vec!["%a\\%b%".into(), true.into()]);
         let (s, _) = sql(&[("devices__hostname", "h")], Dialect::Sqlite);
         assert_eq!(s, " AND EXISTS (SELECT 1 FROM devices d WHERE d.license_id = x.id AND d.hostname = ?)");
+        let (s, a) = sql(&[("active", "false"), ("enabled", "1")], Dialect::Sqlite);
+        assert_eq!(s, " AND (x.uses <= 0) AND x.enabled = ?");
+        assert_eq!(a, vec![true.into()]);
         let (s, a) = sql(&[("created_at__date__lte", "2020-01-01")], Dialect::Sqlite);
         assert_eq!(s, " AND x.created_at < ?");
         assert_eq!(a, vec![(parse_date("2020-01-02").unwrap()).into()]);

@@ -46,8 +46,8 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 8,
-        sqlite: include_str!("../migrations/sqlite/0008_id_time_index.sql"),
-        postgres: include_str!("../migrations/postgres/0008_id_time_index.sql"),
+        sqlite: include_str!("../migrations/sqlite/0008_list_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0008_list_indexes.sql"),
     },
 ];
 
