@@ -11,7 +11,11 @@ use serde_json::json;
 use crate::backend_tests;
 use crate::common::TestApp;
 
-backend_tests!(a_page_of_licenses_costs_a_fixed_number_of_statements, random_query_strings_get_a_page_or_a_clean_400);
+backend_tests!(
+    a_page_of_licenses_costs_a_fixed_number_of_statements,
+    random_query_strings_get_a_page_or_a_clean_400,
+    every_sortable_license_field_orders_both_ways_with_ties_by_id
+);
 
 /// `licensd_db_statements_total` for one route, from `/metrics`.
 async fn statements(app: &TestApp, route: &str) -> u64 {
@@ -220,4 +224,75 @@ async fn random_query_strings_get_a_page_or_a_clean_400(app: TestApp) {
     // The generator reaches both outcomes, so the property is not vacuous.
     assert!(pages > 20 && refusals > 20, "{pages} pages, {refusals} refusals");
     assert_eq!(app.count("licenses").await, 2, "reads changed nothing");
+}
+
+async fn every_sortable_license_field_orders_both_ways_with_ties_by_id(app: TestApp) {
+    app.product("app").await;
+    // Values that tie (max_activations 2 twice, dates shared) and differ, so both the field and the id matter.
+    for (key, max, valid) in [
+        ("KEY-D", 2, "2031-01-01"),
+        ("KEY-B", 5, "2030-01-01"),
+        ("KEY-A", 2, "2031-01-01"),
+        ("KEY-C", 1, "2029-06-30"),
+        ("KEY-E", 5, "2030-01-01"),
+    ] {
+        app.license(json!({"product": "app", "license_key": key, "max_activations": max, "validity_period": valid}))
+            .await;
+    }
+    let r = app
+        .post("/api/v1/client/activate", json!({"license_key": "KEY-C", "hardware_id": "hw", "product": "app"}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let keys = |query: String| {
+        let app = &app;
+        async move {
+            let r = app.get(&format!("/api/v1/licenses?{query}")).await;
+            assert_eq!(r.status, 200, "{query}: {}", r.text);
+            r.body["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["license_key"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let sortable: Vec<&str> =
+        licensd_store::licenses::SPEC.fields.iter().filter(|f| f.sortable).map(|f| f.name).collect();
+    assert!(sortable.len() >= 9, "{sortable:?}");
+    for field in sortable {
+        let up = keys(format!("order_by={field}")).await;
+        let mut down = keys(format!("order_by=-{field}")).await;
+        assert_eq!(up.len(), 5, "{field}");
+        down.reverse();
+        // Ties are broken by id in the field's direction, so descending is exactly ascending reversed.
+        assert_eq!(up, down, "order_by={field} vs -{field}");
+        assert_eq!(keys(format!("ordering={field}")).await, up, "ordering= is order_by=");
+    }
+    assert_eq!(keys("order_by=license_key".into()).await, ["KEY-A", "KEY-B", "KEY-C", "KEY-D", "KEY-E"]);
+    // max_activations 1, then the 2s by id (D before A), then the 5s by id (B before E).
+    assert_eq!(keys("order_by=max_activations".into()).await, ["KEY-C", "KEY-D", "KEY-A", "KEY-B", "KEY-E"]);
+    assert_eq!(keys("order_by=-validity_period".into()).await, ["KEY-A", "KEY-D", "KEY-E", "KEY-B", "KEY-C"]);
+    assert_eq!(keys("order_by=-times_activated".into()).await[0], "KEY-C");
+    // Pages of two walk the same order without gaps or repeats, and `next` keeps the filter and the order.
+    let mut url = "/api/v1/licenses?order_by=-max_activations&license_key__startswith=KEY-&limit=2".to_string();
+    let mut walked = Vec::new();
+    loop {
+        let r = app.get(&url).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["count"], 5);
+        walked.extend(
+            r.body["results"].as_array().unwrap().iter().map(|l| l["license_key"].as_str().unwrap().to_string()),
+        );
+        match r.body["next"].as_str() {
+            Some(next) => {
+                assert!(
+                    next.contains("order_by=-max_activations") && next.contains("license_key__startswith=KEY-"),
+                    "{next}"
+                );
+                url = next.strip_prefix(&app.url).unwrap().to_string();
+            }
+            None => break,
+        }
+    }
+    assert_eq!(walked, ["KEY-E", "KEY-B", "KEY-A", "KEY-D", "KEY-C"]);
 }
