@@ -38,6 +38,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_search_indexes.sql"),
         postgres: include_str!("../migrations/postgres/0005_search_indexes.sql"),
     },
+    Migration {
+        version: 6,
+        sqlite: include_str!("../migrations/sqlite/0006_devmate.sql"),
+        postgres: include_str!("../migrations/postgres/0006_devmate.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.
