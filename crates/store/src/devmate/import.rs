@@ -183,28 +183,16 @@ impl Importer {
         Ok(out)
     }
 
-    /// Applies every record in one transaction (strict mode): the first refusal rolls everything back and
-    /// is returned with the record's index.
-    pub async fn apply_all(
-        &mut self,
-        db: &Db,
-        records: &[&DevmateCustomer],
-        mut progress: impl FnMut(usize),
-    ) -> Result<Result<Vec<Applied>, (usize, String)>, StoreError> {
-        let mut tx = db.begin().await?;
-        let mut out = Vec::with_capacity(records.len());
-        for (i, c) in records.iter().enumerate() {
-            match self.apply_in(&mut tx, c).await {
-                Ok(a) => out.push(a),
-                Err(ImportError::Record(m)) => return Ok(Err((i, m))),
-                Err(ImportError::Store(e)) => return Err(e),
-            }
-            progress(i + 1);
-        }
-        tx.commit().await?;
+    /// Applies one record inside the caller's transaction (strict mode: one transaction for the whole file).
+    /// What it created is remembered once [`Importer::committed`] is called after the commit.
+    pub async fn apply(&mut self, tx: &mut Tx, c: &DevmateCustomer) -> Result<Applied, ImportError> {
+        self.apply_in(tx, c).await
+    }
+
+    /// Tells the importer that the transaction holding its records committed.
+    pub fn committed(&mut self) {
         self.products.extend(self.pending_products.drain());
         self.types.extend(self.pending_types.drain());
-        Ok(Ok(out))
     }
 
     async fn marked(tx: &mut Tx, kind: &str, id: i64) -> Result<bool, StoreError> {
