@@ -226,3 +226,16 @@ pub async fn serve(
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn activation_keys_in_devmate_paths_stay_out_of_logs() {
+        assert_eq!(
+            super::loggable_path("/v2/licenses/id593311373237odr/reset_first_activation"),
+            "/v2/licenses/{activation_key}/reset_first_activation"
+        );
+        assert_eq!(super::loggable_path("/v2/licenses/secret"), "/v2/licenses/{activation_key}/");
+        assert_eq!(super::loggable_path("/v2/customers/45"), "/v2/customers/45");
+    }
+}

@@ -37,6 +37,7 @@ impl From<StoreError> for ImportError {
             StoreError::Conflict { field, .. } => {
                 ImportError::Record(format!("another record already holds this {field}"))
             }
+            StoreError::Invalid { field, message } => ImportError::Record(format!("{field}: {message}")),
             e => ImportError::Store(e),
         }
     }
