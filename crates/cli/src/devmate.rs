@@ -175,7 +175,8 @@ pub async fn import(db: &Db, file: &str, strict: bool, json: bool) -> anyhow::Re
         tx.commit().await?;
         importer.committed();
     } else {
-        let valid: Vec<&Record> = records.iter().enumerate().filter(|(i, _)| !bad_idx.contains(i)).map(|(_, r)| r).collect();
+        let valid: Vec<&Record> =
+            records.iter().enumerate().filter(|(i, _)| !bad_idx.contains(i)).map(|(_, r)| r).collect();
         bar.inc(bad.len() as u64);
         for chunk in valid.chunks(BATCH) {
             let parsed = chunk
@@ -239,9 +240,9 @@ pub async fn export(db: &Db, out: Option<&str>) -> anyhow::Result<u64> {
     let total: i64 = db.fetch_one(licensd_store::db::query("SELECT COUNT(*) AS n FROM customers")).await?.get("n")?;
     let bar = bar(usize::try_from(total)?, "customers")?;
     let mut w: Box<dyn std::io::Write> = match out {
-        Some(path) => {
-            Box::new(std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("cannot write {path}"))?))
-        }
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("cannot write {path}"))?,
+        )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     w.write_all(b"[")?;
@@ -303,16 +304,19 @@ pub fn sample(customers: u64, seed: u64, out: &str) -> anyhow::Result<()> {
             let used = next() % 2;
             for k in 0..used {
                 activation_id += 1;
-                history.push(serde_json::json!({"type": 1, "user_name": "", "note": "", "timestamp": created + 3600 + k as i64,
+                history.push(
+                    serde_json::json!({"type": 1, "user_name": "", "note": "", "timestamp": created + 3600 + k as i64,
                     "activation_id": activation_id, "identifiers": format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
                         next() % 256, next() % 256, next() % 256, next() % 256, next() % 256, next() % 256),
-                    "activation_name": format!("{f}'s Mac"), "deactivated": 0}));
+                    "activation_name": format!("{f}'s Mac"), "deactivated": 0}),
+                );
             }
             let blocked = next() % 50 == 0;
             if blocked {
                 history.push(serde_json::json!({"type": 4, "user_name": "support", "note": "chargeback", "timestamp": created + 7200}));
             }
-            let invoice = if next() % 3 == 0 { String::new() } else { format!("CORP{:06}-{license_id}", next() % 1_000_000) };
+            let invoice =
+                if next() % 3 == 0 { String::new() } else { format!("CORP{:06}-{license_id}", next() % 1_000_000) };
             licenses.push(serde_json::json!({
                 "license_type_name": tname, "license_type_id": tid, "invoice": invoice,
                 "campaign": if invoice.is_empty() { "" } else { "spring" }, "date_created": created,

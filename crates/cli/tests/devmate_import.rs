@@ -153,29 +153,29 @@ fn export_fixture() -> Vec<Value> {
     };
     vec![
         json!({"data": {"id": 45, "email": "jdoe@acme.corp", "first_name": "John", "last_name": "Doe", "company": "MacPaw",
-            "phone": "5553423322", "address": "Madison Ave. 11", "note": "Our valuable customer", "date_added": 1443185520,
-            "licenses": [
-                license(1185, 26, "MyNewApp Single User License", &[1], json!({
-                    "invoice": "CORP150902-0339-893098", "campaign": "spring", "activations_used": 1, "status": 2,
-                    "activation_key": "id593311373237odr",
-                    "history": [h(2, 1446563864, "", ""), activation(1, 1509013782987, "ff:ff:ff:aa:aa:aa", 0, 1446570000),
-                                activation(2, 1509013782990, "aa:aa:aa:aa:aa:aa", 1, 1446580000),
-                                h(6, 1446590000, "Jane Admin", "new Mac")]})),
-                license(1186, 29, "Acme Bundle", &[1, 2], json!({
-                    "invoice": "CORP150902-0339-893098", "campaign": "spring", "status": 4, "activations_total": 3,
-                    "history": [h(2, 1446563864, "", ""), h(4, 1446600000, "Jane Admin", "chargeback")]})),
-            ]}}),
+        "phone": "5553423322", "address": "Madison Ave. 11", "note": "Our valuable customer", "date_added": 1443185520,
+        "licenses": [
+            license(1185, 26, "MyNewApp Single User License", &[1], json!({
+                "invoice": "CORP150902-0339-893098", "campaign": "spring", "activations_used": 1, "status": 2,
+                "activation_key": "id593311373237odr",
+                "history": [h(2, 1446563864, "", ""), activation(1, 1509013782987, "ff:ff:ff:aa:aa:aa", 0, 1446570000),
+                            activation(2, 1509013782990, "aa:aa:aa:aa:aa:aa", 1, 1446580000),
+                            h(6, 1446590000, "Jane Admin", "new Mac")]})),
+            license(1186, 29, "Acme Bundle", &[1, 2], json!({
+                "invoice": "CORP150902-0339-893098", "campaign": "spring", "status": 4, "activations_total": 3,
+                "history": [h(2, 1446563864, "", ""), h(4, 1446600000, "Jane Admin", "chargeback")]})),
+        ]}}),
         json!({"data": {"id": 46, "email": "Zoe.Muller@Example.com", "first_name": "Zoë", "last_name": "Müller", "company": "",
-            "phone": "", "address": "Straße 1\nBerlin", "note": "", "date_added": 1443185600,
-            "licenses": [
-                license(2001, 28, "Cleaner Unlimited", &[2], json!({"campaign": "newsletter", "status": 5,
-                    "history": [h(2, 1446563864, "", ""), h(5, 1446700000, "", "refund")]})),
-                license(2002, 30, "Cleaner Yearly", &[2], json!({"is_subscription": true, "expiration_date": 1893456000,
-                    "activations_total": 1})),
-                license(2003, 30, "Cleaner Yearly", &[2], json!({"is_subscription": true, "expiration_date": 1262304000,
-                    "status": 3, "activations_total": 1, "history": [h(2, 1446563864, "", ""), h(3, 1262304000, "", "")]})),
-                license(2004, 0, "", &[2], json!({})),
-            ]}}),
+        "phone": "", "address": "Straße 1\nBerlin", "note": "", "date_added": 1443185600,
+        "licenses": [
+            license(2001, 28, "Cleaner Unlimited", &[2], json!({"campaign": "newsletter", "status": 5,
+                "history": [h(2, 1446563864, "", ""), h(5, 1446700000, "", "refund")]})),
+            license(2002, 30, "Cleaner Yearly", &[2], json!({"is_subscription": true, "expiration_date": 1893456000,
+                "activations_total": 1})),
+            license(2003, 30, "Cleaner Yearly", &[2], json!({"is_subscription": true, "expiration_date": 1262304000,
+                "status": 3, "activations_total": 1, "history": [h(2, 1446563864, "", ""), h(3, 1262304000, "", "")]})),
+            license(2004, 0, "", &[2], json!({})),
+        ]}}),
         json!({"data": {"id": 47, "email": "nolicenses@example.com", "first_name": "", "last_name": "", "company": "",
             "phone": "", "address": "", "note": "", "date_added": 1443185700, "licenses": []}}),
     ]
@@ -268,7 +268,12 @@ fn round_trip(db: &str, dir: &std::path::Path) {
     );
     assert_eq!(status, 201, "{l}");
     assert!(l["data"]["id"].as_i64().unwrap() > 2004);
-    let (status, c) = call("POST", &format!("{}/v2/customers", server.url), &token, Some(json!({"data": {"email": "new@example.com"}})));
+    let (status, c) = call(
+        "POST",
+        &format!("{}/v2/customers", server.url),
+        &token,
+        Some(json!({"data": {"email": "new@example.com"}})),
+    );
     assert_eq!(status, 201, "{c}");
     assert!(c["data"]["id"].as_i64().unwrap() > 47);
     let (status, _) =
@@ -337,7 +342,12 @@ fn bad_records(db: &str, dir: &std::path::Path) {
     assert_eq!(summary["customers_created"], 2);
     assert!(stderr.contains("record 2 (line 3)"), "{stderr}");
     assert!(stderr.contains("record 3 (line 4): customer #102: licenses[1] (license #1021): activation key \"K-100\" belongs to license #1000 already; skipped"), "{stderr}");
-    assert!(stderr.contains("record 4 (line 5): customer #103: email \"A@EXAMPLE.com\" belongs to customer #100 already; skipped"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "record 4 (line 5): customer #103: email \"A@EXAMPLE.com\" belongs to customer #100 already; skipped"
+        ),
+        "{stderr}"
+    );
     let server_db = db;
     assert_eq!(count(server_db, "customers"), 2);
     assert_eq!(count(server_db, "licenses"), 2, "customer #102's first license was not kept without its second");
@@ -370,10 +380,8 @@ fn bad_records(db: &str, dir: &std::path::Path) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let native = rt.block_on(async {
         let d = licensd_store::Db::connect(db).await.unwrap();
-        let input = licensd_core::model::CustomerInput {
-            email: Some("native@example.com".into()),
-            ..Default::default()
-        };
+        let input =
+            licensd_core::model::CustomerInput { email: Some("native@example.com".into()), ..Default::default() };
         let c = licensd_store::customers::create(&d, &licensd_store::Scope::system(), input).await.unwrap();
         d.close().await;
         c.id

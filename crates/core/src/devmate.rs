@@ -383,9 +383,8 @@ fn parse_license(v: &Value, path: &str) -> Result<DevmateLicense, RecordError> {
     }
     let key = get_str(o, path, "activation_key")?;
     if !key.is_empty() {
-        crate::keys::validate_key(&key).map_err(|crate::Error::Invalid { message, .. }| {
-            err(join(path, "activation_key"), message)
-        })?;
+        crate::keys::validate_key(&key)
+            .map_err(|crate::Error::Invalid { message, .. }| err(join(path, "activation_key"), message))?;
     }
     let license_type_id = get_int(o, path, "license_type_id")?.unwrap_or(0);
     if license_type_id < 0 {
@@ -408,7 +407,8 @@ fn parse_license(v: &Value, path: &str) -> Result<DevmateLicense, RecordError> {
     let license_type_name = get_str(o, path, "license_type_name")?;
     let invoice = get_str(o, path, "invoice")?;
     let campaign = get_str(o, path, "campaign")?;
-    for (k, s, max) in [("license_type_name", &license_type_name, 200), ("invoice", &invoice, 255), ("campaign", &campaign, 255)]
+    for (k, s, max) in
+        [("license_type_name", &license_type_name, 200), ("invoice", &invoice, 255), ("campaign", &campaign, 255)]
     {
         if s.chars().count() > max || s.chars().any(|c| c.is_control()) {
             return Err(err(join(path, k), format!("must be at most {max} characters, without control characters")));
@@ -482,7 +482,8 @@ fn parse_history(v: &Value, path: &str) -> Result<HistoryRecord, RecordError> {
     }
     if kind == HistoryType::Activation as i64 {
         if let Some(a) = o.get("activation_id").filter(|a| !a.is_null()) {
-            let n = int_of(a).ok_or_else(|| err(join(path, "activation_id"), format!("must be an integer, not {a}")))?;
+            let n =
+                int_of(a).ok_or_else(|| err(join(path, "activation_id"), format!("must be an integer, not {a}")))?;
             positive(join(path, "activation_id"), n)?;
         }
         if let Some(i) = o.get("identifiers").filter(|i| !i.is_null())

@@ -78,7 +78,11 @@ impl V2Error {
 
     /// DevMate's 404 (its reset endpoint's wording: the title really is "Server error.").
     fn not_found(what: &str, value: &str) -> Self {
-        V2Error::new(StatusCode::NOT_FOUND, "Server error.", format!("Resource with provided {what} {value:?} does not exist."))
+        V2Error::new(
+            StatusCode::NOT_FOUND,
+            "Server error.",
+            format!("Resource with provided {what} {value:?} does not exist."),
+        )
     }
 
     /// For paths and methods the `/v2` surface does not have.
@@ -128,7 +132,11 @@ impl From<StoreError> for V2Error {
             StoreError::Conflict { field, .. } if field == "email" => V2Error::email_taken(),
             StoreError::Conflict { field, .. } => {
                 let f = devmate_field(&field);
-                V2Error::new(StatusCode::CONFLICT, format!("Invalid field \"{f}\"."), format!("This {f} already exists."))
+                V2Error::new(
+                    StatusCode::CONFLICT,
+                    format!("Invalid field \"{f}\"."),
+                    format!("This {f} already exists."),
+                )
             }
             StoreError::Invalid { field, message }
             | StoreError::Domain(licensd_core::Error::Invalid { field, message }) => {
@@ -346,7 +354,10 @@ pub async fn list_customers(
                 limit = v.trim().parse().ok().filter(|n| (1..=store::MAX_LIMIT).contains(n)).ok_or_else(|| {
                     V2Error::parameter(
                         "limit",
-                        format!("Wrong \"limit\" parameter given. It must be an integer from 1 to {}.", store::MAX_LIMIT),
+                        format!(
+                            "Wrong \"limit\" parameter given. It must be an integer from 1 to {}.",
+                            store::MAX_LIMIT
+                        ),
                     )
                 })?;
             }
@@ -377,8 +388,7 @@ pub async fn list_customers(
         }
     }
     let filters = store::parse_filters(&filters).map_err(|e| V2Error::parameter(&e.param, e.message))?;
-    let (total, data) =
-        store::list_customers(&s.db, &auth.scope(), &filters, limit, offset, with_licenses).await?;
+    let (total, data) = store::list_customers(&s.db, &auth.scope(), &filters, limit, offset, with_licenses).await?;
     Ok(Json(CustomerList { data, meta: ListMeta { total } }))
 }
 

@@ -14,8 +14,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::response::IntoResponse as _;
 use axum::extract::Request;
+use axum::response::IntoResponse as _;
 use licensd_core::signing::KeyPair;
 use licensd_store::Db;
 use licensd_store::client::LastChecks;

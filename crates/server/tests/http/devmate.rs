@@ -122,9 +122,8 @@ async fn catalog(app: &TestApp) -> (i64, i64) {
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let product = r.body["id"].as_i64().unwrap();
-    let t = app
-        .template(product, "single", json!({"name": "MyNewApp Single User License", "max_activations": null}))
-        .await;
+    let t =
+        app.template(product, "single", json!({"name": "MyNewApp Single User License", "max_activations": null})).await;
     (product, t)
 }
 
@@ -135,7 +134,8 @@ async fn customer(app: &TestApp, data: Value) -> i64 {
 }
 
 async fn create_license(app: &TestApp, customer: i64, type_id: i64) -> Value {
-    let r = post(app, &format!("/v2/customers/{customer}/licenses"), json!({"data": {"license_type_id": type_id}})).await;
+    let r =
+        post(app, &format!("/v2/customers/{customer}/licenses"), json!({"data": {"license_type_id": type_id}})).await;
     assert_eq!(r.status, 201, "{}", r.text);
     r.body["data"].clone()
 }
@@ -274,7 +274,10 @@ async fn license_created_through_v2_is_the_same_license_in_api_v1(app: TestApp) 
     let c = get(&app, &format!("/v2/customers/{cid}")).await;
     let shown = &c.body["data"]["licenses"][0];
     assert_eq!(shown["status"], 4);
-    assert_eq!(shown["history"][1], json!({"type": 4, "user_name": "", "note": "chargeback", "timestamp": shown["history"][1]["timestamp"]}));
+    assert_eq!(
+        shown["history"][1],
+        json!({"type": 4, "user_name": "", "note": "chargeback", "timestamp": shown["history"][1]["timestamp"]})
+    );
 }
 
 /// Customers, licenses, orders and devices for the filter table.
@@ -411,7 +414,10 @@ async fn list_pages_with_limit_offset_and_total_before_paging(app: TestApp) {
     assert_eq!(r.body["data"].as_array().unwrap().len(), 1);
     let r = get(&app, "/v2/customers?limit=5&offset=10").await;
     assert_eq!(r.body["meta"]["total"], 13);
-    assert_eq!(r.body["data"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect::<Vec<_>>(), all[10..]);
+    assert_eq!(
+        r.body["data"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect::<Vec<_>>(),
+        all[10..]
+    );
     let r = get(&app, "/v2/customers?offset=100").await;
     assert_eq!(r.body, json!({"data": [], "meta": {"total": 13}}));
     // with=licenses (what DevMate's own clients send): every item has licenses, [] when it has none.
@@ -482,9 +488,7 @@ async fn customer_shows_licenses_with_products_status_and_history(app: TestApp) 
     }
 
     // Expired (3): a time-limited license past its date; the expiration date is UNIX seconds.
-    let exp = app
-        .license(json!({"license_template": type_id, "customer": cid, "validity_period": "2001-01-01"}))
-        .await;
+    let exp = app.license(json!({"license_template": type_id, "customer": cid, "validity_period": "2001-01-01"})).await;
     let c = get(&app, &format!("/v2/customers/{cid}")).await.body["data"].clone();
     let shown = c["licenses"].as_array().unwrap().iter().find(|x| x["id"] == exp["id"]).unwrap().clone();
     assert_eq!(shown["status"], 3);
@@ -543,10 +547,22 @@ async fn create_customer_as_documented(app: TestApp) {
     assert_eq!(native.body["note"], "Our valuable customer");
 
     let conflict = "This email already exists.";
-    devmate_error(&post(&app, "/v2/customers", json!({"data": {"email": "JDOE@acme.corp"}})).await, 409, "Invalid field \"email\".", conflict);
+    devmate_error(
+        &post(&app, "/v2/customers", json!({"data": {"email": "JDOE@acme.corp"}})).await,
+        409,
+        "Invalid field \"email\".",
+        conflict,
+    );
     let bad = "Mandatory parameter \"email\" is empty or incorrect.";
-    for data in [json!({"first_name": "x"}), json!({"email": ""}), json!({"email": "not-an-email"}), json!({"email": null})] {
-        devmate_error(&post(&app, "/v2/customers", json!({ "data": data })).await, 400, "Invalid field \"email\".", bad);
+    for data in
+        [json!({"first_name": "x"}), json!({"email": ""}), json!({"email": "not-an-email"}), json!({"email": null})]
+    {
+        devmate_error(
+            &post(&app, "/v2/customers", json!({ "data": data })).await,
+            400,
+            "Invalid field \"email\".",
+            bad,
+        );
     }
     devmate_error(
         &post(&app, "/v2/customers", json!({"data": {"email": "x@y.z", "first_name": 5}})).await,
@@ -555,13 +571,20 @@ async fn create_customer_as_documented(app: TestApp) {
         "Wrong \"first_name\" parameter given. It must be a string.",
     );
     let long = "x".repeat(300);
-    devmate_400(&post(&app, "/v2/customers", json!({"data": {"email": "x@y.z", "company": long}})).await, "Invalid field \"company\".");
+    devmate_400(
+        &post(&app, "/v2/customers", json!({"data": {"email": "x@y.z", "company": long}})).await,
+        "Invalid field \"company\".",
+    );
     devmate_400(&post(&app, "/v2/customers", json!({"data": {"email": 42}})).await, "Invalid field \"email\".");
     assert_eq!(app.count("customers").await, 2);
 }
 
 async fn update_customer_changes_only_what_is_given(app: TestApp) {
-    let id = customer(&app, json!({"email": "jdoe@acme.corp", "first_name": "John", "last_name": "Doe", "company": "MacPaw"})).await;
+    let id = customer(
+        &app,
+        json!({"email": "jdoe@acme.corp", "first_name": "John", "last_name": "Doe", "company": "MacPaw"}),
+    )
+    .await;
     let other = customer(&app, json!({"email": "taken@acme.corp"})).await;
     let date = get(&app, &format!("/v2/customers/{id}")).await.body["data"]["date_added"].clone();
     let r = put(
@@ -653,7 +676,8 @@ async fn reset_first_activation_frees_the_oldest_activation(app: TestApp) {
     let r = v2(&app, Method::POST, &path, Some(&token(&app)), None).await;
     assert_eq!(r.status, 409, "{}", r.text);
     // Unknown key: DevMate's own 404 text.
-    let r = v2(&app, Method::POST, "/v2/licenses/id15448977564odr/reset_first_activation", Some(&token(&app)), None).await;
+    let r =
+        v2(&app, Method::POST, "/v2/licenses/id15448977564odr/reset_first_activation", Some(&token(&app)), None).await;
     devmate_error(&r, 404, "Server error.", "Resource with provided key \"id15448977564odr\" does not exist.");
     let r = v2(&app, Method::GET, &path, Some(&token(&app)), None).await;
     assert_eq!(r.status, 405, "{}", r.text);
@@ -687,10 +711,29 @@ async fn manager_token_sees_only_its_products_in_v2(app: TestApp) {
     assert_eq!(v2(&app, Method::GET, &q, Some(&m), None).await.body["meta"]["total"], 1);
     // Issuing: only its license types, only customers it sees.
     let body = json!({"data": {"license_type_id": theirs}}).to_string();
-    let r = v2(&app, Method::POST, &format!("/v2/customers/{shared}/licenses"), Some(&m), Some((body.as_bytes(), "application/json"))).await;
-    devmate_error(&r, 400, "Invalid field \"license_type_id\".", &format!("Wrong \"license_type_id\" parameter given. License type #{theirs} not found."));
+    let r = v2(
+        &app,
+        Method::POST,
+        &format!("/v2/customers/{shared}/licenses"),
+        Some(&m),
+        Some((body.as_bytes(), "application/json")),
+    )
+    .await;
+    devmate_error(
+        &r,
+        400,
+        "Invalid field \"license_type_id\".",
+        &format!("Wrong \"license_type_id\" parameter given. License type #{theirs} not found."),
+    );
     let body = json!({"data": {"license_type_id": mine}}).to_string();
-    let r = v2(&app, Method::POST, &format!("/v2/customers/{only_theirs}/licenses"), Some(&m), Some((body.as_bytes(), "application/json"))).await;
+    let r = v2(
+        &app,
+        Method::POST,
+        &format!("/v2/customers/{only_theirs}/licenses"),
+        Some(&m),
+        Some((body.as_bytes(), "application/json")),
+    )
+    .await;
     devmate_400(&r, "Invalid field \"customer_id\".");
     let their_key = their_license["activation_key"].as_str().unwrap();
     let r = v2(&app, Method::POST, &format!("/v2/licenses/{their_key}/reset_first_activation"), Some(&m), None).await;
@@ -701,7 +744,14 @@ async fn manager_token_sees_only_its_products_in_v2(app: TestApp) {
     assert_eq!(r.status, 201, "{}", r.text);
     let new = r.body["data"]["id"].as_i64().unwrap();
     let body = json!({"data": {"license_type_id": mine}}).to_string();
-    let r = v2(&app, Method::POST, &format!("/v2/customers/{new}/licenses"), Some(&m), Some((body.as_bytes(), "application/json"))).await;
+    let r = v2(
+        &app,
+        Method::POST,
+        &format!("/v2/customers/{new}/licenses"),
+        Some(&m),
+        Some((body.as_bytes(), "application/json")),
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(app.count("licenses").await, 4);
 }
@@ -723,7 +773,8 @@ async fn bad_input_is_refused_in_devmate_shape_and_writes_nothing(app: TestApp) 
     let r = v2(&app, Method::POST, &lic, Some(&t), Some((big.as_bytes(), "application/json"))).await;
     assert_eq!(r.status, 413, "{}", &r.text[..r.text.len().min(200)]);
     assert_eq!(r.body["errors"][0]["title"], "Payload too large.");
-    let r = v2(&app, Method::POST, &lic, Some(&t), Some((b"{\"data\":{\"x\":\"\xff\xfe\"}}", "application/json"))).await;
+    let r =
+        v2(&app, Method::POST, &lic, Some(&t), Some((b"{\"data\":{\"x\":\"\xff\xfe\"}}", "application/json"))).await;
     devmate_400(&r, "Invalid UTF-8.");
     for body in [&b""[..], b"   ", b"{", b"[1]", b"null", b"{\"data\":{\"license_type_id\":1}} {}"] {
         let r = v2(&app, Method::POST, &lic, Some(&t), Some((body, "application/json"))).await;
@@ -734,7 +785,14 @@ async fn bad_input_is_refused_in_devmate_shape_and_writes_nothing(app: TestApp) 
     let r = v2(&app, Method::POST, &lic, Some(&t), Some((b"<data/>", "application/xml"))).await;
     assert_eq!(r.status, 415, "{}", r.text);
     assert!(r.body["errors"][0]["title"].is_string());
-    let r = v2(&app, Method::POST, "/v2/customers", Some(&t), Some((b"{\"data\":{\"email\":[\"a@b.c\"]}}", "application/json"))).await;
+    let r = v2(
+        &app,
+        Method::POST,
+        "/v2/customers",
+        Some(&t),
+        Some((b"{\"data\":{\"email\":[\"a@b.c\"]}}", "application/json")),
+    )
+    .await;
     devmate_400(&r, "Invalid field \"email\".");
     // Query parameters: unknown filters and parameters, bad limits and offsets, non-integer exact filters.
     for (q, title) in [
@@ -774,16 +832,18 @@ async fn token_header_forms_devmate_clients_send(app: TestApp) {
 }
 
 async fn unknown_paths_and_methods_answer_in_devmate_shape(app: TestApp) {
-    for (m, p) in [
-        (Method::GET, "/v2/licenses"),
-        (Method::DELETE, "/v2/customers/1/licenses/2"),
-        (Method::GET, "/v2/nothing"),
-    ] {
+    for (m, p) in
+        [(Method::GET, "/v2/licenses"), (Method::DELETE, "/v2/customers/1/licenses/2"), (Method::GET, "/v2/nothing")]
+    {
         let r = v2(&app, m, p, Some(&token(&app)), None).await;
         assert_eq!(r.status, 404, "{p}: {}", r.text);
         assert!(r.body["errors"][0]["title"].is_string() && r.body["errors"][0].get("code").is_none(), "{}", r.text);
     }
-    for (m, p) in [(Method::DELETE, "/v2/customers/1"), (Method::GET, "/v2/customers/1/licenses"), (Method::PATCH, "/v2/customers")] {
+    for (m, p) in [
+        (Method::DELETE, "/v2/customers/1"),
+        (Method::GET, "/v2/customers/1/licenses"),
+        (Method::PATCH, "/v2/customers"),
+    ] {
         let r = v2(&app, m, p, Some(&token(&app)), None).await;
         assert_eq!(r.status, 405, "{p}: {}", r.text);
         assert!(r.body["errors"][0].get("code").is_none(), "{}", r.text);
@@ -792,7 +852,12 @@ async fn unknown_paths_and_methods_answer_in_devmate_shape(app: TestApp) {
     assert_eq!(app.get("/api/v1/nothing").await.body["errors"][0]["code"], "NOT_FOUND");
     // And the OpenAPI document describes the surface.
     let doc = app.get("/openapi.json").await.body;
-    for p in ["/v2/customers", "/v2/customers/{customer_id}", "/v2/customers/{customer_id}/licenses", "/v2/licenses/{activation_key}/reset_first_activation"] {
+    for p in [
+        "/v2/customers",
+        "/v2/customers/{customer_id}",
+        "/v2/customers/{customer_id}/licenses",
+        "/v2/licenses/{activation_key}/reset_first_activation",
+    ] {
         assert!(doc["paths"][p].is_object(), "{p}");
     }
 }

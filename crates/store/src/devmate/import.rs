@@ -10,7 +10,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use licensd_core::devmate::{DevmateCustomer, DevmateLicense, DevmateProduct, HistoryType, IMPORT_ACTOR, max_activations};
+use licensd_core::devmate::{
+    DevmateCustomer, DevmateLicense, DevmateProduct, HistoryType, IMPORT_ACTOR, max_activations,
+};
 use licensd_core::model::LicenseType;
 use licensd_core::time::now_ms;
 use serde_json::json;
@@ -123,10 +125,8 @@ pub async fn advance_sequences(db: &Db, max: &MaxIds) -> Result<(), StoreError> 
         ("orders", 0),
         ("events", 0),
     ] {
-        let seq: Option<String> = db
-            .fetch_one(query(format!("SELECT pg_get_serial_sequence('{table}', 'id') AS s")))
-            .await?
-            .get("s")?;
+        let seq: Option<String> =
+            db.fetch_one(query(format!("SELECT pg_get_serial_sequence('{table}', 'id') AS s"))).await?.get("s")?;
         let Some(seq) = seq else { continue };
         let row = db
             .fetch_one(query(format!(
@@ -205,7 +205,10 @@ impl Importer {
 
     async fn mark(&self, tx: &mut Tx, kind: &str, id: i64) -> Result<(), StoreError> {
         tx.execute(
-            query("INSERT INTO devmate_records (kind, id, imported_at) VALUES (?, ?, ?)").bind(kind).bind(id).bind(self.now),
+            query("INSERT INTO devmate_records (kind, id, imported_at) VALUES (?, ?, ?)")
+                .bind(kind)
+                .bind(id)
+                .bind(self.now),
         )
         .await?;
         Ok(())
@@ -269,12 +272,10 @@ impl Importer {
             }
         }
         for (i, l) in c.licenses.iter().flatten().enumerate() {
-            self.apply_license(tx, c.id, l, &mut applied, &mut events)
-                .await
-                .map_err(|e| match e {
-                    ImportError::Record(m) => ImportError::Record(format!("licenses[{i}] (license #{}): {m}", l.id)),
-                    e => e,
-                })?;
+            self.apply_license(tx, c.id, l, &mut applied, &mut events).await.map_err(|e| match e {
+                ImportError::Record(m) => ImportError::Record(format!("licenses[{i}] (license #{}): {m}", l.id)),
+                e => e,
+            })?;
         }
         for chunk in events.chunks(200) {
             let mut q = query(
@@ -334,11 +335,13 @@ impl Importer {
                     .bind(key.clone()),
             )
             .await?;
-        for r in &rows {
+        // At most two rows: the one with this id, and another holding this key.
+        if let Some(r) = rows.first() {
             let id: i64 = r.get("id")?;
             let k: Option<String> = r.get("license_key")?;
-            if id != l.id {
-                return refuse(format!("activation key {:?} belongs to license #{id} already", l.activation_key));
+            if id != l.id || rows.len() > 1 {
+                let holder = if id != l.id { id } else { rows[1].get("id")? };
+                return refuse(format!("activation key {:?} belongs to license #{holder} already", l.activation_key));
             }
             if k != key {
                 return refuse("a license with this id exists already with another activation key");
@@ -425,7 +428,8 @@ impl Importer {
             if kind == HistoryType::Activation {
                 let hw = h.identifiers().unwrap_or("");
                 let deactivated = h.deactivated();
-                let duplicate = h.activation_id().is_some_and(|a| devices.contains(&a)) || (!deactivated && active.contains(hw));
+                let duplicate =
+                    h.activation_id().is_some_and(|a| devices.contains(&a)) || (!deactivated && active.contains(hw));
                 if !duplicate {
                     let name = h.extra.get("activation_name").and_then(|v| v.as_str()).unwrap_or("");
                     let mut q = query("INSERT INTO devices (");
@@ -470,7 +474,12 @@ impl Importer {
 
     /// A product with DevMate's id: the one already there (imported before, or with the same bundle id), or
     /// a new one.
-    async fn ensure_product(&mut self, tx: &mut Tx, p: &DevmateProduct, applied: &mut Applied) -> Result<(), ImportError> {
+    async fn ensure_product(
+        &mut self,
+        tx: &mut Tx,
+        p: &DevmateProduct,
+        applied: &mut Applied,
+    ) -> Result<(), ImportError> {
         if self.products.contains(&p.id) || self.pending_products.contains(&p.id) {
             return Ok(());
         }
@@ -506,7 +515,12 @@ impl Importer {
             crate::events::record(
                 tx,
                 &self.scope,
-                crate::events::NewEvent::created("product", p.id, None, &json!({"devmate": p, "short_code": short_code})),
+                crate::events::NewEvent::created(
+                    "product",
+                    p.id,
+                    None,
+                    &json!({"devmate": p, "short_code": short_code}),
+                ),
             )
             .await?;
             applied.products_created += 1;
@@ -518,11 +532,16 @@ impl Importer {
     /// The short code (what applications send as `product`): the bundle id when it is a valid, free code.
     async fn short_code(&self, tx: &mut Tx, p: &DevmateProduct) -> Result<String, StoreError> {
         let valid = |c: &str| {
-            !c.is_empty() && c.len() <= 64 && c.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            !c.is_empty()
+                && c.len() <= 64
+                && c.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         };
         for code in [p.bundle_id.clone(), format!("devmate-{}", p.id), format!("devmate-product-{}", p.id)] {
             if valid(&code)
-                && tx.fetch_optional(query("SELECT id FROM products WHERE short_code = ?").bind(code.as_str())).await?.is_none()
+                && tx
+                    .fetch_optional(query("SELECT id FROM products WHERE short_code = ?").bind(code.as_str()))
+                    .await?
+                    .is_none()
             {
                 return Ok(code);
             }

@@ -8,8 +8,8 @@ pub mod import;
 use std::collections::HashMap;
 
 use licensd_core::devmate::{
-    DevmateCustomer, DevmateLicense, DevmateProduct, HistoryRecord, HistoryType, IMPORT_ACTOR, activations_total,
-    secs, status_code, stored_history,
+    DevmateCustomer, DevmateLicense, DevmateProduct, HistoryRecord, HistoryType, IMPORT_ACTOR, activations_total, secs,
+    status_code, stored_history,
 };
 use licensd_core::model::{LicenseInput, LicenseType, TemplateRef};
 use licensd_core::status::{StatusFacts, license_status};
@@ -167,7 +167,8 @@ fn push_filters(q: &mut Query, dialect: Dialect, scope: &Scope, filters: &[Filte
                 q.push(expr).push(" = ").push_bind(f.text.as_str());
             }
             Target::Key => {
-                q.push("c.id IN (SELECT l.customer_id FROM licenses l WHERE l.license_key = ").push_bind(f.text.as_str());
+                q.push("c.id IN (SELECT l.customer_id FROM licenses l WHERE l.license_key = ")
+                    .push_bind(f.text.as_str());
                 scope.restrict(q, "l.product_id");
                 q.push(")");
             }
@@ -405,8 +406,8 @@ async fn history_of(e: &mut impl Exec, license_ids: &[i64]) -> Result<HashMap<i6
             };
             let record = match r.get::<Option<String>>("devmate_json")? {
                 Some(text) => {
-                    let v: Value =
-                        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("devmate history: {e}")))?;
+                    let v: Value = serde_json::from_str(&text)
+                        .map_err(|e| StoreError::Corrupt(format!("devmate history: {e}")))?;
                     let mut h = stored_history(&v["devmate"])
                         .map_err(|e| StoreError::Corrupt(format!("devmate history: {e}")))?;
                     if let Some((_, _, _, deactivated)) = device
