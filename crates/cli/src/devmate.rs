@@ -109,7 +109,7 @@ impl Totals {
 }
 
 /// `licensd import devmate FILE`. Returns whether every record was imported (or was there already).
-pub async fn import(db: &Db, file: &str, strict: bool, json: bool) -> anyhow::Result<bool> {
+pub async fn import(db: &Db, file: &str, strict: bool, json: bool, record_by_record: bool) -> anyhow::Result<bool> {
     let text = if file == "-" {
         std::io::read_to_string(std::io::stdin()).context("cannot read stdin")?
     } else {
@@ -141,7 +141,8 @@ pub async fn import(db: &Db, file: &str, strict: bool, json: bool) -> anyhow::Re
     advance_sequences(db, &max).await?;
 
     let bar = bar(records.len(), "customers")?;
-    let mut importer = Importer::default();
+    let mut importer = Importer::new(max);
+    importer.multi_row = !record_by_record;
     let bad_idx: std::collections::HashSet<usize> = bad.iter().map(|(i, _)| *i).collect();
     t.skipped = bad.len();
     let report = |bar: &indicatif::ProgressBar, r: &Record, a: &Applied| {
@@ -151,26 +152,29 @@ pub async fn import(db: &Db, file: &str, strict: bool, json: bool) -> anyhow::Re
     };
     if strict {
         let mut tx = db.begin().await?;
-        for (n, r) in records.iter().enumerate() {
-            let c = r.parse().map_err(|e| anyhow::anyhow!("{}: {e}", r.position()))?;
-            match importer.apply(&mut tx, &c).await {
-                Ok(a) => {
-                    report(&bar, r, &a);
-                    t.add(&a);
+        for chunk in records.chunks(BATCH) {
+            let parsed = chunk
+                .iter()
+                .map(|r| r.parse().map_err(|e| anyhow::anyhow!("{}: {e}", r.position())))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let refs: Vec<&DevmateCustomer> = parsed.iter().collect();
+            match importer.apply_strict(&mut tx, &refs).await? {
+                Ok(applied) => {
+                    for (r, a) in chunk.iter().zip(&applied) {
+                        report(&bar, r, a);
+                        t.add(a);
+                    }
                 }
-                Err(licensd_store::devmate::import::ImportError::Record(m)) => {
+                Err((i, m)) => {
                     bar.abandon();
-                    anyhow::bail!(
-                        "refused: {}: customer #{}: {m}; nothing was imported (--strict is all or nothing)",
-                        r.position(),
-                        c.id
-                    );
+                    let at = match i {
+                        Some(i) => format!("{}: customer #{}", chunk[i].position(), parsed[i].id),
+                        None => format!("records {} to {}", chunk[0].number, chunk[chunk.len() - 1].number),
+                    };
+                    anyhow::bail!("refused: {at}: {m}; nothing was imported (--strict is all or nothing)");
                 }
-                Err(licensd_store::devmate::import::ImportError::Store(e)) => return Err(e.into()),
             }
-            if n % 100 == 0 {
-                bar.set_position(n as u64);
-            }
+            bar.inc(chunk.len() as u64);
         }
         tx.commit().await?;
         importer.committed();

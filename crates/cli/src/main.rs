@@ -129,6 +129,9 @@ enum ImportCmd {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+        /// Write each record on its own (in a savepoint) instead of a batch's rows together (for tests).
+        #[arg(long, hide = true)]
+        record_by_record: bool,
     },
 }
 
@@ -288,9 +291,9 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Token { cmd } => token(cmd).await,
         Cmd::Key { cmd } => key(cmd).await,
         Cmd::License { cmd } => license(cmd).await,
-        Cmd::Import { cmd: ImportCmd::Devmate { db, file, strict, json } } => {
+        Cmd::Import { cmd: ImportCmd::Devmate { db, file, strict, json, record_by_record } } => {
             let db = open(&db).await?;
-            let complete = devmate::import(&db, &file, strict, json).await?;
+            let complete = devmate::import(&db, &file, strict, json, record_by_record).await?;
             db.close().await;
             if !complete {
                 std::process::exit(1);
