@@ -1,5 +1,7 @@
 //! `licensd`: the server and its command line.
 
+mod devmate;
+
 use std::io::Write as _;
 use std::net::SocketAddr;
 
@@ -61,6 +63,16 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Bring data in from another licensing service.
+    Import {
+        #[command(subcommand)]
+        cmd: ImportCmd,
+    },
+    /// Write data out in another licensing service's format.
+    Export {
+        #[command(subcommand)]
+        cmd: ExportCmd,
+    },
     /// Developer tools.
     Dev {
         #[command(subcommand)]
@@ -102,6 +114,41 @@ enum LicenseCmd {
 }
 
 #[derive(Subcommand)]
+enum ImportCmd {
+    /// Import a DevMate export: `GET /v2/customers/{id}` responses (a JSON array, a list response, or one per
+    /// line), keeping DevMate's ids. Re-running it changes nothing. A bad record is reported with its position
+    /// and skipped (exit status 1), or with --strict the whole import is refused.
+    Devmate {
+        #[command(flatten)]
+        db: DbArg,
+        /// The export (- for stdin).
+        file: String,
+        /// All or nothing: check every record first and import them in one transaction.
+        #[arg(long)]
+        strict: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Write each record on its own (in a savepoint) instead of a batch's rows together (for tests).
+        #[arg(long, hide = true)]
+        record_by_record: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCmd {
+    /// Write every customer with licenses as DevMate's `GET /v2/customers/{id}` responses, in the format
+    /// `licensd import devmate` reads.
+    Devmate {
+        #[command(flatten)]
+        db: DbArg,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        out: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum DevCmd {
     /// Fill a database with realistic fake customers, orders, licenses and devices.
     Seed {
@@ -115,6 +162,15 @@ enum DevCmd {
         /// Write each license's key, product and activated hardware id (if any), one per line, for load generators.
         #[arg(long)]
         keys_out: Option<String>,
+    },
+    /// Write a realistic DevMate export (for trying `licensd import devmate`, and for benchmarks).
+    DevmateFile {
+        #[arg(long, default_value_t = 1000)]
+        customers: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long)]
+        out: String,
     },
 }
 
@@ -235,6 +291,23 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Token { cmd } => token(cmd).await,
         Cmd::Key { cmd } => key(cmd).await,
         Cmd::License { cmd } => license(cmd).await,
+        Cmd::Import { cmd: ImportCmd::Devmate { db, file, strict, json, record_by_record } } => {
+            let db = open(&db).await?;
+            let complete = devmate::import(&db, &file, strict, json, record_by_record).await?;
+            db.close().await;
+            if !complete {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Cmd::Export { cmd: ExportCmd::Devmate { db, out } } => {
+            let db = open(&db).await?;
+            let n = devmate::export(&db, out.as_deref()).await?;
+            if let Some(path) = out {
+                eprintln!("exported {n} customers to {path}");
+            }
+            Ok(())
+        }
         Cmd::Dev { cmd } => dev(cmd).await,
         Cmd::Verify { file, public_key, hardware_id, json } => verify(&file, &public_key, hardware_id.as_deref(), json),
     }
@@ -326,6 +399,7 @@ fn verify(file: &str, public_key: &str, hardware_id: Option<&str>, json: bool) -
 
 async fn dev(cmd: DevCmd) -> anyhow::Result<()> {
     match cmd {
+        DevCmd::DevmateFile { customers, seed, out } => devmate::sample(customers, seed, &out)?,
         DevCmd::Seed { db, licenses, seed, keys_out } => {
             anyhow::ensure!(licenses > 0, "--licenses must be positive");
             let db = open(&db).await?;

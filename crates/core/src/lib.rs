@@ -2,6 +2,7 @@
 //! license's status. Nothing here does I/O; the store persists these types and the server speaks them.
 
 pub mod client;
+pub mod devmate;
 pub mod error;
 pub mod keys;
 pub mod model;

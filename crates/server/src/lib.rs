@@ -1,8 +1,9 @@
-//! licensd's HTTP surfaces on one port: the management API (`/api/v1/…`), operations (`/healthz`,
-//! `/metrics`, `/openapi.json`). Handlers are thin: they parse and authorize, the store decides and persists.
+//! licensd's HTTP surfaces on one port: the management API (`/api/v1/…`), the DevMate-compatible API
+//! (`/v2/…`), the client API (`/api/v1/client/…`), operations (`/healthz`, `/metrics`, `/openapi.json`). Handlers are thin: they parse and authorize, the store decides and persists.
 
 pub mod api;
 pub mod client_api;
+pub mod devmate;
 pub mod error;
 pub mod extract;
 pub mod metrics;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
+use axum::response::IntoResponse as _;
 use licensd_core::signing::KeyPair;
 use licensd_store::Db;
 use licensd_store::client::LastChecks;
@@ -90,7 +92,8 @@ pub struct Config {
     modifiers(&SecurityAddon),
     tags(
         (name = "products"), (name = "product-features"), (name = "license-templates"), (name = "customers"),
-        (name = "orders"), (name = "licenses"), (name = "devices"), (name = "events"), (name = "client"), (name = "operations")
+        (name = "orders"), (name = "licenses"), (name = "devices"), (name = "events"), (name = "client"), (name = "operations"),
+        (name = "devmate", description = "DevMate Public API v2 compatibility (`/v2`)")
     )
 )]
 struct ApiDoc;
@@ -118,28 +121,55 @@ impl utoipa::Modify for SecurityAddon {
 pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(api::router())
+        .merge(devmate::router())
         .merge(client_api::router().layer(axum::middleware::from_fn_with_state(state.clone(), client_api::sign)))
         .merge(ops::router())
         .split_for_parts();
     let doc = Arc::new(openapi.clone());
     let router = router
         .route("/openapi.json", axum::routing::get(move || async move { axum::Json(doc.as_ref().clone()) }))
-        .fallback(|| async { ApiError::not_found("no such path; see /openapi.json") })
-        .method_not_allowed_fallback(|| async {
+        .fallback(|uri: axum::http::Uri| async move {
+            if is_devmate(uri.path()) {
+                return devmate::V2Error::no_route().into_response();
+            }
+            ApiError::not_found("no such path; see /openapi.json").into_response()
+        })
+        .method_not_allowed_fallback(|uri: axum::http::Uri| async move {
+            if is_devmate(uri.path()) {
+                return devmate::V2Error::method_not_allowed().into_response();
+            }
             ApiError::new(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,
                 "METHOD_NOT_ALLOWED",
                 "Method not allowed",
                 "this path does not take that method",
             )
+            .into_response()
         })
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            // The path only: query strings can carry license keys.
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            // The path only: query strings can carry license keys. DevMate's reset path carries one too.
+            tracing::info_span!("request", method = %req.method(), path = %loggable_path(req.uri().path()))
         }))
         .with_state(state);
     (router, openapi)
+}
+
+/// Paths of the DevMate-compatible surface, which answers in DevMate's error shape.
+fn is_devmate(path: &str) -> bool {
+    path == "/v2" || path.starts_with("/v2/")
+}
+
+/// A request path fit for logs: the activation key in `/v2/licenses/{key}/…` is a credential of the client
+/// API, so it is replaced by its placeholder.
+fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix("/v2/licenses/") {
+        Some(rest) => {
+            let tail = rest.split_once('/').map(|(_, t)| t).unwrap_or_default();
+            format!("/v2/licenses/{{activation_key}}/{tail}").into()
+        }
+        None => path.into(),
+    }
 }
 
 /// The app as a service: trailing slashes are trimmed before routing (`/api/v1/products/` and
@@ -195,4 +225,17 @@ pub async fn serve(
         tracing::warn!(error = %e, "could not record last_check times at shutdown");
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn activation_keys_in_devmate_paths_stay_out_of_logs() {
+        assert_eq!(
+            super::loggable_path("/v2/licenses/id593311373237odr/reset_first_activation"),
+            "/v2/licenses/{activation_key}/reset_first_activation"
+        );
+        assert_eq!(super::loggable_path("/v2/licenses/secret"), "/v2/licenses/{activation_key}/");
+        assert_eq!(super::loggable_path("/v2/customers/45"), "/v2/customers/45");
+    }
 }

@@ -7,6 +7,7 @@ pub mod client;
 pub mod customers;
 pub mod db;
 pub mod devices;
+pub mod devmate;
 pub mod error;
 pub mod events;
 pub mod keys;

@@ -38,7 +38,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_search_indexes.sql"),
         postgres: include_str!("../migrations/postgres/0005_search_indexes.sql"),
     },
-    // 6 is taken by the DevMate import (branch devmate).
+    Migration {
+        version: 6,
+        sqlite: include_str!("../migrations/sqlite/0006_devmate.sql"),
+        postgres: include_str!("../migrations/postgres/0006_devmate.sql"),
+    },
     Migration {
         version: 7,
         sqlite: include_str!("../migrations/sqlite/0007_account_owner.sql"),

@@ -8,6 +8,7 @@ mod bad_input;
 mod catalog;
 mod client;
 mod customers_orders;
+mod devmate;
 mod licenses;
 mod scoping;
 mod search;

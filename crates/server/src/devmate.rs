@@ -1,0 +1,572 @@
+//! The DevMate-compatible API, `/v2/…` (seeds 000 and 001, `shared/reference/devmate-v2.md`): what a
+//! former DevMate vendor's store and scripts call, answered from licensd's own records. Bodies are
+//! `{"data": …}` in and out, lists add `"meta": {"total": N}`, errors are `{"errors": [{"title", "detail"}]}`
+//! with DevMate's texts, times are UNIX seconds. The store does the mapping (`licensd_store::devmate`).
+
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use licensd_core::devmate::{DevmateCustomer, DevmateLicense};
+use licensd_core::model::{CustomerInput, normalize_email};
+use licensd_store::StoreError;
+use licensd_store::devmate::{self as store, CreateLicenseError};
+use licensd_store::tokens::Authenticated;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// One entry of DevMate's error body.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DevmateErrorObject {
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// DevMate's error body: `{"errors": [{"title": "...", "detail": "..."}]}` (401 has no `detail`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DevmateErrorBody {
+    pub errors: Vec<DevmateErrorObject>,
+}
+
+/// An error of the `/v2` surface: a status and DevMate's title and detail.
+#[derive(Debug, Clone)]
+pub struct V2Error {
+    pub status: StatusCode,
+    pub title: String,
+    pub detail: Option<String>,
+}
+
+type V2Result<T> = Result<T, V2Error>;
+
+impl V2Error {
+    fn new(status: StatusCode, title: impl Into<String>, detail: impl Into<String>) -> Self {
+        V2Error { status, title: title.into(), detail: Some(detail.into()) }
+    }
+
+    /// DevMate's 401, exactly: no detail.
+    pub fn unauthorized() -> Self {
+        V2Error { status: StatusCode::UNAUTHORIZED, title: "Unauthorized".into(), detail: None }
+    }
+
+    /// `Invalid field "x".` with a detail: DevMate's 400.
+    fn field(field: &str, detail: impl Into<String>) -> Self {
+        V2Error::new(StatusCode::BAD_REQUEST, format!("Invalid field \"{field}\"."), detail)
+    }
+
+    fn empty(field: &str) -> Self {
+        V2Error::field(field, format!("Mandatory parameter \"{field}\" is empty."))
+    }
+
+    fn wrong(field: &str, why: impl std::fmt::Display) -> Self {
+        V2Error::field(field, format!("Wrong \"{field}\" parameter given. {why}"))
+    }
+
+    fn parameter(param: &str, detail: impl Into<String>) -> Self {
+        V2Error::new(StatusCode::BAD_REQUEST, format!("Invalid parameter \"{param}\"."), detail)
+    }
+
+    /// DevMate's 404 (its reset endpoint's wording: the title really is "Server error.").
+    fn not_found(what: &str, value: &str) -> Self {
+        V2Error::new(
+            StatusCode::NOT_FOUND,
+            "Server error.",
+            format!("Resource with provided {what} {value:?} does not exist."),
+        )
+    }
+
+    /// For paths and methods the `/v2` surface does not have.
+    pub fn no_route() -> Self {
+        V2Error::new(StatusCode::NOT_FOUND, "Not found.", "No such method in the DevMate API v2.")
+    }
+
+    pub fn method_not_allowed() -> Self {
+        V2Error::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.", "This path does not take that method.")
+    }
+
+    fn email_invalid() -> Self {
+        V2Error::field("email", "Mandatory parameter \"email\" is empty or incorrect.")
+    }
+
+    fn email_taken() -> Self {
+        V2Error::new(StatusCode::CONFLICT, "Invalid field \"email\".", "This email already exists.")
+    }
+}
+
+impl IntoResponse for V2Error {
+    fn into_response(self) -> Response {
+        let body = DevmateErrorBody { errors: vec![DevmateErrorObject { title: self.title, detail: self.detail }] };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// Bad input found by the shared extractors (size, media type, UTF-8, JSON syntax), in DevMate's shape.
+impl From<ApiError> for V2Error {
+    fn from(e: ApiError) -> Self {
+        V2Error::new(e.status, format!("{}.", e.error.title), e.error.detail)
+    }
+}
+
+/// A domain field name as DevMate names it.
+fn devmate_field(field: &str) -> &str {
+    match field {
+        "company_name" => "company",
+        f => f,
+    }
+}
+
+impl From<StoreError> for V2Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => V2Error::new(StatusCode::NOT_FOUND, "Server error.", "Resource does not exist."),
+            StoreError::Conflict { field, .. } if field == "email" => V2Error::email_taken(),
+            StoreError::Conflict { field, .. } => {
+                let f = devmate_field(&field);
+                V2Error::new(
+                    StatusCode::CONFLICT,
+                    format!("Invalid field \"{f}\"."),
+                    format!("This {f} already exists."),
+                )
+            }
+            StoreError::Invalid { field, message }
+            | StoreError::Domain(licensd_core::Error::Invalid { field, message }) => {
+                let f = devmate_field(&field).to_string();
+                V2Error::wrong(&f, format!("It {message}."))
+            }
+            StoreError::InUse(m) | StoreError::State(m) => V2Error::new(StatusCode::CONFLICT, "Conflict.", m),
+            e => ApiError::from(e).into(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extractors
+
+/// A token, as DevMate sent it (`Authorization: Token T`, also `Token:T`), or any scheme licensd accepts.
+pub struct V2Auth(pub Authenticated);
+
+impl FromRequestParts<AppState> for V2Auth {
+    type Rejection = V2Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, V2Error> {
+        let Some(secret) = crate::extract::bearer(parts) else { return Err(V2Error::unauthorized()) };
+        match licensd_store::tokens::authenticate(&state.db, secret).await? {
+            Some(a) => Ok(V2Auth(a)),
+            None => Err(V2Error::unauthorized()),
+        }
+    }
+}
+
+/// The `data` object of a request body. JSON as DevMate documents it; a form body (`data[email]=…`, what
+/// form-posting clients send) is read too, its values being strings.
+pub struct V2Body {
+    data: Map<String, Value>,
+    form: bool,
+}
+
+impl<S: Send + Sync> FromRequest<S> for V2Body {
+    type Rejection = V2Error;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, V2Error> {
+        let form_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        let bytes = crate::extract::read_body(req).await?;
+        let starts_json = bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b == b'{' || *b == b'[');
+        if form_type && !starts_json && !bytes.iter().all(u8::is_ascii_whitespace) {
+            if std::str::from_utf8(&bytes).is_err() {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_UTF8",
+                    "Invalid UTF-8",
+                    "the request body is not valid UTF-8",
+                )
+                .into());
+            }
+            let mut data = Map::new();
+            for (k, v) in form_urlencoded::parse(&bytes) {
+                if let Some(name) = k.strip_prefix("data[").and_then(|r| r.strip_suffix(']')) {
+                    data.insert(name.to_string(), Value::String(v.into_owned()));
+                }
+            }
+            if data.is_empty() {
+                return Err(V2Error::empty("data"));
+            }
+            return Ok(V2Body { data, form: true });
+        }
+        let body: Map<String, Value> = crate::extract::parse_json(&bytes)?;
+        match body.get("data") {
+            None | Some(Value::Null) => Err(V2Error::empty("data")),
+            Some(Value::Object(o)) => Ok(V2Body { data: o.clone(), form: false }),
+            Some(_) => Err(V2Error::wrong("data", "It must be an object.")),
+        }
+    }
+}
+
+impl V2Body {
+    /// An integer field; `None` when absent or null. Form values may be numeric strings.
+    fn int(&self, name: &str) -> V2Result<Option<i64>> {
+        match self.data.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64()),
+            Some(Value::String(s)) if self.form && s.trim().is_empty() => Ok(None),
+            Some(Value::String(s)) if self.form => {
+                s.trim().parse().map(Some).map_err(|_| V2Error::wrong(name, "It must be an integer."))
+            }
+            Some(_) => Err(V2Error::wrong(name, "It must be an integer.")),
+        }
+    }
+
+    /// A string field; `None` when absent or null.
+    fn string(&self, name: &str) -> V2Result<Option<String>> {
+        match self.data.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(V2Error::wrong(name, "It must be a string.")),
+        }
+    }
+}
+
+/// A path id DevMate sends as an integer; the raw text when it is not one.
+fn path_id(p: &Result<Path<String>, PathRejection>) -> Result<i64, String> {
+    let raw = match p {
+        Ok(Path(s)) => s.trim().to_string(),
+        Err(_) => String::new(),
+    };
+    match raw.parse::<i64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(raw),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bodies (for the OpenAPI document; the handlers read bodies field by field to answer as DevMate did)
+
+/// `{"data": customer}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CustomerData {
+    pub data: DevmateCustomer,
+}
+
+/// `{"data": license}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LicenseData {
+    pub data: DevmateLicense,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ListMeta {
+    /// Matches before `limit` and `offset`.
+    pub total: i64,
+}
+
+/// `{"data": [customer…], "meta": {"total": N}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CustomerList {
+    pub data: Vec<DevmateCustomer>,
+    pub meta: ListMeta,
+}
+
+/// The fields of a customer a store may send (create: `email` is mandatory; update: only those given change).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct CustomerFields {
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    company: Option<String>,
+    phone: Option<String>,
+    address: Option<String>,
+    /// `notes` is accepted too (DevMate's v1.0 docs).
+    note: Option<String>,
+}
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct CustomerRequest {
+    data: CustomerFields,
+}
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct LicenseFields {
+    /// The license type (licensd: license template) id.
+    license_type_id: i64,
+}
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct LicenseRequest {
+    data: LicenseFields,
+}
+
+/// Query parameters of `GET /v2/customers`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListParamsDoc {
+    /// Page size, default 10, at most 1000.
+    limit: Option<i64>,
+    offset: Option<i64>,
+    /// `licenses`: include each customer's licenses.
+    with: Option<String>,
+    /// `filter[email]`, `filter[first_name]`, `filter[last_name]`, `filter[company]`, `filter[phone]`,
+    /// `filter[address]`, `filter[identifier]`, `filter[invoice]` (case-insensitive contains); `filter[key]`,
+    /// `filter[order_id]`, `filter[activation_id]` (exact).
+    #[param(rename = "filter[NAME]")]
+    filter: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+
+const DEFAULT_LIMIT: i64 = 10;
+
+/// Customers, filtered (`filter[NAME]=value`, several combine), paged (`limit`, default 10; `offset`), with
+/// `meta.total` counting every match; `with=licenses` adds each customer's licenses.
+#[utoipa::path(get, path = "/v2/customers", tag = "devmate", operation_id = "devmate_list_customers", params(ListParamsDoc),
+    responses((status = 200, body = CustomerList), (status = 400, body = DevmateErrorBody), (status = 401, body = DevmateErrorBody)),
+    security(("devmate_token" = [])))]
+pub async fn list_customers(
+    State(s): State<AppState>,
+    V2Auth(auth): V2Auth,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> V2Result<Json<CustomerList>> {
+    let mut limit = DEFAULT_LIMIT;
+    let mut offset = 0;
+    let mut with_licenses = false;
+    let mut filters = Vec::new();
+    for (k, v) in form_urlencoded::parse(q.unwrap_or_default().as_bytes()) {
+        match k.as_ref() {
+            "limit" => {
+                limit = v.trim().parse().ok().filter(|n| (1..=store::MAX_LIMIT).contains(n)).ok_or_else(|| {
+                    V2Error::parameter(
+                        "limit",
+                        format!(
+                            "Wrong \"limit\" parameter given. It must be an integer from 1 to {}.",
+                            store::MAX_LIMIT
+                        ),
+                    )
+                })?;
+            }
+            "offset" => {
+                offset = v.trim().parse().ok().filter(|n: &i64| *n >= 0).ok_or_else(|| {
+                    V2Error::parameter("offset", "Wrong \"offset\" parameter given. It must be an integer from 0.")
+                })?;
+            }
+            "with" => match v.as_ref() {
+                "licenses" => with_licenses = true,
+                "" => {}
+                other => {
+                    return Err(V2Error::parameter(
+                        "with",
+                        format!("Wrong \"with\" parameter given. {other:?} is not \"licenses\"."),
+                    ));
+                }
+            },
+            key => match key.strip_prefix("filter[").and_then(|r| r.strip_suffix(']')) {
+                Some(name) => filters.push((name.to_string(), v.into_owned())),
+                None => {
+                    return Err(V2Error::parameter(
+                        key,
+                        format!("Unknown parameter {key:?}. Parameters: filter[NAME], limit, offset, with."),
+                    ));
+                }
+            },
+        }
+    }
+    let filters = store::parse_filters(&filters).map_err(|e| V2Error::parameter(&e.param, e.message))?;
+    let (total, data) = store::list_customers(&s.db, &auth.scope(), &filters, limit, offset, with_licenses).await?;
+    Ok(Json(CustomerList { data, meta: ListMeta { total } }))
+}
+
+/// One customer with licenses, each with its products and history.
+#[utoipa::path(get, path = "/v2/customers/{customer_id}", tag = "devmate", operation_id = "devmate_get_customer",
+    params(("customer_id" = i64, Path)),
+    responses((status = 200, body = CustomerData), (status = 401, body = DevmateErrorBody), (status = 404, body = DevmateErrorBody)),
+    security(("devmate_token" = [])))]
+pub async fn get_customer(
+    State(s): State<AppState>,
+    V2Auth(auth): V2Auth,
+    id: Result<Path<String>, PathRejection>,
+) -> V2Result<Json<CustomerData>> {
+    let id = path_id(&id).map_err(|raw| V2Error::not_found("id", &raw))?;
+    match store::customer(&mut &s.db, &auth.scope(), id).await {
+        Err(StoreError::NotFound) => Err(V2Error::not_found("id", &id.to_string())),
+        other => Ok(Json(CustomerData { data: other? })),
+    }
+}
+
+/// The text fields a body gives, checked; `email` must be a real address when given.
+struct Given {
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    company: Option<String>,
+    phone: Option<String>,
+    address: Option<String>,
+    note: Option<String>,
+}
+
+fn given(b: &V2Body) -> V2Result<Given> {
+    let email = match b.string("email")? {
+        Some(e) => Some(normalize_email("email", &e).ok().flatten().ok_or_else(V2Error::email_invalid)?),
+        None => None,
+    };
+    Ok(Given {
+        email,
+        first_name: b.string("first_name")?,
+        last_name: b.string("last_name")?,
+        company: b.string("company")?,
+        phone: b.string("phone")?,
+        address: b.string("address")?,
+        note: match b.string("note")? {
+            Some(n) => Some(n),
+            None => b.string("notes")?,
+        },
+    })
+}
+
+fn apply(i: &mut CustomerInput, g: Given) {
+    for (field, v) in [
+        (&mut i.first_name, g.first_name),
+        (&mut i.last_name, g.last_name),
+        (&mut i.company_name, g.company),
+        (&mut i.phone, g.phone),
+        (&mut i.address, g.address),
+        (&mut i.note, g.note),
+    ] {
+        if let Some(v) = v {
+            *field = v;
+        }
+    }
+    if let Some(e) = g.email {
+        i.email = Some(e);
+    }
+}
+
+/// Creates a customer (`email` mandatory and unique).
+#[utoipa::path(post, path = "/v2/customers", tag = "devmate", operation_id = "devmate_create_customer", request_body = CustomerRequest,
+    responses((status = 201, body = CustomerData), (status = 400, body = DevmateErrorBody), (status = 401, body = DevmateErrorBody),
+              (status = 409, body = DevmateErrorBody)),
+    security(("devmate_token" = [])))]
+pub async fn create_customer(
+    State(s): State<AppState>,
+    V2Auth(auth): V2Auth,
+    body: V2Body,
+) -> V2Result<(StatusCode, Json<CustomerData>)> {
+    let g = given(&body)?;
+    if g.email.is_none() {
+        return Err(V2Error::email_invalid());
+    }
+    let mut i = CustomerInput::default();
+    apply(&mut i, g);
+    let c = licensd_store::customers::create(&s.db, &auth.scope(), i).await?;
+    Ok((StatusCode::CREATED, Json(CustomerData { data: DevmateCustomer::from_model(&c) })))
+}
+
+/// Changes the fields given (`note` or `notes`); the others, and read-only keys such as `id`, are left alone.
+#[utoipa::path(put, path = "/v2/customers/{customer_id}", tag = "devmate", operation_id = "devmate_update_customer",
+    params(("customer_id" = i64, Path)), request_body = CustomerRequest,
+    responses((status = 200, body = CustomerData), (status = 400, body = DevmateErrorBody), (status = 401, body = DevmateErrorBody),
+              (status = 404, body = DevmateErrorBody), (status = 405, body = DevmateErrorBody), (status = 409, body = DevmateErrorBody)),
+    security(("devmate_token" = [])))]
+pub async fn update_customer(
+    State(s): State<AppState>,
+    V2Auth(auth): V2Auth,
+    id: Result<Path<String>, PathRejection>,
+    body: V2Body,
+) -> V2Result<Json<CustomerData>> {
+    let id = path_id(&id).map_err(|raw| V2Error::not_found("id", &raw))?;
+    let g = given(&body)?;
+    let r = licensd_store::customers::update(&s.db, &auth.scope(), id, |cur| {
+        let mut i = CustomerInput::from(cur);
+        apply(&mut i, g);
+        Ok::<_, StoreError>(i)
+    })
+    .await;
+    match r {
+        Err(StoreError::NotFound) => Err(V2Error::not_found("id", &id.to_string())),
+        other => Ok(Json(CustomerData { data: DevmateCustomer::from_model(&other?) })),
+    }
+}
+
+/// Issues a license of a license type to the customer: `201` with the license (status 1, a new key, one
+/// "created" history record).
+#[utoipa::path(post, path = "/v2/customers/{customer_id}/licenses", tag = "devmate", operation_id = "devmate_create_license",
+    params(("customer_id" = i64, Path)), request_body = LicenseRequest,
+    responses((status = 201, body = LicenseData), (status = 400, body = DevmateErrorBody), (status = 401, body = DevmateErrorBody)),
+    security(("devmate_token" = [])))]
+pub async fn create_license(
+    State(s): State<AppState>,
+    V2Auth(auth): V2Auth,
+    id: Result<Path<String>, PathRejection>,
+    body: V2Body,
+) -> V2Result<(StatusCode, Json<LicenseData>)> {
+    let customer_id = match path_id(&id) {
+        Ok(n) => n,
+        Err(raw) if raw.is_empty() => return Err(V2Error::empty("customer_id")),
+        Err(raw) => return Err(V2Error::wrong("customer_id", format!("Customer #{raw} not found."))),
+    };
+    let type_id = body.int("license_type_id")?.ok_or_else(|| V2Error::empty("license_type_id"))?;
+    match store::create_license(&s.db, &auth.scope(), customer_id, type_id).await {
+        Ok(l) => Ok((StatusCode::CREATED, Json(LicenseData { data: l }))),
+        Err(CreateLicenseError::NoCustomer) => {
+            Err(V2Error::wrong("customer_id", format!("Customer #{customer_id} not found.")))
+        }
+        Err(CreateLicenseError::NoLicenseType) => {
+            Err(V2Error::wrong("license_type_id", format!("License type #{type_id} not found.")))
+        }
+        Err(CreateLicenseError::Store(e)) => Err(e.into()),
+    }
+}
+
+/// `POST /v2/customers//licenses`: DevMate's "customer id is empty".
+pub async fn create_license_without_customer(_auth: V2Auth) -> V2Error {
+    V2Error::empty("customer_id")
+}
+
+/// Frees the oldest activation the key holds: `200` with an empty body.
+#[utoipa::path(post, path = "/v2/licenses/{activation_key}/reset_first_activation", tag = "devmate",
+    operation_id = "devmate_reset_first_activation", params(("activation_key" = String, Path)),
+    responses((status = 200, description = "empty body"), (status = 401, body = DevmateErrorBody), (status = 404, body = DevmateErrorBody),
+              (status = 405, body = DevmateErrorBody), (status = 409, body = DevmateErrorBody)),
+    security(("devmate_token" = [])))]
+pub async fn reset_first_activation(
+    State(s): State<AppState>,
+    V2Auth(auth): V2Auth,
+    key: Result<Path<String>, PathRejection>,
+) -> V2Result<StatusCode> {
+    let key = key.map(|Path(k)| k).unwrap_or_default();
+    match store::reset_first_activation(&s.db, &auth.scope(), &key).await {
+        Ok(true) => Ok(StatusCode::OK),
+        Ok(false) => Err(V2Error::new(
+            StatusCode::CONFLICT,
+            "Conflict.",
+            format!("Activation key {key:?} has no activation to reset."),
+        )),
+        Err(StoreError::NotFound) => Err(V2Error::not_found("key", &key)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_customers, create_customer))
+        .routes(routes!(get_customer, update_customer))
+        .routes(routes!(create_license))
+        .routes(routes!(reset_first_activation))
+        .route("/v2/customers//licenses", axum::routing::post(create_license_without_customer))
+}
