@@ -9,11 +9,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use licensd_core::client::Refusal;
+use licensd_core::client::{ClientDevice, ClientLicense, Refusal};
 use licensd_core::time::now_ms;
 use licensd_store::StoreError;
 use licensd_store::client::{self, ClientReq, Outcome};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -218,14 +218,30 @@ pub async fn check(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRe
         None => (true, "VALID", "the license is valid on this device".to_string()),
         Some(x) => (false, x.code(), x.detail()),
     };
-    let mut body = json!({"valid": valid, "code": code, "detail": detail, "nonce": nonce, "timestamp": timestamp()});
-    if let Some(o) = &r.outcome {
-        body["license"] = json!(o.license);
-        if let Some(d) = &o.device {
-            body["device"] = json!(d);
-        }
-    }
+    let body = CheckBody {
+        valid,
+        code,
+        detail,
+        license: r.outcome.as_ref().map(|o| &o.license),
+        device: r.outcome.as_ref().and_then(|o| o.device.as_ref()),
+        nonce,
+        timestamp: timestamp(),
+    };
     Ok((StatusCode::OK, axum::Json(body)).into_response())
+}
+
+/// The body of `check`, serialised straight from the outcome (the hottest response: no JSON tree).
+#[derive(Serialize)]
+struct CheckBody<'a> {
+    valid: bool,
+    code: &'static str,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    license: Option<&'a ClientLicense>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device: Option<&'a ClientDevice>,
+    nonce: Option<String>,
+    timestamp: i64,
 }
 
 /// Frees this device's activation (floating: releases its seat).

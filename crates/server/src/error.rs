@@ -126,9 +126,9 @@ impl From<StoreError> for ApiError {
             StoreError::State(m) => {
                 ApiError::new(StatusCode::CONFLICT, "INVALID_STATE", "Not possible in this state", m)
             }
-            e @ (StoreError::Config(_) | StoreError::Corrupt(_) | StoreError::Db(_)) => {
+            e @ (StoreError::Config(_) | StoreError::Corrupt(_) | StoreError::Db(_) | StoreError::Sqlite(_)) => {
                 tracing::error!(error = %e, "store failure");
-                if matches!(&e, StoreError::Db(sqlx_err) if is_unavailable(sqlx_err)) {
+                if e.is_busy() || matches!(&e, StoreError::Db(sqlx_err) if is_unavailable(sqlx_err)) {
                     return ApiError::new(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "UNAVAILABLE",

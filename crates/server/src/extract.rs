@@ -120,6 +120,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Syntax first, so a broken document is reported as such rather than as its first wrong field.
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
         .map_err(|e| malformed(format!("the body is not valid JSON: {e}")))?;
+    if holds_nul(bytes) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_BODY",
+            "Invalid body",
+            "text must not contain NUL characters (\\u0000)",
+        ));
+    }
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -129,6 +137,23 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ));
     }
     serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(bytes)).map_err(field_error)
+}
+
+/// Whether a JSON text carries a NUL character, which it can only write as the escape `\u0000`; neither
+/// backend keeps one in text (PostgreSQL refuses it outright).
+fn holds_nul(json: &[u8]) -> bool {
+    let mut i = 0;
+    while i < json.len() {
+        if json[i] == b'\\' {
+            if json[i + 1..].starts_with(b"u0000") {
+                return true;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
 }
 
 /// Applies a JSON merge of `patch` onto `current` (the record's writable fields) and re-reads the
@@ -288,5 +313,20 @@ impl Auth {
         } else {
             Err(ApiError::forbidden("this needs an admin token"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holds_nul;
+
+    #[test]
+    fn nul_escapes_are_found_and_escaped_backslashes_are_not() {
+        assert!(holds_nul(br#"{"name": "a\u0000b"}"#));
+        assert!(holds_nul(br#"{"a\u0000": 1}"#));
+        assert!(holds_nul(br#"{"name": "\\\u0000"}"#));
+        assert!(!holds_nul(br#"{"name": "\\u0000"}"#));
+        assert!(!holds_nul(br#"{"name": "\u0001 \n \"u0000"}"#));
+        assert!(!holds_nul(br#"{"name": "plain"}"#));
     }
 }

@@ -10,7 +10,7 @@ use licensd_core::model::{FeatureType, LicenseInput, LicenseType, TemplateRef};
 use licensd_core::status::{StatusFacts, license_status};
 use licensd_core::time::{DAY_MS, format_date, now_ms};
 
-use crate::db::{Db, Exec, Row, Tx, query};
+use crate::db::{Db, Exec, Point, Row, Tx, query};
 use crate::error::StoreError;
 use crate::events::{self, NewEvent};
 use crate::scope::Scope;
@@ -517,12 +517,13 @@ pub async fn check(db: &Db, req: &ClientReq) -> Result<CheckResult, StoreError> 
     ))
     .bind(req.hardware_id.as_str())
     .bind(req.license_key.as_str());
-    let Some(row) = db.fetch_optional(q).await? else {
+    // Unique-index lookups only: the point-read path (no hand-off to a database thread on SQLite).
+    let mut e = Point(db);
+    let Some(row) = e.fetch_optional(q).await? else {
         return Ok(CheckResult { refusal: Some(Refusal::NotFound), outcome: None, checked_device: None });
     };
     let l = Lic::from_row(&row)?;
     let device_id: Option<i64> = row.get("device_id")?;
-    let mut e = db;
     if let Err(StoreError::Refused(r)) = l.admit(&req.product, now) {
         let out = if r == Refusal::ProductMismatch { None } else { Some(outcome(&mut e, &l, None, false, now).await?) };
         return Ok(CheckResult { refusal: Some(r), outcome: out, checked_device: None });

@@ -1,9 +1,16 @@
 //! One code path over SQLite and PostgreSQL.
 //!
 //! SQL is written once with `?` placeholders and rewritten to `$n` for PostgreSQL; parameters are
-//! [`Value`]s bound the same way on both; rows are read through [`Row::get`]. SQLite gets a single-connection
-//! write pool (writers queue in the pool, not in SQLite's busy loop) beside a read pool, and every write
-//! transaction starts with `BEGIN IMMEDIATE`, so read-then-write transactions never fail to upgrade.
+//! [`Value`]s bound the same way on both; rows are read through [`Row::get`].
+//!
+//! SQLite: one write connection, behind a FIFO queue (writers wait their turn in the process, not in
+//! SQLite's busy loop), used synchronously on the calling thread through rusqlite; every write transaction
+//! starts with `BEGIN IMMEDIATE`, so read-then-write transactions never fail to upgrade. Reads go to a sqlx
+//! pool, whose connections run on threads of their own (a search may take a while), except indexed point
+//! reads on the hot client path ([`Db::point_read`]). Why synchronous: sqlx runs each SQLite connection
+//! on a worker thread and ships every statement and row across a channel; for the few microseconds a
+//! point read or a small write takes, the two thread hand-offs per statement cost several times the work
+//! (docs/benchmarks.md, "What the profile changed").
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -144,9 +151,13 @@ macro_rules! bind_all {
     }};
 }
 
-/// A value a column can be read as on both backends.
+/// A value a column can be read as on both backends (and on SQLite's point-read path).
 pub trait Col:
-    for<'r> sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite> + for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>
+    for<'r> sqlx::Decode<'r, Sqlite>
+    + sqlx::Type<Sqlite>
+    + for<'r> sqlx::Decode<'r, Postgres>
+    + sqlx::Type<Postgres>
+    + rusqlite::types::FromSql
 {
 }
 impl<T> Col for T where
@@ -154,6 +165,7 @@ impl<T> Col for T where
         + sqlx::Type<Sqlite>
         + for<'r> sqlx::Decode<'r, Postgres>
         + sqlx::Type<Postgres>
+        + rusqlite::types::FromSql
 {
 }
 
@@ -161,6 +173,14 @@ impl<T> Col for T where
 pub enum Row {
     Sqlite(SqliteRow),
     Pg(PgRow),
+    /// A row read on SQLite's point-read path ([`Db::point_read`]).
+    Point(PointRow),
+}
+
+/// A row's values with its statement's column names (shared by the statement's rows).
+pub struct PointRow {
+    names: Arc<[String]>,
+    values: Vec<rusqlite::types::Value>,
 }
 
 impl Row {
@@ -168,10 +188,18 @@ impl Row {
     pub fn get<T: Col>(&self, col: &str) -> Result<T, StoreError> {
         use sqlx::Row as _;
         match self {
-            Row::Sqlite(r) => r.try_get(col),
-            Row::Pg(r) => r.try_get(col),
+            Row::Sqlite(r) => r.try_get(col).map_err(StoreError::from),
+            Row::Pg(r) => r.try_get(col).map_err(StoreError::from),
+            Row::Point(r) => {
+                let i = r
+                    .names
+                    .iter()
+                    .position(|n| n == col)
+                    .ok_or_else(|| StoreError::Corrupt(format!("no column {col} in the row")))?;
+                T::column_result(rusqlite::types::ValueRef::from(&r.values[i]))
+                    .map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+            }
         }
-        .map_err(StoreError::from)
     }
 
     /// Reads a JSON column stored as text.
@@ -184,12 +212,14 @@ impl Row {
 /// The database: a pool per backend.
 #[derive(Clone)]
 pub enum Db {
-    /// `writers` queues writers first come, first served: the pool's own wait is not fair, and with 64
-    /// clients on one write connection that showed as a 0.5 s p99 tail on activations.
+    /// `writers` queues writers for `writer` first come, first served (a pool's own wait is not fair, and
+    /// with 64 clients on one write connection that showed as a 0.5 s p99 tail on activations). The
+    /// connection's own mutex is only ever held for one statement, never across an `.await`.
     Sqlite {
         read: SqlitePool,
-        write: SqlitePool,
+        writer: Arc<std::sync::Mutex<rusqlite::Connection>>,
         writers: Arc<tokio::sync::Mutex<()>>,
+        point: Arc<PointReads>,
     },
     Postgres(PgPool),
 }
@@ -229,7 +259,7 @@ impl Db {
         let path = sqlite_path(url)?;
         let base = SqliteConnectOptions::from_str("sqlite://")
             .map_err(StoreError::from)?
-            .filename(&path)
+            .filename(path.as_str())
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // With WAL, NORMAL loses nothing a process crash (kill -9) could take; only power loss can.
@@ -239,13 +269,9 @@ impl Db {
             // Checkpoints run in the background (`checkpoint`); this is only the backstop should that stop,
             // so the writer does not pay for a checkpoint (and its fsync) inside a client's request.
             .pragma("wal_autocheckpoint", "16384");
+        // The writer first: it creates the file and puts it in WAL mode before the readers open it.
+        let writer = open_writer(&path)?;
         // A local file cannot drop a connection the way a network can: skip the ping before each acquire.
-        let write = SqlitePoolOptions::new()
-            .test_before_acquire(false)
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(base.clone())
-            .await?;
         let readers = std::thread::available_parallelism().map_or(4, |n| n.get() as u32 * 2).max(4);
         let read = SqlitePoolOptions::new()
             .test_before_acquire(false)
@@ -253,7 +279,13 @@ impl Db {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(base)
             .await?;
-        Ok(Db::Sqlite { read, write, writers: Arc::new(tokio::sync::Mutex::new(())) })
+        let point = Arc::new(PointReads { path, idle: std::sync::Mutex::new(Vec::new()) });
+        Ok(Db::Sqlite {
+            read,
+            writer: Arc::new(std::sync::Mutex::new(writer)),
+            writers: Arc::new(tokio::sync::Mutex::new(())),
+            point,
+        })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -267,9 +299,12 @@ impl Db {
     /// on PostgreSQL rows that limits depend on are locked with [`Tx::for_update`].
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Db::Sqlite { write, writers, .. } => {
+            Db::Sqlite { writer, writers, .. } => {
                 let turn = writers.clone().lock_owned().await;
-                Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?, turn)
+                let mut tx = SqliteTx { conn: writer.clone(), _turn: turn, open: false };
+                begin_immediate(&tx).await?;
+                tx.open = true;
+                Tx::Sqlite(tx)
             }
             Db::Postgres(p) => Tx::Pg(p.begin().await?),
         })
@@ -311,14 +346,30 @@ impl Db {
         self.fetch_optional(q).await?.ok_or(StoreError::NotFound)
     }
 
+    /// An indexed lookup of a few rows, read where it costs least. On SQLite it runs synchronously on the
+    /// calling thread ([`PointReads`]), which is right only for statements that take microseconds: never
+    /// use it for a scan, a search or anything whose cost grows with the data. On PostgreSQL it is
+    /// [`Db::fetch_all`].
+    pub async fn point_read(&self, q: Query) -> Result<Vec<Row>, StoreError> {
+        match self {
+            Db::Sqlite { point, .. } => {
+                count_statement();
+                point.run(&q)
+            }
+            Db::Postgres(_) => self.fetch_all(q).await,
+        }
+    }
+
     /// Runs one statement that writes, outside any transaction.
     pub async fn execute(&self, q: Query) -> Result<u64, StoreError> {
         let sql = q.render(self.dialect());
         count_statement();
         Ok(match self {
-            Db::Sqlite { write, writers, .. } => {
-                let _turn = writers.lock().await;
-                bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(write).await?.rows_affected()
+            Db::Sqlite { .. } => {
+                let mut tx = self.begin().await?;
+                let n = tx.execute(q).await?;
+                tx.commit().await?;
+                return Ok(n);
             }
             Db::Postgres(p) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(p).await?.rows_affected(),
         })
@@ -342,8 +393,8 @@ impl Db {
 
     pub fn pool_stats(&self) -> PoolStats {
         match self {
-            Db::Sqlite { read, write, .. } => {
-                PoolStats { size: read.size() + write.size(), idle: read.num_idle() + write.num_idle() }
+            Db::Sqlite { read, writers, .. } => {
+                PoolStats { size: read.size() + 1, idle: read.num_idle() + usize::from(writers.try_lock().is_ok()) }
             }
             Db::Postgres(p) => PoolStats { size: p.size(), idle: p.num_idle() },
         }
@@ -351,12 +402,183 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { read, write, .. } => {
-                read.close().await;
-                write.close().await;
-            }
+            Db::Sqlite { read, .. } => read.close().await,
             Db::Postgres(p) => p.close().await,
         }
+    }
+}
+
+/// SQLite reads without sqlx's hand-off: sqlx runs each SQLite connection on a worker thread of its own
+/// and ships every statement and row across a channel, which for a lookup of one indexed row costs
+/// several times the lookup itself (the `check` profile in docs/benchmarks.md). These connections are used
+/// on the calling thread through rusqlite, linked to the same SQLite library. They are read-only
+/// (`query_only`), kept in a small idle list, and see the same committed data as every other connection
+/// (WAL: readers never wait for the writer).
+pub struct PointReads {
+    path: String,
+    idle: std::sync::Mutex<Vec<rusqlite::Connection>>,
+}
+
+/// Connections kept open for point reads (one per runtime worker is what is ever in use at once).
+const POINT_IDLE_MAX: usize = 16;
+
+impl PointReads {
+    fn open(&self) -> Result<rusqlite::Connection, StoreError> {
+        use rusqlite::OpenFlags;
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        // Readers only wait in rare cases (recovery of a crashed writer's log); the runtime thread must not
+        // wait long, so give up sooner than the pools do and answer 503.
+        conn.busy_timeout(Duration::from_secs(2))?;
+        conn.pragma_update(None, "query_only", true)?;
+        conn.set_prepared_statement_cache_capacity(32);
+        Ok(conn)
+    }
+
+    fn run(&self, q: &Query) -> Result<Vec<Row>, StoreError> {
+        let conn = match self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
+            Some(c) => c,
+            None => self.open()?,
+        };
+        let out = sqlite_rows(&conn, q);
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < POINT_IDLE_MAX
+        {
+            idle.push(conn);
+        }
+        out
+    }
+}
+
+/// Runs a statement on a rusqlite connection and collects its rows.
+fn sqlite_rows(conn: &rusqlite::Connection, q: &Query) -> Result<Vec<Row>, StoreError> {
+    let mut stmt = conn.prepare_cached(&q.sql)?;
+    let names: Arc<[String]> = stmt.column_names().into_iter().map(String::from).collect();
+    let mut rows = stmt.query(rusqlite::params_from_iter(q.args.iter()))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let values = (0..names.len()).map(|i| r.get(i)).collect::<Result<Vec<rusqlite::types::Value>, _>>()?;
+        out.push(Row::Point(PointRow { names: names.clone(), values }));
+    }
+    Ok(out)
+}
+
+/// Runs a statement that writes (its rows, if it returns any, are dropped) and counts the rows it changed.
+fn sqlite_execute(conn: &rusqlite::Connection, q: &Query) -> Result<u64, StoreError> {
+    let mut stmt = conn.prepare_cached(&q.sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(q.args.iter()))?;
+    while rows.next()?.is_some() {}
+    Ok(conn.changes())
+}
+
+/// Opens SQLite's one write connection.
+fn open_writer(path: &str) -> Result<rusqlite::Connection, StoreError> {
+    let conn = rusqlite::Connection::open(path)?;
+    // Waiting for another process's write lock happens in `begin_immediate`, off the thread; this is only
+    // the backstop for the rare busy answer inside a transaction that already holds the lock.
+    conn.busy_timeout(Duration::from_millis(200))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // With WAL, NORMAL loses nothing a process crash (kill -9) could take; only power loss can.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    // Checkpoints run in the background (`checkpoint`); this is only the backstop should that stop, so the
+    // writer does not pay for a checkpoint (and its fsync) inside a client's request.
+    conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
+    conn.set_prepared_statement_cache_capacity(128);
+    Ok(conn)
+}
+
+/// How long a writer waits for another process's write lock before giving up (as the pools' timeout).
+const WRITE_LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// `BEGIN IMMEDIATE`, waiting for a lock another process holds with async sleeps (growing from 1 ms to
+/// 20 ms) rather than in SQLite's busy handler, which would sleep on the runtime's thread.
+async fn begin_immediate(tx: &SqliteTx) -> Result<(), StoreError> {
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let tried = with_busy_timeout(&tx.conn(), Duration::ZERO, |c| c.execute_batch("BEGIN IMMEDIATE"));
+        match tried {
+            Ok(()) => return Ok(()),
+            Err(e) if is_busy(&e) && started.elapsed() < WRITE_LOCK_WAIT => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn with_busy_timeout<T>(
+    conn: &rusqlite::Connection,
+    wait: Duration,
+    f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.busy_timeout(wait)?;
+    let out = f(conn);
+    conn.busy_timeout(Duration::from_millis(200))?;
+    out
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
+/// A write transaction on SQLite's write connection, holding the writers' turn; rolled back when dropped
+/// open.
+pub struct SqliteTx {
+    conn: Arc<std::sync::Mutex<rusqlite::Connection>>,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+    open: bool,
+}
+
+impl SqliteTx {
+    /// The connection, for one statement. Only this transaction uses it while the turn is held, so the
+    /// lock is never contended; a panic mid-statement (poison) leaves SQLite itself consistent.
+    fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        let conn = self.conn();
+        if self.open
+            && !conn.is_autocommit()
+            && let Err(e) = conn.execute_batch("ROLLBACK")
+        {
+            tracing::error!(error = %e, "rolling back a dropped transaction failed");
+        }
+    }
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, Value as V, ValueRef};
+        Ok(match self {
+            Value::I64(Some(v)) => ToSqlOutput::Owned(V::Integer(*v)),
+            Value::Bool(Some(v)) => ToSqlOutput::Owned(V::Integer(i64::from(*v))),
+            Value::F64(Some(v)) => ToSqlOutput::Owned(V::Real(*v)),
+            Value::Text(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
+            Value::I64(None) | Value::Bool(None) | Value::F64(None) | Value::Text(None) => ToSqlOutput::Owned(V::Null),
+        })
+    }
+}
+
+/// Reads through [`Db::point_read`], for reader functions written against [`Exec`].
+pub struct Point<'a>(pub &'a Db);
+
+impl Exec for Point<'_> {
+    fn dialect(&self) -> Dialect {
+        self.0.dialect()
+    }
+    async fn fetch_all(&mut self, q: Query) -> Result<Vec<Row>, StoreError> {
+        self.0.point_read(q).await
+    }
+    async fn fetch_optional(&mut self, q: Query) -> Result<Option<Row>, StoreError> {
+        Ok(self.0.point_read(q).await?.into_iter().next())
     }
 }
 
@@ -385,15 +607,15 @@ pub fn sqlite_path(url: &str) -> Result<String, StoreError> {
 
 /// A write transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
-    /// The transaction, then the writers' turn it holds (released after the transaction ends).
-    Sqlite(sqlx::Transaction<'static, Sqlite>, tokio::sync::OwnedMutexGuard<()>),
+    /// The write connection, held for the transaction (the writers' turn ends with it).
+    Sqlite(SqliteTx),
     Pg(sqlx::Transaction<'static, Postgres>),
 }
 
 impl Tx {
     pub fn dialect(&self) -> Dialect {
         match self {
-            Tx::Sqlite(_, _) => Dialect::Sqlite,
+            Tx::Sqlite(_) => Dialect::Sqlite,
             Tx::Pg(_) => Dialect::Postgres,
         }
     }
@@ -401,7 +623,7 @@ impl Tx {
     /// ` FOR UPDATE` on PostgreSQL; nothing on SQLite, where `BEGIN IMMEDIATE` already serialises writers.
     pub fn for_update(&self) -> &'static str {
         match self {
-            Tx::Sqlite(_, _) => "",
+            Tx::Sqlite(_) => "",
             Tx::Pg(_) => " FOR UPDATE",
         }
     }
@@ -410,12 +632,7 @@ impl Tx {
         let sql = q.render(self.dialect());
         count_statement();
         Ok(match self {
-            Tx::Sqlite(t, _) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
-                .fetch_all(&mut **t)
-                .await?
-                .into_iter()
-                .map(Row::Sqlite)
-                .collect(),
+            Tx::Sqlite(t) => sqlite_rows(&t.conn(), &q)?,
             Tx::Pg(t) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
                 .fetch_all(&mut **t)
                 .await?
@@ -429,9 +646,7 @@ impl Tx {
         let sql = q.render(self.dialect());
         count_statement();
         Ok(match self {
-            Tx::Sqlite(t, _) => {
-                bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(&mut **t).await?.map(Row::Sqlite)
-            }
+            Tx::Sqlite(t) => sqlite_rows(&t.conn(), &q)?.into_iter().next(),
             Tx::Pg(t) => {
                 bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(&mut **t).await?.map(Row::Pg)
             }
@@ -446,9 +661,7 @@ impl Tx {
         let sql = q.render(self.dialect());
         count_statement();
         Ok(match self {
-            Tx::Sqlite(t, _) => {
-                bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(&mut **t).await?.rows_affected()
-            }
+            Tx::Sqlite(t) => sqlite_execute(&t.conn(), &q)?,
             Tx::Pg(t) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(&mut **t).await?.rows_affected(),
         })
     }
@@ -457,9 +670,7 @@ impl Tx {
     pub(crate) async fn execute_script(&mut self, sql: &'static str) -> Result<(), StoreError> {
         use sqlx::Executor as _;
         match self {
-            Tx::Sqlite(t, _) => {
-                t.execute(sql).await?;
-            }
+            Tx::Sqlite(t) => t.conn().execute_batch(sql)?,
             Tx::Pg(t) => {
                 t.execute(sql).await?;
             }
@@ -475,7 +686,10 @@ impl Tx {
 
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Tx::Sqlite(t, _) => t.commit().await?,
+            Tx::Sqlite(mut t) => {
+                t.conn().execute_batch("COMMIT")?;
+                t.open = false;
+            }
             Tx::Pg(t) => t.commit().await?,
         }
         Ok(())

@@ -30,9 +30,18 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Db(sqlx::Error),
+    /// A failure on SQLite's synchronous connections (the writer, and point reads).
+    #[error("database error: {0}")]
+    Sqlite(rusqlite::Error),
 }
 
 impl StoreError {
+    /// SQLite stayed locked past the wait (another process holding it): worth a retry later.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Sqlite(e) if matches!(e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)))
+    }
+
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         StoreError::Invalid { field: field.into(), message: message.into() }
     }
@@ -40,27 +49,46 @@ impl StoreError {
 
 /// Unique-constraint violations become `Conflict`s naming the field; the index names in the migrations
 /// (`ux_<table>_<field>`) and SQLite's `table.column` messages both carry the column.
+fn conflict(text: &str) -> StoreError {
+    let field = ["short_code", "license_key", "email", "store_id", "hardware_id", "label", "code", "name"]
+        .into_iter()
+        .find(|f| text.contains(f))
+        .unwrap_or("id");
+    StoreError::Conflict { field: field.to_string(), message: format!("this {field} is already taken") }
+}
+
+fn dangling() -> StoreError {
+    StoreError::Invalid {
+        field: "id".into(),
+        message: "the record is still referenced by others, or refers to one that does not exist".into(),
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         if let Some(db) = e.as_database_error() {
             if db.is_unique_violation() {
-                let text = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
-                let field = ["short_code", "license_key", "email", "store_id", "hardware_id", "label", "code", "name"]
-                    .into_iter()
-                    .find(|f| text.contains(f))
-                    .unwrap_or("id");
-                return StoreError::Conflict {
-                    field: field.to_string(),
-                    message: format!("this {field} is already taken"),
-                };
+                return conflict(&format!("{} {}", db.constraint().unwrap_or_default(), db.message()));
             }
             if db.is_foreign_key_violation() {
-                return StoreError::Invalid {
-                    field: "id".into(),
-                    message: "the record is still referenced by others, or refers to one that does not exist".into(),
-                };
+                return dangling();
             }
         }
         StoreError::Db(e)
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(f, message) = &e {
+            match f.extended_code {
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                    return conflict(message.as_deref().unwrap_or_default());
+                }
+                rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => return dangling(),
+                _ => {}
+            }
+        }
+        StoreError::Sqlite(e)
     }
 }

@@ -191,6 +191,10 @@ fn parse_int(param: &str, s: &str) -> Result<i64, ParamError> {
 pub fn parse(spec: &'static Spec, params: &[(String, String)], extra: &[&str]) -> Result<ListParams, ParamError> {
     let mut out = ListParams { conds: Vec::new(), order: None, limit: DEFAULT_LIMIT, offset: 0 };
     for (key, value) in params {
+        // Neither backend keeps a NUL in text (PostgreSQL refuses it outright).
+        if key.contains('\0') || value.contains('\0') {
+            return Err(bad(key, "must not contain NUL characters"));
+        }
         match key.as_str() {
             "limit" => {
                 let n = parse_int(key, value)?;

@@ -14,6 +14,7 @@ backend_tests!(
     unknown_fields_are_refused_not_ignored,
     bodies_over_one_mebibyte_are_413,
     invalid_utf8_is_400,
+    nul_characters_are_400_in_bodies_and_parameters,
     other_media_types_are_415,
     ids_in_paths_must_be_integers,
     bad_list_parameters_are_400_naming_them,
@@ -41,6 +42,58 @@ async fn malformed_json_is_400_and_writes_nothing(app: TestApp) {
         assert!(["MALFORMED_JSON", "INVALID_BODY"].contains(&code), "{code}");
     }
     assert_eq!(counts(&app).await, before);
+}
+
+/// Neither backend keeps a NUL in text (PostgreSQL refuses one with an error), so it is refused up front.
+async fn nul_characters_are_400_in_bodies_and_parameters(app: TestApp) {
+    let p = app.product("app").await;
+    let before = counts(&app).await;
+    for (path, body) in [
+        ("/api/v1/customers", br#"{"email": "a@example.com", "first_name": "a\u0000b"}"#.to_vec()),
+        ("/api/v1/products", br#"{"product_name": "x\u0000", "short_code": "x"}"#.to_vec()),
+        ("/api/v1/licenses", format!(r#"{{"product": {p}, "note": "\u0000"}}"#).into_bytes()),
+    ] {
+        let r = raw(&app, Method::POST, path, &body, "application/json").await;
+        assert_error(&r, 400, "INVALID_BODY");
+        assert!(r.body["errors"][0]["detail"].as_str().unwrap().contains("NUL"), "{}", r.text);
+    }
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/client/check",
+            None,
+            Some(Body::Raw(
+                br#"{"license_key": "A\u0000", "hardware_id": "h", "product": "app"}"#.to_vec(),
+                "application/json",
+            )),
+        )
+        .await;
+    assert_error(&r, 400, "INVALID_BODY");
+    // An escaped backslash before "u0000" is ordinary text.
+    let r = raw(
+        &app,
+        Method::POST,
+        "/api/v1/customers",
+        br#"{"email": "b@example.com", "first_name": "a\\u0000"}"#,
+        "application/json",
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["first_name"], "a\\u0000");
+    for path in [
+        "/api/v1/licenses?note=%00",
+        "/api/v1/customers?email__icontains=a%00",
+        "/api/v1/license-templates?license_type__exact=%00",
+        "/api/v1/licenses?%00=1",
+    ] {
+        let r = app.get(path).await;
+        assert_error(&r, 400, "INVALID_PARAMETER");
+    }
+    // Only the one good customer (and its audit event) was written.
+    let mut after = counts(&app).await;
+    after[1] -= 1;
+    after[4] -= 1;
+    assert_eq!(after, before);
 }
 
 async fn wrong_types_name_the_field(app: TestApp) {
