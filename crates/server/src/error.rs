@@ -126,7 +126,11 @@ impl From<StoreError> for ApiError {
             StoreError::State(m) => {
                 ApiError::new(StatusCode::CONFLICT, "INVALID_STATE", "Not possible in this state", m)
             }
-            e @ (StoreError::Config(_) | StoreError::Corrupt(_) | StoreError::Db(_) | StoreError::Sqlite(_)) => {
+            e @ (StoreError::Config(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Db(_)
+            | StoreError::Sqlite(_)
+            | StoreError::Commit(_)) => {
                 tracing::error!(error = %e, "store failure");
                 if e.is_busy() || matches!(&e, StoreError::Db(sqlx_err) if is_unavailable(sqlx_err)) {
                     return ApiError::new(

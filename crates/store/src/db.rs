@@ -24,6 +24,7 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Postgres, Sqlite};
 
 use crate::error::StoreError;
+use crate::writer::{WriteTx, Writer};
 
 tokio::task_local! {
     static STATEMENTS: std::cell::Cell<u64>;
@@ -212,13 +213,12 @@ impl Row {
 /// The database: a pool per backend.
 #[derive(Clone)]
 pub enum Db {
-    /// `writers` queues writers for `writer` first come, first served (a pool's own wait is not fair, and
-    /// with 64 clients on one write connection that showed as a 0.5 s p99 tail on activations). The
-    /// connection's own mutex is only ever held for one statement, never across an `.await`.
+    /// `writer` queues writers first come, first served (a pool's own wait is not fair, and with 64
+    /// clients on one write connection that showed as a 0.5 s p99 tail on activations) and commits them
+    /// in groups ([`crate::writer`]).
     Sqlite {
         read: SqlitePool,
-        writer: Arc<std::sync::Mutex<rusqlite::Connection>>,
-        writers: Arc<tokio::sync::Mutex<()>>,
+        writer: Arc<Writer>,
         point: Arc<PointReads>,
     },
     Postgres(PgPool),
@@ -270,7 +270,7 @@ impl Db {
             // so the writer does not pay for a checkpoint (and its fsync) inside a client's request.
             .pragma("wal_autocheckpoint", "16384");
         // The writer first: it creates the file and puts it in WAL mode before the readers open it.
-        let writer = open_writer(&path)?;
+        let writer = Arc::new(Writer::open(&path)?);
         // A local file cannot drop a connection the way a network can: skip the ping before each acquire.
         let readers = std::thread::available_parallelism().map_or(4, |n| n.get() as u32 * 2).max(4);
         let read = SqlitePoolOptions::new()
@@ -280,12 +280,7 @@ impl Db {
             .connect_with(base)
             .await?;
         let point = Arc::new(PointReads { path, idle: std::sync::Mutex::new(Vec::new()) });
-        Ok(Db::Sqlite {
-            read,
-            writer: Arc::new(std::sync::Mutex::new(writer)),
-            writers: Arc::new(tokio::sync::Mutex::new(())),
-            point,
-        })
+        Ok(Db::Sqlite { read, writer, point })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -299,13 +294,7 @@ impl Db {
     /// on PostgreSQL rows that limits depend on are locked with [`Tx::for_update`].
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Db::Sqlite { writer, writers, .. } => {
-                let turn = writers.clone().lock_owned().await;
-                let mut tx = SqliteTx { conn: writer.clone(), _turn: turn, open: false };
-                begin_immediate(&tx).await?;
-                tx.open = true;
-                Tx::Sqlite(tx)
-            }
+            Db::Sqlite { writer, .. } => Tx::Sqlite(writer.begin().await?),
             Db::Postgres(p) => Tx::Pg(p.begin().await?),
         })
     }
@@ -393,9 +382,7 @@ impl Db {
 
     pub fn pool_stats(&self) -> PoolStats {
         match self {
-            Db::Sqlite { read, writers, .. } => {
-                PoolStats { size: read.size() + 1, idle: read.num_idle() + usize::from(writers.try_lock().is_ok()) }
-            }
+            Db::Sqlite { read, .. } => PoolStats { size: read.size() + 1, idle: read.num_idle() },
             Db::Postgres(p) => PoolStats { size: p.size(), idle: p.num_idle() },
         }
     }
@@ -473,87 +460,6 @@ fn sqlite_execute(conn: &rusqlite::Connection, q: &Query) -> Result<u64, StoreEr
     Ok(conn.changes())
 }
 
-/// Opens SQLite's one write connection.
-fn open_writer(path: &str) -> Result<rusqlite::Connection, StoreError> {
-    let conn = rusqlite::Connection::open(path)?;
-    // Waiting for another process's write lock happens in `begin_immediate`, off the thread; this is only
-    // the backstop for the rare busy answer inside a transaction that already holds the lock.
-    conn.busy_timeout(Duration::from_millis(200))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    // With WAL, NORMAL loses nothing a process crash (kill -9) could take; only power loss can.
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.pragma_update(None, "foreign_keys", true)?;
-    // Checkpoints run in the background (`checkpoint`); this is only the backstop should that stop, so the
-    // writer does not pay for a checkpoint (and its fsync) inside a client's request.
-    conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
-    conn.set_prepared_statement_cache_capacity(128);
-    Ok(conn)
-}
-
-/// How long a writer waits for another process's write lock before giving up (as the pools' timeout).
-const WRITE_LOCK_WAIT: Duration = Duration::from_secs(10);
-
-/// `BEGIN IMMEDIATE`, waiting for a lock another process holds with async sleeps (growing from 1 ms to
-/// 20 ms) rather than in SQLite's busy handler, which would sleep on the runtime's thread.
-async fn begin_immediate(tx: &SqliteTx) -> Result<(), StoreError> {
-    let started = std::time::Instant::now();
-    let mut pause = Duration::from_millis(1);
-    loop {
-        let tried = with_busy_timeout(&tx.conn(), Duration::ZERO, |c| c.execute_batch("BEGIN IMMEDIATE"));
-        match tried {
-            Ok(()) => return Ok(()),
-            Err(e) if is_busy(&e) && started.elapsed() < WRITE_LOCK_WAIT => {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_millis(20));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-fn with_busy_timeout<T>(
-    conn: &rusqlite::Connection,
-    wait: Duration,
-    f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
-) -> rusqlite::Result<T> {
-    conn.busy_timeout(wait)?;
-    let out = f(conn);
-    conn.busy_timeout(Duration::from_millis(200))?;
-    out
-}
-
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
-}
-
-/// A write transaction on SQLite's write connection, holding the writers' turn; rolled back when dropped
-/// open.
-pub struct SqliteTx {
-    conn: Arc<std::sync::Mutex<rusqlite::Connection>>,
-    _turn: tokio::sync::OwnedMutexGuard<()>,
-    open: bool,
-}
-
-impl SqliteTx {
-    /// The connection, for one statement. Only this transaction uses it while the turn is held, so the
-    /// lock is never contended; a panic mid-statement (poison) leaves SQLite itself consistent.
-    fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
-        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-impl Drop for SqliteTx {
-    fn drop(&mut self) {
-        let conn = self.conn();
-        if self.open
-            && !conn.is_autocommit()
-            && let Err(e) = conn.execute_batch("ROLLBACK")
-        {
-            tracing::error!(error = %e, "rolling back a dropped transaction failed");
-        }
-    }
-}
-
 impl rusqlite::ToSql for Value {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
         use rusqlite::types::{ToSqlOutput, Value as V, ValueRef};
@@ -607,8 +513,8 @@ pub fn sqlite_path(url: &str) -> Result<String, StoreError> {
 
 /// A write transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
-    /// The write connection, held for the transaction (the writers' turn ends with it).
-    Sqlite(SqliteTx),
+    /// A savepoint in a group of SQLite write transactions ([`crate::writer`]).
+    Sqlite(WriteTx),
     Pg(sqlx::Transaction<'static, Postgres>),
 }
 
@@ -629,11 +535,10 @@ impl Tx {
     }
 
     pub async fn fetch_all(&mut self, q: Query) -> Result<Vec<Row>, StoreError> {
-        let sql = q.render(self.dialect());
         count_statement();
         Ok(match self {
-            Tx::Sqlite(t) => sqlite_rows(&t.conn(), &q)?,
-            Tx::Pg(t) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
+            Tx::Sqlite(t) => t.with(|c| sqlite_rows(c, &q))?,
+            Tx::Pg(t) => bind_all!(sqlx::query(AssertSqlSafe(q.render(Dialect::Postgres))), &q.args)
                 .fetch_all(&mut **t)
                 .await?
                 .into_iter()
@@ -643,13 +548,13 @@ impl Tx {
     }
 
     pub async fn fetch_optional(&mut self, q: Query) -> Result<Option<Row>, StoreError> {
-        let sql = q.render(self.dialect());
         count_statement();
         Ok(match self {
-            Tx::Sqlite(t) => sqlite_rows(&t.conn(), &q)?.into_iter().next(),
-            Tx::Pg(t) => {
-                bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(&mut **t).await?.map(Row::Pg)
-            }
+            Tx::Sqlite(t) => t.with(|c| sqlite_rows(c, &q))?.into_iter().next(),
+            Tx::Pg(t) => bind_all!(sqlx::query(AssertSqlSafe(q.render(Dialect::Postgres))), &q.args)
+                .fetch_optional(&mut **t)
+                .await?
+                .map(Row::Pg),
         })
     }
 
@@ -658,11 +563,13 @@ impl Tx {
     }
 
     pub async fn execute(&mut self, q: Query) -> Result<u64, StoreError> {
-        let sql = q.render(self.dialect());
         count_statement();
         Ok(match self {
-            Tx::Sqlite(t) => sqlite_execute(&t.conn(), &q)?,
-            Tx::Pg(t) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(&mut **t).await?.rows_affected(),
+            Tx::Sqlite(t) => t.with(|c| sqlite_execute(c, &q))?,
+            Tx::Pg(t) => bind_all!(sqlx::query(AssertSqlSafe(q.render(Dialect::Postgres))), &q.args)
+                .execute(&mut **t)
+                .await?
+                .rows_affected(),
         })
     }
 
@@ -670,7 +577,7 @@ impl Tx {
     pub(crate) async fn execute_script(&mut self, sql: &'static str) -> Result<(), StoreError> {
         use sqlx::Executor as _;
         match self {
-            Tx::Sqlite(t) => t.conn().execute_batch(sql)?,
+            Tx::Sqlite(t) => t.with(|c| Ok(c.execute_batch(sql)?))?,
             Tx::Pg(t) => {
                 t.execute(sql).await?;
             }
@@ -686,10 +593,7 @@ impl Tx {
 
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Tx::Sqlite(mut t) => {
-                t.conn().execute_batch("COMMIT")?;
-                t.open = false;
-            }
+            Tx::Sqlite(t) => t.commit().await?,
             Tx::Pg(t) => t.commit().await?,
         }
         Ok(())

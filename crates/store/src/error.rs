@@ -30,6 +30,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Db(sqlx::Error),
+    /// SQLite's commit of a group of write transactions failed: none of the group's writes were kept.
+    #[error("the commit failed: {0}")]
+    Commit(String),
     /// A failure on SQLite's synchronous connections (the writer, and point reads).
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),

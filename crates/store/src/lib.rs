@@ -21,6 +21,7 @@ pub mod scope;
 pub mod seed;
 pub mod templates;
 pub mod tokens;
+pub mod writer;
 
 pub use db::Db;
 pub use error::StoreError;
