@@ -420,6 +420,9 @@ impl PointReads {
         // wait long, so give up sooner than the pools do and answer 503.
         conn.busy_timeout(Duration::from_secs(2))?;
         conn.pragma_update(None, "query_only", true)?;
+        // Keep the hot pages: every commit elsewhere resets this cache, so it matters less than it seems,
+        // and memory-mapping the file did not pay (a growing file is remapped, at ~0.7 ms a time).
+        conn.pragma_update(None, "cache_size", -16384)?;
         conn.set_prepared_statement_cache_capacity(32);
         Ok(conn)
     }

@@ -1,16 +1,15 @@
 //! SQLite's one write connection, used synchronously through rusqlite, with group commit.
 //!
 //! Writers take turns on the connection, first come, first served. Each write transaction runs inside a
-//! savepoint of a database transaction (`BEGIN IMMEDIATE`) that several of them may share: when a writer
-//! finishes while others are waiting for their turn, it releases its savepoint and hands the turn on
-//! without committing; the last writer of the group (no one waiting, or the group is full) commits for all,
-//! and only then does any of them report success. A commit writes every page the group touched once: the
+//! savepoint of a database transaction (`BEGIN IMMEDIATE`) that several of them may share: a finished
+//! writer releases its savepoint, hands the turn on and waits; the group is committed by a task that
+//! first lets every other ready task of the runtime run (so requests already received join the group),
+//! or at once when the group is full. Only then does any of its writers report success. A commit writes every page the group touched once: the
 //! license row, the index pages and the search index's new segment are shared by the group instead of
 //! written again per transaction. Each transaction still sees the writes of those before it (one
 //! connection), so limits decided inside one are exact; a failed transaction rolls back to its savepoint
 //! and takes nothing of the others with it; nothing is reported committed before it is.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -31,8 +30,6 @@ const BUSY_BACKSTOP: Duration = Duration::from_millis(200);
 pub struct Writer {
     conn: Mutex<rusqlite::Connection>,
     turn: Arc<tokio::sync::Mutex<Group>>,
-    /// Writers waiting for the turn: while there are some, a finished writer leaves the commit to them.
-    waiting: AtomicUsize,
 }
 
 /// The database transaction open on the connection, and who waits for it to commit.
@@ -43,22 +40,8 @@ struct Group {
     id: u64,
     members: usize,
     acks: Vec<oneshot::Sender<Result<(), String>>>,
-}
-
-/// Counts a writer as waiting until dropped (also when its request is cancelled while it waits).
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl<'a> Waiting<'a> {
-    fn new(n: &'a AtomicUsize) -> Self {
-        n.fetch_add(1, Ordering::SeqCst);
-        Waiting(n)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
+    /// A task will commit this group.
+    flush_scheduled: bool,
 }
 
 impl Writer {
@@ -76,7 +59,7 @@ impl Writer {
         // stop, so a writer does not pay for a checkpoint (and its fsync) inside a client's request.
         conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
         conn.set_prepared_statement_cache_capacity(128);
-        Ok(Writer { conn: Mutex::new(conn), turn: Arc::default(), waiting: AtomicUsize::new(0) })
+        Ok(Writer { conn: Mutex::new(conn), turn: Arc::default() })
     }
 
     fn conn(&self) -> MutexGuard<'_, rusqlite::Connection> {
@@ -86,13 +69,25 @@ impl Writer {
     }
 
     async fn take_turn(self: &Arc<Self>) -> OwnedMutexGuard<Group> {
-        let _waiting = Waiting::new(&self.waiting);
         self.turn.clone().lock_owned().await
     }
 
-    /// Whether the group should commit now rather than wait for the writers queued behind it.
-    fn should_commit(&self, group: &Group) -> bool {
-        self.waiting.load(Ordering::SeqCst) == 0 || group.members >= GROUP_MAX
+    /// Commits group `id` once the runtime has run every other ready task (requests already received
+    /// join it meanwhile), unless it was committed already. A task of its own, so that no cancelled
+    /// request can leave a group uncommitted.
+    fn schedule_flush(self: &Arc<Self>, group: &mut Group) {
+        if group.flush_scheduled {
+            return;
+        }
+        group.flush_scheduled = true;
+        let (writer, id) = (self.clone(), group.id);
+        tokio::spawn(async move {
+            tokio::task::yield_now().await;
+            let mut group = writer.take_turn().await;
+            if group.open && group.id == id {
+                let _ = writer.finish(&mut group);
+            }
+        });
     }
 
     /// Starts a write transaction: the turn, the group's database transaction (opened if need be), and a
@@ -106,7 +101,9 @@ impl Writer {
             group.members = 0;
         }
         if let Err(e) = self.conn().execute_batch("SAVEPOINT tx") {
-            let _ = self.finish(&mut group);
+            if group.members == 0 {
+                let _ = self.finish(&mut group);
+            }
             return Err(e.into());
         }
         Ok(WriteTx { writer: self.clone(), group: Some(group) })
@@ -154,6 +151,7 @@ impl Writer {
         }
         drop(conn);
         group.open = false;
+        group.flush_scheduled = false;
         for ack in group.acks.drain(..) {
             let _ = ack.send(out.clone());
         }
@@ -191,34 +189,20 @@ impl WriteTx {
             return Err(e.into());
         }
         group.members += 1;
-        if self.writer.should_commit(&group) {
-            return self.writer.finish(&mut group).map_err(StoreError::Commit);
-        }
-        // Others are queued: let them add to this group, and wait for whoever commits it.
-        let (ack, mut committed) = oneshot::channel();
+        let (ack, committed) = oneshot::channel();
         group.acks.push(ack);
-        let id = group.id;
-        drop(group);
-        loop {
-            tokio::select! {
-                out = &mut committed => {
-                    return out.unwrap_or_else(|_| Err("the commit was abandoned".into())).map_err(StoreError::Commit);
-                }
-                // Should the writers queued behind have gone away (cancelled requests), commit it here.
-                () = tokio::time::sleep(Duration::from_millis(5)) => {
-                    let mut group = self.writer.take_turn().await;
-                    if group.open && group.id == id && self.writer.should_commit(&group) {
-                        self.writer.finish(&mut group).map_err(StoreError::Commit)?;
-                    }
-                }
-            }
+        if group.members >= GROUP_MAX {
+            let _ = self.writer.finish(&mut group);
+        } else {
+            self.writer.schedule_flush(&mut group);
         }
+        drop(group);
+        committed.await.unwrap_or_else(|_| Err("the commit was abandoned".into())).map_err(StoreError::Commit)
     }
 }
 
 impl Writer {
-    /// Undoes the savepoint's writes and releases the turn; commits the group's earlier members if no one
-    /// else will.
+    /// Undoes the savepoint's writes; ends the database transaction if no one else has written in it.
     fn rollback_savepoint(&self, group: &mut Group) {
         let undone = self.conn().execute_batch("ROLLBACK TO tx; RELEASE tx");
         if let Err(e) = undone {
@@ -227,7 +211,8 @@ impl Writer {
             return;
         }
         // An empty group ends at once: it holds the database's write lock, which other processes may want.
-        if group.members == 0 || self.should_commit(group) {
+        // Otherwise its flush is scheduled already.
+        if group.members == 0 {
             let _ = self.finish(group);
         }
     }
