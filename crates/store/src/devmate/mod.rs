@@ -164,7 +164,7 @@ fn push_contains(q: &mut Query, dialect: Dialect, expr: &str, fts: Option<(&str,
     }
 }
 
-/// A GLOB pattern for "contains `v`, whatever the case of its letters": `*[mM][üÜ]ll*` for `Müll`.
+/// A GLOB pattern for "contains `v`, whatever the case of its letters": `*[mM][üÜ][lL][lL]*` for `Müll`.
 fn glob_contains_folded(v: &str) -> String {
     fn single(mut it: impl Iterator<Item = char>) -> Option<char> {
         let c = it.next()?;
