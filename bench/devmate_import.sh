@@ -14,8 +14,9 @@ cargo build --release -q
 BIN=target/release/licensd
 export LICENSD_LOG=warn
 "$BIN" dev devmate-file --customers "$CUSTOMERS" --out "$WORK/export.json"
-echo "file: $(du -h "$WORK/export.json" | cut -f1), $CUSTOMERS customers" >&2
-t() { local s; s=$(date +%s.%N); "$@"; echo "$(echo "$(date +%s.%N) - $s" | bc) s" >&2; }
+echo "file: $(du -h "$WORK/export.json" | cut -f1), $CUSTOMERS customers; load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+# Wall time, and the CPU time licensd itself used (what a busy machine does not inflate).
+t() { local TIMEFORMAT='%R s wall, %U s user + %S s sys CPU'; time "$@"; }
 echo "import:" >&2;    t "$BIN" import devmate "$WORK/export.json" --db "$DB"
 echo "re-import:" >&2; t "$BIN" import devmate "$WORK/export.json" --db "$DB"
 echo "export:" >&2;    t "$BIN" export devmate --db "$DB" --out "$WORK/back.json"
@@ -25,4 +26,4 @@ a, b = (json.load(open(p)) for p in sys.argv[1:])
 print("export equals the imported file" if a == b else "EXPORT DIFFERS", file=sys.stderr)
 sys.exit(a != b)
 PY
-echo "db: ${DB%%://*}" >&2
+echo "db: ${DB%%://*}; load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -136,7 +136,7 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         })
         .method_not_allowed_fallback(|uri: axum::http::Uri| async move {
             if is_devmate(uri.path()) {
-                return devmate::V2Error::method_not_allowed().into_response();
+                return devmate::method_not_allowed();
             }
             ApiError::new(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,

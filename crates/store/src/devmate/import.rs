@@ -420,6 +420,13 @@ impl Importer {
     /// Reads what the database holds of the batch's customer ids and emails, license ids and keys,
     /// activation ids and invoices: a handful of queries per batch.
     async fn prefetch(&self, tx: &mut Tx, records: &[&DevmateCustomer]) -> Result<Known, StoreError> {
+        if tx.dialect() == Dialect::Postgres {
+            // `license_key IN (…hundreds of keys…)` (and `store_id IN`): PostgreSQL underestimates the trigram GIN
+            // index on these columns for equality and takes it over the unique btree, seconds per batch and
+            // growing with the table (measured: 6.7 s for 375 keys at 30,000 licenses, against 26 ms without
+            // it). GIN is only reachable through bitmap scans; without them the choice is the btree or a scan.
+            tx.execute(query("SET LOCAL enable_bitmapscan = off")).await?;
+        }
         let mut k = Known::default();
         let ids: Vec<i64> = records.iter().map(|c| c.id).collect();
         let emails: Vec<String> =
