@@ -11,8 +11,9 @@ WORK=$(mktemp -d /tmp/licensd-bench.XXXXXX)
 DB=${3:-sqlite://$WORK/bench.db}
 CONNS=${CONNS:-64}
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-cargo build --release -q
-BIN=target/release/licensd
+# LICENSD_BIN runs a binary built elsewhere (another profile, another commit) instead of building this one.
+if [ -z "${LICENSD_BIN:-}" ]; then cargo build --release -q; fi
+BIN=${LICENSD_BIN:-target/release/licensd}
 
 "$BIN" dev seed --db "$DB" --licenses "$LICENSES" --keys-out "$WORK/keys.txt" 2>&1 | tail -n 1 >&2
 grep -E '^\S+ \S+ \S+$' "$WORK/keys.txt" > "$WORK/activated.txt"

@@ -53,7 +53,8 @@ const LICENSE_COLS: &str = "l.id, l.license_key, l.enabled, l.refunded, l.licens
      l.allow_overages, l.max_overages, l.license_file_ttl_days, l.metadata, l.time_activated, p.short_code, \
      (SELECT COUNT(*) FROM license_features lf WHERE lf.license_id = l.id) AS n_features";
 
-const DEVICE_COLS: &str = "d.id, d.hardware_id, d.hostname, d.os, d.app_version, d.time_activated, d.last_check, d.lease_expires_at, d.borrowed_until";
+const DEVICE_COLS: &str = "d.id, d.hardware_id, d.hostname, d.os, d.app_version, d.time_activated, \
+     (SELECT dc.last_check FROM device_checks dc WHERE dc.device_id = d.id) AS last_check, d.lease_expires_at, d.borrowed_until";
 
 /// The license row as the client logic needs it.
 struct Lic {
@@ -231,8 +232,8 @@ async fn outcome(
 async fn lock_with_device(tx: &mut Tx, key: &str, hw: &str) -> Result<(Lic, Option<ClientDevice>), StoreError> {
     let mut q = query(format!(
         "SELECT {LICENSE_COLS}, d.id AS device_id, d.hardware_id, d.hostname, d.os, d.app_version, \
-         d.time_activated AS device_time_activated, d.last_check, d.lease_expires_at, d.borrowed_until \
-         FROM licenses l JOIN products p ON p.id = l.product_id \
+         d.time_activated AS device_time_activated, (SELECT dc.last_check FROM device_checks dc WHERE dc.device_id = d.id) AS last_check, \
+         d.lease_expires_at, d.borrowed_until FROM licenses l JOIN products p ON p.id = l.product_id \
          LEFT JOIN devices d ON d.license_id = l.id AND d.hardware_id = ? AND d.deactivated_at IS NULL WHERE l.license_key = ?"
     ))
     .bind(hw)
@@ -363,8 +364,8 @@ async fn insert_device(
     let id = tx
         .insert(
             query(
-                "INSERT INTO devices (license_id, hardware_id, hostname, os, app_version, time_activated, last_check, lease_expires_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO devices (license_id, hardware_id, hostname, os, app_version, time_activated, lease_expires_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(l.id)
             .bind(req.hardware_id.as_str())
@@ -372,10 +373,10 @@ async fn insert_device(
             .bind(req.os.clone().unwrap_or_default())
             .bind(req.app_version.clone().unwrap_or_default())
             .bind(now)
-            .bind(now)
             .bind(lease),
         )
         .await?;
+    tx.execute(record_check(tx.dialect(), Checked::Device, id, now)).await?;
     tx.execute(
         query("UPDATE licenses SET times_activated = times_activated + 1, time_activated = COALESCE(time_activated, ?), updated_at = ? WHERE id = ?")
             .bind(now)
@@ -422,16 +423,16 @@ async fn touch_device(
     tx.execute(
         query(
             "UPDATE devices SET hostname = COALESCE(?, hostname), os = COALESCE(?, os), app_version = COALESCE(?, app_version), \
-             last_check = ?, lease_expires_at = COALESCE(?, lease_expires_at) WHERE id = ?",
+             lease_expires_at = COALESCE(?, lease_expires_at) WHERE id = ?",
         )
         .bind(req.hostname.clone())
         .bind(req.os.clone())
         .bind(req.app_version.clone())
-        .bind(now)
         .bind(lease)
         .bind(d.id),
     )
     .await?;
+    tx.execute(record_check(tx.dialect(), Checked::Device, d.id, now)).await?;
     for (field, v) in [(&mut d.hostname, &req.hostname), (&mut d.os, &req.os), (&mut d.app_version, &req.app_version)] {
         if let Some(v) = v {
             field.clone_from(v);
@@ -512,7 +513,7 @@ pub async fn check(db: &Db, req: &ClientReq) -> Result<CheckResult, StoreError> 
     let now = now_ms();
     let q = query(format!(
         "SELECT {LICENSE_COLS}, d.id AS device_id, d.hardware_id, d.hostname, d.os, d.app_version, d.time_activated AS device_time_activated, \
-         d.last_check, d.lease_expires_at, d.borrowed_until FROM licenses l JOIN products p ON p.id = l.product_id \
+         NULL AS last_check, d.lease_expires_at, d.borrowed_until FROM licenses l JOIN products p ON p.id = l.product_id \
          LEFT JOIN devices d ON d.license_id = l.id AND d.hardware_id = ? AND d.deactivated_at IS NULL WHERE l.license_key = ?"
     ))
     .bind(req.hardware_id.as_str())
@@ -589,7 +590,7 @@ async fn check_floating(db: &Db, req: &ClientReq, now: i64) -> Result<CheckResul
             }
         }
     };
-    tx.execute(query("UPDATE licenses SET last_check = ? WHERE id = ?").bind(now).bind(l.id)).await?;
+    tx.execute(record_check(tx.dialect(), Checked::License, l.id, now)).await?;
     let out = outcome(&mut tx, &l, Some(device), false, now).await?;
     tx.commit().await?;
     Ok(CheckResult { refusal: None, outcome: Some(out), checked_device: None })
@@ -887,47 +888,101 @@ impl LastChecks {
         }
     }
 
-    /// Writes every pending time: one set-based UPDATE per table for each chunk of 100 devices, each chunk
-    /// its own short transaction (about a millisecond on SQLite, whose writes run on the calling thread),
-    /// so neither activations waiting for the write lock nor other requests are held up behind it.
+    /// Writes every pending time, in chunks of [`LAST_CHECK_CHUNK`] devices, each chunk its own short
+    /// transaction so activations waiting for the write lock are not held up long. On SQLite the rows are
+    /// written in id order through one prepared statement per table, off the async worker (the statements
+    /// run on the calling thread, and a chunk takes a few milliseconds that checks must not wait for); on
+    /// PostgreSQL with one set-based statement per table. A device or license deleted meanwhile is skipped.
     pub async fn flush(&self, db: &Db) -> Result<usize, StoreError> {
-        let batch: Vec<(i64, (i64, i64))> = match self.pending.lock() {
+        let mut batch: Vec<(i64, (i64, i64))> = match self.pending.lock() {
             Ok(mut p) => p.drain().collect(),
             Err(_) => return Ok(0),
         };
-        for chunk in batch.chunks(100) {
+        batch.sort_unstable_by_key(|(device, _)| *device);
+        for chunk in batch.chunks(LAST_CHECK_CHUNK) {
             let devices: Vec<(i64, i64)> = chunk.iter().map(|(d, (_, at))| (*d, *at)).collect();
             let mut licenses: HashMap<i64, i64> = HashMap::new();
             for (_, (l, at)) in chunk {
                 let t = licenses.entry(*l).or_insert(*at);
                 *t = (*t).max(*at);
             }
-            let licenses: Vec<(i64, i64)> = licenses.into_iter().collect();
+            let mut licenses: Vec<(i64, i64)> = licenses.into_iter().collect();
+            licenses.sort_unstable();
             let mut tx = db.begin().await?;
-            tx.execute(set_last_check(db.dialect(), "devices", &devices)).await?;
-            tx.execute(set_last_check(db.dialect(), "licenses", &licenses)).await?;
+            match &tx {
+                crate::db::Tx::Sqlite(w) => crate::writer::off_worker(|| {
+                    w.with(|c| {
+                        for (checked, rows) in [(Checked::Device, &devices), (Checked::License, &licenses)] {
+                            let (table, key, parent) = checked.names();
+                            let mut st = c.prepare_cached(&format!(
+                                "INSERT INTO {table} ({key}, last_check) SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM {parent} WHERE id = ?1) \
+                                 ON CONFLICT ({key}) DO UPDATE SET last_check = max(last_check, excluded.last_check)"
+                            ))?;
+                            for (id, at) in rows.iter() {
+                                st.execute((id, at))?;
+                            }
+                        }
+                        Ok(())
+                    })
+                })?,
+                crate::db::Tx::Pg(_) => {
+                    tx.execute(record_checks_pg(Checked::Device, &devices)).await?;
+                    tx.execute(record_checks_pg(Checked::License, &licenses)).await?;
+                }
+            }
             tx.commit().await?;
         }
         Ok(batch.len())
     }
 }
 
-/// `UPDATE <table> SET last_check = t FROM (VALUES (id, t), …)`, never moving a time backwards.
-fn set_last_check(dialect: crate::db::Dialect, table: &str, rows: &[(i64, i64)]) -> crate::db::Query {
-    let mut q = match dialect {
-        crate::db::Dialect::Sqlite => query(format!("UPDATE {table} SET last_check = v.column2 FROM (VALUES")),
-        crate::db::Dialect::Postgres => query(format!("UPDATE {table} SET last_check = v.t FROM (VALUES")),
-    };
-    for (i, (id, at)) in rows.iter().enumerate() {
-        q.push(if i == 0 { " (" } else { ", (" }).push_bind(*id).push(", ").push_bind(*at).push(")");
+/// Devices per `last_check` transaction.
+const LAST_CHECK_CHUNK: usize = 500;
+
+/// What a `last_check` time belongs to. The times live in narrow tables of their own (migration 9):
+/// they are written at the rate of checks.
+#[derive(Clone, Copy)]
+enum Checked {
+    Device,
+    License,
+}
+
+impl Checked {
+    /// The table, its key column, and the table the key refers to.
+    fn names(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Checked::Device => ("device_checks", "device_id", "devices"),
+            Checked::License => ("license_checks", "license_id", "licenses"),
+        }
     }
-    match dialect {
-        crate::db::Dialect::Sqlite => q.push(&format!(
-            ") AS v WHERE {table}.id = v.column1 AND ({table}.last_check IS NULL OR {table}.last_check < v.column2)"
-        )),
-        crate::db::Dialect::Postgres => q.push(&format!(
-            ") AS v(id, t) WHERE {table}.id = v.id AND ({table}.last_check IS NULL OR {table}.last_check < v.t)"
-        )),
+}
+
+/// Records `at` as the last check of one device or license, never moving its time back.
+fn record_check(dialect: crate::db::Dialect, checked: Checked, id: i64, at: i64) -> crate::db::Query {
+    let (table, key, _) = checked.names();
+    let greatest = match dialect {
+        crate::db::Dialect::Sqlite => "max",
+        crate::db::Dialect::Postgres => "GREATEST",
     };
+    query(format!(
+        "INSERT INTO {table} ({key}, last_check) VALUES (?, ?) \
+         ON CONFLICT ({key}) DO UPDATE SET last_check = {greatest}({table}.last_check, excluded.last_check)"
+    ))
+    .bind(id)
+    .bind(at)
+}
+
+/// PostgreSQL: records the last checks of many devices or licenses (distinct ids) in one statement, never
+/// moving a time back, skipping ids whose row is gone.
+fn record_checks_pg(checked: Checked, rows: &[(i64, i64)]) -> crate::db::Query {
+    let (table, key, parent) = checked.names();
+    let mut q = query(format!("INSERT INTO {table} ({key}, last_check) SELECT v.id, v.t FROM (VALUES"));
+    for (i, (id, at)) in rows.iter().enumerate() {
+        q.push(if i == 0 { " (" } else { ", (" }).push_bind(*id).push("::BIGINT, ").push_bind(*at).push("::BIGINT)");
+    }
+    q.push(&format!(
+        ") AS v(id, t) JOIN {parent} x ON x.id = v.id \
+         ON CONFLICT ({key}) DO UPDATE SET last_check = GREATEST({table}.last_check, excluded.last_check)"
+    ));
     q
 }

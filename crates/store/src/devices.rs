@@ -9,7 +9,8 @@ use crate::events::{self, NewEvent};
 use crate::list::{Field, Kind, ListParams, Spec};
 use crate::scope::Scope;
 
-const COLS: &str = "d.id, d.license_id, d.hardware_id, d.hostname, d.os, d.app_version, d.time_activated, d.last_check, d.deactivated_at";
+const COLS: &str = "d.id, d.license_id, d.hardware_id, d.hostname, d.os, d.app_version, d.time_activated, \
+     (SELECT dc.last_check FROM device_checks dc WHERE dc.device_id = d.id) AS last_check, d.deactivated_at";
 
 fn from_row(r: &Row) -> Result<Device, StoreError> {
     let deactivated_at: Option<i64> = r.get("deactivated_at")?;
@@ -37,7 +38,8 @@ static FIELDS: &[Field] = &[
     Field::new("active", "(d.deactivated_at IS NULL)", Kind::Bool)
         .predicate("d.deactivated_at IS NULL", "d.deactivated_at IS NOT NULL"),
     Field::new("time_activated", "d.time_activated", Kind::Time).sortable(),
-    Field::new("last_check", "d.last_check", Kind::Time).sortable(),
+    Field::new("last_check", "(SELECT dc.last_check FROM device_checks dc WHERE dc.device_id = d.id)", Kind::Time)
+        .sortable(),
 ];
 pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "d.id" };
 

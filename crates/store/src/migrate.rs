@@ -53,6 +53,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_list_indexes.sql"),
         postgres: include_str!("../migrations/postgres/0008_list_indexes.sql"),
     },
+    Migration {
+        version: 9,
+        sqlite: include_str!("../migrations/sqlite/0009_checks.sql"),
+        postgres: include_str!("../migrations/postgres/0009_checks.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.

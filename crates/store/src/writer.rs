@@ -164,6 +164,16 @@ impl Writer {
     }
 }
 
+/// Runs blocking work (synchronous SQLite statements) without stalling the async worker's other tasks:
+/// on a multi-threaded runtime the worker hands its tasks to another thread meanwhile; a current-thread
+/// runtime (tests) runs it in place.
+pub(crate) fn off_worker<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
 }

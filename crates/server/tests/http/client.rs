@@ -172,17 +172,49 @@ async fn check_answers_every_code_with_200(app: TestApp) {
 async fn check_records_last_check_in_batches(app: TestApp) {
     let key = setup(&app, json!({})).await;
     post(&app, "activate", req(&key, "hw")).await;
-    app.db.execute(query("UPDATE devices SET last_check = NULL")).await.unwrap();
-    app.db.execute(query("UPDATE licenses SET last_check = NULL")).await.unwrap();
+    app.db.execute(query("DELETE FROM device_checks")).await.unwrap();
+    app.db.execute(query("DELETE FROM license_checks")).await.unwrap();
+    let before = licensd_core::time::now_ms();
     for _ in 0..3 {
         assert_eq!(post(&app, "check", req(&key, "hw")).await.body["code"], "VALID");
     }
+    let after = licensd_core::time::now_ms();
+    let stored = app.db.fetch_all(query("SELECT * FROM device_checks")).await.unwrap();
+    assert!(stored.is_empty(), "nothing is written before the batch");
     let flushed = app.state.last_checks.flush(&app.db).await.unwrap();
-    assert!(flushed <= 1, "three checks of one device are one write");
+    assert_eq!(flushed, 1, "three checks of one device are one write");
+    let checked = |table: &'static str| {
+        let db = app.db.clone();
+        async move {
+            let rows = db.fetch_all(query(format!("SELECT last_check FROM {table}"))).await.unwrap();
+            rows.iter().map(|r| r.get::<i64>("last_check").unwrap()).collect::<Vec<i64>>()
+        }
+    };
+    let device_time = checked("device_checks").await;
+    assert_eq!(device_time.len(), 1);
+    assert!((before..=after).contains(&device_time[0]), "{device_time:?} within {before}..={after}");
+    assert_eq!(checked("license_checks").await, device_time, "the license's time is its device's");
     let l = &app.get("/api/v1/licenses").await.body["results"][0];
     assert!(l["last_check"].is_string(), "{l}");
     let d = &app.get("/api/v1/devices").await.body["results"][0];
     assert!(d["last_check"].is_string(), "{d}");
+    assert_eq!(
+        app.get("/api/v1/devices?last_check__isnull=false").await.body["count"],
+        1,
+        "the time filters like a column"
+    );
+
+    // A time older than the stored one never moves it back; a license deleted before the batch is skipped.
+    let (device_id, license_id) = (d["id"].as_i64().unwrap(), l["id"].as_i64().unwrap());
+    app.state.last_checks.note(device_id, license_id, 1_000);
+    let gone = setup(&app, json!({})).await;
+    post(&app, "activate", req(&gone, "hw2")).await;
+    assert_eq!(post(&app, "check", req(&gone, "hw2")).await.body["code"], "VALID");
+    let gone_id = app.get(&format!("/api/v1/licenses?license_key={gone}")).await.body["results"][0]["id"].clone();
+    assert_eq!(app.delete(&format!("/api/v1/licenses/{gone_id}")).await.status, 204);
+    assert_eq!(app.state.last_checks.flush(&app.db).await.unwrap(), 2);
+    assert_eq!(checked("device_checks").await, device_time);
+    assert_eq!(checked("license_checks").await, device_time);
 }
 
 async fn deactivation_frees_the_slot_and_counts_transfers(app: TestApp) {
