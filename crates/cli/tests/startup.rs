@@ -240,9 +240,9 @@ fn air_gapped_activation_and_offline_verification_from_the_command_line() {
     }
 }
 
-/// Two real `licensd serve` processes on one database, 64 activations of distinct machines at once on a
-/// license with five slots: exactly five succeed.
-fn two_processes_never_exceed_max_activations(db: &str) {
+/// Two real `licensd serve` processes on one database, 64 requests at once split between them, against each
+/// limit: five activation slots, five floating seats, ten consumptions. Exactly the limit succeeds.
+fn two_processes_never_exceed_limits(db: &str) {
     let (ok, stdout, stderr) = run(&["token", "create", "--db", db, "--name", "ops", "--role", "admin"]);
     assert!(ok, "{stderr}");
     let token = stdout.lines().last().unwrap().to_string();
@@ -251,66 +251,90 @@ fn two_processes_never_exceed_max_activations(db: &str) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
         let http = reqwest::Client::new();
-        let post = |url: String, body: serde_json::Value| {
-            let http = http.clone();
-            let token = token.clone();
+        let admin = |method: reqwest::Method, url: String, body: Option<serde_json::Value>| {
+            let mut rb = http.request(method, url).header("Authorization", format!("Bearer {token}"));
+            if let Some(body) = body {
+                rb = rb.json(&body);
+            }
             async move {
-                http.post(url).header("Authorization", format!("Bearer {token}")).json(&body).send().await.unwrap()
+                let r = rb.send().await.unwrap();
+                (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
             }
         };
-        let r =
-            post(format!("{}/api/v1/products", a.url), serde_json::json!({"product_name": "App", "short_code": "app"}))
-                .await;
-        assert_eq!(r.status(), 201);
-        let l: serde_json::Value =
-            post(format!("{}/api/v1/licenses", a.url), serde_json::json!({"product": "app", "max_activations": 5}))
-                .await
-                .json()
-                .await
-                .unwrap();
-        let key = l["license_key"].as_str().unwrap().to_string();
-        let mut tasks = Vec::new();
-        for i in 0..64 {
-            let base = if i % 2 == 0 { a.url.clone() } else { b.url.clone() };
-            let body = serde_json::json!({"license_key": key, "hardware_id": format!("m-{i}"), "product": "app"});
-            let http = http.clone();
-            tasks.push(tokio::spawn(async move {
-                http.post(format!("{base}/api/v1/client/activate")).json(&body).send().await.unwrap().status().as_u16()
-            }));
-        }
-        let mut created = 0;
-        let mut refused = 0;
-        for t in tasks {
-            match t.await.unwrap() {
-                201 => created += 1,
-                409 => refused += 1,
-                s => panic!("unexpected status {s}"),
+        let product = serde_json::json!({"product_name": "App", "short_code": "app"});
+        assert_eq!(admin(reqwest::Method::POST, format!("{}/api/v1/products", a.url), Some(product)).await.0, 201);
+        // 64 client requests at once, alternately to each process; returns the tally of statuses and codes.
+        let storm = |path: &'static str, body: &dyn Fn(usize) -> serde_json::Value| {
+            let mut tasks = Vec::new();
+            for i in 0..64 {
+                let base = if i % 2 == 0 { a.url.clone() } else { b.url.clone() };
+                let (http, body) = (http.clone(), body(i));
+                tasks.push(tokio::spawn(async move {
+                    let r = http.post(format!("{base}/api/v1/client/{path}")).json(&body).send().await.unwrap();
+                    let status = r.status().as_u16();
+                    let v: serde_json::Value = r.json().await.unwrap();
+                    (status, v["code"].as_str().unwrap_or("?").to_string())
+                }));
             }
-        }
-        assert_eq!((created, refused), (5, 59));
-        let l: serde_json::Value = http
-            .get(format!("{}/api/v1/licenses/{}", b.url, l["id"]))
-            .header("Authorization", format!("Bearer {token}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            async move {
+                let mut tally = std::collections::BTreeMap::new();
+                for t in tasks {
+                    *tally.entry(t.await.unwrap()).or_insert(0) += 1;
+                }
+                tally
+            }
+        };
+        let license = |fields: serde_json::Value| {
+            let mut body = serde_json::json!({"product": "app"});
+            body.as_object_mut().unwrap().extend(fields.as_object().unwrap().clone());
+            admin(reqwest::Method::POST, format!("{}/api/v1/licenses", a.url), Some(body))
+        };
+        let client =
+            |key: &str, hw: String| serde_json::json!({"license_key": key, "hardware_id": hw, "product": "app"});
+        let expect = |pairs: &[((u16, &str), usize)]| {
+            pairs.iter().map(|((s, c), n)| ((*s, c.to_string()), *n)).collect::<std::collections::BTreeMap<_, _>>()
+        };
+
+        let (_, slots) = license(serde_json::json!({"max_activations": 5})).await;
+        let key = slots["license_key"].as_str().unwrap().to_string();
+        let t = storm("activate", &|i| client(&key, format!("m-{i}"))).await;
+        assert_eq!(t, expect(&[((201, "ACTIVATED"), 5), ((409, "TOO_MANY_ACTIVATIONS"), 59)]));
+        let (_, l) = admin(reqwest::Method::GET, format!("{}/api/v1/licenses/{}", b.url, slots["id"]), None).await;
         assert_eq!(l["times_activated"], 5);
+
+        let (_, seats) = license(serde_json::json!({"is_floating_cloud": true, "floating_users": 5})).await;
+        let key = seats["license_key"].as_str().unwrap().to_string();
+        let t = storm("activate", &|i| client(&key, format!("seat-{i}"))).await;
+        assert_eq!(t, expect(&[((201, "ACTIVATED"), 5), ((409, "NO_SEAT"), 59)]));
+        let devices = format!("{}/api/v1/devices?license={}&limit=100", b.url, seats["id"]);
+        assert_eq!(admin(reqwest::Method::GET, devices, None).await.1["count"], 5);
+
+        let (_, metered) = license(serde_json::json!({"license_type": "consumption", "max_consumptions": 10})).await;
+        let key = metered["license_key"].as_str().unwrap().to_string();
+        let r = http.post(format!("{}/api/v1/client/activate", a.url)).json(&client(&key, "hw".into())).send().await;
+        assert_eq!(r.unwrap().status(), 201);
+        let t = storm("consumption", &|_| {
+            let mut body = client(&key, "hw".into());
+            body["consumptions"] = serde_json::json!(1);
+            body
+        })
+        .await;
+        assert_eq!(t, expect(&[((200, "CONSUMED"), 10), ((409, "CONSUMPTION_LIMIT"), 54)]));
+        let (_, l) = admin(reqwest::Method::GET, format!("{}/api/v1/licenses/{}", b.url, metered["id"]), None).await;
+        assert_eq!(l["total_consumptions"], 10);
     });
     graceful_stop(a);
     graceful_stop(b);
 }
 
 #[test]
-fn two_processes_on_sqlite_never_exceed_max_activations() {
+fn two_processes_on_sqlite_never_exceed_limits() {
     let db = temp_db("two-sqlite");
-    two_processes_never_exceed_max_activations(&format!("sqlite://{}", db.display()));
+    two_processes_never_exceed_limits(&format!("sqlite://{}", db.display()));
 }
 
 #[test]
-fn two_processes_on_postgres_never_exceed_max_activations() {
+fn two_processes_on_postgres_never_exceed_limits() {
     let Ok(server) = std::env::var("LICENSD_TEST_POSTGRES") else {
         assert!(std::env::var("CI").is_err(), "CI must set LICENSD_TEST_POSTGRES");
         return;
@@ -326,5 +350,5 @@ fn two_processes_on_postgres_never_exceed_max_activations() {
         Some((b, q)) => (b.to_string(), format!("?{q}")),
         None => (server.clone(), String::new()),
     };
-    two_processes_never_exceed_max_activations(&format!("{}/{name}{query}", &base[..base.rfind('/').unwrap()]));
+    two_processes_never_exceed_limits(&format!("{}/{name}{query}", &base[..base.rfind('/').unwrap()]));
 }
