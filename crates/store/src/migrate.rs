@@ -58,6 +58,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_checks.sql"),
         postgres: include_str!("../migrations/postgres/0009_checks.sql"),
     },
+    Migration {
+        version: 10,
+        sqlite: include_str!("../migrations/sqlite/0010_activated_index.sql"),
+        postgres: include_str!("../migrations/postgres/0010_activated_index.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.

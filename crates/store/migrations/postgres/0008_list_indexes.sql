@@ -1,4 +1,4 @@
--- (The SQLite side of this migration adds the times_activated index PostgreSQL has had since 0001.)
+-- (The SQLite side of this migration adds an index on times_activated; PostgreSQL gets it in 0010.)
 -- Time filters on the default id order. Rows are written in time order, so `created_at >= <a day in the
 -- middle>` matches one contiguous end of the id range, while the planner assumes matches are spread evenly
 -- and walks the primary key expecting to meet 20 soon. With the times in the index that walk is an

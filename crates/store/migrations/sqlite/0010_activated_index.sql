@@ -1,0 +1,1 @@
+-- Nothing on SQLite: `ix_licenses_times_activated` exists here since migration 8 (PostgreSQL gets it now).
