@@ -197,30 +197,33 @@ static FIELDS: &[Field] = &[
     Field::new("times_activated", "l.times_activated", Kind::Int).sortable(),
     Field::new("order", "l.order_id", Kind::Int),
     Field::new("order__id", "l.order_id", Kind::Int),
-    Field::new("order__store_id", "o2.store_id", Kind::Text).related(ORDER).trigram("orders_fts", "store_id", "o2.id"),
+    Field::new("order__store_id", "o2.store_id", Kind::Text)
+        .related(ORDER)
+        .trigram("orders_fts", "store_id", "o2.id")
+        .trigram_key("l.order_id"),
     Field::new("order__customer_account", "o2.customer_account_id", Kind::Int).related(ORDER),
     Field::new("order__customer_account__name", "oa.name", Kind::Text).related(ORDER_ACCOUNT),
     Field::new("order__customer_account__code", "oa.code", Kind::Text).related(ORDER_ACCOUNT),
     Field::new("customer", "l.customer_id", Kind::Int),
     Field::new("customer__id", "l.customer_id", Kind::Int),
-    Field::new("customer__email", "c.email", Kind::Text).related(CUSTOMER).trigram("customers_fts", "email", "c.id"),
+    Field::new("customer__email", "c.email", Kind::Text)
+        .related(CUSTOMER)
+        .trigram("customers_fts", "email", "c.id")
+        .trigram_key("l.customer_id"),
     Field::new("customer__first_name", "c.first_name", Kind::Text).related(CUSTOMER),
     Field::new("customer__last_name", "c.last_name", Kind::Text).related(CUSTOMER),
-    Field::new("customer__name", "(c.first_name || ' ' || c.last_name)", Kind::Text).related(CUSTOMER).trigram(
-        "customers_fts",
-        "name",
-        "c.id",
-    ),
-    Field::new("customer__company_name", "c.company_name", Kind::Text).related(CUSTOMER).trigram(
-        "customers_fts",
-        "company_name",
-        "c.id",
-    ),
-    Field::new("customer__reference", "c.reference", Kind::Text).related(CUSTOMER).trigram(
-        "customers_fts",
-        "reference",
-        "c.id",
-    ),
+    Field::new("customer__name", "(c.first_name || ' ' || c.last_name)", Kind::Text)
+        .related(CUSTOMER)
+        .trigram("customers_fts", "name", "c.id")
+        .trigram_key("l.customer_id"),
+    Field::new("customer__company_name", "c.company_name", Kind::Text)
+        .related(CUSTOMER)
+        .trigram("customers_fts", "company_name", "c.id")
+        .trigram_key("l.customer_id"),
+    Field::new("customer__reference", "c.reference", Kind::Text)
+        .related(CUSTOMER)
+        .trigram("customers_fts", "reference", "c.id")
+        .trigram_key("l.customer_id"),
     Field::new("customer__label", "lb.label", Kind::Text).related(CUSTOMER_LABEL),
     Field::new("customer__customer_account", "c.customer_account_id", Kind::Int).related(CUSTOMER),
     Field::new("customer_account", "c.customer_account_id", Kind::Int).related(CUSTOMER),

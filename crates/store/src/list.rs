@@ -88,6 +88,12 @@ pub struct Field {
     /// A trigram index for `__icontains` on SQLite: (FTS5 table, its column, the row id it is keyed by).
     /// PostgreSQL's `pg_trgm` indexes serve `ILIKE` on the expression itself.
     pub trigram: Option<(&'static str, &'static str, &'static str)>,
+    /// For a related field whose related rows are the trigram table's rows (the FTS row id is the related
+    /// row's id): the parent's column holding that id. A trigram match then compiles to
+    /// `<column> IN (SELECT rowid FROM <fts> …)`, skipping the hop through the related table, which for a
+    /// common term meant one primary-key probe per matching row (1M licenses, 31k matching customers:
+    /// count 90–120 ms -> 23–38 ms).
+    pub trigram_key: Option<&'static str>,
     /// For a boolean computed from another column: the conditions `=true` and `=false` compile to, so an
     /// index on that column serves them (`(x > 0) = ?` hides it from the planner).
     pub predicate: Option<(&'static str, &'static str)>,
@@ -101,7 +107,17 @@ impl Field {
             Kind::Bool => BOOL,
             Kind::Time => TIME,
         };
-        Field { name, expr, kind, lookups, exists: None, sortable: false, trigram: None, predicate: None }
+        Field {
+            name,
+            expr,
+            kind,
+            lookups,
+            exists: None,
+            sortable: false,
+            trigram: None,
+            trigram_key: None,
+            predicate: None,
+        }
     }
     pub const fn sortable(mut self) -> Field {
         self.sortable = true;
@@ -114,6 +130,11 @@ impl Field {
     /// Serves `__icontains` of 3+ characters on SQLite from an FTS5 trigram table.
     pub const fn trigram(mut self, table: &'static str, column: &'static str, rowid: &'static str) -> Field {
         self.trigram = Some((table, column, rowid));
+        self
+    }
+    /// See [`Field::trigram_key`].
+    pub const fn trigram_key(mut self, column: &'static str) -> Field {
+        self.trigram_key = Some(column);
         self
     }
     pub const fn predicate(mut self, when_true: &'static str, when_false: &'static str) -> Field {
@@ -305,6 +326,13 @@ impl ListParams {
     pub fn push_where(&self, q: &mut Query, dialect: Dialect) {
         for c in &self.conds {
             q.push(" AND ");
+            if let (Some(key), Some(term), Some((table, column, _))) =
+                (c.field.trigram_key, trigram_term(dialect, c), c.field.trigram)
+            {
+                q.push(key).push(" IN ");
+                push_match(q, table, column, term);
+                continue;
+            }
             let (head, tail) = match c.field.exists {
                 Some(w) => w.split_once("{}").unwrap_or((w, "")),
                 None => ("", ""),
@@ -330,6 +358,25 @@ impl ListParams {
     }
 }
 
+/// The term of an `__icontains` the field's trigram index serves (SQLite, 3 characters or more).
+fn trigram_term(dialect: Dialect, c: &Cond) -> Option<&str> {
+    match (&c.lookup, &c.arg) {
+        (Lookup::IContains, Arg::Text(t))
+            if dialect == Dialect::Sqlite && t.chars().count() >= 3 && c.field.trigram.is_some() =>
+        {
+            Some(t)
+        }
+        _ => None,
+    }
+}
+
+/// `(SELECT rowid FROM <fts> WHERE <fts> MATCH '<column> : "<term>"')`: an FTS5 phrase of the term's
+/// trigrams is a case-insensitive substring match; quotes in the term are doubled.
+fn push_match(q: &mut Query, table: &str, column: &str, term: &str) {
+    q.push("(SELECT rowid FROM ").push(table).push(" WHERE ").push(table).push(" MATCH ");
+    q.push_bind(format!("{column} : \"{}\"", term.replace('"', "\"\""))).push(")");
+}
+
 fn push_cond(q: &mut Query, dialect: Dialect, c: &Cond) {
     let e = c.field.expr;
     match (&c.lookup, &c.arg) {
@@ -343,13 +390,10 @@ fn push_cond(q: &mut Query, dialect: Dialect, c: &Cond) {
             let (when_true, when_false) = c.field.predicate.unwrap_or_default();
             q.push("(").push(if *b { when_true } else { when_false }).push(")");
         }
-        (Lookup::IContains, Arg::Text(t))
-            if dialect == Dialect::Sqlite && t.chars().count() >= 3 && c.field.trigram.is_some() =>
-        {
+        (Lookup::IContains, Arg::Text(_)) if trigram_term(dialect, c).is_some() => {
             let (table, column, rowid) = c.field.trigram.unwrap_or_default();
-            // An FTS5 phrase of the term's trigrams is a case-insensitive substring match; quotes are doubled.
-            q.push(rowid).push(" IN (SELECT rowid FROM ").push(table).push(" WHERE ").push(table).push(" MATCH ");
-            q.push_bind(format!("{column} : \"{}\"", t.replace('"', "\"\""))).push(")");
+            q.push(rowid).push(" IN ");
+            push_match(q, table, column, trigram_term(dialect, c).unwrap_or_default());
         }
         (Lookup::IContains, Arg::Text(t)) => {
             let op = if dialect == Dialect::Postgres { " ILIKE " } else { " LIKE " };
@@ -428,6 +472,10 @@ mod tests {
         Field::new("created_at", "x.created_at", Kind::Time).sortable(),
         Field::new("devices__hostname", "d.hostname", Kind::Text)
             .related("EXISTS (SELECT 1 FROM devices d WHERE d.license_id = x.id AND {})"),
+        Field::new("owner__email", "c.email", Kind::Text)
+            .related("x.owner_id IN (SELECT c.id FROM owners c WHERE {})")
+            .trigram("owners_fts", "email", "c.id")
+            .trigram_key("x.owner_id"),
     ];
     static SPEC: Spec = Spec { fields: FIELDS, id_expr: "x.id" };
 
@@ -455,6 +503,20 @@ mod tests {
         let (s, a) = sql(&[("created_at__date__lte", "2020-01-01")], Dialect::Sqlite);
         assert_eq!(s, " AND x.created_at < ?");
         assert_eq!(a, vec![(parse_date("2020-01-02").unwrap()).into()]);
+    }
+
+    #[test]
+    fn keyed_trigram_matches_skip_the_related_table() {
+        let (s, a) = sql(&[("owner__email__icontains", "ab\"c")], Dialect::Sqlite);
+        assert_eq!(s, " AND x.owner_id IN (SELECT rowid FROM owners_fts WHERE owners_fts MATCH ?)");
+        assert_eq!(a, vec!["email : \"ab\"\"c\"".into()]);
+        // Too short for trigrams, another lookup, or PostgreSQL: through the related table.
+        let (s, _) = sql(&[("owner__email__icontains", "ab")], Dialect::Sqlite);
+        assert_eq!(s, " AND x.owner_id IN (SELECT c.id FROM owners c WHERE c.email LIKE ? ESCAPE '\\')");
+        let (s, _) = sql(&[("owner__email", "abc")], Dialect::Sqlite);
+        assert_eq!(s, " AND x.owner_id IN (SELECT c.id FROM owners c WHERE c.email = ?)");
+        let (s, _) = sql(&[("owner__email__icontains", "abc")], Dialect::Postgres);
+        assert_eq!(s, " AND x.owner_id IN (SELECT c.id FROM owners c WHERE c.email ILIKE ? ESCAPE '\\')");
     }
 
     #[test]
