@@ -53,8 +53,13 @@ const LICENSE_COLS: &str = "l.id, l.license_key, l.enabled, l.refunded, l.licens
      l.allow_overages, l.max_overages, l.license_file_ttl_days, l.metadata, l.time_activated, p.short_code, \
      (SELECT COUNT(*) FROM license_features lf WHERE lf.license_id = l.id) AS n_features";
 
-const DEVICE_COLS: &str = "d.id, d.hardware_id, d.hostname, d.os, d.app_version, d.time_activated, \
-     (SELECT dc.last_check FROM device_checks dc WHERE dc.device_id = d.id) AS last_check, d.lease_expires_at, d.borrowed_until";
+const DEVICE_COLS: &str = concat!(
+    "d.id, d.hardware_id, d.hostname, d.os, d.app_version, d.time_activated, ",
+    device_last_check!(),
+    " AS last_check, d.lease_expires_at, d.borrowed_until"
+);
+
+const DEVICE_LAST_CHECK: &str = device_last_check!();
 
 /// The license row as the client logic needs it.
 struct Lic {
@@ -232,7 +237,7 @@ async fn outcome(
 async fn lock_with_device(tx: &mut Tx, key: &str, hw: &str) -> Result<(Lic, Option<ClientDevice>), StoreError> {
     let mut q = query(format!(
         "SELECT {LICENSE_COLS}, d.id AS device_id, d.hardware_id, d.hostname, d.os, d.app_version, \
-         d.time_activated AS device_time_activated, (SELECT dc.last_check FROM device_checks dc WHERE dc.device_id = d.id) AS last_check, \
+         d.time_activated AS device_time_activated, {DEVICE_LAST_CHECK} AS last_check, \
          d.lease_expires_at, d.borrowed_until FROM licenses l JOIN products p ON p.id = l.product_id \
          LEFT JOIN devices d ON d.license_id = l.id AND d.hardware_id = ? AND d.deactivated_at IS NULL WHERE l.license_key = ?"
     ))

@@ -9,8 +9,11 @@ use crate::events::{self, NewEvent};
 use crate::list::{Field, Kind, ListParams, Spec};
 use crate::scope::Scope;
 
-const COLS: &str = "d.id, d.license_id, d.hardware_id, d.hostname, d.os, d.app_version, d.time_activated, \
-     (SELECT dc.last_check FROM device_checks dc WHERE dc.device_id = d.id) AS last_check, d.deactivated_at";
+const COLS: &str = concat!(
+    "d.id, d.license_id, d.hardware_id, d.hostname, d.os, d.app_version, d.time_activated, ",
+    device_last_check!(),
+    " AS last_check, d.deactivated_at"
+);
 
 fn from_row(r: &Row) -> Result<Device, StoreError> {
     let deactivated_at: Option<i64> = r.get("deactivated_at")?;
@@ -38,8 +41,7 @@ static FIELDS: &[Field] = &[
     Field::new("active", "(d.deactivated_at IS NULL)", Kind::Bool)
         .predicate("d.deactivated_at IS NULL", "d.deactivated_at IS NOT NULL"),
     Field::new("time_activated", "d.time_activated", Kind::Time).sortable(),
-    Field::new("last_check", "(SELECT dc.last_check FROM device_checks dc WHERE dc.device_id = d.id)", Kind::Time)
-        .sortable(),
+    Field::new("last_check", device_last_check!(), Kind::Time).sortable(),
 ];
 pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "d.id" };
 

@@ -2,6 +2,22 @@
 //! ([`migrate`]), the filter language compiled to parameterised SQL ([`list`]), and one module per
 //! resource. Every write is one transaction that also records its [`events`] entry.
 
+/// A device's (`d`) last check time. `last_check` lives in a table of its own (migration 9), written at
+/// the rate of checks; these are the expressions every read of it uses. Macros, so `concat!` can build
+/// the column lists from them.
+macro_rules! device_last_check {
+    () => {
+        "(SELECT dc.last_check FROM device_checks dc WHERE dc.device_id = d.id)"
+    };
+}
+
+/// A license's (`l`) last check time; see [`device_last_check`].
+macro_rules! license_last_check {
+    () => {
+        "(SELECT lc.last_check FROM license_checks lc WHERE lc.license_id = l.id)"
+    };
+}
+
 pub mod accounts;
 pub mod client;
 pub mod customers;

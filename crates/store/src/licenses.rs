@@ -13,9 +13,12 @@ use crate::events::{self, NewEvent};
 use crate::list::{Field, Kind, ListParams, Spec};
 use crate::scope::{Scope, push_in_list};
 
-const COLS: &str = "l.*, (SELECT lc.last_check FROM license_checks lc WHERE lc.license_id = l.id) AS last_check, \
-     p.product_name, p.short_code, p.is_bundle AS product_is_bundle, o.store_id AS order_store_id, \
-     (SELECT COUNT(*) FROM devices d WHERE d.license_id = l.id AND d.deactivated_at IS NULL) AS active_devices";
+const COLS: &str = concat!(
+    "l.*, ",
+    license_last_check!(),
+    " AS last_check, p.product_name, p.short_code, p.is_bundle AS product_is_bundle, o.store_id AS order_store_id, \
+     (SELECT COUNT(*) FROM devices d WHERE d.license_id = l.id AND d.deactivated_at IS NULL) AS active_devices"
+);
 const FROM: &str = "FROM licenses l JOIN products p ON p.id = l.product_id LEFT JOIN orders o ON o.id = l.order_id";
 
 fn from_row(r: &Row, now: i64) -> Result<License, StoreError> {
@@ -259,8 +262,7 @@ static FIELDS: &[Field] = &[
     Field::new("license_template__code", "t.code", Kind::Text).related(TEMPLATE),
     Field::new("validity_period", "l.expires_at", Kind::Time).sortable(),
     Field::new("time_activated", "l.time_activated", Kind::Time).sortable(),
-    Field::new("last_check", "(SELECT lc.last_check FROM license_checks lc WHERE lc.license_id = l.id)", Kind::Time)
-        .sortable(),
+    Field::new("last_check", license_last_check!(), Kind::Time).sortable(),
     Field::new("created_at", "l.created_at", Kind::Time).sortable(),
     Field::new("updated_at", "l.updated_at", Kind::Time).sortable(),
 ];

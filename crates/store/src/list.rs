@@ -326,9 +326,7 @@ impl ListParams {
     pub fn push_where(&self, q: &mut Query, dialect: Dialect) {
         for c in &self.conds {
             q.push(" AND ");
-            if let (Some(key), Some(term), Some((table, column, _))) =
-                (c.field.trigram_key, trigram_term(dialect, c), c.field.trigram)
-            {
+            if let (Some(key), Some((term, (table, column, _)))) = (c.field.trigram_key, trigram(dialect, c)) {
                 q.push(key).push(" IN ");
                 push_match(q, table, column, term);
                 continue;
@@ -358,13 +356,12 @@ impl ListParams {
     }
 }
 
-/// The term of an `__icontains` the field's trigram index serves (SQLite, 3 characters or more).
-fn trigram_term(dialect: Dialect, c: &Cond) -> Option<&str> {
-    match (&c.lookup, &c.arg) {
-        (Lookup::IContains, Arg::Text(t))
-            if dialect == Dialect::Sqlite && t.chars().count() >= 3 && c.field.trigram.is_some() =>
-        {
-            Some(t)
+/// An `__icontains` the field's trigram index serves (SQLite, 3 characters or more): the term and the
+/// index (FTS5 table, column, row id).
+fn trigram(dialect: Dialect, c: &Cond) -> Option<(&str, (&'static str, &'static str, &'static str))> {
+    match (&c.lookup, &c.arg, c.field.trigram) {
+        (Lookup::IContains, Arg::Text(t), Some(index)) if dialect == Dialect::Sqlite && t.chars().count() >= 3 => {
+            Some((t, index))
         }
         _ => None,
     }
@@ -378,6 +375,11 @@ fn push_match(q: &mut Query, table: &str, column: &str, term: &str) {
 }
 
 fn push_cond(q: &mut Query, dialect: Dialect, c: &Cond) {
+    if let Some((term, (table, column, rowid))) = trigram(dialect, c) {
+        q.push(rowid).push(" IN ");
+        push_match(q, table, column, term);
+        return;
+    }
     let e = c.field.expr;
     match (&c.lookup, &c.arg) {
         (Lookup::IsNull, Arg::Bool(true)) => {
@@ -389,11 +391,6 @@ fn push_cond(q: &mut Query, dialect: Dialect, c: &Cond) {
         (Lookup::Exact, Arg::Bool(b)) if c.field.predicate.is_some() => {
             let (when_true, when_false) = c.field.predicate.unwrap_or_default();
             q.push("(").push(if *b { when_true } else { when_false }).push(")");
-        }
-        (Lookup::IContains, Arg::Text(_)) if trigram_term(dialect, c).is_some() => {
-            let (table, column, rowid) = c.field.trigram.unwrap_or_default();
-            q.push(rowid).push(" IN ");
-            push_match(q, table, column, trigram_term(dialect, c).unwrap_or_default());
         }
         (Lookup::IContains, Arg::Text(t)) => {
             let op = if dialect == Dialect::Postgres { " ILIKE " } else { " LIKE " };
