@@ -347,12 +347,12 @@ async fn license(cmd: LicenseCmd) -> anyhow::Result<()> {
             let db = open(&db).await?;
             let req = licensd_server::client_api::decode_request_code(code.trim(), "activate")
                 .map_err(|e| anyhow::anyhow!("{}", e.error.detail))?;
-            let outcome = match licensd_store::client::activate(&db, &req).await {
+            let outcome = match licensd_store::client::offline_activate(&db, &req).await {
                 Err(licensd_store::StoreError::Refused(r)) => anyhow::bail!("refused: {} ({})", r.detail(), r.code()),
                 other => other?,
             };
             let state = AppState::load(db, secret()).await?;
-            let text = state.license_file(&outcome, None);
+            let text = state.license_file(&outcome);
             match out {
                 Some(path) => {
                     std::fs::write(&path, &text).with_context(|| format!("cannot write {path}"))?;

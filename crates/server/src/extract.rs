@@ -16,7 +16,8 @@ use crate::error::ApiError;
 /// The largest request body accepted.
 pub const MAX_BODY: usize = 1024 * 1024;
 
-fn too_large() -> ApiError {
+/// The `413` for a body over [`MAX_BODY`].
+pub fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "PAYLOAD_TOO_LARGE",

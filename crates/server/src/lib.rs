@@ -70,10 +70,10 @@ impl AppState {
         Ok(())
     }
 
-    /// A signed license file for an outcome with a device, valid at most until `until` (ms).
-    pub fn license_file(&self, o: &licensd_store::client::Outcome, until: Option<i64>) -> String {
+    /// A signed license file for an outcome with a device, valid until the store recorded (`file_until`).
+    pub fn license_file(&self, o: &licensd_store::client::Outcome) -> String {
         let key = self.key();
-        let payload = licensd_store::client::license_file_payload(o, &key.key_id, licensd_core::time::now_ms(), until);
+        let payload = licensd_store::client::license_file_payload(o, &key.key_id, licensd_core::time::now_ms());
         licensd_core::signing::license_file(&payload, &key)
     }
 }
@@ -122,7 +122,7 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(api::router())
         .merge(devmate::router())
-        .merge(client_api::router().layer(axum::middleware::from_fn_with_state(state.clone(), client_api::sign)))
+        .merge(client_api::router())
         .merge(ops::router())
         .split_for_parts();
     let doc = Arc::new(openapi.clone());
@@ -146,6 +146,8 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             )
             .into_response()
         })
+        // Outermost but for metrics and tracing: client API refusals made by any layer or fallback are signed too.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), client_api::sign))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // The path only: query strings can carry license keys. DevMate's reset path carries one too.
