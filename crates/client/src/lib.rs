@@ -69,6 +69,7 @@
 #![warn(missing_docs)]
 
 mod client;
+mod clock;
 mod error;
 mod floating;
 mod keys;
@@ -79,10 +80,11 @@ mod request_code;
 mod types;
 
 pub use client::{CheckOutcome, Client, ClientBuilder, DEFAULT_TIMEOUT, KEY_ID_HEADER, SIGNATURE_HEADER};
+pub use clock::{ClockGuard, FileTimeStore, MemoryTimeStore, TimeStore};
 pub use error::Error;
 pub use floating::{FloatingSeat, SeatStatus};
 pub use keys::{KeySet, key_id};
-pub use license_file::{CLOCK_TOLERANCE, FILE_BEGIN, FILE_END, LicenseFile};
+pub use license_file::{CLOCK_TOLERANCE, FILE_BEGIN, FILE_END, LicenseFile, Verifier};
 pub use request_code::{RequestCode, RequestKind, offline_request_code};
 pub use types::{
     BorrowResult, CheckResult, ConsumptionResult, Device, Feature, License, LicenseRequest, LicenseResponse,
