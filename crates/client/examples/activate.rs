@@ -109,7 +109,8 @@ async fn run(
         file.key_id,
         file.expires_at_time()
     );
-    match LicenseFile::verify_with(&text, client.trusted_keys(), "some-other-machine", product, SystemTime::now(), None) {
+    match LicenseFile::verify_with(&text, client.trusted_keys(), "some-other-machine", product, SystemTime::now(), None)
+    {
         Err(Error::WrongDevice) => println!("as expected, the file does not verify on another machine"),
         other => println!("unexpected: the file on another machine gave {other:?}"),
     }

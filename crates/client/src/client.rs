@@ -651,7 +651,8 @@ impl Client {
     /// to the air-gapped machine's hardware id anyway). Refusals: those of `activate`, and
     /// `INVALID_REQUEST_CODE`.
     pub async fn offline_activate(&self, request_code: &str) -> Result<String, Error> {
-        let signed = self.send(Method::POST, "offline-activate", Some(&json!({"request": request_code})), &[], None).await?;
+        let signed =
+            self.send(Method::POST, "offline-activate", Some(&json!({"request": request_code})), &[], None).await?;
         text(signed, None)
     }
 
@@ -841,7 +842,11 @@ mod tests {
                 } else {
                     l[field] = json!(value);
                 }
-                Reply::bound(&k, 201, json!({"code": "ACTIVATED", "license": l, "device": d, "nonce": b["nonce"], "timestamp": 1}))
+                Reply::bound(
+                    &k,
+                    201,
+                    json!({"code": "ACTIVATED", "license": l, "device": d, "nonce": b["nonce"], "timestamp": 1}),
+                )
             });
             let r = client(&mock, &key).activate(&req()).await;
             assert!(matches!(r, Err(Error::Mismatched(_))), "{field}: {r:?}");
@@ -849,7 +854,11 @@ mod tests {
         // VALID without naming the license and device grants nothing.
         let k = key.clone();
         let bare = Mock::start(move |_, b| {
-            Reply::bound(&k, 200, json!({"valid": true, "code": "VALID", "detail": "d", "nonce": b["nonce"], "timestamp": 1}))
+            Reply::bound(
+                &k,
+                200,
+                json!({"valid": true, "code": "VALID", "detail": "d", "nonce": b["nonce"], "timestamp": 1}),
+            )
         });
         assert!(matches!(client(&bare, &key).check_online(&req()).await, Err(Error::Mismatched(_))));
     }
@@ -860,8 +869,12 @@ mod tests {
         let ahead = crate::types::unix_secs(SystemTime::now()) + 86_400;
         let k = key.clone();
         let mock = Mock::start(move |_, b| {
-            Reply::bound(&k, 200, json!({"valid": true, "code": "VALID", "detail": "d", "license": license(30),
-                "device": device(), "nonce": b["nonce"], "timestamp": ahead}))
+            Reply::bound(
+                &k,
+                200,
+                json!({"valid": true, "code": "VALID", "detail": "d", "license": license(30),
+                "device": device(), "nonce": b["nonce"], "timestamp": ahead}),
+            )
         });
         let c = Client::builder(&mock.url, &key.public)
             .grace_period(Duration::from_secs(7 * 86_400))

@@ -50,7 +50,9 @@ impl FileTimeStore {
     pub fn default_for(key_id: &str) -> Option<FileTimeStore> {
         let safe: String = key_id.chars().filter(char::is_ascii_alphanumeric).collect();
         let dir = dirs::data_local_dir()?;
-        Some(FileTimeStore::new(dir.join("licensd").join(if safe.is_empty() { "default".into() } else { safe }).join("clock")))
+        Some(FileTimeStore::new(
+            dir.join("licensd").join(if safe.is_empty() { "default".into() } else { safe }).join("clock"),
+        ))
     }
 }
 

@@ -109,12 +109,19 @@ async fn online_lifecycle_verifies_every_answer(s: Server) {
     let verified = LicenseFile::verify(&file, &s.public_key, "machine-1", "app").unwrap();
     assert_eq!(verified.license_key, key);
     assert!(matches!(LicenseFile::verify(&file, &s.public_key, "machine-2", "app"), Err(Error::WrongDevice)));
-    let tampered = file.replacen("A", "B", 1);
+    // One character of the body changed (the 40th of its second line: inside the signed payload).
+    let mut lines: Vec<String> = file.lines().map(str::to_string).collect();
+    let c = if lines[2].as_bytes()[40] == b'B' { "C" } else { "B" };
+    lines[2].replace_range(40..41, c);
+    let tampered = lines.join("\n");
+    assert_ne!(tampered.trim(), file.trim());
     assert!(LicenseFile::verify(&tampered, &s.public_key, "machine-1", "app").is_err());
 
     // The file keeps the slot: the client cannot free it while the file still verifies offline.
     match client.deactivate(&req).await {
-        Err(Error::Refused { status, code, .. }) => assert_eq!((status, code.as_str()), (409, "LICENSE_FILE_OUTSTANDING")),
+        Err(Error::Refused { status, code, .. }) => {
+            assert_eq!((status, code.as_str()), (409, "LICENSE_FILE_OUTSTANDING"))
+        }
         other => panic!("{other:?}"),
     }
     // The vendor can (support moved the customer to a new machine).
@@ -128,9 +135,8 @@ async fn online_lifecycle_verifies_every_answer(s: Server) {
 
 /// The id of the active device `hardware_id` of the license `key`.
 async fn verified_device(s: &Server, key: &str, hardware_id: &str) -> i64 {
-    let row = s
-        .db
-        .fetch_one(
+    let row =
+        s.db.fetch_one(
             licensd_store::db::query(
                 "SELECT d.id FROM devices d JOIN licenses l ON l.id = d.license_id \
                  WHERE l.license_key = ? AND d.hardware_id = ? AND d.deactivated_at IS NULL",
@@ -194,7 +200,8 @@ async fn air_gapped_activation_round_trip(s: Server) {
 /// A trial template for product `code` (created if needed).
 async fn trial_product(s: &Server, code: &str) {
     let scope = Scope::system();
-    let p: ProductInput = serde_json::from_value(serde_json::json!({"product_name": code, "short_code": code})).unwrap();
+    let p: ProductInput =
+        serde_json::from_value(serde_json::json!({"product_name": code, "short_code": code})).unwrap();
     let product = licensd_store::products::create(&s.db, &scope, p).await.unwrap();
     let t: licensd_core::model::LicenseTemplateInput = serde_json::from_value(serde_json::json!({
         "product": product.id, "name": "Trial", "code": format!("{code}-trial"), "is_trial": true, "max_activations": 1
@@ -232,7 +239,12 @@ async fn a_relay_answering_with_another_licenses_genuine_answer_is_refused(s: Se
             v["license_key"] = trial_key.into();
             v["product"] = "cheap".into();
             v["hardware_id"] = "relay-hw".into();
-            let res = reqwest::Client::new().post(format!("{upstream}{}", uri.path())).body(v.to_string()).send().await.unwrap();
+            let res = reqwest::Client::new()
+                .post(format!("{upstream}{}", uri.path()))
+                .body(v.to_string())
+                .send()
+                .await
+                .unwrap();
             let mut out = axum::http::Response::builder().status(res.status().as_u16());
             for (k, val) in res.headers() {
                 out = out.header(k.as_str(), val.as_bytes());
@@ -242,7 +254,10 @@ async fn a_relay_answering_with_another_licenses_genuine_answer_is_refused(s: Se
     });
     tokio::spawn(async move { axum::serve(listener, relay).await.unwrap() });
 
-    let pirate = Client::builder(&relay_url, &s.public_key).clock_guard(licensd_client::ClockGuard::in_memory()).build().unwrap();
+    let pirate = Client::builder(&relay_url, &s.public_key)
+        .clock_guard(licensd_client::ClockGuard::in_memory())
+        .build()
+        .unwrap();
     let req = LicenseRequest::new("NOT-A-REAL-KEY", "victim-machine", "app");
     // What the relay gets back from the real server is a signed VALID for the trial…
     let r = pirate.check_online(&req).await;
@@ -251,7 +266,8 @@ async fn a_relay_answering_with_another_licenses_genuine_answer_is_refused(s: Se
     assert!(matches!(pirate.activate(&req).await, Err(Error::Mismatched(_))));
     assert!(matches!(pirate.license_file(&req).await, Err(Error::Mismatched(_))));
     // The same request straight to the server is an honest refusal.
-    let direct = Client::builder(&s.url, &s.public_key).clock_guard(licensd_client::ClockGuard::in_memory()).build().unwrap();
+    let direct =
+        Client::builder(&s.url, &s.public_key).clock_guard(licensd_client::ClockGuard::in_memory()).build().unwrap();
     let r = direct.check_online(&req).await.unwrap();
     assert_eq!((r.valid, r.code.as_str()), (false, "NOT_FOUND"));
 }
@@ -261,13 +277,17 @@ async fn a_relay_answering_with_another_licenses_genuine_answer_is_refused(s: Se
 async fn another_products_trial_file_does_not_unlock_this_product(s: Server) {
     let _ = license(&s, serde_json::json!({})).await;
     trial_product(&s, "cheap").await;
-    let client = Client::builder(&s.url, &s.public_key).clock_guard(licensd_client::ClockGuard::in_memory()).build().unwrap();
+    let client =
+        Client::builder(&s.url, &s.public_key).clock_guard(licensd_client::ClockGuard::in_memory()).build().unwrap();
     let t = client.trial("cheap", "my-machine", None).await.unwrap();
     let req = LicenseRequest::new(&t.license.license_key, "my-machine", "cheap");
     let file = client.license_file(&req).await.unwrap();
     let now = std::time::SystemTime::now();
     let r = LicenseFile::verify_at(&file, &s.public_key, "my-machine", "app", now);
-    assert!(matches!(&r, Err(Error::WrongProduct { expected, found }) if expected == "app" && found == "cheap"), "{r:?}");
+    assert!(
+        matches!(&r, Err(Error::WrongProduct { expected, found }) if expected == "app" && found == "cheap"),
+        "{r:?}"
+    );
     let f = LicenseFile::verify_at(&file, &s.public_key, "my-machine", "cheap", now).unwrap();
     assert!(f.is_trial);
     let keys = client.trusted_keys();
