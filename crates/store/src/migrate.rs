@@ -63,6 +63,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_activated_index.sql"),
         postgres: include_str!("../migrations/postgres/0010_activated_index.sql"),
     },
+    Migration {
+        version: 13,
+        sqlite: include_str!("../migrations/sqlite/0013_signing_key_kdf.sql"),
+        postgres: include_str!("../migrations/postgres/0013_signing_key_kdf.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.
