@@ -761,6 +761,32 @@ mod tests {
         assert_eq!(q.render(Dialect::Sqlite), "SELECT * FROM t WHERE a = ? AND b = ? OR c = ?");
     }
 
+    #[tokio::test]
+    async fn sqlite_write_connection_commits_with_the_synchronous_asked_for() {
+        let dir = std::env::temp_dir().join(format!("licensd-sync-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("s.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        assert_eq!(db.sqlite_synchronous().await.unwrap(), Some("full"), "durable by default");
+        db.close().await;
+        let db = Db::connect_with(&url, &Options { sqlite_synchronous: Synchronous::Normal }).await.unwrap();
+        assert_eq!(db.sqlite_synchronous().await.unwrap(), Some("normal"));
+        db.close().await;
+        assert_eq!("FULL".parse::<Synchronous>(), Ok(Synchronous::Full));
+        assert!("off".parse::<Synchronous>().is_err());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for f in ["s.db", "s.db-wal", "s.db-shm"] {
+                let p = dir.join(f);
+                if p.exists() {
+                    assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600, "{f}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn database_urls_name_files() {
         assert_eq!(sqlite_path("sqlite://licensd.db").unwrap(), "licensd.db");
