@@ -23,6 +23,17 @@ struct DbArg {
     /// Database URL: sqlite://FILE, sqlite:///ABS/PATH, a file path, or postgres://…
     #[arg(long, env = "LICENSD_DB", default_value = "sqlite://licensd.db")]
     db: String,
+    /// SQLite: `full` fsyncs every (group) commit, so an acknowledged write survives a power loss;
+    /// `normal` skips that fsync (faster writes; a power loss or OS crash can drop the last commits).
+    #[arg(long, env = "LICENSD_SQLITE_SYNCHRONOUS", default_value = "full", value_parser = ["full", "normal"])]
+    sqlite_synchronous: String,
+}
+
+impl DbArg {
+    fn options(&self) -> licensd_store::db::Options {
+        // The value parser admits only what `Synchronous` parses.
+        licensd_store::db::Options { sqlite_synchronous: self.sqlite_synchronous.parse().unwrap_or_default() }
+    }
 }
 
 #[derive(Subcommand)]
@@ -98,6 +109,14 @@ enum KeyCmd {
     /// Make a new signing key active; old keys stay retrievable, so what they signed still verifies.
     /// Running servers pick the new key up within 30 seconds.
     Rotate {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Seal every stored signing key (retired ones too) under LICENSD_SECRET with Argon2id: keys stored in
+    /// plaintext, or in the older SHA-256 format. Idempotent; `serve` does the same at start.
+    Encrypt {
         #[command(flatten)]
         db: DbArg,
         #[arg(long)]
@@ -225,26 +244,59 @@ fn init_logging() {
 }
 
 async fn open(db: &DbArg) -> anyhow::Result<Db> {
-    Db::connect(&db.db).await.with_context(|| format!("cannot open the database {}", redact(&db.db)))
+    Db::connect_with(&db.db, &db.options())
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(&db.db)))
 }
 
-/// A database URL without its password, for messages.
+/// A database URL without its password, for messages: the password of `user:password@`, and the values of
+/// `password` and `sslpassword` query parameters (`postgres://host/db?password=…`).
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match (head.find("://"), head.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match head[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &head[..s + 3], &head[at..]),
+            None => head.to_string(),
+        },
+        _ => head.to_string(),
+    };
+    if let Some(q) = query {
+        let params: Vec<String> = q
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword") => {
+                    format!("{k}=***")
+                }
+                _ => kv.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
     }
+    out
 }
 
-/// `LICENSD_SECRET`: encrypts the signing key at rest when set.
+/// Shorter secrets are accepted but warned about: Argon2id slows each guess, it does not make a short or
+/// human-chosen secret unguessable.
+const SECRET_MIN_CHARS: usize = 16;
+
+/// `LICENSD_SECRET`: seals the signing keys at rest when set.
 fn secret() -> Option<String> {
-    std::env::var("LICENSD_SECRET").ok().filter(|s| !s.is_empty())
+    let s = std::env::var("LICENSD_SECRET").ok().filter(|s| !s.is_empty())?;
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    if s.chars().count() < SECRET_MIN_CHARS {
+        WARNED.call_once(|| {
+            tracing::warn!(
+                "LICENSD_SECRET is shorter than {SECRET_MIN_CHARS} characters: whoever gets a copy of the database can \
+                 guess it offline and read the signing keys; use at least {SECRET_MIN_CHARS} random characters \
+                 (e.g. `openssl rand -base64 32`)"
+            );
+        });
+    }
+    Some(s)
 }
 
 async fn shutdown_signal() {
@@ -269,9 +321,15 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let db =
-        Db::connect(&config.db).await.with_context(|| format!("cannot open the database {}", redact(&config.db)))?;
+async fn serve(config: Config, options: licensd_store::db::Options) -> anyhow::Result<()> {
+    let db = Db::connect_with(&config.db, &options)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(&config.db)))?;
+    if let Some(sync) = db.sqlite_synchronous().await? {
+        tracing::info!(synchronous = sync, "SQLite commits with synchronous={sync}");
+    }
+    let secret = secret();
+    seal_keys_at_start(&db, secret.as_deref()).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -282,7 +340,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         writeln!(out, "licensd listening on http://{addr}")?;
         out.flush()?;
     }
-    let state = AppState::load(db.clone(), secret()).await.context("cannot load the signing key")?;
+    let state = AppState::load(db.clone(), secret).await.context("cannot load the signing key")?;
+    warn_unsealed_keys(&db).await?;
+    tokio::spawn(warn_weak_license_keys(db.clone()));
     licensd_server::serve(state, listener, shutdown_signal()).await?;
     db.close().await;
     Ok(())
@@ -293,7 +353,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging();
     match cli.cmd {
-        Cmd::Serve { db, listen } => serve(Config { db: db.db, listen }).await,
+        Cmd::Serve { db, listen } => serve(Config { db: db.db.clone(), listen }, db.options()).await,
         Cmd::Token { cmd } => token(cmd).await,
         Cmd::Key { cmd } => key(cmd).await,
         Cmd::License { cmd } => license(cmd).await,
@@ -321,10 +381,128 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// `serve` with a secret: seals what is not sealed with Argon2id yet, before the key is loaded.
+async fn seal_keys_at_start(db: &Db, secret: Option<&str>) -> anyhow::Result<()> {
+    let Some(secret) = secret else { return Ok(()) };
+    let done = licensd_store::keys::encrypt_all(db, secret).await?;
+    for (key_id, was) in &done.resealed {
+        tracing::info!(key_id = %key_id, was = was.as_str(), "sealed the signing key with Argon2id under LICENSD_SECRET");
+    }
+    for (key_id, why) in &done.failed {
+        tracing::warn!(key_id = %key_id, "cannot seal the signing key under LICENSD_SECRET: {why}");
+    }
+    Ok(())
+}
+
+/// Warns, once at start, when the active signing key (or a retired one, which applications may still
+/// trust) is stored in plaintext.
+async fn warn_unsealed_keys(db: &Db) -> anyhow::Result<()> {
+    let keys = licensd_store::keys::stored(db).await?;
+    let plain: Vec<&str> = keys.iter().filter(|k| !k.kdf.is_sealed()).map(|k| k.key_id.as_str()).collect();
+    if plain.is_empty() {
+        return Ok(());
+    }
+    let active = keys.iter().find(|k| k.active && !k.kdf.is_sealed());
+    tracing::warn!(
+        keys = %plain.join(","),
+        "{} stored UNENCRYPTED in the database: anyone who can read the database file or a backup of it can sign \
+         license files and answers that applications accept. Set LICENSD_SECRET to a long random value (e.g. \
+         `openssl rand -base64 32`) and restart, or run `licensd key encrypt`, to seal {}; keep the secret: the \
+         keys cannot be read without it",
+        match active {
+            Some(k) if plain.len() == 1 => format!("the signing key {} is", k.key_id),
+            Some(k) => format!("the signing key {} and {} retired keys are", k.key_id, plain.len() - 1),
+            None => format!("{} retired signing keys are", plain.len()),
+        },
+        if plain.len() == 1 { "it" } else { "them" }
+    );
+    Ok(())
+}
+
+/// How many license keys are below [`licensd_core::keys::WEAK_KEY_BITS`], and one such license's id.
+async fn weak_license_keys(db: &Db) -> anyhow::Result<(u64, Option<i64>)> {
+    use licensd_store::db::query;
+    let (mut after, mut weak, mut example) = (0i64, 0u64, None);
+    loop {
+        let rows = db
+            .fetch_all(query("SELECT id, license_key FROM licenses WHERE id > ? ORDER BY id LIMIT 5000").bind(after))
+            .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.get("id")?;
+        for r in &rows {
+            let key: Option<String> = r.get("license_key")?;
+            if key.as_deref().is_some_and(licensd_core::keys::is_weak) {
+                weak += 1;
+                example = example.or(Some(r.get("id")?));
+            }
+        }
+    }
+    Ok((weak, example))
+}
+
+/// Reports, once at start and off the request path, the licenses whose keys can be guessed (imported or
+/// chosen by a store; licensd's own keys never are).
+async fn warn_weak_license_keys(db: Db) {
+    match weak_license_keys(&db).await {
+        Ok((0, _)) => {}
+        Ok((n, example)) => tracing::warn!(
+            licenses = n,
+            example = example.unwrap_or_default(),
+            "{n} licenses have keys of under 60 bits of entropy (e.g. license #{}): imported or chosen by a store, \
+             they can be guessed; the client API's rate limits slow that down, new keys that licensd generates do \
+             not have this problem",
+            example.unwrap_or_default()
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot count licenses with weak keys"),
+    }
+}
+
+/// `licensd key encrypt`.
+async fn key_encrypt(db: &DbArg, json: bool) -> anyhow::Result<()> {
+    let secret = secret().context(
+        "LICENSD_SECRET is not set: set it to a long random value (e.g. `openssl rand -base64 32`) to seal the \
+         signing keys under it, and keep it: the keys cannot be read without it",
+    )?;
+    let db = open(db).await?;
+    let done = licensd_store::keys::encrypt_all(&db, &secret).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "resealed": done.resealed.iter().map(|(k, was)| serde_json::json!({"key_id": k, "was": was})).collect::<Vec<_>>(),
+                "unchanged": done.unchanged,
+                "failed": done.failed.iter().map(|(k, why)| serde_json::json!({"key_id": k, "error": why})).collect::<Vec<_>>(),
+            })
+        );
+    } else {
+        for (k, was) in &done.resealed {
+            let was = if *was == licensd_store::keys::Kdf::None { "plaintext" } else { "SHA-256, no salt" };
+            println!("sealed key {k} with Argon2id (was {was})");
+        }
+        for (k, why) in &done.failed {
+            eprintln!("key {k}: {why}");
+        }
+        println!(
+            "{} keys sealed now, {} sealed with Argon2id already{}",
+            done.resealed.len(),
+            done.unchanged.len(),
+            if done.failed.is_empty() { String::new() } else { format!(", {} could not be opened", done.failed.len()) }
+        );
+    }
+    db.close().await;
+    anyhow::ensure!(
+        done.failed.is_empty(),
+        "{} keys were left as they were: LICENSD_SECRET does not open them",
+        done.failed.len()
+    );
+    Ok(())
+}
+
 async fn key(cmd: KeyCmd) -> anyhow::Result<()> {
     let (db, json, rotate) = match cmd {
         KeyCmd::Show { db, json } => (db, json, false),
         KeyCmd::Rotate { db, json } => (db, json, true),
+        KeyCmd::Encrypt { db, json } => return key_encrypt(&db, json).await,
     };
     let db = open(&db).await?;
     let k = if rotate {
@@ -332,6 +510,11 @@ async fn key(cmd: KeyCmd) -> anyhow::Result<()> {
     } else {
         licensd_store::keys::active(&db, secret().as_deref()).await?
     };
+    if rotate && secret().is_none() {
+        eprintln!(
+            "warning: the new key is stored unencrypted; set LICENSD_SECRET and run `licensd key encrypt` to seal it"
+        );
+    }
     if json {
         println!("{}", serde_json::json!({"alg": "ed25519", "key_id": k.key_id, "public_key": k.public_base64()}));
     } else {
@@ -455,7 +638,10 @@ async fn dev(cmd: DevCmd) -> anyhow::Result<()> {
                     }
                     text.push('\n');
                 }
-                std::fs::write(&path, text).with_context(|| format!("cannot write {path}"))?;
+                // License keys: owner-only, like the database they come from.
+                devmate::create_private(&path)?
+                    .write_all(text.as_bytes())
+                    .with_context(|| format!("cannot write {path}"))?;
             }
         }
     }
@@ -516,5 +702,18 @@ mod tests {
     fn passwords_are_redacted() {
         assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    #[test]
+    fn passwords_in_query_parameters_are_redacted() {
+        use super::redact;
+        assert_eq!(redact("postgres://h/db?password=secret"), "postgres://h/db?password=***");
+        assert_eq!(
+            redact("postgres://u@h/db?sslmode=require&PASSWORD=s3&sslpassword=k&application_name=x"),
+            "postgres://u@h/db?sslmode=require&PASSWORD=***&sslpassword=***&application_name=x"
+        );
+        assert_eq!(redact("postgres://u:p@h/db?password=q"), "postgres://u:***@h/db?password=***");
+        assert_eq!(redact("postgresql://h/db?user=u"), "postgresql://h/db?user=u");
+        assert!(!redact("postgres://h/db?password=secret@x").contains("secret"));
     }
 }

@@ -64,6 +64,11 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0010_activated_index.sql"),
     },
     Migration {
+        version: 13,
+        sqlite: include_str!("../migrations/sqlite/0013_signing_key_kdf.sql"),
+        postgres: include_str!("../migrations/postgres/0013_signing_key_kdf.sql"),
+    },
+    Migration {
         version: 14,
         sqlite: include_str!("../migrations/sqlite/0014_license_files.sql"),
         postgres: include_str!("../migrations/postgres/0014_license_files.sql"),
