@@ -119,6 +119,7 @@ fn client_req(
     if let Some(n) = nonce {
         check_len("nonce", n, 1, 128)?;
     }
+    crate::limits::client_key(&license_key, nonce)?;
     Ok(ClientReq { license_key, hardware_id, product, hostname, os, app_version })
 }
 

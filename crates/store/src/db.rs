@@ -242,13 +242,29 @@ impl Db {
         Ok(db)
     }
 
+    /// [`Db::connect`] for a server: on PostgreSQL every statement is cancelled after `statement_timeout`
+    /// (unless the URL sets its own, `?options[statement_timeout]=…`), so a runaway query cannot hold a connection
+    /// for ever. Migrations lift it for their own transactions. SQLite has no such setting.
+    pub async fn connect_with_statement_timeout(url: &str, statement_timeout: Duration) -> Result<Db, StoreError> {
+        let db = Self::open_with(url, Some(statement_timeout)).await?;
+        crate::migrate::run(&db).await?;
+        Ok(db)
+    }
+
     /// Opens the pools without migrating.
     pub async fn open(url: &str) -> Result<Db, StoreError> {
+        Self::open_with(url, None).await
+    }
+
+    async fn open_with(url: &str, statement_timeout: Option<Duration>) -> Result<Db, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             // Plan every statement with its real parameters: a generic plan cannot tell a one-day date range
             // from a ten-year one, and on a million licenses that choice is the difference between an index
             // and a scan. Planning costs well under a millisecond here.
-            let options = PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
+            let mut options = PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
+            if let Some(t) = statement_timeout.filter(|_| !url.contains("statement_timeout")) {
+                options = options.options([("statement_timeout", format!("{}ms", t.as_millis().max(1)))]);
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
