@@ -9,6 +9,7 @@ mod catalog;
 mod client;
 mod customers_orders;
 mod devmate;
+mod front_door;
 mod licenses;
 mod scoping;
 mod search;
