@@ -63,6 +63,12 @@ enum Cmd {
         /// The device the file must be for.
         #[arg(long)]
         hardware_id: Option<String>,
+        /// The product (short code) the file must be for; one server signs the files of every product.
+        #[arg(long)]
+        product: Option<String>,
+        /// Refuse a trial license's file.
+        #[arg(long)]
+        refuse_trial: bool,
         #[arg(long)]
         json: bool,
     },
@@ -416,7 +422,9 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Dev { cmd } => dev(cmd).await,
-        Cmd::Verify { file, public_key, hardware_id, json } => verify(&file, &public_key, hardware_id.as_deref(), json),
+        Cmd::Verify { file, public_key, hardware_id, product, refuse_trial, json } => {
+            verify(&file, &public_key, hardware_id.as_deref(), product.as_deref(), refuse_trial, json)
+        }
     }
 }
 
@@ -454,12 +462,12 @@ async fn license(cmd: LicenseCmd) -> anyhow::Result<()> {
             let db = open(&db).await?;
             let req = licensd_server::client_api::decode_request_code(code.trim(), "activate")
                 .map_err(|e| anyhow::anyhow!("{}", e.error.detail))?;
-            let outcome = match licensd_store::client::activate(&db, &req).await {
+            let outcome = match licensd_store::client::offline_activate(&db, &req).await {
                 Err(licensd_store::StoreError::Refused(r)) => anyhow::bail!("refused: {} ({})", r.detail(), r.code()),
                 other => other?,
             };
             let state = AppState::load(db, secret()).await?;
-            let text = state.license_file(&outcome, None);
+            let text = state.license_file(&outcome);
             match out {
                 Some(path) => {
                     std::fs::write(&path, &text).with_context(|| format!("cannot write {path}"))?;
@@ -472,7 +480,14 @@ async fn license(cmd: LicenseCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn verify(file: &str, public_key: &str, hardware_id: Option<&str>, json: bool) -> anyhow::Result<()> {
+fn verify(
+    file: &str,
+    public_key: &str,
+    hardware_id: Option<&str>,
+    product: Option<&str>,
+    refuse_trial: bool,
+    json: bool,
+) -> anyhow::Result<()> {
     use licensd_client::{KeySet, LicenseFile};
     let text = if file == "-" {
         std::io::read_to_string(std::io::stdin())?
@@ -480,23 +495,29 @@ fn verify(file: &str, public_key: &str, hardware_id: Option<&str>, json: bool) -
         std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?
     };
     let keys = KeySet::from_public_key(public_key).map_err(|e| anyhow::anyhow!("--public-key: {e}"))?;
-    let now = std::time::SystemTime::now();
-    let f = match hardware_id {
-        Some(hw) => LicenseFile::verify_with(&text, &keys, hw, now, None),
-        None => LicenseFile::verify_any_device(&text, &keys, now),
+    let mut verifier = LicenseFile::verifier(&keys);
+    if let Some(hw) = hardware_id {
+        verifier = verifier.hardware_id(hw);
     }
-    .map_err(|e| anyhow::anyhow!("the license file does not verify: {e}"))?;
+    if let Some(p) = product {
+        verifier = verifier.product(p);
+    }
+    if refuse_trial {
+        verifier = verifier.refuse_trial();
+    }
+    let f = verifier.verify(&text).map_err(|e| anyhow::anyhow!("the license file does not verify: {e}"))?;
     if json {
         println!(
             "{}",
             serde_json::json!({"valid": true, "license_key": f.license_key, "product": f.product, "hardware_id": f.hardware_id,
-                "issued_at": f.issued_at, "expires_at": f.expires_at, "key_id": f.key_id})
+                "is_trial": f.is_trial, "issued_at": f.issued_at, "expires_at": f.expires_at, "key_id": f.key_id})
         );
     } else {
         println!("valid license file");
         println!("license key: {}", f.license_key);
         println!("product:     {}", f.product);
         println!("device:      {}", f.hardware_id);
+        println!("trial:       {}", if f.is_trial { "yes" } else { "no" });
         println!("issued at:   {} (UNIX seconds)", f.issued_at);
         println!("expires at:  {} (UNIX seconds)", f.expires_at);
         println!("signed by:   key {}", f.key_id);

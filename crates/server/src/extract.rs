@@ -16,7 +16,8 @@ use crate::error::ApiError;
 /// The largest request body accepted.
 pub const MAX_BODY: usize = 1024 * 1024;
 
-fn too_large() -> ApiError {
+/// The `413` for a body over [`MAX_BODY`].
+pub fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "PAYLOAD_TOO_LARGE",
@@ -49,24 +50,23 @@ pub async fn read_body(req: Request) -> Result<Bytes, ApiError> {
     if declared.is_some_and(|n| n > MAX_BODY) {
         return Err(too_large());
     }
-    axum::body::to_bytes(req.into_body(), MAX_BODY).await.map_err(|e| {
-        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-        while let Some(s) = source {
-            if s.to_string().contains("length limit") {
-                return too_large();
-            }
-            if s.is::<tower_http::timeout::TimeoutError>() {
-                return ApiError::new(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "REQUEST_TIMEOUT",
-                    "Request timeout",
-                    "the request body stalled for longer than the body timeout",
-                );
-            }
-            source = s.source();
+    axum::body::to_bytes(req.into_body(), MAX_BODY).await.map_err(body_error)
+}
+
+/// What a body that could not be read answers: `413` over [`MAX_BODY`], `408` when it stalled or was not complete
+/// in time (the front door's [`crate::front_door::BodyTimeout`]), else `400`.
+pub fn body_error(e: axum::Error) -> ApiError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = source {
+        if s.to_string().contains("length limit") {
+            return too_large();
         }
-        ApiError::new(StatusCode::BAD_REQUEST, "BAD_BODY", "Unreadable body", e.to_string())
-    })
+        if let Some(t) = s.downcast_ref::<crate::front_door::BodyTimeout>() {
+            return ApiError::new(StatusCode::REQUEST_TIMEOUT, "REQUEST_TIMEOUT", "Request timeout", t.to_string());
+        }
+        source = s.source();
+    }
+    ApiError::new(StatusCode::BAD_REQUEST, "BAD_BODY", "Unreadable body", e.to_string())
 }
 
 fn malformed(detail: String) -> ApiError {

@@ -382,9 +382,9 @@ async fn serve_connection(
     config: &HttpConfig,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let body_timeout = config.body_timeout;
+    let (stall, deadline) = (config.body_timeout, config.request_timeout);
     let svc = tower::service_fn(move |req: axum::http::Request<hyper::body::Incoming>| {
-        let mut req = req.map(|b| Body::new(tower_http::timeout::TimeoutBody::new(body_timeout, b)));
+        let mut req = req.map(|b| Body::new(GuardedBody::new(b, stall, deadline)));
         req.extensions_mut().insert(ConnectInfo(peer));
         app.clone().oneshot(req)
     });
@@ -417,6 +417,92 @@ async fn stopped(rx: &mut tokio::sync::watch::Receiver<bool>) {
 fn log_connection_end(r: Result<(), Box<dyn std::error::Error + Send + Sync>>) {
     if let Err(e) = r {
         tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// Why a request body could not be read in time (found by [`crate::extract::body_error`] in a body error's
+/// sources).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyTimeout {
+    /// No data for longer than the body timeout.
+    Stalled(Duration),
+    /// Data kept coming, but the whole body was not there within the request timeout.
+    Deadline(Duration),
+}
+
+impl std::fmt::Display for BodyTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyTimeout::Stalled(t) => write!(f, "the request body stalled for longer than {} s", t.as_secs_f64()),
+            BodyTimeout::Deadline(t) => write!(f, "the request body was not complete within {} s", t.as_secs_f64()),
+        }
+    }
+}
+
+impl std::error::Error for BodyTimeout {}
+
+pin_project_lite::pin_project! {
+    /// A request body with two clocks: a pause between chunks longer than the body timeout, or a body not complete
+    /// within the request timeout of its request's arrival, ends it with a [`BodyTimeout`]. Whoever reads it (the
+    /// signing middleware, an extractor) gets the error, so a trickling body is bounded wherever it is read.
+    struct GuardedBody<B> {
+        #[pin]
+        inner: B,
+        #[pin]
+        stall: tokio::time::Sleep,
+        stall_for: Duration,
+        #[pin]
+        deadline: tokio::time::Sleep,
+        deadline_after: Duration,
+    }
+}
+
+impl<B> GuardedBody<B> {
+    fn new(inner: B, stall_for: Duration, deadline_after: Duration) -> Self {
+        // Timers register only when first polled: a body that is already buffered never touches them.
+        GuardedBody {
+            inner,
+            stall: tokio::time::sleep(stall_for),
+            stall_for,
+            deadline: tokio::time::sleep(deadline_after),
+            deadline_after,
+        }
+    }
+}
+
+impl<B> http_body::Body for GuardedBody<B>
+where
+    B: http_body::Body<Data = axum::body::Bytes>,
+    B::Error: Into<axum::BoxError>,
+{
+    type Data = axum::body::Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let mut this = self.project();
+        if let Poll::Ready(frame) = this.inner.poll_frame(cx) {
+            let next = tokio::time::Instant::now() + *this.stall_for;
+            this.stall.as_mut().reset(next);
+            return Poll::Ready(frame.map(|r| r.map_err(Into::into)));
+        }
+        if this.deadline.poll(cx).is_ready() {
+            return Poll::Ready(Some(Err(Box::new(BodyTimeout::Deadline(*this.deadline_after)))));
+        }
+        if this.stall.poll(cx).is_ready() {
+            return Poll::Ready(Some(Err(Box::new(BodyTimeout::Stalled(*this.stall_for)))));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -90,10 +90,10 @@ impl AppState {
         Ok(())
     }
 
-    /// A signed license file for an outcome with a device, valid at most until `until` (ms).
-    pub fn license_file(&self, o: &licensd_store::client::Outcome, until: Option<i64>) -> String {
+    /// A signed license file for an outcome with a device, valid until the store recorded (`file_until`).
+    pub fn license_file(&self, o: &licensd_store::client::Outcome) -> String {
         let key = self.key();
-        let payload = licensd_store::client::license_file_payload(o, &key.key_id, licensd_core::time::now_ms(), until);
+        let payload = licensd_store::client::license_file_payload(o, &key.key_id, licensd_core::time::now_ms());
         licensd_core::signing::license_file(&payload, &key)
     }
 }
@@ -145,8 +145,8 @@ impl utoipa::Modify for SecurityAddon {
 /// The router and the OpenAPI document generated from its handlers.
 pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     use axum::middleware::from_fn_with_state as mw;
-    // Each surface answers its own timeouts and rate limits in its own shape; on the client API both sit inside
-    // the signing middleware, so those answers are signed too.
+    // Each surface answers its own timeouts and rate limits in its own shape; on the client API they sit inside
+    // the signing middleware (over the whole app, below), so those answers are bound and signed too.
     let ops = if state.http.metrics_listen.is_some() {
         // `/metrics` is on its own address (`--metrics-listen`), not on the public port.
         OpenApiRouter::new().routes(utoipa_axum::routes!(ops::healthz))
@@ -165,8 +165,7 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(
             client_api::router()
                 .layer(mw(state.clone(), limits::client))
-                .layer(mw(state.clone(), front_door::deadline))
-                .layer(mw(state.clone(), client_api::sign)),
+                .layer(mw(state.clone(), front_door::deadline)),
         )
         .merge(ops)
         .split_for_parts();
@@ -192,6 +191,8 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             )
             .into_response()
         })
+        // Outermost but for metrics and tracing: client API refusals made by any layer or fallback are signed too.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), client_api::sign))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // The path only: query strings can carry license keys. DevMate's reset path carries one too.

@@ -1,14 +1,14 @@
 //! Rate limits: token buckets (GCRA, from `governor`) per client address and per license key on the client API,
 //! a stricter one per address for `trial`, and one per token on the management APIs (`/api/v1`, `/v2`). A request
 //! over a limit answers `429` with `Retry-After` and the error envelope (code `RATE_LIMITED`); on the client API
-//! it is signed like every client answer and echoes the request's `nonce`.
+//! it is bound to the request and signed like every client answer (so it echoes the request's `nonce`).
 //!
 //! Limits are kept in memory, per instance: N instances behind a load balancer allow N times the rate. Each
 //! bucket map holds only keys seen within their refill time ([`Limits::housekeeping`], every few seconds), so
 //! memory is bounded by the request rate, not by how many keys or addresses exist. Keys and tokens are stored as
 //! keyed 64-bit hashes: fixed size, and no secret stays in memory.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::hash::BuildHasher as _;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -21,7 +21,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use serde_json::json;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -202,17 +201,10 @@ fn with_retry_after(mut res: Response, wait: Duration) -> Response {
 
 const TRIAL_PATH: &str = "/api/v1/client/trial";
 
-/// A refusal of the per-key limit, noted by [`client_key`] for the middleware to answer.
-struct Refused {
-    error: ApiError,
-    wait: Duration,
-    nonce: Option<String>,
-}
-
-/// What a client request's handler may consult: the per-key limit.
+/// What a client request's handler may consult: the per-key limit, and what it refused (for `Retry-After`).
 struct ClientScope {
     limits: Arc<Limits>,
-    refused: RefCell<Option<Refused>>,
+    refused: Cell<Option<Duration>>,
 }
 
 tokio::task_local! {
@@ -220,20 +212,22 @@ tokio::task_local! {
 }
 
 /// The per-key limit of the client API, checked where the handlers have read the key (`client_api::client_req`).
-/// `Err` is a `429`; the [`client`] middleware turns it into the full answer (`Retry-After`, the nonce). Outside
-/// a client request (the CLI's offline activation) there is no limit.
-pub fn client_key(license_key: &str, nonce: &Option<String>) -> Result<(), ApiError> {
+/// `Err` is the `429` to answer; the [`client`] middleware adds `Retry-After`, and the signing middleware binds it
+/// to the request (nonce included) like every client answer. Outside a client request (the CLI's offline
+/// activation) there is no limit.
+pub fn client_key(license_key: &str) -> Result<(), ApiError> {
     CLIENT
         .try_with(|scope| {
             let Err((error, wait)) = scope.limits.check_client_key(license_key) else { return Ok(()) };
-            *scope.refused.borrow_mut() = Some(Refused { error: error.clone(), wait, nonce: nonce.clone() });
+            scope.refused.set(Some(wait));
             Err(error)
         })
         .unwrap_or(Ok(()))
 }
 
-/// Middleware of the client API (inside the signing middleware, so refusals are signed): the per-address limit
-/// (`trial` has its own, stricter one) before the handler; the per-key limit inside it, through [`client_key`].
+/// Middleware of the client API (inside the signing middleware, so refusals are bound and signed): the
+/// per-address limit (`trial` has its own, stricter one) before the handler; the per-key limit inside it,
+/// through [`client_key`].
 pub async fn client(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let limits = s.limits.clone();
     let trial = req.uri().path() == TRIAL_PATH;
@@ -243,45 +237,20 @@ pub async fn client(State(s): State<AppState>, req: Request, next: Next) -> Resp
         if let Err(wait) = b.check(&ip) {
             let what = if trial { "trials" } else { "client requests" };
             let error = rate_limited(wait, format!("this address made more than {} {what}", b.text));
-            let nonce = read_nonce(req).await;
-            return client_refusal(error, wait, nonce);
+            return with_retry_after(error.into_response(), wait);
         }
     }
     // A trial has no license key (its handler passes a placeholder), so only the address limit applies.
     if trial || limits.client_key.is_none() {
         return next.run(req).await;
     }
-    let fut = CLIENT.scope(ClientScope { limits, refused: RefCell::new(None) }, next.run(req));
+    let fut = CLIENT.scope(ClientScope { limits, refused: Cell::new(None) }, next.run(req));
     tokio::pin!(fut);
     let res = fut.as_mut().await;
-    match fut.as_mut().take_value().and_then(|scope| scope.refused.into_inner()) {
-        Some(r) => client_refusal(r.error, r.wait, r.nonce),
-        None => res,
+    match fut.as_mut().take_value().and_then(|scope| scope.refused.get()) {
+        Some(wait) if res.status() == StatusCode::TOO_MANY_REQUESTS => with_retry_after(res, wait),
+        _ => res,
     }
-}
-
-/// A client API `429`: the envelope plus, like every refusal there, `code`, the request's `nonce` and `timestamp`.
-fn client_refusal(error: ApiError, wait: Duration, nonce: Option<String>) -> Response {
-    let body = json!({
-        "errors": [&error.error],
-        "code": error.error.code,
-        "nonce": nonce,
-        "timestamp": licensd_core::time::now_ms() / 1000,
-    });
-    with_retry_after((error.status, axum::Json(body)).into_response(), wait)
-}
-
-/// The `nonce` of a refused client request, if its body is readable and holds a well-formed one.
-async fn read_nonce(req: Request) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Nonce {
-        nonce: Option<String>,
-    }
-    let bytes = axum::body::to_bytes(req.into_body(), crate::extract::MAX_BODY).await.ok()?;
-    let n = serde_json::from_slice::<Nonce>(&bytes).ok()?.nonce?;
-    // The bounds `client_req` puts on a nonce: an over-long one is not echoed.
-    let len = n.chars().count();
-    ((1..=128).contains(&len) && !n.chars().any(char::is_control)).then_some(n)
 }
 
 /// The bucket a management request counts against: its token (by hash), or its address when it has none.

@@ -63,6 +63,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_activated_index.sql"),
         postgres: include_str!("../migrations/postgres/0010_activated_index.sql"),
     },
+    Migration {
+        version: 14,
+        sqlite: include_str!("../migrations/sqlite/0014_license_files.sql"),
+        postgres: include_str!("../migrations/postgres/0014_license_files.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.

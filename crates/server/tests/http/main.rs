@@ -7,6 +7,7 @@ mod auth_and_ops;
 mod bad_input;
 mod catalog;
 mod client;
+mod client_trust;
 mod customers_orders;
 mod devmate;
 mod front_door;
