@@ -36,7 +36,7 @@ enum Cmd {
         #[arg(long, env = "LICENSD_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
         #[command(flatten)]
-        front: FrontDoorArgs,
+        front: Box<FrontDoorArgs>,
     },
     /// Manage API tokens.
     Token {

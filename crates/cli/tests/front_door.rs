@@ -416,3 +416,40 @@ fn rate_limits_are_configurable_and_forwarded_addresses_count_only_from_trusted_
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a rate"), "{}", String::from_utf8_lossy(&bad.stderr));
 }
+
+#[test]
+fn postgres_statements_are_cancelled_after_the_statement_timeout() {
+    let Ok(server) = std::env::var("LICENSD_TEST_POSTGRES") else {
+        assert!(std::env::var("CI").is_err(), "CI must set LICENSD_TEST_POSTGRES");
+        return;
+    };
+    use licensd_store::db::query;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let name = format!("lf_{}_{}", std::process::id(), licensd_core::time::now_ms());
+    rt.block_on(async {
+        let admin = licensd_store::Db::open(&server).await.unwrap();
+        admin.execute(query(format!("CREATE DATABASE {name}"))).await.unwrap();
+        admin.close().await;
+        let (base, params) = match server.split_once('?') {
+            Some((b, q)) => (b.to_string(), format!("?{q}")),
+            None => (server.clone(), String::new()),
+        };
+        let url = format!("{}/{name}{params}", &base[..base.rfind('/').unwrap()]);
+        // What `licensd serve --statement-timeout 300ms` opens: migrations run (they lift the timeout), queries are cut.
+        let db = licensd_store::Db::connect_with_statement_timeout(&url, Duration::from_millis(300)).await.unwrap();
+        let row = db.fetch_one(query("SELECT current_setting('statement_timeout') AS t")).await.unwrap();
+        assert_eq!(row.get::<String>("t").unwrap(), "300ms");
+        let slow = db.fetch_one(query("SELECT pg_sleep(2)::text AS x")).await;
+        let err = slow.err().expect("a statement over the timeout is cancelled").to_string();
+        assert!(err.contains("statement timeout"), "{err}");
+        assert!(db.fetch_one(query("SELECT 1 AS x")).await.is_ok(), "the pool goes on");
+        db.close().await;
+        // A statement_timeout in the URL is the operator's and wins.
+        let sep = if params.is_empty() { "?" } else { "&" };
+        let own = format!("{url}{sep}options[statement_timeout]=5s");
+        let db = licensd_store::Db::connect_with_statement_timeout(&own, Duration::from_millis(300)).await.unwrap();
+        let row = db.fetch_one(query("SELECT current_setting('statement_timeout') AS t")).await.unwrap();
+        assert_eq!(row.get::<String>("t").unwrap(), "5s");
+        db.close().await;
+    });
+}
