@@ -20,10 +20,16 @@ BIN=${LICENSD_BIN:-target/release/licensd}
 grep -E '^\S+ \S+ \S+$' "$WORK/keys.txt" > "$WORK/activated.txt"
 TOKEN=$("$BIN" token create --db "$DB" --name bench --role admin | tail -n 1)
 
+# The rate limiter stays on (its cost is part of what is measured) with limits no benchmark reaches: one load
+# generator is one address and hammers one key. LIMITS=off measures without it.
+LIMITS=${LIMITS:-on}
+if [ "$LIMITS" = off ]; then LIMIT_FLAGS="--rate-limit off"; else
+  LIMIT_FLAGS="--rate-limit-client-ip 1000000/s --rate-limit-client-key 1000000/s --rate-limit-token 1000000/s"; fi
 # LICENSD_SERVE_ARGS: extra `serve` flags, split on spaces (e.g. "--sqlite-synchronous normal" to measure
 # what the durable default costs); LICENSD_* variables in the environment reach the server as they are.
 read -r -a SERVE_ARGS <<< "${LICENSD_SERVE_ARGS:-}"
-TOKIO_WORKER_THREADS=1 LICENSD_LOG=warn taskset -c 0 "$BIN" serve --db "$DB" --listen 127.0.0.1:0 ${SERVE_ARGS[@]+"${SERVE_ARGS[@]}"} > "$WORK/serve.out" 2>"$WORK/serve.err" &
+# shellcheck disable=SC2086
+TOKIO_WORKER_THREADS=1 LICENSD_LOG=warn taskset -c 0 "$BIN" serve --db "$DB" --listen 127.0.0.1:0 $LIMIT_FLAGS ${SERVE_ARGS[@]+"${SERVE_ARGS[@]}"} > "$WORK/serve.out" 2>"$WORK/serve.err" &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do grep -q listening "$WORK/serve.out" 2>/dev/null && break; sleep 0.1; done

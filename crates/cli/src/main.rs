@@ -4,11 +4,12 @@ mod devmate;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use licensd_core::model::Role;
-use licensd_server::{AppState, Config};
+use licensd_server::{AppState, Config, limits};
 use licensd_store::Db;
 
 #[derive(Parser)]
@@ -32,7 +33,10 @@ struct DbArg {
 impl DbArg {
     fn options(&self) -> licensd_store::db::Options {
         // The value parser admits only what `Synchronous` parses.
-        licensd_store::db::Options { sqlite_synchronous: self.sqlite_synchronous.parse().unwrap_or_default() }
+        licensd_store::db::Options {
+            sqlite_synchronous: self.sqlite_synchronous.parse().unwrap_or_default(),
+            ..Default::default()
+        }
     }
 }
 
@@ -45,6 +49,8 @@ enum Cmd {
         /// Address to listen on; port 0 takes a free port.
         #[arg(long, env = "LICENSD_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        #[command(flatten)]
+        front: Box<FrontDoorArgs>,
     },
     /// Manage API tokens.
     Token {
@@ -95,6 +101,94 @@ enum Cmd {
         #[command(subcommand)]
         cmd: DevCmd,
     },
+}
+
+/// `serve`'s timeouts, limits, proxies and addresses (README, "Running it").
+#[derive(Args)]
+struct FrontDoorArgs {
+    /// Time a connection has to send a complete request head, from connecting or from the previous response
+    /// (so also the keep-alive idle timeout).
+    #[arg(long, env = "LICENSD_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    header_timeout: Duration,
+    /// Time a request has to be answered, body read included (then 503 TIMEOUT).
+    #[arg(long, env = "LICENSD_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    request_timeout: Duration,
+    /// Longest pause while a request body arrives (then 408 REQUEST_TIMEOUT).
+    #[arg(long, env = "LICENSD_BODY_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    body_timeout: Duration,
+    /// Connections served at once; more wait in the listen queue until one closes.
+    #[arg(long, env = "LICENSD_MAX_CONNECTIONS", default_value_t = 4096)]
+    max_connections: usize,
+    /// After SIGINT/SIGTERM, how long requests in flight may still take before licensd exits anyway.
+    #[arg(long, env = "LICENSD_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    shutdown_timeout: Duration,
+    /// PostgreSQL: statements running longer are cancelled.
+    #[arg(long, env = "LICENSD_STATEMENT_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    statement_timeout: Duration,
+    /// Serve /metrics (and /healthz) on this address instead of the main one.
+    #[arg(long, env = "LICENSD_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+    /// The URL clients reach licensd at (https://licensing.example.com); pagination links start with it.
+    #[arg(long, env = "LICENSD_PUBLIC_URL")]
+    public_url: Option<licensd_server::front_door::PublicUrl>,
+    /// Reverse proxies (CIDR ranges or addresses, comma-separated) whose X-Forwarded-For/-Proto/-Host are believed.
+    #[arg(long, env = "LICENSD_TRUST_PROXY", default_value = "")]
+    trust_proxy: licensd_server::front_door::TrustedProxies,
+    /// `off` turns every rate limit off.
+    #[arg(long, env = "LICENSD_RATE_LIMIT", default_value = "on", value_parser = ["on", "off"])]
+    rate_limit: String,
+    /// Client API requests per client address (N/s, N/min or N/h, optionally ,burst=B; or off).
+    #[arg(long, env = "LICENSD_RATE_LIMIT_CLIENT_IP", default_value = limits::DEFAULT_CLIENT_IP)]
+    rate_limit_client_ip: limits::Limit,
+    /// Client API requests per license key.
+    #[arg(long, env = "LICENSD_RATE_LIMIT_CLIENT_KEY", default_value = limits::DEFAULT_CLIENT_KEY)]
+    rate_limit_client_key: limits::Limit,
+    /// Trials per client address.
+    #[arg(long, env = "LICENSD_RATE_LIMIT_TRIAL", default_value = limits::DEFAULT_TRIAL_IP)]
+    rate_limit_trial: limits::Limit,
+    /// Management API requests (/api/v1, /v2) per token.
+    #[arg(long, env = "LICENSD_RATE_LIMIT_TOKEN", default_value = limits::DEFAULT_TOKEN)]
+    rate_limit_token: limits::Limit,
+}
+
+impl FrontDoorArgs {
+    fn into_config(self, db: String, listen: SocketAddr) -> anyhow::Result<Config> {
+        for (flag, d) in [
+            ("--header-timeout", self.header_timeout),
+            ("--request-timeout", self.request_timeout),
+            ("--body-timeout", self.body_timeout),
+            ("--statement-timeout", self.statement_timeout),
+        ] {
+            anyhow::ensure!(!d.is_zero(), "{flag} must be longer than 0");
+        }
+        anyhow::ensure!(self.max_connections > 0, "--max-connections must be at least 1");
+        let rate_limits = if self.rate_limit == "off" {
+            limits::RateLimits::default()
+        } else {
+            limits::RateLimits {
+                client_ip: self.rate_limit_client_ip,
+                client_key: self.rate_limit_client_key,
+                trial_ip: self.rate_limit_trial,
+                token: self.rate_limit_token,
+            }
+        };
+        Ok(Config {
+            db,
+            listen,
+            http: licensd_server::front_door::HttpConfig {
+                header_timeout: self.header_timeout,
+                request_timeout: self.request_timeout,
+                body_timeout: self.body_timeout,
+                max_connections: self.max_connections,
+                shutdown_timeout: self.shutdown_timeout,
+                public_url: self.public_url,
+                trust_proxy: self.trust_proxy,
+                metrics_listen: self.metrics_listen,
+            },
+            rate_limits,
+            statement_timeout: self.statement_timeout,
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -321,7 +415,8 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
-async fn serve(config: Config, options: licensd_store::db::Options) -> anyhow::Result<()> {
+async fn serve(config: Config, mut options: licensd_store::db::Options) -> anyhow::Result<()> {
+    options.statement_timeout = Some(config.statement_timeout);
     let db = Db::connect_with(&config.db, &options)
         .await
         .with_context(|| format!("cannot open the database {}", redact(&config.db)))?;
@@ -333,17 +428,32 @@ async fn serve(config: Config, options: licensd_store::db::Options) -> anyhow::R
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let metrics = match config.http.metrics_listen {
+        Some(a) => Some(
+            tokio::net::TcpListener::bind(a)
+                .await
+                .with_context(|| format!("cannot listen on {a} (--metrics-listen)"))?,
+        ),
+        None => None,
+    };
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = ?db.dialect(), "licensd started");
+    if let Some(m) = &metrics {
+        tracing::info!(addr = %m.local_addr()?, "serving /metrics on its own address");
+    }
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "licensd listening on http://{addr}")?;
         out.flush()?;
     }
-    let state = AppState::load(db.clone(), secret).await.context("cannot load the signing key")?;
+    let state = AppState::load(db.clone(), secret)
+        .await
+        .context("cannot load the signing key")?
+        .with_rate_limits(&config.rate_limits)
+        .with_http(config.http);
     warn_unsealed_keys(&db).await?;
     tokio::spawn(warn_weak_license_keys(db.clone()));
-    licensd_server::serve(state, listener, shutdown_signal()).await?;
+    licensd_server::serve_with_metrics(state, listener, metrics, shutdown_signal()).await?;
     db.close().await;
     Ok(())
 }
@@ -353,7 +463,10 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging();
     match cli.cmd {
-        Cmd::Serve { db, listen } => serve(Config { db: db.db.clone(), listen }, db.options()).await,
+        Cmd::Serve { db, listen, front } => {
+            let options = db.options();
+            serve(front.into_config(db.db, listen)?, options).await
+        }
         Cmd::Token { cmd } => token(cmd).await,
         Cmd::Key { cmd } => key(cmd).await,
         Cmd::License { cmd } => license(cmd).await,

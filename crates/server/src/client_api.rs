@@ -119,6 +119,7 @@ fn client_req(
     if let Some(n) = nonce {
         check_len("nonce", n, 1, 128)?;
     }
+    crate::limits::client_key(&license_key)?;
     Ok(ClientReq { license_key, hardware_id, product, hostname, os, app_version })
 }
 
@@ -488,7 +489,7 @@ pub async fn sign(State(s): State<AppState>, req: Request, next: Next) -> Respon
             let res = next.run(Request::from_parts(parts, Body::from(bytes.clone()))).await;
             (res, bytes, Some(sha))
         }
-        Err(_) => (crate::extract::too_large().into_response(), Bytes::new(), None),
+        Err(e) => (crate::extract::body_error(e).into_response(), Bytes::new(), None),
     };
     let probe: Probe<'_> = serde_json::from_slice(&probe_src).unwrap_or_default();
     let (mut parts, body) = res.into_parts();

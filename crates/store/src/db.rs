@@ -270,6 +270,8 @@ impl FromStr for Synchronous {
 pub struct Options {
     /// SQLite only; PostgreSQL's durability is the server's own `synchronous_commit`.
     pub sqlite_synchronous: Synchronous,
+    /// PostgreSQL only: every statement is cancelled after this long (unless the URL sets its own).
+    pub statement_timeout: Option<Duration>,
 }
 
 /// How the pools report themselves for `/metrics`.
@@ -295,6 +297,16 @@ impl Db {
         Ok(db)
     }
 
+    /// [`Db::connect`] for a server: on PostgreSQL every statement is cancelled after `statement_timeout`
+    /// (unless the URL sets its own, `?options[statement_timeout]=…`), so a runaway query cannot hold a connection
+    /// for ever. Migrations lift it for their own transactions. SQLite has no such setting.
+    pub async fn connect_with_statement_timeout(url: &str, statement_timeout: Duration) -> Result<Db, StoreError> {
+        let db =
+            Self::open_with(url, &Options { statement_timeout: Some(statement_timeout), ..Options::default() }).await?;
+        crate::migrate::run(&db).await?;
+        Ok(db)
+    }
+
     /// Opens the pools without migrating.
     pub async fn open(url: &str) -> Result<Db, StoreError> {
         Self::open_with(url, &Options::default()).await
@@ -306,7 +318,10 @@ impl Db {
             // Plan every statement with its real parameters: a generic plan cannot tell a one-day date range
             // from a ten-year one, and on a million licenses that choice is the difference between an index
             // and a scan. Planning costs well under a millisecond here.
-            let options = PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
+            let mut options = PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
+            if let Some(t) = opts.statement_timeout.filter(|_| !url.contains("statement_timeout")) {
+                options = options.options([("statement_timeout", format!("{}ms", t.as_millis().max(1)))]);
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
@@ -770,7 +785,9 @@ mod tests {
         let db = Db::connect(&url).await.unwrap();
         assert_eq!(db.sqlite_synchronous().await.unwrap(), Some("full"), "durable by default");
         db.close().await;
-        let db = Db::connect_with(&url, &Options { sqlite_synchronous: Synchronous::Normal }).await.unwrap();
+        let db = Db::connect_with(&url, &Options { sqlite_synchronous: Synchronous::Normal, ..Options::default() })
+            .await
+            .unwrap();
         assert_eq!(db.sqlite_synchronous().await.unwrap(), Some("normal"));
         db.close().await;
         assert_eq!("FULL".parse::<Synchronous>(), Ok(Synchronous::Full));

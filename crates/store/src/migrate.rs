@@ -87,6 +87,9 @@ pub async fn run(db: &Db) -> Result<(), StoreError> {
     for m in MIGRATIONS {
         let mut tx = db.begin().await?;
         if tx.dialect() == Dialect::Postgres {
+            // A server's connections carry a statement_timeout; waiting for another instance's migration, or
+            // building an index on a large table, may rightly take longer.
+            tx.execute(query("SET LOCAL statement_timeout = 0")).await?;
             tx.execute(query("SELECT pg_advisory_xact_lock(?)").bind(PG_MIGRATION_LOCK)).await?;
         }
         let done =

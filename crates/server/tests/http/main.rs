@@ -10,6 +10,7 @@ mod client;
 mod client_trust;
 mod customers_orders;
 mod devmate;
+mod front_door;
 mod licenses;
 mod scoping;
 mod search;
