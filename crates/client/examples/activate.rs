@@ -127,7 +127,7 @@ async fn run(
         match client.deactivate(&req).await {
             Ok(d) => println!("{}: {} activation(s) left in use", d.code, d.license.times_activated),
             Err(e) if e.code() == Some("LICENSE_FILE_OUTSTANDING") => println!("not deactivated: {e}"),
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
     }
     Ok(())

@@ -336,7 +336,7 @@ fn refusal(signed: &Signed, nonce: Option<&str>) -> Error {
     let first = v.get("errors").and_then(|e| e.get(0));
     let field = |o: Option<&Value>, k: &str| o.and_then(|o| o.get(k)).and_then(Value::as_str).map(str::to_string);
     let code =
-        field(Some(&v), "code").or_else(|| field(first, "code")).unwrap_or_else(|| format!("HTTP_{}", signed.status));
+        field(Some(v), "code").or_else(|| field(first, "code")).unwrap_or_else(|| format!("HTTP_{}", signed.status));
     let detail = field(first, "detail").or_else(|| field(first, "title")).unwrap_or_default();
     Error::Refused { status: signed.status, code, detail }
 }

@@ -104,12 +104,13 @@ pub enum Error {
 impl Error {
     /// `true` when the server could not be reached or could not answer: a transport failure
     /// ([`Error::Transport`]), an unsigned 5xx ([`Error::Unavailable`]), or a signed refusal with a
-    /// 5xx status (the server failed internally). Such errors say nothing about the license, which
+    /// 5xx status (the server failed internally), `408` or `429` (rate limited). Such errors say nothing about the license, which
     /// is why [`Client::check`](crate::Client::check) may answer them with a grace period.
     pub fn is_unreachable(&self) -> bool {
         match self {
             Error::Transport(_) | Error::Unavailable { .. } => true,
-            Error::Refused { status, .. } => *status >= 500,
+            // 408 (the request timed out) and 429 (rate limited) say nothing about the license either.
+            Error::Refused { status, .. } => *status >= 500 || *status == 408 || *status == 429,
             _ => false,
         }
     }

@@ -448,7 +448,7 @@ async fn air_gapped_request_codes_activate_and_deactivate(app: TestApp) {
     // anyone writes; the vendor can free it.
     let d = post(&app, "offline-deactivate", json!({"request": request_code("deactivate", &key, "vault")})).await;
     refused(&d, 409, "LICENSE_FILE_OUTSTANDING");
-    let devices = app.get(&format!("/api/v1/devices?hardware_id=vault")).await;
+    let devices = app.get("/api/v1/devices?hardware_id=vault").await;
     let device = devices.body["results"][0]["id"].as_i64().unwrap();
     assert_eq!(app.post(&format!("/api/v1/devices/{device}/deactivate"), json!({})).await.status, 200);
     assert_eq!(post(&app, "activate", req(&key, "other")).await.status, 201, "the vendor freed the air-gapped slot");
