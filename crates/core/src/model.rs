@@ -1429,6 +1429,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn label_colours_are_hex_or_empty() {
+        for ok in ["", "#fff", "#FFF", "#0a1B2c"] {
+            assert!(check_color("c", ok).is_ok(), "{ok}");
+        }
+        for bad in ["fff", "#ff", "#ffff", "#fffffff", "#ggg", "red", "#ff0000;x", "#ff0000-set-by-A", "# fff"] {
+            assert!(check_color("c", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn unknown_fields_are_refused() {
         let e = serde_json::from_str::<ProductInput>(r#"{"product_name":"A","short_code":"a","colour":1}"#);
         assert!(e.unwrap_err().to_string().contains("unknown field `colour`"));

@@ -461,8 +461,10 @@ async fn use_after_upgrade(db: &Db) {
     }
 }
 
-/// A table's schema as SQLite reports it: columns, indexes (with their SQL), foreign keys.
-fn sqlite_schema(c: &rusqlite::Connection, table: &str) -> BTreeMap<String, Vec<String>> {
+/// A table's schema as SQLite reports it: columns, foreign keys, indexes and triggers (with their SQL).
+type Schema = BTreeMap<String, Vec<String>>;
+
+fn sqlite_schema(c: &rusqlite::Connection, table: &str) -> Schema {
     let mut out = BTreeMap::new();
     let mut dump = |key: &str, sql: &str| {
         let mut st = c.prepare(sql).unwrap();
@@ -521,7 +523,7 @@ async fn sqlite_upgrade_to_11_keeps_every_row_index_and_trigger_and_never_reuses
     licensd_store::migrate::run_until(&db, 10).await.unwrap();
     fill_schema_10(&db).await;
 
-    let before: BTreeMap<&str, (BTreeMap<String, Vec<String>>, Vec<String>)> = {
+    let before: BTreeMap<&str, (Schema, Vec<String>)> = {
         let c = rusqlite::Connection::open(&path).unwrap();
         TABLES.iter().map(|(t, _)| (*t, (sqlite_schema(&c, t), sqlite_rows(&c, t, "*")))).collect()
     };
