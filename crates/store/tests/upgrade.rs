@@ -608,3 +608,67 @@ async fn postgres_upgrade_to_11_keeps_every_row_and_gives_events_their_product()
     use_after_upgrade(&db).await;
     db.close().await;
 }
+
+/// DevMate's import numbers the orders and devices it makes itself: after every id the table ever handed
+/// out, not after the highest one left (a deleted order's or device's events still name its id).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_devmate_import_never_reuses_a_freed_order_or_device_id() {
+    let (db, _) = sqlite_db("import-ids").await;
+    licensd_store::migrate::run(&db).await.unwrap();
+    let t = || i(T);
+    ins(
+        &db,
+        "products",
+        &[("id", i(1)), ("product_name", s("P")), ("short_code", s("p")), ("created_at", t()), ("updated_at", t())],
+    )
+    .await;
+    ins(
+        &db,
+        "licenses",
+        &[
+            ("id", i(1)),
+            ("license_key", s("K1")),
+            ("product_id", i(1)),
+            ("license_type", s("perpetual")),
+            ("created_at", t()),
+            ("updated_at", t()),
+        ],
+    )
+    .await;
+    for n in 1..=3 {
+        ins(
+            &db,
+            "orders",
+            &[("id", i(n)), ("store_id", s(&format!("O-{n}"))), ("created_at", t()), ("updated_at", t())],
+        )
+        .await;
+        ins(
+            &db,
+            "devices",
+            &[("id", i(n)), ("license_id", i(1)), ("hardware_id", s(&format!("hw-{n}"))), ("time_activated", t())],
+        )
+        .await;
+    }
+    db.execute(query("DELETE FROM orders WHERE id > 1")).await.unwrap();
+    db.execute(query("DELETE FROM devices WHERE id > 1")).await.unwrap();
+
+    let record = json!({"id": 100, "email": "imp@example.com", "first_name": "", "last_name": "", "company": "",
+        "phone": "", "address": "", "note": "", "date_added": 1446563864,
+        "licenses": [{"license_type_name": "T", "license_type_id": 26, "invoice": "INV-1", "campaign": "",
+            "activations_used": 1, "id": 1185, "expiration_date": null,
+            "products": [{"id": 7, "name": "Imp", "bundle_id": "com.example.imp", "use_offline_license": false}],
+            "is_subscription": false, "status": 2, "activations_total": 65535, "activation_key": "id593311373237odr",
+            "history": [{"type": 2, "user_name": "", "note": "", "timestamp": 1446563864},
+                        {"type": 1, "user_name": "", "note": "", "timestamp": 1446563900, "identifiers": "hw-imp"}]}]});
+    let c = licensd_core::devmate::parse_customer(&record).unwrap();
+    let mut max = licensd_store::devmate::import::MaxIds::default();
+    max.add(&c);
+    let out = licensd_store::devmate::import::Importer::new(max).apply_batch(&db, &[&c]).await.unwrap();
+    assert!(out[0].is_ok(), "{out:?}");
+    let order: i64 =
+        db.fetch_one(query("SELECT id FROM orders WHERE store_id = 'INV-1'")).await.unwrap().get("id").unwrap();
+    assert_eq!(order, 4, "orders 2 and 3 were handed out before");
+    let device: i64 =
+        db.fetch_one(query("SELECT id FROM devices WHERE hardware_id = 'hw-imp'")).await.unwrap().get("id").unwrap();
+    assert_eq!(device, 4, "devices 2 and 3 were handed out before");
+}
