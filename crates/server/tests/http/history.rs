@@ -2,7 +2,7 @@
 //! `GET /v2/customers/{id}` carry the latest events only, with their count and where the whole history is
 //! paged (`/api/v1/events/?license=`).
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::backend_tests;
 use crate::common::TestApp;
@@ -12,46 +12,56 @@ backend_tests!(license_history_is_capped_with_a_count_and_the_whole_history_page
 /// What the representations embed at most (README, docs/migrate-from-devmate.md).
 const CAP: usize = 50;
 
+fn ids(events: &Value) -> Vec<i64> {
+    events.as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect()
+}
+
 async fn license_history_is_capped_with_a_count_and_the_whole_history_pages(app: TestApp) {
     let p = app.product("capped").await;
-    let t = app.template(p, "capped-single", json!({})).await;
+    let t = app.template(p, "capped-single", json!({"max_activations": null})).await;
     let c = app.post("/api/v1/customers", json!({"email": "many@example.com"})).await.body["id"].clone();
     let l = app.license(json!({"license_template": t, "customer": c})).await;
-    let id = l["id"].as_i64().unwrap();
-    // 60 disable/enable rounds: 121 events, 61 of them kinds DevMate's history shows (created, disabled).
+    let (id, key) = (l["id"].as_i64().unwrap(), l["license_key"].as_str().unwrap().to_string());
+    // A key holder makes events at will: 60 activations, so 61 events (DevMate shows every one of them).
+    let client = reqwest::Client::new();
+    let mut tasks = Vec::new();
     for n in 0..60 {
-        let r = app.post(&format!("/api/v1/licenses/{id}/disable"), json!({"note": format!("round {n}")})).await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        assert_eq!(app.post(&format!("/api/v1/licenses/{id}/enable"), json!({})).await.status, 200);
+        let (client, url) = (client.clone(), format!("{}/api/v1/client/activate", app.url));
+        let body = json!({"license_key": key, "hardware_id": format!("hw-{n}"), "product": "capped"});
+        tasks.push(tokio::spawn(async move { client.post(url).json(&body).send().await.unwrap().status().as_u16() }));
     }
-    let total = 121;
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 201);
+    }
+    let total = 61;
 
     let got = app.get(&format!("/api/v1/licenses/{id}")).await;
     assert_eq!(got.status, 200, "{}", got.text);
-    let history = got.body["history"].as_array().unwrap();
-    assert_eq!(history.len(), CAP);
+    let embedded = ids(&got.body["history"]);
+    assert_eq!(embedded.len(), CAP);
     assert_eq!(got.body["history_count"], total);
-    // The latest events, oldest of them first: the last one is the last enable.
-    assert_eq!(history[CAP - 1]["action"], "license.enabled");
-    assert_eq!(history[CAP - 2]["note"], "round 59");
-    let ids: Vec<i64> = history.iter().map(|e| e["id"].as_i64().unwrap()).collect();
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert!(embedded.windows(2).all(|w| w[0] < w[1]), "oldest first: {embedded:?}");
+    let latest = &got.body["history"][CAP - 1];
+    assert_eq!(latest["action"], "license.activated");
 
-    // The whole history, paged.
+    // The whole history, paged: the last CAP events are the embedded ones.
     let url = got.body["history_url"].as_str().unwrap().to_string();
     assert!(url.starts_with(&format!("/api/v1/events/?license={id}")), "{url}");
-    let first = app.get(&format!("{url}&limit=100")).await;
-    assert_eq!(first.status, 200, "{}", first.text);
-    assert_eq!(first.body["count"], total);
-    assert_eq!(first.body["results"].as_array().unwrap().len(), 100);
-    assert_eq!(first.body["results"][0]["action"], "license.created");
-    let next = first.body["next"].as_str().unwrap();
-    let rest = app.get(&next[next.find("/api/").unwrap()..]).await;
-    let rest_ids: Vec<i64> =
-        rest.body["results"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect();
-    assert_eq!(rest_ids.len(), 21);
-    assert!(rest.body["next"].is_null(), "{}", rest.text);
-    assert_eq!(&rest_ids[..], &ids[CAP - 21..], "the last page is the end of the embedded history");
+    let mut all = Vec::new();
+    let mut page = format!("{url}&limit=20");
+    loop {
+        let r = app.get(&page).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["count"], total);
+        all.extend(ids(&r.body["results"]));
+        match r.body["next"].as_str() {
+            Some(next) => page = next[next.find("/api/").unwrap()..].to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(all.len(), total as usize);
+    assert!(all.windows(2).all(|w| w[0] < w[1]), "{all:?}");
+    assert_eq!(&all[all.len() - CAP..], &embedded[..]);
 
     // DevMate's customer: the same cap, DevMate's record shape, and the count of what it left out.
     let v2 = app.get(&format!("/v2/customers/{c}")).await;
@@ -59,9 +69,16 @@ async fn license_history_is_capped_with_a_count_and_the_whole_history_pages(app:
     let lic = &v2.body["data"]["licenses"][0];
     let h = lic["history"].as_array().unwrap();
     assert_eq!(h.len(), CAP, "{}", v2.text);
-    assert_eq!(lic["history_count"], 61);
-    assert_eq!(h[CAP - 1]["note"], "round 59");
-    assert_eq!(h[CAP - 1]["type"], h[0]["type"]);
+    assert_eq!(lic["history_count"], total);
+    assert_eq!(h[CAP - 1]["type"], 1, "an activation");
+    assert_eq!(h[CAP - 1]["identifiers"], latest["note"], "the same latest event");
     let listed = app.get("/v2/customers?with=licenses").await;
     assert_eq!(listed.body["data"][0]["licenses"][0]["history"].as_array().map(Vec::len), Some(CAP), "{}", listed.text);
+    // A history within the cap carries no count: DevMate's shape, unchanged.
+    let small = app.license(json!({"license_template": t, "customer": c})).await;
+    let v2 = app.get(&format!("/v2/customers/{c}")).await;
+    let other =
+        v2.body["data"]["licenses"].as_array().unwrap().iter().find(|x| x["id"] == small["id"]).unwrap().clone();
+    assert_eq!(other["history"].as_array().map(Vec::len), Some(1));
+    assert!(other.get("history_count").is_none(), "{other}");
 }
