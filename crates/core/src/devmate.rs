@@ -74,8 +74,13 @@ pub struct DevmateLicense {
     /// 65535 when unlimited.
     pub activations_total: i64,
     pub activation_key: String,
+    /// The latest records (at most 50 through the API; all of them in an export), oldest of them first.
     #[schema(value_type = Vec<Object>)]
     pub history: Vec<HistoryRecord>,
+    /// Only when `history` leaves records out: how many there are in all (the whole history is paged at
+    /// `/api/v1/events/?license=`). Not a DevMate field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_count: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -435,6 +440,7 @@ fn parse_license(v: &Value, path: &str) -> Result<DevmateLicense, RecordError> {
         activations_total,
         activation_key: key,
         history,
+        history_count: None,
     })
 }
 

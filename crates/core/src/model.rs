@@ -667,6 +667,17 @@ impl LabelInput {
     }
 }
 
+/// A label colour: `#rgb` or `#rrggbb` (hex digits, either case), or empty for none. Anything else would
+/// reach a dashboard's style attributes as given.
+pub fn check_color(field: &str, c: &str) -> Result<()> {
+    let hex = c.strip_prefix('#').unwrap_or_default();
+    if c.is_empty() || (matches!(hex.len(), 3 | 6) && hex.bytes().all(|b| b.is_ascii_hexdigit())) {
+        Ok(())
+    } else {
+        Err(Error::invalid(field, "is not a colour: give #rgb or #rrggbb"))
+    }
+}
+
 /// A vendor's customer.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Customer {
@@ -775,6 +786,9 @@ impl CustomerInput {
         check_text("note", &self.note, 10_000, false)?;
         for (i, l) in self.labels.iter().enumerate() {
             check_text(&format!("labels[{i}]"), l.name(), 64, true)?;
+            if let Some(c) = l.color() {
+                check_color(&format!("labels[{i}].color"), c)?;
+            }
         }
         check_metadata(&self.metadata)
     }
@@ -795,11 +809,9 @@ impl From<&Customer> for CustomerInput {
             country: c.country.clone(),
             state: c.state.clone(),
             note: c.note.clone(),
-            labels: c
-                .labels
-                .iter()
-                .map(|l| LabelInput::Full { label: l.label.clone(), color: Some(l.color.clone()) })
-                .collect(),
+            // Names only: an edit that does not give labels keeps them and their colours as they are (a
+            // colour is a label's, shared by every customer carrying it).
+            labels: c.labels.iter().map(|l| LabelInput::Name(l.label.clone())).collect(),
             customer_account: c.customer_account,
             metadata: c.metadata.clone(),
         }
@@ -985,6 +997,8 @@ pub struct Event {
     pub resource_type: String,
     pub resource_id: i64,
     pub license: Option<i64>,
+    /// The product of the license the event belongs to (as it was then); `null` for events of no license.
+    pub product: Option<i64>,
     pub note: String,
     #[schema(value_type = Option<Object>)]
     pub before: Option<Value>,
@@ -1117,9 +1131,17 @@ pub struct License {
     pub last_check: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
-    /// Present on a single license: every change, oldest first.
+    /// Present on a single license: its latest changes (at most 50), oldest of them first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<Event>>,
+    /// With `history`: how many events the license has in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_count: Option<i64>,
+    /// With `history`: where the whole history is paged (`/api/v1/events/?license=…`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_url: Option<String>,
+    /// A trial license: the email its `trial` call gave, if any (a trial never becomes anyone's customer).
+    pub trial_email: Option<String>,
 }
 
 /// Body of `POST /api/v1/licenses/` (and of each entry of an order's `licenses`). Every term not given
@@ -1405,6 +1427,16 @@ pub struct ApiToken {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_colours_are_hex_or_empty() {
+        for ok in ["", "#fff", "#FFF", "#0a1B2c"] {
+            assert!(check_color("c", ok).is_ok(), "{ok}");
+        }
+        for bad in ["fff", "#ff", "#ffff", "#fffffff", "#ggg", "red", "#ff0000;x", "#ff0000-set-by-A", "# fff"] {
+            assert!(check_color("c", bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn unknown_fields_are_refused() {

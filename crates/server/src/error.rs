@@ -122,6 +122,9 @@ impl From<StoreError> for ApiError {
                 r.title(),
                 r.detail(),
             ),
+            StoreError::Forbidden { field, message } => {
+                ApiError::forbidden(&format!("{field}: {message}")).with_pointer(&field)
+            }
             StoreError::InUse(m) => ApiError::new(StatusCode::CONFLICT, "IN_USE", "Still in use", m),
             StoreError::State(m) => {
                 ApiError::new(StatusCode::CONFLICT, "INVALID_STATE", "Not possible in this state", m)

@@ -889,22 +889,23 @@ async fn trial_once(
         Some(r) => (r.get::<i64>("license_id")?, false),
         None => {
             let scope = client_scope();
-            let customer = match email {
-                Some(e) => {
-                    let input = licensd_core::model::CustomerInput { email: Some(e.to_string()), ..Default::default() };
-                    let r = licensd_core::model::CustomerRef::New(Box::new(input));
-                    Some(crate::customers::resolve_in(&mut tx, &scope, "email", &r).await?.id)
-                }
+            // Anyone may call `trial` with any address, so the address is only recorded on the trial (the
+            // license's `trial_email`): it never finds, creates or links a customer (security review H1).
+            let email = match email {
+                Some(e) => licensd_core::model::normalize_email("email", e)?,
                 None => None,
             };
             let input = LicenseInput { license_template: Some(TemplateRef::Id(template_id)), ..Default::default() };
-            let id = crate::licenses::create_in(&mut tx, &scope, &input, None, customer).await?;
+            let id = crate::licenses::create_in(&mut tx, &scope, &input, None, None).await?;
             tx.execute(
-                query("INSERT INTO trials (product_id, hardware_id, license_id, created_at) VALUES (?, ?, ?, ?)")
-                    .bind(product_id)
-                    .bind(req.hardware_id.as_str())
-                    .bind(id)
-                    .bind(now),
+                query(
+                    "INSERT INTO trials (product_id, hardware_id, license_id, created_at, email) VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(product_id)
+                .bind(req.hardware_id.as_str())
+                .bind(id)
+                .bind(now)
+                .bind(email),
             )
             .await?;
             (id, true)

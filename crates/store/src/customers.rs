@@ -115,15 +115,34 @@ pub async fn get(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<Customer, 
 }
 
 /// Replaces a customer's labels, creating labels that do not exist yet.
-async fn set_labels(tx: &mut Tx, id: i64, i: &CustomerInput) -> Result<(), StoreError> {
+///
+/// Labels are shared by name across the whole instance (a label means the same to every team), so a colour
+/// given for an existing label would change it on every customer carrying it, other products' included.
+/// Only an admin token recolours an existing label; a manager uses it as it is (naming it, or giving its
+/// current colour) and gives a colour only to a label it creates. `color` has been validated already.
+async fn set_labels(tx: &mut Tx, scope: &Scope, id: i64, i: &CustomerInput) -> Result<(), StoreError> {
     tx.execute(query("DELETE FROM customer_labels WHERE customer_id = ?").bind(id)).await?;
-    for l in &i.labels {
-        let existing = tx.fetch_optional(query("SELECT id FROM labels WHERE label = ?").bind(l.name())).await?;
+    for (n, l) in i.labels.iter().enumerate() {
+        let existing = tx.fetch_optional(query("SELECT id, color FROM labels WHERE label = ?").bind(l.name())).await?;
         let label_id: i64 = match existing {
             Some(r) => {
-                if let Some(color) = l.color() {
-                    tx.execute(query("UPDATE labels SET color = ? WHERE id = ?").bind(color).bind(r.get::<i64>("id")?))
+                let current: String = r.get("color")?;
+                match l.color() {
+                    Some(color) if !color.eq_ignore_ascii_case(&current) => {
+                        if !scope.is_admin() {
+                            return Err(StoreError::Forbidden {
+                                field: format!("labels[{n}].color"),
+                                message: "the colour of an existing label (shared by every product) is changed by an \
+                                          admin token only; give the label without a colour"
+                                    .into(),
+                            });
+                        }
+                        tx.execute(
+                            query("UPDATE labels SET color = ? WHERE id = ?").bind(color).bind(r.get::<i64>("id")?),
+                        )
                         .await?;
+                    }
+                    _ => {}
                 }
                 r.get("id")?
             }
@@ -186,7 +205,7 @@ pub async fn create_in(tx: &mut Tx, scope: &Scope, i: &CustomerInput) -> Result<
             .bind(i.customer_account),
         )
         .await?;
-    set_labels(tx, id, i).await?;
+    set_labels(tx, scope, id, i).await?;
     let c = get(tx, scope, id).await?;
     events::record(tx, scope, NewEvent::created("customer", id, None, &c)).await?;
     Ok(c)
@@ -201,7 +220,11 @@ pub async fn create(db: &Db, scope: &Scope, mut i: CustomerInput) -> Result<Cust
 }
 
 /// Resolves a customer reference inside a transaction: an id must exist and be visible; a body is
-/// matched by email (case-insensitively) or created.
+/// matched by email (case-insensitively) among the customers the scope may see, or created.
+///
+/// An email that belongs to a customer the scope may not see (another product's) is not a match: creating
+/// the new customer then answers the email's unique violation (409 `email`), as a plain create would, and
+/// nothing of the hidden record is read, returned or linked.
 pub async fn resolve_in(tx: &mut Tx, scope: &Scope, field: &str, r: &CustomerRef) -> Result<Customer, StoreError> {
     match r {
         CustomerRef::Id(id) => match get(tx, scope, *id).await {
@@ -216,17 +239,10 @@ pub async fn resolve_in(tx: &mut Tx, scope: &Scope, field: &str, r: &CustomerRef
                 }
             })?;
             if let Some(norm) = email_norm(&input) {
-                let found =
-                    tx.fetch_optional(query("SELECT id FROM customers WHERE email_norm = ?").bind(norm)).await?;
-                if let Some(row) = found {
-                    let id: i64 = row.get("id")?;
-                    // The store knows this customer already: reuse it even if this token did not create it.
-                    let mut c = [from_row(
-                        &tx.fetch_one(query(format!("SELECT {COLS} FROM customers c WHERE c.id = ?")).bind(id)).await?,
-                    )?];
-                    attach_labels(tx, &mut c).await?;
-                    let [c] = c;
-                    return Ok(c);
+                let mut q = query("SELECT c.id FROM customers c WHERE c.email_norm = ?").bind(norm);
+                scope.restrict_owner(&mut q, "customer_id", "c");
+                if let Some(row) = tx.fetch_optional(q).await? {
+                    return get(tx, scope, row.get("id")?).await;
                 }
             }
             create_in(tx, scope, &input).await
@@ -270,7 +286,7 @@ pub async fn update<E: From<StoreError>>(
         .bind(id),
     )
     .await?;
-    set_labels(&mut tx, id, &i).await?;
+    set_labels(&mut tx, scope, id, &i).await?;
     let after = get(&mut tx, scope, id).await?;
     events::record(&mut tx, scope, NewEvent::updated("customer", id, None, &before, &after)).await?;
     tx.commit().await?;

@@ -12,6 +12,10 @@ pub enum StoreError {
     /// A rule that needs the database's view (a reference to a missing row, a row still in use).
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+    /// The token may not make this change (a manager recolouring a label every product shares); `field`
+    /// names the JSON field.
+    #[error("{field}: {message}")]
+    Forbidden { field: String, message: String },
     /// The record is still used by others (a product with licenses, a customer with orders).
     #[error("{0}")]
     InUse(String),

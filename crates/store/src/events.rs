@@ -20,17 +20,24 @@ pub struct NewEvent<'a> {
     pub after: Option<Value>,
 }
 
+/// How many events a license's representation embeds (`GET /api/v1/licenses/{id}`, DevMate's `history`):
+/// the latest ones. The whole history is paged at `/api/v1/events/?license=`.
+pub const HISTORY_LIMIT: i64 = 50;
+
 /// Records an event inside the transaction that made the change, so the log never disagrees with the data.
+/// An event of a license carries the license's product, so who may see it, and whose history it is, never
+/// depends on whoever holds that license id later (the license must still exist: record before deleting).
 pub async fn record(tx: &mut Tx, scope: &Scope, e: NewEvent<'_>) -> Result<(), StoreError> {
     tx.execute(
         query(
-            "INSERT INTO events (action, actor, resource_type, resource_id, license_id, note, before_json, after_json, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events (action, actor, resource_type, resource_id, license_id, product_id, note, before_json, \
+             after_json, created_at) VALUES (?, ?, ?, ?, ?, (SELECT product_id FROM licenses WHERE id = ?), ?, ?, ?, ?)",
         )
         .bind(e.action.as_str())
         .bind(scope.actor.as_str())
         .bind(e.resource_type)
         .bind(e.resource_id)
+        .bind(e.license_id)
         .bind(e.license_id)
         .bind(e.note)
         .bind(e.before.map(|v| v.to_string()))
@@ -41,7 +48,8 @@ pub async fn record(tx: &mut Tx, scope: &Scope, e: NewEvent<'_>) -> Result<(), S
     Ok(())
 }
 
-const COLS: &str = "e.id, e.action, e.actor, e.resource_type, e.resource_id, e.license_id, e.note, e.before_json, e.after_json, e.created_at";
+const COLS: &str = "e.id, e.action, e.actor, e.resource_type, e.resource_id, e.license_id, e.product_id, e.note, e.before_json, \
+     e.after_json, e.created_at";
 
 fn from_row(r: &Row) -> Result<Event, StoreError> {
     let json = |col: &str| -> Result<Option<Value>, StoreError> {
@@ -55,6 +63,7 @@ fn from_row(r: &Row) -> Result<Event, StoreError> {
         resource_type: r.get("resource_type")?,
         resource_id: r.get("resource_id")?,
         license: r.get("license_id")?,
+        product: r.get("product_id")?,
         note: r.get("note")?,
         before: json("before_json")?,
         after: json("after_json")?,
@@ -62,12 +71,35 @@ fn from_row(r: &Row) -> Result<Event, StoreError> {
     })
 }
 
-/// A license's history, oldest first.
-pub async fn for_license(e: &mut impl Exec, license_id: i64) -> Result<Vec<Event>, StoreError> {
+/// The latest `limit` events of a license of `product_id`, oldest of them first, and how many it has in all.
+/// Events of another product under the same id (an id SQLite reused before migration 11) are not its history.
+pub async fn for_license(
+    e: &mut impl Exec,
+    license_id: i64,
+    product_id: i64,
+    limit: i64,
+) -> Result<(Vec<Event>, i64), StoreError> {
+    let total: i64 = e
+        .fetch_one(
+            query("SELECT COUNT(*) AS n FROM events e WHERE e.license_id = ? AND e.product_id = ?")
+                .bind(license_id)
+                .bind(product_id),
+        )
+        .await?
+        .get("n")?;
     let rows = e
-        .fetch_all(query(format!("SELECT {COLS} FROM events e WHERE e.license_id = ? ORDER BY e.id")).bind(license_id))
+        .fetch_all(
+            query(format!(
+                "SELECT {COLS} FROM events e WHERE e.license_id = ? AND e.product_id = ? ORDER BY e.id DESC LIMIT ?"
+            ))
+            .bind(license_id)
+            .bind(product_id)
+            .bind(limit),
+        )
         .await?;
-    rows.iter().map(from_row).collect()
+    let mut events = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    events.reverse();
+    Ok((events, total))
 }
 
 static FIELDS: &[Field] = &[
@@ -77,29 +109,23 @@ static FIELDS: &[Field] = &[
     Field::new("resource_type", "e.resource_type", Kind::Text),
     Field::new("resource_id", "e.resource_id", Kind::Int),
     Field::new("license", "e.license_id", Kind::Int),
+    Field::new("product", "e.product_id", Kind::Int),
     Field::new("created_at", "e.created_at", Kind::Time).sortable(),
 ];
 pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "e.id" };
 
-/// Lists events; a manager sees only those of its products' licenses.
+/// Lists events; a manager sees only those of its products' licenses (by the product the event carries, not
+/// by whichever license holds the id now).
 pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<Event>), StoreError> {
     let mut from = query("FROM events e WHERE 1 = 1");
-    if scope.products.is_some() {
-        from.push(" AND EXISTS (SELECT 1 FROM licenses sl WHERE sl.id = e.license_id");
-        scope.restrict(&mut from, "sl.product_id");
-        from.push(")");
-    }
+    scope.restrict(&mut from, "e.product_id");
     let (n, rows) = crate::list::page(db, &SPEC, params, COLS, &from).await?;
     Ok((n, rows.iter().map(from_row).collect::<Result<_, _>>()?))
 }
 
 pub async fn get(db: &Db, scope: &Scope, id: i64) -> Result<Event, StoreError> {
     let mut q: Query = query(format!("SELECT {COLS} FROM events e WHERE e.id = ?")).bind(id);
-    if scope.products.is_some() {
-        q.push(" AND EXISTS (SELECT 1 FROM licenses sl WHERE sl.id = e.license_id");
-        scope.restrict(&mut q, "sl.product_id");
-        q.push(")");
-    }
+    scope.restrict(&mut q, "e.product_id");
     from_row(&db.fetch_one(q).await?)
 }
 

@@ -55,6 +55,31 @@ static FIELDS: &[Field] = &[
 ];
 pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "u.id" };
 
+/// [`FIELDS`] for a manager: `license` matches only assignments to licenses of the manager's products, so a
+/// user the manager sees (through one of its licenses) does not tell which other products' licenses they hold.
+/// Filter SQL is static, so the products come in as one bound text (`,1,2,`) of the one-row `sc` that
+/// [`list`] joins for a manager.
+static MANAGER_FIELDS: &[Field] = &[
+    Field::new("id", "u.id", Kind::Int).sortable(),
+    Field::new("true_email", "u.true_email", Kind::Text).sortable(),
+    Field::new("first_name", "u.first_name", Kind::Text).sortable(),
+    Field::new("last_name", "u.last_name", Kind::Text).sortable(),
+    Field::new("is_active", "u.is_active", Kind::Bool),
+    Field::new("license", "llu.license_id", Kind::Int).related(
+        "EXISTS (SELECT 1 FROM license_license_users llu JOIN licenses sll ON sll.id = llu.license_id \
+         WHERE llu.license_user_id = u.id AND sc.products LIKE '%,' || CAST(sll.product_id AS TEXT) || ',%' AND {})",
+    ),
+    Field::new("created_at", "u.created_at", Kind::Time).sortable(),
+];
+static MANAGER_SPEC: Spec = Spec { fields: MANAGER_FIELDS, id_expr: "u.id" };
+
+/// The allow-list a list request of this scope is parsed with (same names for everyone).
+pub fn spec_for(scope: &Scope) -> &'static Spec {
+    if scope.is_admin() { &SPEC } else { &MANAGER_SPEC }
+}
+
+/// Appends the condition under which a license user (`u`) is visible to a manager: assigned to a license
+/// of its products.
 fn scoped(scope: &Scope, q: &mut crate::db::Query) {
     if scope.products.is_some() {
         q.push(" AND EXISTS (SELECT 1 FROM license_license_users sllu JOIN licenses sl ON sl.id = sllu.license_id WHERE sllu.license_user_id = u.id");
@@ -63,10 +88,18 @@ fn scoped(scope: &Scope, q: &mut crate::db::Query) {
     }
 }
 
+/// Lists license users; `params` must come from [`spec_for`] this scope.
 pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<LicenseUser>), StoreError> {
-    let mut from = query("FROM license_users u WHERE 1 = 1");
+    let mut from = match &scope.products {
+        None => query("FROM license_users u WHERE 1 = 1"),
+        Some(products) => {
+            let list: String = products.iter().map(|p| format!("{p},")).collect();
+            query("FROM license_users u JOIN (SELECT CAST(? AS TEXT) AS products) sc ON 1 = 1 WHERE 1 = 1")
+                .bind(format!(",{list}"))
+        }
+    };
     scoped(scope, &mut from);
-    let (n, rows) = crate::list::page(db, &SPEC, params, COLS, &from).await?;
+    let (n, rows) = crate::list::page(db, spec_for(scope), params, COLS, &from).await?;
     Ok((n, rows.iter().map(|r| from_row(r, false)).collect::<Result<_, _>>()?))
 }
 
@@ -84,8 +117,11 @@ pub async fn assign(db: &Db, scope: &Scope, license_id: i64, i: &AssignUserInput
     let now = now_ms();
     let mut tx = db.begin().await?;
     crate::licenses::get(&mut tx, scope, license_id).await?;
-    let existing =
-        tx.fetch_optional(query("SELECT id FROM license_users WHERE email_norm = ?").bind(norm.as_str())).await?;
+    // Only a user the scope may see is reused. Another product's user with this email is not a match: the
+    // insert below then answers the email's unique violation (409 `email`), and nothing of theirs is read.
+    let mut q = query("SELECT u.id FROM license_users u WHERE u.email_norm = ?").bind(norm.as_str());
+    scoped(scope, &mut q);
+    let existing = tx.fetch_optional(q).await?;
     let user_id: i64 = match existing {
         Some(r) => r.get("id")?,
         None => {
@@ -154,11 +190,15 @@ pub async fn unassign(
     crate::licenses::get(&mut tx, scope, license_id).await?;
     let user_id = match (user_id, email) {
         (Some(id), _) => id,
-        (None, Some(e)) => tx
-            .fetch_optional(query("SELECT id FROM license_users WHERE email_norm = ?").bind(e.trim().to_lowercase()))
-            .await?
-            .ok_or_else(|| StoreError::invalid("license_user_email", "no license user has this email"))?
-            .get("id")?,
+        (None, Some(e)) => {
+            // A user the scope may not see answers as an unknown email does.
+            let mut q = query("SELECT u.id FROM license_users u WHERE u.email_norm = ?").bind(e.trim().to_lowercase());
+            scoped(scope, &mut q);
+            tx.fetch_optional(q)
+                .await?
+                .ok_or_else(|| StoreError::invalid("license_user_email", "no license user has this email"))?
+                .get("id")?
+        }
         (None, None) => {
             return Err(StoreError::invalid("license_user_id", "give license_user_id or license_user_email"));
         }

@@ -17,7 +17,8 @@ const COLS: &str = concat!(
     "l.*, ",
     license_last_check!(),
     " AS last_check, p.product_name, p.short_code, p.is_bundle AS product_is_bundle, o.store_id AS order_store_id, \
-     (SELECT COUNT(*) FROM devices d WHERE d.license_id = l.id AND d.deactivated_at IS NULL) AS active_devices"
+     (SELECT COUNT(*) FROM devices d WHERE d.license_id = l.id AND d.deactivated_at IS NULL) AS active_devices, \
+     (SELECT tr.email FROM trials tr WHERE tr.license_id = l.id) AS trial_email"
 );
 const FROM: &str = "FROM licenses l JOIN products p ON p.id = l.product_id LEFT JOIN orders o ON o.id = l.order_id";
 
@@ -82,6 +83,9 @@ fn from_row(r: &Row, now: i64) -> Result<License, StoreError> {
         created_at: Timestamp(r.get("created_at")?),
         updated_at: Timestamp(r.get("updated_at")?),
         history: None,
+        history_count: None,
+        history_url: None,
+        trial_email: r.get("trial_email")?,
     })
 }
 
@@ -142,13 +146,17 @@ pub async fn load(e: &mut impl Exec, ids: &[i64]) -> Result<Vec<License>, StoreE
     Ok(ls.into_iter().map(|(l, _)| l).collect())
 }
 
-/// A license the scope may see, with its history.
+/// A license the scope may see, with its latest history (a key holder can make events without end: the
+/// representation stays bounded, the whole history is paged at `history_url`).
 pub async fn get(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<License, StoreError> {
     let mut q = query("SELECT l.id FROM licenses l WHERE l.id = ?").bind(id);
     scope.restrict(&mut q, "l.product_id");
     e.fetch_one(q).await?;
     let mut l = load(e, &[id]).await?.pop().ok_or(StoreError::NotFound)?;
-    l.history = Some(events::for_license(e, id).await?);
+    let (history, total) = events::for_license(e, id, l.product.id, events::HISTORY_LIMIT).await?;
+    l.history = Some(history);
+    l.history_count = Some(total);
+    l.history_url = Some(format!("/api/v1/events/?license={id}&product={}", l.product.id));
     Ok(l)
 }
 
@@ -173,6 +181,7 @@ const ORDER_ACCOUNT: &str = "l.order_id IN (SELECT o2.id FROM orders o2 JOIN cus
 const PRODUCT: &str = "l.product_id IN (SELECT p2.id FROM products p2 WHERE {})";
 const TEMPLATE: &str = "l.template_id IN (SELECT t.id FROM license_templates t WHERE {})";
 const FEATURES: &str = "l.id IN (SELECT lf.license_id FROM license_features lf WHERE {})";
+const TRIAL: &str = "l.id IN (SELECT tr.license_id FROM trials tr WHERE {})";
 const USERS: &str = "l.id IN (SELECT llu.license_id FROM license_license_users llu JOIN license_users lu ON lu.id = llu.license_user_id \
      WHERE {})";
 
@@ -257,6 +266,7 @@ static FIELDS: &[Field] = &[
         "d.id",
     ),
     Field::new("devices__os", "d.os", Kind::Text).related(DEVICES).trigram("devices_fts", "os", "d.id"),
+    Field::new("trial_email", "tr.email", Kind::Text).related(TRIAL),
     Field::new("license_template", "l.template_id", Kind::Int),
     Field::new("license_template__id", "l.template_id", Kind::Int),
     Field::new("license_template__code", "t.code", Kind::Text).related(TEMPLATE),
@@ -553,7 +563,7 @@ pub async fn update(db: &Db, scope: &Scope, id: i64, i: &LicenseInput) -> Result
 
 /// A license without its history, for event snapshots (history inside history would grow without end).
 fn strip(l: &License) -> License {
-    License { history: None, ..l.clone() }
+    License { history: None, history_count: None, history_url: None, ..l.clone() }
 }
 
 /// Deletes a license with its devices and features; its events stay in the audit log.
@@ -561,8 +571,9 @@ pub async fn delete(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     lock(&mut tx, scope, id).await?;
     let before = get(&mut tx, scope, id).await?;
-    tx.execute(query("DELETE FROM licenses WHERE id = ?").bind(id)).await?;
+    // Recorded first, while the license row still names the product the event belongs to.
     events::record(&mut tx, scope, NewEvent::deleted("license", id, Some(id), &strip(&before))).await?;
+    tx.execute(query("DELETE FROM licenses WHERE id = ?").bind(id)).await?;
     tx.commit().await?;
     Ok(())
 }

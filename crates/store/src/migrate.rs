@@ -64,6 +64,11 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0010_activated_index.sql"),
     },
     Migration {
+        version: 11,
+        sqlite: include_str!("../migrations/sqlite/0011_no_id_reuse.sql"),
+        postgres: include_str!("../migrations/postgres/0011_no_id_reuse.sql"),
+    },
+    Migration {
         version: 13,
         sqlite: include_str!("../migrations/sqlite/0013_signing_key_kdf.sql"),
         postgres: include_str!("../migrations/postgres/0013_signing_key_kdf.sql"),
@@ -80,11 +85,18 @@ const PG_MIGRATION_LOCK: i64 = 0x006c_6963_656e_7364;
 
 /// Applies every migration the database lacks.
 pub async fn run(db: &Db) -> Result<(), StoreError> {
+    run_until(db, i64::MAX).await
+}
+
+/// Applies the migrations the database lacks up to `version`: a database as an older licensd left it, for
+/// the tests that prove an upgrade keeps every row.
+#[doc(hidden)]
+pub async fn run_until(db: &Db, version: i64) -> Result<(), StoreError> {
     db.execute(query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
     ))
     .await?;
-    for m in MIGRATIONS {
+    for m in MIGRATIONS.iter().filter(|m| m.version <= version) {
         let mut tx = db.begin().await?;
         if tx.dialect() == Dialect::Postgres {
             // A server's connections carry a statement_timeout; waiting for another instance's migration, or

@@ -16,8 +16,9 @@ use crate::extract::{Auth, IdPath, Page, RawParams};
     responses((status = 200, body = Page<LicenseUser>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("token" = [])))]
 pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiResult<Json<Page<LicenseUser>>> {
-    let p = q.list(&license_users::SPEC)?;
-    let (n, rows) = license_users::list(&s.db, &auth.scope(), &p).await?;
+    let scope = auth.scope();
+    let p = q.list(license_users::spec_for(&scope))?;
+    let (n, rows) = license_users::list(&s.db, &scope, &p).await?;
     Ok(Json(q.page(n, rows, &p)))
 }
 

@@ -26,7 +26,7 @@ pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiRes
 /// Issues a license: terms come from `license_template`, overridden by any field given here.
 #[utoipa::path(post, path = "/api/v1/licenses", tag = "licenses", operation_id = "create_licenses", request_body = LicenseInput,
     responses((status = 201, body = License), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)),
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)),
     security(("token" = [])))]
 pub async fn create(
     State(s): State<AppState>,
@@ -47,7 +47,7 @@ pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> A
 /// Changes terms, key, customer, order, note or metadata; product and template are fixed at issue.
 #[utoipa::path(patch, path = "/api/v1/licenses/{id}", tag = "licenses", operation_id = "update_licenses", params(("id" = i64, Path)), request_body = LicenseInput,
     responses((status = 200, body = License), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("token" = [])))]
 pub async fn update(
     State(s): State<AppState>,

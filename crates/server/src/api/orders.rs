@@ -22,11 +22,12 @@ pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiRes
     Ok(Json(q.page(n, rows, &p)))
 }
 
-/// Creates an order; `customer` is an id or a customer body (matched by email, else created), and
-/// `licenses` are issued into it.
+/// Creates an order; `customer` is an id or a customer body (matched by email among the customers this token
+/// may see, else created; `409` on `email` when another product's customer has it), and `licenses` are issued
+/// into it. `403`: a manager gave an existing label another colour.
 #[utoipa::path(post, path = "/api/v1/orders", tag = "orders", operation_id = "create_orders", request_body = OrderInput,
     responses((status = 201, body = Order), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)),
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)),
     security(("token" = [])))]
 pub async fn create(
     State(s): State<AppState>,

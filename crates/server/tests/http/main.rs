@@ -11,6 +11,7 @@ mod client_trust;
 mod customers_orders;
 mod devmate;
 mod front_door;
+mod history;
 mod licenses;
 mod scoping;
 mod search;

@@ -499,10 +499,17 @@ impl Importer {
                 Ok(Ids { orders, next_order: 0, next_device: 0 })
             }
             Dialect::Sqlite => {
-                // SQLite numbers after the highest id; the batch holds the write lock, so these stay free.
-                let order: i64 = tx.fetch_one(query("SELECT COALESCE(MAX(id), 0) AS n FROM orders")).await?.get("n")?;
-                let device: i64 =
-                    tx.fetch_one(query("SELECT COALESCE(MAX(id), 0) AS n FROM devices")).await?.get("n")?;
+                // After the highest id the table holds or ever handed out (AUTOINCREMENT's sequence: an id
+                // freed by a deletion is never reused, its events still name it); the batch holds the write
+                // lock, so these stay free.
+                let next = |table: &'static str| {
+                    query(format!(
+                        "SELECT MAX(COALESCE((SELECT MAX(id) FROM {table}), 0), \
+                         COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0)) AS n"
+                    ))
+                };
+                let order: i64 = tx.fetch_one(next("orders")).await?.get("n")?;
+                let device: i64 = tx.fetch_one(next("devices")).await?.get("n")?;
                 Ok(Ids { orders: Vec::new(), next_order: order + 1, next_device: device.max(self.max.activation) + 1 })
             }
         }

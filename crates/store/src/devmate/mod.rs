@@ -264,7 +264,7 @@ pub async fn list_customers(
     page.push(" ORDER BY c.id LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
     let mut cs = db.fetch_all(page).await?.iter().map(customer_from_row).collect::<Result<Vec<_>, _>>()?;
     if with_licenses {
-        attach_licenses(&mut &*db, scope, &mut cs).await?;
+        attach_licenses(&mut &*db, scope, &mut cs, Some(events::HISTORY_LIMIT)).await?;
     }
     Ok((total, cs))
 }
@@ -274,24 +274,30 @@ pub async fn customer(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<Devma
     let mut q = query(format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.id = ?")).bind(id);
     scope.restrict_owner(&mut q, "customer_id", "c");
     let mut c = [customer_from_row(&e.fetch_one(q).await?)?];
-    attach_licenses(e, scope, &mut c).await?;
+    attach_licenses(e, scope, &mut c, Some(events::HISTORY_LIMIT)).await?;
     let [c] = c;
     Ok(c)
 }
 
-/// Every customer after `after_id` (by id), with licenses: the pages of an export.
+/// Every customer after `after_id` (by id), with licenses and their whole history: the pages of an export.
 pub async fn customers_after(db: &Db, after_id: i64, limit: i64) -> Result<Vec<DevmateCustomer>, StoreError> {
     let q = query(format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.id > ? ORDER BY c.id LIMIT ?"))
         .bind(after_id)
         .bind(limit);
     let mut cs = db.fetch_all(q).await?.iter().map(customer_from_row).collect::<Result<Vec<_>, _>>()?;
-    attach_licenses(&mut &*db, &Scope::system(), &mut cs).await?;
+    attach_licenses(&mut &*db, &Scope::system(), &mut cs, None).await?;
     Ok(cs)
 }
 
-/// Fills in the licenses of several customers (those the scope may see): a fixed number of queries per
-/// thousand customers, whatever their licenses and history.
-async fn attach_licenses(e: &mut impl Exec, scope: &Scope, cs: &mut [DevmateCustomer]) -> Result<(), StoreError> {
+/// Fills in the licenses of several customers (those the scope may see), each with its latest `cap` history
+/// records (`None`: all): a fixed number of queries per thousand customers, whatever their licenses and
+/// history.
+async fn attach_licenses(
+    e: &mut impl Exec,
+    scope: &Scope,
+    cs: &mut [DevmateCustomer],
+    cap: Option<i64>,
+) -> Result<(), StoreError> {
     for c in cs.iter_mut() {
         c.licenses = Some(Vec::new());
     }
@@ -301,7 +307,7 @@ async fn attach_licenses(e: &mut impl Exec, scope: &Scope, cs: &mut [DevmateCust
         push_in_list(&mut q, &ids);
         scope.restrict(&mut q, "l.product_id");
         q.push(" ORDER BY l.id");
-        for (customer_id, l) in licenses_from(e, q).await? {
+        for (customer_id, l) in licenses_from(e, q, cap).await? {
             if let Some(c) = chunk.iter_mut().find(|c| c.id == customer_id) {
                 c.licenses.get_or_insert_with(Vec::new).push(l);
             }
@@ -314,7 +320,7 @@ async fn attach_licenses(e: &mut impl Exec, scope: &Scope, cs: &mut [DevmateCust
 pub async fn license(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<DevmateLicense, StoreError> {
     let mut q = query(format!("{LICENSE_SELECT} WHERE l.id = ?")).bind(id);
     scope.restrict(&mut q, "l.product_id");
-    licenses_from(e, q).await?.pop().map(|(_, l)| l).ok_or(StoreError::NotFound)
+    licenses_from(e, q, Some(events::HISTORY_LIMIT)).await?.pop().map(|(_, l)| l).ok_or(StoreError::NotFound)
 }
 
 const LICENSE_SELECT: &str = "SELECT l.id, l.customer_id, l.license_key, l.product_id, l.template_id, l.enabled, l.refunded, \
@@ -323,8 +329,13 @@ const LICENSE_SELECT: &str = "SELECT l.id, l.customer_id, l.license_key, l.produ
      FROM licenses l JOIN products p ON p.id = l.product_id LEFT JOIN license_templates t ON t.id = l.template_id \
      LEFT JOIN orders o ON o.id = l.order_id";
 
-/// Runs a [`LICENSE_SELECT`] and completes its licenses with their products and history: three queries.
-async fn licenses_from(e: &mut impl Exec, q: Query) -> Result<Vec<(i64, DevmateLicense)>, StoreError> {
+/// Runs a [`LICENSE_SELECT`] and completes its licenses with their products and latest `cap` history records:
+/// three queries.
+async fn licenses_from(
+    e: &mut impl Exec,
+    q: Query,
+    cap: Option<i64>,
+) -> Result<Vec<(i64, DevmateLicense)>, StoreError> {
     let rows = e.fetch_all(q).await?;
     if rows.is_empty() {
         return Ok(Vec::new());
@@ -362,6 +373,7 @@ async fn licenses_from(e: &mut impl Exec, q: Query) -> Result<Vec<(i64, DevmateL
             activations_total: activations_total(r.get("max_activations")?),
             activation_key: r.get::<Option<String>>("license_key")?.unwrap_or_default(),
             history: Vec::new(),
+            history_count: None,
         };
         out.push((r.get::<Option<i64>>("customer_id")?.unwrap_or(0), l, template));
     }
@@ -369,14 +381,17 @@ async fn licenses_from(e: &mut impl Exec, q: Query) -> Result<Vec<(i64, DevmateL
     template_ids.dedup();
     let bundles = type_products(e, &template_ids).await?;
     let license_ids: Vec<i64> = out.iter().map(|(_, l, _)| l.id).collect();
-    let mut history = history_of(e, &license_ids).await?;
+    let mut history = history_of(e, &license_ids, cap).await?;
     Ok(out
         .into_iter()
         .map(|(cid, mut l, template)| {
             if let Some(ps) = template.and_then(|t| bundles.get(&t)) {
                 l.products.clone_from(ps);
             }
-            l.history = history.remove(&l.id).unwrap_or_default();
+            if let Some((records, total)) = history.remove(&l.id) {
+                l.history_count = (usize::try_from(total).unwrap_or(usize::MAX) > records.len()).then_some(total);
+                l.history = records;
+            }
             (cid, l)
         })
         .collect())
@@ -407,29 +422,44 @@ async fn type_products(
     Ok(out)
 }
 
-/// Licenses' history in DevMate's terms, oldest first: the events DevMate has a kind for. Imported records
-/// come back as they were given (with `deactivated` brought up to date); licensd's own events are described
-/// with the documented keys, and activations also with their device.
-async fn history_of(e: &mut impl Exec, license_ids: &[i64]) -> Result<HashMap<i64, Vec<HistoryRecord>>, StoreError> {
-    let mut out: HashMap<i64, Vec<HistoryRecord>> = HashMap::new();
+/// Licenses' history in DevMate's terms, oldest first: the events DevMate has a kind for, the latest `cap` of
+/// them per license (`None`: all), with how many there are in all. Only events of the license's own product
+/// are its history (an id SQLite reused before migration 11 once named another product's license). Imported
+/// records come back as they were given (with `deactivated` brought up to date); licensd's own events are
+/// described with the documented keys, and activations also with their device.
+async fn history_of(
+    e: &mut impl Exec,
+    license_ids: &[i64],
+    cap: Option<i64>,
+) -> Result<HashMap<i64, (Vec<HistoryRecord>, i64)>, StoreError> {
+    let mut out: HashMap<i64, (Vec<HistoryRecord>, i64)> = HashMap::new();
     for chunk in license_ids.chunks(CHUNK) {
+        // The window numbers each license's events newest first, so the cap keeps the latest; only the kept
+        // rows are joined for their JSON and device.
         let mut q = query(
-            "SELECT e.id, e.action, e.license_id, e.note, e.created_at, \
+            "SELECT e.id, e.action, e.license_id, e.note, e.created_at, w.total, \
              CASE WHEN e.actor = ? THEN e.after_json END AS devmate_json, \
              d.id AS device_id, d.license_id AS device_license_id, d.hardware_id, d.hostname, d.deactivated_at \
-             FROM events e LEFT JOIN devices d ON e.resource_type = 'device' AND d.id = e.resource_id \
-             WHERE e.license_id",
+             FROM (SELECT e2.id, ROW_NUMBER() OVER (PARTITION BY e2.license_id ORDER BY e2.id DESC) AS rn, \
+                   COUNT(*) OVER (PARTITION BY e2.license_id) AS total \
+                   FROM events e2 JOIN licenses hl ON hl.id = e2.license_id AND hl.product_id = e2.product_id \
+                   WHERE e2.license_id",
         )
         .bind(IMPORT_ACTOR);
         push_in_list(&mut q, chunk);
-        q.push(" AND e.action IN (");
+        q.push(" AND e2.action IN (");
         for (i, a) in HistoryType::ACTIONS.iter().enumerate() {
             if i > 0 {
                 q.push(", ");
             }
             q.push_bind(*a);
         }
-        q.push(") ORDER BY e.license_id, e.id");
+        q.push(
+            ")) w JOIN events e ON e.id = w.id \
+             LEFT JOIN devices d ON e.resource_type = 'device' AND d.id = e.resource_id WHERE w.rn <= ",
+        );
+        q.push_bind(cap.unwrap_or(i64::MAX));
+        q.push(" ORDER BY e.license_id, e.id");
         for r in e.fetch_all(q).await? {
             let license_id: i64 = r.get("license_id")?;
             let action: String = r.get("action")?;
@@ -471,7 +501,9 @@ async fn history_of(e: &mut impl Exec, license_ids: &[i64]) -> Result<HashMap<i6
                     h
                 }
             };
-            out.entry(license_id).or_default().push(record);
+            let entry = out.entry(license_id).or_default();
+            entry.0.push(record);
+            entry.1 = r.get("total")?;
         }
     }
     Ok(out)
