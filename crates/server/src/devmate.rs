@@ -198,9 +198,16 @@ impl<S: Send + Sync> FromRequest<S> for V2Body {
                 .into());
             }
             let mut data = Map::new();
-            for (k, v) in form_urlencoded::parse(&bytes) {
+            let pairs = crate::extract::form_pairs(&bytes).map_err(|e| {
+                let name = e.param.strip_prefix("data[").and_then(|r| r.strip_suffix(']')).unwrap_or(&e.param);
+                V2Error::wrong(name, "It is not valid UTF-8.")
+            })?;
+            for (k, v) in pairs {
                 if let Some(name) = k.strip_prefix("data[").and_then(|r| r.strip_suffix(']')) {
-                    data.insert(name.to_string(), Value::String(v.into_owned()));
+                    if name.contains('\0') || v.contains('\0') {
+                        return Err(V2Error::wrong(name, NO_NUL));
+                    }
+                    data.insert(name.to_string(), Value::String(v));
                 }
             }
             if data.is_empty() {
@@ -241,15 +248,33 @@ impl V2Body {
     }
 }
 
+/// Neither backend keeps a NUL in text, and PostgreSQL refuses one in a statement with an error.
+const NO_NUL: &str = "It must not contain NUL characters.";
+
+/// A path parameter as text; `400` naming it when it holds a NUL or its escapes are not UTF-8, and empty
+/// when the path has none.
+fn path_text(p: &Result<Path<String>, PathRejection>, param: &str) -> V2Result<String> {
+    use axum::extract::path::ErrorKind;
+    match p {
+        Ok(Path(s)) if s.contains('\0') => {
+            Err(V2Error::parameter(param, format!("Wrong \"{param}\" parameter given. {NO_NUL}")))
+        }
+        Ok(Path(s)) => Ok(s.clone()),
+        Err(PathRejection::FailedToDeserializePathParams(e))
+            if matches!(e.kind(), ErrorKind::InvalidUtf8InPathParam { .. }) =>
+        {
+            Err(V2Error::parameter(param, format!("Wrong \"{param}\" parameter given. It is not valid UTF-8.")))
+        }
+        Err(_) => Ok(String::new()),
+    }
+}
+
 /// A path id DevMate sends as an integer; the raw text when it is not one.
-fn path_id(p: &Result<Path<String>, PathRejection>) -> Result<i64, String> {
-    let raw = match p {
-        Ok(Path(s)) => s.trim().to_string(),
-        Err(_) => String::new(),
-    };
+fn path_id(raw: &str) -> Result<i64, String> {
+    let raw = raw.trim();
     match raw.parse::<i64>() {
         Ok(n) if n > 0 => Ok(n),
-        _ => Err(raw),
+        _ => Err(raw.to_string()),
     }
 }
 
@@ -350,8 +375,14 @@ pub async fn list_customers(
     let mut offset = 0;
     let mut with_licenses = false;
     let mut filters = Vec::new();
-    for (k, v) in form_urlencoded::parse(q.unwrap_or_default().as_bytes()) {
-        match k.as_ref() {
+    let pairs = crate::extract::form_pairs(q.unwrap_or_default().as_bytes()).map_err(|e| {
+        V2Error::parameter(&e.param, format!("Wrong \"{}\" parameter given. It is not valid UTF-8.", e.param))
+    })?;
+    for (k, v) in pairs {
+        if k.contains('\0') || v.contains('\0') {
+            return Err(V2Error::parameter(&k, format!("Wrong \"{k}\" parameter given. {NO_NUL}")));
+        }
+        match k.as_str() {
             "limit" => {
                 limit = v.trim().parse().ok().filter(|n| (1..=store::MAX_LIMIT).contains(n)).ok_or_else(|| {
                     V2Error::parameter(
@@ -368,7 +399,7 @@ pub async fn list_customers(
                     V2Error::parameter("offset", "Wrong \"offset\" parameter given. It must be an integer from 0.")
                 })?;
             }
-            "with" => match v.as_ref() {
+            "with" => match v.as_str() {
                 "licenses" => with_licenses = true,
                 "" => {}
                 other => {
@@ -379,7 +410,7 @@ pub async fn list_customers(
                 }
             },
             key => match key.strip_prefix("filter[").and_then(|r| r.strip_suffix(']')) {
-                Some(name) => filters.push((name.to_string(), v.into_owned())),
+                Some(name) => filters.push((name.to_string(), v)),
                 None => {
                     return Err(V2Error::parameter(
                         key,
@@ -404,7 +435,7 @@ pub async fn get_customer(
     V2Auth(auth): V2Auth,
     id: Result<Path<String>, PathRejection>,
 ) -> V2Result<Json<CustomerData>> {
-    let id = path_id(&id).map_err(|raw| V2Error::not_found("id", &raw))?;
+    let id = path_id(&path_text(&id, "customer_id")?).map_err(|raw| V2Error::not_found("id", &raw))?;
     match store::customer(&mut &s.db, &auth.scope(), id).await {
         Err(StoreError::NotFound) => Err(V2Error::not_found("id", &id.to_string())),
         other => Ok(Json(CustomerData { data: other? })),
@@ -491,7 +522,7 @@ pub async fn update_customer(
     id: Result<Path<String>, PathRejection>,
     body: V2Body,
 ) -> V2Result<Json<CustomerData>> {
-    let id = path_id(&id).map_err(|raw| V2Error::not_found("id", &raw))?;
+    let id = path_id(&path_text(&id, "customer_id")?).map_err(|raw| V2Error::not_found("id", &raw))?;
     let g = given(&body)?;
     let r = licensd_store::customers::update(&s.db, &auth.scope(), id, |cur| {
         let mut i = CustomerInput::from(cur);
@@ -517,7 +548,7 @@ pub async fn create_license(
     id: Result<Path<String>, PathRejection>,
     body: V2Body,
 ) -> V2Result<(StatusCode, Json<LicenseData>)> {
-    let customer_id = match path_id(&id) {
+    let customer_id = match path_id(&path_text(&id, "customer_id")?) {
         Ok(n) => n,
         Err(raw) if raw.is_empty() => return Err(V2Error::empty("customer_id")),
         Err(raw) => return Err(V2Error::wrong("customer_id", format!("Customer #{raw} not found."))),
@@ -551,7 +582,7 @@ pub async fn reset_first_activation(
     V2Auth(auth): V2Auth,
     key: Result<Path<String>, PathRejection>,
 ) -> V2Result<StatusCode> {
-    let key = key.map(|Path(k)| k).unwrap_or_default();
+    let key = path_text(&key, "activation_key")?;
     match store::reset_first_activation(&s.db, &auth.scope(), &key).await {
         Ok(true) => Ok(StatusCode::OK),
         Ok(false) => Err(V2Error::new(

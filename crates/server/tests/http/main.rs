@@ -9,6 +9,7 @@ mod catalog;
 mod client;
 mod customers_orders;
 mod devmate;
+mod hostile_input;
 mod licenses;
 mod scoping;
 mod search;
