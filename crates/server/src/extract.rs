@@ -269,6 +269,36 @@ pub fn form_pairs(input: &[u8]) -> Result<Vec<(String, String)>, NotUtf8> {
     Ok(out)
 }
 
+/// A query string of text parameters read into `T` (its fields `String` or `Option<String>`), strictly: a
+/// parameter that is not UTF-8, holds a NUL, is given twice or does not fit `T` is a `400 INVALID_PARAMETER`
+/// naming it, in the error envelope (axum's `Query` answers plain text, and lets a NUL reach the database).
+pub struct TextQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for TextQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let bad = |param: &str, message: &str| -> ApiError {
+            licensd_store::ParamError { param: param.to_string(), message: message.to_string() }.into()
+        };
+        let mut map = serde_json::Map::new();
+        for (k, v) in form_pairs(parts.uri.query().unwrap_or_default().as_bytes())? {
+            if k.contains('\0') || v.contains('\0') {
+                return Err(bad(&k, "must not contain NUL characters"));
+            }
+            if map.insert(k.clone(), serde_json::Value::String(v)).is_some() {
+                return Err(bad(&k, "is given more than once"));
+            }
+        }
+        let value = serde_json::Value::Object(map);
+        serde_path_to_error::deserialize(value).map(TextQuery).map_err(|e| {
+            let param = e.path().to_string();
+            let param = if param == "." { "query".to_string() } else { param };
+            bad(&param, &e.inner().to_string())
+        })
+    }
+}
+
 /// The request path as the client sent it, before trailing-slash normalisation (for links).
 #[derive(Clone)]
 pub struct OriginalPath(pub String);

@@ -17,6 +17,7 @@ backend_tests!(
     devmate_filters_are_bounded_in_devmate_shape,
     nul_in_every_v2_filter_path_and_form_body_is_400_in_devmate_shape,
     invalid_utf8_in_v2_query_strings_and_form_bodies_is_400,
+    public_key_query_is_read_strictly,
 );
 
 /// The limits as documented (README, docs/api.md).
@@ -315,4 +316,21 @@ async fn invalid_utf8_in_v2_query_strings_and_form_bodies_is_400(app: TestApp) {
     .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["data"]["first_name"], "Jürgen K");
+}
+
+/// `GET /api/v1/client/public-key?key_id=…` read its query with axum's `Query`: a NUL reached PostgreSQL
+/// (`500`), bytes that are not UTF-8 were replaced and looked up, and a repeated parameter was a plain-text
+/// `400`. Needs the client API to read it with `extract::TextQuery`.
+async fn public_key_query_is_read_strictly(app: TestApp) {
+    for query in ["key_id=%00", "key_id=a%00b", "key_id=%ff", "key_id=a&key_id=b"] {
+        let r = app.call(Method::GET, &format!("/api/v1/client/public-key?{query}"), None, None).await;
+        assert_param(&r, "key_id", "");
+    }
+    let r = app.call(Method::GET, "/api/v1/client/public-key?key_id=0000000000000000", None, None).await;
+    assert_error(&r, 404, "NOT_FOUND");
+    let r = app.call(Method::GET, "/api/v1/client/public-key", None, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let kid = r.body["key_id"].as_str().unwrap().to_string();
+    let r = app.call(Method::GET, &format!("/api/v1/client/public-key?key_id={kid}&other=x"), None, None).await;
+    assert_eq!(r.body["key_id"], kid.as_str(), "{}", r.text);
 }
