@@ -339,6 +339,33 @@ pub struct LicenseRequest {
     data: LicenseFields,
 }
 
+/// `401` and `503`, which every `/v2` operation can answer, in DevMate's shape.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum V2Common {
+    /// No token, or an unknown or revoked one: `{"errors": [{"title": "Unauthorized"}]}`.
+    #[response(status = 401)]
+    Unauthorized(DevmateErrorBody),
+    /// The database cannot be reached, or another process held SQLite's write lock for 10 s; try again.
+    #[response(status = 503)]
+    Unavailable(DevmateErrorBody),
+}
+
+/// What reading a `/v2` body (JSON, or a `data[NAME]=…` form) can answer besides the operation's own outcomes.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum V2BodyErrors {
+    /// The body is not UTF-8, not JSON, has no `data` object, holds a NUL, or a field is wrong.
+    #[response(status = 400)]
+    BadRequest(DevmateErrorBody),
+    /// The body is over 1 MiB.
+    #[response(status = 413)]
+    TooLarge(DevmateErrorBody),
+    /// The body is neither JSON nor a form.
+    #[response(status = 415)]
+    UnsupportedMediaType(DevmateErrorBody),
+}
+
 /// Query parameters of `GET /v2/customers`.
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -364,7 +391,8 @@ const DEFAULT_LIMIT: i64 = 10;
 /// Customers, filtered (`filter[NAME]=value`, several combine), paged (`limit`, default 10; `offset`), with
 /// `meta.total` counting every match; `with=licenses` adds each customer's licenses.
 #[utoipa::path(get, path = "/v2/customers", tag = "devmate", operation_id = "devmate_list_customers", params(ListParamsDoc),
-    responses((status = 200, body = CustomerList), (status = 400, body = DevmateErrorBody), (status = 401, body = DevmateErrorBody)),
+    responses((status = 200, description = "OK", body = CustomerList), V2Common,
+              (status = 400, description = "A parameter is unknown, malformed or over a bound, or holds a NUL or invalid UTF-8", body = DevmateErrorBody)),
     security(("devmate_token" = [])))]
 pub async fn list_customers(
     State(s): State<AppState>,
@@ -428,7 +456,8 @@ pub async fn list_customers(
 /// One customer with licenses, each with its products and history.
 #[utoipa::path(get, path = "/v2/customers/{customer_id}", tag = "devmate", operation_id = "devmate_get_customer",
     params(("customer_id" = i64, Path)),
-    responses((status = 200, body = CustomerData), (status = 401, body = DevmateErrorBody), (status = 404, body = DevmateErrorBody)),
+    responses((status = 200, description = "OK", body = CustomerData), V2Common, (status = 404, description = "No such customer or key, or not visible to this token", body = DevmateErrorBody),
+              (status = 400, description = "The path holds a NUL or invalid UTF-8", body = DevmateErrorBody)),
     security(("devmate_token" = [])))]
 pub async fn get_customer(
     State(s): State<AppState>,
@@ -492,8 +521,7 @@ fn apply(i: &mut CustomerInput, g: Given) {
 
 /// Creates a customer (`email` mandatory and unique).
 #[utoipa::path(post, path = "/v2/customers", tag = "devmate", operation_id = "devmate_create_customer", request_body = CustomerRequest,
-    responses((status = 201, body = CustomerData), (status = 400, body = DevmateErrorBody), (status = 401, body = DevmateErrorBody),
-              (status = 409, body = DevmateErrorBody)),
+    responses((status = 201, description = "Created", body = CustomerData), V2Common, V2BodyErrors, (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = DevmateErrorBody)),
     security(("devmate_token" = [])))]
 pub async fn create_customer(
     State(s): State<AppState>,
@@ -513,8 +541,8 @@ pub async fn create_customer(
 /// Changes the fields given (`note` or `notes`); the others, and read-only keys such as `id`, are left alone.
 #[utoipa::path(put, path = "/v2/customers/{customer_id}", tag = "devmate", operation_id = "devmate_update_customer",
     params(("customer_id" = i64, Path)), request_body = CustomerRequest,
-    responses((status = 200, body = CustomerData), (status = 400, body = DevmateErrorBody), (status = 401, body = DevmateErrorBody),
-              (status = 404, body = DevmateErrorBody), (status = 405, description = "empty body"), (status = 409, body = DevmateErrorBody)),
+    responses((status = 200, description = "OK", body = CustomerData), V2Common, V2BodyErrors, (status = 404, description = "No such customer or key, or not visible to this token", body = DevmateErrorBody),
+              (status = 405, description = "empty body"), (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = DevmateErrorBody)),
     security(("devmate_token" = [])))]
 pub async fn update_customer(
     State(s): State<AppState>,
@@ -540,7 +568,7 @@ pub async fn update_customer(
 /// "created" history record).
 #[utoipa::path(post, path = "/v2/customers/{customer_id}/licenses", tag = "devmate", operation_id = "devmate_create_license",
     params(("customer_id" = i64, Path)), request_body = LicenseRequest,
-    responses((status = 201, body = LicenseData), (status = 400, body = DevmateErrorBody), (status = 401, body = DevmateErrorBody)),
+    responses((status = 201, description = "Created", body = LicenseData), V2Common, V2BodyErrors),
     security(("devmate_token" = [])))]
 pub async fn create_license(
     State(s): State<AppState>,
@@ -574,8 +602,9 @@ pub async fn create_license_without_customer(_auth: V2Auth) -> V2Error {
 /// Frees the oldest activation the key holds: `200` with an empty body.
 #[utoipa::path(post, path = "/v2/licenses/{activation_key}/reset_first_activation", tag = "devmate",
     operation_id = "devmate_reset_first_activation", params(("activation_key" = String, Path)),
-    responses((status = 200, description = "empty body"), (status = 401, body = DevmateErrorBody), (status = 404, body = DevmateErrorBody),
-              (status = 405, description = "empty body"), (status = 409, body = DevmateErrorBody)),
+    responses((status = 200, description = "empty body"), V2Common, (status = 404, description = "No such customer or key, or not visible to this token", body = DevmateErrorBody),
+              (status = 400, description = "The path holds a NUL or invalid UTF-8", body = DevmateErrorBody),
+              (status = 405, description = "empty body"), (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = DevmateErrorBody)),
     security(("devmate_token" = [])))]
 pub async fn reset_first_activation(
     State(s): State<AppState>,

@@ -11,6 +11,7 @@ mod customers_orders;
 mod devmate;
 mod hostile_input;
 mod licenses;
+mod openapi;
 mod scoping;
 mod search;
 mod search_props;
