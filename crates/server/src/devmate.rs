@@ -198,9 +198,16 @@ impl<S: Send + Sync> FromRequest<S> for V2Body {
                 .into());
             }
             let mut data = Map::new();
-            for (k, v) in form_urlencoded::parse(&bytes) {
+            let pairs = crate::extract::form_pairs(&bytes).map_err(|e| {
+                let name = e.param.strip_prefix("data[").and_then(|r| r.strip_suffix(']')).unwrap_or(&e.param);
+                V2Error::wrong(name, "It is not valid UTF-8.")
+            })?;
+            for (k, v) in pairs {
                 if let Some(name) = k.strip_prefix("data[").and_then(|r| r.strip_suffix(']')) {
-                    data.insert(name.to_string(), Value::String(v.into_owned()));
+                    if name.contains('\0') || v.contains('\0') {
+                        return Err(V2Error::wrong(name, NO_NUL));
+                    }
+                    data.insert(name.to_string(), Value::String(v));
                 }
             }
             if data.is_empty() {
@@ -241,15 +248,33 @@ impl V2Body {
     }
 }
 
+/// Neither backend keeps a NUL in text, and PostgreSQL refuses one in a statement with an error.
+const NO_NUL: &str = "It must not contain NUL characters.";
+
+/// A path parameter as text; `400` naming it when it holds a NUL or its escapes are not UTF-8, and empty
+/// when the path has none.
+fn path_text(p: &Result<Path<String>, PathRejection>, param: &str) -> V2Result<String> {
+    use axum::extract::path::ErrorKind;
+    match p {
+        Ok(Path(s)) if s.contains('\0') => {
+            Err(V2Error::parameter(param, format!("Wrong \"{param}\" parameter given. {NO_NUL}")))
+        }
+        Ok(Path(s)) => Ok(s.clone()),
+        Err(PathRejection::FailedToDeserializePathParams(e))
+            if matches!(e.kind(), ErrorKind::InvalidUtf8InPathParam { .. }) =>
+        {
+            Err(V2Error::parameter(param, format!("Wrong \"{param}\" parameter given. It is not valid UTF-8.")))
+        }
+        Err(_) => Ok(String::new()),
+    }
+}
+
 /// A path id DevMate sends as an integer; the raw text when it is not one.
-fn path_id(p: &Result<Path<String>, PathRejection>) -> Result<i64, String> {
-    let raw = match p {
-        Ok(Path(s)) => s.trim().to_string(),
-        Err(_) => String::new(),
-    };
+fn path_id(raw: &str) -> Result<i64, String> {
+    let raw = raw.trim();
     match raw.parse::<i64>() {
         Ok(n) if n > 0 => Ok(n),
-        _ => Err(raw),
+        _ => Err(raw.to_string()),
     }
 }
 
@@ -314,6 +339,33 @@ pub struct LicenseRequest {
     data: LicenseFields,
 }
 
+/// `401` and `503`, which every `/v2` operation can answer, in DevMate's shape.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum V2Common {
+    /// No token, or an unknown or revoked one: `{"errors": [{"title": "Unauthorized"}]}`.
+    #[response(status = 401)]
+    Unauthorized(DevmateErrorBody),
+    /// The database cannot be reached, or another process held SQLite's write lock for 10 s; try again.
+    #[response(status = 503)]
+    Unavailable(DevmateErrorBody),
+}
+
+/// What reading a `/v2` body (JSON, or a `data[NAME]=…` form) can answer besides the operation's own outcomes.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum V2BodyErrors {
+    /// The body is not UTF-8, not JSON, has no `data` object, holds a NUL, or a field is wrong.
+    #[response(status = 400)]
+    BadRequest(DevmateErrorBody),
+    /// The body is over 1 MiB.
+    #[response(status = 413)]
+    TooLarge(DevmateErrorBody),
+    /// The body is neither JSON nor a form.
+    #[response(status = 415)]
+    UnsupportedMediaType(DevmateErrorBody),
+}
+
 /// Query parameters of `GET /v2/customers`.
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -339,7 +391,8 @@ const DEFAULT_LIMIT: i64 = 10;
 /// Customers, filtered (`filter[NAME]=value`, several combine), paged (`limit`, default 10; `offset`), with
 /// `meta.total` counting every match; `with=licenses` adds each customer's licenses.
 #[utoipa::path(get, path = "/v2/customers", tag = "devmate", operation_id = "devmate_list_customers", params(ListParamsDoc),
-    responses((status = 200, body = CustomerList), (status = 400, body = DevmateErrorBody), (status = 401, body = DevmateErrorBody)),
+    responses((status = 200, description = "OK", body = CustomerList), V2Common,
+              (status = 400, description = "A parameter is unknown, malformed or over a bound, or holds a NUL or invalid UTF-8", body = DevmateErrorBody)),
     security(("devmate_token" = [])))]
 pub async fn list_customers(
     State(s): State<AppState>,
@@ -350,8 +403,14 @@ pub async fn list_customers(
     let mut offset = 0;
     let mut with_licenses = false;
     let mut filters = Vec::new();
-    for (k, v) in form_urlencoded::parse(q.unwrap_or_default().as_bytes()) {
-        match k.as_ref() {
+    let pairs = crate::extract::form_pairs(q.unwrap_or_default().as_bytes()).map_err(|e| {
+        V2Error::parameter(&e.param, format!("Wrong \"{}\" parameter given. It is not valid UTF-8.", e.param))
+    })?;
+    for (k, v) in pairs {
+        if k.contains('\0') || v.contains('\0') {
+            return Err(V2Error::parameter(&k, format!("Wrong \"{k}\" parameter given. {NO_NUL}")));
+        }
+        match k.as_str() {
             "limit" => {
                 limit = v.trim().parse().ok().filter(|n| (1..=store::MAX_LIMIT).contains(n)).ok_or_else(|| {
                     V2Error::parameter(
@@ -368,7 +427,7 @@ pub async fn list_customers(
                     V2Error::parameter("offset", "Wrong \"offset\" parameter given. It must be an integer from 0.")
                 })?;
             }
-            "with" => match v.as_ref() {
+            "with" => match v.as_str() {
                 "licenses" => with_licenses = true,
                 "" => {}
                 other => {
@@ -379,7 +438,7 @@ pub async fn list_customers(
                 }
             },
             key => match key.strip_prefix("filter[").and_then(|r| r.strip_suffix(']')) {
-                Some(name) => filters.push((name.to_string(), v.into_owned())),
+                Some(name) => filters.push((name.to_string(), v)),
                 None => {
                     return Err(V2Error::parameter(
                         key,
@@ -397,14 +456,15 @@ pub async fn list_customers(
 /// One customer with licenses, each with its products and history.
 #[utoipa::path(get, path = "/v2/customers/{customer_id}", tag = "devmate", operation_id = "devmate_get_customer",
     params(("customer_id" = i64, Path)),
-    responses((status = 200, body = CustomerData), (status = 401, body = DevmateErrorBody), (status = 404, body = DevmateErrorBody)),
+    responses((status = 200, description = "OK", body = CustomerData), V2Common, (status = 404, description = "No such customer or key, or not visible to this token", body = DevmateErrorBody),
+              (status = 400, description = "The path holds a NUL or invalid UTF-8", body = DevmateErrorBody)),
     security(("devmate_token" = [])))]
 pub async fn get_customer(
     State(s): State<AppState>,
     V2Auth(auth): V2Auth,
     id: Result<Path<String>, PathRejection>,
 ) -> V2Result<Json<CustomerData>> {
-    let id = path_id(&id).map_err(|raw| V2Error::not_found("id", &raw))?;
+    let id = path_id(&path_text(&id, "customer_id")?).map_err(|raw| V2Error::not_found("id", &raw))?;
     match store::customer(&mut &s.db, &auth.scope(), id).await {
         Err(StoreError::NotFound) => Err(V2Error::not_found("id", &id.to_string())),
         other => Ok(Json(CustomerData { data: other? })),
@@ -461,8 +521,7 @@ fn apply(i: &mut CustomerInput, g: Given) {
 
 /// Creates a customer (`email` mandatory and unique).
 #[utoipa::path(post, path = "/v2/customers", tag = "devmate", operation_id = "devmate_create_customer", request_body = CustomerRequest,
-    responses((status = 201, body = CustomerData), (status = 400, body = DevmateErrorBody), (status = 401, body = DevmateErrorBody),
-              (status = 409, body = DevmateErrorBody)),
+    responses((status = 201, description = "Created", body = CustomerData), V2Common, V2BodyErrors, (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = DevmateErrorBody)),
     security(("devmate_token" = [])))]
 pub async fn create_customer(
     State(s): State<AppState>,
@@ -482,8 +541,8 @@ pub async fn create_customer(
 /// Changes the fields given (`note` or `notes`); the others, and read-only keys such as `id`, are left alone.
 #[utoipa::path(put, path = "/v2/customers/{customer_id}", tag = "devmate", operation_id = "devmate_update_customer",
     params(("customer_id" = i64, Path)), request_body = CustomerRequest,
-    responses((status = 200, body = CustomerData), (status = 400, body = DevmateErrorBody), (status = 401, body = DevmateErrorBody),
-              (status = 404, body = DevmateErrorBody), (status = 405, description = "empty body"), (status = 409, body = DevmateErrorBody)),
+    responses((status = 200, description = "OK", body = CustomerData), V2Common, V2BodyErrors, (status = 404, description = "No such customer or key, or not visible to this token", body = DevmateErrorBody),
+              (status = 405, description = "empty body"), (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = DevmateErrorBody)),
     security(("devmate_token" = [])))]
 pub async fn update_customer(
     State(s): State<AppState>,
@@ -491,7 +550,7 @@ pub async fn update_customer(
     id: Result<Path<String>, PathRejection>,
     body: V2Body,
 ) -> V2Result<Json<CustomerData>> {
-    let id = path_id(&id).map_err(|raw| V2Error::not_found("id", &raw))?;
+    let id = path_id(&path_text(&id, "customer_id")?).map_err(|raw| V2Error::not_found("id", &raw))?;
     let g = given(&body)?;
     let r = licensd_store::customers::update(&s.db, &auth.scope(), id, |cur| {
         let mut i = CustomerInput::from(cur);
@@ -509,7 +568,7 @@ pub async fn update_customer(
 /// "created" history record).
 #[utoipa::path(post, path = "/v2/customers/{customer_id}/licenses", tag = "devmate", operation_id = "devmate_create_license",
     params(("customer_id" = i64, Path)), request_body = LicenseRequest,
-    responses((status = 201, body = LicenseData), (status = 400, body = DevmateErrorBody), (status = 401, body = DevmateErrorBody)),
+    responses((status = 201, description = "Created", body = LicenseData), V2Common, V2BodyErrors),
     security(("devmate_token" = [])))]
 pub async fn create_license(
     State(s): State<AppState>,
@@ -517,7 +576,7 @@ pub async fn create_license(
     id: Result<Path<String>, PathRejection>,
     body: V2Body,
 ) -> V2Result<(StatusCode, Json<LicenseData>)> {
-    let customer_id = match path_id(&id) {
+    let customer_id = match path_id(&path_text(&id, "customer_id")?) {
         Ok(n) => n,
         Err(raw) if raw.is_empty() => return Err(V2Error::empty("customer_id")),
         Err(raw) => return Err(V2Error::wrong("customer_id", format!("Customer #{raw} not found."))),
@@ -543,15 +602,16 @@ pub async fn create_license_without_customer(_auth: V2Auth) -> V2Error {
 /// Frees the oldest activation the key holds: `200` with an empty body.
 #[utoipa::path(post, path = "/v2/licenses/{activation_key}/reset_first_activation", tag = "devmate",
     operation_id = "devmate_reset_first_activation", params(("activation_key" = String, Path)),
-    responses((status = 200, description = "empty body"), (status = 401, body = DevmateErrorBody), (status = 404, body = DevmateErrorBody),
-              (status = 405, description = "empty body"), (status = 409, body = DevmateErrorBody)),
+    responses((status = 200, description = "empty body"), V2Common, (status = 404, description = "No such customer or key, or not visible to this token", body = DevmateErrorBody),
+              (status = 400, description = "The path holds a NUL or invalid UTF-8", body = DevmateErrorBody),
+              (status = 405, description = "empty body"), (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = DevmateErrorBody)),
     security(("devmate_token" = [])))]
 pub async fn reset_first_activation(
     State(s): State<AppState>,
     V2Auth(auth): V2Auth,
     key: Result<Path<String>, PathRejection>,
 ) -> V2Result<StatusCode> {
-    let key = key.map(|Path(k)| k).unwrap_or_default();
+    let key = path_text(&key, "activation_key")?;
     match store::reset_first_activation(&s.db, &auth.scope(), &key).await {
         Ok(true) => Ok(StatusCode::OK),
         Ok(false) => Err(V2Error::new(

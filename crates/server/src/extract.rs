@@ -226,7 +226,7 @@ impl FromRequestParts<AppState> for RawParams {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
-        let pairs = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let pairs = form_pairs(query.as_bytes())?;
         // Links name the configured public URL, or what trusted proxies and a well-formed Host say (L5).
         let origin = state.http.link_origin(parts)?;
         let path = parts.extensions.get::<OriginalPath>().map_or(parts.uri.path(), |p| p.0.as_str());
@@ -237,6 +237,73 @@ impl FromRequestParts<AppState> for RawParams {
 /// The largest `offset` a list accepts: far past any real page, and small enough that offset + limit never
 /// overflows.
 pub const MAX_OFFSET: i64 = 1_000_000_000;
+
+/// A parameter of a query string or form body whose percent-decoded bytes are not UTF-8.
+#[derive(Debug)]
+pub struct NotUtf8 {
+    /// The parameter's name, with any bytes that are not UTF-8 shown as U+FFFD, to say which it was.
+    pub param: String,
+}
+
+/// A query parameter's fault, as every other one: `INVALID_PARAMETER` naming it.
+impl From<NotUtf8> for ApiError {
+    fn from(e: NotUtf8) -> Self {
+        licensd_store::ParamError { message: "is not valid UTF-8 once percent-decoded".into(), param: e.param }.into()
+    }
+}
+
+/// Splits `application/x-www-form-urlencoded` text (a query string, a form body) into decoded pairs as
+/// `form_urlencoded::parse` does (`&`-separated, `+` is a space, `%XX` escapes), except that a name or value
+/// whose bytes are not UTF-8 is refused: the lossy decoding replaced them with U+FFFD and searched for that.
+pub fn form_pairs(input: &[u8]) -> Result<Vec<(String, String)>, NotUtf8> {
+    /// The decoded text, or (when it is not UTF-8) its lossy form.
+    fn decode(part: &[u8]) -> Result<String, String> {
+        let plus_as_space: Vec<u8> = part.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+        let bytes: Vec<u8> = percent_encoding::percent_decode(&plus_as_space).collect();
+        String::from_utf8(bytes).map_err(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+    let mut out = Vec::new();
+    for pair in input.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let (name, value) = match pair.iter().position(|&b| b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &b""[..]),
+        };
+        let name = decode(name).map_err(|lossy| NotUtf8 { param: lossy })?;
+        let value = decode(value).map_err(|_| NotUtf8 { param: name.clone() })?;
+        out.push((name, value));
+    }
+    Ok(out)
+}
+
+/// A query string of text parameters read into `T` (its fields `String` or `Option<String>`), strictly: a
+/// parameter that is not UTF-8, holds a NUL, is given twice or does not fit `T` is a `400 INVALID_PARAMETER`
+/// naming it, in the error envelope (axum's `Query` answers plain text, and lets a NUL reach the database).
+pub struct TextQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for TextQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let bad = |param: &str, message: &str| -> ApiError {
+            licensd_store::ParamError { param: param.to_string(), message: message.to_string() }.into()
+        };
+        let mut map = serde_json::Map::new();
+        for (k, v) in form_pairs(parts.uri.query().unwrap_or_default().as_bytes())? {
+            if k.contains('\0') || v.contains('\0') {
+                return Err(bad(&k, "must not contain NUL characters"));
+            }
+            if map.insert(k.clone(), serde_json::Value::String(v)).is_some() {
+                return Err(bad(&k, "is given more than once"));
+            }
+        }
+        let value = serde_json::Value::Object(map);
+        serde_path_to_error::deserialize(value).map(TextQuery).map_err(|e| {
+            let param = e.path().to_string();
+            let param = if param == "." { "query".to_string() } else { param };
+            bad(&param, &e.inner().to_string())
+        })
+    }
+}
 
 /// The request path as the client sent it, before trailing-slash normalisation (for links).
 #[derive(Clone)]
@@ -333,7 +400,23 @@ impl Auth {
 
 #[cfg(test)]
 mod tests {
-    use super::holds_nul;
+    use super::{form_pairs, holds_nul};
+
+    #[test]
+    fn form_pairs_decode_as_form_urlencoded_does_for_utf8() {
+        for input in ["a=1&b=x+y&&c&=v&d=%C3%A5%2B", "k=%2", "k=%zz&x==", "", "&&", "%EF%BF%BD=1"] {
+            let lossy: Vec<(String, String)> = form_urlencoded::parse(input.as_bytes()).into_owned().collect();
+            assert_eq!(form_pairs(input.as_bytes()).unwrap(), lossy, "{input}");
+        }
+    }
+
+    #[test]
+    fn form_pairs_refuse_bytes_that_are_not_utf8_naming_the_parameter() {
+        assert_eq!(form_pairs(b"a=1&email=%ff").unwrap_err().param, "email");
+        assert_eq!(form_pairs(b"x=%C3").unwrap_err().param, "x");
+        assert_eq!(form_pairs(b"%ffa=1").unwrap_err().param, "\u{fffd}a");
+        assert_eq!(form_pairs(b"n=%ED%A0%80").unwrap_err().param, "n", "a UTF-16 surrogate is not UTF-8");
+    }
 
     #[test]
     fn nul_escapes_are_found_and_escaped_backslashes_are_not() {

@@ -16,7 +16,7 @@ pub struct Health {
 
 /// `200 {"status":"ok"}` after a real database round trip; `503` when the database does not answer.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
-    responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = Health), (status = 503, description = "The database did not answer", body = ErrorBody)))]
 pub async fn healthz(State(s): State<AppState>) -> Result<Json<Health>, crate::error::ApiError> {
     match tokio::time::timeout(std::time::Duration::from_secs(5), s.db.ping()).await {
         Ok(Ok(())) => Ok(Json(Health { status: "ok" })),
@@ -38,7 +38,7 @@ fn unavailable() -> crate::error::ApiError {
 }
 
 /// Prometheus text format.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "application/openmetrics-text")))]
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "application/openmetrics-text")))]
 pub async fn metrics(state: State<AppState>) -> axum::response::Response {
     crate::metrics::render(state).await
 }

@@ -195,6 +195,21 @@ pub struct ListParams {
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
 
+/// The most values all `__in` lists of one request hold together. Every value is a bound parameter, and
+/// SQLite refuses a statement of over 32,766 (PostgreSQL 65,535); a page holds 100 rows at most, so a
+/// longer list never shows more.
+pub const MAX_IN_VALUES: usize = 1000;
+
+/// The most characters an `__icontains` or `__startswith` value has. SQLite refuses a LIKE or GLOB
+/// pattern of over 50,000 bytes; 1,000 characters stay under it whatever their encoding and escapes (at
+/// most 4 bytes each, doubled by escaping, or 11 in DevMate's case-folding GLOB classes).
+pub const MAX_PATTERN_CHARS: usize = 1000;
+
+/// The most filter conditions one request has (`limit`, `offset` and `order_by` not counted). Each is an
+/// `AND` term: SQLite refuses an expression over 1,000 deep, and PostgreSQL's planning time grows faster
+/// than the number of semi-joins (about 0.2 s for 10, 6 s for 80, minutes for 900).
+pub const MAX_FILTERS: usize = 20;
+
 fn parse_bool(s: &str) -> Option<bool> {
     match s {
         "true" | "True" | "TRUE" | "1" => Some(true),
@@ -211,6 +226,7 @@ fn parse_int(param: &str, s: &str) -> Result<i64, ParamError> {
 /// itself (they are skipped, not refused).
 pub fn parse(spec: &'static Spec, params: &[(String, String)], extra: &[&str]) -> Result<ListParams, ParamError> {
     let mut out = ListParams { conds: Vec::new(), order: None, limit: DEFAULT_LIMIT, offset: 0 };
+    let mut in_values = 0;
     for (key, value) in params {
         // Neither backend keeps a NUL in text (PostgreSQL refuses it outright).
         if key.contains('\0') || value.contains('\0') {
@@ -242,7 +258,21 @@ pub fn parse(spec: &'static Spec, params: &[(String, String)], extra: &[&str]) -
                 out.order = Some((field, desc));
             }
             k if extra.contains(&k) => {}
-            _ => out.conds.push(parse_cond(spec, key, value)?),
+            _ => {
+                if out.conds.len() == MAX_FILTERS {
+                    return Err(bad(key, format!("a request takes at most {MAX_FILTERS} filters")));
+                }
+                let cond = parse_cond(spec, key, value)?;
+                in_values += match &cond.arg {
+                    Arg::Ints(v) => v.len(),
+                    Arg::Texts(v) => v.len(),
+                    _ => 0,
+                };
+                if in_values > MAX_IN_VALUES {
+                    return Err(too_many_values(key));
+                }
+                out.conds.push(cond);
+            }
         }
     }
     Ok(out)
@@ -250,6 +280,10 @@ pub fn parse(spec: &'static Spec, params: &[(String, String)], extra: &[&str]) -
 
 fn sortable(spec: &Spec) -> String {
     spec.fields.iter().filter(|f| f.sortable).map(|f| f.name).collect::<Vec<_>>().join(", ")
+}
+
+fn too_many_values(param: &str) -> ParamError {
+    bad(param, format!("takes at most {MAX_IN_VALUES} values (all __in lists of a request together)"))
 }
 
 fn parse_cond(spec: &'static Spec, key: &str, value: &str) -> Result<Cond, ParamError> {
@@ -264,6 +298,13 @@ fn parse_cond(spec: &'static Spec, key: &str, value: &str) -> Result<Cond, Param
     let lookup = Lookup::parse(rest)
         .filter(|l| field.lookups.contains(l))
         .ok_or_else(|| bad(key, format!("{:?} is not a lookup {} supports", rest, field.name)))?;
+    if lookup == Lookup::In && value.split(',').nth(MAX_IN_VALUES).is_some() {
+        // Refused before parsing a list that could never run.
+        return Err(too_many_values(key));
+    }
+    if matches!(lookup, Lookup::IContains | Lookup::StartsWith) && value.chars().nth(MAX_PATTERN_CHARS).is_some() {
+        return Err(bad(key, format!("takes at most {MAX_PATTERN_CHARS} characters")));
+    }
     let arg = match (lookup, field.kind) {
         (Lookup::IsNull, _) => Arg::Bool(parse_bool(value).ok_or_else(|| bad(key, "expects true or false"))?),
         (Lookup::In, Kind::Int) => Arg::Ints(value.split(',').map(|v| parse_int(key, v)).collect::<Result<_, _>>()?),
@@ -527,6 +568,30 @@ mod tests {
         assert_eq!(e(&[("order_by", "enabled")]), "order_by");
         assert_eq!(e(&[("created_at__gt", "soon")]), "created_at__gt");
         assert_eq!(e(&[("name__in__x", "a")]), "name__in__x");
+    }
+
+    #[test]
+    fn lists_patterns_and_filters_are_bounded_before_any_sql() {
+        let e = |pairs: Vec<(String, String)>| parse(&SPEC, &pairs, &[]).map(|_| ()).map_err(|e| e.param);
+        let list = |n: usize| vec!["1"; n].join(",");
+        assert_eq!(e(vec![("id__in".into(), list(MAX_IN_VALUES))]), Ok(()));
+        assert_eq!(e(vec![("id__in".into(), list(MAX_IN_VALUES + 1))]), Err("id__in".into()));
+        let halves = vec![("id__in".into(), list(MAX_IN_VALUES / 2)), ("name__in".into(), list(MAX_IN_VALUES / 2 + 1))];
+        assert_eq!(e(halves), Err("name__in".into()));
+        let pattern = |n: usize| "é".repeat(n);
+        assert_eq!(e(vec![("name__icontains".into(), pattern(MAX_PATTERN_CHARS))]), Ok(()));
+        assert_eq!(e(vec![("name__icontains".into(), pattern(MAX_PATTERN_CHARS + 1))]), Err("name__icontains".into()));
+        assert_eq!(
+            e(vec![("name__startswith".into(), pattern(MAX_PATTERN_CHARS + 1))]),
+            Err("name__startswith".into())
+        );
+        // Exact matches are not patterns.
+        assert_eq!(e(vec![("name".into(), pattern(MAX_PATTERN_CHARS * 10))]), Ok(()));
+        let mut many: Vec<(String, String)> = vec![("enabled".into(), "true".into()); MAX_FILTERS];
+        many.extend([("limit".into(), "5".into()), ("order_by".into(), "id".into())]);
+        assert_eq!(e(many.clone()), Ok(()));
+        many.push(("name".into(), "x".into()));
+        assert_eq!(e(many), Err("name".into()));
     }
 
     #[test]

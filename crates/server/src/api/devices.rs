@@ -12,7 +12,8 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Auth, IdPath, Page, RawParams};
 
 #[utoipa::path(get, path = "/api/v1/devices", tag = "devices", operation_id = "list_devices", params(crate::api::ListDoc),
-    responses((status = 200, body = Page<Device>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    responses((status = 200, description = "OK", body = Page<Device>), crate::api::Common,
+              (status = 400, description = "A parameter is unknown or malformed, or over a bound (`source.parameter` names it)", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiResult<Json<Page<Device>>> {
     let p = q.list(&devices::SPEC)?;
@@ -21,7 +22,7 @@ pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiRes
 }
 
 #[utoipa::path(get, path = "/api/v1/devices/{id}", tag = "devices", operation_id = "get_devices", params(("id" = i64, Path)),
-    responses((status = 200, body = Device), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, description = "OK", body = Device), crate::api::Common, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<Json<Device>> {
     Ok(Json(devices::get(&mut &s.db, &auth.scope(), id).await?))
@@ -29,7 +30,8 @@ pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> A
 
 /// Frees the device's activation, giving its slot back to the license.
 #[utoipa::path(post, path = "/api/v1/devices/{id}/deactivate", tag = "devices", operation_id = "deactivate_devices", params(("id" = i64, Path)),
-    responses((status = 200, body = Device), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 200, description = "OK", body = Device), crate::api::Common, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody),
+              (status = 409, description = "The device holds no activation", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn deactivate(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<Json<Device>> {
     Ok(Json(devices::deactivate(&s.db, &auth.scope(), id).await?))

@@ -12,7 +12,8 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Auth, IdPath, Page, RawParams};
 
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", operation_id = "list_events", params(crate::api::ListDoc),
-    responses((status = 200, body = Page<Event>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    responses((status = 200, description = "OK", body = Page<Event>), crate::api::Common,
+              (status = 400, description = "A parameter is unknown or malformed, or over a bound (`source.parameter` names it)", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiResult<Json<Page<Event>>> {
     let p = q.list(&events::SPEC)?;
@@ -21,7 +22,7 @@ pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiRes
 }
 
 #[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", operation_id = "get_events", params(("id" = i64, Path)),
-    responses((status = 200, body = Event), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, description = "OK", body = Event), crate::api::Common, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<Json<Event>> {
     Ok(Json(events::get(&s.db, &auth.scope(), id).await?))

@@ -13,7 +13,8 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Auth, IdPath, Page, RawParams};
 
 #[utoipa::path(get, path = "/api/v1/license-users", tag = "license-users", operation_id = "list_license_users", params(crate::api::ListDoc),
-    responses((status = 200, body = Page<LicenseUser>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    responses((status = 200, description = "OK", body = Page<LicenseUser>), crate::api::Common,
+              (status = 400, description = "A parameter is unknown or malformed, or over a bound (`source.parameter` names it)", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiResult<Json<Page<LicenseUser>>> {
     let scope = auth.scope();
@@ -23,7 +24,7 @@ pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiRes
 }
 
 #[utoipa::path(get, path = "/api/v1/license-users/{id}", tag = "license-users", operation_id = "get_license_users", params(("id" = i64, Path)),
-    responses((status = 200, body = LicenseUser), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, description = "OK", body = LicenseUser), crate::api::Common, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<Json<LicenseUser>> {
     Ok(Json(license_users::get(&mut &s.db, &auth.scope(), id).await?))

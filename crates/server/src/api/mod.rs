@@ -28,6 +28,34 @@ pub struct ListDoc {
     order_by: Option<String>,
 }
 
+/// `401` and `503`, which every management operation can answer besides its own outcomes.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum Common {
+    /// No token, or an unknown or revoked one.
+    #[response(status = 401)]
+    Unauthorized(crate::error::ErrorBody),
+    /// The database cannot be reached, or another process held SQLite's write lock for 10 s; try again.
+    #[response(status = 503)]
+    Unavailable(crate::error::ErrorBody),
+}
+
+/// What reading a JSON body can answer, besides the operation's own outcomes.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum BodyErrors {
+    /// The body is not UTF-8, not JSON or not an object, holds a NUL, or a field is missing, unknown or invalid
+    /// (`source.pointer` names it).
+    #[response(status = 400)]
+    BadRequest(crate::error::ErrorBody),
+    /// The body is over 1 MiB.
+    #[response(status = 413)]
+    TooLarge(crate::error::ErrorBody),
+    /// The body is not sent as JSON (`Content-Type`).
+    #[response(status = 415)]
+    UnsupportedMediaType(crate::error::ErrorBody),
+}
+
 /// An optional note recorded with an action in the license's history.
 #[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -61,8 +89,8 @@ macro_rules! crud {
         use crate::extract::Page;
 
         #[utoipa::path(get, path = $path, tag = $tag, operation_id = concat!("list_", $tag), params(crate::api::ListDoc),
-            responses((status = 200, body = Page<$rec>), (status = 400, body = crate::error::ErrorBody),
-                      (status = 401, body = crate::error::ErrorBody)),
+            responses((status = 200, description = "OK", body = Page<$rec>), crate::api::Common,
+                      (status = 400, description = "A parameter is unknown or malformed, or over a bound (`source.parameter` names it)", body = crate::error::ErrorBody)),
             security(("token" = [])))]
         pub async fn list(
             axum::extract::State(s): axum::extract::State<crate::AppState>,
@@ -75,9 +103,8 @@ macro_rules! crud {
         }
 
         #[utoipa::path(post, path = $path, tag = $tag, operation_id = concat!("create_", $tag), request_body = $inp,
-            responses((status = 201, body = $rec), (status = 400, body = crate::error::ErrorBody),
-                      (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
-                      (status = 409, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody)),
+            responses((status = 201, description = "Created", body = $rec), crate::api::Common, crate::api::BodyErrors,
+                      (status = 403, description = "This needs an admin token", body = crate::error::ErrorBody), (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = crate::error::ErrorBody)),
             security(("token" = [])))]
         pub async fn create(
             axum::extract::State(s): axum::extract::State<crate::AppState>,
@@ -92,8 +119,7 @@ macro_rules! crud {
         }
 
         #[utoipa::path(get, path = $item, tag = $tag, operation_id = concat!("get_", $tag), params(("id" = i64, Path)),
-            responses((status = 200, body = $rec), (status = 401, body = crate::error::ErrorBody),
-                      (status = 404, body = crate::error::ErrorBody)),
+            responses((status = 200, description = "OK", body = $rec), crate::api::Common, (status = 404, description = "No such record, or not visible to this token", body = crate::error::ErrorBody)),
             security(("token" = [])))]
         pub async fn get(
             axum::extract::State(s): axum::extract::State<crate::AppState>,
@@ -105,9 +131,9 @@ macro_rules! crud {
 
         /// Changes the fields given; the result is validated as a whole, as on create.
         #[utoipa::path(patch, path = $item, tag = $tag, operation_id = concat!("update_", $tag), params(("id" = i64, Path)), request_body = $inp,
-            responses((status = 200, body = $rec), (status = 400, body = crate::error::ErrorBody),
-                      (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
-                      (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)),
+            responses((status = 200, description = "OK", body = $rec), crate::api::Common, crate::api::BodyErrors,
+                      (status = 403, description = "This needs an admin token", body = crate::error::ErrorBody), (status = 404, description = "No such record, or not visible to this token", body = crate::error::ErrorBody),
+                      (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = crate::error::ErrorBody)),
             security(("token" = [])))]
         pub async fn update(
             axum::extract::State(s): axum::extract::State<crate::AppState>,
@@ -126,8 +152,8 @@ macro_rules! crud {
         }
 
         #[utoipa::path(delete, path = $item, tag = $tag, operation_id = concat!("delete_", $tag), params(("id" = i64, Path)),
-            responses((status = 204), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
-                      (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)),
+            responses((status = 204, description = "Deleted"), crate::api::Common, (status = 403, description = "This needs an admin token", body = crate::error::ErrorBody),
+                      (status = 404, description = "No such record, or not visible to this token", body = crate::error::ErrorBody), (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = crate::error::ErrorBody)),
             security(("token" = [])))]
         pub async fn delete(
             axum::extract::State(s): axum::extract::State<crate::AppState>,

@@ -14,7 +14,8 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Auth, IdPath, JsonBody, Page, RawParams};
 
 #[utoipa::path(get, path = "/api/v1/orders", tag = "orders", operation_id = "list_orders", params(crate::api::ListDoc),
-    responses((status = 200, body = Page<Order>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    responses((status = 200, description = "OK", body = Page<Order>), crate::api::Common,
+              (status = 400, description = "A parameter is unknown or malformed, or over a bound (`source.parameter` names it)", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiResult<Json<Page<Order>>> {
     let p = q.list(&orders::SPEC)?;
@@ -26,8 +27,7 @@ pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiRes
 /// may see, else created; `409` on `email` when another product's customer has it), and `licenses` are issued
 /// into it. `403`: a manager gave an existing label another colour.
 #[utoipa::path(post, path = "/api/v1/orders", tag = "orders", operation_id = "create_orders", request_body = OrderInput,
-    responses((status = 201, body = Order), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)),
+    responses((status = 201, description = "Created", body = Order), crate::api::Common, crate::api::BodyErrors, (status = 403, description = "A manager may not change an existing label's colour", body = ErrorBody), (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn create(
     State(s): State<AppState>,
@@ -38,15 +38,15 @@ pub async fn create(
 }
 
 #[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", operation_id = "get_orders", params(("id" = i64, Path)),
-    responses((status = 200, body = Order), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, description = "OK", body = Order), crate::api::Common, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<Json<Order>> {
     Ok(Json(orders::get(&mut &s.db, &auth.scope(), id).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/orders/{id}", tag = "orders", operation_id = "update_orders", params(("id" = i64, Path)), request_body = OrderUpdate,
-    responses((status = 200, body = Order), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 200, description = "OK", body = Order), crate::api::Common, crate::api::BodyErrors, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody),
+              (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn update(
     State(s): State<AppState>,
@@ -58,7 +58,8 @@ pub async fn update(
 }
 
 #[utoipa::path(delete, path = "/api/v1/orders/{id}", tag = "orders", operation_id = "delete_orders", params(("id" = i64, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 204, description = "Deleted"), crate::api::Common, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody),
+              (status = 409, description = "The order still holds licenses", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn delete(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<StatusCode> {
     orders::delete(&s.db, &auth.scope(), id).await?;

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::db::{Db, Dialect, Exec, Query, Row, query};
 use crate::error::StoreError;
 use crate::events::{self, NewEvent};
-use crate::list::ParamError;
+use crate::list::{MAX_FILTERS, MAX_PATTERN_CHARS, ParamError};
 use crate::scope::{Scope, push_in_list};
 
 const CUSTOMER_COLS: &str =
@@ -105,17 +105,32 @@ pub struct Filter {
 }
 
 /// Parses `filter[NAME]=value` pairs (given as `(NAME, value)`); an unknown name or a bad value is a
-/// [`ParamError`] naming the parameter.
+/// [`ParamError`] naming the parameter. The bounds are `/api/v1`'s ([`MAX_FILTERS`], [`MAX_PATTERN_CHARS`]), for the same reasons: SQLite's
+/// expression depth and pattern length, PostgreSQL's planning time.
 pub fn parse_filters(pairs: &[(String, String)]) -> Result<Vec<Filter>, ParamError> {
-    let mut out = Vec::with_capacity(pairs.len());
+    let mut out = Vec::with_capacity(pairs.len().min(MAX_FILTERS));
     for (name, value) in pairs {
         let param = format!("filter[{name}]");
+        let wrong = |why: String| ParamError {
+            param: param.clone(),
+            message: format!("Wrong \"{name}\" parameter given. {why}"),
+        };
+        // Neither backend keeps a NUL in text (PostgreSQL refuses it outright).
+        if name.contains('\0') || value.contains('\0') {
+            return Err(wrong("It must not contain NUL characters.".into()));
+        }
+        if out.len() == MAX_FILTERS {
+            return Err(wrong(format!("A request takes at most {MAX_FILTERS} filters.")));
+        }
         let def = FILTERS.iter().find(|f| f.name == name).ok_or_else(|| ParamError {
             param: param.clone(),
             message: format!("Unknown filter \"{name}\". Filters: {}.", filter_names().join(", ")),
         })?;
         if value.is_empty() {
-            return Err(ParamError { param, message: format!("Wrong \"{name}\" parameter given. It is empty.") });
+            return Err(wrong("It is empty.".into()));
+        }
+        if def.extended && value.chars().nth(MAX_PATTERN_CHARS).is_some() {
+            return Err(wrong(format!("It takes at most {MAX_PATTERN_CHARS} characters.")));
         }
         let int = if def.integer {
             value.trim().parse::<i64>().map_err(|_| ParamError {
