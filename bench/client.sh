@@ -2,6 +2,7 @@
 # Client API benchmark (issue 4): wrk on loopback against a release build over SQLite (or the --db given),
 # server pinned to core 0 with one tokio worker, wrk pinned to core 1.
 #   bench/client.sh [LICENSES] [DURATION] [DB_URL]
+#   LICENSD_SERVE_ARGS="--sqlite-synchronous normal" bench/client.sh   # extra serve flags
 # Prints a Markdown table for docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,16 @@ BIN=${LICENSD_BIN:-target/release/licensd}
 grep -E '^\S+ \S+ \S+$' "$WORK/keys.txt" > "$WORK/activated.txt"
 TOKEN=$("$BIN" token create --db "$DB" --name bench --role admin | tail -n 1)
 
-TOKIO_WORKER_THREADS=1 LICENSD_LOG=warn taskset -c 0 "$BIN" serve --db "$DB" --listen 127.0.0.1:0 > "$WORK/serve.out" 2>"$WORK/serve.err" &
+# The rate limiter stays on (its cost is part of what is measured) with limits no benchmark reaches: one load
+# generator is one address and hammers one key. LIMITS=off measures without it.
+LIMITS=${LIMITS:-on}
+if [ "$LIMITS" = off ]; then LIMIT_FLAGS="--rate-limit off"; else
+  LIMIT_FLAGS="--rate-limit-client-ip 1000000/s --rate-limit-client-key 1000000/s --rate-limit-token 1000000/s"; fi
+# LICENSD_SERVE_ARGS: extra `serve` flags, split on spaces (e.g. "--sqlite-synchronous normal" to measure
+# what the durable default costs); LICENSD_* variables in the environment reach the server as they are.
+read -r -a SERVE_ARGS <<< "${LICENSD_SERVE_ARGS:-}"
+# shellcheck disable=SC2086
+TOKIO_WORKER_THREADS=1 LICENSD_LOG=warn taskset -c 0 "$BIN" serve --db "$DB" --listen 127.0.0.1:0 $LIMIT_FLAGS ${SERVE_ARGS[@]+"${SERVE_ARGS[@]}"} > "$WORK/serve.out" 2>"$WORK/serve.err" &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do grep -q listening "$WORK/serve.out" 2>/dev/null && break; sleep 0.1; done
@@ -55,4 +65,4 @@ while read -r name rps p50 p99 errors; do
   echo "| $name | $rps | $ratio | $p50 | $p99 | $errors |"
 done < "$WORK/results.txt"
 echo
-echo "licenses: $LICENSES, connections: $CONNS, duration: $DURATION each, db: ${DB%%://*}, $(nproc) cores"
+echo "licenses: $LICENSES, connections: $CONNS, duration: $DURATION each, db: ${DB%%://*}, $(nproc) cores${LICENSD_SERVE_ARGS:+, serve $LICENSD_SERVE_ARGS}"

@@ -91,6 +91,8 @@ struct Totals {
     products_created: u64,
     license_types_created: u64,
     warnings: u64,
+    weak_keys: u64,
+    weak_key_example: Option<i64>,
 }
 
 impl Totals {
@@ -105,6 +107,8 @@ impl Totals {
         self.products_created += a.products_created;
         self.license_types_created += a.license_types_created;
         self.warnings += a.warnings.len() as u64;
+        self.weak_keys += a.weak_keys.len() as u64;
+        self.weak_key_example = self.weak_key_example.or(a.weak_keys.first().copied());
     }
 }
 
@@ -216,6 +220,7 @@ pub async fn import(db: &Db, file: &str, strict: bool, json: bool, record_by_rec
                 "licenses_created": t.licenses_created, "licenses_present": t.licenses_present,
                 "products_created": t.products_created, "license_types_created": t.license_types_created,
                 "warnings": t.warnings, "seconds": elapsed.as_secs_f64(),
+                "weak_keys": t.weak_keys, "weak_key_example": t.weak_key_example,
             })
         );
     } else {
@@ -235,6 +240,16 @@ pub async fn import(db: &Db, file: &str, strict: bool, json: bool, record_by_rec
             t.warnings
         );
     }
+    if t.weak_keys > 0 {
+        // The count, never the keys: this goes to terminals and CI logs.
+        eprintln!(
+            "warning: {} license keys carry under {} bits of entropy (e.g. license #{}): keys like these can be guessed \
+             by trying them against the client API; its rate limits slow that down. Consider issuing new keys for them.",
+            t.weak_keys,
+            licensd_core::keys::WEAK_KEY_BITS,
+            t.weak_key_example.unwrap_or_default()
+        );
+    }
     Ok(t.skipped == 0)
 }
 
@@ -244,9 +259,7 @@ pub async fn export(db: &Db, out: Option<&str>) -> anyhow::Result<u64> {
     let total: i64 = db.fetch_one(licensd_store::db::query("SELECT COUNT(*) AS n FROM customers")).await?.get("n")?;
     let bar = bar(usize::try_from(total)?, "customers")?;
     let mut w: Box<dyn std::io::Write> = match out {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("cannot write {path}"))?,
-        )),
+        Some(path) => Box::new(std::io::BufWriter::new(create_private(path)?)),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     w.write_all(b"[")?;
@@ -267,6 +280,27 @@ pub async fn export(db: &Db, out: Option<&str>) -> anyhow::Result<u64> {
     w.flush()?;
     bar.finish_and_clear();
     Ok(n)
+}
+
+/// Creates (or truncates) a file only its owner may read (0600): exports hold every license key and
+/// customer's personal data. An existing file that others could read is made private first.
+pub fn create_private(path: &str) -> anyhow::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        // `mode` applies only to a file created now; tighten one that exists before writing into it.
+        if let Ok(m) = std::fs::metadata(path)
+            && m.is_file()
+            && m.permissions().mode() & 0o077 != 0
+        {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(m.permissions().mode() & 0o700))
+                .with_context(|| format!("cannot make {path} private"))?;
+        }
+    }
+    options.open(path).with_context(|| format!("cannot write {path}"))
 }
 
 /// `licensd dev devmate-file`: a realistic DevMate export of `customers` customers (for trying the import

@@ -219,6 +219,14 @@ fn air_gapped_activation_and_offline_verification_from_the_command_line() {
     let (ok, _, stderr) = run_stdin(&["verify", "-", "--public-key", &public, "--hardware-id", "other"], &file);
     assert!(!ok);
     assert!(stderr.contains("does not verify"), "{stderr}");
+    // Bound to its product: --product of another product refuses it, its own accepts it.
+    let (ok, _, stderr) = run_stdin(&["verify", "-", "--public-key", &public, "--product", "not-this-one"], &file);
+    assert!(!ok);
+    assert!(stderr.contains("is for the product"), "{stderr}");
+    let (ok, stdout, stderr) =
+        run_stdin(&["verify", "-", "--public-key", &public, "--product", product, "--json"], &file);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("\"is_trial\":false"), "{stdout}");
     let tampered = file.replacen('e', "f", 1);
     assert!(!run_stdin(&["verify", "-", "--public-key", &public], &tampered).0);
 

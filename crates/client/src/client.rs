@@ -11,8 +11,10 @@ use serde_json::{Map, Value, json};
 
 use crate::floating::FloatingSeat;
 use crate::license_file::CLOCK_TOLERANCE;
-use crate::types::{BorrowResult, CheckResult, ConsumptionResult, LicenseRequest, LicenseResponse, PublicKeyInfo};
-use crate::{Error, KeySet};
+use crate::types::{
+    BorrowResult, CheckResult, ConsumptionResult, Device, License, LicenseRequest, LicenseResponse, PublicKeyInfo,
+};
+use crate::{ClockGuard, Error, KeySet, LicenseFile};
 
 /// The header carrying base64 of the Ed25519 signature of the exact response body.
 pub const SIGNATURE_HEADER: &str = "licensd-signature";
@@ -46,6 +48,7 @@ pub struct ClientBuilder {
     grace_period: Duration,
     heartbeat_interval: Option<Duration>,
     http: Option<reqwest::Client>,
+    clock: Option<ClockGuard>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -95,6 +98,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Keeps the latest time seen in this guard instead of the default one
+    /// ([`ClockGuard::default_for`] the first trusted key: a small file in the user's data directory).
+    /// The grace period ends when the clock is set back behind it ([`Error::ClockSetBack`]).
+    pub fn clock_guard(mut self, guard: ClockGuard) -> Self {
+        self.clock = Some(guard);
+        self
+    }
+
     /// Uses this `reqwest` client (for a proxy, TLS settings, a user agent, …) instead of a default
     /// one. The [`timeout`](ClientBuilder::timeout) still applies to each request.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
@@ -117,7 +128,7 @@ impl ClientBuilder {
         }
         let base = url.as_str().trim_end_matches('/').to_string();
         let mut keys = KeySet::new();
-        keys.insert_key(&self.public_key)?;
+        let primary = keys.insert_key(&self.public_key)?;
         for (id, key) in &self.extra_keys {
             match id {
                 Some(id) => keys.insert(id.clone(), key)?,
@@ -142,6 +153,7 @@ impl ClientBuilder {
                 grace_period: self.grace_period,
                 heartbeat_interval: self.heartbeat_interval,
                 last_valid: Mutex::new(None),
+                clock: self.clock.unwrap_or_else(|| ClockGuard::default_for(&primary)),
             }),
         })
     }
@@ -155,6 +167,7 @@ struct Inner {
     grace_period: Duration,
     heartbeat_interval: Option<Duration>,
     last_valid: Mutex<Option<SystemTime>>,
+    clock: ClockGuard,
 }
 
 /// A licensd client: the application's side of the client API (`/api/v1/client/…`).
@@ -227,10 +240,12 @@ impl CheckOutcome {
     }
 }
 
-/// A verified response: its status and body.
+/// A verified response: its status, body, and the body as JSON when it is JSON (then its binding to the
+/// request was checked too).
 struct Signed {
     status: u16,
     body: Vec<u8>,
+    json: Option<Value>,
 }
 
 impl Signed {
@@ -258,9 +273,54 @@ fn request_body(req: &LicenseRequest, nonce: &str, extra: Value) -> Result<Value
     Ok(body)
 }
 
+/// Lower-case hex of the SHA-256 of `bytes`, as the server's `request_sha256`.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks that a signed JSON answer is bound to this request: its signed `status` is the HTTP status
+/// and its `request_sha256` the hash of the exact body sent (docs/client-api.md, "Binding").
+fn check_binding(v: &Value, status: u16, sent_sha256: &str) -> Result<(), Error> {
+    if v.get("status").and_then(Value::as_u64) != Some(u64::from(status)) {
+        return Err(Error::Mismatched(format!("the signed status is {}, the HTTP status {status}", v["status"])));
+    }
+    if v.get("request_sha256").and_then(Value::as_str) != Some(sent_sha256) {
+        return Err(Error::Mismatched("the answer's request_sha256 is not the hash of the request sent".into()));
+    }
+    Ok(())
+}
+
+/// Refuses an answer whose license or device is not the one asked about (`required`: an answer that
+/// grants something must name both).
+fn about(
+    license_key: Option<&str>,
+    product: &str,
+    hardware_id: &str,
+    license: Option<&License>,
+    device: Option<&Device>,
+    required: bool,
+) -> Result<(), Error> {
+    if required && (license.is_none() || device.is_none()) {
+        return Err(Error::Mismatched("the answer grants a license without naming the license and device".into()));
+    }
+    if let Some(l) = license {
+        if license_key.is_some_and(|k| k != l.license_key) {
+            return Err(Error::Mismatched("the answer is about another license key".into()));
+        }
+        if l.product != product {
+            return Err(Error::Mismatched(format!("the answer is about the product \"{}\"", l.product)));
+        }
+    }
+    if device.is_some_and(|d| d.hardware_id != hardware_id) {
+        return Err(Error::Mismatched("the answer is about another device".into()));
+    }
+    Ok(())
+}
+
 /// The refusal a verified non-2xx response carries.
 fn refusal(signed: &Signed, nonce: Option<&str>) -> Error {
-    let Ok(v) = serde_json::from_slice::<Value>(&signed.body) else {
+    let Some(v) = &signed.json else {
         if signed.status >= 500 {
             return Error::Unavailable { status: signed.status };
         }
@@ -286,8 +346,7 @@ fn decode<T: DeserializeOwned>(signed: &Signed, nonce: Option<&str>) -> Result<T
     if !signed.is_success() {
         return Err(refusal(signed, nonce));
     }
-    let v: Value =
-        serde_json::from_slice(&signed.body).map_err(|e| Error::Malformed(format!("the response is not JSON: {e}")))?;
+    let v = signed.json.clone().ok_or_else(|| Error::Malformed("the response is not JSON".into()))?;
     if let Some(sent) = nonce
         && v.get("nonce").and_then(Value::as_str) != Some(sent)
     {
@@ -322,6 +381,7 @@ impl Client {
             grace_period: Duration::ZERO,
             heartbeat_interval: None,
             http: None,
+            clock: None,
         }
     }
 
@@ -357,6 +417,11 @@ impl Client {
         self.inner.heartbeat_interval
     }
 
+    /// The guard keeping the latest time this client has seen ([`ClientBuilder::clock_guard`]).
+    pub fn clock_guard(&self) -> &ClockGuard {
+        &self.inner.clock
+    }
+
     /// Sends one request and verifies the response's signature.
     async fn send(
         &self,
@@ -364,19 +429,23 @@ impl Client {
         endpoint: &str,
         body: Option<&Value>,
         query: &[(&str, &str)],
+        nonce: Option<&str>,
     ) -> Result<Signed, Error> {
         let url = format!("{}/api/v1/client/{endpoint}", self.inner.base);
         let mut rb = self.inner.http.request(method, url).timeout(self.inner.timeout);
         if !query.is_empty() {
             rb = rb.query(query);
         }
-        if let Some(body) = body {
-            rb = rb.header(CONTENT_TYPE, "application/json").body(body.to_string());
+        let sent = body.map(Value::to_string).unwrap_or_default();
+        let sent_sha256 = sha256_hex(sent.as_bytes());
+        if body.is_some() {
+            rb = rb.header(CONTENT_TYPE, "application/json").body(sent);
         }
         let mut res = rb.send().await.map_err(Error::Transport)?;
         let status = res.status().as_u16();
         let header = |name: &str| res.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let (signature, key_id) = (header(SIGNATURE_HEADER), header(KEY_ID_HEADER));
+        let is_json = header(CONTENT_TYPE.as_str()).is_some_and(|ct| ct.starts_with("application/json"));
         let mut bytes = Vec::new();
         while let Some(chunk) = res.chunk().await.map_err(Error::Transport)? {
             if bytes.len() + chunk.len() > MAX_BODY {
@@ -389,7 +458,24 @@ impl Client {
             _ => Err(Error::BadSignature),
         };
         match verified {
-            Ok(()) => Ok(Signed { status, body: bytes }),
+            Ok(()) if is_json => {
+                let v: Value = serde_json::from_slice(&bytes)
+                    .map_err(|e| Error::Malformed(format!("the response is not JSON: {e}")))?;
+                // A nonce of another request first: that is a replay, whatever else differs.
+                if let Some(sent) = nonce {
+                    let got = v.get("nonce").and_then(Value::as_str);
+                    if got.is_some_and(|g| g != sent) || (got.is_none() && (200..300).contains(&status)) {
+                        return Err(Error::Replayed);
+                    }
+                }
+                check_binding(&v, status, &sent_sha256)?;
+                // The server's signed clock: time seen, for the clock-rollback defence.
+                if let Some(t) = v.get("timestamp").and_then(Value::as_i64) {
+                    self.inner.clock.observe(crate::types::unix_time(t).max(SystemTime::now()));
+                }
+                Ok(Signed { status, body: bytes, json: Some(v) })
+            }
+            Ok(()) => Ok(Signed { status, body: bytes, json: None }),
             // A proxy's (or a dying server's) unsigned 5xx: unavailable, which grants nothing.
             Err(_) if status >= 500 => Err(Error::Unavailable { status }),
             Err(e) => Err(e),
@@ -406,7 +492,7 @@ impl Client {
     ) -> Result<(Signed, String), Error> {
         let nonce = new_nonce()?;
         let body = request_body(req, &nonce, extra)?;
-        Ok((self.send(Method::POST, endpoint, Some(&body), &[]).await?, nonce))
+        Ok((self.send(Method::POST, endpoint, Some(&body), &[], Some(&nonce)).await?, nonce))
     }
 
     fn note_valid(&self) {
@@ -422,6 +508,7 @@ impl Client {
     pub async fn activate(&self, req: &LicenseRequest) -> Result<LicenseResponse, Error> {
         let (signed, nonce) = self.post_license("activate", req, Value::Null).await?;
         let mut r: LicenseResponse = decode(&signed, Some(&nonce))?;
+        about(Some(&req.license_key), &req.product, &req.hardware_id, Some(&r.license), r.device.as_ref(), true)?;
         r.created = signed.status == 201;
         self.note_valid();
         Ok(r)
@@ -434,6 +521,7 @@ impl Client {
     pub async fn check_online(&self, req: &LicenseRequest) -> Result<CheckResult, Error> {
         let (signed, nonce) = self.post_license("check", req, Value::Null).await?;
         let r: CheckResult = decode(&signed, Some(&nonce))?;
+        about(Some(&req.license_key), &req.product, &req.hardware_id, r.license.as_ref(), r.device.as_ref(), r.valid)?;
         if r.valid {
             self.note_valid();
         } else {
@@ -471,7 +559,9 @@ impl Client {
         }
         let last = self.last_valid_check()?;
         let ends = last.checked_add(self.inner.grace_period)?;
-        let clock_set_back = now.checked_add(CLOCK_TOLERANCE).is_some_and(|n| n < last);
+        // Behind the last valid check, or behind the latest time ever seen (kept across runs).
+        let clock_set_back =
+            now.checked_add(CLOCK_TOLERANCE).is_some_and(|n| n < last) || self.inner.clock.check(now).is_err();
         (now < ends && !clock_set_back).then_some((last, ends))
     }
 
@@ -481,7 +571,8 @@ impl Client {
     /// Refusals: `NOT_FOUND`, `PRODUCT_MISMATCH`, `NOT_ACTIVATED`, `TRANSFER_LIMIT`.
     pub async fn deactivate(&self, req: &LicenseRequest) -> Result<LicenseResponse, Error> {
         let (signed, nonce) = self.post_license("deactivate", req, Value::Null).await?;
-        let r = decode(&signed, Some(&nonce))?;
+        let r: LicenseResponse = decode(&signed, Some(&nonce))?;
+        about(Some(&req.license_key), &req.product, &req.hardware_id, Some(&r.license), r.device.as_ref(), false)?;
         self.clear_last_valid_check();
         Ok(r)
     }
@@ -497,8 +588,9 @@ impl Client {
         if let (Some(email), Some(o)) = (email, body.as_object_mut()) {
             o.insert("email".into(), Value::String(email.into()));
         }
-        let signed = self.send(Method::POST, "trial", Some(&body), &[]).await?;
+        let signed = self.send(Method::POST, "trial", Some(&body), &[], Some(&nonce)).await?;
         let mut r: LicenseResponse = decode(&signed, Some(&nonce))?;
+        about(None, product, hardware_id, Some(&r.license), r.device.as_ref(), true)?;
         r.created = signed.status == 201;
         self.note_valid();
         Ok(r)
@@ -521,7 +613,9 @@ impl Client {
             extra.insert("feature".into(), Value::String(f.into()));
         }
         let (signed, nonce) = self.post_license("consumption", req, Value::Object(extra)).await?;
-        decode(&signed, Some(&nonce))
+        let r: ConsumptionResult = decode(&signed, Some(&nonce))?;
+        about(Some(&req.license_key), &req.product, &req.hardware_id, Some(&r.license), None, false)?;
+        Ok(r)
     }
 
     /// Fetches the signed license file for this (active) machine (`POST license-file`), to keep for
@@ -531,7 +625,9 @@ impl Client {
     /// a refusal (`NOT_ACTIVATED`, …) is verified as usual.
     pub async fn license_file(&self, req: &LicenseRequest) -> Result<String, Error> {
         let (signed, nonce) = self.post_license("license-file", req, Value::Null).await?;
-        text(signed, Some(&nonce))
+        let file = text(signed, Some(&nonce))?;
+        self.file_about(&file, Some(&req.license_key), &req.product, &req.hardware_id)?;
+        Ok(file)
     }
 
     /// Borrows this machine's floating seat for `hours` (at most the license's `max_borrow_time`)
@@ -541,7 +637,10 @@ impl Client {
     /// Refusals: those of `activate`, and `BORROW_NOT_ALLOWED`.
     pub async fn borrow(&self, req: &LicenseRequest, hours: i64) -> Result<BorrowResult, Error> {
         let (signed, nonce) = self.post_license("borrow", req, json!({"borrow_hours": hours})).await?;
-        decode(&signed, Some(&nonce))
+        let r: BorrowResult = decode(&signed, Some(&nonce))?;
+        about(Some(&req.license_key), &req.product, &req.hardware_id, Some(&r.license), r.device.as_ref(), true)?;
+        self.file_about(&r.license_file, Some(&req.license_key), &req.product, &req.hardware_id)?;
+        Ok(r)
     }
 
     /// On a connected machine: turns an air-gapped machine's activation request code (see
@@ -552,7 +651,8 @@ impl Client {
     /// to the air-gapped machine's hardware id anyway). Refusals: those of `activate`, and
     /// `INVALID_REQUEST_CODE`.
     pub async fn offline_activate(&self, request_code: &str) -> Result<String, Error> {
-        let signed = self.send(Method::POST, "offline-activate", Some(&json!({"request": request_code})), &[]).await?;
+        let signed =
+            self.send(Method::POST, "offline-activate", Some(&json!({"request": request_code})), &[], None).await?;
         text(signed, None)
     }
 
@@ -561,7 +661,7 @@ impl Client {
     /// [`Client::offline_activate`].
     pub async fn offline_deactivate(&self, request_code: &str) -> Result<LicenseResponse, Error> {
         let signed =
-            self.send(Method::POST, "offline-deactivate", Some(&json!({"request": request_code})), &[]).await?;
+            self.send(Method::POST, "offline-deactivate", Some(&json!({"request": request_code})), &[], None).await?;
         decode(&signed, None)
     }
 
@@ -571,14 +671,14 @@ impl Client {
     /// trusts: this confirms a key, it cannot introduce one (a new key after `licensd key rotate`
     /// reaches applications with an update that ships it, see [`ClientBuilder::trust_key`]).
     pub async fn public_key(&self) -> Result<PublicKeyInfo, Error> {
-        let signed = self.send(Method::GET, "public-key", None, &[]).await?;
+        let signed = self.send(Method::GET, "public-key", None, &[], None).await?;
         decode(&signed, None)
     }
 
     /// An older public key by its id (`GET public-key?key_id=…`); verified as for
     /// [`Client::public_key`]. Refusal: `NOT_FOUND`.
     pub async fn public_key_by_id(&self, key_id: &str) -> Result<PublicKeyInfo, Error> {
-        let signed = self.send(Method::GET, "public-key", None, &[("key_id", key_id)]).await?;
+        let signed = self.send(Method::GET, "public-key", None, &[("key_id", key_id)], None).await?;
         decode(&signed, None)
     }
 
@@ -592,6 +692,15 @@ impl Client {
             .map_err(|_| Error::Config("a floating seat needs a tokio runtime to renew its lease".into()))?;
         let activation = self.activate(req).await?;
         Ok(FloatingSeat::start(self.clone(), req.clone(), activation, &runtime))
+    }
+
+    /// Refuses a license file fetched online that is not for the license, product and device asked about.
+    fn file_about(&self, file: &str, license_key: Option<&str>, product: &str, hardware_id: &str) -> Result<(), Error> {
+        let f = LicenseFile::verifier(&self.inner.keys).verify(file)?;
+        if license_key.is_some_and(|k| k != f.license_key) || f.product != product || f.hardware_id != hardware_id {
+            return Err(Error::Mismatched("the license file is for another license, product or device".into()));
+        }
+        Ok(())
     }
 
     /// When grace ends for a check at `now` (for tests).
@@ -635,7 +744,12 @@ mod tests {
                 "/api/v1/client/check" => {
                     let valid = body["license_key"] == "AAAA-BBBB";
                     let code = if valid { "VALID" } else { "NOT_FOUND" };
-                    (200, json!({"valid": valid, "code": code, "detail": "d", "nonce": nonce, "timestamp": 1}))
+                    let mut v = json!({"valid": valid, "code": code, "detail": "d", "nonce": nonce, "timestamp": 1});
+                    if valid {
+                        v["license"] = license(30);
+                        v["device"] = device();
+                    }
+                    (200, v)
                 }
                 "/api/v1/client/deactivate" => (
                     200,
@@ -646,18 +760,133 @@ mod tests {
                     json!({"errors": [{"code": "CONSUMPTION_LIMIT", "title": "t", "detail": "all used"}],
                            "code": "CONSUMPTION_LIMIT", "nonce": nonce, "timestamp": 1}),
                 ),
-                "/api/v1/client/license-file" => return Reply::signed(&key, 200, "-----BEGIN LICENSE FILE-----\n"),
+                "/api/v1/client/license-file" => {
+                    let now = crate::types::unix_secs(SystemTime::now());
+                    let mut p = crate::license_file::tests::payload(now - 60, now + 86_400);
+                    p["license_key"] = json!("AAAA-BBBB");
+                    p["hardware_id"] = json!(body["hardware_id"]);
+                    return Reply::signed(&key, 200, &crate::license_file::tests::make_file(&key, &p));
+                }
                 "/api/v1/client/public-key" => {
                     (200, json!({"alg": "ed25519", "key_id": key.id, "public_key": key.public}))
                 }
                 _ => (404, json!({"errors": [{"code": "NOT_FOUND", "title": "Not found", "detail": path}]})),
             };
-            Reply::signed(&key, status, &v.to_string())
+            Reply::bound(&key, status, v)
         })
     }
 
     fn client(mock: &Mock, key: &TestKey) -> Client {
-        Client::builder(&mock.url, &key.public).timeout(Duration::from_secs(5)).build().unwrap()
+        Client::builder(&mock.url, &key.public)
+            .timeout(Duration::from_secs(5))
+            .clock_guard(ClockGuard::in_memory())
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_genuine_answer_to_another_request_is_mismatched() {
+        let key = Arc::new(TestKey::new());
+        // A relay that keeps the application's nonce but asks about its own license: the server's genuine,
+        // signed answer carries the hash of the relay's body, not of the application's.
+        let k = key.clone();
+        let relay = Mock::start(move |_, b| {
+            let nonce = b["nonce"].clone();
+            let body = json!({"valid": true, "code": "VALID", "detail": "d", "license": license(30), "device": device(),
+                "nonce": nonce, "timestamp": 1, "status": 200,
+                "request_sha256": "0000000000000000000000000000000000000000000000000000000000000000",
+                "request": {"license_key": "TRIAL-KEY", "product": "other", "hardware_id": "relay"}});
+            Reply::signed(&k, 200, &body.to_string())
+        });
+        let c = client(&relay, &key);
+        c.set_last_valid_check(SystemTime::now());
+        assert!(matches!(c.check_online(&req()).await, Err(Error::Mismatched(_))));
+        // Hostile, so no grace period either.
+        assert!(matches!(c.check(&req()).await, Err(Error::Mismatched(_))));
+
+        // An answer without a binding at all (an older or forged server) is refused the same way.
+        let k = key.clone();
+        let unbound = Mock::start(move |_, b| {
+            let body = json!({"valid": true, "code": "VALID", "detail": "d", "nonce": b["nonce"], "timestamp": 1});
+            Reply::signed(&k, 200, &body.to_string())
+        });
+        assert!(matches!(client(&unbound, &key).check_online(&req()).await, Err(Error::Mismatched(_))));
+    }
+
+    #[tokio::test]
+    async fn a_changed_http_status_is_mismatched() {
+        let key = Arc::new(TestKey::new());
+        // The signed body says 200 (already active); a man in the middle turns the status into 201.
+        let k = key.clone();
+        let flipped = Mock::start(move |_, b| {
+            let raw = b.to_string();
+            use sha2::Digest as _;
+            let sha: String = sha2::Sha256::digest(raw.as_bytes()).iter().map(|x| format!("{x:02x}")).collect();
+            let body = json!({"code": "ACTIVATED", "license": license(30), "device": device(), "nonce": b["nonce"],
+                "timestamp": 1, "status": 200, "request_sha256": sha});
+            Reply::signed(&k, 201, &body.to_string())
+        });
+        let r = client(&flipped, &key).activate(&req()).await;
+        assert!(matches!(r, Err(Error::Mismatched(_))), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn an_answer_about_another_license_product_or_device_is_mismatched() {
+        let key = Arc::new(TestKey::new());
+        for (field, value) in [("license_key", "OTHER-KEY"), ("product", "other"), ("hardware_id", "hw-other")] {
+            let k = key.clone();
+            let mock = Mock::start(move |_, b| {
+                let (mut l, mut d) = (license(30), device());
+                if field == "hardware_id" {
+                    d[field] = json!(value);
+                } else {
+                    l[field] = json!(value);
+                }
+                Reply::bound(
+                    &k,
+                    201,
+                    json!({"code": "ACTIVATED", "license": l, "device": d, "nonce": b["nonce"], "timestamp": 1}),
+                )
+            });
+            let r = client(&mock, &key).activate(&req()).await;
+            assert!(matches!(r, Err(Error::Mismatched(_))), "{field}: {r:?}");
+        }
+        // VALID without naming the license and device grants nothing.
+        let k = key.clone();
+        let bare = Mock::start(move |_, b| {
+            Reply::bound(
+                &k,
+                200,
+                json!({"valid": true, "code": "VALID", "detail": "d", "nonce": b["nonce"], "timestamp": 1}),
+            )
+        });
+        assert!(matches!(client(&bare, &key).check_online(&req()).await, Err(Error::Mismatched(_))));
+    }
+
+    #[tokio::test]
+    async fn the_server_clock_is_remembered_and_a_clock_behind_it_ends_grace() {
+        let key = Arc::new(TestKey::new());
+        let ahead = crate::types::unix_secs(SystemTime::now()) + 86_400;
+        let k = key.clone();
+        let mock = Mock::start(move |_, b| {
+            Reply::bound(
+                &k,
+                200,
+                json!({"valid": true, "code": "VALID", "detail": "d", "license": license(30),
+                "device": device(), "nonce": b["nonce"], "timestamp": ahead}),
+            )
+        });
+        let c = Client::builder(&mock.url, &key.public)
+            .grace_period(Duration::from_secs(7 * 86_400))
+            .clock_guard(ClockGuard::in_memory())
+            .build()
+            .unwrap();
+        assert!(c.check_online(&req()).await.unwrap().valid);
+        assert_eq!(c.clock_guard().latest(), Some(crate::types::unix_time(ahead)));
+        // The last valid check was "now", but the server said it is a day later: a clock at "now" is set back.
+        c.set_last_valid_check(SystemTime::now());
+        assert_eq!(c.grace_ends(SystemTime::now()), None);
+        assert!(c.grace_ends(crate::types::unix_time(ahead)).is_some());
     }
 
     #[tokio::test]
@@ -838,7 +1067,11 @@ mod tests {
     async fn an_unreachable_server_within_the_grace_period_is_grace() {
         let key = TestKey::new();
         let day = Duration::from_secs(86_400);
-        let c = Client::builder(closed_url().await, &key.public).grace_period(day).build().unwrap();
+        let c = Client::builder(closed_url().await, &key.public)
+            .grace_period(day)
+            .clock_guard(ClockGuard::in_memory())
+            .build()
+            .unwrap();
         let last = SystemTime::now() - Duration::from_secs(3600);
         c.set_last_valid_check(last);
         match c.check(&req()).await.unwrap() {
@@ -862,11 +1095,19 @@ mod tests {
     async fn a_valid_check_then_an_outage_is_grace() {
         let key = Arc::new(TestKey::new());
         let mock = server(key.clone());
-        let c = Client::builder(&mock.url, &key.public).grace_period(Duration::from_secs(60)).build().unwrap();
+        let c = Client::builder(&mock.url, &key.public)
+            .grace_period(Duration::from_secs(60))
+            .clock_guard(ClockGuard::in_memory())
+            .build()
+            .unwrap();
         assert!(matches!(c.check(&req()).await.unwrap(), CheckOutcome::Online(_)));
         // The server goes down (a proxy answers 503, unsigned).
         let down = Mock::start(|_, _| Reply::new(503, "<html>Service Unavailable</html>", &[]));
-        let c2 = Client::builder(&down.url, &key.public).grace_period(Duration::from_secs(60)).build().unwrap();
+        let c2 = Client::builder(&down.url, &key.public)
+            .grace_period(Duration::from_secs(60))
+            .clock_guard(ClockGuard::in_memory())
+            .build()
+            .unwrap();
         assert!(matches!(c2.check(&req()).await, Err(Error::Unavailable { status: 503 })));
         c2.set_last_valid_check(c.last_valid_check().unwrap());
         assert!(matches!(

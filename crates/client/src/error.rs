@@ -7,13 +7,15 @@
 /// - [`Error::Refused`]: the server answered, authentically, with a refusal (a bad key, no free
 ///   activation, a disabled license…). `code` is one of the machine codes in the client API
 ///   documentation (`NOT_FOUND`, `TOO_MANY_ACTIVATIONS`, `NO_SEAT`, …).
-/// - [`Error::BadSignature`] / [`Error::Replayed`]: the answer did not come from the licensd server
-///   the application trusts, or it is an old answer played back. Treat these as hostile.
+/// - [`Error::BadSignature`] / [`Error::Replayed`] / [`Error::Mismatched`]: the answer did not come
+///   from the licensd server the application trusts, is an old answer played back, or is a genuine
+///   answer to another request (another key, product, device or body). Treat these as hostile.
 /// - [`Error::Transport`] / [`Error::Unavailable`]: the server could not be reached or could not
 ///   answer; see [`Error::is_unreachable`]. [`Client::check`](crate::Client::check) turns these into
 ///   a grace period when one is configured.
-/// - [`Error::WrongDevice`], [`Error::Expired`], [`Error::ClockSetBack`]: an offline license file
-///   was refused (see [`LicenseFile`](crate::LicenseFile)).
+/// - [`Error::WrongProduct`], [`Error::WrongDevice`], [`Error::Trial`], [`Error::Expired`],
+///   [`Error::ClockSetBack`]: an offline license file was refused (see
+///   [`LicenseFile`](crate::LicenseFile)); `ClockSetBack` also ends a grace period.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -44,6 +46,13 @@ pub enum Error {
     #[error("the response does not answer this request (wrong nonce: replayed or forged)")]
     Replayed,
 
+    /// The answer is authentic but about another request: its signed `status` is not the HTTP status,
+    /// its `request_sha256` is not the hash of the body sent, or the license, product or device it
+    /// describes is not the one asked about (a relay answering with another license's genuine answer).
+    /// Treat it as hostile, like [`Error::BadSignature`]; it never opens a grace period.
+    #[error("the answer is about another request: {0}")]
+    Mismatched(String),
+
     /// The server refused the request. The refusal is authentic: its signature was verified.
     #[error("the license server refused the request: {code} (HTTP {status}): {detail}")]
     Refused {
@@ -63,6 +72,20 @@ pub enum Error {
     /// The license file was issued for another machine (its `hardware_id` is not this one's).
     #[error("the license file was issued for another device")]
     WrongDevice,
+
+    /// The license file is for another product of the same vendor (one server signs them all).
+    #[error("the license file is for the product \"{found}\", not \"{expected}\"")]
+    WrongProduct {
+        /// The product the application asked for.
+        expected: String,
+        /// The product the file names.
+        found: String,
+    },
+
+    /// The license file carries a trial license, and the application refuses trials offline
+    /// ([`Verifier::refuse_trial`](crate::Verifier::refuse_trial)).
+    #[error("the license file carries a trial license, which this application does not accept offline")]
+    Trial,
 
     /// The license file is past its `expires_at`.
     #[error("the license file has expired")]

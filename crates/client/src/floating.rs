@@ -215,7 +215,7 @@ mod tests {
     fn server(key: Arc<TestKey>, lose: Arc<AtomicBool>) -> Mock {
         Mock::start(move |path, b| {
             let nonce = b.get("nonce").cloned().unwrap_or(Value::Null);
-            let license = json!({"license_key": "FLOAT-1", "is_floating_cloud": true, "floating_users": 2, "floating_timeout": 10});
+            let license = json!({"license_key": "FLOAT-1", "product": "app", "is_floating_cloud": true, "floating_users": 2, "floating_timeout": 10});
             let device = json!({"id": 1, "hardware_id": "hw-f", "lease_expires_at": 1764048600});
             let body = match path {
                 "/api/v1/client/activate" => {
@@ -230,7 +230,7 @@ mod tests {
                 "/api/v1/client/deactivate" => json!({"code": "DEACTIVATED", "license": license, "nonce": nonce}),
                 _ => json!({}),
             };
-            Reply::signed(&key, 200, &body.to_string())
+            Reply::bound(&key, 200, body)
         })
     }
 
@@ -239,7 +239,11 @@ mod tests {
     }
 
     fn client(mock: &Mock, key: &TestKey, interval: Duration) -> Client {
-        Client::builder(&mock.url, &key.public).heartbeat_interval(interval).build().unwrap()
+        Client::builder(&mock.url, &key.public)
+            .heartbeat_interval(interval)
+            .clock_guard(crate::ClockGuard::in_memory())
+            .build()
+            .unwrap()
     }
 
     #[test]
@@ -260,7 +264,11 @@ mod tests {
         assert!(seat.is_held());
         assert_eq!(seat.interval(), Duration::from_millis(40));
         assert!(seat.license().is_floating_cloud);
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // At least three renewals (each a new connection to the mock: allow a loaded machine its time).
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while count(&mock, "/check") < 3 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         assert!(count(&mock, "/check") >= 3, "{:?}", mock.calls());
         assert!(seat.is_held());
 

@@ -4,13 +4,17 @@
 //! - Online ([`Client`]): activate a license key on this machine, check it, deactivate it, start a
 //!   trial, record consumption, fetch a license file, borrow or check out a floating seat. Every
 //!   answer, refusals included, is verified before it is believed: an Ed25519 signature over the
-//!   exact body by a key the application trusts, and the random nonce the SDK sent. A forged server
-//!   gets [`Error::BadSignature`], a replayed answer [`Error::Replayed`].
+//!   exact body by a key the application trusts, the random nonce the SDK sent, and the request the
+//!   answer is bound to (its signed `status` and `request_sha256`, and the license key, product and
+//!   device it names). A forged server gets [`Error::BadSignature`], a replayed answer
+//!   [`Error::Replayed`], a genuine answer to another request (a relay) [`Error::Mismatched`].
 //! - Grace period: [`Client::check`] answers [`CheckOutcome::Grace`] while the server is unreachable
 //!   and the last valid check is recent enough ([`ClientBuilder::grace_period`]).
 //! - Floating seats ([`FloatingSeat`]): a lease renewed in the background.
-//! - Offline ([`LicenseFile`]): verify a signed license file with no network: signature, device,
-//!   expiry and a clock set back.
+//! - Offline ([`LicenseFile`]): verify a signed license file with no network: signature, product,
+//!   device, trial (optionally refused), expiry, and a clock set back, also behind the latest time the
+//!   application has seen ([`ClockGuard`], kept in a file per vendor by default; pluggable with
+//!   [`TimeStore`]). The same guard ends a grace period when the clock is set back.
 //! - Air-gapped machines ([`offline_request_code`]): a request code to carry to a connected machine.
 //!
 //! The wire contract is `docs/client-api.md` in the licensd repository.
@@ -46,7 +50,8 @@
 //!     Err(e) => {
 //!         // …or fall back to the license file, verified with no network.
 //!         let text = std::fs::read_to_string("license.lic").unwrap_or_default();
-//!         let file = LicenseFile::verify(&text, PUBLIC_KEY, &req.hardware_id)?;
+//!         // The product too: one server signs the files of all the vendor's products.
+//!         let file = LicenseFile::verify(&text, PUBLIC_KEY, &req.hardware_id, &req.product)?;
 //!         println!("offline ({e}); licensed until {:?}", file.expires_at_time());
 //!     }
 //! }
@@ -69,6 +74,7 @@
 #![warn(missing_docs)]
 
 mod client;
+mod clock;
 mod error;
 mod floating;
 mod keys;
@@ -79,10 +85,11 @@ mod request_code;
 mod types;
 
 pub use client::{CheckOutcome, Client, ClientBuilder, DEFAULT_TIMEOUT, KEY_ID_HEADER, SIGNATURE_HEADER};
+pub use clock::{ClockGuard, FileTimeStore, MemoryTimeStore, TimeStore};
 pub use error::Error;
 pub use floating::{FloatingSeat, SeatStatus};
 pub use keys::{KeySet, key_id};
-pub use license_file::{CLOCK_TOLERANCE, FILE_BEGIN, FILE_END, LicenseFile};
+pub use license_file::{CLOCK_TOLERANCE, FILE_BEGIN, FILE_END, LicenseFile, Verifier};
 pub use request_code::{RequestCode, RequestKind, offline_request_code};
 pub use types::{
     BorrowResult, CheckResult, ConsumptionResult, Device, Feature, License, LicenseRequest, LicenseResponse,

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
 use crate::types::{Feature, License, unix_time};
-use crate::{Error, KeySet};
+use crate::{ClockGuard, Error, KeySet};
 
 /// The first line of a license file.
 pub const FILE_BEGIN: &str = "-----BEGIN LICENSE FILE-----";
@@ -36,6 +36,8 @@ struct Payload {
     product: String,
     hardware_id: Option<String>,
     #[serde(default)]
+    is_trial: Option<bool>,
+    #[serde(default)]
     features: Option<Vec<Feature>>,
     issued_at: i64,
     expires_at: i64,
@@ -45,7 +47,7 @@ struct Payload {
     license: Option<License>,
 }
 
-/// A license file whose signature, device, expiry and clock were verified.
+/// A license file whose signature, product, device, expiry and clock were verified.
 ///
 /// A license file is what an application keeps to run with no network: the server signs it for one
 /// device (`POST license-file`, `borrow`, or `offline-activate` for an air-gapped machine), and the
@@ -59,15 +61,18 @@ struct Payload {
 /// ```
 ///
 /// Verification, in order: the signature with the trusted key `kid` names ([`Error::BadSignature`]),
-/// the payload's `hardware_id` against this machine's ([`Error::WrongDevice`]), `expires_at` against
-/// the clock ([`Error::Expired`]), and a clock more than five minutes behind `issued_at` (or behind
-/// the last time the application saw, when it tells) is refused ([`Error::ClockSetBack`]). Anything
-/// that does not parse is [`Error::Malformed`].
+/// the payload's `product` against the application's product ([`Error::WrongProduct`]: one licensd
+/// server signs the files of every product of the vendor, so a file of another product, a free trial
+/// say, must not unlock this one), the payload's `hardware_id` against this machine's
+/// ([`Error::WrongDevice`]), a trial file where trials are refused ([`Error::Trial`], see
+/// [`Verifier::refuse_trial`]), `expires_at` against the clock ([`Error::Expired`]), and a clock more than
+/// five minutes behind `issued_at` or behind the latest time the application has seen
+/// ([`Error::ClockSetBack`], see [`ClockGuard`]). Anything that does not parse is [`Error::Malformed`].
 ///
 /// ```no_run
 /// # fn main() -> Result<(), licensd_client::Error> {
 /// let text = std::fs::read_to_string("license.lic").map_err(|e| licensd_client::Error::Malformed(e.to_string()))?;
-/// let file = licensd_client::LicenseFile::verify(&text, "BASE64-PUBLIC-KEY=", "machine-fingerprint")?;
+/// let file = licensd_client::LicenseFile::verify(&text, "BASE64-PUBLIC-KEY=", "machine-fingerprint", "myapp")?;
 /// if file.has_feature("export-pdf") { /* … */ }
 /// # Ok(()) }
 /// ```
@@ -83,6 +88,9 @@ pub struct LicenseFile {
     pub product: String,
     /// The machine the file was issued for (equal to the verified hardware id).
     pub hardware_id: String,
+    /// Whether the file carries a trial license (an application may refuse those offline:
+    /// [`Verifier::refuse_trial`]).
+    pub is_trial: bool,
     /// The features the license grants (`code`, `feature_type`, `max_consumption`).
     pub features: Vec<Feature>,
     /// When the server issued the file, UNIX seconds.
@@ -107,45 +115,159 @@ fn unarmour(text: &str) -> Result<String, Error> {
     Ok(body)
 }
 
+/// Verifies license files with every option: made by [`LicenseFile::verifier`].
+///
+/// ```no_run
+/// # fn main() -> Result<(), licensd_client::Error> {
+/// # let text = String::new();
+/// use licensd_client::{ClockGuard, FileTimeStore, KeySet, LicenseFile};
+/// let keys = KeySet::from_public_key("BASE64-PUBLIC-KEY=")?;
+/// let file = LicenseFile::verifier(&keys)
+///     .product("myapp")
+///     .hardware_id("machine-fingerprint")
+///     .refuse_trial()
+///     .clock(ClockGuard::new(FileTimeStore::new("/var/lib/myapp/clock")))
+///     .verify(&text)?;
+/// # let _ = file; Ok(()) }
+/// ```
+#[must_use]
+#[derive(Debug, Clone)]
+pub struct Verifier<'a> {
+    keys: &'a KeySet,
+    product: Option<String>,
+    hardware_id: Option<String>,
+    refuse_trial: bool,
+    now: Option<SystemTime>,
+    clock: Option<ClockGuard>,
+    last_seen: Option<SystemTime>,
+}
+
+impl Verifier<'_> {
+    /// The product (short code) the file must be for. Applications always set it.
+    pub fn product(mut self, product: impl Into<String>) -> Self {
+        self.product = Some(product.into());
+        self
+    }
+
+    /// The machine the file must be for. Applications always set it.
+    pub fn hardware_id(mut self, hardware_id: impl Into<String>) -> Self {
+        self.hardware_id = Some(hardware_id.into());
+        self
+    }
+
+    /// Refuses trial files ([`Error::Trial`]): for an application that runs trials online only.
+    pub fn refuse_trial(mut self) -> Self {
+        self.refuse_trial = true;
+        self
+    }
+
+    /// Verifies at `now` instead of the system clock (the clock guard, if any, still applies).
+    pub fn at(mut self, now: SystemTime) -> Self {
+        self.now = Some(now);
+        self
+    }
+
+    /// Checks the clock against this guard's latest time seen, and records this verification in it.
+    pub fn clock(mut self, guard: ClockGuard) -> Self {
+        self.clock = Some(guard);
+        self
+    }
+
+    /// Also refuses a clock more than five minutes behind `last_seen` (a time the application kept).
+    pub fn last_seen(mut self, last_seen: SystemTime) -> Self {
+        self.last_seen = Some(last_seen);
+        self
+    }
+
+    /// Verifies `text`.
+    pub fn verify(&self, text: &str) -> Result<LicenseFile, Error> {
+        let now = self.now.unwrap_or_else(SystemTime::now);
+        let file = LicenseFile::verify_inner(
+            text,
+            self.keys,
+            self.product.as_deref(),
+            self.hardware_id.as_deref(),
+            now,
+            self.last_seen,
+        )?;
+        if self.refuse_trial && file.is_trial {
+            return Err(Error::Trial);
+        }
+        if let Some(guard) = &self.clock {
+            guard.check(now)?;
+            guard.observe(now.max(file.issued_at_time()));
+        }
+        Ok(file)
+    }
+}
+
 impl LicenseFile {
     /// Verifies `text` with the server's `public_key` (base64 of its 32 bytes) for this machine's
-    /// `hardware_id`, against the system clock.
-    pub fn verify(text: &str, public_key: &str, hardware_id: &str) -> Result<LicenseFile, Error> {
-        LicenseFile::verify_at(text, public_key, hardware_id, SystemTime::now())
+    /// `hardware_id` and the application's `product` (its short code), against the system clock and the
+    /// default [`ClockGuard`] of the key (a small file in the user's data directory keeping the latest
+    /// time seen, so a clock set back is refused even after the file's `issued_at`).
+    pub fn verify(text: &str, public_key: &str, hardware_id: &str, product: &str) -> Result<LicenseFile, Error> {
+        let keys = KeySet::from_public_key(public_key)?;
+        let guard = ClockGuard::default_for(&crate::key_id(public_key)?);
+        LicenseFile::verifier(&keys).product(product).hardware_id(hardware_id).clock(guard).verify(text)
     }
 
-    /// As [`LicenseFile::verify`], at the time `now` instead of the system clock.
-    pub fn verify_at(text: &str, public_key: &str, hardware_id: &str, now: SystemTime) -> Result<LicenseFile, Error> {
-        LicenseFile::verify_with(text, &KeySet::from_public_key(public_key)?, hardware_id, now, None)
+    /// As [`LicenseFile::verify`], at the time `now` instead of the system clock, and with no clock guard
+    /// (for tests and tools; applications use [`LicenseFile::verify`] or a [`Verifier`] with a guard).
+    pub fn verify_at(
+        text: &str,
+        public_key: &str,
+        hardware_id: &str,
+        product: &str,
+        now: SystemTime,
+    ) -> Result<LicenseFile, Error> {
+        LicenseFile::verify_with(text, &KeySet::from_public_key(public_key)?, hardware_id, product, now, None)
     }
 
-    /// Verifies `text` with any of the trusted `keys` (the one its `kid` names), for `hardware_id`, at
-    /// the time `now`.
+    /// Verifies `text` with any of the trusted `keys` (the one its `kid` names), for `hardware_id` and
+    /// `product`, at the time `now`.
     ///
     /// `last_seen` is the latest time the application saw before (for example the time of its last
     /// successful verification, kept on disk): a `now` more than five minutes before it also means the
     /// clock was set back ([`Error::ClockSetBack`]). The application should then store
-    /// `max(last_seen, now)`.
+    /// `max(last_seen, now)`; a [`Verifier`] with a [`ClockGuard`] does that for it.
     pub fn verify_with(
         text: &str,
         keys: &KeySet,
         hardware_id: &str,
+        product: &str,
         now: SystemTime,
         last_seen: Option<SystemTime>,
     ) -> Result<LicenseFile, Error> {
-        Self::verify_inner(text, keys, Some(hardware_id), now, last_seen)
+        Self::verify_inner(text, keys, Some(product), Some(hardware_id), now, last_seen)
     }
 
-    /// Verifies signature, expiry and clock but not the device: for vendors' tools that inspect a
-    /// customer's file (`licensd verify`). Applications use [`LicenseFile::verify`], which binds the
-    /// file to their machine.
+    /// A [`Verifier`] with the trusted `keys`, for every option: product, device, trials, time, clock
+    /// guard. Without [`Verifier::product`] or [`Verifier::hardware_id`] it accepts any product or device
+    /// (for vendors' tools that inspect a customer's file, like `licensd verify`).
+    pub fn verifier(keys: &KeySet) -> Verifier<'_> {
+        Verifier {
+            keys,
+            product: None,
+            hardware_id: None,
+            refuse_trial: false,
+            now: None,
+            clock: None,
+            last_seen: None,
+        }
+    }
+
+    /// Verifies signature, expiry and clock but not the device or the product: for vendors' tools that
+    /// inspect a customer's file (`licensd verify`). Applications use [`LicenseFile::verify`], which binds
+    /// the file to their product and machine.
     pub fn verify_any_device(text: &str, keys: &KeySet, now: SystemTime) -> Result<LicenseFile, Error> {
-        Self::verify_inner(text, keys, None, now, None)
+        Self::verify_inner(text, keys, None, None, now, None)
     }
 
     fn verify_inner(
         text: &str,
         keys: &KeySet,
+        product: Option<&str>,
         hardware_id: Option<&str>,
         now: SystemTime,
         last_seen: Option<SystemTime>,
@@ -168,6 +290,11 @@ impl LicenseFile {
         let p: Payload = serde_json::from_slice(&payload)
             .map_err(|e| Error::Malformed(format!("the license file's payload is not the expected JSON: {e}")))?;
 
+        if let Some(product) = product
+            && p.product != product
+        {
+            return Err(Error::WrongProduct { expected: product.to_string(), found: p.product });
+        }
         if let Some(hw) = hardware_id
             && p.hardware_id.as_deref() != Some(hw)
         {
@@ -181,15 +308,18 @@ impl LicenseFile {
             return Err(Error::ClockSetBack);
         }
 
+        let license = p.license.unwrap_or_default();
         Ok(LicenseFile {
             license_key: p.license_key,
             product: p.product,
             hardware_id: p.hardware_id.unwrap_or_default(),
+            // Files written before the top-level flag carry it in the license object only.
+            is_trial: p.is_trial.unwrap_or(license.is_trial),
             features: p.features.unwrap_or_default(),
             issued_at: p.issued_at,
             expires_at: p.expires_at,
             key_id: p.key_id.unwrap_or(kid),
-            license: p.license.unwrap_or_default(),
+            license,
         })
     }
 
@@ -257,6 +387,60 @@ pub(crate) mod tests {
         SystemTime::now()
     }
 
+    /// [`LicenseFile::verify`] for product `app` without the default clock guard's file.
+    fn verify(text: &str, public_key: &str, hw: &str) -> Result<LicenseFile, Error> {
+        LicenseFile::verify_at(text, public_key, hw, "app", now())
+    }
+
+    #[test]
+    fn another_products_file_is_refused() {
+        let k = TestKey::new();
+        let file = make_file(&k, &valid_payload());
+        let r = LicenseFile::verify_at(&file, &k.public, HW, "other-app", now());
+        assert!(
+            matches!(&r, Err(Error::WrongProduct { expected, found }) if expected == "other-app" && found == "app"),
+            "{r:?}"
+        );
+        // A vendor's tool that inspects any file still reads it.
+        let keys = KeySet::from_public_key(&k.public).unwrap();
+        assert_eq!(LicenseFile::verifier(&keys).verify(&file).unwrap().product, "app");
+    }
+
+    #[test]
+    fn a_trial_file_is_marked_and_can_be_refused() {
+        let k = TestKey::new();
+        let keys = KeySet::from_public_key(&k.public).unwrap();
+        let mut p = valid_payload();
+        p["is_trial"] = json!(true);
+        let file = make_file(&k, &p);
+        let v = LicenseFile::verifier(&keys).product("app").hardware_id(HW);
+        assert!(v.verify(&file).unwrap().is_trial);
+        assert!(matches!(v.clone().refuse_trial().verify(&file), Err(Error::Trial)));
+        // Without the top-level flag (older files), the license object's says it.
+        let mut p = valid_payload();
+        p["license"]["is_trial"] = json!(true);
+        assert!(v.refuse_trial().verify(&make_file(&k, &p)).is_err());
+        assert!(!verify(&make_file(&k, &valid_payload()), &k.public, HW).unwrap().is_trial);
+    }
+
+    #[test]
+    fn the_clock_guard_refuses_a_clock_set_back_after_a_verification() {
+        let k = TestKey::new();
+        let keys = KeySet::from_public_key(&k.public).unwrap();
+        let issued = 1_764_048_000;
+        let file = make_file(&k, &payload(issued, issued + 30 * 86_400));
+        let guard = ClockGuard::in_memory();
+        let v = LicenseFile::verifier(&keys).product("app").hardware_id(HW).clock(guard.clone());
+        // Day 10: fine, and remembered.
+        v.clone().at(unix_time(issued + 10 * 86_400)).verify(&file).unwrap();
+        // The clock held back at day 2 would pass the issued_at check alone; the guard refuses it.
+        let r = v.clone().at(unix_time(issued + 2 * 86_400)).verify(&file);
+        assert!(matches!(r, Err(Error::ClockSetBack)), "{r:?}");
+        assert!(LicenseFile::verify_at(&file, &k.public, HW, "app", unix_time(issued + 2 * 86_400)).is_ok());
+        v.at(unix_time(issued + 11 * 86_400)).verify(&file).unwrap();
+        assert_eq!(guard.latest(), Some(unix_time(issued + 11 * 86_400)));
+    }
+
     fn valid_payload() -> Value {
         let t = unix_secs(now());
         payload(t - 60, t + 30 * 86_400)
@@ -265,7 +449,7 @@ pub(crate) mod tests {
     #[test]
     fn a_valid_file_verifies() {
         let k = TestKey::new();
-        let f = LicenseFile::verify(&make_file(&k, &valid_payload()), &k.public, HW).unwrap();
+        let f = verify(&make_file(&k, &valid_payload()), &k.public, HW).unwrap();
         assert_eq!(f.license_key, "AAAA-BBBB-CCCC-DDDD");
         assert_eq!(f.product, "app");
         assert_eq!(f.hardware_id, HW);
@@ -284,7 +468,7 @@ pub(crate) mod tests {
         let i = enc.len() / 2;
         let c = if &enc[i..=i] == "A" { "B" } else { "A" };
         env["enc"] = json!(format!("{}{}{}", &enc[..i], c, &enc[i + 1..]));
-        let r = LicenseFile::verify(&armour(&env, "\n"), &k.public, HW);
+        let r = verify(&armour(&env, "\n"), &k.public, HW);
         assert!(matches!(r, Err(Error::BadSignature)), "{r:?}");
     }
 
@@ -296,7 +480,7 @@ pub(crate) mod tests {
         let mut p = valid_payload();
         p["expires_at"] = json!(i64::MAX / 2);
         env["enc"] = json!(STANDARD.encode(p.to_string()));
-        assert!(matches!(LicenseFile::verify(&armour(&env, "\n"), &k.public, HW), Err(Error::BadSignature)));
+        assert!(matches!(verify(&armour(&env, "\n"), &k.public, HW), Err(Error::BadSignature)));
     }
 
     #[test]
@@ -306,10 +490,10 @@ pub(crate) mod tests {
         let mut sig = STANDARD.decode(env["sig"].as_str().unwrap()).unwrap();
         sig[10] ^= 1;
         env["sig"] = json!(STANDARD.encode(&sig));
-        assert!(matches!(LicenseFile::verify(&armour(&env, "\n"), &k.public, HW), Err(Error::BadSignature)));
+        assert!(matches!(verify(&armour(&env, "\n"), &k.public, HW), Err(Error::BadSignature)));
         // A sig that no longer decodes is a bad signature too.
         env["sig"] = json!("!!!!");
-        assert!(matches!(LicenseFile::verify(&armour(&env, "\n"), &k.public, HW), Err(Error::BadSignature)));
+        assert!(matches!(verify(&armour(&env, "\n"), &k.public, HW), Err(Error::BadSignature)));
     }
 
     #[test]
@@ -317,10 +501,10 @@ pub(crate) mod tests {
         let k = TestKey::new();
         let other = TestKey::new();
         let file = make_file(&other, &valid_payload());
-        assert!(matches!(LicenseFile::verify(&file, &k.public, HW), Err(Error::BadSignature)));
+        assert!(matches!(verify(&file, &k.public, HW), Err(Error::BadSignature)));
         let mut env = envelope(&k, &valid_payload());
         env["kid"] = json!("ffffffffffffffff");
-        assert!(matches!(LicenseFile::verify(&armour(&env, "\n"), &k.public, HW), Err(Error::BadSignature)));
+        assert!(matches!(verify(&armour(&env, "\n"), &k.public, HW), Err(Error::BadSignature)));
     }
 
     #[test]
@@ -330,18 +514,18 @@ pub(crate) mod tests {
         let mut keys = KeySet::from_public_key(&old.public).unwrap();
         keys.insert_key(&new.public).unwrap();
         for k in [&old, &new] {
-            LicenseFile::verify_with(&make_file(k, &valid_payload()), &keys, HW, now(), None).unwrap();
+            LicenseFile::verify_with(&make_file(k, &valid_payload()), &keys, HW, "app", now(), None).unwrap();
         }
     }
 
     #[test]
     fn another_hardware_id_is_the_wrong_device() {
         let k = TestKey::new();
-        let r = LicenseFile::verify(&make_file(&k, &valid_payload()), &k.public, "hw-other");
+        let r = verify(&make_file(&k, &valid_payload()), &k.public, "hw-other");
         assert!(matches!(r, Err(Error::WrongDevice)));
         let mut p = valid_payload();
         p["hardware_id"] = Value::Null;
-        assert!(matches!(LicenseFile::verify(&make_file(&k, &p), &k.public, HW), Err(Error::WrongDevice)));
+        assert!(matches!(verify(&make_file(&k, &p), &k.public, HW), Err(Error::WrongDevice)));
     }
 
     #[test]
@@ -349,11 +533,11 @@ pub(crate) mod tests {
         let k = TestKey::new();
         let t = unix_secs(now());
         let file = make_file(&k, &payload(t - 10 * 86_400, t - 1));
-        assert!(matches!(LicenseFile::verify(&file, &k.public, HW), Err(Error::Expired)));
+        assert!(matches!(verify(&file, &k.public, HW), Err(Error::Expired)));
         // It verified while it was current.
-        LicenseFile::verify_at(&file, &k.public, HW, unix_time(t - 5 * 86_400)).unwrap();
+        LicenseFile::verify_at(&file, &k.public, HW, "app", unix_time(t - 5 * 86_400)).unwrap();
         // Exactly at expires_at it is expired.
-        assert!(matches!(LicenseFile::verify_at(&file, &k.public, HW, unix_time(t - 1)), Err(Error::Expired)));
+        assert!(matches!(LicenseFile::verify_at(&file, &k.public, HW, "app", unix_time(t - 1)), Err(Error::Expired)));
     }
 
     #[test]
@@ -362,10 +546,10 @@ pub(crate) mod tests {
         let issued = 1_764_048_000;
         let file = make_file(&k, &payload(issued, issued + 30 * 86_400));
         // Within five minutes of issued_at: clocks drift, that is fine.
-        LicenseFile::verify_at(&file, &k.public, HW, unix_time(issued - 299)).unwrap();
-        let r = LicenseFile::verify_at(&file, &k.public, HW, unix_time(issued - 301));
+        LicenseFile::verify_at(&file, &k.public, HW, "app", unix_time(issued - 299)).unwrap();
+        let r = LicenseFile::verify_at(&file, &k.public, HW, "app", unix_time(issued - 301));
         assert!(matches!(r, Err(Error::ClockSetBack)), "{r:?}");
-        let r = LicenseFile::verify_at(&file, &k.public, HW, unix_time(issued - 86_400));
+        let r = LicenseFile::verify_at(&file, &k.public, HW, "app", unix_time(issued - 86_400));
         assert!(matches!(r, Err(Error::ClockSetBack)));
     }
 
@@ -376,9 +560,9 @@ pub(crate) mod tests {
         let issued = 1_764_048_000;
         let file = make_file(&k, &payload(issued, issued + 30 * 86_400));
         let seen = unix_time(issued + 10 * 86_400);
-        let ok = LicenseFile::verify_with(&file, &keys, HW, unix_time(issued + 10 * 86_400 - 60), Some(seen));
+        let ok = LicenseFile::verify_with(&file, &keys, HW, "app", unix_time(issued + 10 * 86_400 - 60), Some(seen));
         assert!(ok.is_ok());
-        let r = LicenseFile::verify_with(&file, &keys, HW, unix_time(issued + 86_400), Some(seen));
+        let r = LicenseFile::verify_with(&file, &keys, HW, "app", unix_time(issued + 86_400), Some(seen));
         assert!(matches!(r, Err(Error::ClockSetBack)));
     }
 
@@ -387,13 +571,13 @@ pub(crate) mod tests {
         let k = TestKey::new();
         let env = envelope(&k, &valid_payload());
         let text = format!("\r\n  \t{}  \r\n\r\n", armour(&env, "\r\n"));
-        LicenseFile::verify(&text, &k.public, HW).unwrap();
+        verify(&text, &k.public, HW).unwrap();
         // Re-wrapped at another width, or pasted in a mail between other lines.
         let body = STANDARD.encode(env.to_string());
         let rewrapped: Vec<String> =
             body.as_bytes().chunks(76).map(|c| format!("  {}  ", std::str::from_utf8(c).unwrap())).collect();
         let text = format!("Your license:\n{FILE_BEGIN}\n{}\n{FILE_END}\nThanks!", rewrapped.join("\n"));
-        LicenseFile::verify(&text, &k.public, HW).unwrap();
+        verify(&text, &k.public, HW).unwrap();
     }
 
     #[test]
@@ -418,7 +602,7 @@ pub(crate) mod tests {
             &no_kid,
             &unsigned_payload,
         ] {
-            let r = LicenseFile::verify(text, &k.public, HW);
+            let r = verify(text, &k.public, HW);
             assert!(matches!(r, Err(Error::Malformed(_))), "{text:?}: {r:?}");
         }
     }
@@ -426,7 +610,7 @@ pub(crate) mod tests {
     #[test]
     fn a_bad_public_key_is_a_config_error() {
         let k = TestKey::new();
-        let r = LicenseFile::verify(&make_file(&k, &valid_payload()), "nope", HW);
+        let r = verify(&make_file(&k, &valid_payload()), "nope", HW);
         assert!(matches!(r, Err(Error::Config(_))));
     }
 }

@@ -17,12 +17,20 @@ pub(crate) struct Reply {
     status: u16,
     body: String,
     headers: Vec<(String, String)>,
+    /// Bind the JSON body to the request (as licensd does) and sign it with this key when served.
+    bind_with: Option<Arc<TestKey>>,
 }
 
 impl Reply {
     pub(crate) fn new(status: u16, body: &str, headers: &[(&str, &str)]) -> Reply {
         let headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Reply { status, body: body.to_string(), headers }
+        Reply { status, body: body.to_string(), headers, bind_with: None }
+    }
+
+    /// A JSON answer as licensd sends it: bound to the request it answers (`status`, `request_sha256`
+    /// of the exact body received, `request`) and signed by `key`.
+    pub(crate) fn bound(key: &Arc<TestKey>, status: u16, body: Value) -> Reply {
+        Reply { status, body: body.to_string(), headers: Vec::new(), bind_with: Some(key.clone()) }
     }
 
     /// A response signed by `key` over its exact body, as licensd signs.
@@ -105,16 +113,34 @@ async fn serve(mut sock: TcpStream, handler: Handler, calls: Calls, delay: Durat
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
-    let body: Value = serde_json::from_slice(&buf[head_end..head_end + len]).unwrap_or(Value::Null);
+    let raw = &buf[head_end..head_end + len];
+    let body: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);
     calls.lock().expect("calls").push((path.clone(), body.clone()));
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
     let route = path.split('?').next().unwrap_or_default();
-    let reply = handler(route, &body);
+    let mut reply = handler(route, &body);
+    if let Some(key) = reply.bind_with.take() {
+        let mut v: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
+        if let Some(o) = v.as_object_mut() {
+            use sha2::Digest as _;
+            let sha: String = sha2::Sha256::digest(raw).iter().map(|b| format!("{b:02x}")).collect();
+            o.insert("status".into(), Value::from(reply.status));
+            o.insert("request_sha256".into(), Value::String(sha));
+            let field = |k: &str| body.get(k).cloned().unwrap_or(Value::Null);
+            o.insert(
+                "request".into(),
+                serde_json::json!({"license_key": field("license_key"), "product": field("product"), "hardware_id": field("hardware_id")}),
+            );
+        }
+        let status = reply.status;
+        reply = Reply::signed(&key, status, &v.to_string());
+    }
     let mut out = format!(
-        "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+        "HTTP/1.1 {} X\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n",
         reply.status,
+        if reply.body.starts_with('{') { "application/json" } else { "text/plain; charset=utf-8" },
         reply.body.len()
     );
     for (k, v) in &reply.headers {

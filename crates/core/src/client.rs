@@ -16,14 +16,28 @@ pub enum Refusal {
     Refunded,
     Expired,
     NotActivated,
-    TooManyActivations { max: i64 },
-    NoSeat { seats: i64 },
-    TransferLimit { max: i64 },
-    ConsumptionLimit { limit: i64, total: i64 },
+    TooManyActivations {
+        max: i64,
+    },
+    NoSeat {
+        seats: i64,
+    },
+    TransferLimit {
+        max: i64,
+    },
+    ConsumptionLimit {
+        limit: i64,
+        total: i64,
+    },
     FeatureNotFound,
     BorrowNotAllowed,
     NoTrial,
     NoSuchProduct,
+    /// The device holds a license file (or a borrowed seat) valid until `until` (UNIX seconds): it keeps
+    /// its slot until then, or until the vendor frees it.
+    FileOutstanding {
+        until: i64,
+    },
 }
 
 impl Refusal {
@@ -42,6 +56,7 @@ impl Refusal {
             Refusal::FeatureNotFound => "FEATURE_NOT_FOUND",
             Refusal::BorrowNotAllowed => "BORROW_NOT_ALLOWED",
             Refusal::NoTrial => "NO_TRIAL",
+            Refusal::FileOutstanding { .. } => "LICENSE_FILE_OUTSTANDING",
         }
     }
 
@@ -61,7 +76,8 @@ impl Refusal {
             Refusal::TooManyActivations { .. }
             | Refusal::NoSeat { .. }
             | Refusal::TransferLimit { .. }
-            | Refusal::ConsumptionLimit { .. } => 409,
+            | Refusal::ConsumptionLimit { .. }
+            | Refusal::FileOutstanding { .. } => 409,
         }
     }
 
@@ -80,6 +96,7 @@ impl Refusal {
             Refusal::FeatureNotFound => "Feature not found",
             Refusal::BorrowNotAllowed => "Borrowing not allowed",
             Refusal::NoTrial => "No trial",
+            Refusal::FileOutstanding { .. } => "License file outstanding",
         }
     }
 
@@ -102,6 +119,10 @@ impl Refusal {
             Refusal::FeatureNotFound => "the license has no such feature".into(),
             Refusal::BorrowNotAllowed => "the license does not allow borrowing a seat".into(),
             Refusal::NoTrial => "the product offers no trial".into(),
+            Refusal::FileOutstanding { until } => format!(
+                "this device holds an offline license file (or a borrowed seat) valid until {until} (UNIX seconds); \
+                 it keeps its activation until then, or until the vendor frees it"
+            ),
         }
     }
 }

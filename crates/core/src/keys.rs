@@ -75,6 +75,76 @@ pub fn validate_key(key: &str) -> crate::Result<()> {
     Ok(())
 }
 
+/// Below this many bits a key is reported as guessable (issue 11, L1): licensd's own formats never go under it.
+pub const WEAK_KEY_BITS: f64 = 60.0;
+
+/// A conservative estimate of how many bits of entropy a key carries, for keys licensd did not generate
+/// (imported, or chosen by a store). It sees one key, not the generator, so it assumes the least a key's
+/// shape allows:
+/// - separators (`-`, `_`, `.`, `:`, `/`, `+`) carry nothing;
+/// - a first group of letters only whose length differs from the next group's is a fixed prefix
+///   (`ACME-…`, as a template's `key_prefix`), and carries nothing;
+/// - short runs of letters (up to 3) at both ends of an otherwise all-digit key are fixed tags (DevMate's
+///   `id593311373237odr`: 12 digits, about 40 bits);
+/// - a run of three or more of one character counts as one character;
+/// - every other character is worth log2 of its alphabet: 10 for digits only, 16 for hexadecimal of one case,
+///   else the union of the classes it uses (digits 10, lower case 26, upper case 26, other printable 32).
+pub fn entropy_bits(key: &str) -> f64 {
+    const SEPARATORS: &[char] = &['-', '_', '.', ':', '/', '+'];
+    let groups: Vec<&str> = key.split(SEPARATORS).filter(|g| !g.is_empty()).collect();
+    let skip = match groups.as_slice() {
+        [first, next, ..] if first.chars().all(char::is_alphabetic) && first.len() != next.len() => 1,
+        _ => 0,
+    };
+    let mut body: Vec<char> = groups[skip..].iter().flat_map(|g| g.chars()).collect();
+    let is_letter = |c: &char| c.is_ascii_alphabetic();
+    let lead = body.iter().take_while(|c| is_letter(c)).count();
+    let trail = body.iter().rev().take_while(|c| is_letter(c)).count();
+    if lead <= 3 && trail <= 3 && lead + trail < body.len() {
+        let middle = &body[lead..body.len() - trail];
+        if middle.iter().all(char::is_ascii_digit) {
+            body = middle.to_vec();
+        }
+    }
+    let mut n = 0usize;
+    let mut run = 0usize;
+    for (i, c) in body.iter().enumerate() {
+        run = if i > 0 && body[i - 1] == *c { run + 1 } else { 1 };
+        if run < 3 {
+            n += 1;
+        } else if run == 3 {
+            // The run's first two were counted: a run of three or more counts once.
+            n -= 1;
+        }
+    }
+    let (mut digit, mut lower, mut upper, mut other) = (false, false, false, false);
+    for c in &body {
+        match c {
+            '0'..='9' => digit = true,
+            'a'..='z' => lower = true,
+            'A'..='Z' => upper = true,
+            _ => other = true,
+        }
+    }
+    let hex_lower = body.iter().all(|c| c.is_ascii_digit() || ('a'..='f').contains(c));
+    let hex_upper = body.iter().all(|c| c.is_ascii_digit() || ('A'..='F').contains(c));
+    let alphabet = if !(lower || upper || other) {
+        10
+    } else if hex_lower || hex_upper {
+        16
+    } else {
+        10 * usize::from(digit) + 26 * usize::from(lower) + 26 * usize::from(upper) + 32 * usize::from(other)
+    };
+    #[allow(clippy::cast_precision_loss)]
+    let bits = n as f64 * (alphabet as f64).log2();
+    bits
+}
+
+/// Whether a key is below [`WEAK_KEY_BITS`] by [`entropy_bits`].
+pub fn is_weak(key: &str) -> bool {
+    entropy_bits(key) < WEAK_KEY_BITS
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +181,51 @@ mod tests {
         let f = KeyFormat { prefix: String::new(), groups: 2, group_size: 5 };
         assert!(f.validate().is_err());
         assert!(KeyFormat::default().validate().is_ok());
+    }
+
+    #[test]
+    fn devmate_style_keys_carry_about_40_bits() {
+        let bits = entropy_bits("id593311373237odr");
+        assert!((39.0..41.0).contains(&bits), "{bits}");
+        assert!(is_weak("id593311373237odr"));
+    }
+
+    #[test]
+    fn generated_keys_are_never_weak() {
+        for f in [
+            KeyFormat::default(),
+            KeyFormat { prefix: "ACME".into(), ..KeyFormat::default() },
+            KeyFormat { prefix: "PRO".into(), groups: 5, group_size: 4 },
+        ] {
+            for _ in 0..5000 {
+                let key = f.generate();
+                assert!(!is_weak(&key), "{key}: {}", entropy_bits(&key));
+            }
+        }
+    }
+
+    #[test]
+    fn entropy_follows_length_and_alphabet() {
+        let close = |key: &str, want: f64| {
+            let bits = entropy_bits(key);
+            assert!((bits - want).abs() < 0.01, "{key}: {bits}, expected {want}");
+        };
+        close("1234567890", 10.0 * 10f64.log2());
+        close("deadbeef0042", 12.0 * 4.0);
+        close("DEADBEEF0042", 12.0 * 4.0);
+        close("abcdefghijkl", 12.0 * 26f64.log2());
+        close("abcXYZ123", 9.0 * 62f64.log2());
+        close("a!b@c#", 6.0 * 58f64.log2());
+        close("550e8400-e29b-41d4-a716-446655441234", 128.0);
+        close("446655440000", 9.0 * 10f64.log2());
+        // A prefix of letters and separators carry nothing; so do a long run's repeats.
+        close("ACME-12345678", 8.0 * 10f64.log2());
+        close("SERIAL-7H3K-9QZ2", 8.0 * 36f64.log2());
+        close("ZZZZZZZZZZZZZZZZZZZZ", 26f64.log2());
+        close("X", 26f64.log2());
+        close("", 0.0);
+        assert!(is_weak("ACME-0001"));
+        assert!(is_weak("hunter2"));
+        assert!(!is_weak("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"));
     }
 }

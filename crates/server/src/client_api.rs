@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -119,6 +119,7 @@ fn client_req(
     if let Some(n) = nonce {
         check_len("nonce", n, 1, 128)?;
     }
+    crate::limits::client_key(&license_key)?;
     Ok(ClientReq { license_key, hardware_id, product, hostname, os, app_version })
 }
 
@@ -277,8 +278,7 @@ pub async fn consumption(State(s): State<AppState>, JsonBody(b): JsonBody<Consum
 pub async fn borrow(State(s): State<AppState>, JsonBody(b): JsonBody<BorrowRequest>) -> ClientResult {
     let req = client_req(b.license_key, b.hardware_id, b.product, b.hostname, b.os, b.app_version, &b.nonce)?;
     let o = client::borrow(&s.db, &req, b.borrow_hours).await.map_err(|e| from_store(e, &b.nonce))?;
-    let until = o.device.as_ref().and_then(|d| d.borrowed_until).map(|t| t * 1000);
-    let file = s.license_file(&o, until);
+    let file = s.license_file(&o);
     Ok(ok(StatusCode::OK, "BORROWED", &o, b.nonce, json!({"license_file": file})))
 }
 
@@ -304,7 +304,7 @@ fn text(body: String) -> Response {
 pub async fn license_file(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
     let (req, nonce) = body.split()?;
     let o = client::for_license_file(&s.db, &req).await.map_err(|e| from_store(e, &nonce))?;
-    Ok(text(s.license_file(&o, None)))
+    Ok(text(s.license_file(&o)))
 }
 
 /// An air-gapped machine's request code, as the SDK writes it.
@@ -345,8 +345,8 @@ pub fn decode_request_code(code: &str, kind: &str) -> Result<ClientReq, ApiError
     responses((status = 200, content_type = "text/plain", description = "the license file"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn offline_activate(State(s): State<AppState>, JsonBody(b): JsonBody<OfflineRequest>) -> ClientResult {
     let req = decode_request_code(&b.request, "activate")?;
-    let o = client::activate(&s.db, &req).await.map_err(|e| from_store(e, &None))?;
-    Ok(text(s.license_file(&o, None)))
+    let o = client::offline_activate(&s.db, &req).await.map_err(|e| from_store(e, &None))?;
+    Ok(text(s.license_file(&o)))
 }
 
 /// Frees the slot an air-gapped machine held, from its deactivation request code.
@@ -381,12 +381,130 @@ pub async fn public_key(State(s): State<AppState>, Query(q): Query<KeyQuery>) ->
     Ok(axum::Json(json!({"alg": "ed25519", "key_id": key_id, "public_key": public_key})).into_response())
 }
 
-/// Middleware: signs every response body of the client API with the active key.
+/// The path prefix of the client API: every answer under it is bound to its request and signed.
+pub const PREFIX: &str = "/api/v1/client";
+
+/// What the signing middleware reads of a request body to bind the answer to it. Lenient on purpose: a
+/// body that is not a JSON object, or whose fields have the wrong types, binds by its hash alone.
+#[derive(Default, Deserialize)]
+struct Probe<'a> {
+    #[serde(borrow, default)]
+    license_key: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    product: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    hardware_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    nonce: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The longest request field echoed back; longer ones are bound by `request_sha256` only.
+const MAX_ECHO: usize = 512;
+
+/// The request an answer is about, inside the signed bytes: an answer cannot be replayed for another key,
+/// product, device or body, and its HTTP status cannot be changed (docs/client-api.md, "Binding").
+#[derive(Serialize)]
+struct Binding<'a> {
+    status: u16,
+    request_sha256: Option<String>,
+    request: Echo<'a>,
+}
+
+#[derive(Serialize)]
+struct Echo<'a> {
+    license_key: Option<&'a str>,
+    product: Option<&'a str>,
+    hardware_id: Option<&'a str>,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(bytes);
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// Adds the binding to a JSON answer. Successes are spliced (the handler's bytes are kept, the binding
+/// appended before the closing brace: the hottest path stays free of a re-parse); errors are re-read so
+/// that the request's nonce, the top-level `code` and `timestamp` are there even when the request was
+/// refused before a handler read it (a malformed field, `405`, `413`, `429`).
+fn bind(body: Bytes, status: StatusCode, probe: &Probe<'_>, request_sha256: Option<String>) -> Bytes {
+    fn echo<'a>(v: &'a Option<std::borrow::Cow<'_, str>>) -> Option<&'a str> {
+        v.as_deref().filter(|v| v.len() <= MAX_ECHO)
+    }
+    let binding = Binding {
+        status: status.as_u16(),
+        request_sha256,
+        request: Echo {
+            license_key: echo(&probe.license_key),
+            product: echo(&probe.product),
+            hardware_id: echo(&probe.hardware_id),
+        },
+    };
+    if status.is_success() {
+        let trimmed = body.trim_ascii_end();
+        if trimmed.first() == Some(&b'{') && trimmed.last() == Some(&b'}') {
+            let Ok(extra) = serde_json::to_vec(&binding) else { return body };
+            let mut out = Vec::with_capacity(trimmed.len() + extra.len());
+            out.extend_from_slice(&trimmed[..trimmed.len() - 1]);
+            if trimmed[..trimmed.len() - 1].trim_ascii_end() != b"{" {
+                out.push(b',');
+            }
+            out.extend_from_slice(&extra[1..]);
+            return Bytes::from(out);
+        }
+        return body;
+    }
+    let mut v: serde_json::Map<String, Value> = serde_json::from_slice(&body).unwrap_or_default();
+    if !v.contains_key("code") {
+        let code = v.get("errors").and_then(|e| e.get(0)).and_then(|e| e.get("code")).cloned();
+        v.insert("code".into(), code.unwrap_or_else(|| Value::String(format!("HTTP_{}", status.as_u16()))));
+    }
+    if v.get("nonce").is_none_or(Value::is_null) {
+        v.insert("nonce".into(), json!(echo(&probe.nonce).filter(|n| n.len() <= 128)));
+    }
+    v.entry("timestamp").or_insert_with(|| json!(timestamp()));
+    if let Ok(Value::Object(b)) = serde_json::to_value(&binding) {
+        v.extend(b);
+    }
+    serde_json::to_vec(&v).map(Bytes::from).unwrap_or(body)
+}
+
+/// Middleware over the whole app: every answer under [`PREFIX`] (refusals, `400`s, unknown paths, `405`s,
+/// `413`s and `429`s included) is bound to its request ([`bind`]) and signed over its exact body bytes
+/// with the active key. Other paths pass untouched.
 pub async fn sign(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let res = next.run(req).await;
+    let path = req.uri().path();
+    if !(path == PREFIX || path.starts_with("/api/v1/client/")) {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let (res, probe_src, request_sha256) = match axum::body::to_bytes(body, crate::extract::MAX_BODY).await {
+        Ok(bytes) => {
+            let sha = sha256_hex(&bytes);
+            let res = next.run(Request::from_parts(parts, Body::from(bytes.clone()))).await;
+            (res, bytes, Some(sha))
+        }
+        Err(e) => (crate::extract::body_error(e).into_response(), Bytes::new(), None),
+    };
+    let probe: Probe<'_> = serde_json::from_slice(&probe_src).unwrap_or_default();
     let (mut parts, body) = res.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return ApiError::internal().into_response();
+    };
+    let json = parts.headers.get(header::CONTENT_TYPE).is_some_and(|ct| ct.as_bytes().starts_with(b"application/json"));
+    let bytes = if json || !parts.status.is_success() {
+        if !json {
+            parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        parts.headers.remove(header::CONTENT_LENGTH);
+        bind(bytes, parts.status, &probe, request_sha256)
+    } else {
+        bytes
     };
     let key: Arc<licensd_core::signing::KeyPair> = s.key();
     if let (Ok(sig), Ok(kid)) = (HeaderValue::from_str(&key.sign_base64(&bytes)), HeaderValue::from_str(&key.key_id)) {

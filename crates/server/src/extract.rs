@@ -16,7 +16,8 @@ use crate::error::ApiError;
 /// The largest request body accepted.
 pub const MAX_BODY: usize = 1024 * 1024;
 
-fn too_large() -> ApiError {
+/// The `413` for a body over [`MAX_BODY`].
+pub fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "PAYLOAD_TOO_LARGE",
@@ -49,16 +50,23 @@ pub async fn read_body(req: Request) -> Result<Bytes, ApiError> {
     if declared.is_some_and(|n| n > MAX_BODY) {
         return Err(too_large());
     }
-    axum::body::to_bytes(req.into_body(), MAX_BODY).await.map_err(|e| {
-        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-        while let Some(s) = source {
-            if s.to_string().contains("length limit") {
-                return too_large();
-            }
-            source = s.source();
+    axum::body::to_bytes(req.into_body(), MAX_BODY).await.map_err(body_error)
+}
+
+/// What a body that could not be read answers: `413` over [`MAX_BODY`], `408` when it stalled or was not complete
+/// in time (the front door's [`crate::front_door::BodyTimeout`]), else `400`.
+pub fn body_error(e: axum::Error) -> ApiError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = source {
+        if s.to_string().contains("length limit") {
+            return too_large();
         }
-        ApiError::new(StatusCode::BAD_REQUEST, "BAD_BODY", "Unreadable body", e.to_string())
-    })
+        if let Some(t) = s.downcast_ref::<crate::front_door::BodyTimeout>() {
+            return ApiError::new(StatusCode::REQUEST_TIMEOUT, "REQUEST_TIMEOUT", "Request timeout", t.to_string());
+        }
+        source = s.source();
+    }
+    ApiError::new(StatusCode::BAD_REQUEST, "BAD_BODY", "Unreadable body", e.to_string())
 }
 
 fn malformed(detail: String) -> ApiError {
@@ -213,24 +221,22 @@ pub struct RawParams {
     base: String,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for RawParams {
+impl FromRequestParts<AppState> for RawParams {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
         let pairs = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or(parts.uri.authority().map(|a| a.as_str()))
-            .unwrap_or("localhost")
-            .to_string();
-        let scheme = parts.headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
+        // Links name the configured public URL, or what trusted proxies and a well-formed Host say (L5).
+        let origin = state.http.link_origin(parts)?;
         let path = parts.extensions.get::<OriginalPath>().map_or(parts.uri.path(), |p| p.0.as_str());
-        Ok(RawParams { pairs, base: format!("{scheme}://{host}{path}") })
+        Ok(RawParams { pairs, base: format!("{origin}{path}") })
     }
 }
+
+/// The largest `offset` a list accepts: far past any real page, and small enough that offset + limit never
+/// overflows.
+pub const MAX_OFFSET: i64 = 1_000_000_000;
 
 /// The request path as the client sent it, before trailing-slash normalisation (for links).
 #[derive(Clone)]
@@ -246,9 +252,17 @@ pub struct Page<T> {
 }
 
 impl RawParams {
-    /// Parses the parameters against a resource's allow-list.
+    /// Parses the parameters against a resource's allow-list; `offset` may be at most [`MAX_OFFSET`].
     pub fn list(&self, spec: &'static Spec) -> Result<ListParams, ApiError> {
-        Ok(licensd_store::list::parse(spec, &self.pairs, &[])?)
+        let p = licensd_store::list::parse(spec, &self.pairs, &[])?;
+        if p.offset > MAX_OFFSET {
+            return Err(licensd_store::ParamError {
+                param: "offset".into(),
+                message: format!("must be at most {MAX_OFFSET}"),
+            }
+            .into());
+        }
+        Ok(p)
     }
 
     /// The absolute URL of this list at another offset, keeping every other parameter.
@@ -267,8 +281,9 @@ impl RawParams {
     }
 
     pub fn page<T>(&self, count: i64, results: Vec<T>, p: &ListParams) -> Page<T> {
-        let next = (p.offset + p.limit < count).then(|| self.link(p.offset + p.limit));
-        let previous = (p.offset > 0).then(|| self.link((p.offset - p.limit).max(0)));
+        // Never wraps: an offset past i64's range has no next page (I1).
+        let next = p.offset.checked_add(p.limit).filter(|n| *n < count).map(|n| self.link(n));
+        let previous = (p.offset > 0).then(|| self.link(p.offset.saturating_sub(p.limit).max(0)));
         Page { count, next, previous, results }
     }
 }

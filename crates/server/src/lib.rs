@@ -6,6 +6,8 @@ pub mod client_api;
 pub mod devmate;
 pub mod error;
 pub mod extract;
+pub mod front_door;
+pub mod limits;
 pub mod metrics;
 mod ops;
 
@@ -38,6 +40,10 @@ pub struct AppState {
     /// `LICENSD_SECRET`, which encrypts the signing key at rest.
     secret: Option<Arc<str>>,
     pub last_checks: Arc<LastChecks>,
+    /// Timeouts, the connection cap, trusted proxies and the public URL ([`AppState::with_http`]).
+    pub http: Arc<front_door::HttpConfig>,
+    /// Rate limits; none unless [`AppState::with_rate_limits`] sets them.
+    pub limits: Arc<limits::Limits>,
 }
 
 impl AppState {
@@ -50,7 +56,21 @@ impl AppState {
             keys: Arc::new(RwLock::new(Arc::new(key))),
             secret: secret.map(Arc::from),
             last_checks: Arc::new(LastChecks::default()),
+            http: Arc::new(front_door::HttpConfig::default()),
+            limits: Arc::new(limits::Limits::default()),
         })
+    }
+
+    /// Serves with these timeouts, connection cap, trusted proxies and public URL.
+    pub fn with_http(mut self, http: front_door::HttpConfig) -> Self {
+        self.http = Arc::new(http);
+        self
+    }
+
+    /// Applies these rate limits (the library default has none: `licensd serve` sets its documented defaults).
+    pub fn with_rate_limits(mut self, limits: &limits::RateLimits) -> Self {
+        self.limits = Arc::new(limits::Limits::new(limits));
+        self
     }
 
     /// The key that signs now.
@@ -70,10 +90,10 @@ impl AppState {
         Ok(())
     }
 
-    /// A signed license file for an outcome with a device, valid at most until `until` (ms).
-    pub fn license_file(&self, o: &licensd_store::client::Outcome, until: Option<i64>) -> String {
+    /// A signed license file for an outcome with a device, valid until the store recorded (`file_until`).
+    pub fn license_file(&self, o: &licensd_store::client::Outcome) -> String {
         let key = self.key();
-        let payload = licensd_store::client::license_file_payload(o, &key.key_id, licensd_core::time::now_ms(), until);
+        let payload = licensd_store::client::license_file_payload(o, &key.key_id, licensd_core::time::now_ms());
         licensd_core::signing::license_file(&payload, &key)
     }
 }
@@ -84,6 +104,11 @@ pub struct Config {
     /// `sqlite://…`, a file path, or `postgres://…`.
     pub db: String,
     pub listen: SocketAddr,
+    /// Timeouts, limits, proxies, public URL, metrics address.
+    pub http: front_door::HttpConfig,
+    pub rate_limits: limits::RateLimits,
+    /// PostgreSQL's `statement_timeout` for the server's connections.
+    pub statement_timeout: Duration,
 }
 
 #[derive(OpenApi)]
@@ -119,12 +144,32 @@ impl utoipa::Modify for SecurityAddon {
 
 /// The router and the OpenAPI document generated from its handlers.
 pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
-    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(api::router())
-        .merge(devmate::router())
-        .merge(client_api::router().layer(axum::middleware::from_fn_with_state(state.clone(), client_api::sign)))
-        .merge(ops::router())
+    use axum::middleware::from_fn_with_state as mw;
+    // Each surface answers its own timeouts and rate limits in its own shape; on the client API they sit inside
+    // the signing middleware (over the whole app, below), so those answers are bound and signed too.
+    let ops = if state.http.metrics_listen.is_some() {
+        // `/metrics` is on its own address (`--metrics-listen`), not on the public port.
+        OpenApiRouter::new().routes(utoipa_axum::routes!(ops::healthz))
+    } else {
+        ops::router()
+    };
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(
+            api::router().layer(mw(state.clone(), limits::management)).layer(mw(state.clone(), front_door::deadline)),
+        )
+        .merge(
+            devmate::router()
+                .layer(mw(state.clone(), limits::devmate))
+                .layer(mw(state.clone(), front_door::deadline_v2)),
+        )
+        .merge(
+            client_api::router()
+                .layer(mw(state.clone(), limits::client))
+                .layer(mw(state.clone(), front_door::deadline)),
+        )
+        .merge(ops)
         .split_for_parts();
+    document_front_door(&mut openapi);
     let doc = Arc::new(openapi.clone());
     let router = router
         .route("/openapi.json", axum::routing::get(move || async move { axum::Json(doc.as_ref().clone()) }))
@@ -146,6 +191,8 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             )
             .into_response()
         })
+        // Outermost but for metrics and tracing: client API refusals made by any layer or fallback are signed too.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), client_api::sign))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // The path only: query strings can carry license keys. DevMate's reset path carries one too.
@@ -153,6 +200,32 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         }))
         .with_state(state);
     (router, openapi)
+}
+
+/// Adds the answers of the front door to every operation of `/api/v1` and `/v2`: `429` (rate limits), `503`
+/// (request timeout), and `408` (a stalled body) where there is a body.
+fn document_front_door(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{RefOr, Response};
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        if !(path.starts_with("/api/v1/") || path.starts_with("/v2/")) {
+            continue;
+        }
+        for op in
+            [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
+        {
+            let mut add = |status: &str, text: &str| {
+                op.responses.responses.entry(status.to_string()).or_insert_with(|| RefOr::T(Response::new(text)));
+            };
+            add("429", "RATE_LIMITED: a rate limit of this instance was reached; Retry-After says when to retry");
+            add(
+                "503",
+                "TIMEOUT: not answered within the request timeout (or UNAVAILABLE: the database is unreachable)",
+            );
+            if op.request_body.is_some() {
+                add("408", "REQUEST_TIMEOUT: the request body stalled for longer than the body timeout");
+            }
+        }
+    }
 }
 
 /// Paths of the DevMate-compatible surface, which answers in DevMate's error shape.
@@ -181,22 +254,41 @@ pub fn service(
     + Clone
     + Send,
 > {
+    axum::ServiceExt::<Request>::into_make_service(app_service(state))
+}
+
+/// [`service`] before it is made a make-service: what each connection serves.
+fn app_service(
+    state: AppState,
+) -> impl tower::Service<Request, Response = axum::response::Response, Error = std::convert::Infallible, Future: Send>
++ Clone
++ Send
++ 'static {
     let (router, _) = app(state);
     let normalized = NormalizePathLayer::trim_trailing_slash().layer(router);
-    let svc = normalized.map_request(|mut req: Request| {
+    normalized.map_request(|mut req: Request| {
         let p = req.uri().path().to_string();
         req.extensions_mut().insert(OriginalPath(p));
         req
-    });
-    axum::ServiceExt::<Request>::into_make_service(svc)
+    })
 }
 
-/// Serves until `shutdown` resolves; in-flight requests finish, then pending `last_check` times are written.
-/// In the background it writes `last_check` times and checkpoints SQLite's log every second, and picks up
-/// key rotations.
+/// Serves until `shutdown` resolves; in-flight requests finish (within the shutdown timeout), then pending
+/// `last_check` times are written. In the background it writes `last_check` times and checkpoints SQLite's log
+/// every second, and picks up key rotations.
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with_metrics(state, listener, None, shutdown).await
+}
+
+/// [`serve`], with `/metrics` on a listener of its own (`--metrics-listen`; the main port then does not serve it).
+pub async fn serve_with_metrics(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    metrics: Option<tokio::net::TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let bg = state.clone();
@@ -212,6 +304,9 @@ pub async fn serve(
                 tracing::warn!(error = %e, "could not checkpoint the write-ahead log");
             }
             n += 1;
+            if n.is_multiple_of(10) {
+                bg.limits.housekeeping();
+            }
             if n.is_multiple_of(30)
                 && let Err(e) = bg.refresh_key().await
             {
@@ -219,12 +314,36 @@ pub async fn serve(
             }
         }
     });
-    let result = axum::serve(listener, service(state.clone())).with_graceful_shutdown(shutdown).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let slots = front_door::connection_slots(&state.http);
+    let main = front_door::serve_connections(
+        tower::util::BoxCloneService::new(app_service(state.clone())),
+        listener,
+        state.http.clone(),
+        slots.clone(),
+        stopped.clone(),
+    );
+    let ops = metrics.map(|l| {
+        tokio::spawn(front_door::serve_connections(
+            front_door::metrics_app(state.clone()),
+            l,
+            state.http.clone(),
+            slots,
+            stopped,
+        ))
+    });
+    let main = tokio::spawn(main);
+    shutdown.await;
+    let _ = stop.send(true);
+    let _ = main.await;
+    if let Some(ops) = ops {
+        let _ = ops.await;
+    }
     background.abort();
     if let Err(e) = state.last_checks.flush(&state.db).await {
         tracing::warn!(error = %e, "could not record last_check times at shutdown");
     }
-    result
+    Ok(())
 }
 
 #[cfg(test)]

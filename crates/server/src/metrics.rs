@@ -17,7 +17,8 @@ use crate::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    /// One of [`method_label`]'s few values: a label taken from the request as sent would let anyone add series.
+    method: &'static str,
     route: String,
     status: u16,
 }
@@ -64,7 +65,7 @@ impl Default for Metrics {
 /// which would put ids, and keys, into label values).
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let start = Instant::now();
     let (res, statements) = licensd_store::db::count_statements(next.run(req)).await;
     let m = &state.metrics;
@@ -72,6 +73,21 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     m.requests.get_or_create(&RequestLabels { method, route: route.clone(), status: res.status().as_u16() }).inc();
     m.latency.get_or_create(&RouteLabels { route }).observe(start.elapsed().as_secs_f64());
     res
+}
+
+/// The method as a label: the seven methods licensd's routes use, else `other` (HTTP allows any token as a method).
+fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    let known = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::PATCH, "PATCH"),
+        (Method::DELETE, "DELETE"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+    ];
+    known.into_iter().find(|(k, _)| k == m).map_or("other", |(_, label)| label)
 }
 
 /// `GET /metrics`: Prometheus text format.

@@ -37,6 +37,9 @@ pub struct Outcome {
     pub license_id: i64,
     pub expires_at: Option<i64>,
     pub license_file_ttl_days: i64,
+    /// When this request grants an offline license file: until when it verifies (UTC ms), as recorded on
+    /// the device (`file_expires_at`).
+    pub file_until: Option<i64>,
 }
 
 fn refuse<T>(r: Refusal) -> Result<T, StoreError> {
@@ -230,7 +233,16 @@ async fn outcome(
         license_id: l.id,
         expires_at: l.expires_at,
         license_file_ttl_days: l.ttl_days,
+        file_until: None,
     })
+}
+
+/// An answer for a device that holds no activation of the license: its state, but none of what it grants
+/// (metadata, features), so a guessed or leaked key reveals no more than whether it exists.
+fn unentitled(mut o: Outcome) -> Outcome {
+    o.license.metadata = serde_json::Value::Object(serde_json::Map::new());
+    o.license.features.clear();
+    o
 }
 
 /// Reads and locks the license with this key, with this hardware id's active device, in one statement.
@@ -494,14 +506,63 @@ async fn activate_locked(
 
 /// `POST activate`: a new activation (`created`), or the existing one of this hardware id.
 pub async fn activate(db: &Db, req: &ClientReq) -> Result<Outcome, StoreError> {
+    activate_with(db, req, false).await
+}
+
+/// `POST offline-activate`: an activation and the license file that carries it to the air-gapped
+/// machine, recorded on the device in the same transaction ([`Outcome::file_until`]).
+pub async fn offline_activate(db: &Db, req: &ClientReq) -> Result<Outcome, StoreError> {
+    activate_with(db, req, true).await
+}
+
+async fn activate_with(db: &Db, req: &ClientReq, file: bool) -> Result<Outcome, StoreError> {
     let now = now_ms();
     let mut tx = db.begin().await?;
     let (mut l, existing) = lock_with_device(&mut tx, &req.license_key, &req.hardware_id).await?;
     l.admit(&req.product, now)?;
     let (device, created) = activate_locked(&mut tx, &mut l, existing, req, now).await?;
-    let out = outcome(&mut tx, &l, Some(device), created, now).await?;
+    let mut out = outcome(&mut tx, &l, Some(device), created, now).await?;
+    if file {
+        grant_file(&mut tx, &mut out, now).await?;
+    }
     tx.commit().await?;
     Ok(out)
+}
+
+/// Until when a license file issued `now` verifies (UTC ms): the license's `license_file_ttl_days`, never
+/// past the license's own expiry; a floating seat's file never outlives its lease or borrowing.
+pub fn file_expiry(o: &Outcome, now: i64) -> i64 {
+    let ttl_end = now.saturating_add(o.license_file_ttl_days.saturating_mul(DAY_MS));
+    let mut expires = o.expires_at.map_or(ttl_end, |e| e.min(ttl_end));
+    if o.license.is_floating_cloud {
+        let held = o.device.as_ref().and_then(|d| d.lease_expires_at.max(d.borrowed_until)).map_or(now, |t| t * 1000);
+        expires = expires.min(held);
+    }
+    expires
+}
+
+/// Records on the outcome's device that a license file valid until [`file_expiry`] is out: the device
+/// cannot be deactivated by the client API before then (a slot is never freed while the old machine
+/// keeps working offline).
+async fn grant_file(tx: &mut Tx, o: &mut Outcome, now: i64) -> Result<(), StoreError> {
+    let Some(device) = o.device.as_ref() else { return refuse(Refusal::NotActivated) };
+    let until = file_expiry(o, now);
+    if until <= now {
+        // A floating seat whose lease lapsed (not yet reaped): there is nothing to carry offline.
+        return refuse(Refusal::NotActivated);
+    }
+    tx.execute(
+        query(
+            "UPDATE devices SET file_expires_at = CASE WHEN file_expires_at IS NULL OR file_expires_at < ? THEN ? \
+             ELSE file_expires_at END WHERE id = ?",
+        )
+        .bind(until)
+        .bind(until)
+        .bind(device.id),
+    )
+    .await?;
+    o.file_until = Some(until);
+    Ok(())
 }
 
 /// The result of a check: valid, or the refusal with whatever is known.
@@ -531,7 +592,11 @@ pub async fn check(db: &Db, req: &ClientReq) -> Result<CheckResult, StoreError> 
     let l = Lic::from_row(&row)?;
     let device_id: Option<i64> = row.get("device_id")?;
     if let Err(StoreError::Refused(r)) = l.admit(&req.product, now) {
-        let out = if r == Refusal::ProductMismatch { None } else { Some(outcome(&mut e, &l, None, false, now).await?) };
+        let out = match r {
+            Refusal::ProductMismatch => None,
+            _ if device_id.is_none() => Some(unentitled(outcome(&mut e, &l, None, false, now).await?)),
+            _ => Some(outcome(&mut e, &l, None, false, now).await?),
+        };
         return Ok(CheckResult { refusal: Some(r), outcome: out, checked_device: None });
     }
     if l.floating {
@@ -540,7 +605,7 @@ pub async fn check(db: &Db, req: &ClientReq) -> Result<CheckResult, StoreError> 
     match device_id {
         None => Ok(CheckResult {
             refusal: Some(Refusal::NotActivated),
-            outcome: Some(outcome(&mut e, &l, None, false, now).await?),
+            outcome: Some(unentitled(outcome(&mut e, &l, None, false, now).await?)),
             checked_device: None,
         }),
         Some(d) => {
@@ -576,7 +641,7 @@ async fn check_floating(db: &Db, req: &ClientReq, now: i64) -> Result<CheckResul
                 .await?
                 .is_some();
             if !held_before {
-                let out = outcome(&mut tx, &l, None, false, now).await?;
+                let out = unentitled(outcome(&mut tx, &l, None, false, now).await?);
                 tx.commit().await?;
                 return Ok(CheckResult {
                     refusal: Some(Refusal::NotActivated),
@@ -587,7 +652,7 @@ async fn check_floating(db: &Db, req: &ClientReq, now: i64) -> Result<CheckResul
             match activate_locked(&mut tx, &mut l, None, req, now).await {
                 Ok((d, _)) => d,
                 Err(StoreError::Refused(r)) => {
-                    let out = outcome(&mut tx, &l, None, false, now).await?;
+                    let out = unentitled(outcome(&mut tx, &l, None, false, now).await?);
                     tx.commit().await?;
                     return Ok(CheckResult { refusal: Some(r), outcome: Some(out), checked_device: None });
                 }
@@ -613,6 +678,12 @@ pub async fn deactivate(db: &Db, req: &ClientReq) -> Result<Outcome, StoreError>
     let Some(d) = active_device(&mut tx, l.id, &req.hardware_id).await? else {
         return refuse(Refusal::NotActivated);
     };
+    let held =
+        tx.fetch_one(query("SELECT file_expires_at, borrowed_until FROM devices WHERE id = ?").bind(d.id)).await?;
+    let held = held.get::<Option<i64>>("file_expires_at")?.max(held.get::<Option<i64>>("borrowed_until")?);
+    if let Some(until) = held.filter(|&t| t > now) {
+        return refuse(Refusal::FileOutstanding { until: secs(until) });
+    }
     if !l.floating && l.max_transfers > 0 && l.transfer_count >= l.max_transfers {
         return refuse(Refusal::TransferLimit { max: l.max_transfers });
     }
@@ -753,24 +824,24 @@ pub async fn borrow(db: &Db, req: &ClientReq, hours: i64) -> Result<Outcome, Sto
     .await?;
     device.borrowed_until = Some(secs(until));
     device.lease_expires_at = Some(secs(lease));
-    let out = outcome(&mut tx, &l, Some(device), false, now).await?;
+    let mut out = outcome(&mut tx, &l, Some(device), false, now).await?;
+    grant_file(&mut tx, &mut out, now).await?;
     tx.commit().await?;
     Ok(out)
 }
 
-/// The license and active device for a license file; refused as a check would be.
+/// `POST license-file`: the license and active device for a license file, refused as a check would be,
+/// and the file's expiry recorded on the device ([`file_expiry`], [`Outcome::file_until`]).
 pub async fn for_license_file(db: &Db, req: &ClientReq) -> Result<Outcome, StoreError> {
     let now = now_ms();
-    let q = query(format!(
-        "SELECT {LICENSE_COLS} FROM licenses l JOIN products p ON p.id = l.product_id WHERE l.license_key = ?"
-    ))
-    .bind(req.license_key.as_str());
-    let Some(row) = db.fetch_optional(q).await? else { return refuse(Refusal::NotFound) };
-    let l = Lic::from_row(&row)?;
+    let mut tx = db.begin().await?;
+    let (l, device) = lock_with_device(&mut tx, &req.license_key, &req.hardware_id).await?;
     l.admit(&req.product, now)?;
-    let mut e = db;
-    let Some(d) = active_device(&mut e, l.id, &req.hardware_id).await? else { return refuse(Refusal::NotActivated) };
-    outcome(&mut e, &l, Some(d), false, now).await
+    let Some(device) = device else { return refuse(Refusal::NotActivated) };
+    let mut out = outcome(&mut tx, &l, Some(device), false, now).await?;
+    grant_file(&mut tx, &mut out, now).await?;
+    tx.commit().await?;
+    Ok(out)
 }
 
 /// `POST trial`: one trial license per device and product, from the product's trial template, activated
@@ -854,13 +925,10 @@ async fn trial_once(
     Ok(out)
 }
 
-/// The payload of an offline license file for an outcome with a device.
-pub fn license_file_payload(o: &Outcome, key_id: &str, now: i64, until: Option<i64>) -> serde_json::Value {
-    let ttl_end = now + o.license_file_ttl_days * DAY_MS;
-    let mut expires = o.expires_at.map_or(ttl_end, |e| e.min(ttl_end));
-    if let Some(u) = until {
-        expires = expires.min(u);
-    }
+/// The payload of an offline license file for an outcome with a device, issued at `now` (UTC ms). It
+/// verifies until the time the store recorded for it ([`Outcome::file_until`]), else [`file_expiry`].
+pub fn license_file_payload(o: &Outcome, key_id: &str, now: i64) -> serde_json::Value {
+    let expires = o.file_until.unwrap_or_else(|| file_expiry(o, now));
     let features: Vec<serde_json::Value> = o
         .license
         .features
@@ -871,6 +939,8 @@ pub fn license_file_payload(o: &Outcome, key_id: &str, now: i64, until: Option<i
         "license_key": o.license.license_key,
         "product": o.license.product,
         "hardware_id": o.device.as_ref().map(|d| d.hardware_id.clone()),
+        "is_trial": o.license.is_trial,
+        "is_floating_cloud": o.license.is_floating_cloud,
         "features": features,
         "issued_at": secs(now),
         "expires_at": secs(expires),

@@ -224,6 +224,56 @@ pub enum Db {
     Postgres(PgPool),
 }
 
+/// How SQLite makes a commit durable: `PRAGMA synchronous` on its connections (`--sqlite-synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// The write-ahead log is fsynced at every commit (one fsync per group commit, [`crate::writer`]): a
+    /// write acknowledged to a client survives a power loss or an operating system crash. The default.
+    #[default]
+    Full,
+    /// No fsync at commit (WAL is synced at checkpoints only): an acknowledged write survives the process
+    /// being killed, but a power loss or an OS crash can drop the last commits (about the last second of
+    /// them). Cheaper writes, for those who accept that.
+    Normal,
+}
+
+impl Synchronous {
+    /// The pragma's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        }
+    }
+
+    fn to_sqlx(self) -> SqliteSynchronous {
+        match self {
+            Synchronous::Full => SqliteSynchronous::Full,
+            Synchronous::Normal => SqliteSynchronous::Normal,
+        }
+    }
+}
+
+impl FromStr for Synchronous {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "full" => Ok(Synchronous::Full),
+            "normal" => Ok(Synchronous::Normal),
+            _ => Err(format!("{s:?}: expected full or normal")),
+        }
+    }
+}
+
+/// How to open the database, beyond its URL.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// SQLite only; PostgreSQL's durability is the server's own `synchronous_commit`.
+    pub sqlite_synchronous: Synchronous,
+    /// PostgreSQL only: every statement is cancelled after this long (unless the URL sets its own).
+    pub statement_timeout: Option<Duration>,
+}
+
 /// How the pools report themselves for `/metrics`.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolStats {
@@ -237,18 +287,41 @@ impl Db {
     /// Accepted: `sqlite://relative.db`, `sqlite:///absolute/path.db`, a bare file path,
     /// `postgres://…` and `postgresql://…`.
     pub async fn connect(url: &str) -> Result<Db, StoreError> {
-        let db = Self::open(url).await?;
+        Self::connect_with(url, &Options::default()).await
+    }
+
+    /// [`Db::connect`] with options.
+    pub async fn connect_with(url: &str, options: &Options) -> Result<Db, StoreError> {
+        let db = Self::open_with(url, options).await?;
+        crate::migrate::run(&db).await?;
+        Ok(db)
+    }
+
+    /// [`Db::connect`] for a server: on PostgreSQL every statement is cancelled after `statement_timeout`
+    /// (unless the URL sets its own, `?options[statement_timeout]=…`), so a runaway query cannot hold a connection
+    /// for ever. Migrations lift it for their own transactions. SQLite has no such setting.
+    pub async fn connect_with_statement_timeout(url: &str, statement_timeout: Duration) -> Result<Db, StoreError> {
+        let db =
+            Self::open_with(url, &Options { statement_timeout: Some(statement_timeout), ..Options::default() }).await?;
         crate::migrate::run(&db).await?;
         Ok(db)
     }
 
     /// Opens the pools without migrating.
     pub async fn open(url: &str) -> Result<Db, StoreError> {
+        Self::open_with(url, &Options::default()).await
+    }
+
+    /// [`Db::open`] with options.
+    pub async fn open_with(url: &str, opts: &Options) -> Result<Db, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             // Plan every statement with its real parameters: a generic plan cannot tell a one-day date range
             // from a ten-year one, and on a million licenses that choice is the difference between an index
             // and a scan. Planning costs well under a millisecond here.
-            let options = PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
+            let mut options = PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
+            if let Some(t) = opts.statement_timeout.filter(|_| !url.contains("statement_timeout")) {
+                options = options.options([("statement_timeout", format!("{}ms", t.as_millis().max(1)))]);
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
@@ -257,20 +330,23 @@ impl Db {
             return Ok(Db::Postgres(pool));
         }
         let path = sqlite_path(url)?;
+        // The file holds every license key, customer and (without LICENSD_SECRET) the signing key.
+        #[cfg(unix)]
+        owner_only(&path)?;
         let base = SqliteConnectOptions::from_str("sqlite://")
             .map_err(StoreError::from)?
             .filename(path.as_str())
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // With WAL, NORMAL loses nothing a process crash (kill -9) could take; only power loss can.
-            .synchronous(SqliteSynchronous::Normal)
+            // Readers commit nothing; the same setting keeps the checkpoints they run alike.
+            .synchronous(opts.sqlite_synchronous.to_sqlx())
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
             // Checkpoints run in the background (`checkpoint`); this is only the backstop should that stop,
             // so the writer does not pay for a checkpoint (and its fsync) inside a client's request.
             .pragma("wal_autocheckpoint", "16384");
         // The writer first: it creates the file and puts it in WAL mode before the readers open it.
-        let writer = Arc::new(Writer::open(&path)?);
+        let writer = Arc::new(Writer::open(&path, opts.sqlite_synchronous)?);
         // A local file cannot drop a connection the way a network can: skip the ping before each acquire.
         let readers = std::thread::available_parallelism().map_or(4, |n| n.get() as u32 * 2).max(4);
         let read = SqlitePoolOptions::new()
@@ -362,6 +438,19 @@ impl Db {
             }
             Db::Postgres(p) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(p).await?.rows_affected(),
         })
+    }
+
+    /// SQLite: `PRAGMA synchronous` in effect on the write connection, read back from SQLite (`off`,
+    /// `normal`, `full` or `extra`). PostgreSQL: `None`.
+    pub async fn sqlite_synchronous(&self) -> Result<Option<&'static str>, StoreError> {
+        let Db::Sqlite { writer, .. } = self else { return Ok(None) };
+        Ok(Some(match writer.synchronous().await? {
+            0 => "off",
+            1 => "normal",
+            2 => "full",
+            3 => "extra",
+            n => return Err(StoreError::Corrupt(format!("PRAGMA synchronous answered {n}"))),
+        }))
     }
 
     /// A real round trip, for `/healthz`.
@@ -489,6 +578,43 @@ impl Exec for Point<'_> {
     async fn fetch_optional(&mut self, q: Query) -> Result<Option<Row>, StoreError> {
         Ok(self.0.point_read(q).await?.into_iter().next())
     }
+}
+
+/// Makes the SQLite database file and its companions readable by their owner only (0600).
+///
+/// A missing database file is created empty with mode 0600 (SQLite takes an empty file for a new database):
+/// SQLite creates the `-wal`, `-shm` and `-journal` files with the database file's mode, so they are 0600
+/// too, whatever the umask. Existing files that the group or others may read or write are tightened, and
+/// that is logged: they hold every license key and customer, and the signing key when no
+/// `LICENSD_SECRET` is set.
+#[cfg(unix)]
+fn owner_only(path: &str) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(StoreError::Config(format!("cannot create the database file {path}: {e}"))),
+    }
+    for file in [path.to_string(), format!("{path}-wal"), format!("{path}-shm"), format!("{path}-journal")] {
+        let mode = match std::fs::metadata(&file) {
+            Ok(m) if m.is_file() => m.permissions().mode() & 0o777,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(StoreError::Config(format!("cannot read the permissions of {file}: {e}"))),
+        };
+        if mode & 0o077 == 0 {
+            continue;
+        }
+        let tight = mode & 0o700;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(tight)).map_err(|e| {
+            StoreError::Config(format!(
+                "{file} is readable by other users (mode {mode:04o}) and cannot be made private: {e}; chmod 600 it"
+            ))
+        })?;
+        tracing::warn!(file = %file, from = %format!("{mode:04o}"), to = %format!("{tight:04o}"),
+            "the database file was accessible to other users; made it private to its owner");
+    }
+    Ok(())
 }
 
 /// `sqlite://x.db` → `x.db`, `sqlite:///abs/x.db` → `/abs/x.db`, a bare path as is.
@@ -648,6 +774,34 @@ mod tests {
         q.push(" OR c = ").push_bind(3i64);
         assert_eq!(q.render(Dialect::Postgres), "SELECT * FROM t WHERE a = $1 AND b = $2 OR c = $3");
         assert_eq!(q.render(Dialect::Sqlite), "SELECT * FROM t WHERE a = ? AND b = ? OR c = ?");
+    }
+
+    #[tokio::test]
+    async fn sqlite_write_connection_commits_with_the_synchronous_asked_for() {
+        let dir = std::env::temp_dir().join(format!("licensd-sync-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("s.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        assert_eq!(db.sqlite_synchronous().await.unwrap(), Some("full"), "durable by default");
+        db.close().await;
+        let db = Db::connect_with(&url, &Options { sqlite_synchronous: Synchronous::Normal, ..Options::default() })
+            .await
+            .unwrap();
+        assert_eq!(db.sqlite_synchronous().await.unwrap(), Some("normal"));
+        db.close().await;
+        assert_eq!("FULL".parse::<Synchronous>(), Ok(Synchronous::Full));
+        assert!("off".parse::<Synchronous>().is_err());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for f in ["s.db", "s.db-wal", "s.db-shm"] {
+                let p = dir.join(f);
+                if p.exists() {
+                    assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600, "{f}");
+                }
+            }
+        }
     }
 
     #[test]

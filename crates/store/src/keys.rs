@@ -1,14 +1,26 @@
-//! The server's Ed25519 signing keys: generated on first start, kept in the database (encrypted with
-//! XChaCha20-Poly1305 when `LICENSD_SECRET` is set), rotatable; retired keys stay readable so what they
-//! signed still verifies.
+//! The server's Ed25519 signing keys: generated on first start, kept in the database, rotatable; retired
+//! keys stay readable so what they signed still verifies.
+//!
+//! At rest a key's 32-byte seed is sealed when `LICENSD_SECRET` is set. Each row names its format in its
+//! `kdf` column (migration 13):
+//! - `argon2id-v1`: XChaCha20-Poly1305 under Argon2id(secret, the row's random 16-byte `kdf_salt`, the row's
+//!   `kdf_params`), with the row's key id as associated data, so a sealed seed does not open under another
+//!   row's id. What licensd writes whenever a secret is set.
+//! - `sha256-v1`: XChaCha20-Poly1305 under SHA-256 of the secret (no salt, no work factor): rows sealed
+//!   before migration 13. Still opened, and re-sealed by [`encrypt_all`].
+//! - `none`: the seed in base64, written when no secret was set. Re-sealed by [`encrypt_all`] once one is.
 
+use std::sync::Mutex;
+
+use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chacha20poly1305::aead::Aead;
+use chacha20poly1305::aead::{Aead, Payload};
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
 use licensd_core::signing::KeyPair;
 use licensd_core::time::now_ms;
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use crate::db::{Db, Row, query};
 use crate::error::StoreError;
@@ -22,52 +34,238 @@ pub struct PublicKey {
     pub created_at: i64,
 }
 
-fn cipher(secret: &str) -> XChaCha20Poly1305 {
-    let mut h = Sha256::new();
-    h.update(b"licensd signing key encryption v1\0");
-    h.update(secret.as_bytes());
-    let key: [u8; 32] = h.finalize().into();
-    XChaCha20Poly1305::new(&key.into())
+/// How a row's seed is stored (its `kdf` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Kdf {
+    /// Plaintext (base64): no secret was set.
+    #[serde(rename = "none")]
+    None,
+    /// Sealed under SHA-256 of the secret: the format before migration 13.
+    #[serde(rename = "sha256-v1")]
+    Sha256V1,
+    /// Sealed under Argon2id of the secret with a salt of the row's own, the key id bound.
+    #[serde(rename = "argon2id-v1")]
+    Argon2idV1,
 }
 
-fn seal(seed: &[u8; 32], secret: Option<&str>) -> (String, bool) {
-    match secret {
-        None => (STANDARD.encode(seed), false),
-        Some(s) => {
-            let mut nonce = [0u8; 24];
-            getrandom::fill(&mut nonce).expect("the operating system's random source failed");
-            let ct = cipher(s).encrypt(&XNonce::from(nonce), &seed[..]).expect("encrypting 32 bytes cannot fail");
-            let mut out = nonce.to_vec();
-            out.extend(ct);
-            (STANDARD.encode(out), true)
+impl Kdf {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kdf::None => "none",
+            Kdf::Sha256V1 => "sha256-v1",
+            Kdf::Argon2idV1 => "argon2id-v1",
         }
+    }
+
+    fn parse(s: &str) -> Result<Kdf, StoreError> {
+        match s {
+            "none" => Ok(Kdf::None),
+            "sha256-v1" => Ok(Kdf::Sha256V1),
+            "argon2id-v1" => Ok(Kdf::Argon2idV1),
+            other => Err(StoreError::Corrupt(format!("signing key: unknown format {other:?}"))),
+        }
+    }
+
+    /// Whether a secret is needed to read the seed.
+    pub fn is_sealed(self) -> bool {
+        self != Kdf::None
     }
 }
 
-fn open(row: &Row, secret: Option<&str>) -> Result<KeyPair, StoreError> {
-    let stored: String = row.get("secret")?;
-    let encrypted: bool = row.get("encrypted")?;
-    let bytes = STANDARD.decode(stored).map_err(|e| StoreError::Corrupt(format!("signing key: {e}")))?;
-    let seed = if encrypted {
-        let secret = secret.ok_or_else(|| {
-            StoreError::Config(
-                "the signing key is encrypted: set LICENSD_SECRET to the value it was created with".into(),
-            )
-        })?;
-        if bytes.len() < 24 {
-            return Err(StoreError::Corrupt("signing key: too short".into()));
+/// A seed as a row stores it: the `secret`, `kdf`, `kdf_salt` and `kdf_params` columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    /// base64 of the seed (`none`) or of nonce (24 bytes) ‖ ciphertext ‖ tag.
+    pub secret: String,
+    pub kdf: Kdf,
+    /// base64 of the Argon2id salt.
+    pub salt: Option<String>,
+    /// Argon2id's cost, `m=<KiB>,t=<passes>,p=<lanes>`.
+    pub params: Option<String>,
+}
+
+/// Argon2id's cost for new seals: OWASP's recommendation (19 MiB, 2 passes, 1 lane; also the `argon2`
+/// crate's default). It is paid once per key row and process (derived keys are cached), so start-up and
+/// `key rotate` take a few tens of milliseconds more, while each guess at a leaked database's secret costs
+/// an attacker 19 MiB and two passes over it. Stored per row, so it can be raised later without breaking
+/// older rows.
+const ARGON2_M_KIB: u32 = 19 * 1024;
+const ARGON2_T: u32 = 2;
+const ARGON2_P: u32 = 1;
+
+/// What a stored cost may ask for, at most: a row is data, and a damaged one must not make start-up
+/// allocate gigabytes.
+const ARGON2_M_KIB_MAX: u32 = 1024 * 1024;
+const ARGON2_T_MAX: u32 = 64;
+const ARGON2_P_MAX: u32 = 64;
+
+const SALT_LEN: usize = 16;
+const NONCE_LEN: usize = 24;
+
+/// The associated data of an `argon2id-v1` seal: the format and the row's key id.
+fn aad(key_id: &str) -> Vec<u8> {
+    let mut a = b"licensd signing key argon2id-v1\0".to_vec();
+    a.extend_from_slice(key_id.as_bytes());
+    a
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).expect("the operating system's random source failed");
+    b
+}
+
+fn parse_params(s: &str) -> Result<(u32, u32, u32), StoreError> {
+    let bad = || StoreError::Corrupt(format!("signing key: bad Argon2id parameters {s:?}"));
+    let mut it = s.split(',').map(|kv| kv.split_once('='));
+    let mut field = |name: &str, max: u32| -> Result<u32, StoreError> {
+        match it.next() {
+            Some(Some((k, v))) if k == name => v.parse::<u32>().ok().filter(|n| (1..=max).contains(n)).ok_or_else(bad),
+            _ => Err(bad()),
         }
-        let (nonce, ct) = bytes.split_at(24);
-        let nonce: [u8; 24] = nonce.try_into().map_err(|_| StoreError::Corrupt("signing key nonce".into()))?;
-        cipher(secret)
-            .decrypt(&XNonce::from(nonce), ct)
-            .map_err(|_| StoreError::Config("LICENSD_SECRET does not decrypt the signing key".into()))?
-    } else {
-        bytes
     };
-    let seed: [u8; 32] = seed.try_into().map_err(|_| StoreError::Corrupt("signing key: not 32 bytes".into()))?;
+    let m = field("m", ARGON2_M_KIB_MAX)?;
+    let t = field("t", ARGON2_T_MAX)?;
+    let p = field("p", ARGON2_P_MAX)?;
+    if it.next().is_some() {
+        return Err(bad());
+    }
+    Ok((m, t, p))
+}
+
+/// A key derived by Argon2id, kept for the life of the process: every instance re-reads the active key
+/// every 30 s, and deriving again each time would cost CPU and 19 MiB for nothing.
+struct Derived {
+    secret: Zeroizing<String>,
+    salt: Vec<u8>,
+    params: (u32, u32, u32),
+    key: Zeroizing<[u8; 32]>,
+}
+
+/// One entry per (secret, salt, cost) seen: one per key row in practice.
+static DERIVED: Mutex<Vec<Derived>> = Mutex::new(Vec::new());
+const DERIVED_MAX: usize = 64;
+
+fn argon2_key(secret: &str, salt: &[u8], params: (u32, u32, u32)) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+    let cached = DERIVED.lock().ok().and_then(|d| {
+        d.iter()
+            .find(|e| e.salt == salt && e.params == params && e.secret.as_str() == secret)
+            .map(|e| Zeroizing::new(*e.key))
+    });
+    if let Some(k) = cached {
+        return Ok(k);
+    }
+    let (m, t, p) = params;
+    let p = Params::new(m, t, p, Some(32)).map_err(|e| StoreError::Corrupt(format!("signing key: {e}")))?;
+    let mut key = Zeroizing::new([0u8; 32]);
+    // Tens of milliseconds of CPU: off the async worker, as other blocking work is.
+    crate::writer::off_worker(|| {
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, p).hash_password_into(secret.as_bytes(), salt, &mut *key)
+    })
+    .map_err(|e| StoreError::Config(format!("cannot derive the signing key's sealing key: {e}")))?;
+    if let Ok(mut d) = DERIVED.lock() {
+        if d.len() >= DERIVED_MAX {
+            d.remove(0);
+        }
+        d.push(Derived { secret: Zeroizing::new(secret.to_string()), salt: salt.to_vec(), params, key: key.clone() });
+    }
+    Ok(key)
+}
+
+/// The pre-migration-13 key: SHA-256 of a fixed label and the secret.
+fn sha256_key(secret: &str) -> Zeroizing<[u8; 32]> {
+    let mut h = Sha256::new();
+    h.update(b"licensd signing key encryption v1\0");
+    h.update(secret.as_bytes());
+    Zeroizing::new(h.finalize().into())
+}
+
+/// Seals `seed` for the row of `key_id`: `argon2id-v1` under `secret`, or plaintext without one.
+pub fn seal(seed: &[u8; 32], key_id: &str, secret: Option<&str>) -> Result<Sealed, StoreError> {
+    let Some(secret) = secret else {
+        return Ok(Sealed { secret: STANDARD.encode(seed), kdf: Kdf::None, salt: None, params: None });
+    };
+    let salt: [u8; SALT_LEN] = random();
+    let params = (ARGON2_M_KIB, ARGON2_T, ARGON2_P);
+    let key = argon2_key(secret, &salt, params)?;
+    let nonce: [u8; NONCE_LEN] = random();
+    let aad = aad(key_id);
+    let ct = XChaCha20Poly1305::new(&(*key).into())
+        .encrypt(&XNonce::from(nonce), Payload { msg: &seed[..], aad: &aad })
+        .map_err(|_| StoreError::Config("sealing the signing key failed".into()))?;
+    let mut out = nonce.to_vec();
+    out.extend(ct);
+    Ok(Sealed {
+        secret: STANDARD.encode(out),
+        kdf: Kdf::Argon2idV1,
+        salt: Some(STANDARD.encode(salt)),
+        params: Some(format!("m={},t={},p={}", params.0, params.1, params.2)),
+    })
+}
+
+/// Opens a stored seed of the row of `key_id` (any format).
+pub fn open_sealed(s: &Sealed, key_id: &str, secret: Option<&str>) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+    let bytes =
+        Zeroizing::new(STANDARD.decode(&s.secret).map_err(|e| StoreError::Corrupt(format!("signing key: {e}")))?);
+    let plain = match s.kdf {
+        Kdf::None => bytes,
+        Kdf::Sha256V1 | Kdf::Argon2idV1 => {
+            let secret = secret.ok_or_else(|| {
+                StoreError::Config(format!(
+                    "the signing key {key_id} is encrypted: set LICENSD_SECRET to the value it was sealed with"
+                ))
+            })?;
+            if bytes.len() < NONCE_LEN {
+                return Err(StoreError::Corrupt("signing key: too short".into()));
+            }
+            let (nonce, ct) = bytes.split_at(NONCE_LEN);
+            let nonce: [u8; NONCE_LEN] =
+                nonce.try_into().map_err(|_| StoreError::Corrupt("signing key nonce".into()))?;
+            let (key, aad) = if s.kdf == Kdf::Argon2idV1 {
+                let salt = STANDARD
+                    .decode(s.salt.as_deref().unwrap_or_default())
+                    .ok()
+                    .filter(|x| !x.is_empty())
+                    .ok_or_else(|| StoreError::Corrupt("signing key: no Argon2id salt".into()))?;
+                let params = parse_params(s.params.as_deref().unwrap_or_default())?;
+                (argon2_key(secret, &salt, params)?, aad(key_id))
+            } else {
+                (sha256_key(secret), Vec::new())
+            };
+            let opened = XChaCha20Poly1305::new(&(*key).into())
+                .decrypt(&XNonce::from(nonce), Payload { msg: ct, aad: &aad })
+                .map_err(|_| {
+                    StoreError::Config(format!(
+                        "LICENSD_SECRET does not open the signing key {key_id} (another secret, or the row was altered)"
+                    ))
+                })?;
+            Zeroizing::new(opened)
+        }
+    };
+    let seed: [u8; 32] =
+        plain.as_slice().try_into().map_err(|_| StoreError::Corrupt("signing key: not 32 bytes".into()))?;
+    Ok(Zeroizing::new(seed))
+}
+
+const SEALED_COLS: &str = "key_id, secret, kdf, kdf_salt, kdf_params";
+
+fn sealed_from_row(row: &Row) -> Result<(String, Sealed), StoreError> {
+    let kdf: String = row.get("kdf")?;
+    Ok((
+        row.get("key_id")?,
+        Sealed {
+            secret: row.get("secret")?,
+            kdf: Kdf::parse(&kdf)?,
+            salt: row.get("kdf_salt")?,
+            params: row.get("kdf_params")?,
+        },
+    ))
+}
+
+fn open(row: &Row, secret: Option<&str>) -> Result<KeyPair, StoreError> {
+    let (key_id, sealed) = sealed_from_row(row)?;
+    let seed = open_sealed(&sealed, &key_id, secret)?;
     let key = KeyPair::from_seed(&seed);
-    let key_id: String = row.get("key_id")?;
     if key.key_id != key_id {
         return Err(StoreError::Corrupt("signing key does not match its id".into()));
     }
@@ -75,7 +273,7 @@ fn open(row: &Row, secret: Option<&str>) -> Result<KeyPair, StoreError> {
 }
 
 async fn insert(db: &Db, key: &KeyPair, secret: Option<&str>, retire_others: bool) -> Result<(), StoreError> {
-    let (stored, encrypted) = seal(&key.seed(), secret);
+    let sealed = seal(&Zeroizing::new(key.seed()), &key.key_id, secret)?;
     let mut tx = db.begin().await?;
     if retire_others {
         tx.execute(
@@ -87,13 +285,19 @@ async fn insert(db: &Db, key: &KeyPair, secret: Option<&str>, retire_others: boo
         .await?;
     }
     tx.execute(
-        query("INSERT INTO signing_keys (key_id, public_key, secret, encrypted, active, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(key.key_id.as_str())
-            .bind(key.public_base64())
-            .bind(stored)
-            .bind(encrypted)
-            .bind(true)
-            .bind(now_ms()),
+        query(
+            "INSERT INTO signing_keys (key_id, public_key, secret, encrypted, kdf, kdf_salt, kdf_params, active, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(key.key_id.as_str())
+        .bind(key.public_base64())
+        .bind(sealed.secret)
+        .bind(sealed.kdf.is_sealed())
+        .bind(sealed.kdf.as_str())
+        .bind(sealed.salt)
+        .bind(sealed.params)
+        .bind(true)
+        .bind(now_ms()),
     )
     .await?;
     tx.commit().await
@@ -103,7 +307,7 @@ async fn insert(db: &Db, key: &KeyPair, secret: Option<&str>, retire_others: boo
 /// second insert hits the one-active-key index and reads the winner's.
 pub async fn active(db: &Db, secret: Option<&str>) -> Result<KeyPair, StoreError> {
     for _ in 0..3 {
-        let q = query("SELECT key_id, secret, encrypted FROM signing_keys WHERE active = ?").bind(true);
+        let q = query(format!("SELECT {SEALED_COLS} FROM signing_keys WHERE active = ?")).bind(true);
         if let Some(row) = db.fetch_optional(q).await? {
             return open(&row, secret);
         }
@@ -121,6 +325,89 @@ pub async fn rotate(db: &Db, secret: Option<&str>) -> Result<KeyPair, StoreError
     let key = KeyPair::generate();
     insert(db, &key, secret, true).await?;
     Ok(key)
+}
+
+/// How one row is stored, for warnings and `licensd key encrypt` (never the seed).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoredKey {
+    pub key_id: String,
+    pub active: bool,
+    pub kdf: Kdf,
+}
+
+/// Every row's storage format, the active key first.
+pub async fn stored(db: &Db) -> Result<Vec<StoredKey>, StoreError> {
+    let rows =
+        db.fetch_all(query("SELECT key_id, active, kdf FROM signing_keys ORDER BY active DESC, id DESC")).await?;
+    rows.iter()
+        .map(|r| {
+            let kdf: String = r.get("kdf")?;
+            Ok(StoredKey { key_id: r.get("key_id")?, active: r.get("active")?, kdf: Kdf::parse(&kdf)? })
+        })
+        .collect()
+}
+
+/// What [`encrypt_all`] did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Resealed {
+    /// Key ids re-sealed as `argon2id-v1`, with the format each had.
+    pub resealed: Vec<(String, Kdf)>,
+    /// Key ids that were `argon2id-v1` already.
+    pub unchanged: Vec<String>,
+    /// Key ids the secret could not open, with why (the rows are left as they were).
+    pub failed: Vec<(String, String)>,
+}
+
+/// Seals every key row (retired ones too) that is plaintext or in the older `sha256-v1` format as
+/// `argon2id-v1` under `secret`. Idempotent; each row is rewritten only if it is still what was read (so
+/// instances starting together, or a `key rotate` meanwhile, cannot lose a key), in a transaction of its own.
+pub async fn encrypt_all(db: &Db, secret: &str) -> Result<Resealed, StoreError> {
+    let rows = db.fetch_all(query(format!("SELECT {SEALED_COLS} FROM signing_keys ORDER BY id"))).await?;
+    let mut out = Resealed::default();
+    for row in &rows {
+        let (key_id, old) = sealed_from_row(row)?;
+        if old.kdf == Kdf::Argon2idV1 {
+            out.unchanged.push(key_id);
+            continue;
+        }
+        let seed = match open_sealed(&old, &key_id, Some(secret)) {
+            Ok(s) => s,
+            Err(e) => {
+                out.failed.push((key_id, e.to_string()));
+                continue;
+            }
+        };
+        if KeyPair::from_seed(&seed).key_id != key_id {
+            out.failed.push((key_id, "the stored seed does not match its key id".into()));
+            continue;
+        }
+        let new = seal(&seed, &key_id, Some(secret))?;
+        let mut tx = db.begin().await?;
+        let n = tx
+            .execute(
+                query(
+                    "UPDATE signing_keys SET secret = ?, encrypted = ?, kdf = ?, kdf_salt = ?, kdf_params = ? \
+                     WHERE key_id = ? AND kdf = ? AND secret = ?",
+                )
+                .bind(new.secret)
+                .bind(true)
+                .bind(new.kdf.as_str())
+                .bind(new.salt)
+                .bind(new.params)
+                .bind(key_id.as_str())
+                .bind(old.kdf.as_str())
+                .bind(old.secret),
+            )
+            .await?;
+        tx.commit().await?;
+        if n == 1 {
+            out.resealed.push((key_id, old.kdf));
+        } else {
+            // Someone else re-sealed it between the read and the write.
+            out.unchanged.push(key_id);
+        }
+    }
+    Ok(out)
 }
 
 fn public_from_row(r: &Row) -> Result<PublicKey, StoreError> {
@@ -150,4 +437,98 @@ pub async fn public_key(db: &Db, key_id: &str) -> Result<PublicKey, StoreError> 
         )
         .await?;
     public_from_row(&row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seed() -> [u8; 32] {
+        KeyPair::generate().seed()
+    }
+
+    #[test]
+    fn argon2id_seal_opens_with_the_secret_and_key_id() {
+        let s = seed();
+        let sealed = seal(&s, "kid1", Some("a-long-random-secret")).unwrap();
+        assert_eq!(sealed.kdf, Kdf::Argon2idV1);
+        assert_eq!(sealed.params.as_deref(), Some("m=19456,t=2,p=1"));
+        assert_eq!(STANDARD.decode(sealed.salt.as_deref().unwrap()).unwrap().len(), SALT_LEN);
+        assert!(!sealed.secret.contains(&STANDARD.encode(s)));
+        assert_eq!(*open_sealed(&sealed, "kid1", Some("a-long-random-secret")).unwrap(), s);
+    }
+
+    #[test]
+    fn every_seal_has_its_own_salt_and_nonce() {
+        let s = seed();
+        let a = seal(&s, "kid1", Some("secret-secret-secret")).unwrap();
+        let b = seal(&s, "kid1", Some("secret-secret-secret")).unwrap();
+        assert_ne!(a.salt, b.salt);
+        assert_ne!(a.secret, b.secret);
+    }
+
+    #[test]
+    fn a_wrong_secret_or_none_does_not_open() {
+        let sealed = seal(&seed(), "kid1", Some("the-right-secret")).unwrap();
+        let e = open_sealed(&sealed, "kid1", Some("the-wrong-secret")).unwrap_err();
+        assert!(matches!(&e, StoreError::Config(m) if m.contains("does not open")), "{e}");
+        let e = open_sealed(&sealed, "kid1", None).unwrap_err();
+        assert!(matches!(&e, StoreError::Config(m) if m.contains("set LICENSD_SECRET")), "{e}");
+    }
+
+    #[test]
+    fn a_seal_moved_to_another_key_id_does_not_open() {
+        let sealed = seal(&seed(), "kid1", Some("the-right-secret")).unwrap();
+        assert!(open_sealed(&sealed, "kid2", Some("the-right-secret")).is_err());
+    }
+
+    #[test]
+    fn altered_salt_or_params_do_not_open() {
+        let sealed = seal(&seed(), "kid1", Some("the-right-secret")).unwrap();
+        let salt = Sealed { salt: Some(STANDARD.encode([7u8; SALT_LEN])), ..sealed.clone() };
+        assert!(open_sealed(&salt, "kid1", Some("the-right-secret")).is_err());
+        let params = Sealed { params: Some("m=19456,t=1,p=1".into()), ..sealed.clone() };
+        assert!(open_sealed(&params, "kid1", Some("the-right-secret")).is_err());
+        for bad in ["", "m=19456", "m=0,t=2,p=1", "m=99999999,t=2,p=1", "t=2,m=19456,p=1", "m=19456,t=2,p=1,x=1"] {
+            let s = Sealed { params: Some(bad.into()), ..sealed.clone() };
+            assert!(matches!(open_sealed(&s, "kid1", Some("the-right-secret")), Err(StoreError::Corrupt(_))), "{bad}");
+        }
+    }
+
+    /// A row sealed by licensd before migration 13, built the way that code built it.
+    fn sha256_v1(seed: &[u8; 32], secret: &str) -> Sealed {
+        let nonce = [9u8; NONCE_LEN];
+        let ct =
+            XChaCha20Poly1305::new(&(*sha256_key(secret)).into()).encrypt(&XNonce::from(nonce), &seed[..]).unwrap();
+        let mut out = nonce.to_vec();
+        out.extend(ct);
+        Sealed { secret: STANDARD.encode(out), kdf: Kdf::Sha256V1, salt: None, params: None }
+    }
+
+    #[test]
+    fn old_sha256_v1_and_plaintext_rows_still_open() {
+        let s = seed();
+        let old = sha256_v1(&s, "old-secret-of-the-vendor");
+        assert_eq!(*open_sealed(&old, "any", Some("old-secret-of-the-vendor")).unwrap(), s);
+        assert!(open_sealed(&old, "any", Some("another")).is_err());
+        let plain = seal(&s, "kid1", None).unwrap();
+        assert_eq!(plain, Sealed { secret: STANDARD.encode(s), kdf: Kdf::None, salt: None, params: None });
+        assert_eq!(*open_sealed(&plain, "kid1", None).unwrap(), s);
+        assert_eq!(*open_sealed(&plain, "kid1", Some("ignored")).unwrap(), s);
+    }
+
+    #[test]
+    fn derived_keys_are_cached_per_salt() {
+        let salt = [3u8; SALT_LEN];
+        let params = (ARGON2_M_KIB, ARGON2_T, ARGON2_P);
+        let start = std::time::Instant::now();
+        let a = argon2_key("cache-test-secret", &salt, params).unwrap();
+        let first = start.elapsed();
+        let start = std::time::Instant::now();
+        let b = argon2_key("cache-test-secret", &salt, params).unwrap();
+        assert!(start.elapsed() < first / 4, "the second derivation came from the cache");
+        assert_eq!(*a, *b);
+        assert_ne!(*argon2_key("cache-test-secret", &[4u8; SALT_LEN], params).unwrap(), *a);
+        assert_ne!(*argon2_key("other-test-secret", &salt, params).unwrap(), *a);
+    }
 }

@@ -380,6 +380,15 @@ pub async fn create_in(
     .bind(now)
     .bind(now);
     let id = tx.insert(q).await?;
+    // A key the caller chose may be guessable (issue 11, L1): tell the operator, never the key itself.
+    if let Some(k) = i.license_key.as_deref().filter(|k| licensd_core::keys::is_weak(k)) {
+        tracing::warn!(
+            license = id,
+            bits = licensd_core::keys::entropy_bits(k).round(),
+            "license #{id} was created with a given license_key of under 60 bits of entropy: it can be guessed; \
+             leave license_key out to have licensd generate one"
+        );
+    }
     if let Some(t) = &template {
         for f in &t.features {
             tx.execute(

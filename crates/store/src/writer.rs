@@ -45,21 +45,30 @@ struct Group {
 }
 
 impl Writer {
-    /// Opens the write connection (creating the file and putting it in WAL mode).
-    pub fn open(path: &str) -> Result<Writer, StoreError> {
+    /// Opens the write connection (creating the file and putting it in WAL mode), committing with
+    /// `PRAGMA synchronous = <synchronous>`.
+    pub fn open(path: &str, synchronous: crate::db::Synchronous) -> Result<Writer, StoreError> {
         let conn = rusqlite::Connection::open(path)?;
         // Waiting for another process's write lock happens in `begin`, with async sleeps; this is only the
         // backstop for the rare busy answer inside a transaction that already holds the lock.
         conn.busy_timeout(BUSY_BACKSTOP)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        // With WAL, NORMAL loses nothing a process crash (kill -9) could take; only power loss can.
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // FULL (the default): every group's COMMIT ends in one fsync of the log, so what a writer was told
+        // is committed survives a power loss. NORMAL (chosen explicitly) skips it: safe against kill -9,
+        // but a power loss or an OS crash can drop the last commits.
+        conn.pragma_update(None, "synchronous", synchronous.as_str())?;
         conn.pragma_update(None, "foreign_keys", true)?;
         // Checkpoints run in the background (`Db::checkpoint`); this is only the backstop should that
         // stop, so a writer does not pay for a checkpoint (and its fsync) inside a client's request.
         conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
         conn.set_prepared_statement_cache_capacity(128);
         Ok(Writer { conn: Mutex::new(conn), turn: Arc::default() })
+    }
+
+    /// `PRAGMA synchronous` as SQLite reports it on the write connection (0 off, 1 normal, 2 full, 3 extra).
+    pub async fn synchronous(self: &Arc<Self>) -> Result<i64, StoreError> {
+        let _turn = self.take_turn().await;
+        Ok(self.conn().pragma_query_value(None, "synchronous", |r| r.get(0))?)
     }
 
     fn conn(&self) -> MutexGuard<'_, rusqlite::Connection> {

@@ -120,6 +120,21 @@ impl TestApp {
         Some(TestApp { url, db_url, state, db, admin, client: reqwest::Client::builder().build().expect("client") })
     }
 
+    /// [`TestApp::spawn`] with the state adjusted first (rate limits, HTTP settings: `AppState::with_…`).
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(AppState) -> AppState) -> Option<TestApp> {
+        let db_url = fresh_database(backend).await?;
+        let db = Db::connect(&db_url).await.expect("open test database");
+        let (_, admin) = licensd_store::tokens::create(&db, "admin", Role::Admin, &[]).await.expect("admin token");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = configure(AppState::load(db.clone(), None).await.expect("signing key"));
+        let s = state.clone();
+        tokio::spawn(async move {
+            licensd_server::serve(s, listener, std::future::pending()).await.expect("serve");
+        });
+        Some(TestApp { url, db_url, state, db, admin, client: reqwest::Client::builder().build().expect("client") })
+    }
+
     /// Another server on the same database with its own connection pool: what a second licensd instance
     /// behind a load balancer is to the database. Returns its base URL.
     pub async fn second_instance(&self) -> String {

@@ -61,6 +61,9 @@ pub struct Applied {
     pub license_types_created: u64,
     /// Facts licensd could not keep as given (e.g. a status it derives differently).
     pub warnings: Vec<String>,
+    /// Licenses of the record (created or already there) whose activation key is below
+    /// [`licensd_core::keys::WEAK_KEY_BITS`]: guessable, so the import reports them.
+    pub weak_keys: Vec<i64>,
 }
 
 /// The highest DevMate ids of a file, so identity sequences can be moved past them before import and
@@ -651,6 +654,9 @@ impl Importer {
         p: &mut Plan,
     ) -> Result<(), ImportError> {
         let key = (!l.activation_key.is_empty()).then(|| l.activation_key.clone());
+        if key.as_deref().is_some_and(licensd_core::keys::is_weak) {
+            p.applied.weak_keys.push(l.id);
+        }
         let holder = key.as_ref().and_then(|k| {
             known.keys.get(k).copied().or(p.new_licenses.iter().find(|(_, nk, _)| nk.as_ref() == Some(k)).map(|x| x.0))
         });
