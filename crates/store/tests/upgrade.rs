@@ -1,8 +1,9 @@
 //! Upgrading a database that an older licensd filled keeps every row (security review M2: migration 11
 //! rebuilds SQLite's tables so that ids are never reused, and gives events their product).
 //!
-//! The database is made at schema 10 (what licensd before migration 11 created) and filled with raw SQL
-//! touching every table, including an id reused across products and a deleted license whose events stay.
+//! The database is made as licensd left it before migration 11 (every other migration applied) and filled with
+//! raw SQL touching every table, including an id reused across products and a deleted license whose events
+//! stay.
 //! SQLite always; PostgreSQL when `LICENSD_TEST_POSTGRES` names a server.
 
 use std::collections::BTreeMap;
@@ -69,9 +70,9 @@ fn b(v: bool) -> Value {
     Value::from(v)
 }
 
-/// Rows in every table of schema 10, written as licensd 0.1 would have: two products; license 3 was first
+/// Rows in every table before migration 11, written as licensd 0.1 would have: two products; license 3 was first
 /// product B's (created, deleted), then product A's; license 9 (the highest id) was deleted; customer 5 too.
-async fn fill_schema_10(db: &Db) {
+async fn fill_before_11(db: &Db) {
     let t = || i(T);
     ins(
         db,
@@ -264,6 +265,7 @@ async fn fill_schema_10(db: &Db) {
             ("hostname", s("host-three")),
             ("time_activated", t()),
             ("lease_expires_at", t()),
+            ("file_expires_at", i(T + 5)),
         ],
     )
     .await;
@@ -364,7 +366,7 @@ async fn fill_schema_10(db: &Db) {
     }
 }
 
-/// Every table of schema 10 and its row count after [`fill_schema_10`].
+/// Every table before migration 11 and its row count after [`fill_before_11`].
 const TABLES: &[(&str, i64)] = &[
     ("products", 2),
     ("product_features", 1),
@@ -520,8 +522,8 @@ fn sqlite_rows(c: &rusqlite::Connection, table: &str, cols: &str) -> Vec<String>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_upgrade_to_11_keeps_every_row_index_and_trigger_and_never_reuses_ids() {
     let (db, path) = sqlite_db("upgrade-11").await;
-    licensd_store::migrate::run_until(&db, 10).await.unwrap();
-    fill_schema_10(&db).await;
+    licensd_store::migrate::run_without(&db, Some(11)).await.unwrap();
+    fill_before_11(&db).await;
 
     let before: BTreeMap<&str, (Schema, Vec<String>)> = {
         let c = rusqlite::Connection::open(&path).unwrap();
@@ -598,8 +600,8 @@ async fn sqlite_upgrade_to_11_keeps_every_row_index_and_trigger_and_never_reuses
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_upgrade_to_11_keeps_every_row_and_gives_events_their_product() {
     let Some(db) = postgres_db("m11").await else { return };
-    licensd_store::migrate::run_until(&db, 10).await.unwrap();
-    fill_schema_10(&db).await;
+    licensd_store::migrate::run_without(&db, Some(11)).await.unwrap();
+    fill_before_11(&db).await;
     licensd_store::migrate::run(&db).await.unwrap();
     for (t, n) in TABLES {
         assert_eq!(count(&db, t).await, *n, "rows of {t}");

@@ -1,5 +1,8 @@
 -- Ids are never handed out twice, and events carry their product (security review M2).
 --
+-- It runs after migrations 13 and 14 (see `MIGRATIONS` in src/migrate.rs), so the tables rebuilt here have
+-- their columns as of 14 (`devices.file_expires_at`).
+--
 -- Without AUTOINCREMENT SQLite numbers a new row after the highest id present, so deleting the newest
 -- license freed its id for the next one, of any product, and the audit events of the deleted license became
 -- the "history" of the new one. This rebuilds every table of the foreign-key graph (whose ids events,
@@ -297,12 +300,13 @@ CREATE TABLE devices (
     time_activated BIGINT NOT NULL,
     deactivated_at BIGINT,
     lease_expires_at BIGINT,
-    borrowed_until BIGINT
+    borrowed_until BIGINT,
+    file_expires_at BIGINT
 );
 INSERT INTO devices (id, license_id, hardware_id, hostname, os, app_version, time_activated, deactivated_at,
-    lease_expires_at, borrowed_until)
+    lease_expires_at, borrowed_until, file_expires_at)
 SELECT id, license_id, hardware_id, hostname, os, app_version, time_activated, deactivated_at,
-    lease_expires_at, borrowed_until FROM m11_devices ORDER BY id;
+    lease_expires_at, borrowed_until, file_expires_at FROM m11_devices ORDER BY id;
 
 -- `email`: what the trial's caller gave (H1: a trial never attaches to an existing customer; the vendor sees
 -- the address as the license's `trial_email`).
@@ -437,7 +441,7 @@ DROP TABLE m11_license_templates;
 DROP TABLE m11_product_features;
 DROP TABLE m11_products;
 
--- Every index of migrations 1-10 on these tables, as it was.
+-- Every index of migrations 1-10 and 13-14 on these tables, as it was.
 CREATE UNIQUE INDEX ux_products_short_code ON products (short_code);
 CREATE UNIQUE INDEX ux_product_features_code ON product_features (product_id, code);
 CREATE UNIQUE INDEX ux_license_templates_code ON license_templates (code);
