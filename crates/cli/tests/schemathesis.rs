@@ -64,7 +64,7 @@ fn openapi_document_holds_under_schemathesis() {
 
     let mut server = Killed(
         Command::new(BIN)
-            .args(["serve", "--db", &db, "--listen", "127.0.0.1:0"])
+            .args(["serve", "--db", &db, "--listen", "127.0.0.1:0", "--rate-limit", "off"])
             .env("LICENSD_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -198,8 +198,7 @@ fn created_or_ok(o: &Outcome) -> StatusCode {
 
 /// Activates the license on this device (or checks out a floating seat).
 #[utoipa::path(post, path = "/api/v1/client/activate", tag = "client", operation_id = "client_activate", request_body = LicenseRequest,
-    responses((status = 201, description = "activated"), (status = 200, description = "already active on this device"),
-              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, description = "Activated"), (status = 200, description = "Already active on this device"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key", body = ErrorBody), (status = 409, description = "No activation slot or floating seat is left", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn activate(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
     let (req, nonce) = body.split()?;
     let o = client::activate(&s.db, &req).await.map_err(|e| from_store(e, &nonce))?;
@@ -208,7 +207,7 @@ pub async fn activate(State(s): State<AppState>, JsonBody(body): JsonBody<Licens
 
 /// Validates the license on this device; always `200` with `valid` and a `code`.
 #[utoipa::path(post, path = "/api/v1/client/check", tag = "client", operation_id = "client_check", request_body = LicenseRequest,
-    responses((status = 200, description = "the verdict: valid, code, detail, license, device"), (status = 400, body = ErrorBody)))]
+    responses((status = 200, description = "The verdict: valid, code, detail, license, device"), crate::api::BodyErrors, (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn check(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
     let (req, nonce) = body.split()?;
     let r = client::check(&s.db, &req).await.map_err(|e| from_store(e, &nonce))?;
@@ -247,7 +246,7 @@ struct CheckBody<'a> {
 
 /// Frees this device's activation (floating: releases its seat).
 #[utoipa::path(post, path = "/api/v1/client/deactivate", tag = "client", operation_id = "client_deactivate", request_body = LicenseRequest,
-    responses((status = 200, description = "deactivated"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, description = "Deactivated"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key", body = ErrorBody), (status = 404, description = "No license has this key, or it is not activated on this device", body = ErrorBody), (status = 409, description = "The transfer limit is reached, or a license file for this device is still valid (LICENSE_FILE_OUTSTANDING)", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn deactivate(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
     let (req, nonce) = body.split()?;
     let o = client::deactivate(&s.db, &req).await.map_err(|e| from_store(e, &nonce))?;
@@ -256,7 +255,7 @@ pub async fn deactivate(State(s): State<AppState>, JsonBody(body): JsonBody<Lice
 
 /// Records consumption of the license or of one of its features.
 #[utoipa::path(post, path = "/api/v1/client/consumption", tag = "client", operation_id = "client_consumption", request_body = ConsumptionRequest,
-    responses((status = 200, description = "consumed"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, description = "Consumed"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key, no such feature, or not activated on this device", body = ErrorBody), (status = 409, description = "The consumption limit is reached", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn consumption(State(s): State<AppState>, JsonBody(b): JsonBody<ConsumptionRequest>) -> ClientResult {
     let req = client_req(b.license_key, b.hardware_id, b.product, b.hostname, b.os, b.app_version, &b.nonce)?;
     if !(1..=1_000_000_000).contains(&b.consumptions) {
@@ -274,7 +273,7 @@ pub async fn consumption(State(s): State<AppState>, JsonBody(b): JsonBody<Consum
 
 /// Takes a floating seat offline for up to `max_borrow_time` hours, with a license file for that time.
 #[utoipa::path(post, path = "/api/v1/client/borrow", tag = "client", operation_id = "client_borrow", request_body = BorrowRequest,
-    responses((status = 200, description = "borrowed"), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, description = "Borrowed, with a license file until borrowed_until"), crate::api::BodyErrors, (status = 403, description = "Refused: borrowing is not allowed, another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key, or it is not activated on this device", body = ErrorBody), (status = 409, description = "No floating seat is left", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn borrow(State(s): State<AppState>, JsonBody(b): JsonBody<BorrowRequest>) -> ClientResult {
     let req = client_req(b.license_key, b.hardware_id, b.product, b.hostname, b.os, b.app_version, &b.nonce)?;
     let o = client::borrow(&s.db, &req, b.borrow_hours).await.map_err(|e| from_store(e, &b.nonce))?;
@@ -284,7 +283,7 @@ pub async fn borrow(State(s): State<AppState>, JsonBody(b): JsonBody<BorrowReque
 
 /// Starts (or resumes) this device's trial of a product.
 #[utoipa::path(post, path = "/api/v1/client/trial", tag = "client", operation_id = "client_trial", request_body = TrialRequest,
-    responses((status = 201, description = "trial started"), (status = 200, description = "this device's existing trial"), (status = 404, body = ErrorBody)))]
+    responses((status = 201, description = "Trial started"), (status = 200, description = "This device's existing trial"), crate::api::BodyErrors, (status = 404, description = "No such product, or it has no trial template", body = ErrorBody), (status = 409, description = "The trial could not be started; try again", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn trial(State(s): State<AppState>, JsonBody(b): JsonBody<TrialRequest>) -> ClientResult {
     let req = client_req("trial".into(), b.hardware_id, b.product.clone(), b.hostname, b.os, b.app_version, &b.nonce)?;
     if let Some(e) = &b.email {
@@ -300,7 +299,7 @@ fn text(body: String) -> Response {
 
 /// The signed offline license file for this active device.
 #[utoipa::path(post, path = "/api/v1/client/license-file", tag = "client", operation_id = "client_license_file", request_body = LicenseRequest,
-    responses((status = 200, content_type = "text/plain", description = "the license file"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, content_type = "text/plain", description = "The license file"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key, or it is not activated on this device", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn license_file(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
     let (req, nonce) = body.split()?;
     let o = client::for_license_file(&s.db, &req).await.map_err(|e| from_store(e, &nonce))?;
@@ -342,7 +341,7 @@ pub fn decode_request_code(code: &str, kind: &str) -> Result<ClientReq, ApiError
 
 /// Turns an air-gapped machine's activation request code into its license file.
 #[utoipa::path(post, path = "/api/v1/client/offline-activate", tag = "client", operation_id = "client_offline_activate", request_body = OfflineRequest,
-    responses((status = 200, content_type = "text/plain", description = "the license file"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, content_type = "text/plain", description = "The license file"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key", body = ErrorBody), (status = 409, description = "No activation slot or floating seat is left", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn offline_activate(State(s): State<AppState>, JsonBody(b): JsonBody<OfflineRequest>) -> ClientResult {
     let req = decode_request_code(&b.request, "activate")?;
     let o = client::offline_activate(&s.db, &req).await.map_err(|e| from_store(e, &None))?;
@@ -351,7 +350,7 @@ pub async fn offline_activate(State(s): State<AppState>, JsonBody(b): JsonBody<O
 
 /// Frees the slot an air-gapped machine held, from its deactivation request code.
 #[utoipa::path(post, path = "/api/v1/client/offline-deactivate", tag = "client", operation_id = "client_offline_deactivate", request_body = OfflineRequest,
-    responses((status = 200, description = "deactivated"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "Deactivated"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key", body = ErrorBody), (status = 404, description = "No license has this key, or it is not activated on this device", body = ErrorBody), (status = 409, description = "The transfer limit is reached, or the machine's license file is still valid (LICENSE_FILE_OUTSTANDING)", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn offline_deactivate(State(s): State<AppState>, JsonBody(b): JsonBody<OfflineRequest>) -> ClientResult {
     let req = decode_request_code(&b.request, "deactivate")?;
     let o = client::deactivate(&s.db, &req).await.map_err(|e| from_store(e, &None))?;
@@ -366,8 +365,11 @@ pub struct KeyQuery {
 
 /// The public key that verifies responses and license files.
 #[utoipa::path(get, path = "/api/v1/client/public-key", tag = "client", operation_id = "client_public_key", params(KeyQuery),
-    responses((status = 200, description = "{alg, key_id, public_key}"), (status = 404, body = ErrorBody)))]
-pub async fn public_key(State(s): State<AppState>, Query(q): Query<KeyQuery>) -> Result<Response, ApiError> {
+    responses((status = 200, description = "{alg, key_id, public_key}"), (status = 400, description = "key_id holds a NUL or invalid UTF-8, or is given twice", body = ErrorBody), (status = 404, description = "No key has this key_id", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
+pub async fn public_key(
+    State(s): State<AppState>,
+    crate::extract::TextQuery(q): crate::extract::TextQuery<KeyQuery>,
+) -> Result<Response, ApiError> {
     let (key_id, public_key) = match q.key_id {
         None => {
             let k = s.key();

@@ -529,7 +529,7 @@ async fn sqlite_upgrade_to_11_keeps_every_row_index_and_trigger_and_never_reuses
         let c = rusqlite::Connection::open(&path).unwrap();
         TABLES.iter().map(|(t, _)| (*t, (sqlite_schema(&c, t), sqlite_rows(&c, t, "*")))).collect()
     };
-    licensd_store::migrate::run_until(&db, 11).await.unwrap();
+    licensd_store::migrate::run(&db).await.unwrap();
 
     let c = rusqlite::Connection::open(&path).unwrap();
     for (t, n) in TABLES {
