@@ -22,8 +22,9 @@ TOKEN=$("$BIN" token create --db "$DB" --name bench --role admin | tail -n 1)
 
 # The rate limiter stays on (its cost is part of what is measured) with limits no benchmark reaches: one load
 # generator is one address and hammers one key. LIMITS=off measures without it.
+# LIMITS=none passes no limit flags at all (for binaries older than the rate limiter).
 LIMITS=${LIMITS:-on}
-if [ "$LIMITS" = off ]; then LIMIT_FLAGS="--rate-limit off"; else
+if [ "$LIMITS" = none ]; then LIMIT_FLAGS=""; elif [ "$LIMITS" = off ]; then LIMIT_FLAGS="--rate-limit off"; else
   LIMIT_FLAGS="--rate-limit-client-ip 1000000/s --rate-limit-client-key 1000000/s --rate-limit-token 1000000/s"; fi
 # LICENSD_SERVE_ARGS: extra `serve` flags, split on spaces (e.g. "--sqlite-synchronous normal" to measure
 # what the durable default costs); LICENSD_* variables in the environment reach the server as they are.
