@@ -274,7 +274,7 @@ fn request_body(req: &LicenseRequest, nonce: &str, extra: Value) -> Result<Value
 }
 
 /// Lower-case hex of the SHA-256 of `bytes`, as the server's `request_sha256`.
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -819,9 +819,7 @@ mod tests {
         // The signed body says 200 (already active); a man in the middle turns the status into 201.
         let k = key.clone();
         let flipped = Mock::start(move |_, b| {
-            let raw = b.to_string();
-            use sha2::Digest as _;
-            let sha: String = sha2::Sha256::digest(raw.as_bytes()).iter().map(|x| format!("{x:02x}")).collect();
+            let sha = sha256_hex(b.to_string().as_bytes());
             let body = json!({"code": "ACTIVATED", "license": license(30), "device": device(), "nonce": b["nonce"],
                 "timestamp": 1, "status": 200, "request_sha256": sha});
             Reply::signed(&k, 201, &body.to_string())

@@ -124,8 +124,7 @@ async fn serve(mut sock: TcpStream, handler: Handler, calls: Calls, delay: Durat
     if let Some(key) = reply.bind_with.take() {
         let mut v: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
         if let Some(o) = v.as_object_mut() {
-            use sha2::Digest as _;
-            let sha: String = sha2::Sha256::digest(raw).iter().map(|b| format!("{b:02x}")).collect();
+            let sha = crate::client::sha256_hex(raw);
             o.insert("status".into(), Value::from(reply.status));
             o.insert("request_sha256".into(), Value::String(sha));
             let field = |k: &str| body.get(k).cloned().unwrap_or(Value::Null);

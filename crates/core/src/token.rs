@@ -18,7 +18,12 @@ pub fn generate() -> String {
 
 /// The hex SHA-256 of a secret: the only form in which it is stored.
 pub fn hash(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
+    sha256_hex(secret.as_bytes())
+}
+
+/// Lower-case hex of the SHA-256 of `bytes` (token hashes, the client API's `request_sha256`).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
     let mut out = String::with_capacity(64);
     for b in digest {
         out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));

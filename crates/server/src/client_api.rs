@@ -419,17 +419,6 @@ struct Echo<'a> {
     hardware_id: Option<&'a str>,
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        use std::fmt::Write as _;
-        let _ = write!(out, "{b:02x}");
-    }
-    out
-}
-
 /// Adds the binding to a JSON answer. Successes are spliced (the handler's bytes are kept, the binding
 /// appended before the closing brace: the hottest path stays free of a re-parse); errors are re-read so
 /// that the request's nonce, the top-level `code` and `timestamp` are there even when the request was
@@ -487,7 +476,7 @@ pub async fn sign(State(s): State<AppState>, req: Request, next: Next) -> Respon
     let (parts, body) = req.into_parts();
     let (res, probe_src, request_sha256) = match axum::body::to_bytes(body, crate::extract::MAX_BODY).await {
         Ok(bytes) => {
-            let sha = sha256_hex(&bytes);
+            let sha = licensd_core::token::sha256_hex(&bytes);
             let res = next.run(Request::from_parts(parts, Body::from(bytes.clone()))).await;
             (res, bytes, Some(sha))
         }

@@ -4,8 +4,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use licensd_core::token::sha256_hex;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::backend_tests;
 use crate::common::TestApp;
@@ -52,10 +52,6 @@ async fn send(app: &TestApp, method: reqwest::Method, path: &str, body: &[u8]) -
 
 async fn post(app: &TestApp, path: &str, body: Value) -> Answer {
     send(app, reqwest::Method::POST, path, body.to_string().as_bytes()).await
-}
-
-fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn req(key: &str, hw: &str) -> Value {
