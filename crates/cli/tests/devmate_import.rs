@@ -71,25 +71,7 @@ fn call(method: &str, url: &str, token: &str, body: Option<Value>) -> (u16, Valu
 /// A fresh database per backend: a temporary SQLite file, or a new PostgreSQL database when
 /// `LICENSD_TEST_POSTGRES` is set (required under CI).
 fn databases(name: &str) -> Vec<String> {
-    let mut out = vec![format!("sqlite://{}", temp_dir(name).join("l.db").display())];
-    match std::env::var("LICENSD_TEST_POSTGRES") {
-        Ok(server) if !server.is_empty() => {
-            let db = format!("ld_{}_{}_{name}", std::process::id(), licensd_core::time::now_ms()).replace('-', "_");
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(async {
-                let admin = licensd_store::Db::open(&server).await.unwrap();
-                admin.execute(licensd_store::db::query(format!("CREATE DATABASE {db}"))).await.unwrap();
-                admin.close().await;
-            });
-            let (base, query) = match server.split_once('?') {
-                Some((b, q)) => (b.to_string(), format!("?{q}")),
-                None => (server.clone(), String::new()),
-            };
-            out.push(format!("{}/{db}{query}", &base[..base.rfind('/').unwrap()]));
-        }
-        _ => assert!(std::env::var("CI").is_err(), "CI must set LICENSD_TEST_POSTGRES"),
-    }
-    out
+    licensd_testkit::fresh_databases(&format!("ld_{name}"), &temp_dir(name).join("l.db"))
 }
 
 fn count(db: &str, table: &str) -> i64 {

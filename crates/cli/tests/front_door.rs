@@ -419,22 +419,11 @@ fn rate_limits_are_configurable_and_forwarded_addresses_count_only_from_trusted_
 
 #[test]
 fn postgres_statements_are_cancelled_after_the_statement_timeout() {
-    let Ok(server) = std::env::var("LICENSD_TEST_POSTGRES") else {
-        assert!(std::env::var("CI").is_err(), "CI must set LICENSD_TEST_POSTGRES");
-        return;
-    };
+    let Some(url) = licensd_testkit::fresh_postgres("lf") else { return };
+    let params = url.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
     use licensd_store::db::query;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let name = format!("lf_{}_{}", std::process::id(), licensd_core::time::now_ms());
     rt.block_on(async {
-        let admin = licensd_store::Db::open(&server).await.unwrap();
-        admin.execute(query(format!("CREATE DATABASE {name}"))).await.unwrap();
-        admin.close().await;
-        let (base, params) = match server.split_once('?') {
-            Some((b, q)) => (b.to_string(), format!("?{q}")),
-            None => (server.clone(), String::new()),
-        };
-        let url = format!("{}/{name}{params}", &base[..base.rfind('/').unwrap()]);
         // What `licensd serve --statement-timeout 300ms` opens: migrations run (they lift the timeout), queries are cut.
         let db = licensd_store::Db::connect_with_statement_timeout(&url, Duration::from_millis(300)).await.unwrap();
         let row = db.fetch_one(query("SELECT current_setting('statement_timeout') AS t")).await.unwrap();

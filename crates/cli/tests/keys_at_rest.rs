@@ -133,24 +133,7 @@ fn call(method: &str, url: &str, token: Option<&str>, body: Option<Value>, heade
 /// A fresh database per backend: a temporary SQLite file, and a new PostgreSQL database when
 /// `LICENSD_TEST_POSTGRES` is set (required under CI).
 fn databases(name: &str) -> Vec<String> {
-    let mut out = vec![format!("sqlite://{}", temp_dir(name).join("l.db").display())];
-    match std::env::var("LICENSD_TEST_POSTGRES") {
-        Ok(server) if !server.is_empty() => {
-            let db = format!("lk_{}_{}_{name}", std::process::id(), licensd_core::time::now_ms()).replace('-', "_");
-            block_on(async {
-                let admin = licensd_store::Db::open(&server).await.unwrap();
-                admin.execute(licensd_store::db::query(format!("CREATE DATABASE {db}"))).await.unwrap();
-                admin.close().await;
-            });
-            let (base, query) = match server.split_once('?') {
-                Some((b, q)) => (b.to_string(), format!("?{q}")),
-                None => (server.clone(), String::new()),
-            };
-            out.push(format!("{}/{db}{query}", &base[..base.rfind('/').unwrap()]));
-        }
-        _ => assert!(std::env::var("CI").is_err(), "CI must set LICENSD_TEST_POSTGRES"),
-    }
-    out
+    licensd_testkit::fresh_databases(&format!("lk_{name}"), &temp_dir(name).join("l.db"))
 }
 
 fn block_on<F: Future>(f: F) -> F::Output {

@@ -139,23 +139,8 @@ fn environment_configures_serve() {
 
 #[test]
 fn contract_holds_on_postgres() {
-    let Ok(server) = std::env::var("LICENSD_TEST_POSTGRES") else {
-        assert!(std::env::var("CI").is_err(), "CI must set LICENSD_TEST_POSTGRES");
-        return;
-    };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let name = format!("lc_{}_{}", std::process::id(), licensd_core::time::now_ms());
-    rt.block_on(async {
-        let admin = licensd_store::Db::open(&server).await.unwrap();
-        admin.execute(licensd_store::db::query(format!("CREATE DATABASE {name}"))).await.unwrap();
-        admin.close().await;
-    });
-    let (base, query) = match server.split_once('?') {
-        Some((b, q)) => (b.to_string(), format!("?{q}")),
-        None => (server.clone(), String::new()),
-    };
-    let base = &base[..base.rfind('/').unwrap()];
-    contract(&format!("{base}/{name}{query}"));
+    let Some(url) = licensd_testkit::fresh_postgres("lc") else { return };
+    contract(&url);
 }
 
 #[test]
@@ -343,20 +328,6 @@ fn two_processes_on_sqlite_never_exceed_limits() {
 
 #[test]
 fn two_processes_on_postgres_never_exceed_limits() {
-    let Ok(server) = std::env::var("LICENSD_TEST_POSTGRES") else {
-        assert!(std::env::var("CI").is_err(), "CI must set LICENSD_TEST_POSTGRES");
-        return;
-    };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let name = format!("lp_{}_{}", std::process::id(), licensd_core::time::now_ms());
-    rt.block_on(async {
-        let admin = licensd_store::Db::open(&server).await.unwrap();
-        admin.execute(licensd_store::db::query(format!("CREATE DATABASE {name}"))).await.unwrap();
-        admin.close().await;
-    });
-    let (base, query) = match server.split_once('?') {
-        Some((b, q)) => (b.to_string(), format!("?{q}")),
-        None => (server.clone(), String::new()),
-    };
-    two_processes_never_exceed_limits(&format!("{}/{name}{query}", &base[..base.rfind('/').unwrap()]));
+    let Some(url) = licensd_testkit::fresh_postgres("lp") else { return };
+    two_processes_never_exceed_limits(&url);
 }

@@ -14,23 +14,12 @@ struct Server {
 }
 
 async fn server(postgres: bool) -> Option<Server> {
-    let name =
-        format!("sdk_{}_{}", std::process::id(), &licensd_core::token::hash(&licensd_core::token::generate())[..12]);
     let url = if postgres {
-        let Ok(server) = std::env::var("LICENSD_TEST_POSTGRES") else {
-            assert!(std::env::var("CI").is_err(), "CI must set LICENSD_TEST_POSTGRES");
-            return None;
-        };
-        let admin = Db::open(&server).await.unwrap();
-        admin.execute(licensd_store::db::query(format!("CREATE DATABASE {name}"))).await.unwrap();
-        admin.close().await;
-        let (base, q) =
-            server.split_once('?').map_or((server.clone(), String::new()), |(b, q)| (b.to_string(), format!("?{q}")));
-        format!("{}/{name}{q}", &base[..base.rfind('/').unwrap()])
+        licensd_testkit::fresh_postgres("sdk")?
     } else {
         let dir = std::env::temp_dir().join("licensd-sdk-tests");
         std::fs::create_dir_all(&dir).unwrap();
-        format!("sqlite://{}", dir.join(format!("{name}.db")).display())
+        format!("sqlite://{}", dir.join(format!("{}.db", licensd_testkit::unique_name("sdk"))).display())
     };
     let db = Db::connect(&url).await.unwrap();
     licensd_store::tokens::create(&db, "admin", Role::Admin, &[]).await.unwrap();

@@ -26,28 +26,8 @@ async fn sqlite_db(name: &str) -> (Db, String) {
 }
 
 async fn postgres_db(name: &str) -> Option<Db> {
-    let server = match std::env::var("LICENSD_TEST_POSTGRES") {
-        Ok(u) if !u.is_empty() => u,
-        _ => {
-            assert!(std::env::var("CI").is_err(), "CI must set LICENSD_TEST_POSTGRES");
-            return None;
-        }
-    };
-    let db_name = format!("lt_upgrade_{name}_{}_{}", std::process::id(), T % 100_000 + rand_suffix());
-    let admin = Db::open(&server).await.unwrap();
-    admin.execute(query(format!("CREATE DATABASE {db_name}"))).await.unwrap();
-    admin.close().await;
-    let (base, rest) = match server.rsplit_once('/') {
-        Some((b, r)) if b.contains("://") && !b.ends_with('/') => (b.to_string(), r.to_string()),
-        _ => (server.clone(), String::new()),
-    };
-    let q = rest.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
-    Some(Db::open(&format!("{base}/{db_name}{q}")).await.unwrap())
-}
-
-fn rand_suffix() -> i64 {
-    let t = licensd_core::token::generate();
-    i64::from(t.as_bytes()[5]) * 256 + i64::from(t.as_bytes()[6])
+    let url = licensd_testkit::fresh_postgres(&format!("lu_{name}"))?;
+    Some(Db::open(&url).await.unwrap())
 }
 
 async fn ins(db: &Db, table: &str, cols: &[(&str, Value)]) {

@@ -1,8 +1,6 @@
 //! The test harness: the real application on a random port over a fresh database, SQLite or
 //! PostgreSQL (`LICENSD_TEST_POSTGRES`, a server URL; each test gets its own database).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use licensd_core::model::Role;
 use licensd_server::AppState;
 use licensd_store::Db;
@@ -38,59 +36,15 @@ macro_rules! backend_tests {
     };
 }
 
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-fn unique_name() -> String {
-    let mut b = [0u8; 6];
-    getrandom_fill(&mut b);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("lt_{}_{}_{}", std::process::id(), n, b.iter().map(|x| format!("{x:02x}")).collect::<String>())
-}
-
-fn getrandom_fill(b: &mut [u8]) {
-    // A token is 32 random bytes; borrowing its bytes avoids a test-only dependency.
-    let t = licensd_core::token::generate();
-    for (i, x) in b.iter_mut().enumerate() {
-        *x = t.as_bytes()[4 + i];
-    }
-}
-
-/// The PostgreSQL server tests use, if any. Under CI it must be set: a run that silently skipped
-/// PostgreSQL would prove nothing about it.
-pub fn postgres_url() -> Option<String> {
-    match std::env::var("LICENSD_TEST_POSTGRES") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            assert!(std::env::var("CI").is_err(), "CI must set LICENSD_TEST_POSTGRES so the suite covers PostgreSQL");
-            None
-        }
-    }
-}
-
 /// Creates a fresh database and returns its URL.
 pub async fn fresh_database(backend: Backend) -> Option<String> {
-    let name = unique_name();
     match backend {
         Backend::Sqlite => {
             let dir = std::env::temp_dir().join("licensd-tests");
             std::fs::create_dir_all(&dir).expect("temp dir");
-            Some(format!("sqlite://{}", dir.join(format!("{name}.db")).display()))
+            Some(format!("sqlite://{}", dir.join(format!("{}.db", licensd_testkit::unique_name("http"))).display()))
         }
-        Backend::Postgres => {
-            let server = postgres_url()?;
-            let admin = Db::open(&server).await.expect("connect to LICENSD_TEST_POSTGRES");
-            admin.execute(licensd_store::db::query(format!("CREATE DATABASE {name}"))).await.expect("create database");
-            admin.close().await;
-            let base = match server.rfind('/') {
-                Some(i) if i > server.find("://").map_or(0, |s| s + 2) => &server[..i],
-                _ => server.as_str(),
-            };
-            let (base, query) = match server.split_once('?') {
-                Some((_, q)) => (base.split('?').next().unwrap_or(base), format!("?{q}")),
-                None => (base, String::new()),
-            };
-            Some(format!("{base}/{name}{query}"))
-        }
+        Backend::Postgres => licensd_testkit::fresh_postgres("http"),
     }
 }
 
