@@ -3,7 +3,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use std::sync::Arc;
+
+use ed25519_dalek::hazmat::ExpandedSecretKey;
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 /// The server's signing key with its public id.
@@ -11,6 +14,9 @@ use sha2::{Digest, Sha256};
 pub struct KeyPair {
     pub key_id: String,
     signing: SigningKey,
+    /// `SHA-512(seed)` split into the scalar and the nonce prefix, derived once: `SigningKey::sign` derives
+    /// it again for every signature, and every client answer is signed. Zeroed on drop.
+    expanded: Arc<ExpandedSecretKey>,
 }
 
 impl std::fmt::Debug for KeyPair {
@@ -30,7 +36,8 @@ impl KeyPair {
 
     pub fn from_seed(seed: &[u8; 32]) -> KeyPair {
         let signing = SigningKey::from_bytes(seed);
-        KeyPair { key_id: key_id(&signing.verifying_key()), signing }
+        let expanded = Arc::new(ExpandedSecretKey::from(signing.as_bytes()));
+        KeyPair { key_id: key_id(&signing.verifying_key()), signing, expanded }
     }
 
     /// The 32-byte seed (the secret), for storage.
@@ -49,7 +56,12 @@ impl KeyPair {
 
     /// Base64 of the signature of `msg`.
     pub fn sign_base64(&self, msg: &[u8]) -> String {
-        STANDARD.encode(self.signing.sign(msg).to_bytes())
+        STANDARD.encode(self.sign(msg).to_bytes())
+    }
+
+    /// The Ed25519 signature of `msg` (RFC 8032; the same bytes as `SigningKey::sign`).
+    pub fn sign(&self, msg: &[u8]) -> ed25519_dalek::Signature {
+        ed25519_dalek::hazmat::raw_sign::<sha2::Sha512>(&self.expanded, msg, &self.signing.verifying_key())
     }
 }
 
@@ -96,6 +108,26 @@ mod tests {
         assert_eq!(k.key_id.len(), 16);
         assert_eq!(KeyPair::from_seed(&k.seed()).key_id, k.key_id);
         assert!(!format!("{k:?}").contains("signing"));
+    }
+
+    #[test]
+    fn signatures_are_rfc_8032_and_those_of_dalek_signing_key() {
+        // RFC 8032, section 7.1, test 1 (empty message).
+        let hex = |s: &str| {
+            (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect::<Vec<u8>>()
+        };
+        let seed: [u8; 32] =
+            hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").try_into().unwrap();
+        let k = KeyPair::from_seed(&seed);
+        assert_eq!(
+            k.sign(b"").to_bytes().to_vec(),
+            hex(
+                "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+            )
+        );
+        let k = KeyPair::generate();
+        let msg = br#"{"valid":true,"code":"VALID"}"#;
+        assert_eq!(k.sign(msg), ed25519_dalek::Signer::sign(&SigningKey::from_bytes(&k.seed()), msg));
     }
 
     #[test]

@@ -439,13 +439,19 @@ fn bind(body: Bytes, status: StatusCode, probe: &Probe<'_>, request_sha256: Opti
     if status.is_success() {
         let trimmed = body.trim_ascii_end();
         if trimmed.first() == Some(&b'{') && trimmed.last() == Some(&b'}') {
-            let Ok(extra) = serde_json::to_vec(&binding) else { return body };
-            let mut out = Vec::with_capacity(trimmed.len() + extra.len());
-            out.extend_from_slice(&trimmed[..trimmed.len() - 1]);
-            if trimmed[..trimmed.len() - 1].trim_ascii_end() != b"{" {
-                out.push(b',');
+            // The answer's members, then the binding's object written over the closing brace: its own `{`
+            // becomes the `,` between them (or is dropped after an empty object).
+            let head = &trimmed[..trimmed.len() - 1];
+            let empty = head.trim_ascii_end() == b"{";
+            let mut out = Vec::with_capacity(trimmed.len() + 256);
+            out.extend_from_slice(if empty { b"" } else { head });
+            let at = out.len();
+            if serde_json::to_writer(&mut out, &binding).is_err() {
+                return body;
             }
-            out.extend_from_slice(&extra[1..]);
+            if !empty {
+                out[at] = b',';
+            }
             return Bytes::from(out);
         }
         return body;
@@ -517,4 +523,34 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(offline_activate))
         .routes(routes!(offline_deactivate))
         .routes(routes!(public_key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bound(body: &str, status: StatusCode) -> Value {
+        let probe = Probe { license_key: Some("K".into()), product: Some("p".into()), ..Probe::default() };
+        serde_json::from_slice(&bind(Bytes::from(body.to_string()), status, &probe, Some("ab".into()))).unwrap()
+    }
+
+    #[test]
+    fn successes_are_spliced_and_stay_one_json_object() {
+        let want = json!({"status": 200, "request_sha256": "ab", "request": {"license_key": "K", "product": "p", "hardware_id": null}});
+        assert_eq!(bound("{}", StatusCode::OK), want);
+        assert_eq!(bound("{ }\n", StatusCode::OK), want);
+        let v = bound("{\"valid\":true,\"nested\":{\"a\":[1]}} ", StatusCode::OK);
+        assert_eq!(v["valid"], true);
+        assert_eq!(v["nested"]["a"][0], 1);
+        assert_eq!(v["request"]["license_key"], "K");
+    }
+
+    #[test]
+    fn errors_gain_a_code_a_timestamp_and_the_binding() {
+        let v = bound(r#"{"errors":[{"code":"NOPE"}]}"#, StatusCode::NOT_FOUND);
+        assert_eq!((v["code"].as_str(), v["status"].as_u64()), (Some("NOPE"), Some(404)));
+        assert!(v["timestamp"].as_i64().is_some());
+        let v = bound("not json", StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(v["code"], "HTTP_405");
+    }
 }

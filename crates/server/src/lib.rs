@@ -30,9 +30,21 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::error::ApiError;
 use crate::extract::OriginalPath;
 
-/// What every handler shares.
+/// What every handler shares: one pointer, so that each middleware and handler that takes the state clones
+/// one reference count, not one per field (the client API's hot path passes through several).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The fields of [`AppState`].
+#[derive(Clone)]
+pub struct Shared {
     pub db: Db,
     pub metrics: Arc<metrics::Metrics>,
     /// The active signing key; refreshed from the database so a rotation reaches every instance.
@@ -50,7 +62,7 @@ impl AppState {
     /// Loads (or on first start creates) the signing key.
     pub async fn load(db: Db, secret: Option<String>) -> Result<Self, licensd_store::StoreError> {
         let key = licensd_store::keys::active(&db, secret.as_deref()).await?;
-        Ok(AppState {
+        Ok(AppState(Arc::new(Shared {
             db,
             metrics: Arc::new(metrics::Metrics::default()),
             keys: Arc::new(RwLock::new(Arc::new(key))),
@@ -58,18 +70,18 @@ impl AppState {
             last_checks: Arc::new(LastChecks::default()),
             http: Arc::new(front_door::HttpConfig::default()),
             limits: Arc::new(limits::Limits::default()),
-        })
+        })))
     }
 
     /// Serves with these timeouts, connection cap, trusted proxies and public URL.
     pub fn with_http(mut self, http: front_door::HttpConfig) -> Self {
-        self.http = Arc::new(http);
+        Arc::make_mut(&mut self.0).http = Arc::new(http);
         self
     }
 
     /// Applies these rate limits (the library default has none: `licensd serve` sets its documented defaults).
     pub fn with_rate_limits(mut self, limits: &limits::RateLimits) -> Self {
-        self.limits = Arc::new(limits::Limits::new(limits));
+        Arc::make_mut(&mut self.0).limits = Arc::new(limits::Limits::new(limits));
         self
     }
 
@@ -163,9 +175,8 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
                 .layer(mw(state.clone(), front_door::deadline_v2)),
         )
         .merge(
-            client_api::router()
-                .layer(mw(state.clone(), limits::client))
-                .layer(mw(state.clone(), front_door::deadline)),
+            // One layer for rate limits and the deadline: every layer costs on the hottest path.
+            client_api::router().layer(mw(state.clone(), limits::client)),
         )
         .merge(ops)
         .split_for_parts();

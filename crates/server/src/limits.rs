@@ -227,7 +227,7 @@ pub fn client_key(license_key: &str) -> Result<(), ApiError> {
 
 /// Middleware of the client API (inside the signing middleware, so refusals are bound and signed): the
 /// per-address limit (`trial` has its own, stricter one) before the handler; the per-key limit inside it,
-/// through [`client_key`].
+/// through [`client_key`]; and the request deadline ([`crate::front_door::within_deadline`]).
 pub async fn client(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let limits = s.limits.clone();
     let trial = req.uri().path() == TRIAL_PATH;
@@ -242,11 +242,11 @@ pub async fn client(State(s): State<AppState>, req: Request, next: Next) -> Resp
     }
     // A trial has no license key (its handler passes a placeholder), so only the address limit applies.
     if trial || limits.client_key.is_none() {
-        return next.run(req).await;
+        return crate::front_door::within_deadline(&s, next.run(req)).await;
     }
     let fut = CLIENT.scope(ClientScope { limits, refused: Cell::new(None) }, next.run(req));
     tokio::pin!(fut);
-    let res = fut.as_mut().await;
+    let res = crate::front_door::within_deadline(&s, fut.as_mut()).await;
     match fut.as_mut().take_value().and_then(|scope| scope.refused.get()) {
         Some(wait) if res.status() == StatusCode::TOO_MANY_REQUESTS => with_retry_after(res, wait),
         _ => res,
