@@ -473,7 +473,8 @@ fn bind(body: Bytes, status: StatusCode, probe: &Probe<'_>, request_sha256: Opti
 
 /// Middleware over the whole app: every answer under [`PREFIX`] (refusals, `400`s, unknown paths, `405`s,
 /// `413`s and `429`s included) is bound to its request ([`bind`]) and signed over its exact body bytes
-/// with the active key. Other paths pass untouched.
+/// with the active key; the client API's rate limits and deadline ([`crate::limits::client`]) apply inside it.
+/// Other paths pass untouched.
 pub async fn sign(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     if !(path == PREFIX || path.starts_with("/api/v1/client/")) {
@@ -483,7 +484,8 @@ pub async fn sign(State(s): State<AppState>, req: Request, next: Next) -> Respon
     let (res, probe_src, request_sha256) = match axum::body::to_bytes(body, crate::extract::MAX_BODY).await {
         Ok(bytes) => {
             let sha = licensd_core::token::sha256_hex(&bytes);
-            let res = next.run(Request::from_parts(parts, Body::from(bytes.clone()))).await;
+            let req = Request::from_parts(parts, Body::from(bytes.clone()));
+            let res = crate::limits::client(&s, req, |req| next.run(req)).await;
             (res, bytes, Some(sha))
         }
         Err(e) => (crate::extract::body_error(e).into_response(), Bytes::new(), None),

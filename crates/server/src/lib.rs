@@ -175,8 +175,8 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
                 .layer(mw(state.clone(), front_door::deadline_v2)),
         )
         .merge(
-            // One layer for rate limits and the deadline: every layer costs on the hottest path.
-            client_api::router().layer(mw(state.clone(), limits::client)),
+            // Its rate limits and deadline are applied by its signing middleware (`client_api::sign`, below).
+            client_api::router(),
         )
         .merge(ops)
         .split_for_parts();

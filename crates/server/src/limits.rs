@@ -225,10 +225,14 @@ pub fn client_key(license_key: &str) -> Result<(), ApiError> {
         .unwrap_or(Ok(()))
 }
 
-/// Middleware of the client API (inside the signing middleware, so refusals are bound and signed): the
-/// per-address limit (`trial` has its own, stricter one) before the handler; the per-key limit inside it,
-/// through [`client_key`]; and the request deadline ([`crate::front_door::within_deadline`]).
-pub async fn client(State(s): State<AppState>, req: Request, next: Next) -> Response {
+/// The client API's guard, run by the signing middleware around the rest of the app (so refusals are bound and
+/// signed, and the hottest path has one layer less): the per-address limit (`trial` has its own, stricter one)
+/// before `answer`; the per-key limit inside it, through [`client_key`]; and the request deadline
+/// ([`crate::front_door::within_deadline`]).
+pub async fn client<F>(s: &AppState, req: Request, answer: impl FnOnce(Request) -> F) -> Response
+where
+    F: Future<Output = Response>,
+{
     let limits = s.limits.clone();
     let trial = req.uri().path() == TRIAL_PATH;
     let by_address = if trial { &limits.trial_ip } else { &limits.client_ip };
@@ -242,11 +246,11 @@ pub async fn client(State(s): State<AppState>, req: Request, next: Next) -> Resp
     }
     // A trial has no license key (its handler passes a placeholder), so only the address limit applies.
     if trial || limits.client_key.is_none() {
-        return crate::front_door::within_deadline(&s, next.run(req)).await;
+        return crate::front_door::within_deadline(s, answer(req)).await;
     }
-    let fut = CLIENT.scope(ClientScope { limits, refused: Cell::new(None) }, next.run(req));
+    let fut = CLIENT.scope(ClientScope { limits, refused: Cell::new(None) }, answer(req));
     tokio::pin!(fut);
-    let res = crate::front_door::within_deadline(&s, fut.as_mut()).await;
+    let res = crate::front_door::within_deadline(s, fut.as_mut()).await;
     match fut.as_mut().take_value().and_then(|scope| scope.refused.get()) {
         Some(wait) if res.status() == StatusCode::TOO_MANY_REQUESTS => with_retry_after(res, wait),
         _ => res,
