@@ -1,0 +1,104 @@
+//! What every command shares: the database argument, opening it, `LICENSD_SECRET`, URLs fit for messages.
+
+use anyhow::Context as _;
+use clap::Args;
+use licensd_store::Db;
+
+#[derive(Args, Clone)]
+pub(crate) struct DbArg {
+    /// Database URL: sqlite://FILE, sqlite:///ABS/PATH, a file path, or postgres://…
+    #[arg(long, env = "LICENSD_DB", default_value = "sqlite://licensd.db")]
+    pub(crate) db: String,
+    /// SQLite: `full` fsyncs every (group) commit, so an acknowledged write survives a power loss;
+    /// `normal` skips that fsync (faster writes; a power loss or OS crash can drop the last commits).
+    #[arg(long, env = "LICENSD_SQLITE_SYNCHRONOUS", default_value = "full", value_parser = ["full", "normal"])]
+    pub(crate) sqlite_synchronous: String,
+}
+
+impl DbArg {
+    pub(crate) fn options(&self) -> licensd_store::db::Options {
+        // The value parser admits only what `Synchronous` parses.
+        licensd_store::db::Options {
+            sqlite_synchronous: self.sqlite_synchronous.parse().unwrap_or_default(),
+            ..Default::default()
+        }
+    }
+}
+
+pub(crate) async fn open(db: &DbArg) -> anyhow::Result<Db> {
+    Db::connect_with(&db.db, &db.options())
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(&db.db)))
+}
+
+/// A database URL without its password, for messages: the password of `user:password@`, and the values of
+/// `password` and `sslpassword` query parameters (`postgres://host/db?password=…`).
+pub(crate) fn redact(url: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match (head.find("://"), head.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match head[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &head[..s + 3], &head[at..]),
+            None => head.to_string(),
+        },
+        _ => head.to_string(),
+    };
+    if let Some(q) = query {
+        let params: Vec<String> = q
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword") => {
+                    format!("{k}=***")
+                }
+                _ => kv.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+/// Shorter secrets are accepted but warned about: Argon2id slows each guess, it does not make a short or
+/// human-chosen secret unguessable.
+pub(crate) const SECRET_MIN_CHARS: usize = 16;
+
+/// `LICENSD_SECRET`: seals the signing keys at rest when set.
+pub(crate) fn secret() -> Option<String> {
+    let s = std::env::var("LICENSD_SECRET").ok().filter(|s| !s.is_empty())?;
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    if s.chars().count() < SECRET_MIN_CHARS {
+        WARNED.call_once(|| {
+            tracing::warn!(
+                "LICENSD_SECRET is shorter than {SECRET_MIN_CHARS} characters: whoever gets a copy of the database can \
+                 guess it offline and read the signing keys; use at least {SECRET_MIN_CHARS} random characters \
+                 (e.g. `openssl rand -base64 32`)"
+            );
+        });
+    }
+    Some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    #[test]
+    fn passwords_in_query_parameters_are_redacted() {
+        use super::redact;
+        assert_eq!(redact("postgres://h/db?password=secret"), "postgres://h/db?password=***");
+        assert_eq!(
+            redact("postgres://u@h/db?sslmode=require&PASSWORD=s3&sslpassword=k&application_name=x"),
+            "postgres://u@h/db?sslmode=require&PASSWORD=***&sslpassword=***&application_name=x"
+        );
+        assert_eq!(redact("postgres://u:p@h/db?password=q"), "postgres://u:***@h/db?password=***");
+        assert_eq!(redact("postgresql://h/db?user=u"), "postgresql://h/db?user=u");
+        assert!(!redact("postgres://h/db?password=secret@x").contains("secret"));
+    }
+}

@@ -1,0 +1,82 @@
+//! `licensd dev`: fake data for trying licensd and for benchmarks.
+
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+
+use crate::common::{DbArg, open};
+use crate::devmate;
+
+#[derive(Subcommand)]
+pub(crate) enum DevCmd {
+    /// Fill a database with realistic fake customers, orders, licenses and devices.
+    Seed {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long, default_value_t = 10_000)]
+        licenses: i64,
+        /// Seed of the generator (the same seed gives the same data).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Write each license's key, product and activated hardware id (if any), one per line, for load generators.
+        #[arg(long)]
+        keys_out: Option<String>,
+    },
+    /// Write a realistic DevMate export (for trying `licensd import devmate`, and for benchmarks).
+    DevmateFile {
+        #[arg(long, default_value_t = 1000)]
+        customers: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long)]
+        out: String,
+    },
+}
+
+pub(crate) async fn dev(cmd: DevCmd) -> anyhow::Result<()> {
+    match cmd {
+        DevCmd::DevmateFile { customers, seed, out } => devmate::sample(customers, seed, &out)?,
+        DevCmd::Seed { db, licenses, seed, keys_out } => {
+            anyhow::ensure!(licenses > 0, "--licenses must be positive");
+            let db = open(&db).await?;
+            let bar = indicatif::ProgressBar::new(u64::try_from(licenses)?);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:40}] {pos}/{len} licenses ({per_sec}, eta {eta})",
+                )?
+                .progress_chars("=> "),
+            );
+            let start = std::time::Instant::now();
+            let seeded =
+                licensd_store::seed::seed(&db, licenses, seed, |n| bar.set_position(u64::try_from(n).unwrap_or(0)))
+                    .await?;
+            bar.finish();
+            eprintln!(
+                "seeded {} licenses, {} customers and orders, {} devices in {:.1?}",
+                seeded.licenses,
+                seeded.customers,
+                seeded.devices,
+                start.elapsed()
+            );
+            if let Some(path) = keys_out {
+                let mut text = String::new();
+                for (k, product, hw) in &seeded.keys {
+                    text.push_str(k);
+                    text.push(' ');
+                    text.push_str(product);
+                    if let Some(hw) = hw {
+                        text.push(' ');
+                        text.push_str(hw);
+                    }
+                    text.push('\n');
+                }
+                // License keys: owner-only, like the database they come from.
+                devmate::create_private(&path)?
+                    .write_all(text.as_bytes())
+                    .with_context(|| format!("cannot write {path}"))?;
+            }
+        }
+    }
+    Ok(())
+}
