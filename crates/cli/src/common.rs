@@ -25,10 +25,33 @@ impl DbArg {
     }
 }
 
+/// The default `--db`, as messages name it.
+pub(crate) const DEFAULT_DB: &str = "sqlite://licensd.db";
+
+/// Opens an existing database for a command, applying any migration it lacks. Never creates one: only `serve`
+/// and `migrate` do ([`create`]); a command pointed at the wrong path says so rather than reporting on a new,
+/// empty database with a new signing key.
 pub(crate) async fn open(db: &DbArg) -> anyhow::Result<Db> {
-    Db::connect_with(&db.db, &db.options())
-        .await
-        .with_context(|| format!("cannot open the database {}", redact(&db.db)))
+    let options = licensd_store::db::Options { must_exist: true, ..db.options() };
+    match Db::connect_with(&db.db, &options).await {
+        Err(licensd_store::StoreError::NoDatabase(path)) => anyhow::bail!(
+            "no database at {path} (from {}): pass --db or set LICENSD_DB to the server's database; `licensd \
+             migrate` or `licensd serve` creates a new one",
+            if db.db == DEFAULT_DB {
+                format!("the default --db {DEFAULT_DB}")
+            } else {
+                format!("--db {}", redact(&db.db))
+            }
+        ),
+        other => other.with_context(|| format!("cannot open the database {}", redact(&db.db))),
+    }
+}
+
+/// Opens the database for `serve` and `migrate`, creating a SQLite file that does not exist yet; `migrate`
+/// applies what it lacks (`serve --no-migrate` only checks that nothing is pending).
+pub(crate) async fn create(url: &str, options: &licensd_store::db::Options, migrate: bool) -> anyhow::Result<Db> {
+    let opened = if migrate { Db::connect_with(url, options).await } else { Db::open_with(url, options).await };
+    opened.with_context(|| format!("cannot open the database {}", redact(url)))
 }
 
 /// A database URL without its password, for messages: the password of `user:password@`, and the values of

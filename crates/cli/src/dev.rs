@@ -22,6 +22,9 @@ pub(crate) enum DevCmd {
         /// Write each license's key, product and activated hardware id (if any), one per line, for load generators.
         #[arg(long)]
         keys_out: Option<String>,
+        /// Seed a database that already holds products, customers or licenses (fake data mixes with the real).
+        #[arg(long)]
+        force: bool,
     },
     /// Write a realistic DevMate export (for trying `licensd import devmate`, and for benchmarks).
     DevmateFile {
@@ -37,9 +40,17 @@ pub(crate) enum DevCmd {
 pub(crate) async fn dev(cmd: DevCmd) -> anyhow::Result<()> {
     match cmd {
         DevCmd::DevmateFile { customers, seed, out } => devmate::sample(customers, seed, &out)?,
-        DevCmd::Seed { db, licenses, seed, keys_out } => {
+        DevCmd::Seed { db: arg, licenses, seed, keys_out, force } => {
             anyhow::ensure!(licenses > 0, "--licenses must be positive");
-            let db = open(&db).await?;
+            let db = open(&arg).await?;
+            let held = holds_data(&db).await?;
+            anyhow::ensure!(
+                force || held.is_empty(),
+                "the database {} already holds {}: seeding would mix fake records with them. Seed a new database \
+                 (`licensd migrate --db sqlite://seed.db` creates one), or pass --force",
+                crate::common::redact(&arg.db),
+                held.join(", ")
+            );
             let bar = indicatif::ProgressBar::new(u64::try_from(licenses)?);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
@@ -48,9 +59,17 @@ pub(crate) async fn dev(cmd: DevCmd) -> anyhow::Result<()> {
                 .progress_chars("=> "),
             );
             let start = std::time::Instant::now();
-            let seeded =
-                licensd_store::seed::seed(&db, licenses, seed, |n| bar.set_position(u64::try_from(n).unwrap_or(0)))
-                    .await?;
+            let seeded = match licensd_store::seed::seed(&db, licenses, seed, |n| {
+                bar.set_position(u64::try_from(n).unwrap_or(0))
+            })
+            .await
+            {
+                Err(e @ licensd_store::StoreError::Conflict { .. }) => anyhow::bail!(
+                    "{e}: this --seed ({seed}) made these records before (the same seed makes the same data); pass \
+                         another --seed"
+                ),
+                other => other?,
+            };
             bar.finish();
             eprintln!(
                 "seeded {} licenses, {} customers and orders, {} devices in {:.1?}",
@@ -79,4 +98,17 @@ pub(crate) async fn dev(cmd: DevCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// What a database holds already ("3 products", "120 licenses"), empty when it is new.
+async fn holds_data(db: &licensd_store::Db) -> anyhow::Result<Vec<String>> {
+    let mut held = Vec::new();
+    for table in ["products", "customers", "licenses"] {
+        let row = db.fetch_one(licensd_store::db::query(format!("SELECT COUNT(*) AS n FROM {table}"))).await?;
+        let n: i64 = row.get("n")?;
+        if n > 0 {
+            held.push(format!("{n} {table}"));
+        }
+    }
+    Ok(held)
 }

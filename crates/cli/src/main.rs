@@ -34,8 +34,23 @@ enum Cmd {
         /// Address to listen on; port 0 takes a free port.
         #[arg(long, env = "LICENSD_LISTEN", default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        /// Do not apply migrations; refuse to start if any is pending (a rolling deploy runs `licensd migrate`
+        /// once, then starts every instance with this flag).
+        #[arg(long, env = "LICENSD_NO_MIGRATE")]
+        no_migrate: bool,
         #[command(flatten)]
         front: Box<FrontDoorArgs>,
+    },
+    /// Create the database if need be, apply the migrations it lacks, and exit (run once before starting
+    /// instances with `serve --no-migrate`). Refuses a schema newer than this binary, or edited migrations.
+    Migrate {
+        #[command(flatten)]
+        db: DbArg,
+        /// Only report: list applied and pending migrations, change nothing (exit status 1 if any is pending).
+        #[arg(long)]
+        check: bool,
+        #[arg(long)]
+        json: bool,
     },
     /// Manage API tokens.
     Token {
@@ -135,14 +150,34 @@ fn init_logging() {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging();
-    match cli.cmd {
-        Cmd::Serve { db, listen, front } => {
-            let options = db.options();
-            serve::serve(front.into_config(db.db, listen)?, options).await
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The message and its causes, never a backtrace (`RUST_BACKTRACE=1` is common on developers'
+            // machines, and a command's refusal is not a crash).
+            eprintln!("Error: {e}");
+            let causes: Vec<String> = e.chain().skip(1).map(ToString::to_string).collect();
+            if !causes.is_empty() {
+                eprintln!("\nCaused by:");
+                for c in causes {
+                    eprintln!("    {c}");
+                }
+            }
+            std::process::ExitCode::FAILURE
         }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.cmd {
+        Cmd::Serve { db, listen, no_migrate, front } => {
+            let options = db.options();
+            serve::serve(front.into_config(db.db, listen)?, options, no_migrate).await
+        }
+        Cmd::Migrate { db, check, json } => migrate(&db, check, json).await,
         Cmd::Token { cmd } => token::token(cmd).await,
         Cmd::Key { cmd } => key::key(cmd).await,
         Cmd::License { cmd } => license::license(cmd).await,
@@ -168,4 +203,35 @@ async fn main() -> anyhow::Result<()> {
             license::verify(&file, &public_key, hardware_id.as_deref(), product.as_deref(), refuse_trial, json)
         }
     }
+}
+
+/// `licensd migrate`.
+async fn migrate(db: &DbArg, check: bool, json: bool) -> anyhow::Result<()> {
+    use licensd_store::migrate;
+    let opened = common::create(&db.db, &db.options(), false).await?;
+    let before = migrate::status(&opened).await?;
+    let applied = if check { Vec::new() } else { migrate::run(&opened).await? };
+    let pending: Vec<i64> = if check { before.pending.clone() } else { Vec::new() };
+    opened.close().await;
+    let known = migrate::latest_version();
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"applied_now": applied, "pending": pending, "applied_before": before.applied, "binary_latest": known})
+        );
+    } else if check {
+        if pending.is_empty() {
+            println!("up to date: every migration this binary knows (up to {known}) is applied");
+        } else {
+            println!("pending: {}", pending.iter().map(i64::to_string).collect::<Vec<_>>().join(", "));
+        }
+    } else if applied.is_empty() {
+        println!("up to date: every migration this binary knows (up to {known}) was applied already");
+    } else {
+        println!("applied migrations {}", applied.iter().map(i64::to_string).collect::<Vec<_>>().join(", "));
+    }
+    if check && !pending.is_empty() {
+        std::process::exit(1);
+    }
+    Ok(())
 }

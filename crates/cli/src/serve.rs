@@ -99,33 +99,59 @@ impl FrontDoorArgs {
     }
 }
 
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves at SIGINT or SIGTERM. The handlers are installed when this is called, not when it is first
+/// polled: a signal that arrives while the server is still loading stops it cleanly too.
+pub(crate) fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let ctrl_c = tokio::spawn(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    async move {
+        #[cfg(unix)]
+        let term = async move {
+            match term {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {}
+            () = term => {}
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+        tracing::info!("shutting down: finishing in-flight requests");
     }
-    tracing::info!("shutting down: finishing in-flight requests");
 }
 
-pub(crate) async fn serve(config: Config, mut options: licensd_store::db::Options) -> anyhow::Result<()> {
+/// Refuses to serve a database with migrations pending when `--no-migrate` says another step applies them.
+async fn check_migrated(db: &Db) -> anyhow::Result<()> {
+    let status = licensd_store::migrate::status(db).await?;
+    anyhow::ensure!(
+        status.pending.is_empty(),
+        "the database lacks migration{} {} (--no-migrate): run `licensd migrate` against it once, then start the \
+         instances",
+        if status.pending.len() == 1 { "" } else { "s" },
+        status.pending.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+    );
+    Ok(())
+}
+
+pub(crate) async fn serve(
+    config: Config,
+    mut options: licensd_store::db::Options,
+    no_migrate: bool,
+) -> anyhow::Result<()> {
+    // First, so that SIGTERM during start-up (a supervisor giving up) ends the process cleanly.
+    let shutdown = shutdown_signal();
     options.statement_timeout = Some(config.statement_timeout);
-    let db = Db::connect_with(&config.db, &options)
-        .await
-        .with_context(|| format!("cannot open the database {}", redact(&config.db)))?;
+    let db = crate::common::create(&config.db, &options, !no_migrate).await?;
+    if no_migrate {
+        check_migrated(&db).await?;
+    }
     if let Some(sync) = db.sqlite_synchronous().await? {
         tracing::info!(synchronous = sync, "SQLite commits with synchronous={sync}");
     }
@@ -143,15 +169,6 @@ pub(crate) async fn serve(config: Config, mut options: licensd_store::db::Option
         None => None,
     };
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, backend = ?db.dialect(), "licensd started");
-    if let Some(m) = &metrics {
-        tracing::info!(addr = %m.local_addr()?, "serving /metrics on its own address");
-    }
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "licensd listening on http://{addr}")?;
-        out.flush()?;
-    }
     let state = AppState::load(db.clone(), secret)
         .await
         .context("cannot load the signing key")?
@@ -159,8 +176,27 @@ pub(crate) async fn serve(config: Config, mut options: licensd_store::db::Option
         .with_http(config.http);
     warn_unsealed_keys(&db).await?;
     tokio::spawn(warn_weak_license_keys(db.clone()));
-    licensd_server::serve_with_metrics(state, listener, metrics, shutdown_signal()).await?;
+    tracing::info!(
+        %addr,
+        version = env!("CARGO_PKG_VERSION"),
+        db = %redact(&config.db),
+        backend = ?db.dialect(),
+        key_id = %state.key().key_id,
+        "licensd started"
+    );
+    if let Some(m) = &metrics {
+        tracing::info!(addr = %m.local_addr()?, "serving /metrics on its own address");
+    }
+    // Last: a supervisor or script waiting for this line may send requests at once, and everything they need
+    // (the schema, the signing key, the listeners) is ready.
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "licensd listening on http://{addr}")?;
+        out.flush()?;
+    }
+    licensd_server::serve_with_metrics(state, listener, metrics, shutdown).await?;
     db.close().await;
+    tracing::info!("stopped");
     Ok(())
 }
 

@@ -68,6 +68,9 @@ fn get(url: &str, token: Option<&str>, scheme: &str) -> (u16, serde_json::Value)
 }
 
 fn contract(db: &str) {
+    // As README says: `migrate` creates the database; then a token; then the server.
+    let (ok, _, stderr) = run(&["migrate", "--db", db]);
+    assert!(ok, "{stderr}");
     let (ok, stdout, stderr) = run(&["token", "create", "--db", db, "--name", "ops", "--role", "admin"]);
     assert!(ok, "{stderr}");
     let admin = stdout.lines().last().unwrap().to_string();
@@ -175,6 +178,7 @@ fn air_gapped_activation_and_offline_verification_from_the_command_line() {
     let db_path = temp_db("airgap");
     let db = format!("sqlite://{}", db_path.display());
     let keys = db_path.with_file_name("keys.txt");
+    assert!(run(&["migrate", "--db", &db]).0);
     let (ok, _, stderr) = run(&["dev", "seed", "--db", &db, "--licenses", "4", "--keys-out", keys.to_str().unwrap()]);
     assert!(ok, "{stderr}");
     assert!(stderr.contains("seeded 4 licenses"), "{stderr}");
@@ -236,6 +240,7 @@ fn air_gapped_activation_and_offline_verification_from_the_command_line() {
 /// Two real `licensd serve` processes on one database, 64 requests at once split between them, against each
 /// limit: five activation slots, five floating seats, ten consumptions. Exactly the limit succeeds.
 fn two_processes_never_exceed_limits(db: &str) {
+    assert!(run(&["migrate", "--db", db]).0);
     let (ok, stdout, stderr) = run(&["token", "create", "--db", db, "--name", "ops", "--role", "admin"]);
     assert!(ok, "{stderr}");
     let token = stdout.lines().last().unwrap().to_string();
@@ -330,4 +335,212 @@ fn two_processes_on_sqlite_never_exceed_limits() {
 fn two_processes_on_postgres_never_exceed_limits() {
     let Some(url) = licensd_testkit::fresh_postgres("lp") else { return };
     two_processes_never_exceed_limits(&url);
+}
+
+/// SQL on a database from the test, beside the binary.
+fn sql(db: &str, statement: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let d = licensd_store::Db::open(db).await.unwrap();
+        d.execute(licensd_store::db::query(statement.to_string())).await.unwrap();
+        d.close().await;
+    });
+}
+
+/// Both backends' fresh database URLs (SQLite: a path not created yet).
+fn fresh(name: &str) -> Vec<String> {
+    licensd_testkit::fresh_databases(&format!("lc_{name}"), &temp_db(name))
+}
+
+#[test]
+fn commands_other_than_serve_and_migrate_never_create_a_database() {
+    let db = temp_db("no-create");
+    let url = format!("sqlite://{}", db.display());
+    for args in [
+        vec!["key", "show", "--db", &url],
+        vec!["token", "list", "--db", &url],
+        vec!["token", "create", "--db", &url, "--name", "a", "--role", "admin"],
+        vec!["export", "devmate", "--db", &url],
+        vec!["import", "devmate", "--db", &url, "missing.json"],
+        vec!["dev", "seed", "--db", &url, "--licenses", "5"],
+    ] {
+        let (ok, stdout, stderr) = run(&args);
+        assert!(!ok, "{args:?} must fail: {stdout}");
+        assert!(stderr.contains(&format!("no database at {}", db.display())), "{args:?}: {stderr}");
+        assert!(stderr.contains("--db") && stderr.contains("licensd migrate"), "{stderr}");
+        assert!(!db.exists(), "{args:?} created {}", db.display());
+        assert!(!db.with_extension("db-wal").exists());
+    }
+    // The default URL is named as such, run where there is no licensd.db.
+    let dir = db.parent().unwrap();
+    let out = Command::new(BIN)
+        .args(["key", "show"])
+        .current_dir(dir)
+        .env_remove("LICENSD_DB")
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("the default --db sqlite://licensd.db"), "{stderr}");
+    assert!(!stderr.to_lowercase().contains("backtrace"), "a refusal is not a crash: {stderr}");
+    assert!(!dir.join("licensd.db").exists());
+}
+
+#[test]
+fn migrate_creates_the_database_applies_once_and_checks() {
+    for url in fresh("migrate") {
+        let (ok, stdout, stderr) = run(&["migrate", "--db", &url, "--check"]);
+        assert!(!ok, "pending migrations: --check exits 1 ({stdout}{stderr})");
+        assert!(stdout.starts_with("pending: 1, 2, 3"), "{stdout}");
+        let (ok, stdout, stderr) = run(&["migrate", "--db", &url, "--json"]);
+        assert!(ok, "{stderr}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let applied = v["applied_now"].as_array().unwrap();
+        assert_eq!(applied.first(), Some(&serde_json::json!(1)), "{v}");
+        assert!(applied.len() >= 13, "{v}");
+        assert_eq!(v["binary_latest"], serde_json::json!(applied.iter().filter_map(|x| x.as_i64()).max()));
+        let (ok, stdout, _) = run(&["migrate", "--db", &url]);
+        assert!(ok && stdout.starts_with("up to date"), "{stdout}");
+        let (ok, stdout, _) = run(&["migrate", "--db", &url, "--check"]);
+        assert!(ok && stdout.starts_with("up to date"), "{stdout}");
+        // Now the other commands work on it.
+        assert!(run(&["token", "create", "--db", &url, "--name", "a", "--role", "admin"]).0);
+    }
+}
+
+#[test]
+fn serve_no_migrate_refuses_pending_migrations_and_serves_a_migrated_database() {
+    for url in fresh("no-migrate") {
+        let out = Command::new(BIN)
+            .args(["serve", "--db", &url, "--listen", "127.0.0.1:0", "--no-migrate"])
+            .env("LICENSD_LOG", "warn")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains("lacks migrations 1, 2") && stderr.contains("licensd migrate"), "{stderr}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"), "no listening line on a refusal");
+        assert!(run(&["migrate", "--db", &url]).0);
+        let server = serve(&["--db", &url, "--listen", "127.0.0.1:0", "--no-migrate"], &[]);
+        assert_eq!(get(&format!("{}/healthz", server.url), None, "").0, 200);
+        graceful_stop(server);
+    }
+}
+
+#[test]
+fn a_schema_newer_than_the_binary_or_an_edited_migration_is_refused() {
+    for url in fresh("newer") {
+        assert!(run(&["migrate", "--db", &url]).0);
+        sql(&url, "INSERT INTO schema_migrations (version, applied_at, checksum) VALUES (999, 1, 'x')");
+        for args in [
+            vec!["serve", "--db", &url, "--listen", "127.0.0.1:0"],
+            vec!["key", "show", "--db", &url],
+            vec!["migrate", "--db", &url],
+        ] {
+            let (ok, stdout, stderr) = run(&args);
+            assert!(!ok && !stdout.contains("listening"), "{args:?}");
+            assert!(stderr.contains("newer than this binary") && stderr.contains("version 999"), "{stderr}");
+            assert!(stderr.contains("knows versions up to 1"), "names this binary's latest version: {stderr}");
+        }
+        sql(&url, "DELETE FROM schema_migrations WHERE version = 999");
+        sql(&url, "UPDATE schema_migrations SET checksum = 'abcdef0123456789' WHERE version = 3");
+        let (ok, _, stderr) = run(&["serve", "--db", &url, "--listen", "127.0.0.1:0"]);
+        assert!(!ok && stderr.contains("migration 3 in the database differs"), "{stderr}");
+        // Databases from before checksums (no column) get them recorded, once, and are accepted.
+        sql(&url, "UPDATE schema_migrations SET checksum = NULL");
+        assert!(run(&["migrate", "--db", &url, "--check"]).0);
+        assert!(run(&["migrate", "--db", &url]).0);
+        sql(&url, "UPDATE schema_migrations SET checksum = 'abcdef0123456789' WHERE version = 3");
+        assert!(!run(&["migrate", "--db", &url]).0, "recorded now, so an edit is caught");
+    }
+}
+
+#[test]
+fn dev_seed_refuses_a_database_with_data_unless_forced() {
+    let db = temp_db("seed-twice");
+    let url = format!("sqlite://{}", db.display());
+    assert!(run(&["migrate", "--db", &url]).0);
+    assert!(run(&["dev", "seed", "--db", &url, "--licenses", "20"]).0);
+    let (ok, _, stderr) = run(&["dev", "seed", "--db", &url, "--licenses", "20"]);
+    assert!(!ok, "a second seed mixes fake data with what is there");
+    assert!(
+        stderr.contains("already holds") && stderr.contains("20 licenses") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = run(&["dev", "seed", "--db", &url, "--licenses", "20", "--force"]);
+    assert!(!ok && stderr.contains("another --seed"), "the same seed makes the same records: {stderr}");
+    let (ok, _, stderr) = run(&["dev", "seed", "--db", &url, "--licenses", "20", "--force", "--seed", "7"]);
+    assert!(ok, "{stderr}");
+}
+
+#[test]
+fn the_listening_line_comes_only_once_the_signing_key_is_loaded() {
+    let db = temp_db("listen-late");
+    let url = format!("sqlite://{}", db.display());
+    let sealed =
+        serve(&["--db", &url, "--listen", "127.0.0.1:0"], &[("LICENSD_SECRET", "correct-horse-battery-staple")]);
+    graceful_stop(sealed);
+    for secret in [None, Some("wrong-secret-of-some-length")] {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--db", &url, "--listen", "127.0.0.1:0"])
+            .env("LICENSD_LOG", "warn")
+            .env_remove("LICENSD_SECRET");
+        if let Some(s) = secret {
+            cmd.env("LICENSD_SECRET", s);
+        }
+        let out = cmd.output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!out.status.success(), "{stderr}");
+        assert!(!stdout.contains("listening"), "the line promises a server that accepts connections: {stdout}");
+        assert!(stderr.contains("LICENSD_SECRET"), "{stderr}");
+    }
+}
+
+/// Four processes started together on a fresh database, 20 rounds: three `serve` and one `migrate`, all
+/// succeed (on PostgreSQL the bookkeeping table used to be created before the lock was held).
+fn concurrent_first_starts(backend: &str) {
+    for round in 0..20 {
+        let url = match backend {
+            "sqlite" => format!("sqlite://{}", temp_db(&format!("race-{round}")).display()),
+            _ => match licensd_testkit::fresh_postgres("lc_race") {
+                Some(u) => u,
+                None => return,
+            },
+        };
+        let mut children: Vec<Child> = (0..4)
+            .map(|i| {
+                let mut cmd = Command::new(BIN);
+                if i == 3 {
+                    cmd.args(["migrate", "--db", &url]);
+                } else {
+                    cmd.args(["serve", "--db", &url, "--listen", "127.0.0.1:0"]);
+                }
+                cmd.env("LICENSD_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+            })
+            .collect();
+        let migrate = children.pop().unwrap().wait_with_output().unwrap();
+        assert!(migrate.status.success(), "round {round}: migrate: {}", String::from_utf8_lossy(&migrate.stderr));
+        for mut child in children {
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+            if !line.starts_with("licensd listening on ") {
+                let out = child.wait_with_output().unwrap();
+                panic!("round {round}: a serve failed: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            let pid = child.id().to_string();
+            assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+            let status = child.wait().unwrap();
+            assert!(status.success(), "round {round}: {status}");
+        }
+    }
+}
+
+#[test]
+fn concurrent_first_starts_on_sqlite_all_succeed() {
+    concurrent_first_starts("sqlite");
+}
+
+#[test]
+fn concurrent_first_starts_on_postgres_all_succeed() {
+    concurrent_first_starts("postgres");
 }

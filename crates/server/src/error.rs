@@ -130,6 +130,7 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "INVALID_STATE", "Not possible in this state", m)
             }
             e @ (StoreError::Config(_)
+            | StoreError::NoDatabase(_)
             | StoreError::Corrupt(_)
             | StoreError::Db(_)
             | StoreError::Sqlite(_)

@@ -272,6 +272,10 @@ pub struct Options {
     pub sqlite_synchronous: Synchronous,
     /// PostgreSQL only: every statement is cancelled after this long (unless the URL sets its own).
     pub statement_timeout: Option<Duration>,
+    /// SQLite: refuse a file that does not exist instead of creating it ([`StoreError::NoDatabase`]). Only
+    /// `serve` and `migrate` create databases; every other command opening the wrong path would otherwise make
+    /// a new, empty database (with a new signing key) and report on that.
+    pub must_exist: bool,
 }
 
 /// How the pools report themselves for `/metrics`.
@@ -330,6 +334,9 @@ impl Db {
             return Ok(Db::Postgres(pool));
         }
         let path = sqlite_path(url)?;
+        if opts.must_exist && !std::path::Path::new(&path).exists() {
+            return Err(StoreError::NoDatabase(path));
+        }
         // The file holds every license key, customer and (without LICENSD_SECRET) the signing key.
         #[cfg(unix)]
         owner_only(&path)?;
