@@ -13,6 +13,17 @@ pub(crate) struct DbArg {
     /// `normal` skips that fsync (faster writes; a power loss or OS crash can drop the last commits).
     #[arg(long, env = "LICENSD_SQLITE_SYNCHRONOUS", default_value = "full", value_parser = ["full", "normal"])]
     pub(crate) sqlite_synchronous: String,
+    /// PostgreSQL: how long to keep retrying, with backoff, a server that cannot be reached yet (refused, timed
+    /// out, starting up) before giving up; 0 tries once. A wrong password or database name fails at once.
+    #[arg(long, env = "LICENSD_DB_CONNECT_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub(crate) db_connect_timeout: std::time::Duration,
+    /// Connections per instance: PostgreSQL's pool (default 16), or SQLite's readers (default twice the cores).
+    #[arg(long, env = "LICENSD_DB_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) db_pool_size: Option<u32>,
+    /// How long a request waits for a free database connection before it answers 503 (the database is down, or
+    /// every connection is busy).
+    #[arg(long, env = "LICENSD_DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub(crate) db_acquire_timeout: std::time::Duration,
 }
 
 impl DbArg {
@@ -20,6 +31,9 @@ impl DbArg {
         // The value parser admits only what `Synchronous` parses.
         licensd_store::db::Options {
             sqlite_synchronous: self.sqlite_synchronous.parse().unwrap_or_default(),
+            connect_retry: self.db_connect_timeout,
+            pool_size: self.db_pool_size,
+            acquire_timeout: Some(self.db_acquire_timeout.max(std::time::Duration::from_millis(1))),
             ..Default::default()
         }
     }

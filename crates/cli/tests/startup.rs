@@ -544,3 +544,60 @@ fn concurrent_first_starts_on_sqlite_all_succeed() {
 fn concurrent_first_starts_on_postgres_all_succeed() {
     concurrent_first_starts("postgres");
 }
+
+#[test]
+fn an_unreachable_database_is_named_with_its_real_cause_and_waited_for() {
+    let Some(url) = licensd_testkit::fresh_postgres("lc_reach") else { return };
+    // Nothing listens on the port: the cause, not a pool timeout, after the retry window.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let (host_db, query) = url.split_once('?').map_or((url.as_str(), ""), |(a, b)| (a, b));
+    let db_name = host_db.rsplit('/').next().unwrap();
+    let moved = format!(
+        "postgres://postgres@127.0.0.1:{port}/{db_name}{}",
+        if query.is_empty() { String::new() } else { format!("?{query}") }
+    );
+    let started = std::time::Instant::now();
+    let (ok, _, stderr) = run(&["key", "show", "--db", &moved, "--db-connect-timeout", "1s"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains(&format!("cannot reach PostgreSQL at 127.0.0.1:{port}")) && stderr.contains("refused"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("pool timed out"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    // A wrong database name is not retried, and reads without PostgreSQL's source positions.
+    let started = std::time::Instant::now();
+    let wrong = url.replace(db_name, "lc_no_such_database");
+    let (ok, _, stderr) = run(&["key", "show", "--db", &wrong]);
+    assert!(!ok && stderr.contains("no such database") && !stderr.contains(" at line "), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(5), "not retried: {:?}", started.elapsed());
+    // The database appears a second after `serve` starts (a proxy to it opens on the port): serve waits for it.
+    let mut child = Command::new(BIN)
+        .args(["serve", "--db", &moved, "--listen", "127.0.0.1:0", "--db-connect-timeout", "20s"])
+        .env("LICENSD_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let target: std::net::SocketAddr =
+        host_db.split('@').nth(1).and_then(|h| h.split('/').next()).unwrap().parse().unwrap();
+    let proxy = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    std::thread::spawn(move || {
+        for client in proxy.incoming().flatten() {
+            let server = std::net::TcpStream::connect(target).unwrap();
+            let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || std::io::copy(&mut c2, &mut s2).ok());
+            let (mut c3, mut s3) = (client, server);
+            std::thread::spawn(move || std::io::copy(&mut s3, &mut c3).ok());
+        }
+    });
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with("licensd listening on "), "serve came up once the database did: {line:?}");
+    let server = Server { url: line.trim().trim_start_matches("licensd listening on ").to_string(), child };
+    assert_eq!(get(&format!("{}/healthz", server.url), None, "").0, 200);
+    graceful_stop(server);
+}

@@ -272,6 +272,15 @@ pub struct Options {
     pub sqlite_synchronous: Synchronous,
     /// PostgreSQL only: every statement is cancelled after this long (unless the URL sets its own).
     pub statement_timeout: Option<Duration>,
+    /// PostgreSQL: how long opening retries a server that cannot be reached yet (connection refused, a timeout,
+    /// "the database system is starting up"), with backoff; zero tries once. Authentication and unknown
+    /// databases are not retried.
+    pub connect_retry: Duration,
+    /// Connections per pool: PostgreSQL's pool, SQLite's readers (`None`: 16 on PostgreSQL; twice the cores,
+    /// at least 4, on SQLite).
+    pub pool_size: Option<u32>,
+    /// How long a request waits for a pooled connection before `503` (`None`: 10 s).
+    pub acquire_timeout: Option<Duration>,
     /// SQLite: refuse a file that does not exist instead of creating it ([`StoreError::NoDatabase`]). Only
     /// `serve` and `migrate` create databases; every other command opening the wrong path would otherwise make
     /// a new, empty database (with a new signing key) and report on that.
@@ -283,6 +292,46 @@ pub struct Options {
 pub struct PoolStats {
     pub size: u32,
     pub idle: usize,
+}
+
+/// Connects once to the server `options` name, retrying for up to `retry` while it cannot be reached; the
+/// error says why in the operator's terms (no PostgreSQL source positions).
+async fn reach_postgres(options: &PgConnectOptions, retry: Duration) -> Result<(), StoreError> {
+    use sqlx::Connection as _;
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(250);
+    loop {
+        let err = match sqlx::PgConnection::connect_with(options).await {
+            Ok(conn) => {
+                let _ = conn.close().await;
+                return Ok(());
+            }
+            Err(e) => e,
+        };
+        let at = format!("{}:{}", options.get_host(), options.get_port());
+        let (transient, why) = match &err {
+            sqlx::Error::Io(io) => (true, format!("cannot reach PostgreSQL at {at}: {io}")),
+            sqlx::Error::Database(d) => {
+                let code = d.code().unwrap_or_default();
+                // 57P03: starting up or shutting down; 53300: too many connections (both pass).
+                let transient = matches!(code.as_ref(), "57P03" | "53300");
+                let what = match code.as_ref() {
+                    "28P01" | "28000" => "authentication failed",
+                    "3D000" => "no such database",
+                    _ => "the server refused the connection",
+                };
+                (transient, format!("{what} at {at}: {}", d.message()))
+            }
+            sqlx::Error::Tls(t) => (false, format!("TLS with PostgreSQL at {at} failed: {t}")),
+            other => (false, format!("cannot connect to PostgreSQL at {at}: {other}")),
+        };
+        if !transient || started.elapsed() + pause > retry {
+            return Err(StoreError::Unreachable(why));
+        }
+        tracing::warn!("{why}; retrying in {} ms", pause.as_millis());
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
+    }
 }
 
 impl Db {
@@ -326,9 +375,13 @@ impl Db {
             if let Some(t) = opts.statement_timeout.filter(|_| !url.contains("statement_timeout")) {
                 options = options.options([("statement_timeout", format!("{}ms", t.as_millis().max(1)))]);
             }
+            // One connection first, outside the pool: the pool retries a refused connection until its acquire
+            // timeout and then reports only that it timed out; this says why, and waits for a server that is
+            // still starting.
+            reach_postgres(&options, opts.connect_retry).await?;
             let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
+                .max_connections(opts.pool_size.unwrap_or(16))
+                .acquire_timeout(opts.acquire_timeout.unwrap_or(Duration::from_secs(10)))
                 .connect_with(options)
                 .await?;
             return Ok(Db::Postgres(pool));
@@ -358,8 +411,8 @@ impl Db {
         let readers = std::thread::available_parallelism().map_or(4, |n| n.get() as u32 * 2).max(4);
         let read = SqlitePoolOptions::new()
             .test_before_acquire(false)
-            .max_connections(readers)
-            .acquire_timeout(Duration::from_secs(30))
+            .max_connections(opts.pool_size.unwrap_or(readers))
+            .acquire_timeout(opts.acquire_timeout.unwrap_or(Duration::from_secs(30)))
             .connect_with(base)
             .await?;
         let point = Arc::new(PointReads { path, idle: std::sync::Mutex::new(Vec::new()) });
