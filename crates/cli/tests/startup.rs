@@ -584,20 +584,73 @@ fn an_unreachable_database_is_named_with_its_real_cause_and_waited_for() {
     std::thread::sleep(Duration::from_secs(1));
     let target: std::net::SocketAddr =
         host_db.split('@').nth(1).and_then(|h| h.split('/').next()).unwrap().parse().unwrap();
-    let proxy = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
-    std::thread::spawn(move || {
-        for client in proxy.incoming().flatten() {
-            let server = std::net::TcpStream::connect(target).unwrap();
-            let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-            std::thread::spawn(move || std::io::copy(&mut c2, &mut s2).ok());
-            let (mut c3, mut s3) = (client, server);
-            std::thread::spawn(move || std::io::copy(&mut s3, &mut c3).ok());
-        }
-    });
+    let proxy = Proxy::start(port, target);
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     assert!(line.starts_with("licensd listening on "), "serve came up once the database did: {line:?}");
     let server = Server { url: line.trim().trim_start_matches("licensd listening on ").to_string(), child };
-    assert_eq!(get(&format!("{}/healthz", server.url), None, "").0, 200);
+    let health = format!("{}/healthz", server.url);
+    assert_eq!(get(&health, None, "").0, 200);
+    // The database goes away mid-run: requests answer 503 fast (the first within the acquire timeout, then at
+    // once), /healthz within a second; when it is back, licensd is too, without a restart.
+    proxy.cut(true);
+    let timed = |url: &str| {
+        let t = std::time::Instant::now();
+        (get(url, None, "").0, t.elapsed())
+    };
+    let (status, took) = timed(&health);
+    assert_eq!(status, 503);
+    assert!(took < Duration::from_millis(1500), "/healthz took {took:?}");
+    let (status, _) = timed(&format!("{}/api/v1/products", server.url));
+    assert!(status == 503 || status == 401, "{status}");
+    std::thread::sleep(Duration::from_millis(200));
+    for _ in 0..3 {
+        let (status, took) = timed(&health);
+        assert_eq!(status, 503);
+        assert!(took < Duration::from_millis(300), "fails fast once known down: {took:?}");
+    }
+    proxy.cut(false);
+    let back = std::time::Instant::now();
+    while get(&health, None, "").0 != 200 {
+        assert!(back.elapsed() < Duration::from_secs(10), "licensd did not notice the database was back");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     graceful_stop(server);
+}
+
+/// A TCP proxy to PostgreSQL that can cut every connection and refuse new ones (a database lost mid-run).
+struct Proxy {
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Proxy {
+    fn start(port: u16, target: std::net::SocketAddr) -> Proxy {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let proxy = Proxy { cut: Default::default(), open: Default::default() };
+        let (cut, open) = (proxy.cut.clone(), proxy.open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if cut.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // dropped: the connection closes at once
+                }
+                let Ok(server) = std::net::TcpStream::connect(target) else { continue };
+                open.lock().unwrap().extend([client.try_clone().unwrap(), server.try_clone().unwrap()]);
+                let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || std::io::copy(&mut c2, &mut s2).ok());
+                let (mut c3, mut s3) = (client, server);
+                std::thread::spawn(move || std::io::copy(&mut s3, &mut c3).ok());
+            }
+        });
+        proxy
+    }
+
+    fn cut(&self, cut: bool) {
+        self.cut.store(cut, std::sync::atomic::Ordering::SeqCst);
+        if cut {
+            for s in self.open.lock().unwrap().drain(..) {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
 }

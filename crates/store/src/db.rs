@@ -221,7 +221,39 @@ pub enum Db {
         writer: Arc<Writer>,
         point: Arc<PointReads>,
     },
-    Postgres(PgPool),
+    Postgres(Pg),
+}
+
+/// A PostgreSQL pool with a circuit breaker: once a statement fails because the server cannot be reached,
+/// further ones fail at once (`503` without the pool's wait) until [`Db::probe`], run every second by the
+/// server, reaches it again.
+#[derive(Clone, Debug)]
+pub struct Pg {
+    pool: PgPool,
+    down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Pg {
+    /// The pool, unless the server is known to be unreachable.
+    fn ready(&self) -> Result<&PgPool, StoreError> {
+        if self.down.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(StoreError::Unreachable(
+                "the database cannot be reached (answering at once until it is back; checked every second)".into(),
+            ));
+        }
+        Ok(&self.pool)
+    }
+
+    /// `r`, noting a failure to reach the server (the pool's wait ran out, or the connection broke).
+    fn note<T>(&self, r: Result<T, sqlx::Error>) -> Result<T, StoreError> {
+        if let Err(e) = &r
+            && matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))
+            && !self.down.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::warn!(error = %e, "the database cannot be reached: answering 503 at once until it is back");
+        }
+        Ok(r?)
+    }
 }
 
 /// How SQLite makes a commit durable: `PRAGMA synchronous` on its connections (`--sqlite-synchronous`).
@@ -384,7 +416,7 @@ impl Db {
                 .acquire_timeout(opts.acquire_timeout.unwrap_or(Duration::from_secs(10)))
                 .connect_with(options)
                 .await?;
-            return Ok(Db::Postgres(pool));
+            return Ok(Db::Postgres(Pg { pool, down: Arc::default() }));
         }
         let path = sqlite_path(url)?;
         if opts.must_exist && !std::path::Path::new(&path).exists() {
@@ -431,7 +463,7 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
             Db::Sqlite { writer, .. } => Tx::Sqlite(writer.begin().await?),
-            Db::Postgres(p) => Tx::Pg(p.begin().await?),
+            Db::Postgres(p) => Tx::Pg(p.note(p.ready()?.begin().await)?),
         })
     }
 
@@ -445,9 +477,8 @@ impl Db {
                 .into_iter()
                 .map(Row::Sqlite)
                 .collect(),
-            Db::Postgres(p) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
-                .fetch_all(p)
-                .await?
+            Db::Postgres(p) => p
+                .note(bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_all(p.ready()?).await)?
                 .into_iter()
                 .map(Row::Pg)
                 .collect(),
@@ -461,9 +492,9 @@ impl Db {
             Db::Sqlite { read, .. } => {
                 bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(read).await?.map(Row::Sqlite)
             }
-            Db::Postgres(p) => {
-                bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(p).await?.map(Row::Pg)
-            }
+            Db::Postgres(p) => p
+                .note(bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(p.ready()?).await)?
+                .map(Row::Pg),
         })
     }
 
@@ -496,7 +527,9 @@ impl Db {
                 tx.commit().await?;
                 return Ok(n);
             }
-            Db::Postgres(p) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(p).await?.rows_affected(),
+            Db::Postgres(p) => {
+                p.note(bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(p.ready()?).await)?.rows_affected()
+            }
         })
     }
 
@@ -520,6 +553,20 @@ impl Db {
         if one == 1 { Ok(()) } else { Err(StoreError::Corrupt("ping answered wrong".into())) }
     }
 
+    /// PostgreSQL, while the breaker is open ([`Pg`]): tries to reach the server (within a second) and closes
+    /// it on success. Run every second by the server; nothing to do otherwise, or on SQLite.
+    pub async fn probe(&self) {
+        let Db::Postgres(p) = self else { return };
+        if !p.down.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        if let Ok(Ok(conn)) = tokio::time::timeout(Duration::from_secs(1), p.pool.acquire()).await {
+            drop(conn);
+            p.down.store(false, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!("the database is reachable again");
+        }
+    }
+
     /// SQLite: copies the write-ahead log into the database without blocking writers (PASSIVE), off the
     /// request path. PostgreSQL: nothing.
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
@@ -532,14 +579,14 @@ impl Db {
     pub fn pool_stats(&self) -> PoolStats {
         match self {
             Db::Sqlite { read, .. } => PoolStats { size: read.size() + 1, idle: read.num_idle() },
-            Db::Postgres(p) => PoolStats { size: p.size(), idle: p.num_idle() },
+            Db::Postgres(p) => PoolStats { size: p.pool.size(), idle: p.pool.num_idle() },
         }
     }
 
     pub async fn close(&self) {
         match self {
             Db::Sqlite { read, .. } => read.close().await,
-            Db::Postgres(p) => p.close().await,
+            Db::Postgres(p) => p.pool.close().await,
         }
     }
 }
