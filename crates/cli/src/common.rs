@@ -104,7 +104,7 @@ pub(crate) const SECRET_MIN_CHARS: usize = 16;
 
 /// `LICENSD_SECRET`: seals the signing keys at rest when set.
 pub(crate) fn secret() -> Option<String> {
-    let s = std::env::var("LICENSD_SECRET").ok().filter(|s| !s.is_empty())?;
+    let s = crate::config::env_or_file("secret")?;
     static WARNED: std::sync::Once = std::sync::Once::new();
     if s.chars().count() < SECRET_MIN_CHARS {
         WARNED.call_once(|| {

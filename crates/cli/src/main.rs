@@ -2,6 +2,7 @@
 //! the command line and dispatches.
 
 mod common;
+mod config;
 mod dev;
 mod devmate;
 mod key;
@@ -9,7 +10,7 @@ mod license;
 mod serve;
 mod token;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 use crate::common::{DbArg, open};
 use crate::dev::DevCmd;
@@ -18,9 +19,25 @@ use crate::license::LicenseCmd;
 use crate::serve::FrontDoorArgs;
 use crate::token::TokenCmd;
 
+/// What `--help` adds about the environment (every flag's own variable is shown beside it).
+const ENV_HELP: &str = "Environment variables without a flag: LICENSD_SECRET (seals the signing keys at rest; \
+    keep it), LICENSD_LOG (log filter: debug, licensd_store=debug, ...; default info), LICENSD_LOG_FORMAT (json), \
+    LICENSD_CONFIG (the --config file). A --config FILE (TOML) may hold any flag or variable: its keys are the \
+    flags' long names (db, listen, rate-limit-client-ip, ...) and secret, log, log-format; a flag or an \
+    environment variable overrides the file.";
+
 #[derive(Parser)]
-#[command(name = "licensd", version, about = "Self-hosted software licensing server")]
+#[command(
+    name = "licensd",
+    version,
+    about = "Self-hosted software licensing server",
+    after_long_help = ENV_HELP
+)]
 struct Cli {
+    /// A TOML file with any flag or variable (`db = "postgres://…"`, `listen = "0.0.0.0:8080"`, `secret = …`);
+    /// flags and environment variables override it.
+    #[arg(long, global = true, env = "LICENSD_CONFIG")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -28,6 +45,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the HTTP server (management API, client API, operations).
+    #[command(after_long_help = ENV_HELP)]
     Serve {
         #[command(flatten)]
         db: DbArg,
@@ -140,9 +158,11 @@ enum ExportCmd {
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("LICENSD_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter = config::env_or_file("log")
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if std::env::var("LICENSD_LOG_FORMAT").is_ok_and(|f| f == "json") {
+    if config::env_or_file("log-format").is_some_and(|f| f == "json") {
         builder.json().init();
     } else {
         builder.init();
@@ -151,7 +171,15 @@ fn init_logging() {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let command = match config::apply(Cli::command(), &args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let cli = Cli::from_arg_matches(&command.get_matches_from(&args)).unwrap_or_else(|e| e.exit());
     init_logging();
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -654,3 +654,83 @@ impl Proxy {
         }
     }
 }
+
+#[test]
+fn a_config_file_holds_any_flag_and_the_environment_and_flags_override_it() {
+    let dir = temp_db("config").parent().unwrap().to_path_buf();
+    let url = |n: &str| format!("sqlite://{}", dir.join(format!("{n}.db")).display());
+    let key_of = |args: &[&str], envs: &[(&str, &str)]| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["key", "show", "--json"]).args(args).env("LICENSD_LOG", "warn").env_remove("LICENSD_DB");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["key_id"].as_str().unwrap().to_string()
+    };
+    let mut keys = std::collections::HashMap::new();
+    for n in ["file", "env", "flag"] {
+        assert!(run(&["migrate", "--db", &url(n)]).0);
+        keys.insert(n, key_of(&["--db", &url(n)], &[]));
+    }
+    let file = dir.join("licensd.toml");
+    std::fs::write(
+        &file,
+        format!("db = \"{}\"\nlisten = \"127.0.0.1:0\"\nrate_limit_client_ip = \"7/min\"\n", url("file")),
+    )
+    .unwrap();
+    let cfg = file.to_str().unwrap();
+    assert_eq!(key_of(&["--config", cfg], &[]), keys["file"]);
+    assert_eq!(key_of(&[], &[("LICENSD_CONFIG", cfg)]), keys["file"]);
+    assert_eq!(
+        key_of(&["--config", cfg], &[("LICENSD_DB", &url("env"))]),
+        keys["env"],
+        "the environment overrides the file"
+    );
+    assert_eq!(
+        key_of(&["--config", cfg, "--db", &url("flag")], &[("LICENSD_DB", &url("env"))]),
+        keys["flag"],
+        "a flag overrides both"
+    );
+    // serve reads its flags from it too: the listen address and a rate limit.
+    let server = serve(&["--config", cfg], &[]);
+    let limited: Vec<u16> = (0..8)
+        .map(|_| {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                reqwest::Client::new()
+                    .post(format!("{}/api/v1/client/check", server.url))
+                    .body(r#"{"license_key":"K","hardware_id":"h","product":"p"}"#)
+                    .header("content-type", "application/json")
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    assert_eq!(limited.iter().filter(|s| **s == 429).count(), 1, "7/min from the file: {limited:?}");
+    graceful_stop(server);
+    // An unknown key is refused with the valid ones listed; so is a file that is not TOML.
+    std::fs::write(&file, "dbb = \"x\"\n").unwrap();
+    let (ok, _, stderr) = run(&["key", "show", "--config", cfg]);
+    assert!(!ok && stderr.contains("unknown key \"dbb\"") && stderr.contains("db-pool-size"), "{stderr}");
+    std::fs::write(&file, "db = \n").unwrap();
+    let (ok, _, stderr) = run(&["key", "show", "--config", cfg]);
+    assert!(!ok && stderr.contains("not valid TOML"), "{stderr}");
+    // `serve --help` names every variable, those without a flag too.
+    let (_, help, _) = run(&["serve", "--help"]);
+    for var in [
+        "env: LICENSD_DB=",
+        "env: LICENSD_LISTEN=",
+        "env: LICENSD_DB_POOL_SIZE=",
+        "LICENSD_SECRET",
+        "LICENSD_LOG",
+        "LICENSD_LOG_FORMAT",
+        "LICENSD_CONFIG",
+    ] {
+        assert!(help.contains(var), "{var} missing from serve --help");
+    }
+}
