@@ -158,14 +158,27 @@ enum ExportCmd {
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = config::env_or_file("log")
-        .and_then(|f| EnvFilter::try_new(f).ok())
-        .unwrap_or_else(|| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if config::env_or_file("log-format").is_some_and(|f| f == "json") {
+    let wanted = config::env_or_file("log");
+    let filter = wanted.as_deref().and_then(|f| EnvFilter::try_new(f).ok());
+    let bad_filter = wanted.filter(|_| filter.is_none());
+    let filter = filter.unwrap_or_else(|| EnvFilter::new("info,sqlx=warn"));
+    // Colours only on a terminal (journald, `docker logs` and files get plain text), and never with NO_COLOR.
+    use std::io::IsTerminal as _;
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
+    let format = config::env_or_file("log-format");
+    if format.as_deref() == Some("json") {
         builder.json().init();
     } else {
         builder.init();
+    }
+    if let Some(f) = bad_filter {
+        tracing::warn!(
+            "LICENSD_LOG={f:?} is not a log filter (e.g. info, debug, licensd_store=debug); logging at info"
+        );
+    }
+    if let Some(f) = format.filter(|f| f != "json" && f != "text") {
+        tracing::warn!("LICENSD_LOG_FORMAT={f:?} is not a log format (text or json); logging as text");
     }
 }
 

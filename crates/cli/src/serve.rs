@@ -178,7 +178,7 @@ pub(crate) async fn serve(
     tokio::spawn(warn_weak_license_keys(db.clone()));
     tracing::info!(
         %addr,
-        version = env!("CARGO_PKG_VERSION"),
+        version = %env!("CARGO_PKG_VERSION"),
         db = %redact(&config.db),
         backend = ?db.dialect(),
         key_id = %state.key().key_id,

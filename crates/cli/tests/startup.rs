@@ -734,3 +734,42 @@ fn a_config_file_holds_any_flag_and_the_environment_and_flags_override_it() {
         assert!(help.contains(var), "{var} missing from serve --help");
     }
 }
+
+#[test]
+fn logs_have_an_access_line_per_request_a_start_line_and_no_colours_off_a_terminal() {
+    let db = temp_db("logs");
+    let url = format!("sqlite://{}", db.display());
+    let log = db.with_file_name("stderr.log");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--db", &url, "--listen", "127.0.0.1:0"])
+        .env("LICENSD_LOG", "info")
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let server = Server { url: line.trim().trim_start_matches("licensd listening on ").to_string(), child };
+    assert_eq!(get(&format!("{}/healthz", server.url), None, "").0, 200);
+    assert_eq!(get(&format!("{}/api/v1/licenses?license_key=SECRET-KEY", server.url), None, "").0, 401);
+    graceful_stop(server);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains('\u{1b}'), "no ANSI escapes in a file: {text}");
+    let start = text.lines().find(|l| l.contains("licensd started")).expect("a start line");
+    for part in [concat!("version=", env!("CARGO_PKG_VERSION")), "db=sqlite://", "key_id="] {
+        assert!(start.contains(part), "{part} in {start}");
+    }
+    let access: Vec<&str> = text.lines().filter(|l| l.contains("licensd::access")).collect();
+    assert_eq!(access.len(), 2, "{text}");
+    assert!(
+        access[0].contains("method=GET") && access[0].contains("route=/healthz") && access[0].contains("status=200")
+    );
+    assert!(access[0].contains("client=127.0.0.1") && access[0].contains("ms="), "{}", access[0]);
+    assert!(access[1].contains("route=/api/v1/licenses") && access[1].contains("status=401"), "{}", access[1]);
+    assert!(!text.contains("SECRET-KEY"), "queries stay out of the log");
+    assert!(text.lines().last().unwrap_or_default().contains("stopped"), "a closing line: {text}");
+    // A bad filter or format is said, not silently ignored.
+    let out = Command::new(BIN).args(["key", "show", "--db", &url]).env("LICENSD_LOG", "lots[").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a log filter"));
+}

@@ -67,11 +67,24 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
     let method = method_label(req.method());
     let start = Instant::now();
+    let client = state.http.client_ip(req.headers(), req.extensions());
     let (res, statements) = licensd_store::db::count_statements(next.run(req)).await;
+    let elapsed = start.elapsed();
+    // The access log: one line per request at `info` (`LICENSD_LOG=info,licensd::access=off` silences it).
+    // The route template, never the path or query: those can carry license keys.
+    tracing::info!(
+        target: "licensd::access",
+        method = method,
+        route = %route,
+        status = res.status().as_u16(),
+        ms = format_args!("{:.1}", elapsed.as_secs_f64() * 1000.0),
+        client = %client,
+        "request"
+    );
     let m = &state.metrics;
     m.statements.get_or_create(&RouteLabels { route: route.clone() }).inc_by(statements);
     m.requests.get_or_create(&RequestLabels { method, route: route.clone(), status: res.status().as_u16() }).inc();
-    m.latency.get_or_create(&RouteLabels { route }).observe(start.elapsed().as_secs_f64());
+    m.latency.get_or_create(&RouteLabels { route }).observe(elapsed.as_secs_f64());
     res
 }
 
