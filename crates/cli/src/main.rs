@@ -70,6 +70,15 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Write a consistent copy of a live SQLite database to FILE (`VACUUM INTO`: writers go on; the copy holds
+    /// every commit made before it began; created 0600). PostgreSQL: use pg_dump (docs/operations.md).
+    Backup {
+        #[command(flatten)]
+        db: DbArg,
+        /// The file to write; must not exist.
+        #[arg(long)]
+        out: String,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -219,6 +228,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             serve::serve(front.into_config(db.db, listen)?, options, no_migrate).await
         }
         Cmd::Migrate { db, check, json } => migrate(&db, check, json).await,
+        Cmd::Backup { db, out } => {
+            let opened = open(&db).await?;
+            let started = std::time::Instant::now();
+            opened.backup(&out).await?;
+            opened.close().await;
+            let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+            println!(
+                "backed up to {out} ({size} bytes in {:.1?}); restore: stop licensd, put it in place of the database",
+                started.elapsed()
+            );
+            Ok(())
+        }
         Cmd::Token { cmd } => token::token(cmd).await,
         Cmd::Key { cmd } => key::key(cmd).await,
         Cmd::License { cmd } => license::license(cmd).await,
