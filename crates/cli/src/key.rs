@@ -13,14 +13,19 @@ pub(crate) enum KeyCmd {
     Show {
         #[command(flatten)]
         db: DbArg,
+        /// Print the result as JSON (one object on one line), for scripts.
         #[arg(long)]
         json: bool,
+        /// Print only the public key (base64), for embedding: `PK=$(licensd key show --raw)`.
+        #[arg(long, conflicts_with = "json")]
+        raw: bool,
     },
     /// Make a new signing key active; old keys stay retrievable, so what they signed still verifies.
     /// Running servers pick the new key up within 30 seconds.
     Rotate {
         #[command(flatten)]
         db: DbArg,
+        /// Print the result as JSON (one object on one line), for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -33,6 +38,7 @@ pub(crate) enum KeyCmd {
         /// The file to write (created 0600; never over an existing one).
         #[arg(long)]
         out: String,
+        /// Print the result as JSON (one object on one line), for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -45,6 +51,7 @@ pub(crate) enum KeyCmd {
         /// Make the file's active key the signing key (the current one is retired; what it signed still verifies).
         #[arg(long)]
         activate: bool,
+        /// Print the result as JSON (one object on one line), for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -53,6 +60,7 @@ pub(crate) enum KeyCmd {
     Encrypt {
         #[command(flatten)]
         db: DbArg,
+        /// Print the result as JSON (one object on one line), for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -100,9 +108,9 @@ pub(crate) async fn key_encrypt(db: &DbArg, json: bool) -> anyhow::Result<()> {
 }
 
 pub(crate) async fn key(cmd: KeyCmd) -> anyhow::Result<()> {
-    let (db, json, rotate) = match cmd {
-        KeyCmd::Show { db, json } => (db, json, false),
-        KeyCmd::Rotate { db, json } => (db, json, true),
+    let (db, json, rotate, raw) = match cmd {
+        KeyCmd::Show { db, json, raw } => (db, json, false, raw),
+        KeyCmd::Rotate { db, json } => (db, json, true, false),
         KeyCmd::Encrypt { db, json } => return key_encrypt(&db, json).await,
         KeyCmd::Export { db, out, json } => return key_export(&db, &out, json).await,
         KeyCmd::Import { db, file, activate, json } => return key_import(&db, &file, activate, json).await,
@@ -118,7 +126,9 @@ pub(crate) async fn key(cmd: KeyCmd) -> anyhow::Result<()> {
             "warning: the new key is stored unencrypted; set LICENSD_SECRET and run `licensd key encrypt` to seal it"
         );
     }
-    if json {
+    if raw {
+        println!("{}", k.public_base64());
+    } else if json {
         println!("{}", serde_json::json!({"alg": "ed25519", "key_id": k.key_id, "public_key": k.public_base64()}));
     } else {
         if rotate {

@@ -49,8 +49,8 @@ enum Cmd {
     Serve {
         #[command(flatten)]
         db: DbArg,
-        /// Address to listen on; port 0 takes a free port.
-        #[arg(long, env = "LICENSD_LISTEN", default_value = "127.0.0.1:8080")]
+        /// Address to listen on: IP:PORT, HOST:PORT or :PORT (every interface); port 0 takes a free port.
+        #[arg(long, env = "LICENSD_LISTEN", default_value = "127.0.0.1:8080", value_parser = common::parse_listen)]
         listen: std::net::SocketAddr,
         /// Do not apply migrations; refuse to start if any is pending (a rolling deploy runs `licensd migrate`
         /// once, then starts every instance with this flag).
@@ -67,6 +67,7 @@ enum Cmd {
         /// Only report: list applied and pending migrations, change nothing (exit status 1 if any is pending).
         #[arg(long)]
         check: bool,
+        /// Print the result as JSON (one object on one line), for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -110,6 +111,7 @@ enum Cmd {
         /// Refuse a trial license's file.
         #[arg(long)]
         refuse_trial: bool,
+        /// Print the result as JSON (one object on one line), for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -193,6 +195,7 @@ fn init_logging() {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    quiet_on_closed_pipe();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let command = match config::apply(Cli::command(), &args) {
         Ok(c) => c,
@@ -265,6 +268,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             license::verify(&file, &public_key, hardware_id.as_deref(), product.as_deref(), refuse_trial, json)
         }
     }
+}
+
+/// `licensd token create | head -n 1`: the reader has gone, so printing fails; that ends the command quietly,
+/// as a closed pipe ends any Unix tool, instead of a panic message (Rust ignores SIGPIPE).
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg =
+            payload.downcast_ref::<String>().map(String::as_str).or_else(|| payload.downcast_ref::<&str>().copied());
+        if msg.is_some_and(|m| m.contains("failed printing to stdout") && m.contains("Broken pipe")) {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }
 
 /// `licensd migrate`.

@@ -914,3 +914,23 @@ fn signing_keys_export_under_a_passphrase_and_import_into_a_new_database() {
         assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["present"].as_array().unwrap().len(), 2);
     }
 }
+
+#[test]
+fn listen_takes_host_names_and_a_closed_pipe_ends_a_command_quietly() {
+    let db = temp_db("papercuts");
+    let url = format!("sqlite://{}", db.display());
+    let server = serve(&["--db", &url, "--listen", "localhost:0"], &[]);
+    assert!(server.url.starts_with("http://127.0.0.1:"), "{}", server.url);
+    graceful_stop(server);
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -o pipefail; {BIN} token create --db {url} --name a --role admin | head -n 1"))
+        .env("LICENSD_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !stderr.contains("panicked"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("created admin token a"));
+    let (ok, stdout, _) = run(&["key", "show", "--db", &url, "--raw"]);
+    assert!(ok && stdout.trim().len() == 44 && !stdout.contains(' '), "just the base64 key: {stdout:?}");
+}
