@@ -753,6 +753,18 @@ fn logs_have_an_access_line_per_request_a_start_line_and_no_colours_off_a_termin
     let server = Server { url: line.trim().trim_start_matches("licensd listening on ").to_string(), child };
     assert_eq!(get(&format!("{}/healthz", server.url), None, "").0, 200);
     assert_eq!(get(&format!("{}/api/v1/licenses?license_key=SECRET-KEY", server.url), None, "").0, 401);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let checked = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/api/v1/client/check", server.url))
+            .header("content-type", "application/json")
+            .body(r#"{"license_key":"WHOLEKEY-NEVER-LOGGED","hardware_id":"h","product":"p"}"#)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(checked, 200);
     graceful_stop(server);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains('\u{1b}'), "no ANSI escapes in a file: {text}");
@@ -761,13 +773,15 @@ fn logs_have_an_access_line_per_request_a_start_line_and_no_colours_off_a_termin
         assert!(start.contains(part), "{part} in {start}");
     }
     let access: Vec<&str> = text.lines().filter(|l| l.contains("licensd::access")).collect();
-    assert_eq!(access.len(), 2, "{text}");
+    assert_eq!(access.len(), 3, "{text}");
     assert!(
         access[0].contains("method=GET") && access[0].contains("route=/healthz") && access[0].contains("status=200")
     );
     assert!(access[0].contains("client=127.0.0.1") && access[0].contains("ms="), "{}", access[0]);
     assert!(access[1].contains("route=/api/v1/licenses") && access[1].contains("status=401"), "{}", access[1]);
     assert!(!text.contains("SECRET-KEY"), "queries stay out of the log");
+    assert!(access[2].contains("route=/api/v1/client/check") && access[2].contains("who=key:WHOLE…"), "{}", access[2]);
+    assert!(!text.contains("WHOLEKEY-NEVER"), "only a key's first characters are logged");
     assert!(text.lines().last().unwrap_or_default().contains("stopped"), "a closing line: {text}");
     // A bad filter or format is said, not silently ignored.
     let out = Command::new(BIN).args(["key", "show", "--db", &url]).env("LICENSD_LOG", "lots[").output().unwrap();
