@@ -104,7 +104,9 @@ impl Expiry {
     fn resolve(&self, now: i64) -> anyhow::Result<Option<i64>> {
         if let Some(d) = &self.expires_in {
             let ms = licensd_core::token::parse_lifetime(d).with_context(|| {
-                format!("--expires-in {d:?}: give a whole number and a unit, m, h, d or w (90d, 12h), at most ten years")
+                format!(
+                    "--expires-in {d:?}: give a whole number and a unit, m, h, d or w (90d, 12h), at most ten years"
+                )
             })?;
             return Ok(Some(now + ms));
         }
@@ -171,7 +173,14 @@ pub(crate) async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string(&t)?);
             } else {
-                println!("updated {} token {} (id {}){}{}", t.role, t.name, t.id, products_suffix(&t), expiry_suffix(&t));
+                println!(
+                    "updated {} token {} (id {}){}{}",
+                    t.role,
+                    t.name,
+                    t.id,
+                    products_suffix(&t),
+                    expiry_suffix(&t)
+                );
             }
         }
         TokenCmd::Revoke { db, id, json } => {

@@ -258,7 +258,10 @@ mod tests {
             check(Role::Support, &Action::for_fields(["note", "license_key"])),
             Err(Denied { role: Role::Support, action: Edit })
         );
-        assert_eq!(check(Role::ReadOnly, &Action::for_fields([])), Err(Denied { role: Role::ReadOnly, action: EditNotes }));
+        assert_eq!(
+            check(Role::ReadOnly, &Action::for_fields([])),
+            Err(Denied { role: Role::ReadOnly, action: EditNotes })
+        );
     }
 
     #[test]
@@ -276,7 +279,9 @@ mod tests {
              admin token"
         );
         let d = check(Role::Manager, &[Catalog]).unwrap_err();
-        assert!(d.detail("token").ends_with("to change the catalog (products, features, templates) use an admin token"));
+        assert!(
+            d.detail("token").ends_with("to change the catalog (products, features, templates) use an admin token")
+        );
         assert_eq!(may(Role::Admin), "do everything");
     }
 }

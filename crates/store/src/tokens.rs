@@ -113,10 +113,9 @@ fn check_description(d: &str) -> Result<(), StoreError> {
 
 fn check_expiry(at: Option<i64>, now: i64) -> Result<(), StoreError> {
     match at {
-        Some(t) if t <= now => Err(StoreError::invalid(
-            "expires_at",
-            format!("{} is not in the future; give a later time", format_iso(t)),
-        )),
+        Some(t) if t <= now => {
+            Err(StoreError::invalid("expires_at", format!("{} is not in the future; give a later time", format_iso(t))))
+        }
         _ => Ok(()),
     }
 }
@@ -154,7 +153,8 @@ async fn known_codes(e: &mut impl Exec) -> Result<String, StoreError> {
 async fn set_products(tx: &mut Tx, id: i64, codes: &[String]) -> Result<(), StoreError> {
     tx.execute(query("DELETE FROM api_token_products WHERE token_id = ?").bind(id)).await?;
     for code in codes {
-        let Some(row) = tx.fetch_optional(query("SELECT id FROM products WHERE short_code = ?").bind(code.as_str())).await?
+        let Some(row) =
+            tx.fetch_optional(query("SELECT id FROM products WHERE short_code = ?").bind(code.as_str())).await?
         else {
             let known = known_codes(tx).await?;
             return Err(StoreError::invalid("product", format!("no product with short_code {code:?}; {known}")));
@@ -278,8 +278,7 @@ pub async fn update(db: &Db, id: i64, change: &TokenChange) -> Result<ApiToken, 
     Ok(token)
 }
 
-const COLUMNS: &str =
-    "id, name, role, created_at, revoked_at, description, expires_at, last_used_at, all_products";
+const COLUMNS: &str = "id, name, role, created_at, revoked_at, description, expires_at, last_used_at, all_products";
 
 fn from_row(r: &Row, products: Vec<String>) -> Result<ApiToken, StoreError> {
     let role: String = r.get("role")?;

@@ -436,7 +436,10 @@ async fn duplicate_token_names_are_made_unique(db: &Db) {
         db.fetch_all(query("SELECT setval(pg_get_serial_sequence('api_tokens', 'id'), 4)")).await.unwrap();
     }
     let e = licensd_store::tokens::create(db, "ci", licensd_core::model::Role::Admin, &[]).await.unwrap_err();
-    assert!(matches!(&e, licensd_store::StoreError::Conflict { field, message } if field == "name" && message.contains("(id 1)")), "{e:?}");
+    assert!(
+        matches!(&e, licensd_store::StoreError::Conflict { field, message } if field == "name" && message.contains("(id 1)")),
+        "{e:?}"
+    );
     licensd_store::tokens::create(db, "ci #5", licensd_core::model::Role::Admin, &[]).await.unwrap();
 }
 

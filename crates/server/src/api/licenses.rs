@@ -4,8 +4,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use licensd_core::model::{License, LicenseInput};
 use licensd_core::access::Action;
+use licensd_core::model::{License, LicenseInput};
 use licensd_store::licenses;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -29,7 +29,11 @@ pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiRes
 #[utoipa::path(post, path = "/api/v1/licenses", tag = "licenses", operation_id = "create_licenses", request_body = LicenseInput,
     responses((status = 201, description = "Created", body = License), crate::api::Common, crate::api::BodyErrors, (status = 403, description = "A manager may not change an existing label's colour", body = ErrorBody), (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = ErrorBody)),
     security(("token" = [])))]
-pub async fn create(State(s): State<AppState>, auth: Auth, RawBody(body): RawBody) -> ApiResult<(StatusCode, Json<License>)> {
+pub async fn create(
+    State(s): State<AppState>,
+    auth: Auth,
+    RawBody(body): RawBody,
+) -> ApiResult<(StatusCode, Json<License>)> {
     let scope = auth.permit(&[Action::Create])?;
     let i: LicenseInput = parse_json(&body)?;
     Ok((StatusCode::CREATED, Json(licenses::create(&s.db, &scope, &i).await?)))
@@ -184,14 +188,8 @@ pub async fn unassign_user(
 ) -> ApiResult<Json<Message>> {
     let scope = auth.permit(&[Action::Edit])?;
     let i: licensd_core::model::UnassignUserInput = parse_json(&body)?;
-    licensd_store::license_users::unassign(
-        &s.db,
-        &scope,
-        id,
-        i.license_user_id,
-        i.license_user_email.as_deref(),
-    )
-    .await?;
+    licensd_store::license_users::unassign(&s.db, &scope, id, i.license_user_id, i.license_user_email.as_deref())
+        .await?;
     Ok(Json(Message { message: "License unassigned." }))
 }
 

@@ -30,7 +30,11 @@ pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiRes
 #[utoipa::path(post, path = "/api/v1/orders", tag = "orders", operation_id = "create_orders", request_body = OrderInput,
     responses((status = 201, description = "Created", body = Order), crate::api::Common, crate::api::BodyErrors, (status = 403, description = "A manager may not change an existing label's colour", body = ErrorBody), (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = ErrorBody)),
     security(("token" = [])))]
-pub async fn create(State(s): State<AppState>, auth: Auth, RawBody(body): RawBody) -> ApiResult<(StatusCode, Json<Order>)> {
+pub async fn create(
+    State(s): State<AppState>,
+    auth: Auth,
+    RawBody(body): RawBody,
+) -> ApiResult<(StatusCode, Json<Order>)> {
     let scope = auth.permit(&[Action::Create])?;
     let i: OrderInput = parse_json(&body)?;
     Ok((StatusCode::CREATED, Json(orders::create(&s.db, &scope, i).await?)))

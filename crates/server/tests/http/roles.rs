@@ -52,7 +52,8 @@ async fn fixture(app: &TestApp, product: i64, n: usize) -> Fx {
         .unwrap();
     assert_eq!(r.status(), 201);
     let device = r.json::<Value>().await.unwrap()["device"]["id"].as_i64().unwrap();
-    let f = app.post("/api/v1/product-features", json!({"product": product, "code": format!("f{n}"), "name": "F"})).await;
+    let f =
+        app.post("/api/v1/product-features", json!({"product": product, "code": format!("f{n}"), "name": "F"})).await;
     assert_eq!(f.status, 201, "{}", f.text);
     Fx {
         license: l["id"].as_i64().unwrap(),
@@ -79,12 +80,30 @@ fn cases() -> Vec<Case> {
     use Action::*;
     let none = |_: &Fx| None;
     vec![
-        Case { action: Read, method: Method::GET, path: |f| format!("/api/v1/licenses/{}", f.license), body: none, ok: 200 },
+        Case {
+            action: Read,
+            method: Method::GET,
+            path: |f| format!("/api/v1/licenses/{}", f.license),
+            body: none,
+            ok: 200,
+        },
         Case { action: Read, method: Method::GET, path: |_| "/api/v1/customers".into(), body: none, ok: 200 },
-        Case { action: Read, method: Method::GET, path: |f| format!("/api/v1/devices/{}", f.device), body: none, ok: 200 },
+        Case {
+            action: Read,
+            method: Method::GET,
+            path: |f| format!("/api/v1/devices/{}", f.device),
+            body: none,
+            ok: 200,
+        },
         Case { action: Read, method: Method::GET, path: |_| "/api/v1/events".into(), body: none, ok: 200 },
         Case { action: Read, method: Method::GET, path: |_| "/api/v1/products".into(), body: none, ok: 200 },
-        Case { action: Read, method: Method::GET, path: |f| format!("/v2/customers/{}", f.customer), body: none, ok: 200 },
+        Case {
+            action: Read,
+            method: Method::GET,
+            path: |f| format!("/v2/customers/{}", f.customer),
+            body: none,
+            ok: 200,
+        },
         Case {
             action: DisableEnable,
             method: Method::POST,
@@ -379,7 +398,9 @@ async fn support_cannot_delete_a_license_and_nothing_is_deleted(app: TestApp) {
     let l = app.get(&path).await;
     assert_eq!((l.status, l.body["license_key"].as_str()), (200, Some(f.key.as_str())));
     // What support is for works on that license: block it with a note, free its device, unblock it.
-    let r = app.call(Method::POST, &format!("{path}/disable"), Some(&support), Some(Body::Json(json!({"note": "fraud?"})))).await;
+    let r = app
+        .call(Method::POST, &format!("{path}/disable"), Some(&support), Some(Body::Json(json!({"note": "fraud?"}))))
+        .await;
     assert_eq!((r.status, &r.body["enabled"]), (200, &json!(false)), "{}", r.text);
     let r = app.call(Method::POST, &format!("/api/v1/devices/{}/deactivate", f.device), Some(&support), None).await;
     assert_eq!((r.status, &r.body["active"]), (200, &json!(false)), "{}", r.text);
@@ -409,9 +430,12 @@ async fn support_and_read_only_tokens_see_their_products_or_every_product(app: T
     let theirs = app.product("other").await;
     let f = fixture(&app, mine, 1).await;
     let t = app.template(theirs, "o", json!({})).await;
-    let other =
-        app.license(json!({"license_template": t, "customer": {"email": "o@example.com"}})).await["id"].as_i64().unwrap();
-    for (role, limited) in [(Role::Support, true), (Role::Support, false), (Role::ReadOnly, true), (Role::ReadOnly, false)] {
+    let other = app.license(json!({"license_template": t, "customer": {"email": "o@example.com"}})).await["id"]
+        .as_i64()
+        .unwrap();
+    for (role, limited) in
+        [(Role::Support, true), (Role::Support, false), (Role::ReadOnly, true), (Role::ReadOnly, false)]
+    {
         let name = format!("{role}-{limited}");
         let token = app.token(&name, role, if limited { &["app"] } else { &[] }).await;
         let list = app.call(Method::GET, "/api/v1/licenses", Some(&token), None).await;
@@ -456,9 +480,13 @@ async fn an_expired_token_answers_401_saying_it_expired(app: TestApp) {
     assert_eq!(r.status, 401);
     assert_eq!(r.body, json!({"errors": [{"title": "Unauthorized", "detail": format!("Token expired at {at}.")}]}));
     // Extending it makes it work again; an expiry in the past is refused.
-    let e = licensd_store::tokens::update(&app.db, t.id, &TokenChange { expires_at: Some(Some(past)), ..Default::default() })
-        .await
-        .unwrap_err();
+    let e = licensd_store::tokens::update(
+        &app.db,
+        t.id,
+        &TokenChange { expires_at: Some(Some(past)), ..Default::default() },
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(&e, licensd_store::StoreError::Invalid { field, .. } if field == "expires_at"), "{e:?}");
     licensd_store::tokens::update(&app.db, t.id, &TokenChange { expires_at: Some(None), ..Default::default() })
         .await
@@ -469,9 +497,13 @@ async fn an_expired_token_answers_401_saying_it_expired(app: TestApp) {
     assert_error(&app.call(Method::GET, "/api/v1/licenses", Some(&secret), None).await, 401, "UNAUTHORIZED");
     let again = licensd_store::tokens::revoke(&app.db, t.id).await.unwrap();
     assert!(again.already);
-    let e = licensd_store::tokens::update(&app.db, t.id, &TokenChange { description: Some("x".into()), ..Default::default() })
-        .await
-        .unwrap_err();
+    let e = licensd_store::tokens::update(
+        &app.db,
+        t.id,
+        &TokenChange { description: Some("x".into()), ..Default::default() },
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(e, licensd_store::StoreError::State(_)), "{e:?}");
 }
 
@@ -521,7 +553,8 @@ async fn a_tokens_products_can_be_changed_and_apply_at_once(app: TestApp) {
     let id = licensd_store::tokens::list(&app.db).await.unwrap().into_iter().find(|t| t.name == "reseller").unwrap().id;
     let count = |r: Resp| r.body["count"].as_i64();
     assert_eq!(count(app.call(Method::GET, "/api/v1/licenses", Some(&secret), None).await), Some(1));
-    let change = TokenChange { products: Some(Products::Only(vec!["app".into(), "other".into()])), ..Default::default() };
+    let change =
+        TokenChange { products: Some(Products::Only(vec!["app".into(), "other".into()])), ..Default::default() };
     let t = licensd_store::tokens::update(&app.db, id, &change).await.unwrap();
     assert_eq!(t.products, ["app", "other"]);
     assert_eq!(count(app.call(Method::GET, "/api/v1/licenses", Some(&secret), None).await), Some(2));
@@ -530,9 +563,13 @@ async fn a_tokens_products_can_be_changed_and_apply_at_once(app: TestApp) {
     let list = app.call(Method::GET, "/api/v1/licenses", Some(&secret), None).await;
     assert_eq!(list.body["results"][0]["product"]["short_code"], "other");
     // A manager needs products; an unknown short code is named with the ones that exist.
-    let e = licensd_store::tokens::update(&app.db, id, &TokenChange { products: Some(Products::All), ..Default::default() })
-        .await
-        .unwrap_err();
+    let e = licensd_store::tokens::update(
+        &app.db,
+        id,
+        &TokenChange { products: Some(Products::All), ..Default::default() },
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(&e, licensd_store::StoreError::Invalid { field, .. } if field == "product"), "{e:?}");
     let change = TokenChange { products: Some(Products::Only(vec!["nope".into()])), ..Default::default() };
     let e = licensd_store::tokens::update(&app.db, id, &change).await.unwrap_err().to_string();
