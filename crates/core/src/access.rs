@@ -284,4 +284,10 @@ mod tests {
         );
         assert_eq!(may(Role::Admin), "do everything");
     }
+
+    #[test]
+    fn docs_security_shows_this_table() {
+        let doc = include_str!("../../../docs/security.md");
+        assert!(doc.contains(&markdown_table()), "docs/security.md must hold, verbatim:\n{}", markdown_table());
+    }
 }
