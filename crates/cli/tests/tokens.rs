@@ -77,6 +77,9 @@ fn time_of(v: &Value) -> i64 {
 }
 
 fn lifecycle(db: &str) {
+    // Commands other than `serve` and `migrate` never create a database.
+    let (ok, _, stderr) = run(db, &["migrate"]);
+    assert!(ok, "{stderr}");
     let ops = json_of(db, &["token", "create", "--name", "ops", "--role", "admin", "--json"]);
     assert_eq!((&ops["role"], &ops["all_products"], &ops["products"]), (&json!("admin"), &json!(true), &json!([])));
     let admin = ops["token"].as_str().unwrap().to_string();
