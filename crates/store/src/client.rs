@@ -47,7 +47,7 @@ fn refuse<T>(r: Refusal) -> Result<T, StoreError> {
 }
 
 fn client_scope() -> Scope {
-    Scope { actor: "client".into(), token_id: None, products: None }
+    Scope { actor: "client".into(), token_id: None, products: None, role: licensd_core::model::Role::Admin }
 }
 
 const LICENSE_COLS: &str = "l.id, l.license_key, l.enabled, l.refunded, l.license_type, l.max_activations, l.times_activated, \

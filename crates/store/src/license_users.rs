@@ -75,7 +75,7 @@ static MANAGER_SPEC: Spec = Spec { fields: MANAGER_FIELDS, id_expr: "u.id" };
 
 /// The allow-list a list request of this scope is parsed with (same names for everyone).
 pub fn spec_for(scope: &Scope) -> &'static Spec {
-    if scope.is_admin() { &SPEC } else { &MANAGER_SPEC }
+    if scope.all_products() { &SPEC } else { &MANAGER_SPEC }
 }
 
 /// Appends the condition under which a license user (`u`) is visible to a manager: assigned to a license

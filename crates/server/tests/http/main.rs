@@ -15,6 +15,7 @@ mod history;
 mod hostile_input;
 mod licenses;
 mod openapi;
+mod roles;
 mod scoping;
 mod search;
 mod search_props;
