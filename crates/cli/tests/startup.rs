@@ -740,6 +740,9 @@ fn logs_have_an_access_line_per_request_a_start_line_and_no_colours_off_a_termin
     let db = temp_db("logs");
     let url = format!("sqlite://{}", db.display());
     let log = db.with_file_name("stderr.log");
+    assert!(run(&["migrate", "--db", &url]).0);
+    let (_, out, _) = run(&["token", "create", "--db", &url, "--name", "desk", "--role", "admin"]);
+    let token = out.lines().last().unwrap().to_string();
     let mut child = Command::new(BIN)
         .args(["serve", "--db", &url, "--listen", "127.0.0.1:0"])
         .env("LICENSD_LOG", "info")
@@ -765,6 +768,7 @@ fn logs_have_an_access_line_per_request_a_start_line_and_no_colours_off_a_termin
             .status()
     });
     assert_eq!(checked, 200);
+    assert_eq!(get(&format!("{}/api/v1/products", server.url), Some(&token), "Bearer").0, 200);
     graceful_stop(server);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains('\u{1b}'), "no ANSI escapes in a file: {text}");
@@ -773,15 +777,17 @@ fn logs_have_an_access_line_per_request_a_start_line_and_no_colours_off_a_termin
         assert!(start.contains(part), "{part} in {start}");
     }
     let access: Vec<&str> = text.lines().filter(|l| l.contains("licensd::access")).collect();
-    assert_eq!(access.len(), 3, "{text}");
+    assert_eq!(access.len(), 4, "{text}");
     assert!(
         access[0].contains("method=GET") && access[0].contains("route=/healthz") && access[0].contains("status=200")
     );
     assert!(access[0].contains("client=127.0.0.1") && access[0].contains("ms="), "{}", access[0]);
     assert!(access[1].contains("route=/api/v1/licenses") && access[1].contains("status=401"), "{}", access[1]);
+    assert!(access[1].contains("who=-"), "no token, no name: {}", access[1]);
     assert!(!text.contains("SECRET-KEY"), "queries stay out of the log");
     assert!(access[2].contains("route=/api/v1/client/check") && access[2].contains("who=key:WHOLE…"), "{}", access[2]);
     assert!(!text.contains("WHOLEKEY-NEVER"), "only a key's first characters are logged");
+    assert!(access[3].contains("who=token:desk") && !text.contains(&token), "{}", access[3]);
     assert!(text.lines().last().unwrap_or_default().contains("stopped"), "a closing line: {text}");
     // A bad filter or format is said, not silently ignored.
     let out = Command::new(BIN).args(["key", "show", "--db", &url]).env("LICENSD_LOG", "lots[").output().unwrap();

@@ -389,6 +389,9 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Result<Auth
     Ok(match licensd_store::tokens::authenticate(&state.db, secret).await? {
         Presented::Valid(a) => {
             state.last_uses.note(a.id, a.last_used_at, licensd_core::time::now_ms());
+            if let Some(who) = parts.extensions.get::<crate::metrics::Who>() {
+                who.set(format!("token:{}", a.name));
+            }
             Ok(a)
         }
         Presented::Expired(at) => Err(NoToken::Expired(at)),
