@@ -369,6 +369,7 @@ pub async fn offline_deactivate(State(s): State<AppState>, JsonBody(b): JsonBody
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct KeyQuery {
     /// An older key's id; the active key when absent.
     key_id: Option<String>,
