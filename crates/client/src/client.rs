@@ -729,6 +729,16 @@ mod tests {
     use crate::mock::{Mock, Reply};
     use std::sync::Arc;
 
+    #[test]
+    fn answers_name_the_key_asked_about_as_the_server_matches_it() {
+        assert!(key_matches("ACME-7H3KQ-2HPRZ", " acme-7h3kq-2hprz\n"));
+        assert!(key_matches("acme-7H3KQ-2HPRZ", "ACME-7h3kq-2HPRZ"), "a prefix of any case");
+        assert!(key_matches("id593311373237odr", "id593311373237odr "));
+        assert!(!key_matches("id593311373237odr", "ID593311373237ODR"), "lower-case letters of its own");
+        assert!(!key_matches("ACME-7H3KQ-2HPRZ", "ACME-7H3KQ-2HPRX"));
+        assert!(!key_matches("ACME-7H3KQ-2HPRZ", "ACME7H3KQ2HPRZ"));
+    }
+
     fn req() -> LicenseRequest {
         LicenseRequest::new("AAAA-BBBB", "hw-1", "app").hostname("box")
     }
