@@ -85,7 +85,7 @@ async fn a_key_typed_in_another_case_with_whitespace_is_answered_and_believed(s:
     assert_eq!(LicenseFile::verify(&file, &s.public_key, "machine-1", "app").unwrap().license_key, key);
     // A DevMate key has lower-case letters of its own: another case is another key, which the server does not know.
     let devmate = license(&s, serde_json::json!({"license_key": "id593311373237odr"})).await;
-    let upper = LicenseRequest::new(&devmate.to_ascii_uppercase(), "machine-1", "app");
+    let upper = LicenseRequest::new(devmate.to_ascii_uppercase(), "machine-1", "app");
     match client.activate(&upper).await {
         Err(Error::Refused { status, code, .. }) => assert_eq!((status, code.as_str()), (404, "NOT_FOUND")),
         other => panic!("{other:?}"),
