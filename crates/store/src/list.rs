@@ -817,6 +817,90 @@ mod tests {
     ];
     static SPEC: Spec = Spec { fields: FIELDS, id_expr: "x.id", search: &[] };
 
+    static FOLDED: &[Field] = &[
+        Field::new("email", "c.email", Kind::Text).email("c.email_norm"),
+        Field::new("account_email", "a.email", Kind::Text).email_lower(),
+        Field::new("license_key", "l.license_key", Kind::Text).key(),
+    ];
+    static SEARCH: &[Search] = &[
+        Search {
+            doc: "key",
+            select: "SELECT l.customer_id FROM licenses l WHERE {}",
+            expr: "l.license_key",
+            trigram: ("licenses_fts", "license_key", "l.id"),
+            scope: SearchScope::Product("l.product_id"),
+        },
+        Search {
+            doc: "email",
+            select: "SELECT c.id FROM customers c WHERE {}",
+            expr: "c.email",
+            trigram: ("customers_fts", "email", "c.id"),
+            scope: SearchScope::Listed,
+        },
+    ];
+    static FOLDED_SPEC: Spec = Spec { fields: FOLDED, id_expr: "c.id", search: SEARCH };
+
+    #[test]
+    fn emails_and_keys_compile_to_their_folded_comparisons() {
+        let compile = |pairs: &[(&str, &str)], d: Dialect| {
+            let lp = parse(&FOLDED_SPEC, &p(pairs), &[]).unwrap();
+            let mut q = crate::db::query("");
+            lp.push_where(&mut q, d);
+            (q.sql.to_string(), q.args)
+        };
+        let (s, a) = compile(&[("email", " Ann@Example.COM "), ("account_email__in", "A@b.c, x@Y.z")], Dialect::Sqlite);
+        assert_eq!(s, " AND c.email_norm IN (?) AND lower(a.email) IN (lower(?), lower(?))");
+        assert_eq!(a, vec!["ann@example.com".into(), "A@b.c".into(), "x@Y.z".into()]);
+        let (s, a) = compile(&[("license_key", " acme-7h3kq ")], Dialect::Postgres);
+        assert_eq!(
+            s,
+            " AND (l.license_key IN (?) OR (upper(l.license_key COLLATE \"C\") IN (?) AND substr(l.license_key, \
+             strpos(l.license_key, '-') + 1) = upper(substr(l.license_key, strpos(l.license_key, '-') + 1) COLLATE \"C\")))"
+        );
+        assert_eq!(a, vec!["acme-7h3kq".into(), "ACME-7H3KQ".into()]);
+        // Other lookups compare the column as it is.
+        let (s, _) = compile(&[("email__startswith", "Ann")], Dialect::Postgres);
+        assert_eq!(s, " AND c.email LIKE ? ESCAPE '\\'");
+    }
+
+    #[test]
+    fn search_is_one_union_of_branches_each_in_scope() {
+        let lp = parse(&FOLDED_SPEC, &p(&[("search", "  ann  ")]), &[]).unwrap();
+        let manager = Scope { actor: "m".into(), token_id: Some(1), products: Some(vec![7].into()) };
+        let mut q = crate::db::query("");
+        lp.push_search(&mut q, Dialect::Sqlite, &FOLDED_SPEC, &manager);
+        assert_eq!(
+            q.sql,
+            " AND c.id IN (SELECT l.customer_id FROM licenses l WHERE l.id IN (SELECT rowid FROM licenses_fts WHERE \
+             licenses_fts MATCH ?) AND l.product_id IN (?) UNION SELECT c.id FROM customers c WHERE c.id IN (SELECT rowid \
+             FROM customers_fts WHERE customers_fts MATCH ?))"
+        );
+        assert_eq!(q.args, vec!["license_key : \"ann\"".into(), 7i64.into(), "email : \"ann\"".into()]);
+        let mut q = crate::db::query("");
+        lp.push_search(&mut q, Dialect::Postgres, &FOLDED_SPEC, &Scope::system());
+        assert_eq!(
+            q.sql,
+            " AND c.id IN (SELECT l.customer_id FROM licenses l WHERE l.license_key ILIKE ? ESCAPE '\\' UNION \
+             SELECT c.id FROM customers c WHERE c.email ILIKE ? ESCAPE '\\')"
+        );
+        assert_eq!(q.args, vec!["%ann%".into(), "%ann%".into()]);
+        // Lists without search refuse it as an unknown filter; short terms are refused before any SQL.
+        assert_eq!(parse(&SPEC, &p(&[("search", "ann")]), &[]).unwrap_err().param, "search");
+        assert!(parse(&FOLDED_SPEC, &p(&[("search", " an ")]), &[]).unwrap_err().message.contains("at least 3"));
+    }
+
+    #[test]
+    fn unknown_filters_suggest_names_that_end_in_them_synonyms_and_near_misses() {
+        let near = |key: &str| suggestions(&crate::licenses::SPEC, key);
+        assert_eq!(near("key")[0], "license_key");
+        assert_eq!(near("hardware_id"), ["devices__hardware_id"]);
+        assert_eq!(near("devices__hardwareid__icontains"), ["devices__hardware_id__icontains"]);
+        assert_eq!(near("invoice"), ["order__store_id"]);
+        assert_eq!(near("q"), ["search"]);
+        assert!(near("zzzzzzzz").is_empty());
+        assert!(near("email").contains(&"customer__email".to_string()), "{:?}", near("email"));
+    }
+
     fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
