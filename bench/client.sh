@@ -16,6 +16,8 @@ command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteract
 if [ -z "${LICENSD_BIN:-}" ]; then cargo build --release -q; fi
 BIN=${LICENSD_BIN:-target/release/licensd}
 
+# `migrate` creates the database (other commands refuse a missing one); binaries older than it create it themselves.
+"$BIN" migrate --db "$DB" > /dev/null 2>&1 || true
 "$BIN" dev seed --db "$DB" --licenses "$LICENSES" --keys-out "$WORK/keys.txt" 2>&1 | tail -n 1 >&2
 grep -E '^\S+ \S+ \S+$' "$WORK/keys.txt" > "$WORK/activated.txt"
 TOKEN=$("$BIN" token create --db "$DB" --name bench --role admin | tail -n 1)

@@ -17,6 +17,7 @@ export LICENSD_LOG=warn
 echo "file: $(du -h "$WORK/export.json" | cut -f1), $CUSTOMERS customers; load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 # Wall time, and the CPU time licensd itself used (what a busy machine does not inflate).
 t() { local TIMEFORMAT='%R s wall, %U s user + %S s sys CPU'; time "$@"; }
+"$BIN" migrate --db "$DB" > /dev/null 2>&1 || true   # creates the database (older binaries: import does)
 echo "import:" >&2;    t "$BIN" import devmate "$WORK/export.json" --db "$DB"
 echo "re-import:" >&2; t "$BIN" import devmate "$WORK/export.json" --db "$DB"
 echo "export:" >&2;    t "$BIN" export devmate --db "$DB" --out "$WORK/back.json"

@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; }
 WORK=$(mktemp -d /tmp/licensd-ir.XXXXXX)
 trap 'kill "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# `migrate` creates the database (other commands refuse a missing one); binaries older than it create it themselves.
+"$BIN" migrate --db "sqlite://$WORK/b.db" > /dev/null 2>&1 || true
 "$BIN" dev seed --db "sqlite://$WORK/b.db" --licenses 2000 --keys-out "$WORK/keys.txt" >/dev/null 2>&1
 read -r KEY PRODUCT HW < <(awk 'NF == 3 {print; exit}' "$WORK/keys.txt")
 TOKIO_WORKER_THREADS=1 LICENSD_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.out" \

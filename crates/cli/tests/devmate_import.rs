@@ -70,8 +70,15 @@ fn call(method: &str, url: &str, token: &str, body: Option<Value>) -> (u16, Valu
 
 /// A fresh database per backend: a temporary SQLite file, or a new PostgreSQL database when
 /// `LICENSD_TEST_POSTGRES` is set (required under CI).
+/// A fresh database per backend, created by `licensd migrate` as an operator would (other commands refuse a
+/// database that does not exist).
 fn databases(name: &str) -> Vec<String> {
-    licensd_testkit::fresh_databases(&format!("ld_{name}"), &temp_dir(name).join("l.db"))
+    let urls = licensd_testkit::fresh_databases(&format!("ld_{name}"), &temp_dir(name).join("l.db"));
+    for url in &urls {
+        let out = std::process::Command::new(BIN).args(["migrate", "--db", url]).output().unwrap();
+        assert!(out.status.success(), "migrate {url}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    urls
 }
 
 fn count(db: &str, table: &str) -> i64 {
@@ -466,7 +473,7 @@ fn bad_records_are_reported_and_never_half_applied() {
 fn other_export_shapes_and_lenient_values_are_read() {
     let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = temp_dir("shapes");
-    let db = format!("sqlite://{}", dir.join("l.db").display());
+    let db = databases("shapes").swap_remove(0);
     let records = export_fixture();
     // JSON Lines of responses, and one list response, and seed 001's shape (no date_created, string times).
     let lines = dir.join("lines.jsonl");

@@ -132,8 +132,15 @@ fn call(method: &str, url: &str, token: Option<&str>, body: Option<Value>, heade
 
 /// A fresh database per backend: a temporary SQLite file, and a new PostgreSQL database when
 /// `LICENSD_TEST_POSTGRES` is set (required under CI).
+/// A fresh database per backend, created by `licensd migrate` as an operator would (other commands refuse a
+/// database that does not exist).
 fn databases(name: &str) -> Vec<String> {
-    licensd_testkit::fresh_databases(&format!("lk_{name}"), &temp_dir(name).join("l.db"))
+    let urls = licensd_testkit::fresh_databases(&format!("lk_{name}"), &temp_dir(name).join("l.db"));
+    for url in &urls {
+        let out = std::process::Command::new(BIN).args(["migrate", "--db", url]).output().unwrap();
+        assert!(out.status.success(), "migrate {url}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    urls
 }
 
 fn block_on<F: Future>(f: F) -> F::Output {
@@ -179,10 +186,10 @@ fn database_files_are_created_owner_only() {
     }
     drop(server);
 
-    // A command on a fresh path, too.
+    // `migrate` on a fresh path, too.
     let dir = temp_dir("modes-token");
     let db = dir.join("t.db");
-    let (ok, _, stderr) = run(&["token", "create", "--db", db.to_str().unwrap(), "--name", "a", "--role", "admin"]);
+    let (ok, _, stderr) = run(&["migrate", "--db", db.to_str().unwrap()]);
     assert!(ok, "{stderr}");
     assert_eq!(mode(&db), 0o600);
     for f in ["t.db-wal", "t.db-shm", "t.db-journal"] {
@@ -198,6 +205,7 @@ fn existing_database_files_others_can_read_are_made_private() {
     let dir = temp_dir("tighten");
     let db = dir.join("l.db");
     let db_s = db.to_str().unwrap();
+    assert!(run(&["migrate", "--db", db_s]).0);
     assert!(run(&["token", "create", "--db", db_s, "--name", "a", "--role", "admin"]).0);
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::write(dir.join("l.db-journal"), b"").unwrap();
@@ -219,6 +227,7 @@ fn devmate_export_is_owner_only() {
     let db_s = db.to_str().unwrap();
     let file = dir.join("in.json");
     assert!(run(&["dev", "devmate-file", "--customers", "3", "--out", file.to_str().unwrap()]).0);
+    assert!(run(&["migrate", "--db", db_s]).0);
     assert!(run(&["import", "devmate", "--db", db_s, file.to_str().unwrap()]).0);
     let out = dir.join("out.json");
     let (ok, _, stderr) = run(&["export", "devmate", "--db", db_s, "--out", out.to_str().unwrap()]);
@@ -404,6 +413,7 @@ fn serve_with_a_secret_seals_old_keys_at_start_on_every_backend() {
 fn a_short_secret_is_warned_about() {
     let dir = temp_dir("short");
     let db = dir.join("l.db");
+    assert!(run(&["migrate", "--db", db.to_str().unwrap()]).0);
     let (ok, _, stderr) = run_env(&["key", "show", "--db", db.to_str().unwrap()], &[("LICENSD_SECRET", "hunter2")]);
     assert!(ok, "{stderr}");
     assert!(stderr.contains("shorter than 16 characters") && !stderr.contains("hunter2"), "{stderr}");

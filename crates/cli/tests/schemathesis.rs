@@ -57,6 +57,7 @@ fn openapi_document_holds_under_schemathesis() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     let db = format!("sqlite://{}", dir.join("l.db").display());
+    licensd(&["migrate", "--db", &db]);
     let admin = licensd(&["token", "create", "--db", &db, "--name", "schemathesis", "--role", "admin"]);
     let admin = admin.lines().last().expect("a token").trim().to_string();
     // Records for generated ids to find: products, templates, customers, orders, licenses, devices, events.

@@ -68,6 +68,9 @@ fn get(url: &str, token: Option<&str>, scheme: &str) -> (u16, serde_json::Value)
 }
 
 fn contract(db: &str) {
+    // As README says: `migrate` creates the database; then a token; then the server.
+    let (ok, _, stderr) = run(&["migrate", "--db", db]);
+    assert!(ok, "{stderr}");
     let (ok, stdout, stderr) = run(&["token", "create", "--db", db, "--name", "ops", "--role", "admin"]);
     assert!(ok, "{stderr}");
     let admin = stdout.lines().last().unwrap().to_string();
@@ -175,6 +178,7 @@ fn air_gapped_activation_and_offline_verification_from_the_command_line() {
     let db_path = temp_db("airgap");
     let db = format!("sqlite://{}", db_path.display());
     let keys = db_path.with_file_name("keys.txt");
+    assert!(run(&["migrate", "--db", &db]).0);
     let (ok, _, stderr) = run(&["dev", "seed", "--db", &db, "--licenses", "4", "--keys-out", keys.to_str().unwrap()]);
     assert!(ok, "{stderr}");
     assert!(stderr.contains("seeded 4 licenses"), "{stderr}");
@@ -236,6 +240,7 @@ fn air_gapped_activation_and_offline_verification_from_the_command_line() {
 /// Two real `licensd serve` processes on one database, 64 requests at once split between them, against each
 /// limit: five activation slots, five floating seats, ten consumptions. Exactly the limit succeeds.
 fn two_processes_never_exceed_limits(db: &str) {
+    assert!(run(&["migrate", "--db", db]).0);
     let (ok, stdout, stderr) = run(&["token", "create", "--db", db, "--name", "ops", "--role", "admin"]);
     assert!(ok, "{stderr}");
     let token = stdout.lines().last().unwrap().to_string();
@@ -330,4 +335,616 @@ fn two_processes_on_sqlite_never_exceed_limits() {
 fn two_processes_on_postgres_never_exceed_limits() {
     let Some(url) = licensd_testkit::fresh_postgres("lp") else { return };
     two_processes_never_exceed_limits(&url);
+}
+
+/// SQL on a database from the test, beside the binary.
+fn sql(db: &str, statement: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let d = licensd_store::Db::open(db).await.unwrap();
+        d.execute(licensd_store::db::query(statement.to_string())).await.unwrap();
+        d.close().await;
+    });
+}
+
+/// Both backends' fresh database URLs (SQLite: a path not created yet).
+fn fresh(name: &str) -> Vec<String> {
+    licensd_testkit::fresh_databases(&format!("lc_{name}"), &temp_db(name))
+}
+
+#[test]
+fn commands_other_than_serve_and_migrate_never_create_a_database() {
+    let db = temp_db("no-create");
+    let url = format!("sqlite://{}", db.display());
+    for args in [
+        vec!["key", "show", "--db", &url],
+        vec!["token", "list", "--db", &url],
+        vec!["token", "create", "--db", &url, "--name", "a", "--role", "admin"],
+        vec!["export", "devmate", "--db", &url],
+        vec!["import", "devmate", "--db", &url, "missing.json"],
+        vec!["dev", "seed", "--db", &url, "--licenses", "5"],
+    ] {
+        let (ok, stdout, stderr) = run(&args);
+        assert!(!ok, "{args:?} must fail: {stdout}");
+        assert!(stderr.contains(&format!("no database at {}", db.display())), "{args:?}: {stderr}");
+        assert!(stderr.contains("--db") && stderr.contains("licensd migrate"), "{stderr}");
+        assert!(!db.exists(), "{args:?} created {}", db.display());
+        assert!(!db.with_extension("db-wal").exists());
+    }
+    // The default URL is named as such, run where there is no licensd.db.
+    let dir = db.parent().unwrap();
+    let out = Command::new(BIN)
+        .args(["key", "show"])
+        .current_dir(dir)
+        .env_remove("LICENSD_DB")
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("the default --db sqlite://licensd.db"), "{stderr}");
+    assert!(!stderr.to_lowercase().contains("backtrace"), "a refusal is not a crash: {stderr}");
+    assert!(!dir.join("licensd.db").exists());
+}
+
+#[test]
+fn migrate_creates_the_database_applies_once_and_checks() {
+    for url in fresh("migrate") {
+        let (ok, stdout, stderr) = run(&["migrate", "--db", &url, "--check"]);
+        assert!(!ok, "pending migrations: --check exits 1 ({stdout}{stderr})");
+        assert!(stdout.starts_with("pending: 1, 2, 3"), "{stdout}");
+        let (ok, stdout, stderr) = run(&["migrate", "--db", &url, "--json"]);
+        assert!(ok, "{stderr}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let applied = v["applied_now"].as_array().unwrap();
+        assert_eq!(applied.first(), Some(&serde_json::json!(1)), "{v}");
+        assert!(applied.len() >= 13, "{v}");
+        assert_eq!(v["binary_latest"], serde_json::json!(applied.iter().filter_map(|x| x.as_i64()).max()));
+        let (ok, stdout, _) = run(&["migrate", "--db", &url]);
+        assert!(ok && stdout.starts_with("up to date"), "{stdout}");
+        let (ok, stdout, _) = run(&["migrate", "--db", &url, "--check"]);
+        assert!(ok && stdout.starts_with("up to date"), "{stdout}");
+        // Now the other commands work on it.
+        assert!(run(&["token", "create", "--db", &url, "--name", "a", "--role", "admin"]).0);
+    }
+}
+
+#[test]
+fn serve_no_migrate_refuses_pending_migrations_and_serves_a_migrated_database() {
+    for url in fresh("no-migrate") {
+        let out = Command::new(BIN)
+            .args(["serve", "--db", &url, "--listen", "127.0.0.1:0", "--no-migrate"])
+            .env("LICENSD_LOG", "warn")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains("lacks migrations 1, 2") && stderr.contains("licensd migrate"), "{stderr}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"), "no listening line on a refusal");
+        assert!(run(&["migrate", "--db", &url]).0);
+        let server = serve(&["--db", &url, "--listen", "127.0.0.1:0", "--no-migrate"], &[]);
+        assert_eq!(get(&format!("{}/healthz", server.url), None, "").0, 200);
+        graceful_stop(server);
+    }
+}
+
+#[test]
+fn a_schema_newer_than_the_binary_or_an_edited_migration_is_refused() {
+    for url in fresh("newer") {
+        assert!(run(&["migrate", "--db", &url]).0);
+        sql(&url, "INSERT INTO schema_migrations (version, applied_at, checksum) VALUES (999, 1, 'x')");
+        for args in [
+            vec!["serve", "--db", &url, "--listen", "127.0.0.1:0"],
+            vec!["key", "show", "--db", &url],
+            vec!["migrate", "--db", &url],
+        ] {
+            let (ok, stdout, stderr) = run(&args);
+            assert!(!ok && !stdout.contains("listening"), "{args:?}");
+            assert!(stderr.contains("newer than this binary") && stderr.contains("version 999"), "{stderr}");
+            assert!(stderr.contains("knows versions up to 1"), "names this binary's latest version: {stderr}");
+        }
+        sql(&url, "DELETE FROM schema_migrations WHERE version = 999");
+        sql(&url, "UPDATE schema_migrations SET checksum = 'abcdef0123456789' WHERE version = 3");
+        let (ok, _, stderr) = run(&["serve", "--db", &url, "--listen", "127.0.0.1:0"]);
+        assert!(!ok && stderr.contains("migration 3 in the database differs"), "{stderr}");
+        // Databases from before checksums (no column) get them recorded, once, and are accepted.
+        sql(&url, "UPDATE schema_migrations SET checksum = NULL");
+        assert!(run(&["migrate", "--db", &url, "--check"]).0);
+        assert!(run(&["migrate", "--db", &url]).0);
+        sql(&url, "UPDATE schema_migrations SET checksum = 'abcdef0123456789' WHERE version = 3");
+        assert!(!run(&["migrate", "--db", &url]).0, "recorded now, so an edit is caught");
+    }
+}
+
+#[test]
+fn dev_seed_refuses_a_database_with_data_unless_forced() {
+    let db = temp_db("seed-twice");
+    let url = format!("sqlite://{}", db.display());
+    assert!(run(&["migrate", "--db", &url]).0);
+    assert!(run(&["dev", "seed", "--db", &url, "--licenses", "20"]).0);
+    let (ok, _, stderr) = run(&["dev", "seed", "--db", &url, "--licenses", "20"]);
+    assert!(!ok, "a second seed mixes fake data with what is there");
+    assert!(
+        stderr.contains("already holds") && stderr.contains("20 licenses") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = run(&["dev", "seed", "--db", &url, "--licenses", "20", "--force"]);
+    assert!(!ok && stderr.contains("another --seed"), "the same seed makes the same records: {stderr}");
+    let (ok, _, stderr) = run(&["dev", "seed", "--db", &url, "--licenses", "20", "--force", "--seed", "7"]);
+    assert!(ok, "{stderr}");
+}
+
+#[test]
+fn the_listening_line_comes_only_once_the_signing_key_is_loaded() {
+    let db = temp_db("listen-late");
+    let url = format!("sqlite://{}", db.display());
+    let sealed =
+        serve(&["--db", &url, "--listen", "127.0.0.1:0"], &[("LICENSD_SECRET", "correct-horse-battery-staple")]);
+    graceful_stop(sealed);
+    for secret in [None, Some("wrong-secret-of-some-length")] {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--db", &url, "--listen", "127.0.0.1:0"])
+            .env("LICENSD_LOG", "warn")
+            .env_remove("LICENSD_SECRET");
+        if let Some(s) = secret {
+            cmd.env("LICENSD_SECRET", s);
+        }
+        let out = cmd.output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!out.status.success(), "{stderr}");
+        assert!(!stdout.contains("listening"), "the line promises a server that accepts connections: {stdout}");
+        assert!(stderr.contains("LICENSD_SECRET"), "{stderr}");
+    }
+}
+
+/// Four processes started together on a fresh database, 20 rounds: three `serve` and one `migrate`, all
+/// succeed (on PostgreSQL the bookkeeping table used to be created before the lock was held).
+fn concurrent_first_starts(backend: &str) {
+    for round in 0..20 {
+        let url = match backend {
+            "sqlite" => format!("sqlite://{}", temp_db(&format!("race-{round}")).display()),
+            _ => match licensd_testkit::fresh_postgres("lc_race") {
+                Some(u) => u,
+                None => return,
+            },
+        };
+        let mut children: Vec<Child> = (0..4)
+            .map(|i| {
+                let mut cmd = Command::new(BIN);
+                if i == 3 {
+                    cmd.args(["migrate", "--db", &url]);
+                } else {
+                    cmd.args(["serve", "--db", &url, "--listen", "127.0.0.1:0"]);
+                }
+                cmd.env("LICENSD_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+            })
+            .collect();
+        let migrate = children.pop().unwrap().wait_with_output().unwrap();
+        assert!(migrate.status.success(), "round {round}: migrate: {}", String::from_utf8_lossy(&migrate.stderr));
+        for mut child in children {
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+            if !line.starts_with("licensd listening on ") {
+                let out = child.wait_with_output().unwrap();
+                panic!("round {round}: a serve failed: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            let pid = child.id().to_string();
+            assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+            let status = child.wait().unwrap();
+            assert!(status.success(), "round {round}: {status}");
+        }
+    }
+}
+
+#[test]
+fn concurrent_first_starts_on_sqlite_all_succeed() {
+    concurrent_first_starts("sqlite");
+}
+
+#[test]
+fn concurrent_first_starts_on_postgres_all_succeed() {
+    concurrent_first_starts("postgres");
+}
+
+#[test]
+fn an_unreachable_database_is_named_with_its_real_cause_and_waited_for() {
+    let Some(url) = licensd_testkit::fresh_postgres("lc_reach") else { return };
+    // Nothing listens on the port: the cause, not a pool timeout, after the retry window.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let (host_db, query) = url.split_once('?').map_or((url.as_str(), ""), |(a, b)| (a, b));
+    let db_name = host_db.rsplit('/').next().unwrap();
+    let moved = format!(
+        "postgres://postgres@127.0.0.1:{port}/{db_name}{}",
+        if query.is_empty() { String::new() } else { format!("?{query}") }
+    );
+    let started = std::time::Instant::now();
+    let (ok, _, stderr) = run(&["key", "show", "--db", &moved, "--db-connect-timeout", "1s"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains(&format!("cannot reach PostgreSQL at 127.0.0.1:{port}")) && stderr.contains("refused"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("pool timed out"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    // A wrong database name is not retried, and reads without PostgreSQL's source positions.
+    let started = std::time::Instant::now();
+    let wrong = url.replace(db_name, "lc_no_such_database");
+    let (ok, _, stderr) = run(&["key", "show", "--db", &wrong]);
+    assert!(!ok && stderr.contains("no such database") && !stderr.contains(" at line "), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(5), "not retried: {:?}", started.elapsed());
+    // The database appears a second after `serve` starts (a proxy to it opens on the port): serve waits for it.
+    let mut child = Command::new(BIN)
+        .args(["serve", "--db", &moved, "--listen", "127.0.0.1:0", "--db-connect-timeout", "20s"])
+        .env("LICENSD_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let target: std::net::SocketAddr =
+        host_db.split('@').nth(1).and_then(|h| h.split('/').next()).unwrap().parse().unwrap();
+    let proxy = Proxy::start(port, target);
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with("licensd listening on "), "serve came up once the database did: {line:?}");
+    let server = Server { url: line.trim().trim_start_matches("licensd listening on ").to_string(), child };
+    let health = format!("{}/healthz", server.url);
+    assert_eq!(get(&health, None, "").0, 200);
+    // The database goes away mid-run: requests answer 503 fast (the first within the acquire timeout, then at
+    // once), /healthz within a second; when it is back, licensd is too, without a restart.
+    proxy.cut(true);
+    let timed = |url: &str| {
+        let t = std::time::Instant::now();
+        (get(url, None, "").0, t.elapsed())
+    };
+    let (status, took) = timed(&health);
+    assert_eq!(status, 503);
+    assert!(took < Duration::from_millis(1500), "/healthz took {took:?}");
+    let (status, _) = timed(&format!("{}/api/v1/products", server.url));
+    assert!(status == 503 || status == 401, "{status}");
+    std::thread::sleep(Duration::from_millis(200));
+    for _ in 0..3 {
+        let (status, took) = timed(&health);
+        assert_eq!(status, 503);
+        assert!(took < Duration::from_millis(300), "fails fast once known down: {took:?}");
+    }
+    proxy.cut(false);
+    let back = std::time::Instant::now();
+    while get(&health, None, "").0 != 200 {
+        assert!(back.elapsed() < Duration::from_secs(10), "licensd did not notice the database was back");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    graceful_stop(server);
+}
+
+/// A TCP proxy to PostgreSQL that can cut every connection and refuse new ones (a database lost mid-run).
+struct Proxy {
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Proxy {
+    fn start(port: u16, target: std::net::SocketAddr) -> Proxy {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let proxy = Proxy { cut: Default::default(), open: Default::default() };
+        let (cut, open) = (proxy.cut.clone(), proxy.open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if cut.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // dropped: the connection closes at once
+                }
+                let Ok(server) = std::net::TcpStream::connect(target) else { continue };
+                open.lock().unwrap().extend([client.try_clone().unwrap(), server.try_clone().unwrap()]);
+                let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || std::io::copy(&mut c2, &mut s2).ok());
+                let (mut c3, mut s3) = (client, server);
+                std::thread::spawn(move || std::io::copy(&mut s3, &mut c3).ok());
+            }
+        });
+        proxy
+    }
+
+    fn cut(&self, cut: bool) {
+        self.cut.store(cut, std::sync::atomic::Ordering::SeqCst);
+        if cut {
+            for s in self.open.lock().unwrap().drain(..) {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_config_file_holds_any_flag_and_the_environment_and_flags_override_it() {
+    let dir = temp_db("config").parent().unwrap().to_path_buf();
+    let url = |n: &str| format!("sqlite://{}", dir.join(format!("{n}.db")).display());
+    let key_of = |args: &[&str], envs: &[(&str, &str)]| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["key", "show", "--json"]).args(args).env("LICENSD_LOG", "warn").env_remove("LICENSD_DB");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["key_id"].as_str().unwrap().to_string()
+    };
+    let mut keys = std::collections::HashMap::new();
+    for n in ["file", "env", "flag"] {
+        assert!(run(&["migrate", "--db", &url(n)]).0);
+        keys.insert(n, key_of(&["--db", &url(n)], &[]));
+    }
+    let file = dir.join("licensd.toml");
+    std::fs::write(
+        &file,
+        format!("db = \"{}\"\nlisten = \"127.0.0.1:0\"\nrate_limit_client_ip = \"7/min\"\n", url("file")),
+    )
+    .unwrap();
+    let cfg = file.to_str().unwrap();
+    assert_eq!(key_of(&["--config", cfg], &[]), keys["file"]);
+    assert_eq!(key_of(&[], &[("LICENSD_CONFIG", cfg)]), keys["file"]);
+    assert_eq!(
+        key_of(&["--config", cfg], &[("LICENSD_DB", &url("env"))]),
+        keys["env"],
+        "the environment overrides the file"
+    );
+    assert_eq!(
+        key_of(&["--config", cfg, "--db", &url("flag")], &[("LICENSD_DB", &url("env"))]),
+        keys["flag"],
+        "a flag overrides both"
+    );
+    // serve reads its flags from it too: the listen address and a rate limit.
+    let server = serve(&["--config", cfg], &[]);
+    let limited: Vec<u16> = (0..8)
+        .map(|_| {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                reqwest::Client::new()
+                    .post(format!("{}/api/v1/client/check", server.url))
+                    .body(r#"{"license_key":"K","hardware_id":"h","product":"p"}"#)
+                    .header("content-type", "application/json")
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    assert_eq!(limited.iter().filter(|s| **s == 429).count(), 1, "7/min from the file: {limited:?}");
+    graceful_stop(server);
+    // An unknown key is refused with the valid ones listed; so is a file that is not TOML.
+    std::fs::write(&file, "dbb = \"x\"\n").unwrap();
+    let (ok, _, stderr) = run(&["key", "show", "--config", cfg]);
+    assert!(!ok && stderr.contains("unknown key \"dbb\"") && stderr.contains("db-pool-size"), "{stderr}");
+    std::fs::write(&file, "db = \n").unwrap();
+    let (ok, _, stderr) = run(&["key", "show", "--config", cfg]);
+    assert!(!ok && stderr.contains("not valid TOML"), "{stderr}");
+    // `serve --help` names every variable, those without a flag too.
+    let (_, help, _) = run(&["serve", "--help"]);
+    for var in [
+        "env: LICENSD_DB=",
+        "env: LICENSD_LISTEN=",
+        "env: LICENSD_DB_POOL_SIZE=",
+        "LICENSD_SECRET",
+        "LICENSD_LOG",
+        "LICENSD_LOG_FORMAT",
+        "LICENSD_CONFIG",
+    ] {
+        assert!(help.contains(var), "{var} missing from serve --help");
+    }
+}
+
+#[test]
+fn logs_have_an_access_line_per_request_a_start_line_and_no_colours_off_a_terminal() {
+    let db = temp_db("logs");
+    let url = format!("sqlite://{}", db.display());
+    let log = db.with_file_name("stderr.log");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--db", &url, "--listen", "127.0.0.1:0"])
+        .env("LICENSD_LOG", "info")
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let server = Server { url: line.trim().trim_start_matches("licensd listening on ").to_string(), child };
+    assert_eq!(get(&format!("{}/healthz", server.url), None, "").0, 200);
+    assert_eq!(get(&format!("{}/api/v1/licenses?license_key=SECRET-KEY", server.url), None, "").0, 401);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let checked = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/api/v1/client/check", server.url))
+            .header("content-type", "application/json")
+            .body(r#"{"license_key":"WHOLEKEY-NEVER-LOGGED","hardware_id":"h","product":"p"}"#)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(checked, 200);
+    graceful_stop(server);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains('\u{1b}'), "no ANSI escapes in a file: {text}");
+    let start = text.lines().find(|l| l.contains("licensd started")).expect("a start line");
+    for part in [concat!("version=", env!("CARGO_PKG_VERSION")), "db=sqlite://", "key_id="] {
+        assert!(start.contains(part), "{part} in {start}");
+    }
+    let access: Vec<&str> = text.lines().filter(|l| l.contains("licensd::access")).collect();
+    assert_eq!(access.len(), 3, "{text}");
+    assert!(
+        access[0].contains("method=GET") && access[0].contains("route=/healthz") && access[0].contains("status=200")
+    );
+    assert!(access[0].contains("client=127.0.0.1") && access[0].contains("ms="), "{}", access[0]);
+    assert!(access[1].contains("route=/api/v1/licenses") && access[1].contains("status=401"), "{}", access[1]);
+    assert!(!text.contains("SECRET-KEY"), "queries stay out of the log");
+    assert!(access[2].contains("route=/api/v1/client/check") && access[2].contains("who=key:WHOLE…"), "{}", access[2]);
+    assert!(!text.contains("WHOLEKEY-NEVER"), "only a key's first characters are logged");
+    assert!(text.lines().last().unwrap_or_default().contains("stopped"), "a closing line: {text}");
+    // A bad filter or format is said, not silently ignored.
+    let out = Command::new(BIN).args(["key", "show", "--db", &url]).env("LICENSD_LOG", "lots[").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a log filter"));
+}
+
+/// A restore drill: `licensd backup` of a live database under write load; the copy, served as the database,
+/// holds every write acknowledged before the backup began, and the signing key.
+#[test]
+fn a_backup_under_write_load_restores_every_acknowledged_write() {
+    let db = temp_db("backup");
+    let url = format!("sqlite://{}", db.display());
+    assert!(run(&["migrate", "--db", &url]).0);
+    let (_, out, _) = run(&["token", "create", "--db", &url, "--name", "ops", "--role", "admin"]);
+    let token = out.lines().last().unwrap().to_string();
+    let server = serve(&["--db", &url, "--listen", "127.0.0.1:0"], &[]);
+    let key_id = |u: &str| {
+        let (_, out, _) = run(&["key", "show", "--db", u, "--json"]);
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["key_id"].as_str().unwrap().to_string()
+    };
+    let original_key = key_id(&url);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(std::time::Instant, i64, String)>::new()));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (stop, acked, base, token) = (stop.clone(), acked.clone(), server.url.clone(), token.clone());
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    let client = reqwest::Client::new();
+                    let mut n = 0;
+                    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        let email = format!("w{w}-{n}@drill.example");
+                        n += 1;
+                        let r = client
+                            .post(format!("{base}/api/v1/customers"))
+                            .bearer_auth(&token)
+                            .json(&serde_json::json!({"email": email}))
+                            .send()
+                            .await
+                            .unwrap();
+                        if r.status() == 201 {
+                            let id = r.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap();
+                            acked.lock().unwrap().push((std::time::Instant::now(), id, email));
+                        }
+                    }
+                })
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(700));
+    let copy = db.with_file_name("copy.db");
+    let began = std::time::Instant::now();
+    let (ok, stdout, stderr) = run(&["backup", "--db", &url, "--out", copy.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("backed up to"), "{stdout}");
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writers.into_iter().for_each(|w| w.join().unwrap());
+    graceful_stop(server);
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let (ok, _, stderr) = run(&["backup", "--db", &url, "--out", copy.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("exists already"), "never over a file: {stderr}");
+    let acked = acked.lock().unwrap().clone();
+    let before: Vec<_> = acked.iter().filter(|(t, _, _)| *t < began).collect();
+    assert!(
+        before.len() > 20 && acked.len() > before.len(),
+        "writes before and during: {} / {}",
+        before.len(),
+        acked.len()
+    );
+    // Restore: the copy in place of the database.
+    let restored = db.with_file_name("restored.db");
+    std::fs::copy(&copy, &restored).unwrap();
+    let restored_url = format!("sqlite://{}", restored.display());
+    assert_eq!(key_id(&restored_url), original_key, "the signing key comes back with the data");
+    let server = serve(&["--db", &restored_url, "--listen", "127.0.0.1:0"], &[]);
+    for (_, id, email) in &before {
+        let (status, body) = get(&format!("{}/api/v1/customers/{id}", server.url), Some(&token), "Bearer");
+        assert_eq!((status, body["email"].as_str()), (200, Some(email.as_str())), "customer {id}");
+    }
+    graceful_stop(server);
+    // PostgreSQL is backed up with its own tools.
+    if let Some(pg) = licensd_testkit::fresh_postgres("lc_backup") {
+        assert!(run(&["migrate", "--db", &pg]).0);
+        let (ok, _, stderr) = run(&["backup", "--db", &pg, "--out", db.with_file_name("pg.db").to_str().unwrap()]);
+        assert!(!ok && stderr.contains("pg_dump"), "{stderr}");
+    }
+}
+
+#[test]
+fn signing_keys_export_under_a_passphrase_and_import_into_a_new_database() {
+    for (i, url) in fresh("keys-export").into_iter().enumerate() {
+        assert!(run(&["migrate", "--db", &url]).0);
+        let show = |u: &str| {
+            let (_, out, _) = run(&["key", "show", "--db", u, "--json"]);
+            serde_json::from_str::<serde_json::Value>(&out).unwrap()["key_id"].as_str().unwrap().to_string()
+        };
+        let first = show(&url);
+        assert!(run(&["key", "rotate", "--db", &url]).0);
+        let active = show(&url);
+        let file = temp_db(&format!("keys-export-file-{i}")).with_file_name("keys.json");
+        let pass = [("LICENSD_KEY_PASSPHRASE", "a long enough passphrase")];
+        let run_env = |args: &[&str], envs: &[(&str, &str)]| {
+            let out =
+                Command::new(BIN).args(args).envs(envs.iter().copied()).env("LICENSD_LOG", "warn").output().unwrap();
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        let (ok, _, stderr) = run_env(
+            &["key", "export", "--db", &url, "--out", file.to_str().unwrap()],
+            &[("LICENSD_KEY_PASSPHRASE", "short")],
+        );
+        assert!(!ok && stderr.contains("shorter than 12"), "{stderr}");
+        let (ok, stdout, stderr) = run_env(&["key", "export", "--db", &url, "--out", file.to_str().unwrap()], &pass);
+        assert!(ok && stdout.contains("exported 2 signing keys"), "{stdout}{stderr}");
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains(&first) && text.contains(&active) && text.contains("licensd-signing-keys-v1"));
+        // A new database: the keys come back, the active one signing.
+        let target = temp_db(&format!("keys-import-{i}"));
+        let target = format!("sqlite://{}", target.display());
+        assert!(run(&["migrate", "--db", &target]).0);
+        let (ok, _, stderr) = run_env(
+            &["key", "import", "--db", &target, file.to_str().unwrap()],
+            &[("LICENSD_KEY_PASSPHRASE", "the wrong passphrase!")],
+        );
+        assert!(!ok && stderr.contains("passphrase does not open"), "{stderr}");
+        let (ok, stdout, stderr) =
+            run_env(&["key", "import", "--db", &target, file.to_str().unwrap(), "--json"], &pass);
+        assert!(ok, "{stderr}");
+        let done: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(done["added"].as_array().unwrap().len(), 2, "{done}");
+        assert_eq!(done["activated"], serde_json::json!(active));
+        assert_eq!(show(&target), active);
+        // Again: nothing new.
+        let (ok, stdout, _) = run_env(&["key", "import", "--db", &target, file.to_str().unwrap(), "--json"], &pass);
+        assert!(ok);
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["present"].as_array().unwrap().len(), 2);
+    }
+}
+
+#[test]
+fn listen_takes_host_names_and_a_closed_pipe_ends_a_command_quietly() {
+    let db = temp_db("papercuts");
+    let url = format!("sqlite://{}", db.display());
+    let server = serve(&["--db", &url, "--listen", "localhost:0"], &[]);
+    assert!(server.url.starts_with("http://127.0.0.1:"), "{}", server.url);
+    graceful_stop(server);
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -o pipefail; {BIN} token create --db {url} --name a --role admin | head -n 1"))
+        .env("LICENSD_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !stderr.contains("panicked"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("created admin token a"));
+    let (ok, stdout, _) = run(&["key", "show", "--db", &url, "--raw"]);
+    assert!(ok && stdout.trim().len() == 44 && !stdout.contains(' '), "just the base64 key: {stdout:?}");
 }

@@ -493,6 +493,7 @@ pub async fn sign(State(s): State<AppState>, req: Request, next: Next) -> Respon
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
+    let who = parts.extensions.get::<crate::metrics::Who>().cloned();
     let (res, probe_src, request_sha256) = match axum::body::to_bytes(body, crate::extract::MAX_BODY).await {
         Ok(bytes) => {
             let sha = licensd_core::token::sha256_hex(&bytes);
@@ -503,6 +504,9 @@ pub async fn sign(State(s): State<AppState>, req: Request, next: Next) -> Respon
         Err(e) => (crate::extract::body_error(e).into_response(), Bytes::new(), None),
     };
     let probe: Probe<'_> = serde_json::from_slice(&probe_src).unwrap_or_default();
+    if let (Some(who), Some(key)) = (who, probe.license_key.as_deref()) {
+        who.set(crate::metrics::Who::key(key));
+    }
     let (mut parts, body) = res.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return ApiError::internal().into_response();

@@ -130,12 +130,17 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "INVALID_STATE", "Not possible in this state", m)
             }
             e @ (StoreError::Config(_)
+            | StoreError::NoDatabase(_)
+            | StoreError::Unreachable(_)
             | StoreError::Corrupt(_)
             | StoreError::Db(_)
             | StoreError::Sqlite(_)
             | StoreError::Commit(_)) => {
                 tracing::error!(error = %e, "store failure");
-                if e.is_busy() || matches!(&e, StoreError::Db(sqlx_err) if is_unavailable(sqlx_err)) {
+                if e.is_busy()
+                    || matches!(&e, StoreError::Unreachable(_))
+                    || matches!(&e, StoreError::Db(sqlx_err) if is_unavailable(sqlx_err))
+                {
                     return ApiError::new(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "UNAVAILABLE",

@@ -310,6 +310,7 @@ pub async fn serve_with_metrics(
         let mut n: u64 = 0;
         loop {
             tick.tick().await;
+            bg.db.probe().await;
             if let Err(e) = bg.last_checks.flush(&bg.db).await {
                 tracing::warn!(error = %e, "could not record last_check times");
             }

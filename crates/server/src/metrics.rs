@@ -63,15 +63,49 @@ impl Default for Metrics {
 
 /// Middleware: counts and times every request under its route template (never its concrete path,
 /// which would put ids, and keys, into label values).
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Who made a request, for its access-log line: `token:NAME` (management APIs) or `key:ABCDE…` (the first
+/// characters of a client API license key, never the whole key). Set by whoever learns it, read by [`track`].
+#[derive(Clone, Default)]
+pub struct Who(std::sync::Arc<std::sync::OnceLock<String>>);
+
+impl Who {
+    /// Records who made the request (the first to say wins).
+    pub fn set(&self, who: String) {
+        let _ = self.0.set(who);
+    }
+
+    /// A license key as the log shows it: its first five characters.
+    pub fn key(license_key: &str) -> String {
+        let head: String = license_key.trim().chars().take(5).collect();
+        format!("key:{head}…")
+    }
+}
+
+pub async fn track(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
     let method = method_label(req.method());
     let start = Instant::now();
+    let client = state.http.client_ip(req.headers(), req.extensions());
+    let who = Who::default();
+    req.extensions_mut().insert(who.clone());
     let (res, statements) = licensd_store::db::count_statements(next.run(req)).await;
+    let elapsed = start.elapsed();
+    // The access log: one line per request at `info` (`LICENSD_LOG=info,licensd::access=off` silences it).
+    // The route template, never the path or query: those can carry license keys.
+    tracing::info!(
+        target: "licensd::access",
+        method = %method,
+        route = %route,
+        status = res.status().as_u16(),
+        ms = format_args!("{:.1}", elapsed.as_secs_f64() * 1000.0),
+        client = %client,
+        who = %who.0.get().map_or("-", String::as_str),
+        "request"
+    );
     let m = &state.metrics;
     m.statements.get_or_create(&RouteLabels { route: route.clone() }).inc_by(statements);
     m.requests.get_or_create(&RequestLabels { method, route: route.clone(), status: res.status().as_u16() }).inc();
-    m.latency.get_or_create(&RouteLabels { route }).observe(start.elapsed().as_secs_f64());
+    m.latency.get_or_create(&RouteLabels { route }).observe(elapsed.as_secs_f64());
     res
 }
 

@@ -221,7 +221,39 @@ pub enum Db {
         writer: Arc<Writer>,
         point: Arc<PointReads>,
     },
-    Postgres(PgPool),
+    Postgres(Pg),
+}
+
+/// A PostgreSQL pool with a circuit breaker: once a statement fails because the server cannot be reached,
+/// further ones fail at once (`503` without the pool's wait) until [`Db::probe`], run every second by the
+/// server, reaches it again.
+#[derive(Clone, Debug)]
+pub struct Pg {
+    pool: PgPool,
+    down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Pg {
+    /// The pool, unless the server is known to be unreachable.
+    fn ready(&self) -> Result<&PgPool, StoreError> {
+        if self.down.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(StoreError::Unreachable(
+                "the database cannot be reached (answering at once until it is back; checked every second)".into(),
+            ));
+        }
+        Ok(&self.pool)
+    }
+
+    /// `r`, noting a failure to reach the server (the pool's wait ran out, or the connection broke).
+    fn note<T>(&self, r: Result<T, sqlx::Error>) -> Result<T, StoreError> {
+        if let Err(e) = &r
+            && matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))
+            && !self.down.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::warn!(error = %e, "the database cannot be reached: answering 503 at once until it is back");
+        }
+        Ok(r?)
+    }
 }
 
 /// How SQLite makes a commit durable: `PRAGMA synchronous` on its connections (`--sqlite-synchronous`).
@@ -272,6 +304,19 @@ pub struct Options {
     pub sqlite_synchronous: Synchronous,
     /// PostgreSQL only: every statement is cancelled after this long (unless the URL sets its own).
     pub statement_timeout: Option<Duration>,
+    /// PostgreSQL: how long opening retries a server that cannot be reached yet (connection refused, a timeout,
+    /// "the database system is starting up"), with backoff; zero tries once. Authentication and unknown
+    /// databases are not retried.
+    pub connect_retry: Duration,
+    /// Connections per pool: PostgreSQL's pool, SQLite's readers (`None`: 16 on PostgreSQL; twice the cores,
+    /// at least 4, on SQLite).
+    pub pool_size: Option<u32>,
+    /// How long a request waits for a pooled connection before `503` (`None`: 10 s).
+    pub acquire_timeout: Option<Duration>,
+    /// SQLite: refuse a file that does not exist instead of creating it ([`StoreError::NoDatabase`]). Only
+    /// `serve` and `migrate` create databases; every other command opening the wrong path would otherwise make
+    /// a new, empty database (with a new signing key) and report on that.
+    pub must_exist: bool,
 }
 
 /// How the pools report themselves for `/metrics`.
@@ -279,6 +324,46 @@ pub struct Options {
 pub struct PoolStats {
     pub size: u32,
     pub idle: usize,
+}
+
+/// Connects once to the server `options` name, retrying for up to `retry` while it cannot be reached; the
+/// error says why in the operator's terms (no PostgreSQL source positions).
+async fn reach_postgres(options: &PgConnectOptions, retry: Duration) -> Result<(), StoreError> {
+    use sqlx::Connection as _;
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(250);
+    loop {
+        let err = match sqlx::PgConnection::connect_with(options).await {
+            Ok(conn) => {
+                let _ = conn.close().await;
+                return Ok(());
+            }
+            Err(e) => e,
+        };
+        let at = format!("{}:{}", options.get_host(), options.get_port());
+        let (transient, why) = match &err {
+            sqlx::Error::Io(io) => (true, format!("cannot reach PostgreSQL at {at}: {io}")),
+            sqlx::Error::Database(d) => {
+                let code = d.code().unwrap_or_default();
+                // 57P03: starting up or shutting down; 53300: too many connections (both pass).
+                let transient = matches!(code.as_ref(), "57P03" | "53300");
+                let what = match code.as_ref() {
+                    "28P01" | "28000" => "authentication failed",
+                    "3D000" => "no such database",
+                    _ => "the server refused the connection",
+                };
+                (transient, format!("{what} at {at}: {}", d.message()))
+            }
+            sqlx::Error::Tls(t) => (false, format!("TLS with PostgreSQL at {at} failed: {t}")),
+            other => (false, format!("cannot connect to PostgreSQL at {at}: {other}")),
+        };
+        if !transient || started.elapsed() + pause > retry {
+            return Err(StoreError::Unreachable(why));
+        }
+        tracing::warn!("{why}; retrying in {} ms", pause.as_millis());
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
+    }
 }
 
 impl Db {
@@ -322,14 +407,21 @@ impl Db {
             if let Some(t) = opts.statement_timeout.filter(|_| !url.contains("statement_timeout")) {
                 options = options.options([("statement_timeout", format!("{}ms", t.as_millis().max(1)))]);
             }
+            // One connection first, outside the pool: the pool retries a refused connection until its acquire
+            // timeout and then reports only that it timed out; this says why, and waits for a server that is
+            // still starting.
+            reach_postgres(&options, opts.connect_retry).await?;
             let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
+                .max_connections(opts.pool_size.unwrap_or(16))
+                .acquire_timeout(opts.acquire_timeout.unwrap_or(Duration::from_secs(10)))
                 .connect_with(options)
                 .await?;
-            return Ok(Db::Postgres(pool));
+            return Ok(Db::Postgres(Pg { pool, down: Arc::default() }));
         }
         let path = sqlite_path(url)?;
+        if opts.must_exist && !std::path::Path::new(&path).exists() {
+            return Err(StoreError::NoDatabase(path));
+        }
         // The file holds every license key, customer and (without LICENSD_SECRET) the signing key.
         #[cfg(unix)]
         owner_only(&path)?;
@@ -351,8 +443,8 @@ impl Db {
         let readers = std::thread::available_parallelism().map_or(4, |n| n.get() as u32 * 2).max(4);
         let read = SqlitePoolOptions::new()
             .test_before_acquire(false)
-            .max_connections(readers)
-            .acquire_timeout(Duration::from_secs(30))
+            .max_connections(opts.pool_size.unwrap_or(readers))
+            .acquire_timeout(opts.acquire_timeout.unwrap_or(Duration::from_secs(30)))
             .connect_with(base)
             .await?;
         let point = Arc::new(PointReads { path, idle: std::sync::Mutex::new(Vec::new()) });
@@ -371,7 +463,7 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
             Db::Sqlite { writer, .. } => Tx::Sqlite(writer.begin().await?),
-            Db::Postgres(p) => Tx::Pg(p.begin().await?),
+            Db::Postgres(p) => Tx::Pg(p.note(p.ready()?.begin().await)?),
         })
     }
 
@@ -385,9 +477,8 @@ impl Db {
                 .into_iter()
                 .map(Row::Sqlite)
                 .collect(),
-            Db::Postgres(p) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args)
-                .fetch_all(p)
-                .await?
+            Db::Postgres(p) => p
+                .note(bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_all(p.ready()?).await)?
                 .into_iter()
                 .map(Row::Pg)
                 .collect(),
@@ -401,9 +492,9 @@ impl Db {
             Db::Sqlite { read, .. } => {
                 bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(read).await?.map(Row::Sqlite)
             }
-            Db::Postgres(p) => {
-                bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(p).await?.map(Row::Pg)
-            }
+            Db::Postgres(p) => p
+                .note(bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).fetch_optional(p.ready()?).await)?
+                .map(Row::Pg),
         })
     }
 
@@ -436,7 +527,9 @@ impl Db {
                 tx.commit().await?;
                 return Ok(n);
             }
-            Db::Postgres(p) => bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(p).await?.rows_affected(),
+            Db::Postgres(p) => {
+                p.note(bind_all!(sqlx::query(AssertSqlSafe(sql)), &q.args).execute(p.ready()?).await)?.rows_affected()
+            }
         })
     }
 
@@ -460,6 +553,50 @@ impl Db {
         if one == 1 { Ok(()) } else { Err(StoreError::Corrupt("ping answered wrong".into())) }
     }
 
+    /// SQLite: writes a consistent copy of the live database to `out` (`VACUUM INTO`: one read transaction, so
+    /// writers go on and the copy holds exactly the commits made before it began), compacted. `out` must not
+    /// exist. PostgreSQL: refused, pointing at `pg_dump` (docs/operations.md).
+    pub async fn backup(&self, out: &str) -> Result<(), StoreError> {
+        let Db::Sqlite { read, .. } = self else {
+            return Err(StoreError::Config(
+                "licensd backup copies SQLite databases; back up PostgreSQL with `pg_dump -Fc` and restore with \
+                 `pg_restore` (docs/operations.md)"
+                    .into(),
+            ));
+        };
+        // Created empty and owner-only first (it holds every license key, like the database); SQLite writes
+        // into an empty file. `create_new`: never over an existing file.
+        let mut file = std::fs::OpenOptions::new();
+        file.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+        file.open(out).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                StoreError::Config(format!("{out} exists already: back up to a new file"))
+            }
+            _ => StoreError::Config(format!("cannot create {out}: {e}")),
+        })?;
+        if let Err(e) = sqlx::query("VACUUM INTO ?").bind(out).execute(read).await {
+            let _ = std::fs::remove_file(out);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// PostgreSQL, while the breaker is open ([`Pg`]): tries to reach the server (within a second) and closes
+    /// it on success. Run every second by the server; nothing to do otherwise, or on SQLite.
+    pub async fn probe(&self) {
+        let Db::Postgres(p) = self else { return };
+        if !p.down.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        if let Ok(Ok(conn)) = tokio::time::timeout(Duration::from_secs(1), p.pool.acquire()).await {
+            drop(conn);
+            p.down.store(false, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!("the database is reachable again");
+        }
+    }
+
     /// SQLite: copies the write-ahead log into the database without blocking writers (PASSIVE), off the
     /// request path. PostgreSQL: nothing.
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
@@ -472,14 +609,14 @@ impl Db {
     pub fn pool_stats(&self) -> PoolStats {
         match self {
             Db::Sqlite { read, .. } => PoolStats { size: read.size() + 1, idle: read.num_idle() },
-            Db::Postgres(p) => PoolStats { size: p.size(), idle: p.num_idle() },
+            Db::Postgres(p) => PoolStats { size: p.pool.size(), idle: p.pool.num_idle() },
         }
     }
 
     pub async fn close(&self) {
         match self {
             Db::Sqlite { read, .. } => read.close().await,
-            Db::Postgres(p) => p.close().await,
+            Db::Postgres(p) => p.pool.close().await,
         }
     }
 }

@@ -30,6 +30,12 @@ pub enum StoreError {
     Domain(#[from] licensd_core::Error),
     #[error("bad configuration: {0}")]
     Config(String),
+    /// The database server cannot be reached (or refused the connection), in words for an operator.
+    #[error("{0}")]
+    Unreachable(String),
+    /// A SQLite file that does not exist, opened by a command that must not create it.
+    #[error("no database at {0}")]
+    NoDatabase(String),
     #[error("stored data is not what licensd wrote: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

@@ -1,7 +1,9 @@
 //! Schema migrations: numbered SQL scripts per dialect, compiled into the binary, applied in order at
 //! start-up. Each runs in its own transaction with its version recorded, so a crash mid-way leaves the
 //! schema at the previous version; concurrent starts (many instances on one PostgreSQL) serialise on an
-//! advisory lock (SQLite: on `BEGIN IMMEDIATE`).
+//! advisory lock (SQLite: on `BEGIN IMMEDIATE`), the bookkeeping table included. Each applied migration is
+//! recorded with its checksum: a binary refuses a database whose schema is newer than it knows, or whose
+//! applied migrations were edited since ([`status`]).
 
 use crate::db::{Db, Dialect, query};
 use crate::error::StoreError;
@@ -91,46 +93,208 @@ const MIGRATIONS: &[Migration] = &[
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.
 const PG_MIGRATION_LOCK: i64 = 0x006c_6963_656e_7364;
 
-/// Applies every migration the database lacks.
-pub async fn run(db: &Db) -> Result<(), StoreError> {
+/// The versions this binary knows, in the order it applies them.
+pub fn known_versions() -> Vec<i64> {
+    MIGRATIONS.iter().map(|m| m.version).collect()
+}
+
+/// The highest version this binary knows (what messages call "this binary's schema").
+pub fn latest_version() -> i64 {
+    MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// A migration script's checksum: SHA-256 of its text with line endings made `\n` (a checkout with CRLF
+/// endings is the same migration).
+fn checksum(script: &str) -> String {
+    licensd_core::token::sha256_hex(script.replace("\r\n", "\n").as_bytes())
+}
+
+fn script(m: &Migration, dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => m.sqlite,
+        Dialect::Postgres => m.postgres,
+    }
+}
+
+/// Where a database's schema stands against this binary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Status {
+    /// Applied versions, in the order they were applied.
+    pub applied: Vec<i64>,
+    /// Versions this binary would apply, in order.
+    pub pending: Vec<i64>,
+}
+
+/// The database's migrations without changing anything: `Err` when the schema is newer than this binary or an
+/// applied migration differs from this binary's copy ([`run`] refuses the same databases).
+pub async fn status(db: &Db) -> Result<Status, StoreError> {
+    let exists = match db.dialect() {
+        Dialect::Sqlite => db
+            .fetch_optional(query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"))
+            .await?
+            .is_some(),
+        Dialect::Postgres => db
+            .fetch_optional(query("SELECT tablename FROM pg_tables WHERE tablename = 'schema_migrations' AND schemaname = current_schema()"))
+            .await?
+            .is_some(),
+    };
+    if !exists {
+        return Ok(Status { applied: Vec::new(), pending: known_versions() });
+    }
+    let has_checksum = has_checksum_column(db).await?;
+    let sql = if has_checksum {
+        "SELECT version, checksum FROM schema_migrations ORDER BY applied_at, version"
+    } else {
+        "SELECT version, NULL AS checksum FROM schema_migrations ORDER BY applied_at, version"
+    };
+    let rows = db.fetch_all(query(sql)).await?;
+    let mut applied = Vec::new();
+    for r in &rows {
+        applied.push((r.get::<i64>("version")?, r.get::<Option<String>>("checksum")?));
+    }
+    check_applied(&applied, db.dialect())?;
+    let done: Vec<i64> = applied.iter().map(|(v, _)| *v).collect();
+    Ok(Status { pending: MIGRATIONS.iter().map(|m| m.version).filter(|v| !done.contains(v)).collect(), applied: done })
+}
+
+/// Refuses a schema this binary cannot serve: versions it does not know (a newer licensd migrated it), or an
+/// applied migration whose recorded checksum is not this binary's script (an edited migration).
+fn check_applied(applied: &[(i64, Option<String>)], dialect: Dialect) -> Result<(), StoreError> {
+    let unknown: Vec<String> = applied
+        .iter()
+        .filter(|(v, _)| !MIGRATIONS.iter().any(|m| m.version == *v))
+        .map(|(v, _)| v.to_string())
+        .collect();
+    if !unknown.is_empty() {
+        let newest = applied.iter().map(|(v, _)| *v).max().unwrap_or(0);
+        return Err(StoreError::Config(format!(
+            "the database schema is newer than this binary: it is at version {newest} (with migration{} {} that this \
+             binary does not know), and licensd {} knows versions up to {}. A newer licensd upgraded it: run that \
+             version, or restore a backup made before the upgrade",
+            if unknown.len() == 1 { "" } else { "s" },
+            unknown.join(", "),
+            env!("CARGO_PKG_VERSION"),
+            latest_version()
+        )));
+    }
+    for (version, recorded) in applied {
+        let Some(m) = MIGRATIONS.iter().find(|m| m.version == *version) else { continue };
+        if let Some(recorded) = recorded
+            && *recorded != checksum(script(m, dialect))
+        {
+            return Err(StoreError::Config(format!(
+                "migration {version} in the database differs from this binary's (checksum {} recorded, {} here): \
+                 an applied migration was edited. Restore the original migration file, or rebuild the database",
+                &recorded[..recorded.len().min(12)],
+                &checksum(script(m, dialect))[..12]
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn has_checksum_column(db: &Db) -> Result<bool, StoreError> {
+    let sql = match db.dialect() {
+        Dialect::Sqlite => "SELECT name FROM pragma_table_info('schema_migrations') WHERE name = 'checksum'",
+        Dialect::Postgres => {
+            "SELECT column_name AS name FROM information_schema.columns WHERE table_name = 'schema_migrations' \
+             AND column_name = 'checksum' AND table_schema = current_schema()"
+        }
+    };
+    Ok(db.fetch_optional(query(sql)).await?.is_some())
+}
+
+/// Applies every migration the database lacks; the versions it applied, in order. Refuses (changing nothing) a
+/// schema newer than this binary and an edited migration ([`status`]).
+pub async fn run(db: &Db) -> Result<Vec<i64>, StoreError> {
     run_without(db, None).await
+}
+
+/// Starts a transaction holding the migration lock: PostgreSQL's advisory lock (every instance of a rolling
+/// start waits here, the bookkeeping table included), SQLite's `BEGIN IMMEDIATE` (the writer's).
+async fn locked(db: &Db) -> Result<crate::db::Tx, StoreError> {
+    let mut tx = db.begin().await?;
+    if tx.dialect() == Dialect::Postgres {
+        // A server's connections carry a statement_timeout; waiting for another instance's migration, or
+        // building an index on a large table, may rightly take longer.
+        tx.execute(query("SET LOCAL statement_timeout = 0")).await?;
+        tx.execute(query("SELECT pg_advisory_xact_lock(?)").bind(PG_MIGRATION_LOCK)).await?;
+    }
+    Ok(tx)
 }
 
 /// Applies the migrations the database lacks that are listed before `skip`: with `Some(11)`, a database as
 /// licensd left it before migration 11 (those listed after 11 came later still), for the tests that prove
 /// that upgrade keeps every row.
 #[doc(hidden)]
-pub async fn run_without(db: &Db, skip: Option<i64>) -> Result<(), StoreError> {
-    db.execute(query(
+pub async fn run_without(db: &Db, skip: Option<i64>) -> Result<Vec<i64>, StoreError> {
+    let dialect = db.dialect();
+    // The bookkeeping table, under the lock: two instances starting on a fresh PostgreSQL database would
+    // otherwise race on creating it (a catalog unique violation, "name is already taken").
+    let mut tx = locked(db).await?;
+    tx.execute(query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
     ))
     .await?;
-    for m in MIGRATIONS.iter().take_while(|m| Some(m.version) != skip) {
-        let mut tx = db.begin().await?;
-        if tx.dialect() == Dialect::Postgres {
-            // A server's connections carry a statement_timeout; waiting for another instance's migration, or
-            // building an index on a large table, may rightly take longer.
-            tx.execute(query("SET LOCAL statement_timeout = 0")).await?;
-            tx.execute(query("SELECT pg_advisory_xact_lock(?)").bind(PG_MIGRATION_LOCK)).await?;
+    let has_checksum = match dialect {
+        Dialect::Sqlite => tx
+            .fetch_optional(query("SELECT name FROM pragma_table_info('schema_migrations') WHERE name = 'checksum'"))
+            .await?
+            .is_some(),
+        Dialect::Postgres => tx
+            .fetch_optional(query(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'schema_migrations' \
+                 AND column_name = 'checksum' AND table_schema = current_schema()",
+            ))
+            .await?
+            .is_some(),
+    };
+    if !has_checksum {
+        tx.execute(query("ALTER TABLE schema_migrations ADD COLUMN checksum TEXT")).await?;
+    }
+    let rows = tx.fetch_all(query("SELECT version, checksum FROM schema_migrations")).await?;
+    let mut applied = Vec::new();
+    for r in &rows {
+        applied.push((r.get::<i64>("version")?, r.get::<Option<String>>("checksum")?));
+    }
+    check_applied(&applied, dialect)?;
+    // Migrations applied before checksums were recorded get this binary's: it applied the same scripts.
+    for (version, recorded) in &applied {
+        if recorded.is_none()
+            && let Some(m) = MIGRATIONS.iter().find(|m| m.version == *version)
+        {
+            tx.execute(
+                query("UPDATE schema_migrations SET checksum = ? WHERE version = ?")
+                    .bind(checksum(script(m, dialect)))
+                    .bind(*version),
+            )
+            .await?;
         }
-        let done =
-            tx.fetch_optional(query("SELECT version FROM schema_migrations WHERE version = ?").bind(m.version)).await?;
-        if done.is_some() {
+    }
+    tx.commit().await?;
+    let mut done = Vec::new();
+    for m in MIGRATIONS.iter().take_while(|m| Some(m.version) != skip) {
+        if applied.iter().any(|(v, _)| *v == m.version) {
             continue;
         }
-        let script = match tx.dialect() {
-            Dialect::Sqlite => m.sqlite,
-            Dialect::Postgres => m.postgres,
-        };
-        tx.execute_script(script).await?;
+        let mut tx = locked(db).await?;
+        // Another instance may have applied it while this one waited for the lock.
+        let again =
+            tx.fetch_optional(query("SELECT version FROM schema_migrations WHERE version = ?").bind(m.version)).await?;
+        if again.is_some() {
+            continue;
+        }
+        tx.execute_script(script(m, dialect)).await?;
         tx.execute(
-            query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+            query("INSERT INTO schema_migrations (version, applied_at, checksum) VALUES (?, ?, ?)")
                 .bind(m.version)
-                .bind(licensd_core::time::now_ms()),
+                .bind(licensd_core::time::now_ms())
+                .bind(checksum(script(m, dialect))),
         )
         .await?;
         tx.commit().await?;
         tracing::info!(version = m.version, "applied migration");
+        done.push(m.version);
     }
-    Ok(())
+    Ok(done)
 }

@@ -51,8 +51,7 @@ impl Writer {
         let conn = rusqlite::Connection::open(path)?;
         // Waiting for another process's write lock happens in `begin`, with async sleeps; this is only the
         // backstop for the rare busy answer inside a transaction that already holds the lock.
-        conn.busy_timeout(BUSY_BACKSTOP)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        wal_mode(&conn)?;
         // FULL (the default): every group's COMMIT ends in one fsync of the log, so what a writer was told
         // is committed survives a power loss. NORMAL (chosen explicitly) skips it: safe against kill -9,
         // but a power loss or an OS crash can drop the last commits.
@@ -241,6 +240,25 @@ impl Drop for WriteTx {
     fn drop(&mut self) {
         if let Some(mut group) = self.group.take() {
             self.writer.rollback_savepoint(&mut group);
+        }
+    }
+}
+
+/// Puts the file in WAL mode. Switching a new file takes an exclusive lock, and SQLite answers `SQLITE_BUSY`
+/// at once (its busy handler is not consulted for it) while another process holds any lock: processes started
+/// together on a fresh file (several `serve`, `serve` and `migrate`) retry here for up to [`WRITE_LOCK_WAIT`]
+/// instead of failing with "database is locked". Only at open, never on a request.
+fn wal_mode(conn: &rusqlite::Connection) -> Result<(), StoreError> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Ok(()) => return Ok(()),
+            Err(e) if is_busy(&e) && started.elapsed() < WRITE_LOCK_WAIT => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e.into()),
         }
     }
 }
