@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use licensd_core::model::{LicenseTemplate, LicenseTemplateInput};
 use licensd_store::{Db, Scope, StoreError};
 use serde_json::{Value, json};
@@ -20,48 +20,8 @@ pub(crate) enum TemplateCmd {
     Create {
         #[command(flatten)]
         db: DbArg,
-        /// The product's short code.
-        #[arg(long, value_name = "SHORT_CODE")]
-        product: Option<String>,
-        /// The template's name, as people read it.
-        #[arg(long)]
-        name: Option<String>,
-        /// Unique code `license issue --template` and stores name it by.
-        #[arg(long)]
-        code: Option<String>,
-        /// perpetual (the default), time-limited (the default when --validity-days is given), subscription or
-        /// consumption.
-        #[arg(long, value_parser = LICENSE_TYPES)]
-        license_type: Option<String>,
-        /// Machines a license may be activated on at once: a number, or `unlimited` (default 1).
-        #[arg(long, value_name = "N|unlimited", value_parser = parse_max_activations)]
-        max_activations: Option<MaxActivations>,
-        /// Days from issue until a license expires (default: never).
-        #[arg(long, value_name = "DAYS")]
-        validity_days: Option<i64>,
-        /// Licenses of this template are trials (what `POST /api/v1/client/trial` hands out).
-        #[arg(long)]
-        trial: bool,
-        /// A trial's length in days, from issue (implies --trial).
-        #[arg(long, value_name = "DAYS")]
-        trial_days: Option<i64>,
-        /// Floating: this many seats shared by any number of machines, held while they check in.
-        #[arg(long, value_name = "SEATS")]
-        floating: Option<i64>,
-        /// How long a floating seat stays held without a check: minutes, or a duration (30m, 2h); default 30.
-        #[arg(long, value_name = "MINUTES", requires = "floating", value_parser = parse_minutes)]
-        floating_timeout: Option<i64>,
-        /// Text every generated key starts with (MYAPP- gives MYAPP-XXXXX-…).
-        #[arg(long)]
-        key_prefix: Option<String>,
-        /// A feature of the product licenses of this template get, by code (repeat for several).
-        #[arg(long = "feature", value_name = "CODE")]
-        features: Vec<String>,
-        /// Any other field of `POST /api/v1/license-templates` (max_transfers, prevent_vm, can_borrow,
-        /// maintenance_duration_days, license_file_ttl_days, key_groups, features with limits, metadata, …) as
-        /// a JSON object in FILE, or - for stdin; the flags above win over it. `product` may be a short code.
-        #[arg(long, value_name = "FILE|-")]
-        json_body: Option<String>,
+        #[command(flatten)]
+        fields: Box<TemplateFields>,
         /// Print the template as JSON, as `POST /api/v1/license-templates` answers it.
         #[arg(long)]
         json: bool,
@@ -77,6 +37,53 @@ pub(crate) enum TemplateCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The fields of a template `template create` sets by flag.
+#[derive(Args)]
+pub(crate) struct TemplateFields {
+    /// The product's short code.
+    #[arg(long, value_name = "SHORT_CODE")]
+    product: Option<String>,
+    /// The template's name, as people read it.
+    #[arg(long)]
+    name: Option<String>,
+    /// Unique code `license issue --template` and stores name it by.
+    #[arg(long)]
+    code: Option<String>,
+    /// perpetual (the default), time-limited (the default when --validity-days is given), subscription or
+    /// consumption.
+    #[arg(long, value_parser = LICENSE_TYPES)]
+    license_type: Option<String>,
+    /// Machines a license may be activated on at once: a number, or `unlimited` (default 1).
+    #[arg(long, value_name = "N|unlimited", value_parser = parse_max_activations)]
+    max_activations: Option<MaxActivations>,
+    /// Days from issue until a license expires (default: never).
+    #[arg(long, value_name = "DAYS")]
+    validity_days: Option<i64>,
+    /// Licenses of this template are trials (what `POST /api/v1/client/trial` hands out).
+    #[arg(long)]
+    trial: bool,
+    /// A trial's length in days, from issue (implies --trial).
+    #[arg(long, value_name = "DAYS")]
+    trial_days: Option<i64>,
+    /// Floating: this many seats shared by any number of machines, held while they check in.
+    #[arg(long, value_name = "SEATS")]
+    floating: Option<i64>,
+    /// How long a floating seat stays held without a check: minutes, or a duration (30m, 2h); default 30.
+    #[arg(long, value_name = "MINUTES", requires = "floating", value_parser = parse_minutes)]
+    floating_timeout: Option<i64>,
+    /// What every generated key starts with: up to 32 letters, digits or `_` (MYAPP gives MYAPP-XXXXX-…).
+    #[arg(long)]
+    key_prefix: Option<String>,
+    /// A feature of the product licenses of this template get, by code (repeat for several).
+    #[arg(long = "feature", value_name = "CODE")]
+    features: Vec<String>,
+    /// Any other field of `POST /api/v1/license-templates` (max_transfers, prevent_vm, can_borrow,
+    /// maintenance_duration_days, license_file_ttl_days, key_groups, features with limits, metadata, …) as
+    /// a JSON object in FILE, or - for stdin; the flags above win over it. `product` may be a short code.
+    #[arg(long, value_name = "FILE|-")]
+    json_body: Option<String>,
 }
 
 /// `--max-activations`: a number or `unlimited`.
@@ -108,23 +115,22 @@ fn parse_minutes(s: &str) -> Result<i64, String> {
 
 pub(crate) async fn template(cmd: TemplateCmd) -> anyhow::Result<()> {
     match cmd {
-        TemplateCmd::Create {
-            db,
-            product,
-            name,
-            code,
-            license_type,
-            max_activations,
-            validity_days,
-            trial,
-            trial_days,
-            floating,
-            floating_timeout,
-            key_prefix,
-            features,
-            json_body: body,
-            json,
-        } => {
+        TemplateCmd::Create { db, fields, json } => {
+            let TemplateFields {
+                product,
+                name,
+                code,
+                license_type,
+                max_activations,
+                validity_days,
+                trial,
+                trial_days,
+                floating,
+                floating_timeout,
+                key_prefix,
+                features,
+                json_body: body,
+            } = *fields;
             let mut f = match &body {
                 Some(path) => json_body(path)?,
                 None => serde_json::Map::new(),
