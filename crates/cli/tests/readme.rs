@@ -35,6 +35,7 @@ fn the_readme_walk_through_runs_as_written() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let script = walkthrough()
         .replace("cargo build --release\n", "")
+        .replace("cargo install --path crates/cli\n", "")
         .replace("./target/release/licensd", BIN)
         .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
     assert!(script.contains("serve --db sqlite://demo.db &"), "{script}");
@@ -43,7 +44,12 @@ fn the_readme_walk_through_runs_as_written() {
     std::fs::create_dir_all(&dir).unwrap();
     let full = format!("set -euo pipefail\nexport LICENSD_LISTEN=127.0.0.1:{port} LICENSD_LOG=warn\n{script}");
     std::fs::write(dir.join("walkthrough.sh"), &full).unwrap();
-    let out = Command::new("bash").arg("walkthrough.sh").current_dir(&dir).output().unwrap();
+    // `licensd` on PATH, as `cargo install` puts it (the README may also say ./target/release/licensd).
+    let bin_dir = dir.join("bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    std::os::unix::fs::symlink(BIN, bin_dir.join("licensd")).unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let out = Command::new("bash").arg("walkthrough.sh").current_dir(&dir).env("PATH", path).output().unwrap();
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "the walk-through failed:\n{stdout}\n{stderr}");
     // What each step says it does, it did.

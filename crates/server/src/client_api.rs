@@ -108,6 +108,12 @@ fn client_req(
     app_version: Option<String>,
     nonce: &Option<String>,
 ) -> Result<ClientReq, ApiError> {
+    // The key a person typed: looked up without surrounding whitespace (and whatever its case, for the keys
+    // that fold case: `licensd_core::keys::matches`).
+    let license_key = match licensd_core::keys::typed(&license_key) {
+        t if t.len() == license_key.len() => license_key,
+        t => t.to_string(),
+    };
     check_len("license_key", &license_key, 1, 256)?;
     check_len("hardware_id", &hardware_id, 1, 256)?;
     check_len("product", &product, 1, 64)?;
@@ -119,7 +125,12 @@ fn client_req(
     if let Some(n) = nonce {
         check_len("nonce", n, 1, 128)?;
     }
-    crate::limits::client_key(&license_key)?;
+    // One bucket for every spelling of a key that may name the same license (no copy for the usual upper case).
+    if license_key.bytes().any(|b| b.is_ascii_lowercase()) {
+        crate::limits::client_key(&license_key.to_ascii_uppercase())?;
+    } else {
+        crate::limits::client_key(&license_key)?;
+    }
     Ok(ClientReq { license_key, hardware_id, product, hostname, os, app_version })
 }
 
@@ -358,6 +369,7 @@ pub async fn offline_deactivate(State(s): State<AppState>, JsonBody(b): JsonBody
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct KeyQuery {
     /// An older key's id; the active key when absent.
     key_id: Option<String>,

@@ -10,6 +10,7 @@ pub mod front_door;
 pub mod limits;
 pub mod metrics;
 mod ops;
+pub mod reference;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -185,6 +186,7 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(ops)
         .split_for_parts();
     document_front_door(&mut openapi);
+    reference::document(&mut openapi, &state.http);
     let doc = Arc::new(openapi.clone());
     let router = router
         .route("/openapi.json", axum::routing::get(move || async move { axum::Json(doc.as_ref().clone()) }))

@@ -22,7 +22,7 @@ use licensd_core::time::now_ms;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::db::{Db, Row, query};
+use crate::db::{Db, Row, Tx, query};
 use crate::error::StoreError;
 
 /// A public key as listed.
@@ -273,21 +273,39 @@ fn open(row: &Row, secret: Option<&str>) -> Result<KeyPair, StoreError> {
 }
 
 async fn insert(db: &Db, key: &KeyPair, secret: Option<&str>, retire_others: bool) -> Result<(), StoreError> {
-    let sealed = seal(&Zeroizing::new(key.seed()), &key.key_id, secret)?;
     let mut tx = db.begin().await?;
     if retire_others {
-        tx.execute(
-            query("UPDATE signing_keys SET active = ?, retired_at = ? WHERE active = ?")
-                .bind(false)
-                .bind(now_ms())
-                .bind(true),
-        )
-        .await?;
+        retire_active(&mut tx).await?;
     }
+    insert_row(&mut tx, key, secret, true, now_ms()).await?;
+    tx.commit().await
+}
+
+/// Retires the active key (it signs nothing more; what it signed still verifies).
+async fn retire_active(tx: &mut Tx) -> Result<(), StoreError> {
+    tx.execute(
+        query("UPDATE signing_keys SET active = ?, retired_at = ? WHERE active = ?")
+            .bind(false)
+            .bind(now_ms())
+            .bind(true),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Stores `key` sealed under `secret` (plaintext without one), active or retired.
+async fn insert_row(
+    tx: &mut Tx,
+    key: &KeyPair,
+    secret: Option<&str>,
+    active: bool,
+    created_at: i64,
+) -> Result<(), StoreError> {
+    let sealed = seal(&Zeroizing::new(key.seed()), &key.key_id, secret)?;
     tx.execute(
         query(
-            "INSERT INTO signing_keys (key_id, public_key, secret, encrypted, kdf, kdf_salt, kdf_params, active, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO signing_keys (key_id, public_key, secret, encrypted, kdf, kdf_salt, kdf_params, active, \
+             created_at, retired_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(key.key_id.as_str())
         .bind(key.public_base64())
@@ -296,11 +314,12 @@ async fn insert(db: &Db, key: &KeyPair, secret: Option<&str>, retire_others: boo
         .bind(sealed.kdf.as_str())
         .bind(sealed.salt)
         .bind(sealed.params)
-        .bind(true)
-        .bind(now_ms()),
+        .bind(active)
+        .bind(created_at)
+        .bind(if active { None } else { Some(now_ms()) }),
     )
     .await?;
-    tx.commit().await
+    Ok(())
 }
 
 /// The active signing key, created on first use. Two instances starting at once agree on one key: the
@@ -638,33 +657,10 @@ pub async fn import(
         }
         let make_active = *was_active && (activate || !has_active);
         if make_active {
-            tx.execute(
-                query("UPDATE signing_keys SET active = ?, retired_at = ? WHERE active = ?")
-                    .bind(false)
-                    .bind(now_ms())
-                    .bind(true),
-            )
-            .await?;
+            retire_active(&mut tx).await?;
             done.activated = Some(key.key_id.clone());
         }
-        let sealed = seal(&Zeroizing::new(key.seed()), &key.key_id, secret)?;
-        tx.execute(
-            query(
-                "INSERT INTO signing_keys (key_id, public_key, secret, encrypted, kdf, kdf_salt, kdf_params, active, \
-                 created_at, retired_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(key.key_id.as_str())
-            .bind(key.public_base64())
-            .bind(sealed.secret)
-            .bind(sealed.kdf.is_sealed())
-            .bind(sealed.kdf.as_str())
-            .bind(sealed.salt)
-            .bind(sealed.params)
-            .bind(make_active)
-            .bind(*created_at)
-            .bind(if make_active { None } else { Some(now_ms()) }),
-        )
-        .await?;
+        insert_row(&mut tx, key, secret, make_active, *created_at).await?;
         done.added.push(key.key_id.clone());
     }
     if activate

@@ -84,6 +84,11 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0011_no_id_reuse.sql"),
     },
     Migration {
+        version: 15,
+        sqlite: include_str!("../migrations/sqlite/0015_key_case.sql"),
+        postgres: include_str!("../migrations/postgres/0015_key_case.sql"),
+    },
+    Migration {
         version: 16,
         sqlite: include_str!("../migrations/sqlite/0016_tokens.sql"),
         postgres: include_str!("../migrations/postgres/0016_tokens.sql"),

@@ -10,6 +10,7 @@ mod client;
 mod client_trust;
 mod customers_orders;
 mod devmate;
+mod finding;
 mod front_door;
 mod history;
 mod hostile_input;
