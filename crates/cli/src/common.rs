@@ -191,43 +191,29 @@ where
     }
 }
 
-/// Whether the store's lists of this resource take `search` (one box for a key, an email, a name, a hardware
-/// id). Asked of the list language itself, so `find` uses it as soon as the store has it and the filters
-/// ([`find`]'s branches) until then.
-pub(crate) fn has_search(spec: &'static Spec) -> bool {
-    licensd_store::list::parse(spec, &[("search".into(), "abc".into())], &[]).is_ok()
-}
-
-/// Runs each branch (a set of filters) as a list, newest first, and merges what they find: up to `limit` rows,
-/// newest first, and whether more matched than are shown.
-pub(crate) async fn find<T, F, Fut>(
+/// `search` on a list, as the management API's `?search=` (parts of each field it looks in, case ignored), newest
+/// first: up to `limit` rows, and whether more matched than are shown.
+pub(crate) async fn search<T, F, Fut>(
     spec: &'static Spec,
-    branches: &[Vec<(&str, String)>],
+    query: &str,
     limit: usize,
-    id: impl Fn(&T) -> i64,
-    mut page: F,
+    page: F,
 ) -> anyhow::Result<(Vec<T>, bool)>
 where
     F: FnMut(ListParams) -> Fut,
     Fut: std::future::Future<Output = Result<(i64, Vec<T>), StoreError>>,
 {
-    let mut found: Vec<T> = Vec::new();
-    let mut more = false;
-    for branch in branches {
-        let mut pairs = branch.clone();
-        pairs.push(("order_by", "-id".into()));
-        let (total, rows) = collect(spec, &pairs, Some(limit), &mut page).await?;
-        more |= usize::try_from(total).unwrap_or(usize::MAX) > rows.len();
-        for r in rows {
-            if !found.iter().any(|f| id(f) == id(&r)) {
-                found.push(r);
-            }
-        }
+    let q = query.trim();
+    if q.chars().count() < licensd_store::list::MIN_SEARCH_CHARS {
+        anyhow::bail!(
+            "{q:?}: give at least {} characters to look for (the search indexes need them)",
+            licensd_store::list::MIN_SEARCH_CHARS
+        );
     }
-    found.sort_by_key(|r| std::cmp::Reverse(id(r)));
-    more |= found.len() > limit;
-    found.truncate(limit);
-    Ok((found, more))
+    let (total, rows) =
+        collect(spec, &[("search", q.to_string()), ("order_by", "-id".into())], Some(limit), page).await?;
+    let more = usize::try_from(total).unwrap_or(usize::MAX) > rows.len();
+    Ok((rows, more))
 }
 
 /// A product by short code; an unknown one is refused naming every product there is.

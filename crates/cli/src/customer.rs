@@ -1,18 +1,19 @@
-//! `licensd customer find`: customers by email, name, company or reference.
+//! `licensd customer find`: customers by email, name, company, or their licenses' keys, devices and invoices.
 
 use clap::Subcommand;
 use licensd_core::model::Customer;
 use licensd_core::time::format_iso;
 
-use crate::common::{DbArg, find, has_search, open, operator, print_json, table};
+use crate::common::{DbArg, open, operator, print_json, search, table};
 
 #[derive(Subcommand)]
 pub(crate) enum CustomerCmd {
-    /// Find customers by an email, a name, a company or a reference (parts match, case ignored); newest first.
+    /// Find customers by an email, a name or company, or a key, hardware id or invoice of one of their licenses:
+    /// the management API's `?search=` (parts match, case ignored; 3 characters at least); newest first.
     Find {
         #[command(flatten)]
         db: DbArg,
-        /// What to look for.
+        /// What to look for (3 characters at least).
         query: String,
         /// Show at most this many.
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
@@ -26,25 +27,15 @@ pub(crate) enum CustomerCmd {
 pub(crate) async fn customer(cmd: CustomerCmd) -> anyhow::Result<()> {
     match cmd {
         CustomerCmd::Find { db, query, limit, json } => {
-            let q = query.trim().to_string();
-            if q.is_empty() {
-                anyhow::bail!("give something to look for: an email, a name, a company or a reference");
-            }
             let db = open(&db).await?;
             let scope = operator();
             let limit = usize::try_from(limit).unwrap_or(20);
-            let (found, more) = find(
-                &licensd_store::customers::SPEC,
-                &find_branches(&q),
-                limit,
-                |c: &Customer| c.id,
-                |p| {
-                    let (db, scope) = (&db, &scope);
-                    async move { licensd_store::customers::list(db, scope, &p).await }
-                },
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("customer find {q:?}: {e}"))?;
+            let (found, more) = search(&licensd_store::customers::SPEC, &query, limit, |p| {
+                let (db, scope) = (&db, &scope);
+                async move { licensd_store::customers::list(db, scope, &p).await }
+            })
+            .await?;
+            let q = query.trim();
             if json {
                 print_json(&found)?;
             } else if found.is_empty() {
@@ -58,31 +49,6 @@ pub(crate) async fn customer(cmd: CustomerCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The filters `customer find` asks when the store's lists have no `search` yet. A name of two words or more
-/// is also tried as first and last name.
-fn find_branches(q: &str) -> Vec<Vec<(&'static str, String)>> {
-    if has_search(&licensd_store::customers::SPEC) {
-        return vec![vec![("search", q.to_string())]];
-    }
-    let mut branches: Vec<Vec<(&'static str, String)>> = [
-        "email__icontains",
-        "first_name__icontains",
-        "last_name__icontains",
-        "company_name__icontains",
-        "reference__icontains",
-    ]
-    .into_iter()
-    .map(|f| vec![(f, q.to_string())])
-    .collect();
-    if let Some((first, last)) = q.split_once(char::is_whitespace) {
-        branches.push(vec![
-            ("first_name__icontains", first.trim().to_string()),
-            ("last_name__icontains", last.trim().to_string()),
-        ]);
-    }
-    branches
 }
 
 fn customers_table(customers: &[Customer]) -> String {

@@ -11,9 +11,7 @@ use licensd_server::AppState;
 use licensd_store::licenses::Action;
 use licensd_store::{Db, Scope, StoreError};
 
-use crate::common::{
-    DbArg, collect, explain, find, has_search, license, open, operator, print_json, secret, table, time,
-};
+use crate::common::{DbArg, collect, explain, license, open, operator, print_json, search, secret, table, time};
 
 /// The most licenses one `license issue` makes (one transaction).
 const MAX_COUNT: usize = 1000;
@@ -60,12 +58,12 @@ pub(crate) enum LicenseCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Find licenses by a key, an email, a name or company, a hardware id or an invoice (parts match, case
-    /// ignored); newest first.
+    /// Find licenses by a key, an email, a name or company, a hardware id or an invoice: the management API's
+    /// `?search=` (parts match, case ignored; 3 characters at least); newest first.
     Find {
         #[command(flatten)]
         db: DbArg,
-        /// What to look for.
+        /// What to look for (3 characters at least).
         query: String,
         /// Show at most this many.
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
@@ -138,23 +136,13 @@ pub(crate) async fn license_cmd(cmd: LicenseCmd) -> anyhow::Result<()> {
         LicenseCmd::Find { db, query, limit, json } => {
             let db = open(&db).await?;
             let scope = operator();
-            let q = query.trim().to_string();
-            if q.is_empty() {
-                anyhow::bail!("give something to look for: a key, an email, a name, a hardware id or an invoice");
-            }
             let limit = usize::try_from(limit).unwrap_or(20);
-            let (found, more) = find(
-                &licensd_store::licenses::SPEC,
-                &find_branches(&q),
-                limit,
-                |l: &License| l.id,
-                |p| {
-                    let (db, scope) = (&db, &scope);
-                    async move { licensd_store::licenses::list(db, scope, &p).await }
-                },
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("license find {q:?}: {e}"))?;
+            let (found, more) = search(&licensd_store::licenses::SPEC, &query, limit, |p| {
+                let (db, scope) = (&db, &scope);
+                async move { licensd_store::licenses::list(db, scope, &p).await }
+            })
+            .await?;
+            let q = query.trim();
             if json {
                 print_json(&found)?;
             } else if found.is_empty() {
@@ -195,26 +183,6 @@ pub(crate) async fn license_cmd(cmd: LicenseCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The filters `license find` asks when the store's lists have no `search` yet: each a way a support person
-/// names a license (parts match, case ignored).
-fn find_branches(q: &str) -> Vec<Vec<(&'static str, String)>> {
-    if has_search(&licensd_store::licenses::SPEC) {
-        return vec![vec![("search", q.to_string())]];
-    }
-    [
-        "license_key__icontains",
-        "customer__email__icontains",
-        "customer__name__icontains",
-        "customer__company_name__icontains",
-        "devices__hardware_id__icontains",
-        "order__store_id__icontains",
-        "trial_email__icontains",
-    ]
-    .into_iter()
-    .map(|f| vec![(f, q.to_string())])
-    .collect()
 }
 
 /// A template by code; an unknown one is refused naming every template there is.

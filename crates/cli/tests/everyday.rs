@@ -269,6 +269,11 @@ fn everyday(db: &str) {
     let shown = json_of(db, &["license", "show", &id.to_string(), "--json"]);
     assert_eq!((&shown["license_key"], &shown["history_count"]), (&json!(key), &json!(1)));
     assert_eq!(json_of(db, &["license", "show", &format!("#{id}"), "--json"])["id"], id);
+    assert_eq!(json_of(db, &["license", "show", &format!(" {} ", key.to_lowercase()), "--json"])["id"], id);
+    assert_eq!(
+        refused(db, &["license", "find", " ab "]),
+        "Error: \"ab\": give at least 3 characters to look for (the search indexes need them)"
+    );
     assert!(
         refused(db, &["license", "show", "NOPE-NOPE"]).starts_with("Error: no license has the key or id \"NOPE-NOPE\"")
     );
@@ -279,6 +284,7 @@ fn everyday(db: &str) {
     assert_eq!(header(&table), ["ID", "EMAIL", "NAME", "COMPANY", "REFERENCE", "CREATED"]);
     assert_eq!(column(&table, "EMAIL"), ["Ann@Example.com"]);
     assert_eq!(ok(db, &["customer", "find", "zed"]).trim(), "no customer matches \"zed\"");
+    assert_eq!(json_of(db, &["customer", "find", &more[0], "--json"])[0]["id"], 1, "by a license's key");
 
     // What the command line does, the client API answers at once.
     let server = serve(db);
