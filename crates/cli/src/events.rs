@@ -13,7 +13,7 @@ use crate::common::{DbArg, collect, license, open, operator, print_json, table};
 pub(crate) struct EventsArgs {
     #[command(flatten)]
     db: DbArg,
-    /// Only this license's events (its key, or its id).
+    /// Only this license's events (its key, or its id; a deleted license's by its id).
     #[arg(long, value_name = "KEY_OR_ID")]
     license: Option<String>,
     /// Only events by this actor: a token's name, `cli`, `client` (the client API) or `system`.
@@ -47,9 +47,17 @@ pub(crate) async fn events(a: EventsArgs) -> anyhow::Result<()> {
     let scope = operator();
     let mut filters: Vec<(&str, String)> = vec![("order_by", "-id".into())];
     if let Some(l) = &a.license {
-        let l = license(&db, &scope, l).await?;
-        filters.push(("license", l.id.to_string()));
-        filters.push(("product", l.product.id.to_string()));
+        match license(&db, &scope, l).await {
+            Ok(l) => {
+                filters.push(("license", l.id.to_string()));
+                filters.push(("product", l.product.id.to_string()));
+            }
+            // A deleted license's events stay in the log, under its id.
+            Err(e) => match l.trim().trim_start_matches('#').parse::<i64>() {
+                Ok(id) => filters.push(("license", id.to_string())),
+                Err(_) => return Err(e),
+            },
+        }
     }
     if let Some(actor) = a.actor {
         filters.push(("actor", actor));

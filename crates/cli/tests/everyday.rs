@@ -83,6 +83,15 @@ fn client(server: &Server, what: &str, key: &str, hardware_id: &str) -> (u16, Va
     })
 }
 
+/// `DELETE` on the management API with a token: the status.
+fn delete(server: &Server, path: &str, token: &str) -> u16 {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let r = reqwest::Client::new().delete(format!("{}{path}", server.url)).bearer_auth(token).send().await.unwrap();
+        r.status().as_u16()
+    })
+}
+
 /// The cells of a table's rows under the header column `name` (columns are two spaces apart or more).
 fn column(table: &str, name: &str) -> Vec<String> {
     let mut lines = table.lines();
@@ -330,7 +339,20 @@ fn everyday(db: &str) {
         refused(db, &["license", "enable", &key]),
         format!("Error: license {id} ({key}): a refunded license cannot be enabled again")
     );
+    // A deleted license's events stay in the log, found by its id.
+    let ops = json_of(db, &["token", "create", "--name", "ops", "--role", "admin", "--json"]);
+    let gone = bare[0]["id"].as_i64().unwrap();
+    assert_eq!(delete(&server, &format!("/api/v1/licenses/{gone}"), ops["token"].as_str().unwrap()), 204);
     drop(server);
+    assert!(refused(db, &["license", "show", &gone.to_string()]).starts_with("Error: no license has the key or id"));
+    let history = json_of(db, &["events", "--license", &gone.to_string(), "--json"]);
+    let seen: Vec<(&str, &str)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["actor"].as_str().unwrap(), e["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(seen, [("cli", "license.created"), ("ops", "license.deleted")]);
 
     // The audit log: the command line's actions as `cli`, the client API's as `client`, oldest first.
     let events = json_of(db, &["events", "--license", &key, "--json"]);
@@ -364,8 +386,8 @@ fn everyday(db: &str) {
     assert_eq!(header(&table), ["TIME", "ACTOR", "ACTION", "RECORD", "LICENSE", "NOTE"]);
     let rows: Vec<&str> = table.lines().collect();
     assert_eq!(rows.len(), 5, "header, three events, the note about the others: {table}");
-    assert_eq!(column(&table, "ACTION")[..3], ["license.reset", "license.activated", "license.refunded"]);
-    assert_eq!(column(&table, "LICENSE")[..3], [key.clone(), key.clone(), key.clone()]);
+    assert_eq!(column(&table, "ACTION")[..3], ["license.activated", "license.refunded", "license.deleted"]);
+    assert_eq!(column(&table, "LICENSE")[..3], [key.clone(), key.clone(), format!("id {gone}")]);
     assert!(rows[4].starts_with("(the latest 3 of "), "{table}");
     let times = column(&table, "TIME");
     assert!(times[..3].iter().all(|t| licensd_core::time::parse_datetime(t).is_some()), "{times:?}");
