@@ -2,7 +2,10 @@
 
 use anyhow::Context as _;
 use clap::Args;
-use licensd_store::Db;
+use licensd_core::model::{License, Product};
+use licensd_core::time::{Timestamp, format_iso};
+use licensd_store::list::Spec;
+use licensd_store::{Db, ListParams, Scope, StoreError};
 
 #[derive(Args, Clone)]
 pub(crate) struct DbArg {
@@ -96,6 +99,184 @@ pub(crate) fn redact(url: &str) -> String {
         out.push_str(&params.join("&"));
     }
     out
+}
+
+/// The actor the audit log records for the command line's writes.
+pub(crate) const CLI_ACTOR: &str = "cli";
+
+/// How the command line acts: as the machine's operator (whoever can read the database can change it anyway),
+/// with every product in view and every action allowed, through the same store functions as the HTTP API;
+/// its writes are recorded with the actor [`CLI_ACTOR`].
+pub(crate) fn operator() -> Scope {
+    Scope { actor: CLI_ACTOR.into(), ..Scope::system() }
+}
+
+/// A store refusal as the command line words it: the message, with the field it is about.
+pub(crate) fn explain(e: StoreError) -> anyhow::Error {
+    match e {
+        StoreError::Invalid { field, message } | StoreError::Conflict { field, message } => {
+            anyhow::anyhow!("{field}: {message}")
+        }
+        StoreError::Domain(licensd_core::Error::Invalid { field, message }) => anyhow::anyhow!("{field}: {message}"),
+        e => e.into(),
+    }
+}
+
+/// Prints one JSON value on one line.
+pub(crate) fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(v)?);
+    Ok(())
+}
+
+/// Aligned columns under a header, two spaces apart; `-` for an empty cell, tabs and line breaks as spaces.
+pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let clean = |c: &str| if c.is_empty() { "-".to_string() } else { c.replace(['\t', '\n', '\r'], " ") };
+    let all: Vec<Vec<String>> = std::iter::once(header.iter().map(|h| (*h).to_string()).collect())
+        .chain(rows.iter().map(|r| r.iter().map(|c| clean(c)).collect()))
+        .collect();
+    let mut widths = vec![0usize; header.len()];
+    for r in &all {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in &all {
+        let cells: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// A time as RFC 3339 (UTC, whole seconds), `-` for none.
+pub(crate) fn time(t: Option<Timestamp>) -> String {
+    t.map_or_else(|| "-".to_string(), |t| format_iso(t.0))
+}
+
+/// The list parameters a command builds (never user-typed filter names), with `limit` and `offset` set.
+fn list_params(spec: &'static Spec, pairs: &[(&str, String)], limit: i64, offset: i64) -> anyhow::Result<ListParams> {
+    let owned: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
+    let mut p =
+        licensd_store::list::parse(spec, &owned, &[]).map_err(|e| anyhow::anyhow!("{}: {}", e.param, e.message))?;
+    p.limit = limit;
+    p.offset = offset;
+    Ok(p)
+}
+
+/// Up to `max` rows of a list (every row for `None`), a page of at most 100 at a time, and how many match in all.
+pub(crate) async fn collect<T, F, Fut>(
+    spec: &'static Spec,
+    pairs: &[(&str, String)],
+    max: Option<usize>,
+    mut page: F,
+) -> anyhow::Result<(i64, Vec<T>)>
+where
+    F: FnMut(ListParams) -> Fut,
+    Fut: std::future::Future<Output = Result<(i64, Vec<T>), StoreError>>,
+{
+    let mut out: Vec<T> = Vec::new();
+    loop {
+        let want = max.map_or(licensd_store::list::MAX_LIMIT, |m| {
+            i64::try_from(m.saturating_sub(out.len())).unwrap_or(i64::MAX).min(licensd_store::list::MAX_LIMIT)
+        });
+        let offset = i64::try_from(out.len()).unwrap_or(i64::MAX);
+        let (total, rows) = page(list_params(spec, pairs, want.max(1), offset)?).await?;
+        let got = rows.len();
+        out.extend(rows);
+        let full = max.is_some_and(|m| out.len() >= m);
+        if got == 0 || full || i64::try_from(out.len()).unwrap_or(i64::MAX) >= total {
+            return Ok((total, out));
+        }
+    }
+}
+
+/// `search` on a list, as the management API's `?search=` (parts of each field it looks in, case ignored), newest
+/// first: up to `limit` rows, and whether more matched than are shown.
+pub(crate) async fn search<T, F, Fut>(
+    spec: &'static Spec,
+    query: &str,
+    limit: usize,
+    page: F,
+) -> anyhow::Result<(Vec<T>, bool)>
+where
+    F: FnMut(ListParams) -> Fut,
+    Fut: std::future::Future<Output = Result<(i64, Vec<T>), StoreError>>,
+{
+    let q = query.trim();
+    if q.chars().count() < licensd_store::list::MIN_SEARCH_CHARS {
+        anyhow::bail!(
+            "{q:?}: give at least {} characters to look for (the search indexes need them)",
+            licensd_store::list::MIN_SEARCH_CHARS
+        );
+    }
+    let (total, rows) =
+        collect(spec, &[("search", q.to_string()), ("order_by", "-id".into())], Some(limit), page).await?;
+    let more = usize::try_from(total).unwrap_or(usize::MAX) > rows.len();
+    Ok((rows, more))
+}
+
+/// A product by short code; an unknown one is refused naming every product there is.
+pub(crate) async fn product_by_code(db: &Db, scope: &Scope, code: &str) -> anyhow::Result<Product> {
+    match licensd_store::products::get_by_short_code(&mut &*db, scope, code).await {
+        Err(StoreError::NotFound) => {
+            let (_, all) =
+                collect(&licensd_store::products::SPEC, &[("order_by", "short_code".into())], None, |p| async move {
+                    licensd_store::products::list(db, scope, &p).await
+                })
+                .await?;
+            if all.is_empty() {
+                anyhow::bail!(
+                    "no product with short code {code:?}: there are no products yet (licensd product create --name N \
+                     --short-code S)"
+                );
+            }
+            let codes: Vec<&str> = all.iter().map(|p| p.short_code.as_str()).collect();
+            anyhow::bail!("no product with short code {code:?}; products are: {}", codes.join(", "))
+        }
+        other => Ok(other?),
+    }
+}
+
+/// A license named by its key or, failing that, by its id (`12` or `#12`): a key wins, so a license whose key
+/// is all digits is still found by it.
+pub(crate) async fn license(db: &Db, scope: &Scope, key_or_id: &str) -> anyhow::Result<License> {
+    let k = key_or_id.trim();
+    if k.is_empty() {
+        anyhow::bail!("give a license key or id");
+    }
+    let id = match licensd_store::licenses::id_by_key(&mut &*db, scope, k).await {
+        Ok(id) => Some(id),
+        Err(StoreError::NotFound) => k.strip_prefix('#').unwrap_or(k).parse::<i64>().ok(),
+        Err(e) => return Err(e.into()),
+    };
+    let found = match id {
+        Some(id) => match licensd_store::licenses::get(&mut &*db, scope, id).await {
+            Err(StoreError::NotFound) => None,
+            other => Some(other?),
+        },
+        None => None,
+    };
+    found.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no license has the key or id {k:?} (licensd license find QUERY looks for a key, an email, a name or a \
+             hardware id)"
+        )
+    })
+}
+
+/// `FILE` or `-` (stdin) read as one JSON object, for `--json-body`.
+pub(crate) fn json_body(path: &str) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let text = if path == "-" {
+        std::io::read_to_string(std::io::stdin()).context("cannot read --json-body from stdin")?
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read --json-body {path}"))?
+    };
+    match serde_json::from_str(&text) {
+        Ok(serde_json::Value::Object(m)) => Ok(m),
+        Ok(_) => anyhow::bail!("--json-body {path}: must hold one JSON object"),
+        Err(e) => anyhow::bail!("--json-body {path}: not JSON: {e}"),
+    }
 }
 
 /// Shorter secrets are accepted but warned about: Argon2id slows each guess, it does not make a short or

@@ -3,20 +3,28 @@
 
 mod common;
 mod config;
+mod customer;
 mod dev;
 mod devmate;
+mod events;
 mod key;
 mod license;
+mod product;
 mod serve;
+mod template;
 mod token;
 
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 use crate::common::{DbArg, open};
+use crate::customer::CustomerCmd;
 use crate::dev::DevCmd;
+use crate::events::EventsArgs;
 use crate::key::KeyCmd;
 use crate::license::LicenseCmd;
+use crate::product::ProductCmd;
 use crate::serve::FrontDoorArgs;
+use crate::template::TemplateCmd;
 use crate::token::TokenCmd;
 
 /// What `--help` adds about the environment (every flag's own variable is shown beside it).
@@ -90,11 +98,28 @@ enum Cmd {
         #[command(subcommand)]
         cmd: KeyCmd,
     },
-    /// Work on licenses from the command line.
+    /// Products: create and list them.
+    Product {
+        #[command(subcommand)]
+        cmd: ProductCmd,
+    },
+    /// License templates (the terms licenses are issued with): create and list them.
+    Template {
+        #[command(subcommand)]
+        cmd: TemplateCmd,
+    },
+    /// Licenses: issue, show, find, disable, enable, refund, reset; offline activation.
     License {
         #[command(subcommand)]
         cmd: LicenseCmd,
     },
+    /// Customers: find them.
+    Customer {
+        #[command(subcommand)]
+        cmd: CustomerCmd,
+    },
+    /// Recent activity: the audit log's latest events, oldest first (who did what to which record).
+    Events(EventsArgs),
     /// Verify a license file offline: signature, expiry, clock, and (with --hardware-id) the device.
     Verify {
         /// The license file (- for stdin).
@@ -204,7 +229,17 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let cli = Cli::from_arg_matches(&command.get_matches_from(&args)).unwrap_or_else(|e| e.exit());
+    // A usage error exits 1 like every other refusal (clap's own is 2), so scripts test one status; --help and
+    // --version still exit 0.
+    let parsed = command.try_get_matches_from(&args).and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
+        Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            let _ = e.print();
+            return std::process::ExitCode::FAILURE;
+        }
+        Err(e) => e.exit(),
+    };
     init_logging();
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -245,7 +280,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Token { cmd } => token::token(cmd).await,
         Cmd::Key { cmd } => key::key(cmd).await,
-        Cmd::License { cmd } => license::license(cmd).await,
+        Cmd::Product { cmd } => product::product(cmd).await,
+        Cmd::Template { cmd } => template::template(cmd).await,
+        Cmd::License { cmd } => license::license_cmd(cmd).await,
+        Cmd::Customer { cmd } => customer::customer(cmd).await,
+        Cmd::Events(args) => events::events(args).await,
         Cmd::Import { cmd: ImportCmd::Devmate { db, file, strict, json, record_by_record } } => {
             let db = open(&db).await?;
             let complete = devmate::import(&db, &file, strict, json, record_by_record).await?;

@@ -6,7 +6,7 @@ use licensd_core::model::{ApiToken, Role};
 use licensd_core::time::{format_iso, now_ms};
 use licensd_store::tokens::{NewToken, Products, TokenChange};
 
-use crate::common::{DbArg, open};
+use crate::common::{DbArg, explain, open, time};
 
 const ROLES: [&str; 4] = ["admin", "manager", "support", "read-only"];
 
@@ -205,15 +205,6 @@ pub(crate) async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A store refusal as the command line words it (`--product`, not the field `product`).
-fn explain(e: licensd_store::StoreError) -> anyhow::Error {
-    match e {
-        licensd_store::StoreError::Invalid { field, message } => anyhow::anyhow!("{field}: {message}"),
-        licensd_store::StoreError::Conflict { field, message } => anyhow::anyhow!("{field}: {message}"),
-        e => e.into(),
-    }
-}
-
 /// ` for products a, b` or ` for every product`.
 fn products_suffix(t: &ApiToken) -> String {
     if t.all_products {
@@ -229,41 +220,28 @@ fn expiry_suffix(t: &ApiToken) -> String {
 
 /// `token list` as aligned columns under a header; times in UTC, `-` for none.
 fn table(tokens: &[ApiToken], now: i64) -> String {
-    let time = |t: Option<licensd_core::time::Timestamp>| t.map_or_else(|| "-".to_string(), |t| format_iso(t.0));
-    let mut rows: Vec<[String; 9]> = vec![
-        ["ID", "ROLE", "NAME", "PRODUCTS", "DESCRIPTION", "CREATED", "EXPIRES", "LAST USED", "REVOKED"]
-            .map(String::from),
-    ];
-    for t in tokens {
-        let products = if t.all_products { "all".to_string() } else { t.products.join(",") };
-        let expires = match t.expires_at {
-            Some(at) if at.0 <= now => format!("{} (expired)", format_iso(at.0)),
-            other => time(other),
-        };
-        let description = if t.description.is_empty() { "-".into() } else { t.description.replace(['\t', '\n'], " ") };
-        rows.push([
-            t.id.to_string(),
-            t.role.to_string(),
-            t.name.clone(),
-            products,
-            description,
-            format_iso(t.created_at.0),
-            expires,
-            time(t.last_used_at),
-            time(t.revoked_at),
-        ]);
-    }
-    let mut widths = [0usize; 9];
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for r in &rows {
-        let cells: Vec<String> = r.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
+    let rows: Vec<Vec<String>> = tokens
+        .iter()
+        .map(|t| {
+            let expires = match t.expires_at {
+                Some(at) if at.0 <= now => format!("{} (expired)", format_iso(at.0)),
+                other => time(other),
+            };
+            vec![
+                t.id.to_string(),
+                t.role.to_string(),
+                t.name.clone(),
+                if t.all_products { "all".to_string() } else { t.products.join(",") },
+                t.description.clone(),
+                format_iso(t.created_at.0),
+                expires,
+                time(t.last_used_at),
+                time(t.revoked_at),
+            ]
+        })
+        .collect();
+    crate::common::table(
+        &["ID", "ROLE", "NAME", "PRODUCTS", "DESCRIPTION", "CREATED", "EXPIRES", "LAST USED", "REVOKED"],
+        &rows,
+    )
 }

@@ -515,6 +515,18 @@ pub async fn create(db: &Db, scope: &Scope, i: &LicenseInput) -> Result<License,
     Ok(l)
 }
 
+/// Issues several licenses in one transaction, all or none (the command line's `license issue --count`).
+pub async fn create_all(db: &Db, scope: &Scope, inputs: &[LicenseInput]) -> Result<Vec<License>, StoreError> {
+    let mut tx = db.begin().await?;
+    let mut out = Vec::with_capacity(inputs.len());
+    for i in inputs {
+        let id = create_in(&mut tx, scope, i, None, None).await?;
+        out.push(get(&mut tx, scope, id).await?);
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
 fn terms_of(l: &License) -> LicenseTerms {
     LicenseTerms {
         enabled: l.enabled,

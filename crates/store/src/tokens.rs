@@ -97,9 +97,22 @@ pub struct TokenChange {
 
 const DESCRIPTION_MAX: usize = 1000;
 
+/// Actors the audit log records for work done without a token: the client API, the command line, internal
+/// work and the DevMate import. A token of one of these names would make its events indistinguishable.
+pub const RESERVED_ACTORS: &[&str] = &["client", "cli", "system", licensd_core::devmate::IMPORT_ACTOR];
+
 fn check_name(name: &str) -> Result<(), StoreError> {
     if name.trim().is_empty() || name.chars().count() > 200 || name.trim() != name {
         return Err(StoreError::invalid("name", "must be 1 to 200 characters, without spaces around it"));
+    }
+    if RESERVED_ACTORS.iter().any(|a| a.eq_ignore_ascii_case(name)) {
+        return Err(StoreError::invalid(
+            "name",
+            format!(
+                "{name:?} is what the audit log records for work done without a token ({}); choose another name",
+                RESERVED_ACTORS.join(", ")
+            ),
+        ));
     }
     Ok(())
 }
