@@ -14,6 +14,7 @@ mod front_door;
 mod history;
 mod hostile_input;
 mod licenses;
+mod metrics;
 mod openapi;
 mod scoping;
 mod search;
