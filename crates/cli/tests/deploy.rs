@@ -115,27 +115,33 @@ fn array_after(line: &str, key: &str) -> Option<Vec<String>> {
 
 /// Checks that every flag of one `licensd` command line (the arguments after the binary) is one that
 /// `licensd <subcommand> [<subcommand>] --help` lists; `where_` names the line in failures.
-fn check_command(args: &[String], where_: &str, problems: &mut Vec<String>) {
+fn check_command(args: &[String], where_: &str, problems: &mut Vec<String>) -> bool {
     let top = subcommands(&[]);
     let mut path: Vec<&str> = Vec::new();
+    let mut after_flag = false;
     for a in args {
         if a.starts_with('-') {
+            after_flag = !a.contains('=');
             continue;
         }
         let candidates = if path.is_empty() { top.clone() } else { subcommands(&path) };
+        let value_of_flag = std::mem::take(&mut after_flag);
         if candidates.iter().any(|c| c == a) {
             path.push(a);
+        } else if value_of_flag {
+            // `--config FILE serve`: the flag's value, not a command.
+            continue;
         } else if path.is_empty() || !candidates.is_empty() {
             // Not a licensd command line (`licensd` the container or user name, a path), or a command this
             // binary does not have (yet): nothing to check it against.
-            return;
+            return false;
         } else {
             // A positional argument of a command without subcommands.
             break;
         }
     }
     if path.is_empty() {
-        return;
+        return false;
     }
     let known = flags(&help(&path));
     for a in args.iter().filter(|a| a.starts_with("--")) {
@@ -144,6 +150,7 @@ fn check_command(args: &[String], where_: &str, problems: &mut Vec<String>) {
             problems.push(format!("{where_}: `licensd {}` has no {flag}", path.join(" ")));
         }
     }
+    true
 }
 
 /// The `licensd …` command lines written in prose or shell in `text`: from a `licensd` followed by a subcommand
@@ -180,7 +187,7 @@ fn deploy_files_and_docs_name_only_variables_and_flags_licensd_has() {
     for v in ["LICENSD_TEST_POSTGRES", "LICENSD_SCHEMATHESIS", "LICENSD_BIN", "LICENSD_SERVE_ARGS"] {
         known_vars.insert(v.to_string());
     }
-    let mut problems = Vec::new();
+    let (mut problems, mut checked) = (Vec::new(), 0);
     let mut docs: Vec<PathBuf> = deploy_files();
     docs.push(repo().join("docs/operations.md"));
     docs.push(repo().join("README.md"));
@@ -193,7 +200,7 @@ fn deploy_files_and_docs_name_only_variables_and_flags_licensd_has() {
             }
         }
         for args in command_lines(&text) {
-            check_command(&args, &name, &mut problems);
+            checked += usize::from(check_command(&args, &name, &mut problems));
         }
         for (n, line) in text.lines().enumerate() {
             for key in ["command:", "CMD", "ENTRYPOINT"] {
@@ -208,16 +215,17 @@ fn deploy_files_and_docs_name_only_variables_and_flags_licensd_has() {
                     if args.first().is_some_and(|a| a == "postgres") {
                         continue;
                     }
-                    check_command(&args, &format!("{name}:{}", n + 1), &mut problems);
+                    checked += usize::from(check_command(&args, &format!("{name}:{}", n + 1), &mut problems));
                 }
             }
             if let Some(exec) = line.strip_prefix("ExecStart=") {
                 let args: Vec<String> = exec.split_whitespace().skip(1).map(str::to_string).collect();
-                check_command(&args, &format!("{name}:{}", n + 1), &mut problems);
+                assert!(check_command(&args, &format!("{name}:{}", n + 1), &mut problems), "{line}");
             }
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(checked >= 40, "only {checked} licensd command lines found");
 }
 
 #[test]
