@@ -118,8 +118,37 @@ pub(crate) fn secret() -> Option<String> {
     Some(s)
 }
 
+/// A listen address: `IP:PORT`, `HOST:PORT` (resolved; an IPv4 address preferred, as `localhost` means to most
+/// people), or `:PORT` for every interface.
+pub(crate) fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs as _;
+    if let Some(port) = s.strip_prefix(':') {
+        let port: u16 = port.parse().map_err(|_| format!("{s:?}: the port must be a number from 0 to 65535"))?;
+        return Ok(std::net::SocketAddr::from(([0, 0, 0, 0], port)));
+    }
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    let found: Vec<std::net::SocketAddr> = s
+        .to_socket_addrs()
+        .map_err(|e| format!("{s:?} is not an address to listen on (IP:PORT, HOST:PORT or :PORT): {e}"))?
+        .collect();
+    found.iter().find(|a| a.is_ipv4()).or(found.first()).copied().ok_or_else(|| format!("{s:?} resolves to no address"))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn listen_addresses_take_host_names_and_bare_ports() {
+        use super::parse_listen;
+        assert_eq!(parse_listen("127.0.0.1:8080").unwrap().to_string(), "127.0.0.1:8080");
+        assert_eq!(parse_listen(":8080").unwrap().to_string(), "0.0.0.0:8080");
+        assert_eq!(parse_listen("localhost:8099").unwrap().to_string(), "127.0.0.1:8099");
+        assert_eq!(parse_listen("[::1]:9").unwrap().to_string(), "[::1]:9");
+        assert!(parse_listen(":http").unwrap_err().contains("port"));
+        assert!(parse_listen("nohost.invalid:1").is_err());
+    }
+
     #[test]
     fn passwords_are_redacted() {
         assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");

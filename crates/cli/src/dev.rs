@@ -14,6 +14,7 @@ pub(crate) enum DevCmd {
     Seed {
         #[command(flatten)]
         db: DbArg,
+        /// How many licenses (with half as many customers and orders, and devices on some).
         #[arg(long, default_value_t = 10_000)]
         licenses: i64,
         /// Seed of the generator (the same seed gives the same data).
@@ -28,10 +29,13 @@ pub(crate) enum DevCmd {
     },
     /// Write a realistic DevMate export (for trying `licensd import devmate`, and for benchmarks).
     DevmateFile {
+        /// How many customers (each with licenses, some activated, some blocked, some in bundles).
         #[arg(long, default_value_t = 1000)]
         customers: u64,
+        /// Seed of the generator (the same seed gives the same file).
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// The file to write.
         #[arg(long)]
         out: String,
     },
@@ -39,7 +43,10 @@ pub(crate) enum DevCmd {
 
 pub(crate) async fn dev(cmd: DevCmd) -> anyhow::Result<()> {
     match cmd {
-        DevCmd::DevmateFile { customers, seed, out } => devmate::sample(customers, seed, &out)?,
+        DevCmd::DevmateFile { customers, seed, out } => {
+            devmate::sample(customers, seed, &out)?;
+            eprintln!("wrote a DevMate export of {customers} customers to {out}");
+        }
         DevCmd::Seed { db: arg, licenses, seed, keys_out, force } => {
             anyhow::ensure!(licenses > 0, "--licenses must be positive");
             let db = open(&arg).await?;

@@ -1,5 +1,7 @@
 //! `licensd key`: the signing key of answers and license files.
 
+use std::io::Write as _;
+
 use anyhow::Context as _;
 use clap::Subcommand;
 
@@ -11,14 +13,45 @@ pub(crate) enum KeyCmd {
     Show {
         #[command(flatten)]
         db: DbArg,
+        /// Print the result as JSON (one object on one line), for scripts.
         #[arg(long)]
         json: bool,
+        /// Print only the public key (base64), for embedding: `PK=$(licensd key show --raw)`.
+        #[arg(long, conflicts_with = "json")]
+        raw: bool,
     },
     /// Make a new signing key active; old keys stay retrievable, so what they signed still verifies.
     /// Running servers pick the new key up within 30 seconds.
     Rotate {
         #[command(flatten)]
         db: DbArg,
+        /// Print the result as JSON (one object on one line), for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write every signing key (active and retired) to FILE, sealed under a passphrase (Argon2id +
+    /// XChaCha20-Poly1305): the copy to keep apart from the database. Losing the keys breaks every application
+    /// that embeds their public halves. The passphrase is read from stdin (one line) or LICENSD_KEY_PASSPHRASE.
+    Export {
+        #[command(flatten)]
+        db: DbArg,
+        /// The file to write (created 0600; never over an existing one).
+        #[arg(long)]
+        out: String,
+        /// Print the result as JSON (one object on one line), for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add the keys of a `licensd key export` FILE that the database lacks (stored sealed under
+    /// LICENSD_SECRET when set). Its active key becomes active if the database has none, or with --activate.
+    Import {
+        #[command(flatten)]
+        db: DbArg,
+        file: String,
+        /// Make the file's active key the signing key (the current one is retired; what it signed still verifies).
+        #[arg(long)]
+        activate: bool,
+        /// Print the result as JSON (one object on one line), for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -27,6 +60,7 @@ pub(crate) enum KeyCmd {
     Encrypt {
         #[command(flatten)]
         db: DbArg,
+        /// Print the result as JSON (one object on one line), for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -74,10 +108,12 @@ pub(crate) async fn key_encrypt(db: &DbArg, json: bool) -> anyhow::Result<()> {
 }
 
 pub(crate) async fn key(cmd: KeyCmd) -> anyhow::Result<()> {
-    let (db, json, rotate) = match cmd {
-        KeyCmd::Show { db, json } => (db, json, false),
-        KeyCmd::Rotate { db, json } => (db, json, true),
+    let (db, json, rotate, raw) = match cmd {
+        KeyCmd::Show { db, json, raw } => (db, json, false, raw),
+        KeyCmd::Rotate { db, json } => (db, json, true, false),
         KeyCmd::Encrypt { db, json } => return key_encrypt(&db, json).await,
+        KeyCmd::Export { db, out, json } => return key_export(&db, &out, json).await,
+        KeyCmd::Import { db, file, activate, json } => return key_import(&db, &file, activate, json).await,
     };
     let db = open(&db).await?;
     let k = if rotate {
@@ -90,7 +126,9 @@ pub(crate) async fn key(cmd: KeyCmd) -> anyhow::Result<()> {
             "warning: the new key is stored unencrypted; set LICENSD_SECRET and run `licensd key encrypt` to seal it"
         );
     }
-    if json {
+    if raw {
+        println!("{}", k.public_base64());
+    } else if json {
         println!("{}", serde_json::json!({"alg": "ed25519", "key_id": k.key_id, "public_key": k.public_base64()}));
     } else {
         if rotate {
@@ -98,6 +136,73 @@ pub(crate) async fn key(cmd: KeyCmd) -> anyhow::Result<()> {
         }
         println!("key id:     {}", k.key_id);
         println!("public key: {}", k.public_base64());
+    }
+    Ok(())
+}
+
+/// The export passphrase: `LICENSD_KEY_PASSPHRASE`, else one line of standard input.
+fn passphrase() -> anyhow::Result<String> {
+    let p = match std::env::var("LICENSD_KEY_PASSPHRASE") {
+        Ok(p) if !p.is_empty() => p,
+        _ => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("cannot read the passphrase from stdin")?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    anyhow::ensure!(
+        p.chars().count() >= 12,
+        "the passphrase is shorter than 12 characters: whoever finds the file could guess it; use a long one \
+         (`openssl rand -base64 24`)"
+    );
+    Ok(p)
+}
+
+/// `licensd key export`.
+async fn key_export(db: &DbArg, out: &str, json: bool) -> anyhow::Result<()> {
+    let pass = passphrase()?;
+    let db = open(db).await?;
+    let export = licensd_store::keys::export(&db, secret().as_deref(), &pass).await?;
+    db.close().await;
+    anyhow::ensure!(
+        !export.keys.is_empty(),
+        "the database has no signing key yet (`licensd serve` or `key show` makes one)"
+    );
+    crate::devmate::create_private(out)?
+        .write_all(serde_json::to_string_pretty(&export)?.as_bytes())
+        .with_context(|| format!("cannot write {out}"))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"out": out, "keys": export.keys.iter().map(|k| serde_json::json!({"key_id": k.key_id, "active": k.active})).collect::<Vec<_>>()})
+        );
+    } else {
+        println!(
+            "exported {} signing keys to {out} (sealed under the passphrase; keep both, apart)",
+            export.keys.len()
+        );
+    }
+    Ok(())
+}
+
+/// `licensd key import`.
+async fn key_import(db: &DbArg, file: &str, activate: bool, json: bool) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
+    let export: licensd_store::keys::Export =
+        serde_json::from_str(&text).with_context(|| format!("{file} is not a `licensd key export` file"))?;
+    let pass = passphrase()?;
+    let db = open(db).await?;
+    let done = licensd_store::keys::import(&db, &export, &pass, secret().as_deref(), activate).await?;
+    db.close().await;
+    if json {
+        println!("{}", serde_json::to_string(&done)?);
+    } else {
+        println!(
+            "imported {} keys ({} already here){}",
+            done.added.len(),
+            done.present.len(),
+            done.activated.as_ref().map(|k| format!("; key {k} signs now")).unwrap_or_default()
+        );
     }
     Ok(())
 }

@@ -87,8 +87,9 @@ pub(crate) fn verify(
         println!("product:     {}", f.product);
         println!("device:      {}", f.hardware_id);
         println!("trial:       {}", if f.is_trial { "yes" } else { "no" });
-        println!("issued at:   {} (UNIX seconds)", f.issued_at);
-        println!("expires at:  {} (UNIX seconds)", f.expires_at);
+        let when = |secs: i64| licensd_core::time::format_iso(secs.saturating_mul(1000));
+        println!("issued at:   {} ({} UNIX seconds)", when(f.issued_at), f.issued_at);
+        println!("expires at:  {} ({} UNIX seconds)", when(f.expires_at), f.expires_at);
         println!("signed by:   key {}", f.key_id);
     }
     Ok(())

@@ -49,8 +49,8 @@ enum Cmd {
     Serve {
         #[command(flatten)]
         db: DbArg,
-        /// Address to listen on; port 0 takes a free port.
-        #[arg(long, env = "LICENSD_LISTEN", default_value = "127.0.0.1:8080")]
+        /// Address to listen on: IP:PORT, HOST:PORT or :PORT (every interface); port 0 takes a free port.
+        #[arg(long, env = "LICENSD_LISTEN", default_value = "127.0.0.1:8080", value_parser = common::parse_listen)]
         listen: std::net::SocketAddr,
         /// Do not apply migrations; refuse to start if any is pending (a rolling deploy runs `licensd migrate`
         /// once, then starts every instance with this flag).
@@ -67,8 +67,18 @@ enum Cmd {
         /// Only report: list applied and pending migrations, change nothing (exit status 1 if any is pending).
         #[arg(long)]
         check: bool,
+        /// Print the result as JSON (one object on one line), for scripts.
         #[arg(long)]
         json: bool,
+    },
+    /// Write a consistent copy of a live SQLite database to FILE (`VACUUM INTO`: writers go on; the copy holds
+    /// every commit made before it began; created 0600). PostgreSQL: use pg_dump (docs/operations.md).
+    Backup {
+        #[command(flatten)]
+        db: DbArg,
+        /// The file to write; must not exist.
+        #[arg(long)]
+        out: String,
     },
     /// Manage API tokens.
     Token {
@@ -101,6 +111,7 @@ enum Cmd {
         /// Refuse a trial license's file.
         #[arg(long)]
         refuse_trial: bool,
+        /// Print the result as JSON (one object on one line), for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -184,6 +195,7 @@ fn init_logging() {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    quiet_on_closed_pipe();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let command = match config::apply(Cli::command(), &args) {
         Ok(c) => c,
@@ -219,6 +231,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             serve::serve(front.into_config(db.db, listen)?, options, no_migrate).await
         }
         Cmd::Migrate { db, check, json } => migrate(&db, check, json).await,
+        Cmd::Backup { db, out } => {
+            let opened = open(&db).await?;
+            let started = std::time::Instant::now();
+            opened.backup(&out).await?;
+            opened.close().await;
+            let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+            println!(
+                "backed up to {out} ({size} bytes in {:.1?}); restore: stop licensd, put it in place of the database",
+                started.elapsed()
+            );
+            Ok(())
+        }
         Cmd::Token { cmd } => token::token(cmd).await,
         Cmd::Key { cmd } => key::key(cmd).await,
         Cmd::License { cmd } => license::license(cmd).await,
@@ -244,6 +268,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             license::verify(&file, &public_key, hardware_id.as_deref(), product.as_deref(), refuse_trial, json)
         }
     }
+}
+
+/// `licensd token create | head -n 1`: the reader has gone, so printing fails; that ends the command quietly,
+/// as a closed pipe ends any Unix tool, instead of a panic message (Rust ignores SIGPIPE).
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg =
+            payload.downcast_ref::<String>().map(String::as_str).or_else(|| payload.downcast_ref::<&str>().copied());
+        if msg.is_some_and(|m| m.contains("failed printing to stdout") && m.contains("Broken pipe")) {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }
 
 /// `licensd migrate`.

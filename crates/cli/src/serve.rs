@@ -34,7 +34,7 @@ pub(crate) struct FrontDoorArgs {
     #[arg(long, env = "LICENSD_STATEMENT_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     statement_timeout: Duration,
     /// Serve /metrics (and /healthz) on this address instead of the main one.
-    #[arg(long, env = "LICENSD_METRICS_LISTEN")]
+    #[arg(long, env = "LICENSD_METRICS_LISTEN", value_parser = crate::common::parse_listen)]
     metrics_listen: Option<SocketAddr>,
     /// The URL clients reach licensd at (https://licensing.example.com); pagination links start with it.
     #[arg(long, env = "LICENSD_PUBLIC_URL")]

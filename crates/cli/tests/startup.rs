@@ -740,6 +740,9 @@ fn logs_have_an_access_line_per_request_a_start_line_and_no_colours_off_a_termin
     let db = temp_db("logs");
     let url = format!("sqlite://{}", db.display());
     let log = db.with_file_name("stderr.log");
+    assert!(run(&["migrate", "--db", &url]).0);
+    let (_, out, _) = run(&["token", "create", "--db", &url, "--name", "desk", "--role", "admin"]);
+    let token = out.lines().last().unwrap().to_string();
     let mut child = Command::new(BIN)
         .args(["serve", "--db", &url, "--listen", "127.0.0.1:0"])
         .env("LICENSD_LOG", "info")
@@ -753,6 +756,19 @@ fn logs_have_an_access_line_per_request_a_start_line_and_no_colours_off_a_termin
     let server = Server { url: line.trim().trim_start_matches("licensd listening on ").to_string(), child };
     assert_eq!(get(&format!("{}/healthz", server.url), None, "").0, 200);
     assert_eq!(get(&format!("{}/api/v1/licenses?license_key=SECRET-KEY", server.url), None, "").0, 401);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let checked = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/api/v1/client/check", server.url))
+            .header("content-type", "application/json")
+            .body(r#"{"license_key":"WHOLEKEY-NEVER-LOGGED","hardware_id":"h","product":"p"}"#)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(checked, 200);
+    assert_eq!(get(&format!("{}/api/v1/products", server.url), Some(&token), "Bearer").0, 200);
     graceful_stop(server);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains('\u{1b}'), "no ANSI escapes in a file: {text}");
@@ -761,15 +777,180 @@ fn logs_have_an_access_line_per_request_a_start_line_and_no_colours_off_a_termin
         assert!(start.contains(part), "{part} in {start}");
     }
     let access: Vec<&str> = text.lines().filter(|l| l.contains("licensd::access")).collect();
-    assert_eq!(access.len(), 2, "{text}");
+    assert_eq!(access.len(), 4, "{text}");
     assert!(
         access[0].contains("method=GET") && access[0].contains("route=/healthz") && access[0].contains("status=200")
     );
     assert!(access[0].contains("client=127.0.0.1") && access[0].contains("ms="), "{}", access[0]);
     assert!(access[1].contains("route=/api/v1/licenses") && access[1].contains("status=401"), "{}", access[1]);
+    assert!(access[1].contains("who=-"), "no token, no name: {}", access[1]);
     assert!(!text.contains("SECRET-KEY"), "queries stay out of the log");
+    assert!(access[2].contains("route=/api/v1/client/check") && access[2].contains("who=key:WHOLE…"), "{}", access[2]);
+    assert!(!text.contains("WHOLEKEY-NEVER"), "only a key's first characters are logged");
+    assert!(access[3].contains("who=token:desk") && !text.contains(&token), "{}", access[3]);
     assert!(text.lines().last().unwrap_or_default().contains("stopped"), "a closing line: {text}");
     // A bad filter or format is said, not silently ignored.
     let out = Command::new(BIN).args(["key", "show", "--db", &url]).env("LICENSD_LOG", "lots[").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a log filter"));
+}
+
+/// A restore drill: `licensd backup` of a live database under write load; the copy, served as the database,
+/// holds every write acknowledged before the backup began, and the signing key.
+#[test]
+fn a_backup_under_write_load_restores_every_acknowledged_write() {
+    let db = temp_db("backup");
+    let url = format!("sqlite://{}", db.display());
+    assert!(run(&["migrate", "--db", &url]).0);
+    let (_, out, _) = run(&["token", "create", "--db", &url, "--name", "ops", "--role", "admin"]);
+    let token = out.lines().last().unwrap().to_string();
+    let server = serve(&["--db", &url, "--listen", "127.0.0.1:0"], &[]);
+    let key_id = |u: &str| {
+        let (_, out, _) = run(&["key", "show", "--db", u, "--json"]);
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["key_id"].as_str().unwrap().to_string()
+    };
+    let original_key = key_id(&url);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(std::time::Instant, i64, String)>::new()));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (stop, acked, base, token) = (stop.clone(), acked.clone(), server.url.clone(), token.clone());
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    let client = reqwest::Client::new();
+                    let mut n = 0;
+                    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        let email = format!("w{w}-{n}@drill.example");
+                        n += 1;
+                        let r = client
+                            .post(format!("{base}/api/v1/customers"))
+                            .bearer_auth(&token)
+                            .json(&serde_json::json!({"email": email}))
+                            .send()
+                            .await
+                            .unwrap();
+                        if r.status() == 201 {
+                            let id = r.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap();
+                            acked.lock().unwrap().push((std::time::Instant::now(), id, email));
+                        }
+                    }
+                })
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(700));
+    let copy = db.with_file_name("copy.db");
+    let began = std::time::Instant::now();
+    let (ok, stdout, stderr) = run(&["backup", "--db", &url, "--out", copy.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("backed up to"), "{stdout}");
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writers.into_iter().for_each(|w| w.join().unwrap());
+    graceful_stop(server);
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let (ok, _, stderr) = run(&["backup", "--db", &url, "--out", copy.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("exists already"), "never over a file: {stderr}");
+    let acked = acked.lock().unwrap().clone();
+    let before: Vec<_> = acked.iter().filter(|(t, _, _)| *t < began).collect();
+    assert!(
+        before.len() > 20 && acked.len() > before.len(),
+        "writes before and during: {} / {}",
+        before.len(),
+        acked.len()
+    );
+    // Restore: the copy in place of the database.
+    let restored = db.with_file_name("restored.db");
+    std::fs::copy(&copy, &restored).unwrap();
+    let restored_url = format!("sqlite://{}", restored.display());
+    assert_eq!(key_id(&restored_url), original_key, "the signing key comes back with the data");
+    let server = serve(&["--db", &restored_url, "--listen", "127.0.0.1:0"], &[]);
+    for (_, id, email) in &before {
+        let (status, body) = get(&format!("{}/api/v1/customers/{id}", server.url), Some(&token), "Bearer");
+        assert_eq!((status, body["email"].as_str()), (200, Some(email.as_str())), "customer {id}");
+    }
+    graceful_stop(server);
+    // PostgreSQL is backed up with its own tools.
+    if let Some(pg) = licensd_testkit::fresh_postgres("lc_backup") {
+        assert!(run(&["migrate", "--db", &pg]).0);
+        let (ok, _, stderr) = run(&["backup", "--db", &pg, "--out", db.with_file_name("pg.db").to_str().unwrap()]);
+        assert!(!ok && stderr.contains("pg_dump"), "{stderr}");
+    }
+}
+
+#[test]
+fn signing_keys_export_under_a_passphrase_and_import_into_a_new_database() {
+    for (i, url) in fresh("keys-export").into_iter().enumerate() {
+        assert!(run(&["migrate", "--db", &url]).0);
+        let show = |u: &str| {
+            let (_, out, _) = run(&["key", "show", "--db", u, "--json"]);
+            serde_json::from_str::<serde_json::Value>(&out).unwrap()["key_id"].as_str().unwrap().to_string()
+        };
+        let first = show(&url);
+        assert!(run(&["key", "rotate", "--db", &url]).0);
+        let active = show(&url);
+        let file = temp_db(&format!("keys-export-file-{i}")).with_file_name("keys.json");
+        let pass = [("LICENSD_KEY_PASSPHRASE", "a long enough passphrase")];
+        let run_env = |args: &[&str], envs: &[(&str, &str)]| {
+            let out =
+                Command::new(BIN).args(args).envs(envs.iter().copied()).env("LICENSD_LOG", "warn").output().unwrap();
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        let (ok, _, stderr) = run_env(
+            &["key", "export", "--db", &url, "--out", file.to_str().unwrap()],
+            &[("LICENSD_KEY_PASSPHRASE", "short")],
+        );
+        assert!(!ok && stderr.contains("shorter than 12"), "{stderr}");
+        let (ok, stdout, stderr) = run_env(&["key", "export", "--db", &url, "--out", file.to_str().unwrap()], &pass);
+        assert!(ok && stdout.contains("exported 2 signing keys"), "{stdout}{stderr}");
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains(&first) && text.contains(&active) && text.contains("licensd-signing-keys-v1"));
+        // A new database: the keys come back, the active one signing.
+        let target = temp_db(&format!("keys-import-{i}"));
+        let target = format!("sqlite://{}", target.display());
+        assert!(run(&["migrate", "--db", &target]).0);
+        let (ok, _, stderr) = run_env(
+            &["key", "import", "--db", &target, file.to_str().unwrap()],
+            &[("LICENSD_KEY_PASSPHRASE", "the wrong passphrase!")],
+        );
+        assert!(!ok && stderr.contains("passphrase does not open"), "{stderr}");
+        let (ok, stdout, stderr) =
+            run_env(&["key", "import", "--db", &target, file.to_str().unwrap(), "--json"], &pass);
+        assert!(ok, "{stderr}");
+        let done: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(done["added"].as_array().unwrap().len(), 2, "{done}");
+        assert_eq!(done["activated"], serde_json::json!(active));
+        assert_eq!(show(&target), active);
+        // Again: nothing new.
+        let (ok, stdout, _) = run_env(&["key", "import", "--db", &target, file.to_str().unwrap(), "--json"], &pass);
+        assert!(ok);
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["present"].as_array().unwrap().len(), 2);
+    }
+}
+
+#[test]
+fn listen_takes_host_names_and_a_closed_pipe_ends_a_command_quietly() {
+    let db = temp_db("papercuts");
+    let url = format!("sqlite://{}", db.display());
+    let server = serve(&["--db", &url, "--listen", "localhost:0"], &[]);
+    assert!(server.url.starts_with("http://127.0.0.1:"), "{}", server.url);
+    graceful_stop(server);
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -o pipefail; {BIN} token create --db {url} --name a --role admin | head -n 1"))
+        .env("LICENSD_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !stderr.contains("panicked"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("created admin token a"));
+    let (ok, stdout, _) = run(&["key", "show", "--db", &url, "--raw"]);
+    assert!(ok && stdout.trim().len() == 44 && !stdout.contains(' '), "just the base64 key: {stdout:?}");
 }

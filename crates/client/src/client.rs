@@ -291,6 +291,15 @@ fn check_binding(v: &Value, status: u16, sent_sha256: &str) -> Result<(), Error>
     Ok(())
 }
 
+/// Whether the key a server's answer names is the key asked about, as the server matches a typed key (the
+/// server's `licensd_core::keys::matches`): the same without surrounding whitespace, or, for a key with no
+/// lower-case letter after its first `-` (every key licensd issues), the same but for the case of ASCII letters.
+pub(crate) fn key_matches(stored: &str, asked: &str) -> bool {
+    let asked = asked.trim();
+    let tail = stored.split_once('-').map_or(stored, |(_, t)| t);
+    stored == asked || (!tail.bytes().any(|b| b.is_ascii_lowercase()) && stored.eq_ignore_ascii_case(asked))
+}
+
 /// Refuses an answer whose license or device is not the one asked about (`required`: an answer that
 /// grants something must name both).
 fn about(
@@ -305,7 +314,7 @@ fn about(
         return Err(Error::Mismatched("the answer grants a license without naming the license and device".into()));
     }
     if let Some(l) = license {
-        if license_key.is_some_and(|k| k != l.license_key) {
+        if license_key.is_some_and(|k| !key_matches(&l.license_key, k)) {
             return Err(Error::Mismatched("the answer is about another license key".into()));
         }
         if l.product != product {
@@ -697,7 +706,10 @@ impl Client {
     /// Refuses a license file fetched online that is not for the license, product and device asked about.
     fn file_about(&self, file: &str, license_key: Option<&str>, product: &str, hardware_id: &str) -> Result<(), Error> {
         let f = LicenseFile::verifier(&self.inner.keys).verify(file)?;
-        if license_key.is_some_and(|k| k != f.license_key) || f.product != product || f.hardware_id != hardware_id {
+        if license_key.is_some_and(|k| !key_matches(&f.license_key, k))
+            || f.product != product
+            || f.hardware_id != hardware_id
+        {
             return Err(Error::Mismatched("the license file is for another license, product or device".into()));
         }
         Ok(())
@@ -716,6 +728,16 @@ mod tests {
     use crate::keys::tests::TestKey;
     use crate::mock::{Mock, Reply};
     use std::sync::Arc;
+
+    #[test]
+    fn answers_name_the_key_asked_about_as_the_server_matches_it() {
+        assert!(key_matches("ACME-7H3KQ-2HPRZ", " acme-7h3kq-2hprz\n"));
+        assert!(key_matches("acme-7H3KQ-2HPRZ", "ACME-7h3kq-2HPRZ"), "a prefix of any case");
+        assert!(key_matches("id593311373237odr", "id593311373237odr "));
+        assert!(!key_matches("id593311373237odr", "ID593311373237ODR"), "lower-case letters of its own");
+        assert!(!key_matches("ACME-7H3KQ-2HPRZ", "ACME-7H3KQ-2HPRX"));
+        assert!(!key_matches("ACME-7H3KQ-2HPRZ", "ACME7H3KQ2HPRZ"));
+    }
 
     fn req() -> LicenseRequest {
         LicenseRequest::new("AAAA-BBBB", "hw-1", "app").hostname("box")

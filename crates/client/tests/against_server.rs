@@ -64,8 +64,33 @@ both!(
     online_lifecycle_verifies_every_answer,
     a_forged_server_is_detected,
     floating_seat_renews_and_releases,
-    air_gapped_activation_round_trip
+    air_gapped_activation_round_trip,
+    a_key_typed_in_another_case_with_whitespace_is_answered_and_believed
 );
+
+/// The server matches the key a customer typed trimmed, and whatever its case for keys licensd issues; the
+/// SDK believes the answer, which names the key as issued, and refuses one about another key.
+async fn a_key_typed_in_another_case_with_whitespace_is_answered_and_believed(s: Server) {
+    let key = license(&s, serde_json::json!({})).await;
+    let typed = format!("  {}\n", key.to_ascii_lowercase());
+    let client = Client::new(&s.url, &s.public_key).unwrap();
+    let req = LicenseRequest::new(&typed, "machine-1", "app");
+    let a = client.activate(&req).await.unwrap();
+    assert_eq!(a.license.license_key, key);
+    match client.check(&req).await.unwrap() {
+        CheckOutcome::Online(r) => assert!(r.valid && r.code == "VALID", "{r:?}"),
+        g => panic!("{g:?}"),
+    }
+    let file = client.license_file(&req).await.unwrap();
+    assert_eq!(LicenseFile::verify(&file, &s.public_key, "machine-1", "app").unwrap().license_key, key);
+    // A DevMate key has lower-case letters of its own: another case is another key, which the server does not know.
+    let devmate = license(&s, serde_json::json!({"license_key": "id593311373237odr"})).await;
+    let upper = LicenseRequest::new(devmate.to_ascii_uppercase(), "machine-1", "app");
+    match client.activate(&upper).await {
+        Err(Error::Refused { status, code, .. }) => assert_eq!((status, code.as_str()), (404, "NOT_FOUND")),
+        other => panic!("{other:?}"),
+    }
+}
 
 async fn online_lifecycle_verifies_every_answer(s: Server) {
     let key =

@@ -118,7 +118,11 @@ impl Refusal {
             }
             Refusal::FeatureNotFound => "the license has no such feature".into(),
             Refusal::BorrowNotAllowed => "the license does not allow borrowing a seat".into(),
-            Refusal::NoTrial => "the product offers no trial".into(),
+            Refusal::NoTrial => {
+                "the product offers no trial: its vendor gives it one with a license template with is_trial: true \
+                 (POST /api/v1/license-templates)"
+                    .into()
+            }
             Refusal::FileOutstanding { until } => format!(
                 "this device holds an offline license file (or a borrowed seat) valid until {until} (UNIX seconds); \
                  it keeps its activation until then, or until the vendor frees it"

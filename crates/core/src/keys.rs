@@ -75,6 +75,29 @@ pub fn validate_key(key: &str) -> crate::Result<()> {
     Ok(())
 }
 
+/// The key a person typed, as it is looked up: surrounding whitespace (a copied line's newline, a space
+/// pasted along) removed.
+pub fn typed(key: &str) -> &str {
+    key.trim()
+}
+
+/// Whether a stored key is matched whatever the case it is typed in: it has no lower-case letter after its
+/// first `-` (none at all when it has no `-`). licensd's own keys are upper-case symbols of [`ALPHABET`]
+/// after an optional prefix of any case, so every key it issues is; a key holding lower-case letters of its
+/// own (DevMate's `id…odr`, a store's mixed-case keys) may be one of several that differ only in case, and
+/// is matched exactly. `store::keys_match` says the same in SQL.
+pub fn folds_case(stored: &str) -> bool {
+    let tail = stored.split_once('-').map_or(stored, |(_, t)| t);
+    !tail.bytes().any(|b| b.is_ascii_lowercase())
+}
+
+/// Whether a key someone typed names this stored key: the same once surrounding whitespace is removed, or
+/// (for a key that [`folds_case`]) the same but for the case of ASCII letters.
+pub fn matches(stored: &str, typed_key: &str) -> bool {
+    let t = typed(typed_key);
+    stored == t || (folds_case(stored) && stored.eq_ignore_ascii_case(t))
+}
+
 /// Below this many bits a key is reported as guessable (issue 11, L1): licensd's own formats never go under it.
 pub const WEAK_KEY_BITS: f64 = 60.0;
 
@@ -181,6 +204,28 @@ mod tests {
         let f = KeyFormat { prefix: String::new(), groups: 2, group_size: 5 };
         assert!(f.validate().is_err());
         assert!(KeyFormat::default().validate().is_ok());
+    }
+
+    #[test]
+    fn keys_licensd_issues_match_whatever_the_case_and_surrounding_whitespace() {
+        for f in [KeyFormat::default(), KeyFormat { prefix: "acme".into(), ..KeyFormat::default() }] {
+            let key = f.generate();
+            assert!(folds_case(&key), "{key}");
+            assert!(matches(&key, &key.to_ascii_lowercase()));
+            assert!(matches(&key, &format!("  {}\n", key.to_ascii_uppercase())));
+            assert!(!matches(&key, &key.replace('-', "")), "dashes are part of the key");
+        }
+        assert!(matches("ACME-7H3KQ", "Acme-7h3kq"));
+        assert!(!matches("ACME-7H3KQ", "ACME-7H3KQX"));
+    }
+
+    #[test]
+    fn keys_with_lower_case_letters_of_their_own_match_exactly() {
+        for key in ["id593311373237odr", "ACME-7h3kq", "550e8400-e29b-41d4"] {
+            assert!(!folds_case(key), "{key}");
+            assert!(matches(key, &format!(" {key} ")));
+            assert!(!matches(key, &key.to_ascii_uppercase()), "{key}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The licensd domain: the records it keeps, the keys and tokens it mints, and the rules that decide a
 //! license's status. Nothing here does I/O; the store persists these types and the server speaks them.
 
+pub mod access;
 pub mod client;
 pub mod devmate;
 pub mod error;

@@ -32,8 +32,39 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     out
 }
 
+/// The longest lifetime `--expires-in` takes: ten years.
+pub const MAX_LIFETIME_MS: i64 = 10 * 366 * crate::time::DAY_MS;
+
+/// Parses a token lifetime such as `90d`: a whole number followed by `m` (minutes), `h` (hours), `d` (days)
+/// or `w` (weeks), at most ten years; `None` for anything else.
+pub fn parse_lifetime(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let unit = s.chars().last()?;
+    let n: i64 = s[..s.len() - unit.len_utf8()].parse().ok().filter(|n| *n > 0)?;
+    let ms = match unit {
+        'm' => 60_000,
+        'h' => 3_600_000,
+        'd' => crate::time::DAY_MS,
+        'w' => 7 * crate::time::DAY_MS,
+        _ => return None,
+    };
+    n.checked_mul(ms).filter(|t| *t <= MAX_LIFETIME_MS)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn lifetimes_are_a_number_and_a_unit() {
+        use super::parse_lifetime;
+        assert_eq!(parse_lifetime("90d"), Some(90 * 86_400_000));
+        assert_eq!(parse_lifetime("12h"), Some(12 * 3_600_000));
+        assert_eq!(parse_lifetime("30m"), Some(30 * 60_000));
+        assert_eq!(parse_lifetime("2w"), Some(14 * 86_400_000));
+        for bad in ["", "d", "0d", "-1d", "90", "90 days", "1.5d", "90D", "99999999999999d", "3700d", "1y"] {
+            assert_eq!(parse_lifetime(bad), None, "{bad}");
+        }
+    }
+
     #[test]
     fn tokens_are_unique_and_hash_is_stable() {
         let a = super::generate();

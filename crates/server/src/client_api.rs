@@ -108,6 +108,12 @@ fn client_req(
     app_version: Option<String>,
     nonce: &Option<String>,
 ) -> Result<ClientReq, ApiError> {
+    // The key a person typed: looked up without surrounding whitespace (and whatever its case, for the keys
+    // that fold case: `licensd_core::keys::matches`).
+    let license_key = match licensd_core::keys::typed(&license_key) {
+        t if t.len() == license_key.len() => license_key,
+        t => t.to_string(),
+    };
     check_len("license_key", &license_key, 1, 256)?;
     check_len("hardware_id", &hardware_id, 1, 256)?;
     check_len("product", &product, 1, 64)?;
@@ -119,7 +125,12 @@ fn client_req(
     if let Some(n) = nonce {
         check_len("nonce", n, 1, 128)?;
     }
-    crate::limits::client_key(&license_key)?;
+    // One bucket for every spelling of a key that may name the same license (no copy for the usual upper case).
+    if license_key.bytes().any(|b| b.is_ascii_lowercase()) {
+        crate::limits::client_key(&license_key.to_ascii_uppercase())?;
+    } else {
+        crate::limits::client_key(&license_key)?;
+    }
     Ok(ClientReq { license_key, hardware_id, product, hostname, os, app_version })
 }
 
@@ -408,6 +419,7 @@ pub async fn offline_deactivate(State(s): State<AppState>, JsonBody(b): JsonBody
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct KeyQuery {
     /// An older key's id; the active key when absent.
     key_id: Option<String>,
@@ -535,6 +547,7 @@ pub async fn sign(State(s): State<AppState>, req: Request, next: Next) -> Respon
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
+    let who = parts.extensions.get::<crate::metrics::Who>().cloned();
     let (res, probe_src, request_sha256) = match axum::body::to_bytes(body, crate::extract::MAX_BODY).await {
         Ok(bytes) => {
             let sha = licensd_core::token::sha256_hex(&bytes);
@@ -545,6 +558,9 @@ pub async fn sign(State(s): State<AppState>, req: Request, next: Next) -> Respon
         Err(e) => (crate::extract::body_error(e).into_response(), Bytes::new(), None),
     };
     let probe: Probe<'_> = serde_json::from_slice(&probe_src).unwrap_or_default();
+    if let (Some(who), Some(key)) = (who, probe.license_key.as_deref()) {
+        who.set(crate::metrics::Who::key(key));
+    }
     let (mut parts, body) = res.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return ApiError::internal().into_response();

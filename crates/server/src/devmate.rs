@@ -9,6 +9,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use licensd_core::access::Action;
 use licensd_core::devmate::{DevmateCustomer, DevmateLicense};
 use licensd_core::model::{CustomerInput, normalize_email};
 use licensd_store::StoreError;
@@ -154,18 +155,32 @@ impl From<StoreError> for V2Error {
 // ---------------------------------------------------------------------------------------------
 // Extractors
 
-/// A token, as DevMate sent it (`Authorization: Token T`, also `Token:T`), or any scheme licensd accepts.
+/// A token, as DevMate sent it (`Authorization: Token T`, also `Token:T`), or any scheme licensd accepts. As on
+/// `/api/v1`, it yields a scope only through [`V2Auth::permit`] (the permission table of `core::access`).
 pub struct V2Auth(pub Authenticated);
 
 impl FromRequestParts<AppState> for V2Auth {
     type Rejection = V2Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, V2Error> {
-        let Some(secret) = crate::extract::bearer(parts) else { return Err(V2Error::unauthorized()) };
-        match licensd_store::tokens::authenticate(&state.db, secret).await? {
-            Some(a) => Ok(V2Auth(a)),
-            None => Err(V2Error::unauthorized()),
+        match crate::extract::authenticate(parts, state).await? {
+            Ok(a) => Ok(V2Auth(a)),
+            // DevMate's 401 has no detail; an expired token gets one, saying so.
+            Err(crate::extract::NoToken::Expired(at)) => Err(V2Error {
+                status: StatusCode::UNAUTHORIZED,
+                title: "Unauthorized".into(),
+                detail: Some(format!("Token expired at {}.", licensd_core::time::format_iso(at.0))),
+            }),
+            Err(_) => Err(V2Error::unauthorized()),
         }
+    }
+}
+
+impl V2Auth {
+    /// The scope to act in once the permission table allows `actions`: else `403` in DevMate's shape, with the
+    /// same detail as on `/api/v1`.
+    pub fn permit(&self, actions: &[Action]) -> V2Result<licensd_store::Scope> {
+        self.0.scope_for(actions).map_err(|d| V2Error::new(StatusCode::FORBIDDEN, "Forbidden.", d.detail("token")))
     }
 }
 
@@ -396,7 +411,7 @@ const DEFAULT_LIMIT: i64 = 10;
     security(("devmate_token" = [])))]
 pub async fn list_customers(
     State(s): State<AppState>,
-    V2Auth(auth): V2Auth,
+    auth: V2Auth,
     axum::extract::RawQuery(q): axum::extract::RawQuery,
 ) -> V2Result<Json<CustomerList>> {
     let mut limit = DEFAULT_LIMIT;
@@ -449,7 +464,8 @@ pub async fn list_customers(
         }
     }
     let filters = store::parse_filters(&filters).map_err(|e| V2Error::parameter(&e.param, e.message))?;
-    let (total, data) = store::list_customers(&s.db, &auth.scope(), &filters, limit, offset, with_licenses).await?;
+    let (total, data) =
+        store::list_customers(&s.db, &auth.permit(&[Action::Read])?, &filters, limit, offset, with_licenses).await?;
     Ok(Json(CustomerList { data, meta: ListMeta { total } }))
 }
 
@@ -461,11 +477,12 @@ pub async fn list_customers(
     security(("devmate_token" = [])))]
 pub async fn get_customer(
     State(s): State<AppState>,
-    V2Auth(auth): V2Auth,
+    auth: V2Auth,
     id: Result<Path<String>, PathRejection>,
 ) -> V2Result<Json<CustomerData>> {
+    let scope = auth.permit(&[Action::Read])?;
     let id = path_id(&path_text(&id, "customer_id")?).map_err(|raw| V2Error::not_found("id", &raw))?;
-    match store::customer(&mut &s.db, &auth.scope(), id).await {
+    match store::customer(&mut &s.db, &scope, id).await {
         Err(StoreError::NotFound) => Err(V2Error::not_found("id", &id.to_string())),
         other => Ok(Json(CustomerData { data: other? })),
     }
@@ -525,16 +542,17 @@ fn apply(i: &mut CustomerInput, g: Given) {
     security(("devmate_token" = [])))]
 pub async fn create_customer(
     State(s): State<AppState>,
-    V2Auth(auth): V2Auth,
+    auth: V2Auth,
     body: V2Body,
 ) -> V2Result<(StatusCode, Json<CustomerData>)> {
+    let scope = auth.permit(&[Action::Create])?;
     let g = given(&body)?;
     if g.email.is_none() {
         return Err(V2Error::email_invalid());
     }
     let mut i = CustomerInput::default();
     apply(&mut i, g);
-    let c = licensd_store::customers::create(&s.db, &auth.scope(), i).await?;
+    let c = licensd_store::customers::create(&s.db, &scope, i).await?;
     Ok((StatusCode::CREATED, Json(CustomerData { data: DevmateCustomer::from_model(&c) })))
 }
 
@@ -546,13 +564,15 @@ pub async fn create_customer(
     security(("devmate_token" = [])))]
 pub async fn update_customer(
     State(s): State<AppState>,
-    V2Auth(auth): V2Auth,
+    auth: V2Auth,
     id: Result<Path<String>, PathRejection>,
     body: V2Body,
 ) -> V2Result<Json<CustomerData>> {
+    // A support token may change `note` (or `notes`) alone.
+    let scope = auth.permit(&Action::for_fields(body.data.keys().map(String::as_str)))?;
     let id = path_id(&path_text(&id, "customer_id")?).map_err(|raw| V2Error::not_found("id", &raw))?;
     let g = given(&body)?;
-    let r = licensd_store::customers::update(&s.db, &auth.scope(), id, |cur| {
+    let r = licensd_store::customers::update(&s.db, &scope, id, |cur| {
         let mut i = CustomerInput::from(cur);
         apply(&mut i, g);
         Ok::<_, StoreError>(i)
@@ -572,17 +592,18 @@ pub async fn update_customer(
     security(("devmate_token" = [])))]
 pub async fn create_license(
     State(s): State<AppState>,
-    V2Auth(auth): V2Auth,
+    auth: V2Auth,
     id: Result<Path<String>, PathRejection>,
     body: V2Body,
 ) -> V2Result<(StatusCode, Json<LicenseData>)> {
+    let scope = auth.permit(&[Action::Create])?;
     let customer_id = match path_id(&path_text(&id, "customer_id")?) {
         Ok(n) => n,
         Err(raw) if raw.is_empty() => return Err(V2Error::empty("customer_id")),
         Err(raw) => return Err(V2Error::wrong("customer_id", format!("Customer #{raw} not found."))),
     };
     let type_id = body.int("license_type_id")?.ok_or_else(|| V2Error::empty("license_type_id"))?;
-    match store::create_license(&s.db, &auth.scope(), customer_id, type_id).await {
+    match store::create_license(&s.db, &scope, customer_id, type_id).await {
         Ok(l) => Ok((StatusCode::CREATED, Json(LicenseData { data: l }))),
         Err(CreateLicenseError::NoCustomer) => {
             Err(V2Error::wrong("customer_id", format!("Customer #{customer_id} not found.")))
@@ -595,8 +616,11 @@ pub async fn create_license(
 }
 
 /// `POST /v2/customers//licenses`: DevMate's "customer id is empty".
-pub async fn create_license_without_customer(_auth: V2Auth) -> V2Error {
-    V2Error::empty("customer_id")
+pub async fn create_license_without_customer(auth: V2Auth) -> V2Error {
+    match auth.permit(&[Action::Create]) {
+        Ok(_) => V2Error::empty("customer_id"),
+        Err(e) => e,
+    }
 }
 
 /// Frees the oldest activation the key holds: `200` with an empty body.
@@ -608,11 +632,12 @@ pub async fn create_license_without_customer(_auth: V2Auth) -> V2Error {
     security(("devmate_token" = [])))]
 pub async fn reset_first_activation(
     State(s): State<AppState>,
-    V2Auth(auth): V2Auth,
+    auth: V2Auth,
     key: Result<Path<String>, PathRejection>,
 ) -> V2Result<StatusCode> {
+    let scope = auth.permit(&[Action::ResetActivations])?;
     let key = path_text(&key, "activation_key")?;
-    match store::reset_first_activation(&s.db, &auth.scope(), &key).await {
+    match store::reset_first_activation(&s.db, &scope, &key).await {
         Ok(true) => Ok(StatusCode::OK),
         Ok(false) => Err(V2Error::new(
             StatusCode::CONFLICT,

@@ -5,8 +5,10 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
+use licensd_core::access::{Action, Denied};
+use licensd_core::time::Timestamp;
 use licensd_store::list::{ListParams, Spec};
-use licensd_store::tokens::Authenticated;
+use licensd_store::tokens::{Authenticated, Presented};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -355,7 +357,9 @@ impl RawParams {
     }
 }
 
-/// An authenticated token: `Authorization: Bearer T`, `Token T` or `Api-Key T`.
+/// An authenticated token: `Authorization: Bearer T`, `Token T` or `Api-Key T`. It yields a store scope only
+/// through [`Auth::permit`], which asks the permission table (`core::access`): no route reaches the store
+/// without naming what it does.
 pub struct Auth(pub Authenticated);
 
 /// The secret from an `Authorization` header, whichever of the accepted schemes carries it.
@@ -367,35 +371,90 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
     (ok && !secret.is_empty()).then_some(secret)
 }
 
+/// Why a request carries no usable token.
+#[derive(Debug, Clone)]
+pub enum NoToken {
+    /// No `Authorization` header in an accepted scheme.
+    Missing,
+    /// No token has this secret, or it was revoked.
+    Unknown,
+    /// The token expired at this time.
+    Expired(Timestamp),
+}
+
+/// Resolves the request's token for `/api/v1` and `/v2` alike, and notes its use (written at most once a
+/// minute per token, [`licensd_store::tokens::LastUses`]).
+pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Result<Authenticated, NoToken>, ApiError> {
+    let Some(secret) = bearer(parts) else { return Ok(Err(NoToken::Missing)) };
+    Ok(match licensd_store::tokens::authenticate(&state.db, secret).await? {
+        Presented::Valid(a) => {
+            state.last_uses.note(a.id, a.last_used_at, licensd_core::time::now_ms());
+            if let Some(who) = parts.extensions.get::<crate::metrics::Who>() {
+                who.set(format!("token:{}", a.name));
+            }
+            Ok(a)
+        }
+        Presented::Expired(at) => Err(NoToken::Expired(at)),
+        Presented::Unknown => Err(NoToken::Unknown),
+    })
+}
+
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(secret) = bearer(parts) else {
-            return Err(ApiError::unauthorized(
+        match authenticate(parts, state).await? {
+            Ok(a) => Ok(Auth(a)),
+            Err(NoToken::Missing) => Err(ApiError::unauthorized(
                 "send a token: Authorization: Bearer <token> (Token and Api-Key schemes are accepted too)",
-            ));
-        };
-        match licensd_store::tokens::authenticate(&state.db, secret).await? {
-            Some(a) => Ok(Auth(a)),
-            None => Err(ApiError::unauthorized("the token is unknown or revoked")),
+            )),
+            Err(NoToken::Unknown) => Err(ApiError::unauthorized("the token is unknown or revoked")),
+            Err(NoToken::Expired(at)) => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "TOKEN_EXPIRED",
+                "Token expired",
+                format!(
+                    "the token expired at {}; extend it (licensd token update ID --expires-in 90d) or create another",
+                    licensd_core::time::format_iso(at.0)
+                ),
+            )),
         }
     }
 }
 
+/// The `403` of a refusal of the permission table: `FORBIDDEN_ROLE` naming the role and what it may do (the
+/// catalog's refusal keeps the code it always had, `FORBIDDEN`).
+pub fn denied(d: Denied) -> ApiError {
+    let code = if d.action == Action::Catalog { "FORBIDDEN" } else { "FORBIDDEN_ROLE" };
+    ApiError::new(StatusCode::FORBIDDEN, code, "Forbidden", d.detail("token"))
+}
+
 impl Auth {
-    pub fn scope(&self) -> licensd_store::Scope {
-        self.0.scope()
+    /// The scope to act in, once the permission table allows every one of `actions` to this token's role.
+    pub fn permit(&self, actions: &[Action]) -> Result<licensd_store::Scope, ApiError> {
+        self.0.scope_for(actions).map_err(denied)
     }
 
-    /// Refuses a manager token where only an admin may act.
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.0.role == licensd_core::model::Role::Admin {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("this needs an admin token"))
-        }
+    /// [`Auth::permit`] for reading.
+    pub fn read(&self) -> Result<licensd_store::Scope, ApiError> {
+        self.permit(&[Action::Read])
     }
+
+    /// [`Auth::permit`] for a change of the top-level fields of a JSON body (`note` alone is
+    /// [`Action::EditNotes`], `metadata` [`Action::EditMetadata`], `enabled` [`Action::DisableEnable`], any
+    /// other field [`Action::Edit`]). A body that is not a JSON object counts as no field, and is refused as
+    /// bad input afterwards.
+    pub fn permit_edit(&self, body: &[u8]) -> Result<licensd_store::Scope, ApiError> {
+        self.permit(&edit_actions(body))
+    }
+}
+
+/// The actions a change of the top-level fields of a JSON body takes.
+pub fn edit_actions(body: &[u8]) -> Vec<Action> {
+    let fields: Vec<String> = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body)
+        .map(|m| m.into_iter().map(|(k, _)| k).collect())
+        .unwrap_or_default();
+    Action::for_fields(fields.iter().map(String::as_str))
 }
 
 #[cfg(test)]

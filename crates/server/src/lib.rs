@@ -10,6 +10,7 @@ pub mod front_door;
 pub mod limits;
 pub mod metrics;
 mod ops;
+pub mod reference;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -21,6 +22,7 @@ use axum::response::IntoResponse as _;
 use licensd_core::signing::KeyPair;
 use licensd_store::Db;
 use licensd_store::client::LastChecks;
+use licensd_store::tokens::LastUses;
 use tower::{Layer, ServiceExt as _};
 use tower_http::normalize_path::NormalizePathLayer;
 use utoipa::OpenApi;
@@ -52,6 +54,8 @@ pub struct Shared {
     /// `LICENSD_SECRET`, which encrypts the signing key at rest.
     secret: Option<Arc<str>>,
     pub last_checks: Arc<LastChecks>,
+    /// Tokens' last-used times waiting to be written (at most once a minute per token).
+    pub last_uses: Arc<LastUses>,
     /// Timeouts, the connection cap, trusted proxies and the public URL ([`AppState::with_http`]).
     pub http: Arc<front_door::HttpConfig>,
     /// Rate limits; none unless [`AppState::with_rate_limits`] sets them.
@@ -68,6 +72,7 @@ impl AppState {
             keys: Arc::new(RwLock::new(Arc::new(key))),
             secret: secret.map(Arc::from),
             last_checks: Arc::new(LastChecks::default()),
+            last_uses: Arc::new(LastUses::default()),
             http: Arc::new(front_door::HttpConfig::default()),
             limits: Arc::new(limits::Limits::default()),
         })))
@@ -189,6 +194,7 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(ops)
         .split_for_parts();
     document_front_door(&mut openapi);
+    reference::document(&mut openapi, &state.http);
     let doc = Arc::new(openapi.clone());
     let router = router
         .route("/openapi.json", axum::routing::get(move || async move { axum::Json(doc.as_ref().clone()) }))
@@ -222,12 +228,24 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
 }
 
 /// Adds the answers of the front door to every operation of `/api/v1` and `/v2`: `429` (rate limits), `503`
-/// (request timeout), and `408` (a stalled body) where there is a body.
+/// (request timeout), `408` (a stalled body) where there is a body, and `403` (the permission table) on writes.
 fn document_front_door(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{RefOr, Response};
     for (path, item) in openapi.paths.paths.iter_mut() {
         if !(path.starts_with("/api/v1/") || path.starts_with("/v2/")) {
             continue;
+        }
+        // Every write may be refused by the permission table (`core::access`): support and read-only tokens,
+        // and the catalog for all but admins.
+        if !path.starts_with("/api/v1/client/") {
+            for op in [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten() {
+                op.responses.responses.entry("403".to_string()).or_insert_with(|| {
+                    RefOr::T(Response::new(
+                        "FORBIDDEN_ROLE: the token's role may not do this (FORBIDDEN for the catalog, which needs an \
+                         admin token); the detail names the role and what it may do",
+                    ))
+                });
+            }
         }
         for op in
             [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
@@ -321,6 +339,9 @@ pub async fn serve_with_metrics(
                 tracing::warn!(error = %e, "could not record last_check times");
                 bg.metrics.db_error(&e);
             }
+            if let Err(e) = bg.last_uses.flush(&bg.db).await {
+                tracing::warn!(error = %e, "could not record tokens' last-used times");
+            }
             if let Err(e) = bg.db.checkpoint().await {
                 tracing::warn!(error = %e, "could not checkpoint the write-ahead log");
                 bg.metrics.db_error(&e);
@@ -364,6 +385,9 @@ pub async fn serve_with_metrics(
     background.abort();
     if let Err(e) = state.last_checks.flush(&state.db).await {
         tracing::warn!(error = %e, "could not record last_check times at shutdown");
+    }
+    if let Err(e) = state.last_uses.flush(&state.db).await {
+        tracing::warn!(error = %e, "could not record tokens' last-used times at shutdown");
     }
     Ok(())
 }

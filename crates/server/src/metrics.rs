@@ -413,14 +413,34 @@ impl Metrics {
     }
 }
 
+/// Who made a request, for its access-log line: `token:NAME` (management APIs) or `key:ABCDE…` (the first
+/// characters of a client API license key, never the whole key). Set by whoever learns it, read by [`track`].
+#[derive(Clone, Default)]
+pub struct Who(std::sync::Arc<std::sync::OnceLock<String>>);
+
+impl Who {
+    /// Records who made the request (the first to say wins).
+    pub fn set(&self, who: String) {
+        let _ = self.0.set(who);
+    }
+
+    /// A license key as the log shows it: its first five characters.
+    pub fn key(license_key: &str) -> String {
+        let head: String = license_key.trim().chars().take(5).collect();
+        format!("key:{head}…")
+    }
+}
+
 /// Middleware: counts and times every request under its route template (never its concrete path,
 /// which would put ids, and keys, into label values), and counts the client API's error answers by code.
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn track(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
     let method = method_label(req.method());
     let client = crate::client_api::is_client_path(req.uri().path());
     let start = Instant::now();
     let client_ip = state.http.client_ip(req.headers(), req.extensions());
+    let who = Who::default();
+    req.extensions_mut().insert(who.clone());
     let counted = DB_ERRORS.scope(Cell::new([0; 3]), async move {
         let out = licensd_store::db::count_statements(next.run(req)).await;
         (out, DB_ERRORS.with(Cell::get))
@@ -431,11 +451,12 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     // The route template, never the path or query: those can carry license keys.
     tracing::info!(
         target: "licensd::access",
-        method = method,
+        method = %method,
         route = %route,
         status = res.status().as_u16(),
         ms = format_args!("{:.1}", elapsed.as_secs_f64() * 1000.0),
         client = %client_ip,
+        who = %who.0.get().map_or("-", String::as_str),
         "request"
     );
     let m = &state.metrics;

@@ -34,12 +34,12 @@ static FIELDS: &[Field] = &[
     Field::new("description", "a.description", Kind::Text),
     Field::new("phone", "a.phone", Kind::Text),
     Field::new("address", "a.address", Kind::Text),
-    Field::new("email", "a.email", Kind::Text),
+    Field::new("email", "a.email", Kind::Text).email_lower(),
     Field::new("reference", "a.reference", Kind::Text),
     Field::new("created_at", "a.created_at", Kind::Time).sortable(),
     Field::new("updated_at", "a.updated_at", Kind::Time).sortable(),
 ];
-pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "a.id" };
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "a.id", search: &[] };
 
 /// A manager sees an account one of whose customers or orders holds a license of its products, or one it
 /// created.

@@ -3,7 +3,7 @@
 //! however many instances share the database.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 
 use licensd_core::client::{ClientDevice, ClientFeature, ClientLicense, Gate, Refusal, admit};
 use licensd_core::model::{FeatureType, LicenseInput, LicenseType, TemplateRef};
@@ -47,7 +47,7 @@ fn refuse<T>(r: Refusal) -> Result<T, StoreError> {
 }
 
 fn client_scope() -> Scope {
-    Scope { actor: "client".into(), token_id: None, products: None }
+    Scope { actor: "client".into(), token_id: None, products: None, role: licensd_core::model::Role::Admin }
 }
 
 const LICENSE_COLS: &str = "l.id, l.license_key, l.enabled, l.refunded, l.license_type, l.max_activations, l.times_activated, \
@@ -245,20 +245,49 @@ fn unentitled(mut o: Outcome) -> Outcome {
     o
 }
 
+/// The license a typed key names (`list::push_key_pass`): the key as typed, trimmed, in one probe of the unique
+/// index; only when no license has it, a key that folds case and differs from it only in case (the lowest id, should
+/// several: `ACME-…` and `acme-…` of two templates). `select` ends in `WHERE`; `FOR UPDATE OF l` on PostgreSQL
+/// when `lock`.
+async fn by_key(
+    e: &mut impl Exec,
+    select: &'static str,
+    binds: &[&str],
+    key: &str,
+    lock: bool,
+) -> Result<Option<Row>, StoreError> {
+    for exact in [true, false] {
+        let mut q = query(select);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        q.push(" ");
+        crate::list::push_key_pass(&mut q, e.dialect(), "l.license_key", key, exact);
+        if !exact {
+            q.push(" ORDER BY l.id LIMIT 1");
+        }
+        if lock && e.dialect() == crate::db::Dialect::Postgres {
+            // Only the license row: locking the product too would serialise every activation of a product.
+            q.push(" FOR UPDATE OF l");
+        }
+        if let Some(r) = e.fetch_optional(q).await? {
+            return Ok(Some(r));
+        }
+    }
+    Ok(None)
+}
+
 /// Reads and locks the license with this key, with this hardware id's active device, in one statement.
 async fn lock_with_device(tx: &mut Tx, key: &str, hw: &str) -> Result<(Lic, Option<ClientDevice>), StoreError> {
-    let mut q = query(format!(
-        "SELECT {LICENSE_COLS}, d.id AS device_id, d.hardware_id, d.hostname, d.os, d.app_version, \
-         d.time_activated AS device_time_activated, {DEVICE_LAST_CHECK} AS last_check, \
-         d.lease_expires_at, d.borrowed_until FROM licenses l JOIN products p ON p.id = l.product_id \
-         LEFT JOIN devices d ON d.license_id = l.id AND d.hardware_id = ? AND d.deactivated_at IS NULL WHERE l.license_key = ?"
-    ))
-    .bind(hw)
-    .bind(key);
-    if tx.dialect() == crate::db::Dialect::Postgres {
-        q.push(" FOR UPDATE OF l");
-    }
-    let Some(r) = tx.fetch_optional(q).await? else { return refuse(Refusal::NotFound) };
+    static SELECT: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {LICENSE_COLS}, d.id AS device_id, d.hardware_id, d.hostname, d.os, d.app_version, \
+             d.time_activated AS device_time_activated, {DEVICE_LAST_CHECK} AS last_check, \
+             d.lease_expires_at, d.borrowed_until FROM licenses l JOIN products p ON p.id = l.product_id \
+             LEFT JOIN devices d ON d.license_id = l.id AND d.hardware_id = ? AND d.deactivated_at IS NULL WHERE"
+        )
+    });
+    let Some(r) = by_key(tx, &SELECT, &[hw], key, true).await? else { return refuse(Refusal::NotFound) };
     Ok((Lic::from_row(&r)?, joined_device(&r)?))
 }
 
@@ -280,15 +309,9 @@ fn joined_device(r: &Row) -> Result<Option<ClientDevice>, StoreError> {
 
 /// Reads and locks the license with this key for the rest of the transaction.
 async fn lock(tx: &mut Tx, key: &str) -> Result<Lic, StoreError> {
-    let mut q = query(format!(
-        "SELECT {LICENSE_COLS} FROM licenses l JOIN products p ON p.id = l.product_id WHERE l.license_key = ?"
-    ))
-    .bind(key);
-    if tx.dialect() == crate::db::Dialect::Postgres {
-        // Only the license row: locking the product too would serialise every activation of a product.
-        q.push(" FOR UPDATE OF l");
-    }
-    match tx.fetch_optional(q).await? {
+    static SELECT: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {LICENSE_COLS} FROM licenses l JOIN products p ON p.id = l.product_id WHERE"));
+    match by_key(tx, &SELECT, &[], key, true).await? {
         Some(r) => Lic::from_row(&r),
         None => refuse(Refusal::NotFound),
     }
@@ -577,16 +600,16 @@ pub struct CheckResult {
 /// lease in a transaction, re-acquiring a lapsed one while a seat is free.
 pub async fn check(db: &Db, req: &ClientReq) -> Result<CheckResult, StoreError> {
     let now = now_ms();
-    let q = query(format!(
-        "SELECT {LICENSE_COLS}, d.id AS device_id, d.hardware_id, d.hostname, d.os, d.app_version, d.time_activated AS device_time_activated, \
-         NULL AS last_check, d.lease_expires_at, d.borrowed_until FROM licenses l JOIN products p ON p.id = l.product_id \
-         LEFT JOIN devices d ON d.license_id = l.id AND d.hardware_id = ? AND d.deactivated_at IS NULL WHERE l.license_key = ?"
-    ))
-    .bind(req.hardware_id.as_str())
-    .bind(req.license_key.as_str());
-    // Unique-index lookups only: the point-read path (no hand-off to a database thread on SQLite).
+    static SELECT: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {LICENSE_COLS}, d.id AS device_id, d.hardware_id, d.hostname, d.os, d.app_version, d.time_activated AS device_time_activated, \
+             NULL AS last_check, d.lease_expires_at, d.borrowed_until FROM licenses l JOIN products p ON p.id = l.product_id \
+             LEFT JOIN devices d ON d.license_id = l.id AND d.hardware_id = ? AND d.deactivated_at IS NULL WHERE"
+        )
+    });
+    // Index lookups only: the point-read path (no hand-off to a database thread on SQLite).
     let mut e = Point(db);
-    let Some(row) = e.fetch_optional(q).await? else {
+    let Some(row) = by_key(&mut e, &SELECT, &[req.hardware_id.as_str()], &req.license_key, false).await? else {
         return Ok(CheckResult { refusal: Some(Refusal::NotFound), outcome: None, checked_device: None });
     };
     let l = Lic::from_row(&row)?;

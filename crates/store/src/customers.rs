@@ -6,7 +6,7 @@ use licensd_core::time::{Timestamp, now_ms};
 use crate::db::{Db, Exec, Row, Tx, query};
 use crate::error::StoreError;
 use crate::events::{self, NewEvent};
-use crate::list::{Field, Kind, ListParams, Spec};
+use crate::list::{Field, Kind, ListParams, Search, SearchScope, Spec};
 use crate::scope::{Scope, push_in_list};
 
 pub(crate) const COLS: &str = "c.id, c.email, c.first_name, c.last_name, c.company_name, c.phone, c.reference, c.address, \
@@ -75,9 +75,10 @@ pub(crate) async fn by_ids(e: &mut impl Exec, ids: &[i64]) -> Result<Vec<Custome
 
 static FIELDS: &[Field] = &[
     Field::new("id", "c.id", Kind::Int).sortable(),
-    Field::new("email", "c.email", Kind::Text).sortable().trigram("customers_fts", "email", "c.id"),
+    Field::new("email", "c.email", Kind::Text).sortable().trigram("customers_fts", "email", "c.id").email("c.email_norm"),
     Field::new("first_name", "c.first_name", Kind::Text).sortable(),
     Field::new("last_name", "c.last_name", Kind::Text).sortable(),
+    Field::new("name", "(c.first_name || ' ' || c.last_name)", Kind::Text).trigram("customers_fts", "name", "c.id"),
     Field::new("company_name", "c.company_name", Kind::Text).sortable().trigram("customers_fts", "company_name", "c.id"),
     Field::new("phone", "c.phone", Kind::Text),
     Field::new("reference", "c.reference", Kind::Text).trigram("customers_fts", "reference", "c.id"),
@@ -94,11 +95,65 @@ static FIELDS: &[Field] = &[
     Field::new("created_at", "c.created_at", Kind::Time).sortable(),
     Field::new("updated_at", "c.updated_at", Kind::Time).sortable(),
 ];
-pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "c.id" };
+/// `?search=`: the customer's own email and names, and the keys, devices and invoices of the licenses a
+/// token may see (a manager does not find a customer through another product's key).
+static SEARCH: &[Search] = &[
+    Search {
+        doc: "email",
+        select: "SELECT c.id FROM customers c WHERE {}",
+        expr: "c.email",
+        trigram: ("customers_fts", "email", "c.id"),
+        scope: SearchScope::Listed,
+    },
+    Search {
+        doc: "name (`first_name last_name`)",
+        select: "SELECT c.id FROM customers c WHERE {}",
+        expr: "(c.first_name || ' ' || c.last_name)",
+        trigram: ("customers_fts", "name", "c.id"),
+        scope: SearchScope::Listed,
+    },
+    Search {
+        doc: "company_name",
+        select: "SELECT c.id FROM customers c WHERE {}",
+        expr: "c.company_name",
+        trigram: ("customers_fts", "company_name", "c.id"),
+        scope: SearchScope::Listed,
+    },
+    Search {
+        doc: "the license_key of one of their licenses",
+        select: "SELECT l.customer_id FROM licenses l WHERE {}",
+        expr: "l.license_key",
+        trigram: ("licenses_fts", "license_key", "l.id"),
+        scope: SearchScope::Product("l.product_id"),
+    },
+    Search {
+        doc: "the hardware_id of a device of one of their licenses",
+        select: "SELECT l.customer_id FROM licenses l JOIN devices d ON d.license_id = l.id WHERE {}",
+        expr: "d.hardware_id",
+        trigram: ("devices_fts", "hardware_id", "d.id"),
+        scope: SearchScope::Product("l.product_id"),
+    },
+    Search {
+        doc: "the store_id (invoice) of the order of one of their licenses",
+        select: "SELECT l.customer_id FROM licenses l JOIN orders o ON o.id = l.order_id WHERE {}",
+        expr: "o.store_id",
+        trigram: ("orders_fts", "store_id", "o.id"),
+        scope: SearchScope::Product("l.product_id"),
+    },
+    Search {
+        doc: "the store_id (invoice) of one of their orders",
+        select: "SELECT o.customer_id FROM orders o WHERE {}",
+        expr: "o.store_id",
+        trigram: ("orders_fts", "store_id", "o.id"),
+        scope: SearchScope::Order("o"),
+    },
+];
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "c.id", search: SEARCH };
 
 pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<Customer>), StoreError> {
     let mut from = query("FROM customers c WHERE 1 = 1");
     scope.restrict_owner(&mut from, "customer_id", "c");
+    params.push_search(&mut from, db.dialect(), &SPEC, scope);
     let (n, rows) = crate::list::page(db, &SPEC, params, COLS, &from).await?;
     let mut cs = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
     attach_labels(&mut &*db, &mut cs).await?;

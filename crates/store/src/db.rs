@@ -553,6 +553,36 @@ impl Db {
         if one == 1 { Ok(()) } else { Err(StoreError::Corrupt("ping answered wrong".into())) }
     }
 
+    /// SQLite: writes a consistent copy of the live database to `out` (`VACUUM INTO`: one read transaction, so
+    /// writers go on and the copy holds exactly the commits made before it began), compacted. `out` must not
+    /// exist. PostgreSQL: refused, pointing at `pg_dump` (docs/operations.md).
+    pub async fn backup(&self, out: &str) -> Result<(), StoreError> {
+        let Db::Sqlite { read, .. } = self else {
+            return Err(StoreError::Config(
+                "licensd backup copies SQLite databases; back up PostgreSQL with `pg_dump -Fc` and restore with \
+                 `pg_restore` (docs/operations.md)"
+                    .into(),
+            ));
+        };
+        // Created empty and owner-only first (it holds every license key, like the database); SQLite writes
+        // into an empty file. `create_new`: never over an existing file.
+        let mut file = std::fs::OpenOptions::new();
+        file.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+        file.open(out).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                StoreError::Config(format!("{out} exists already: back up to a new file"))
+            }
+            _ => StoreError::Config(format!("cannot create {out}: {e}")),
+        })?;
+        if let Err(e) = sqlx::query("VACUUM INTO ?").bind(out).execute(read).await {
+            let _ = std::fs::remove_file(out);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
     /// PostgreSQL, while the breaker is open ([`Pg`]): tries to reach the server (within a second) and closes
     /// it on success. Run every second by the server; nothing to do otherwise, or on SQLite.
     pub async fn probe(&self) {

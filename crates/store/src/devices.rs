@@ -6,7 +6,7 @@ use licensd_core::time::{Timestamp, now_ms};
 use crate::db::{Db, Exec, Row, query};
 use crate::error::StoreError;
 use crate::events::{self, NewEvent};
-use crate::list::{Field, Kind, ListParams, Spec};
+use crate::list::{Field, Kind, ListParams, Search, SearchScope, Spec};
 use crate::scope::Scope;
 
 const COLS: &str = concat!(
@@ -42,8 +42,68 @@ static FIELDS: &[Field] = &[
         .predicate("d.deactivated_at IS NULL", "d.deactivated_at IS NOT NULL"),
     Field::new("time_activated", "d.time_activated", Kind::Time).sortable(),
     Field::new("last_check", device_last_check!(), Kind::Time).sortable(),
+    Field::new("license__license_key", "l.license_key", Kind::Text)
+        .related("d.license_id IN (SELECT l.id FROM licenses l WHERE {})")
+        .trigram("licenses_fts", "license_key", "l.id")
+        .trigram_key("d.license_id")
+        .key(),
+    Field::new("license__customer__email", "c.email", Kind::Text)
+        .related("d.license_id IN (SELECT l.id FROM licenses l JOIN customers c ON c.id = l.customer_id WHERE {})")
+        .trigram("customers_fts", "email", "c.id")
+        .email("c.email_norm"),
 ];
-pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "d.id" };
+
+/// The devices whose license's customer matches a `?search=` branch.
+const DEVICE_CUSTOMER: &str = "SELECT d.id FROM devices d JOIN licenses l ON l.id = d.license_id \
+     JOIN customers c ON c.id = l.customer_id WHERE {}";
+
+/// `?search=`: the device's hardware id, and its license's key, customer and invoice (the list is scoped by
+/// the device's license, so every branch is).
+static SEARCH: &[Search] = &[
+    Search {
+        doc: "hardware_id",
+        select: "SELECT d.id FROM devices d WHERE {}",
+        expr: "d.hardware_id",
+        trigram: ("devices_fts", "hardware_id", "d.id"),
+        scope: SearchScope::Listed,
+    },
+    Search {
+        doc: "the license_key of its license",
+        select: "SELECT d.id FROM devices d JOIN licenses l ON l.id = d.license_id WHERE {}",
+        expr: "l.license_key",
+        trigram: ("licenses_fts", "license_key", "l.id"),
+        scope: SearchScope::Listed,
+    },
+    Search {
+        doc: "the email of its license's customer",
+        select: DEVICE_CUSTOMER,
+        expr: "c.email",
+        trigram: ("customers_fts", "email", "c.id"),
+        scope: SearchScope::Listed,
+    },
+    Search {
+        doc: "the name (`first_name last_name`) of its license's customer",
+        select: DEVICE_CUSTOMER,
+        expr: "(c.first_name || ' ' || c.last_name)",
+        trigram: ("customers_fts", "name", "c.id"),
+        scope: SearchScope::Listed,
+    },
+    Search {
+        doc: "the company_name of its license's customer",
+        select: DEVICE_CUSTOMER,
+        expr: "c.company_name",
+        trigram: ("customers_fts", "company_name", "c.id"),
+        scope: SearchScope::Listed,
+    },
+    Search {
+        doc: "the store_id (invoice) of its license's order",
+        select: "SELECT d.id FROM devices d JOIN licenses l ON l.id = d.license_id JOIN orders o ON o.id = l.order_id WHERE {}",
+        expr: "o.store_id",
+        trigram: ("orders_fts", "store_id", "o.id"),
+        scope: SearchScope::Listed,
+    },
+];
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "d.id", search: SEARCH };
 
 fn scoped(scope: &Scope, q: &mut crate::db::Query) {
     if scope.products.is_some() {
@@ -56,6 +116,7 @@ fn scoped(scope: &Scope, q: &mut crate::db::Query) {
 pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<Device>), StoreError> {
     let mut from = query("FROM devices d WHERE 1 = 1");
     scoped(scope, &mut from);
+    params.push_search(&mut from, db.dialect(), &SPEC, scope);
     let (n, rows) = crate::list::page(db, &SPEC, params, COLS, &from).await?;
     Ok((n, rows.iter().map(from_row).collect::<Result<_, _>>()?))
 }

@@ -112,7 +112,7 @@ static FIELDS: &[Field] = &[
     Field::new("product", "e.product_id", Kind::Int),
     Field::new("created_at", "e.created_at", Kind::Time).sortable(),
 ];
-pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "e.id" };
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "e.id", search: &[] };
 
 /// Lists events; a manager sees only those of its products' licenses (by the product the event carries, not
 /// by whichever license holds the id now).

@@ -22,7 +22,7 @@ use licensd_core::time::now_ms;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::db::{Db, Row, query};
+use crate::db::{Db, Row, Tx, query};
 use crate::error::StoreError;
 
 /// A public key as listed.
@@ -273,21 +273,39 @@ fn open(row: &Row, secret: Option<&str>) -> Result<KeyPair, StoreError> {
 }
 
 async fn insert(db: &Db, key: &KeyPair, secret: Option<&str>, retire_others: bool) -> Result<(), StoreError> {
-    let sealed = seal(&Zeroizing::new(key.seed()), &key.key_id, secret)?;
     let mut tx = db.begin().await?;
     if retire_others {
-        tx.execute(
-            query("UPDATE signing_keys SET active = ?, retired_at = ? WHERE active = ?")
-                .bind(false)
-                .bind(now_ms())
-                .bind(true),
-        )
-        .await?;
+        retire_active(&mut tx).await?;
     }
+    insert_row(&mut tx, key, secret, true, now_ms()).await?;
+    tx.commit().await
+}
+
+/// Retires the active key (it signs nothing more; what it signed still verifies).
+async fn retire_active(tx: &mut Tx) -> Result<(), StoreError> {
+    tx.execute(
+        query("UPDATE signing_keys SET active = ?, retired_at = ? WHERE active = ?")
+            .bind(false)
+            .bind(now_ms())
+            .bind(true),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Stores `key` sealed under `secret` (plaintext without one), active or retired.
+async fn insert_row(
+    tx: &mut Tx,
+    key: &KeyPair,
+    secret: Option<&str>,
+    active: bool,
+    created_at: i64,
+) -> Result<(), StoreError> {
+    let sealed = seal(&Zeroizing::new(key.seed()), &key.key_id, secret)?;
     tx.execute(
         query(
-            "INSERT INTO signing_keys (key_id, public_key, secret, encrypted, kdf, kdf_salt, kdf_params, active, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO signing_keys (key_id, public_key, secret, encrypted, kdf, kdf_salt, kdf_params, active, \
+             created_at, retired_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(key.key_id.as_str())
         .bind(key.public_base64())
@@ -296,11 +314,12 @@ async fn insert(db: &Db, key: &KeyPair, secret: Option<&str>, retire_others: boo
         .bind(sealed.kdf.as_str())
         .bind(sealed.salt)
         .bind(sealed.params)
-        .bind(true)
-        .bind(now_ms()),
+        .bind(active)
+        .bind(created_at)
+        .bind(if active { None } else { Some(now_ms()) }),
     )
     .await?;
-    tx.commit().await
+    Ok(())
 }
 
 /// The active signing key, created on first use. Two instances starting at once agree on one key: the
@@ -531,4 +550,140 @@ mod tests {
         assert_ne!(*argon2_key("cache-test-secret", &[4u8; SALT_LEN], params).unwrap(), *a);
         assert_ne!(*argon2_key("other-test-secret", &salt, params).unwrap(), *a);
     }
+}
+
+/// The format name of `licensd key export` files.
+pub const EXPORT_FORMAT: &str = "licensd-signing-keys-v1";
+
+/// One key in an export file: its public half in clear, its seed sealed under the passphrase in the same
+/// Argon2id + XChaCha20-Poly1305 format as a sealed row (the key id bound), whatever the database stores.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ExportedKey {
+    pub key_id: String,
+    pub public_key: String,
+    pub active: bool,
+    pub created_at: i64,
+    pub sealed: String,
+    pub salt: String,
+    pub params: String,
+}
+
+/// An export file.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Export {
+    pub format: String,
+    pub exported_at: i64,
+    pub keys: Vec<ExportedKey>,
+}
+
+/// Every signing key (active and retired), opened with `secret` (`LICENSD_SECRET`) and sealed under
+/// `passphrase` for `licensd key export`.
+pub async fn export(db: &Db, secret: Option<&str>, passphrase: &str) -> Result<Export, StoreError> {
+    let rows = db
+        .fetch_all(query(format!(
+            "SELECT {SEALED_COLS}, public_key, active, created_at FROM signing_keys ORDER BY active DESC, id"
+        )))
+        .await?;
+    let mut keys = Vec::new();
+    for r in &rows {
+        let key = open(r, secret)?;
+        let sealed = seal(&Zeroizing::new(key.seed()), &key.key_id, Some(passphrase))?;
+        keys.push(ExportedKey {
+            key_id: key.key_id.clone(),
+            public_key: r.get("public_key")?,
+            active: r.get("active")?,
+            created_at: r.get("created_at")?,
+            sealed: sealed.secret,
+            salt: sealed.salt.unwrap_or_default(),
+            params: sealed.params.unwrap_or_default(),
+        });
+    }
+    Ok(Export { format: EXPORT_FORMAT.into(), exported_at: now_ms(), keys })
+}
+
+/// What [`import`] did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Imported {
+    /// Keys added (stored sealed under `LICENSD_SECRET` when set).
+    pub added: Vec<String>,
+    /// Keys the database had already.
+    pub present: Vec<String>,
+    /// The key that signs now, when the import changed it.
+    pub activated: Option<String>,
+}
+
+/// Adds an export's keys that the database lacks. The export's active key becomes active when the database
+/// has none, or with `activate` (the current one is retired, its signatures still verify); otherwise it is
+/// added retired. Refuses, changing nothing, a wrong passphrase or an altered file.
+pub async fn import(
+    db: &Db,
+    file: &Export,
+    passphrase: &str,
+    secret: Option<&str>,
+    activate: bool,
+) -> Result<Imported, StoreError> {
+    if file.format != EXPORT_FORMAT {
+        return Err(StoreError::invalid("format", format!("expected {EXPORT_FORMAT:?}, found {:?}", file.format)));
+    }
+    let mut opened = Vec::new();
+    for k in &file.keys {
+        let sealed = Sealed {
+            secret: k.sealed.clone(),
+            kdf: Kdf::Argon2idV1,
+            salt: Some(k.salt.clone()),
+            params: Some(k.params.clone()),
+        };
+        let seed = open_sealed(&sealed, &k.key_id, Some(passphrase)).map_err(|e| match e {
+            StoreError::Config(_) => StoreError::Config(format!(
+                "the passphrase does not open key {} (another passphrase, or the file was altered)",
+                k.key_id
+            )),
+            other => other,
+        })?;
+        let key = KeyPair::from_seed(&seed);
+        if key.key_id != k.key_id || key.public_base64() != k.public_key {
+            return Err(StoreError::Corrupt(format!("key {}: the sealed seed is another key's", k.key_id)));
+        }
+        opened.push((key, k.active, k.created_at));
+    }
+    let existing: Vec<String> = stored(db).await?.into_iter().map(|k| k.key_id).collect();
+    let has_active = stored(db).await?.iter().any(|k| k.active);
+    let mut done = Imported::default();
+    let mut tx = db.begin().await?;
+    for (key, was_active, created_at) in &opened {
+        if existing.contains(&key.key_id) {
+            done.present.push(key.key_id.clone());
+            continue;
+        }
+        let make_active = *was_active && (activate || !has_active);
+        if make_active {
+            retire_active(&mut tx).await?;
+            done.activated = Some(key.key_id.clone());
+        }
+        insert_row(&mut tx, key, secret, make_active, *created_at).await?;
+        done.added.push(key.key_id.clone());
+    }
+    if activate
+        && done.activated.is_none()
+        && let Some((key, _, _)) = opened.iter().find(|(_, a, _)| *a)
+        && done.present.contains(&key.key_id)
+    {
+        // Already here but retired: make it the signing key again.
+        tx.execute(
+            query("UPDATE signing_keys SET active = ?, retired_at = ? WHERE active = ?")
+                .bind(false)
+                .bind(now_ms())
+                .bind(true),
+        )
+        .await?;
+        tx.execute(
+            query("UPDATE signing_keys SET active = ?, retired_at = NULL WHERE key_id = ?")
+                .bind(true)
+                .bind(key.key_id.as_str()),
+        )
+        .await?;
+        done.activated = Some(key.key_id.clone());
+    }
+    tx.commit().await?;
+    Ok(done)
 }

@@ -45,7 +45,7 @@ pub(crate) async fn of_licenses(e: &mut impl Exec, ids: &[i64]) -> Result<Vec<(i
 
 static FIELDS: &[Field] = &[
     Field::new("id", "u.id", Kind::Int).sortable(),
-    Field::new("true_email", "u.true_email", Kind::Text).sortable(),
+    Field::new("true_email", "u.true_email", Kind::Text).sortable().email("u.email_norm"),
     Field::new("first_name", "u.first_name", Kind::Text).sortable(),
     Field::new("last_name", "u.last_name", Kind::Text).sortable(),
     Field::new("is_active", "u.is_active", Kind::Bool),
@@ -53,7 +53,7 @@ static FIELDS: &[Field] = &[
         .related("EXISTS (SELECT 1 FROM license_license_users llu WHERE llu.license_user_id = u.id AND {})"),
     Field::new("created_at", "u.created_at", Kind::Time).sortable(),
 ];
-pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "u.id" };
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "u.id", search: &[] };
 
 /// [`FIELDS`] for a manager: `license` matches only assignments to licenses of the manager's products, so a
 /// user the manager sees (through one of its licenses) does not tell which other products' licenses they hold.
@@ -61,7 +61,7 @@ pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "u.id" };
 /// [`list`] joins for a manager.
 static MANAGER_FIELDS: &[Field] = &[
     Field::new("id", "u.id", Kind::Int).sortable(),
-    Field::new("true_email", "u.true_email", Kind::Text).sortable(),
+    Field::new("true_email", "u.true_email", Kind::Text).sortable().email("u.email_norm"),
     Field::new("first_name", "u.first_name", Kind::Text).sortable(),
     Field::new("last_name", "u.last_name", Kind::Text).sortable(),
     Field::new("is_active", "u.is_active", Kind::Bool),
@@ -71,11 +71,11 @@ static MANAGER_FIELDS: &[Field] = &[
     ),
     Field::new("created_at", "u.created_at", Kind::Time).sortable(),
 ];
-static MANAGER_SPEC: Spec = Spec { fields: MANAGER_FIELDS, id_expr: "u.id" };
+static MANAGER_SPEC: Spec = Spec { fields: MANAGER_FIELDS, id_expr: "u.id", search: &[] };
 
 /// The allow-list a list request of this scope is parsed with (same names for everyone).
 pub fn spec_for(scope: &Scope) -> &'static Spec {
-    if scope.is_admin() { &SPEC } else { &MANAGER_SPEC }
+    if scope.all_products() { &SPEC } else { &MANAGER_SPEC }
 }
 
 /// Appends the condition under which a license user (`u`) is visible to a manager: assigned to a license

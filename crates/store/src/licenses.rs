@@ -10,7 +10,7 @@ use licensd_core::time::{Day, Timestamp, now_ms};
 use crate::db::{Db, Exec, Query, Row, Tx, query};
 use crate::error::StoreError;
 use crate::events::{self, NewEvent};
-use crate::list::{Field, Kind, ListParams, Spec};
+use crate::list::{Field, Kind, ListParams, Search, SearchScope, Spec};
 use crate::scope::{Scope, push_in_list};
 
 const COLS: &str = concat!(
@@ -160,11 +160,18 @@ pub async fn get(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<License, S
     Ok(l)
 }
 
-/// The license with this key, if the scope may see it.
+/// The license a typed key names (as the client API matches it), if the scope may see it.
 pub async fn id_by_key(e: &mut impl Exec, scope: &Scope, key: &str) -> Result<i64, StoreError> {
-    let mut q = query("SELECT l.id FROM licenses l WHERE l.license_key = ?").bind(key);
-    scope.restrict(&mut q, "l.product_id");
-    e.fetch_one(q).await?.get("id")
+    for exact in [true, false] {
+        let mut q = query("SELECT l.id FROM licenses l WHERE ");
+        crate::list::push_key_pass(&mut q, e.dialect(), "l.license_key", key, exact);
+        scope.restrict(&mut q, "l.product_id");
+        q.push(" ORDER BY l.id LIMIT 1");
+        if let Some(r) = e.fetch_optional(q).await? {
+            return r.get("id");
+        }
+    }
+    Err(StoreError::NotFound)
 }
 
 // Related rows filter as semi-joins (`key IN (SELECT …)`): "any related row matches", each license once, and
@@ -188,7 +195,10 @@ const USERS: &str = "l.id IN (SELECT llu.license_id FROM license_license_users l
 /// Every filter of seed 002 (LicenseSpring's `GET /api/v1/licenses/`), plus a few more fields.
 static FIELDS: &[Field] = &[
     Field::new("id", "l.id", Kind::Int).sortable(),
-    Field::new("license_key", "l.license_key", Kind::Text).sortable().trigram("licenses_fts", "license_key", "l.id"),
+    Field::new("license_key", "l.license_key", Kind::Text)
+        .sortable()
+        .trigram("licenses_fts", "license_key", "l.id")
+        .key(),
     Field::new("active", "(l.times_activated > 0)", Kind::Bool)
         .predicate("l.times_activated > 0", "l.times_activated <= 0"),
     Field::new("enabled", "l.enabled", Kind::Bool),
@@ -221,7 +231,8 @@ static FIELDS: &[Field] = &[
     Field::new("customer__email", "c.email", Kind::Text)
         .related(CUSTOMER)
         .trigram("customers_fts", "email", "c.id")
-        .trigram_key("l.customer_id"),
+        .trigram_key("l.customer_id")
+        .email("c.email_norm"),
     Field::new("customer__first_name", "c.first_name", Kind::Text).related(CUSTOMER),
     Field::new("customer__last_name", "c.last_name", Kind::Text).related(CUSTOMER),
     Field::new("customer__name", "(c.first_name || ' ' || c.last_name)", Kind::Text)
@@ -244,7 +255,7 @@ static FIELDS: &[Field] = &[
     Field::new("customer__customer_account__description", "ca.description", Kind::Text).related(CUSTOMER_ACCOUNT),
     Field::new("customer__customer_account__phone", "ca.phone", Kind::Text).related(CUSTOMER_ACCOUNT),
     Field::new("customer__customer_account__address", "ca.address", Kind::Text).related(CUSTOMER_ACCOUNT),
-    Field::new("customer__customer_account__email", "ca.email", Kind::Text).related(CUSTOMER_ACCOUNT),
+    Field::new("customer__customer_account__email", "ca.email", Kind::Text).related(CUSTOMER_ACCOUNT).email_lower(),
     Field::new("customer__customer_account__reference", "ca.reference", Kind::Text).related(CUSTOMER_ACCOUNT),
     Field::new("product", "l.product_id", Kind::Int),
     Field::new("product__id", "l.product_id", Kind::Int),
@@ -253,7 +264,7 @@ static FIELDS: &[Field] = &[
     Field::new("product__authorization_method", "p2.authorization_method", Kind::Text).related(PRODUCT),
     Field::new("product_features__id", "lf.feature_id", Kind::Int).related(FEATURES),
     Field::new("license_users__id", "lu.id", Kind::Int).related(USERS),
-    Field::new("license_users__true_email", "lu.true_email", Kind::Text).related(USERS),
+    Field::new("license_users__true_email", "lu.true_email", Kind::Text).related(USERS).email("lu.email_norm"),
     Field::new("license_user_group", "llu.user_group", Kind::Text).related(USERS),
     Field::new("devices__hostname", "d.hostname", Kind::Text).related(DEVICES).trigram(
         "devices_fts",
@@ -266,7 +277,7 @@ static FIELDS: &[Field] = &[
         "d.id",
     ),
     Field::new("devices__os", "d.os", Kind::Text).related(DEVICES).trigram("devices_fts", "os", "d.id"),
-    Field::new("trial_email", "tr.email", Kind::Text).related(TRIAL),
+    Field::new("trial_email", "tr.email", Kind::Text).related(TRIAL).email_lower(),
     Field::new("license_template", "l.template_id", Kind::Int),
     Field::new("license_template__id", "l.template_id", Kind::Int),
     Field::new("license_template__code", "t.code", Kind::Text).related(TEMPLATE),
@@ -276,11 +287,61 @@ static FIELDS: &[Field] = &[
     Field::new("created_at", "l.created_at", Kind::Time).sortable(),
     Field::new("updated_at", "l.updated_at", Kind::Time).sortable(),
 ];
-pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "l.id" };
+/// The licenses whose customer matches a `?search=` branch.
+const LICENSE_CUSTOMER: &str = "SELECT l.id FROM licenses l JOIN customers c ON c.id = l.customer_id WHERE {}";
+
+/// `?search=`: the license's key, its customer's email and names, its devices' hardware ids and its order's
+/// invoice (the list is scoped by the license's product, so every branch is).
+static SEARCH: &[Search] = &[
+    Search {
+        doc: "license_key",
+        select: "SELECT l.id FROM licenses l WHERE {}",
+        expr: "l.license_key",
+        trigram: ("licenses_fts", "license_key", "l.id"),
+        scope: SearchScope::Listed,
+    },
+    Search {
+        doc: "the customer's email",
+        select: LICENSE_CUSTOMER,
+        expr: "c.email",
+        trigram: ("customers_fts", "email", "c.id"),
+        scope: SearchScope::Listed,
+    },
+    Search {
+        doc: "the customer's name (`first_name last_name`)",
+        select: LICENSE_CUSTOMER,
+        expr: "(c.first_name || ' ' || c.last_name)",
+        trigram: ("customers_fts", "name", "c.id"),
+        scope: SearchScope::Listed,
+    },
+    Search {
+        doc: "the customer's company_name",
+        select: LICENSE_CUSTOMER,
+        expr: "c.company_name",
+        trigram: ("customers_fts", "company_name", "c.id"),
+        scope: SearchScope::Listed,
+    },
+    Search {
+        doc: "the hardware_id of one of its devices",
+        select: "SELECT d.license_id FROM devices d WHERE {}",
+        expr: "d.hardware_id",
+        trigram: ("devices_fts", "hardware_id", "d.id"),
+        scope: SearchScope::Listed,
+    },
+    Search {
+        doc: "the store_id (invoice) of its order",
+        select: "SELECT l.id FROM licenses l JOIN orders o ON o.id = l.order_id WHERE {}",
+        expr: "o.store_id",
+        trigram: ("orders_fts", "store_id", "o.id"),
+        scope: SearchScope::Listed,
+    },
+];
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "l.id", search: SEARCH };
 
 pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<License>), StoreError> {
     let mut from = query("FROM licenses l WHERE 1 = 1");
     scope.restrict(&mut from, "l.product_id");
+    params.push_search(&mut from, db.dialect(), &SPEC, scope);
     let (n, rows) = crate::list::page(db, &SPEC, params, "l.id", &from).await?;
     let ids = rows.iter().map(|r| r.get("id")).collect::<Result<Vec<i64>, _>>()?;
     Ok((n, load(&mut &*db, &ids).await?))

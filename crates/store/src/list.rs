@@ -6,6 +6,7 @@ use licensd_core::time::{DAY_MS, parse_date, parse_datetime};
 
 use crate::db::{Db, Dialect, Query, Row};
 use crate::error::StoreError;
+use crate::scope::Scope;
 
 /// How a field's values are parsed and compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +36,42 @@ pub enum Lookup {
 }
 
 impl Lookup {
+    /// Every lookup, in the order the reference lists them.
+    pub const ALL: &[Lookup] = &[
+        Lookup::Exact,
+        Lookup::IContains,
+        Lookup::StartsWith,
+        Lookup::In,
+        Lookup::Gt,
+        Lookup::Gte,
+        Lookup::Lt,
+        Lookup::Lte,
+        Lookup::DateGt,
+        Lookup::DateGte,
+        Lookup::DateLt,
+        Lookup::DateLte,
+        Lookup::IsNull,
+    ];
+
+    /// What follows the field name in a parameter: `""` for an exact match, else `__icontains` and so on.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Lookup::Exact => "",
+            Lookup::IContains => "__icontains",
+            Lookup::StartsWith => "__startswith",
+            Lookup::In => "__in",
+            Lookup::Gt => "__gt",
+            Lookup::Gte => "__gte",
+            Lookup::Lt => "__lt",
+            Lookup::Lte => "__lte",
+            Lookup::DateGt => "__date__gt",
+            Lookup::DateGte => "__date__gte",
+            Lookup::DateLt => "__date__lt",
+            Lookup::DateLte => "__date__lte",
+            Lookup::IsNull => "__isnull",
+        }
+    }
+
     fn parse(s: &str) -> Option<Lookup> {
         Some(match s {
             "" | "exact" => Lookup::Exact,
@@ -72,6 +109,20 @@ pub const TIME: &[Lookup] = &[
     Lookup::IsNull,
 ];
 
+/// How an exact match (`field=`, `field__in=`) compares text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fold {
+    /// As given.
+    None,
+    /// An email: surrounding whitespace removed, case ignored. `Some(column)`: the lower-cased column the
+    /// store keeps beside it (`email_norm`, unique-indexed), compared with the value lower-cased as the store
+    /// writes it; `None`: `lower()` on both sides.
+    Email(Option<&'static str>),
+    /// A license key: surrounding whitespace removed, and case ignored for keys that fold case
+    /// ([`licensd_core::keys::folds_case`]; every key licensd issues), by the `upper()` index of migration 15.
+    Key,
+}
+
 /// One filterable (and maybe sortable) field of a resource.
 #[derive(Debug)]
 pub struct Field {
@@ -97,6 +148,8 @@ pub struct Field {
     /// For a boolean computed from another column: the conditions `=true` and `=false` compile to, so an
     /// index on that column serves them (`(x > 0) = ?` hides it from the planner).
     pub predicate: Option<(&'static str, &'static str)>,
+    /// How `=` and `__in` compare its text.
+    pub fold: Fold,
 }
 
 impl Field {
@@ -117,6 +170,7 @@ impl Field {
             trigram: None,
             trigram_key: None,
             predicate: None,
+            fold: Fold::None,
         }
     }
     pub const fn sortable(mut self) -> Field {
@@ -146,7 +200,51 @@ impl Field {
         self.exists = Some(exists);
         self
     }
+    /// An email whose exact matches ignore case, through `norm` (the lower-cased column kept beside it).
+    pub const fn email(mut self, norm: &'static str) -> Field {
+        self.fold = Fold::Email(Some(norm));
+        self
+    }
+    /// An email whose exact matches ignore case, with no lower-cased column beside it.
+    pub const fn email_lower(mut self) -> Field {
+        self.fold = Fold::Email(None);
+        self
+    }
+    /// A license key, matched as the client API matches a typed key.
+    pub const fn key(mut self) -> Field {
+        self.fold = Fold::Key;
+        self
+    }
 }
+
+/// One place `?search=` looks: the ids of the listed rows whose `expr` contains the term, case-insensitively,
+/// served by a trigram index (FTS5 on SQLite, `pg_trgm` on PostgreSQL, on `expr` itself).
+#[derive(Debug)]
+pub struct Search {
+    /// What it looks at, for the reference: `the customer's email`.
+    pub doc: &'static str,
+    /// `SELECT <the listed row's id> FROM … WHERE {}`.
+    pub select: &'static str,
+    pub expr: &'static str,
+    /// The FTS5 trigram table, its column, and the row id of the rows it indexes.
+    pub trigram: (&'static str, &'static str, &'static str),
+    /// Which of the rows the branch goes through a manager may match on.
+    pub scope: SearchScope,
+}
+
+/// The scope a [`Search`] branch applies for a manager token (an admin's matches everything).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchScope {
+    /// The branch reads the listed row and rows it owns: the list's own scope is enough.
+    Listed,
+    /// The branch goes through a license: only those of the token's products (this is its product column).
+    Product(&'static str),
+    /// The branch goes through an order (this alias): only orders the token may see.
+    Order(&'static str),
+}
+
+/// The fewest characters `?search=` takes: trigram indexes need three.
+pub const MIN_SEARCH_CHARS: usize = 3;
 
 /// A resource's allow-list.
 #[derive(Debug)]
@@ -154,6 +252,8 @@ pub struct Spec {
     pub fields: &'static [Field],
     /// The id column, the tie-breaker of every ordering.
     pub id_expr: &'static str,
+    /// Where `?search=` looks; empty for a list without it.
+    pub search: &'static [Search],
 }
 
 /// A bad query parameter: the API answers 400 naming it.
@@ -188,6 +288,8 @@ struct Cond {
 pub struct ListParams {
     conds: Vec<Cond>,
     order: Option<(&'static Field, bool)>,
+    /// `?search=`, trimmed; compiled by [`ListParams::push_search`].
+    search: Option<String>,
     pub limit: i64,
     pub offset: i64,
 }
@@ -225,7 +327,7 @@ fn parse_int(param: &str, s: &str) -> Result<i64, ParamError> {
 /// Parses every query parameter against the allow-list; `extra` names parameters a surface handles
 /// itself (they are skipped, not refused).
 pub fn parse(spec: &'static Spec, params: &[(String, String)], extra: &[&str]) -> Result<ListParams, ParamError> {
-    let mut out = ListParams { conds: Vec::new(), order: None, limit: DEFAULT_LIMIT, offset: 0 };
+    let mut out = ListParams { conds: Vec::new(), order: None, search: None, limit: DEFAULT_LIMIT, offset: 0 };
     let mut in_values = 0;
     for (key, value) in params {
         // Neither backend keeps a NUL in text (PostgreSQL refuses it outright).
@@ -258,8 +360,25 @@ pub fn parse(spec: &'static Spec, params: &[(String, String)], extra: &[&str]) -
                 out.order = Some((field, desc));
             }
             k if extra.contains(&k) => {}
+            "search" if !spec.search.is_empty() => {
+                if out.conds.len() + usize::from(out.search.is_some()) == MAX_FILTERS {
+                    return Err(bad(key, format!("a request takes at most {MAX_FILTERS} filters")));
+                }
+                if out.search.is_some() {
+                    return Err(bad(key, "is given more than once"));
+                }
+                let term = value.trim();
+                let n = term.chars().count();
+                if n < MIN_SEARCH_CHARS {
+                    return Err(bad(key, format!("needs at least {MIN_SEARCH_CHARS} characters")));
+                }
+                if n > MAX_PATTERN_CHARS {
+                    return Err(bad(key, format!("takes at most {MAX_PATTERN_CHARS} characters")));
+                }
+                out.search = Some(term.to_string());
+            }
             _ => {
-                if out.conds.len() == MAX_FILTERS {
+                if out.conds.len() + usize::from(out.search.is_some()) == MAX_FILTERS {
                     return Err(bad(key, format!("a request takes at most {MAX_FILTERS} filters")));
                 }
                 let cond = parse_cond(spec, key, value)?;
@@ -293,11 +412,12 @@ fn parse_cond(spec: &'static Spec, key: &str, value: &str) -> Result<Cond, Param
         .iter()
         .filter(|f| key == f.name || key.strip_prefix(f.name).is_some_and(|rest| rest.starts_with("__")))
         .max_by_key(|f| f.name.len())
-        .ok_or_else(|| bad(key, "unknown filter"))?;
+        .ok_or_else(|| bad(key, unknown_filter(spec, key)))?;
     let rest = key[field.name.len()..].trim_start_matches("__");
-    let lookup = Lookup::parse(rest)
-        .filter(|l| field.lookups.contains(l))
-        .ok_or_else(|| bad(key, format!("{:?} is not a lookup {} supports", rest, field.name)))?;
+    let lookup = Lookup::parse(rest).filter(|l| field.lookups.contains(l)).ok_or_else(|| {
+        let supported: Vec<String> = field.lookups.iter().map(|l| format!("{}{}", field.name, l.suffix())).collect();
+        bad(key, format!("{:?} is not a lookup {} supports; it takes {}", rest, field.name, supported.join(", ")))
+    })?;
     if lookup == Lookup::In && value.split(',').nth(MAX_IN_VALUES).is_some() {
         // Refused before parsing a list that could never run.
         return Err(too_many_values(key));
@@ -333,6 +453,78 @@ fn parse_cond(spec: &'static Spec, key: &str, value: &str) -> Result<Cond, Param
     Ok(Cond { field, lookup, arg })
 }
 
+/// Where every filter of a list is listed, for the `400` of an unknown one.
+pub const REFERENCE: &str = "docs/filters.md, or this list's parameters in /openapi.json";
+
+/// The `400` detail of an unknown filter: the nearest valid names, and where all of them are listed.
+fn unknown_filter(spec: &Spec, key: &str) -> String {
+    let near = suggestions(spec, key);
+    if near.is_empty() {
+        format!("unknown filter; every filter of this list: {REFERENCE}")
+    } else {
+        format!("unknown filter; did you mean {}? Every filter of this list: {REFERENCE}", near.join(", "))
+    }
+}
+
+/// Words people try for a filter, and the field name licensd has for it.
+const SYNONYMS: &[(&str, &str)] = &[
+    ("key", "license_key"),
+    ("activation_key", "license_key"),
+    ("serial", "license_key"),
+    ("invoice", "store_id"),
+    ("order_id", "store_id"),
+    ("machine", "hardware_id"),
+    ("machine_id", "hardware_id"),
+    ("identifier", "hardware_id"),
+    ("fingerprint", "hardware_id"),
+    ("company", "company_name"),
+    ("status", "enabled"),
+    ("q", "search"),
+    ("query", "search"),
+];
+
+/// The filter names nearest to an unknown `key`, best first (at most four): names that end in the key's own
+/// (`hardware_id` -> `devices__hardware_id`, `key` -> `license_key`), then names within a small edit
+/// distance (`customer_email` -> `customer__email`). A lookup the key ends in is kept where the field takes
+/// it.
+pub fn suggestions(spec: &Spec, key: &str) -> Vec<String> {
+    let (base, lookup) = Lookup::ALL
+        .iter()
+        .filter(|l| **l != Lookup::Exact)
+        .find_map(|l| key.strip_suffix(l.suffix()).filter(|b| !b.is_empty()).map(|b| (b, Some(*l))))
+        .unwrap_or((key, None));
+    let base_lower = base.to_ascii_lowercase();
+    let mut names: Vec<(&'static str, &'static [Lookup])> = spec.fields.iter().map(|f| (f.name, f.lookups)).collect();
+    if !spec.search.is_empty() {
+        names.push(("search", &[Lookup::Exact]));
+    }
+    let allowed = (base_lower.chars().count() / 3).clamp(1, 3);
+    // The key itself, and what other licensing servers (DevMate, LicenseSpring) call the same thing.
+    let mut targets = vec![base_lower.as_str()];
+    targets.extend(SYNONYMS.iter().filter(|(word, _)| *word == base_lower).map(|(_, name)| *name));
+    let mut scored: Vec<(usize, usize, &'static str, &'static [Lookup])> = names
+        .into_iter()
+        .filter_map(|(name, lookups)| {
+            let ends =
+                |t: &str| name.len() > t.len() && name.ends_with(t) && name[..name.len() - t.len()].ends_with('_');
+            if targets[1..].contains(&name) || targets.iter().any(|t| ends(t)) {
+                return Some((0, name.len(), name, lookups));
+            }
+            let d = strsim::damerau_levenshtein(&base_lower, name);
+            (d <= allowed).then_some((1, d, name, lookups))
+        })
+        .collect();
+    scored.sort_by_key(|(tier, d, name, _)| (*tier, *d, *name));
+    scored
+        .into_iter()
+        .take(4)
+        .map(|(_, _, name, lookups)| match lookup {
+            Some(l) if lookups.contains(&l) => format!("{name}{}", l.suffix()),
+            _ => name.to_string(),
+        })
+        .collect()
+}
+
 fn escape_like(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     for c in s.chars() {
@@ -360,7 +552,40 @@ fn escape_glob(s: &str) -> String {
 impl ListParams {
     /// Parameters with no filters, for internal use.
     pub fn all() -> ListParams {
-        ListParams { conds: Vec::new(), order: None, limit: MAX_LIMIT, offset: 0 }
+        ListParams { conds: Vec::new(), order: None, search: None, limit: MAX_LIMIT, offset: 0 }
+    }
+
+    /// Appends ` AND <id> IN (…)` for `?search=`: the union of every [`Search`] branch of the spec, each the
+    /// ids whose text contains the term (an FTS5 trigram match on SQLite, `ILIKE` on PostgreSQL, both
+    /// served by a trigram index), each branch within the scope. A union rather than `OR`s of semi-joins,
+    /// so that PostgreSQL drives each branch from its index instead of scanning the listed table.
+    pub fn push_search(&self, q: &mut Query, dialect: Dialect, spec: &Spec, scope: &Scope) {
+        let Some(term) = &self.search else { return };
+        q.push(" AND ").push(spec.id_expr).push(" IN (");
+        for (i, s) in spec.search.iter().enumerate() {
+            if i > 0 {
+                q.push(" UNION ");
+            }
+            let (head, tail) = s.select.split_once("{}").unwrap_or((s.select, ""));
+            q.push(head);
+            match dialect {
+                Dialect::Sqlite => {
+                    let (table, column, rowid) = s.trigram;
+                    q.push(rowid).push(" IN ");
+                    push_match(q, table, column, term);
+                }
+                Dialect::Postgres => {
+                    q.push(s.expr).push(" ILIKE ").push_bind(format!("%{}%", escape_like(term))).push(" ESCAPE '\\'");
+                }
+            }
+            match s.scope {
+                SearchScope::Listed => {}
+                SearchScope::Product(col) => scope.restrict(q, col),
+                SearchScope::Order(alias) => scope.restrict_owner(q, "order_id", alias),
+            }
+            q.push(tail);
+        }
+        q.push(")");
     }
 
     /// Appends ` AND <condition>` for every filter.
@@ -423,6 +648,10 @@ fn push_cond(q: &mut Query, dialect: Dialect, c: &Cond) {
     }
     let e = c.field.expr;
     match (&c.lookup, &c.arg) {
+        (Lookup::Exact, Arg::Text(t)) if c.field.fold != Fold::None => {
+            push_folded(q, dialect, c.field, std::slice::from_ref(t));
+        }
+        (Lookup::In, Arg::Texts(v)) if c.field.fold != Fold::None => push_folded(q, dialect, c.field, v),
         (Lookup::IsNull, Arg::Bool(true)) => {
             q.push(e).push(" IS NULL");
         }
@@ -478,6 +707,77 @@ fn push_cond(q: &mut Query, dialect: Dialect, c: &Cond) {
     }
 }
 
+/// `<e> IN (?, …)` over `values`, each made by `f`.
+fn push_values(q: &mut Query, e: &str, values: &[String], f: impl Fn(&str) -> String) {
+    q.push(e).push(" IN (");
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push_bind(f(v));
+    }
+    q.push(")");
+}
+
+/// An exact match (one value or an `__in` list) of an email or key field: see [`Fold`].
+fn push_folded(q: &mut Query, dialect: Dialect, field: &Field, values: &[String]) {
+    let e = field.expr;
+    match field.fold {
+        Fold::Email(Some(norm)) => push_values(q, norm, values, |v| v.trim().to_lowercase()),
+        Fold::Email(None) => {
+            q.push("lower(").push(e).push(") IN (");
+            for (i, v) in values.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.push("lower(").push_bind(v.trim()).push(")");
+            }
+            q.push(")");
+        }
+        Fold::Key => {
+            q.push("(");
+            push_values(q, e, values, |v| licensd_core::keys::typed(v).to_string());
+            q.push(" OR (");
+            push_values(q, &key_upper(dialect, e), values, |v| licensd_core::keys::typed(v).to_ascii_uppercase());
+            q.push(" AND ").push(&key_folds_case(dialect, e)).push("))");
+        }
+        Fold::None => push_values(q, e, values, str::to_string),
+    }
+}
+
+/// `upper(<key>)` as migration 15 indexes it: ASCII letters only, on both backends.
+fn key_upper(dialect: Dialect, e: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => format!("upper({e})"),
+        Dialect::Postgres => format!("upper({e} COLLATE \"C\")"),
+    }
+}
+
+/// [`licensd_core::keys::folds_case`] in SQL: the key after its first `-` (all of it without one) has no
+/// lower-case ASCII letter.
+fn key_folds_case(dialect: Dialect, e: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => format!("substr({e}, instr({e}, '-') + 1) = upper(substr({e}, instr({e}, '-') + 1))"),
+        Dialect::Postgres => {
+            format!("substr({e}, strpos({e}, '-') + 1) = upper(substr({e}, strpos({e}, '-') + 1) COLLATE \"C\")")
+        }
+    }
+}
+
+/// Appends the condition under which the key column `e` names a typed key, in one of two passes: `exact`, the
+/// key with surrounding whitespace removed (one probe of the unique index: the hot path of the client API);
+/// else the keys that fold case and differ from it only in case (the `upper()` index). A lookup of one
+/// license tries the second only when the first finds nothing, so a key stored exactly as typed always wins.
+pub(crate) fn push_key_pass(q: &mut Query, dialect: Dialect, e: &str, typed_key: &str, exact: bool) {
+    let t = licensd_core::keys::typed(typed_key);
+    if exact {
+        q.push(e).push(" = ").push_bind(t);
+    } else {
+        q.push(&key_upper(dialect, e)).push(" = ").push_bind(t.to_ascii_uppercase());
+        q.push(" AND ").push(&key_folds_case(dialect, e));
+    }
+}
+
 /// Runs a list: the count of all matches and one page of rows, concurrently. `from` is the `FROM … WHERE …` part
 /// with scope conditions already in it; `cols` the select list.
 pub async fn page(
@@ -515,7 +815,96 @@ mod tests {
             .trigram("owners_fts", "email", "c.id")
             .trigram_key("x.owner_id"),
     ];
-    static SPEC: Spec = Spec { fields: FIELDS, id_expr: "x.id" };
+    static SPEC: Spec = Spec { fields: FIELDS, id_expr: "x.id", search: &[] };
+
+    static FOLDED: &[Field] = &[
+        Field::new("email", "c.email", Kind::Text).email("c.email_norm"),
+        Field::new("account_email", "a.email", Kind::Text).email_lower(),
+        Field::new("license_key", "l.license_key", Kind::Text).key(),
+    ];
+    static SEARCH: &[Search] = &[
+        Search {
+            doc: "key",
+            select: "SELECT l.customer_id FROM licenses l WHERE {}",
+            expr: "l.license_key",
+            trigram: ("licenses_fts", "license_key", "l.id"),
+            scope: SearchScope::Product("l.product_id"),
+        },
+        Search {
+            doc: "email",
+            select: "SELECT c.id FROM customers c WHERE {}",
+            expr: "c.email",
+            trigram: ("customers_fts", "email", "c.id"),
+            scope: SearchScope::Listed,
+        },
+    ];
+    static FOLDED_SPEC: Spec = Spec { fields: FOLDED, id_expr: "c.id", search: SEARCH };
+
+    #[test]
+    fn emails_and_keys_compile_to_their_folded_comparisons() {
+        let compile = |pairs: &[(&str, &str)], d: Dialect| {
+            let lp = parse(&FOLDED_SPEC, &p(pairs), &[]).unwrap();
+            let mut q = crate::db::query("");
+            lp.push_where(&mut q, d);
+            (q.sql.to_string(), q.args)
+        };
+        let (s, a) = compile(&[("email", " Ann@Example.COM "), ("account_email__in", "A@b.c, x@Y.z")], Dialect::Sqlite);
+        assert_eq!(s, " AND c.email_norm IN (?) AND lower(a.email) IN (lower(?), lower(?))");
+        assert_eq!(a, vec!["ann@example.com".into(), "A@b.c".into(), "x@Y.z".into()]);
+        let (s, a) = compile(&[("license_key", " acme-7h3kq ")], Dialect::Postgres);
+        assert_eq!(
+            s,
+            " AND (l.license_key IN (?) OR (upper(l.license_key COLLATE \"C\") IN (?) AND substr(l.license_key, \
+             strpos(l.license_key, '-') + 1) = upper(substr(l.license_key, strpos(l.license_key, '-') + 1) COLLATE \"C\")))"
+        );
+        assert_eq!(a, vec!["acme-7h3kq".into(), "ACME-7H3KQ".into()]);
+        // Other lookups compare the column as it is.
+        let (s, _) = compile(&[("email__startswith", "Ann")], Dialect::Postgres);
+        assert_eq!(s, " AND c.email LIKE ? ESCAPE '\\'");
+    }
+
+    #[test]
+    fn search_is_one_union_of_branches_each_in_scope() {
+        let lp = parse(&FOLDED_SPEC, &p(&[("search", "  ann  ")]), &[]).unwrap();
+        let manager = Scope {
+            actor: "m".into(),
+            token_id: Some(1),
+            products: Some(vec![7].into()),
+            role: licensd_core::model::Role::Manager,
+        };
+        let mut q = crate::db::query("");
+        lp.push_search(&mut q, Dialect::Sqlite, &FOLDED_SPEC, &manager);
+        assert_eq!(
+            q.sql,
+            " AND c.id IN (SELECT l.customer_id FROM licenses l WHERE l.id IN (SELECT rowid FROM licenses_fts WHERE \
+             licenses_fts MATCH ?) AND l.product_id IN (?) UNION SELECT c.id FROM customers c WHERE c.id IN (SELECT rowid \
+             FROM customers_fts WHERE customers_fts MATCH ?))"
+        );
+        assert_eq!(q.args, vec!["license_key : \"ann\"".into(), 7i64.into(), "email : \"ann\"".into()]);
+        let mut q = crate::db::query("");
+        lp.push_search(&mut q, Dialect::Postgres, &FOLDED_SPEC, &Scope::system());
+        assert_eq!(
+            q.sql,
+            " AND c.id IN (SELECT l.customer_id FROM licenses l WHERE l.license_key ILIKE ? ESCAPE '\\' UNION \
+             SELECT c.id FROM customers c WHERE c.email ILIKE ? ESCAPE '\\')"
+        );
+        assert_eq!(q.args, vec!["%ann%".into(), "%ann%".into()]);
+        // Lists without search refuse it as an unknown filter; short terms are refused before any SQL.
+        assert_eq!(parse(&SPEC, &p(&[("search", "ann")]), &[]).unwrap_err().param, "search");
+        assert!(parse(&FOLDED_SPEC, &p(&[("search", " an ")]), &[]).unwrap_err().message.contains("at least 3"));
+    }
+
+    #[test]
+    fn unknown_filters_suggest_names_that_end_in_them_synonyms_and_near_misses() {
+        let near = |key: &str| suggestions(&crate::licenses::SPEC, key);
+        assert_eq!(near("key")[0], "license_key");
+        assert_eq!(near("hardware_id"), ["devices__hardware_id"]);
+        assert_eq!(near("devices__hardwareid__icontains"), ["devices__hardware_id__icontains"]);
+        assert_eq!(near("invoice"), ["order__store_id"]);
+        assert_eq!(near("q"), ["search"]);
+        assert!(near("zzzzzzzz").is_empty());
+        assert!(near("email").contains(&"customer__email".to_string()), "{:?}", near("email"));
+    }
 
     fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()

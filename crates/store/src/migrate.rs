@@ -83,6 +83,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_no_id_reuse.sql"),
         postgres: include_str!("../migrations/postgres/0011_no_id_reuse.sql"),
     },
+    Migration {
+        version: 15,
+        sqlite: include_str!("../migrations/sqlite/0015_key_case.sql"),
+        postgres: include_str!("../migrations/postgres/0015_key_case.sql"),
+    },
+    Migration {
+        version: 16,
+        sqlite: include_str!("../migrations/sqlite/0016_tokens.sql"),
+        postgres: include_str!("../migrations/postgres/0016_tokens.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.
@@ -218,10 +228,25 @@ async fn locked(db: &Db) -> Result<crate::db::Tx, StoreError> {
     Ok(tx)
 }
 
-/// Applies the migrations the database lacks but `skip`: with `Some(11)`, a database as licensd left it
-/// before migration 11, for the tests that prove that upgrade keeps every row.
+/// Applies the migrations the database lacks that are listed before `skip`: with `Some(11)`, a database as
+/// licensd left it before migration 11 (those listed after it came later), for the tests that prove that
+/// upgrade keeps every row.
 #[doc(hidden)]
 pub async fn run_without(db: &Db, skip: Option<i64>) -> Result<Vec<i64>, StoreError> {
+    let upto = skip.map_or(MIGRATIONS.len(), |v| MIGRATIONS.iter().position(|m| m.version == v).unwrap_or(0));
+    apply_listed(db, upto).await
+}
+
+/// Applies the migrations the database lacks, as listed, up to and including version `last`: what an upgrade
+/// to `last` leaves, before the migrations that came after it (for the upgrade tests).
+#[doc(hidden)]
+pub async fn run_until(db: &Db, last: i64) -> Result<Vec<i64>, StoreError> {
+    let upto = MIGRATIONS.iter().position(|m| m.version == last).map_or(MIGRATIONS.len(), |i| i + 1);
+    apply_listed(db, upto).await
+}
+
+/// Applies the first `upto` migrations of the list that the database lacks.
+async fn apply_listed(db: &Db, upto: usize) -> Result<Vec<i64>, StoreError> {
     let dialect = db.dialect();
     // The bookkeeping table, under the lock: two instances starting on a fresh PostgreSQL database would
     // otherwise race on creating it (a catalog unique violation, "name is already taken").
@@ -267,7 +292,7 @@ pub async fn run_without(db: &Db, skip: Option<i64>) -> Result<Vec<i64>, StoreEr
     }
     tx.commit().await?;
     let mut done = Vec::new();
-    for m in MIGRATIONS.iter().filter(|m| Some(m.version) != skip) {
+    for m in &MIGRATIONS[..upto] {
         if applied.iter().any(|(v, _)| *v == m.version) {
             continue;
         }

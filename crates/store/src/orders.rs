@@ -68,7 +68,8 @@ static FIELDS: &[Field] = &[
     Field::new("store_id", "o.store_id", Kind::Text).sortable().trigram("orders_fts", "store_id", "o.id"),
     Field::new("customer", "o.customer_id", Kind::Int),
     Field::new("customer__email", "c.email", Kind::Text)
-        .related("EXISTS (SELECT 1 FROM customers c WHERE c.id = o.customer_id AND {})"),
+        .related("EXISTS (SELECT 1 FROM customers c WHERE c.id = o.customer_id AND {})")
+        .email("c.email_norm"),
     Field::new("customer_account", "o.customer_account_id", Kind::Int),
     Field::new("campaign", "o.campaign", Kind::Text),
     Field::new("reference", "o.reference", Kind::Text),
@@ -76,7 +77,7 @@ static FIELDS: &[Field] = &[
     Field::new("created_at", "o.created_at", Kind::Time).sortable(),
     Field::new("updated_at", "o.updated_at", Kind::Time).sortable(),
 ];
-pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "o.id" };
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "o.id", search: &[] };
 
 pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<Order>), StoreError> {
     let mut from = query("FROM orders o WHERE 1 = 1");

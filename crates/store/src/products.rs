@@ -43,7 +43,7 @@ static FIELDS: &[Field] = &[
     Field::new("created_at", "p.created_at", Kind::Time).sortable(),
     Field::new("updated_at", "p.updated_at", Kind::Time).sortable(),
 ];
-pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "p.id" };
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "p.id", search: &[] };
 
 pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<Product>), StoreError> {
     let mut from = query("FROM products p WHERE 1 = 1");
@@ -180,7 +180,7 @@ static FEATURE_FIELDS: &[Field] = &[
     Field::new("feature_type", "f.feature_type", Kind::Text),
     Field::new("created_at", "f.created_at", Kind::Time).sortable(),
 ];
-pub static FEATURE_SPEC: Spec = Spec { fields: FEATURE_FIELDS, id_expr: "f.id" };
+pub static FEATURE_SPEC: Spec = Spec { fields: FEATURE_FIELDS, id_expr: "f.id", search: &[] };
 
 pub async fn list_features(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<Feature>), StoreError> {
     let mut from = query("FROM product_features f WHERE 1 = 1");

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use licensd_core::model::Role;
+
 use crate::db::Query;
 
 /// The acting token (or the system) and its product scope.
@@ -10,17 +12,26 @@ pub struct Scope {
     /// Recorded as the events' actor: a token's name, `client`, or `system`.
     pub actor: String,
     pub token_id: Option<i64>,
-    /// `None`: every product (admin). `Some`: only these product ids (manager).
+    /// `None`: every product (admin, unlimited support or read-only). `Some`: only these product ids.
     pub products: Option<Arc<[i64]>>,
+    /// The acting role. What it may do was decided before the store was called (`core::access`); the store
+    /// asks it only for the few rules that depend on the data (an admin alone recolours a shared label).
+    pub role: Role,
 }
 
 impl Scope {
     /// Full access, for the CLI and internal work.
     pub fn system() -> Scope {
-        Scope { actor: "system".into(), token_id: None, products: None }
+        Scope { actor: "system".into(), token_id: None, products: None, role: Role::Admin }
     }
 
+    /// The admin role (or the system): the only one that may change what every product shares.
     pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// Sees every product (no product limit).
+    pub fn all_products(&self) -> bool {
         self.products.is_none()
     }
 

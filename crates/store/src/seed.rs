@@ -333,6 +333,24 @@ pub async fn seed(db: &Db, n: i64, seed: u64, mut progress: impl FnMut(i64)) -> 
             values(&mut q, rows);
             tx.execute(q).await?;
         }
+        // A history as the real flows leave it (S6: support rehearsals on seed data need an audit trail): the
+        // license created by the store, its activation by the client, a block for the disabled ones.
+        let (first, last) = (base_license + done + 1, base_license + done + chunk);
+        for sql in [
+            "INSERT INTO events (action, actor, resource_type, resource_id, license_id, product_id, note, before_json, \
+             after_json, created_at) SELECT 'license.created', 'seed', 'license', l.id, l.id, l.product_id, '', NULL, \
+             NULL, l.created_at FROM licenses l WHERE l.id BETWEEN ? AND ? ORDER BY l.id",
+            "INSERT INTO events (action, actor, resource_type, resource_id, license_id, product_id, note, before_json, \
+             after_json, created_at) SELECT 'license.activated', 'client', 'device', d.id, d.license_id, l.product_id, \
+             d.hardware_id, NULL, NULL, d.time_activated FROM devices d JOIN licenses l ON l.id = d.license_id \
+             WHERE d.license_id BETWEEN ? AND ? ORDER BY d.id",
+            "INSERT INTO events (action, actor, resource_type, resource_id, license_id, product_id, note, before_json, \
+             after_json, created_at) SELECT 'license.disabled', 'seed', 'license', l.id, l.id, l.product_id, \
+             'chargeback', NULL, NULL, l.created_at + 86400000 FROM licenses l \
+             WHERE l.id BETWEEN ? AND ? AND NOT l.enabled ORDER BY l.id",
+        ] {
+            tx.execute(query(sql).bind(first).bind(last)).await?;
+        }
         tx.commit().await?;
         out.customers += i64::try_from(customers.len()).unwrap_or(0);
         out.devices += i64::try_from(devices.len()).unwrap_or(0);

@@ -87,7 +87,7 @@ static FIELDS: &[Field] = &[
     Field::new("created_at", "t.created_at", Kind::Time).sortable(),
     Field::new("updated_at", "t.updated_at", Kind::Time).sortable(),
 ];
-pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "t.id" };
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "t.id", search: &[] };
 
 pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<LicenseTemplate>), StoreError> {
     let mut from = query("FROM license_templates t WHERE 1 = 1");

@@ -396,6 +396,66 @@ const EXPECTED_EVENT_PRODUCTS: &[(i64, Option<i64>)] = &[
     (10, Some(1)),
 ];
 
+/// Migration 16 keeps what tokens could see: the admin every product, the manager its product only (a flag
+/// now, so a limited token whose products are all deleted sees nothing rather than everything).
+async fn tokens_after_upgrade(db: &Db) {
+    let tokens = licensd_store::tokens::list(db).await.unwrap();
+    let seen: Vec<(&str, &str, bool, Vec<String>, &str)> = tokens
+        .iter()
+        .map(|t| (t.name.as_str(), t.role.as_str(), t.all_products, t.products.clone(), t.description.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![("admin", "admin", true, vec![], ""), ("mgr", "manager", false, vec!["appa".to_string()], "")]
+    );
+    assert!(tokens.iter().all(|t| t.expires_at.is_none() && t.last_used_at.is_none()));
+}
+
+/// Before migration 16 several live tokens could share a name; the oldest keeps it, the others are renamed
+/// (and keep working), revoked ones are left alone, and from then on a second live token of a name is refused.
+async fn duplicate_token_names_are_made_unique(db: &Db) {
+    licensd_store::migrate::run_without(db, Some(16)).await.unwrap();
+    for (id, revoked) in [(1, false), (2, true), (3, false), (4, false)] {
+        let mut cols = vec![
+            ("id", i(id)),
+            ("name", s("ci")),
+            ("role", s("admin")),
+            ("token_hash", s(&format!("h{id}"))),
+            ("created_at", i(T)),
+        ];
+        if revoked {
+            cols.push(("revoked_at", i(T + 1)));
+        }
+        ins(db, "api_tokens", &cols).await;
+    }
+    licensd_store::migrate::run(db).await.unwrap();
+    let names: Vec<(i64, String)> =
+        licensd_store::tokens::list(db).await.unwrap().into_iter().map(|t| (t.id, t.name)).collect();
+    assert_eq!(names, vec![(1, "ci".into()), (2, "ci".into()), (3, "ci #3".into()), (4, "ci #4".into())]);
+    if db.dialect() == Dialect::Postgres {
+        db.fetch_all(query("SELECT setval(pg_get_serial_sequence('api_tokens', 'id'), 4)")).await.unwrap();
+    }
+    let e = licensd_store::tokens::create(db, "ci", licensd_core::model::Role::Admin, &[]).await.unwrap_err();
+    assert!(
+        matches!(&e, licensd_store::StoreError::Conflict { field, message } if field == "name" && message.contains("(id 1)")),
+        "{e:?}"
+    );
+    licensd_store::tokens::create(db, "ci #5", licensd_core::model::Role::Admin, &[]).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_upgrade_to_16_makes_live_token_names_unique() {
+    let (db, _) = sqlite_db("upgrade-16").await;
+    duplicate_token_names_are_made_unique(&db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_upgrade_to_16_makes_live_token_names_unique() {
+    let Some(db) = postgres_db("m16").await else { return };
+    duplicate_token_names_are_made_unique(&db).await;
+    db.close().await;
+}
+
 /// After the upgrade licensd works on the data as before: a new license gets an id no event ever named,
 /// and is found through the search index the triggers keep.
 async fn use_after_upgrade(db: &Db) {
@@ -509,7 +569,7 @@ async fn sqlite_upgrade_to_11_keeps_every_row_index_and_trigger_and_never_reuses
         let c = rusqlite::Connection::open(&path).unwrap();
         TABLES.iter().map(|(t, _)| (*t, (sqlite_schema(&c, t), sqlite_rows(&c, t, "*")))).collect()
     };
-    licensd_store::migrate::run(&db).await.unwrap();
+    licensd_store::migrate::run_until(&db, 11).await.unwrap();
 
     let c = rusqlite::Connection::open(&path).unwrap();
     for (t, n) in TABLES {
@@ -540,6 +600,12 @@ async fn sqlite_upgrade_to_11_keeps_every_row_index_and_trigger_and_never_reuses
             "trials" => {
                 assert_eq!(schema_after.get_mut("columns").unwrap().pop().unwrap(), "'email'|'TEXT'|0|NULL|0");
                 schema_after.get_mut("indexes").unwrap().retain(|i| !i.contains("ix_trials_license"));
+            }
+            "licenses" => {
+                // Migration 15, which comes after 11.
+                let idx = schema_after.get_mut("indexes").unwrap();
+                assert_eq!(idx.iter().filter(|i| i.contains("ix_licenses_license_key_upper")).count(), 1, "{idx:?}");
+                idx.retain(|i| !i.contains("ix_licenses_license_key_upper"));
             }
             _ => {}
         }
@@ -574,6 +640,8 @@ async fn sqlite_upgrade_to_11_keeps_every_row_index_and_trigger_and_never_reuses
     drop(c);
 
     assert_eq!(event_products(&db).await, EXPECTED_EVENT_PRODUCTS);
+    licensd_store::migrate::run(&db).await.unwrap();
+    tokens_after_upgrade(&db).await;
     use_after_upgrade(&db).await;
 }
 
@@ -587,6 +655,7 @@ async fn postgres_upgrade_to_11_keeps_every_row_and_gives_events_their_product()
         assert_eq!(count(&db, t).await, *n, "rows of {t}");
     }
     assert_eq!(event_products(&db).await, EXPECTED_EVENT_PRODUCTS);
+    tokens_after_upgrade(&db).await;
     use_after_upgrade(&db).await;
     db.close().await;
 }

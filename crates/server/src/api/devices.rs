@@ -17,7 +17,7 @@ use crate::extract::{Auth, IdPath, Page, RawParams};
     security(("token" = [])))]
 pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiResult<Json<Page<Device>>> {
     let p = q.list(&devices::SPEC)?;
-    let (n, rows) = devices::list(&s.db, &auth.scope(), &p).await?;
+    let (n, rows) = devices::list(&s.db, &auth.read()?, &p).await?;
     Ok(Json(q.page(n, rows, &p)))
 }
 
@@ -25,7 +25,7 @@ pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiRes
     responses((status = 200, description = "OK", body = Device), crate::api::Common, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<Json<Device>> {
-    Ok(Json(devices::get(&mut &s.db, &auth.scope(), id).await?))
+    Ok(Json(devices::get(&mut &s.db, &auth.read()?, id).await?))
 }
 
 /// Frees the device's activation, giving its slot back to the license.
@@ -34,7 +34,7 @@ pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> A
               (status = 409, description = "The device holds no activation", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn deactivate(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<Json<Device>> {
-    Ok(Json(devices::deactivate(&s.db, &auth.scope(), id).await?))
+    Ok(Json(devices::deactivate(&s.db, &auth.permit(&[licensd_core::access::Action::DeactivateDevice])?, id).await?))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

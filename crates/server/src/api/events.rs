@@ -17,7 +17,7 @@ use crate::extract::{Auth, IdPath, Page, RawParams};
     security(("token" = [])))]
 pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiResult<Json<Page<Event>>> {
     let p = q.list(&events::SPEC)?;
-    let (n, rows) = events::list(&s.db, &auth.scope(), &p).await?;
+    let (n, rows) = events::list(&s.db, &auth.read()?, &p).await?;
     Ok(Json(q.page(n, rows, &p)))
 }
 
@@ -25,7 +25,7 @@ pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiRes
     responses((status = 200, description = "OK", body = Event), crate::api::Common, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<Json<Event>> {
-    Ok(Json(events::get(&s.db, &auth.scope(), id).await?))
+    Ok(Json(events::get(&s.db, &auth.read()?, id).await?))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

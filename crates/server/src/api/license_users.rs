@@ -17,7 +17,7 @@ use crate::extract::{Auth, IdPath, Page, RawParams};
               (status = 400, description = "A parameter is unknown or malformed, or over a bound (`source.parameter` names it)", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiResult<Json<Page<LicenseUser>>> {
-    let scope = auth.scope();
+    let scope = auth.read()?;
     let p = q.list(license_users::spec_for(&scope))?;
     let (n, rows) = license_users::list(&s.db, &scope, &p).await?;
     Ok(Json(q.page(n, rows, &p)))
@@ -27,7 +27,7 @@ pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiRes
     responses((status = 200, description = "OK", body = LicenseUser), crate::api::Common, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<Json<LicenseUser>> {
-    Ok(Json(license_users::get(&mut &s.db, &auth.scope(), id).await?))
+    Ok(Json(license_users::get(&mut &s.db, &auth.read()?, id).await?))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -4,15 +4,16 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use licensd_core::access::Action;
 use licensd_core::model::{License, LicenseInput};
-use licensd_store::licenses::{self, Action};
+use licensd_store::licenses;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::api::ActionBody;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{Auth, IdPath, JsonBody, Page, RawBody, RawParams, parse_json};
+use crate::extract::{Auth, IdPath, Page, RawBody, RawParams, parse_json};
 
 #[utoipa::path(get, path = "/api/v1/licenses", tag = "licenses", operation_id = "list_licenses", params(crate::api::ListDoc),
     responses((status = 200, description = "OK", body = Page<License>), crate::api::Common,
@@ -20,7 +21,7 @@ use crate::extract::{Auth, IdPath, JsonBody, Page, RawBody, RawParams, parse_jso
     security(("token" = [])))]
 pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiResult<Json<Page<License>>> {
     let p = q.list(&licenses::SPEC)?;
-    let (n, rows) = licenses::list(&s.db, &auth.scope(), &p).await?;
+    let (n, rows) = licenses::list(&s.db, &auth.read()?, &p).await?;
     Ok(Json(q.page(n, rows, &p)))
 }
 
@@ -31,9 +32,11 @@ pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiRes
 pub async fn create(
     State(s): State<AppState>,
     auth: Auth,
-    JsonBody(i): JsonBody<LicenseInput>,
+    RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<License>)> {
-    Ok((StatusCode::CREATED, Json(licenses::create(&s.db, &auth.scope(), &i).await?)))
+    let scope = auth.permit(&[Action::Create])?;
+    let i: LicenseInput = parse_json(&body)?;
+    Ok((StatusCode::CREATED, Json(licenses::create(&s.db, &scope, &i).await?)))
 }
 
 /// A license with its history.
@@ -41,7 +44,7 @@ pub async fn create(
     responses((status = 200, description = "OK", body = License), crate::api::Common, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<Json<License>> {
-    Ok(Json(licenses::get(&mut &s.db, &auth.scope(), id).await?))
+    Ok(Json(licenses::get(&mut &s.db, &auth.read()?, id).await?))
 }
 
 /// Changes terms, key, customer, order, note or metadata; product and template are fixed at issue.
@@ -53,26 +56,34 @@ pub async fn update(
     State(s): State<AppState>,
     auth: Auth,
     IdPath(id): IdPath,
-    JsonBody(i): JsonBody<LicenseInput>,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<License>> {
-    Ok(Json(licenses::update(&s.db, &auth.scope(), id, &i).await?))
+    // What the change may be depends on its fields: a support token edits `note`, `metadata` and `enabled`.
+    let scope = auth.permit_edit(&body)?;
+    let i: LicenseInput = parse_json(&body)?;
+    Ok(Json(licenses::update(&s.db, &scope, id, &i).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/licenses/{id}", tag = "licenses", operation_id = "delete_licenses", params(("id" = i64, Path)),
     responses((status = 204, description = "Deleted"), crate::api::Common, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn delete(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<StatusCode> {
-    licenses::delete(&s.db, &auth.scope(), id).await?;
+    licenses::delete(&s.db, &auth.permit(&[Action::Delete])?, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn act(s: AppState, auth: Auth, id: i64, body: RawBody, action: Action) -> ApiResult<Json<License>> {
+async fn act(s: AppState, auth: Auth, id: i64, body: RawBody, action: licenses::Action) -> ApiResult<Json<License>> {
+    let scope = auth.permit(&[match action {
+        licenses::Action::Disable | licenses::Action::Enable => Action::DisableEnable,
+        licenses::Action::Refund => Action::Refund,
+        licenses::Action::Reset => Action::ResetActivations,
+    }])?;
     let note = if body.0.iter().all(u8::is_ascii_whitespace) {
         ActionBody::default()
     } else {
         parse_json::<ActionBody>(&body.0)?
     };
-    Ok(Json(licenses::act(&s.db, &auth.scope(), id, action, &note.note).await?))
+    Ok(Json(licenses::act(&s.db, &scope, id, action, &note.note).await?))
 }
 
 /// Disables the license (DevMate "blocked", status 4): activations and checks are refused.
@@ -87,7 +98,7 @@ pub async fn disable(
     IdPath(id): IdPath,
     body: RawBody,
 ) -> ApiResult<Json<License>> {
-    act(s, auth, id, body, Action::Disable).await
+    act(s, auth, id, body, licenses::Action::Disable).await
 }
 
 /// Enables a disabled license again.
@@ -102,7 +113,7 @@ pub async fn enable(
     IdPath(id): IdPath,
     body: RawBody,
 ) -> ApiResult<Json<License>> {
-    act(s, auth, id, body, Action::Enable).await
+    act(s, auth, id, body, licenses::Action::Enable).await
 }
 
 /// Marks the license refunded (status 5): refused for good.
@@ -117,7 +128,7 @@ pub async fn refund(
     IdPath(id): IdPath,
     body: RawBody,
 ) -> ApiResult<Json<License>> {
-    act(s, auth, id, body, Action::Refund).await
+    act(s, auth, id, body, licenses::Action::Refund).await
 }
 
 /// Frees every activation of the license.
@@ -131,7 +142,7 @@ pub async fn reset(
     IdPath(id): IdPath,
     body: RawBody,
 ) -> ApiResult<Json<License>> {
-    act(s, auth, id, body, Action::Reset).await
+    act(s, auth, id, body, licenses::Action::Reset).await
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -155,9 +166,11 @@ pub async fn assign_user(
     State(s): State<AppState>,
     auth: Auth,
     IdPath(id): IdPath,
-    JsonBody(i): JsonBody<licensd_core::model::AssignUserInput>,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<AssignedUser>> {
-    let user = licensd_store::license_users::assign(&s.db, &auth.scope(), id, &i).await?;
+    let scope = auth.permit(&[Action::Edit])?;
+    let i: licensd_core::model::AssignUserInput = parse_json(&body)?;
+    let user = licensd_store::license_users::assign(&s.db, &scope, id, &i).await?;
     Ok(Json(AssignedUser { message: "License assigned.", license_user: user }))
 }
 
@@ -171,16 +184,12 @@ pub async fn unassign_user(
     State(s): State<AppState>,
     auth: Auth,
     IdPath(id): IdPath,
-    JsonBody(i): JsonBody<licensd_core::model::UnassignUserInput>,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<Message>> {
-    licensd_store::license_users::unassign(
-        &s.db,
-        &auth.scope(),
-        id,
-        i.license_user_id,
-        i.license_user_email.as_deref(),
-    )
-    .await?;
+    let scope = auth.permit(&[Action::Edit])?;
+    let i: licensd_core::model::UnassignUserInput = parse_json(&body)?;
+    licensd_store::license_users::unassign(&s.db, &scope, id, i.license_user_id, i.license_user_email.as_deref())
+        .await?;
     Ok(Json(Message { message: "License unassigned." }))
 }
 

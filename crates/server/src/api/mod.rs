@@ -87,6 +87,7 @@ macro_rules! crud {
     ) => {
         #[allow(unused_imports)]
         use crate::extract::Page;
+        use licensd_core::access::Action;
 
         #[utoipa::path(get, path = $path, tag = $tag, operation_id = concat!("list_", $tag), params(crate::api::ListDoc),
             responses((status = 200, description = "OK", body = Page<$rec>), crate::api::Common,
@@ -98,23 +99,22 @@ macro_rules! crud {
             q: crate::extract::RawParams,
         ) -> crate::error::ApiResult<axum::Json<crate::extract::Page<$rec>>> {
             let p = q.list(&$spec)?;
-            let (n, rows) = $($store)::+::$list(&s.db, &auth.scope(), &p).await?;
+            let (n, rows) = $($store)::+::$list(&s.db, &auth.read()?, &p).await?;
             Ok(axum::Json(q.page(n, rows, &p)))
         }
 
         #[utoipa::path(post, path = $path, tag = $tag, operation_id = concat!("create_", $tag), request_body = $inp,
             responses((status = 201, description = "Created", body = $rec), crate::api::Common, crate::api::BodyErrors,
-                      (status = 403, description = "This needs an admin token", body = crate::error::ErrorBody), (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = crate::error::ErrorBody)),
+                      (status = 403, description = "The token's role may not do this (`FORBIDDEN_ROLE`; `FORBIDDEN` for the catalog, which needs an admin token)", body = crate::error::ErrorBody), (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = crate::error::ErrorBody)),
             security(("token" = [])))]
         pub async fn create(
             axum::extract::State(s): axum::extract::State<crate::AppState>,
             auth: crate::extract::Auth,
-            crate::extract::JsonBody(i): crate::extract::JsonBody<$inp>,
+            crate::extract::RawBody(body): crate::extract::RawBody,
         ) -> crate::error::ApiResult<(axum::http::StatusCode, axum::Json<$rec>)> {
-            if $admin {
-                auth.require_admin()?;
-            }
-            let r = $($store)::+::$create(&s.db, &auth.scope(), i).await?;
+            let scope = auth.permit(&[if $admin { Action::Catalog } else { Action::Create }])?;
+            let i: $inp = crate::extract::parse_json(&body)?;
+            let r = $($store)::+::$create(&s.db, &scope, i).await?;
             Ok((axum::http::StatusCode::CREATED, axum::Json(r)))
         }
 
@@ -126,13 +126,13 @@ macro_rules! crud {
             auth: crate::extract::Auth,
             crate::extract::IdPath(id): crate::extract::IdPath,
         ) -> crate::error::ApiResult<axum::Json<$rec>> {
-            Ok(axum::Json($($store)::+::$get(&mut &s.db, &auth.scope(), id).await?))
+            Ok(axum::Json($($store)::+::$get(&mut &s.db, &auth.read()?, id).await?))
         }
 
         /// Changes the fields given; the result is validated as a whole, as on create.
         #[utoipa::path(patch, path = $item, tag = $tag, operation_id = concat!("update_", $tag), params(("id" = i64, Path)), request_body = $inp,
             responses((status = 200, description = "OK", body = $rec), crate::api::Common, crate::api::BodyErrors,
-                      (status = 403, description = "This needs an admin token", body = crate::error::ErrorBody), (status = 404, description = "No such record, or not visible to this token", body = crate::error::ErrorBody),
+                      (status = 403, description = "The token's role may not do this (`FORBIDDEN_ROLE`; `FORBIDDEN` for the catalog, which needs an admin token)", body = crate::error::ErrorBody), (status = 404, description = "No such record, or not visible to this token", body = crate::error::ErrorBody),
                       (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = crate::error::ErrorBody)),
             security(("token" = [])))]
         pub async fn update(
@@ -141,10 +141,8 @@ macro_rules! crud {
             crate::extract::IdPath(id): crate::extract::IdPath,
             crate::extract::RawBody(body): crate::extract::RawBody,
         ) -> crate::error::ApiResult<axum::Json<$rec>> {
-            if $admin {
-                auth.require_admin()?;
-            }
-            let r = $($store)::+::$update(&s.db, &auth.scope(), id, |cur: &$rec| {
+            let scope = if $admin { auth.permit(&[Action::Catalog])? } else { auth.permit_edit(&body)? };
+            let r = $($store)::+::$update(&s.db, &scope, id, |cur: &$rec| {
                 crate::extract::merge_patch(&<$inp>::from(cur), &body)
             })
             .await?;
@@ -152,7 +150,7 @@ macro_rules! crud {
         }
 
         #[utoipa::path(delete, path = $item, tag = $tag, operation_id = concat!("delete_", $tag), params(("id" = i64, Path)),
-            responses((status = 204, description = "Deleted"), crate::api::Common, (status = 403, description = "This needs an admin token", body = crate::error::ErrorBody),
+            responses((status = 204, description = "Deleted"), crate::api::Common, (status = 403, description = "The token's role may not do this (`FORBIDDEN_ROLE`; `FORBIDDEN` for the catalog, which needs an admin token)", body = crate::error::ErrorBody),
                       (status = 404, description = "No such record, or not visible to this token", body = crate::error::ErrorBody), (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = crate::error::ErrorBody)),
             security(("token" = [])))]
         pub async fn delete(
@@ -160,10 +158,8 @@ macro_rules! crud {
             auth: crate::extract::Auth,
             crate::extract::IdPath(id): crate::extract::IdPath,
         ) -> crate::error::ApiResult<axum::http::StatusCode> {
-            if $admin {
-                auth.require_admin()?;
-            }
-            $($store)::+::$delete(&s.db, &auth.scope(), id).await?;
+            let scope = auth.permit(&[if $admin { Action::Catalog } else { Action::Delete }])?;
+            $($store)::+::$delete(&s.db, &scope, id).await?;
             Ok(axum::http::StatusCode::NO_CONTENT)
         }
     };

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use licensd_core::access::Action;
 use licensd_core::model::{Order, OrderInput, OrderUpdate};
 use licensd_store::orders;
 use utoipa_axum::router::OpenApiRouter;
@@ -11,7 +12,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{Auth, IdPath, JsonBody, Page, RawParams};
+use crate::extract::{Auth, IdPath, Page, RawBody, RawParams, parse_json};
 
 #[utoipa::path(get, path = "/api/v1/orders", tag = "orders", operation_id = "list_orders", params(crate::api::ListDoc),
     responses((status = 200, description = "OK", body = Page<Order>), crate::api::Common,
@@ -19,7 +20,7 @@ use crate::extract::{Auth, IdPath, JsonBody, Page, RawParams};
     security(("token" = [])))]
 pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiResult<Json<Page<Order>>> {
     let p = q.list(&orders::SPEC)?;
-    let (n, rows) = orders::list(&s.db, &auth.scope(), &p).await?;
+    let (n, rows) = orders::list(&s.db, &auth.read()?, &p).await?;
     Ok(Json(q.page(n, rows, &p)))
 }
 
@@ -32,16 +33,18 @@ pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiRes
 pub async fn create(
     State(s): State<AppState>,
     auth: Auth,
-    JsonBody(i): JsonBody<OrderInput>,
+    RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<Order>)> {
-    Ok((StatusCode::CREATED, Json(orders::create(&s.db, &auth.scope(), i).await?)))
+    let scope = auth.permit(&[Action::Create])?;
+    let i: OrderInput = parse_json(&body)?;
+    Ok((StatusCode::CREATED, Json(orders::create(&s.db, &scope, i).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", operation_id = "get_orders", params(("id" = i64, Path)),
     responses((status = 200, description = "OK", body = Order), crate::api::Common, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<Json<Order>> {
-    Ok(Json(orders::get(&mut &s.db, &auth.scope(), id).await?))
+    Ok(Json(orders::get(&mut &s.db, &auth.read()?, id).await?))
 }
 
 #[utoipa::path(patch, path = "/api/v1/orders/{id}", tag = "orders", operation_id = "update_orders", params(("id" = i64, Path)), request_body = OrderUpdate,
@@ -52,9 +55,11 @@ pub async fn update(
     State(s): State<AppState>,
     auth: Auth,
     IdPath(id): IdPath,
-    JsonBody(i): JsonBody<OrderUpdate>,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<Order>> {
-    Ok(Json(orders::update(&s.db, &auth.scope(), id, &i).await?))
+    let scope = auth.permit_edit(&body)?;
+    let i: OrderUpdate = parse_json(&body)?;
+    Ok(Json(orders::update(&s.db, &scope, id, &i).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/orders/{id}", tag = "orders", operation_id = "delete_orders", params(("id" = i64, Path)),
@@ -62,7 +67,7 @@ pub async fn update(
               (status = 409, description = "The order still holds licenses", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn delete(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<StatusCode> {
-    orders::delete(&s.db, &auth.scope(), id).await?;
+    orders::delete(&s.db, &auth.permit(&[Action::Delete])?, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

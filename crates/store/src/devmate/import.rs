@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use licensd_core::devmate::{
     DevmateCustomer, DevmateLicense, DevmateProduct, HistoryType, IMPORT_ACTOR, max_activations,
 };
-use licensd_core::model::LicenseType;
+use licensd_core::model::{LicenseType, Role};
 use licensd_core::time::now_ms;
 use serde_json::json;
 
@@ -282,7 +282,7 @@ impl Importer {
     pub fn new(max: MaxIds) -> Self {
         Importer {
             now: now_ms(),
-            scope: Scope { actor: IMPORT_ACTOR.into(), token_id: None, products: None },
+            scope: Scope { actor: IMPORT_ACTOR.into(), token_id: None, products: None, role: Role::Admin },
             max,
             multi_row: true,
             products: HashSet::new(),

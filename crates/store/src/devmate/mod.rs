@@ -126,6 +126,9 @@ pub fn parse_filters(pairs: &[(String, String)]) -> Result<Vec<Filter>, ParamErr
             param: param.clone(),
             message: format!("Unknown filter \"{name}\". Filters: {}.", filter_names().join(", ")),
         })?;
+        // An email or a key is looked for without the whitespace a paste brings along.
+        let value =
+            if matches!(def.target, Target::Key) || def.name == "email" { value.trim() } else { value.as_str() };
         if value.is_empty() {
             return Err(wrong("It is empty.".into()));
         }
@@ -140,7 +143,7 @@ pub fn parse_filters(pairs: &[(String, String)]) -> Result<Vec<Filter>, ParamErr
         } else {
             0
         };
-        out.push(Filter { def, text: value.clone(), int });
+        out.push(Filter { def, text: value.to_string(), int });
     }
     Ok(out)
 }
@@ -221,8 +224,12 @@ fn push_filters(q: &mut Query, dialect: Dialect, scope: &Scope, filters: &[Filte
                 q.push(expr).push(" = ").push_bind(f.text.as_str());
             }
             Target::Key => {
-                q.push("c.id IN (SELECT l.customer_id FROM licenses l WHERE l.license_key = ")
-                    .push_bind(f.text.as_str());
+                // As the client API matches a typed key: trimmed, and whatever the case for keys that fold case.
+                q.push("c.id IN (SELECT l.customer_id FROM licenses l WHERE (");
+                crate::list::push_key_pass(q, dialect, "l.license_key", &f.text, true);
+                q.push(" OR ");
+                crate::list::push_key_pass(q, dialect, "l.license_key", &f.text, false);
+                q.push(")");
                 scope.restrict(q, "l.product_id");
                 q.push(")");
             }
@@ -566,11 +573,10 @@ pub async fn create_license(
 /// when there is none to free (nothing is written); `NotFound` for a key the scope cannot see.
 pub async fn reset_first_activation(db: &Db, scope: &Scope, key: &str) -> Result<bool, StoreError> {
     let mut tx = db.begin().await?;
-    let mut q = query("SELECT l.id, l.times_activated FROM licenses l WHERE l.license_key = ?").bind(key);
-    scope.restrict(&mut q, "l.product_id");
+    let id = crate::licenses::id_by_key(&mut tx, scope, key).await?;
+    let mut q = query("SELECT l.id, l.times_activated FROM licenses l WHERE l.id = ?").bind(id);
     q.push(tx.for_update());
     let row = tx.fetch_one(q).await?;
-    let id: i64 = row.get("id")?;
     let used: i64 = row.get("times_activated")?;
     let device = tx
         .fetch_optional(

@@ -1,0 +1,5 @@
+-- License keys are matched whatever the case they are typed in when the stored key folds case (no lower-case
+-- letter after its first '-': every key licensd issues). `store::list::push_key_folded` looks them up by
+-- `upper(license_key COLLATE "C")`, which this index serves: under the "C" collation upper() folds ASCII
+-- letters only, as Rust's to_ascii_uppercase does, whatever the database's locale.
+CREATE INDEX ix_licenses_license_key_upper ON licenses (upper(license_key COLLATE "C"));
