@@ -161,6 +161,14 @@ impl From<ApiError> for ClientError {
     }
 }
 
+/// The code a store refusal answers, for the client API's business counters (`None`: not a refusal).
+fn refusal_code(e: &StoreError) -> Option<&'static str> {
+    match e {
+        StoreError::Refused(r) => Some(r.code()),
+        _ => None,
+    }
+}
+
 fn from_store(e: StoreError, nonce: &Option<String>) -> ClientError {
     match e {
         StoreError::Refused(r) => ClientError::Refused(r, nonce.clone()),
@@ -184,7 +192,9 @@ impl IntoResponse for ClientError {
                     "nonce": nonce,
                     "timestamp": timestamp(),
                 });
-                (status, axum::Json(body)).into_response()
+                let mut res = (status, axum::Json(body)).into_response();
+                res.extensions_mut().insert(crate::metrics::ErrorCode(r.code()));
+                res
             }
         }
     }
@@ -203,6 +213,11 @@ fn ok(status: StatusCode, code: &str, o: &Outcome, nonce: Option<String>, extra:
     (status, axum::Json(body)).into_response()
 }
 
+/// An activation's outcome for `licensd_client_activations_total`: a new slot or seat, or one the device held.
+fn activation_code(o: &Outcome) -> &'static str {
+    if o.created { crate::metrics::codes::ACTIVATED } else { crate::metrics::codes::ALREADY_ACTIVE }
+}
+
 fn created_or_ok(o: &Outcome) -> StatusCode {
     if o.created { StatusCode::CREATED } else { StatusCode::OK }
 }
@@ -212,7 +227,13 @@ fn created_or_ok(o: &Outcome) -> StatusCode {
     responses((status = 201, description = "Activated"), (status = 200, description = "Already active on this device"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key", body = ErrorBody), (status = 409, description = "No activation slot or floating seat is left", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn activate(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
     let (req, nonce) = body.split()?;
-    let o = client::activate(&s.db, &req).await.map_err(|e| from_store(e, &nonce))?;
+    let o = client::activate(&s.db, &req).await.map_err(|e| {
+        if let Some(c) = refusal_code(&e) {
+            s.metrics.activation(c);
+        }
+        from_store(e, &nonce)
+    })?;
+    s.metrics.activation(activation_code(&o));
     Ok(ok(created_or_ok(&o), "ACTIVATED", &o, nonce, json!({})))
 }
 
@@ -226,9 +247,10 @@ pub async fn check(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRe
         s.last_checks.note(device, license, now_ms());
     }
     let (valid, code, detail) = match &r.refusal {
-        None => (true, "VALID", "the license is valid on this device".to_string()),
+        None => (true, crate::metrics::codes::VALID, "the license is valid on this device".to_string()),
         Some(x) => (false, x.code(), x.detail()),
     };
+    s.metrics.check(code);
     let body = CheckBody {
         valid,
         code,
@@ -260,7 +282,13 @@ struct CheckBody<'a> {
     responses((status = 200, description = "Deactivated"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key", body = ErrorBody), (status = 404, description = "No license has this key, or it is not activated on this device", body = ErrorBody), (status = 409, description = "The transfer limit is reached, or a license file for this device is still valid (LICENSE_FILE_OUTSTANDING)", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn deactivate(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
     let (req, nonce) = body.split()?;
-    let o = client::deactivate(&s.db, &req).await.map_err(|e| from_store(e, &nonce))?;
+    let o = client::deactivate(&s.db, &req).await.map_err(|e| {
+        if let Some(c) = refusal_code(&e) {
+            s.metrics.deactivation(c);
+        }
+        from_store(e, &nonce)
+    })?;
+    s.metrics.deactivation(crate::metrics::codes::DEACTIVATED);
     Ok(ok(StatusCode::OK, "DEACTIVATED", &o, nonce, json!({})))
 }
 
@@ -272,9 +300,13 @@ pub async fn consumption(State(s): State<AppState>, JsonBody(b): JsonBody<Consum
     if !(1..=1_000_000_000).contains(&b.consumptions) {
         return Err(ApiError::invalid("consumptions", "must be between 1 and 1000000000").into());
     }
-    let (o, feature) = client::consume(&s.db, &req, b.feature.as_deref(), b.consumptions)
-        .await
-        .map_err(|e| from_store(e, &b.nonce))?;
+    let (o, feature) = client::consume(&s.db, &req, b.feature.as_deref(), b.consumptions).await.map_err(|e| {
+        if let Some(c) = refusal_code(&e) {
+            s.metrics.consumption(c, 0);
+        }
+        from_store(e, &b.nonce)
+    })?;
+    s.metrics.consumption(crate::metrics::codes::CONSUMED, b.consumptions.unsigned_abs());
     let extra = match feature {
         Some(f) => json!({"feature": f}),
         None => json!({}),
@@ -300,7 +332,13 @@ pub async fn trial(State(s): State<AppState>, JsonBody(b): JsonBody<TrialRequest
     if let Some(e) = &b.email {
         licensd_core::model::normalize_email("email", e).map_err(ApiError::from)?;
     }
-    let o = client::trial(&s.db, &b.product, &req, b.email.as_deref()).await.map_err(|e| from_store(e, &b.nonce))?;
+    let o = client::trial(&s.db, &b.product, &req, b.email.as_deref()).await.map_err(|e| {
+        if let Some(c) = refusal_code(&e) {
+            s.metrics.trial(c);
+        }
+        from_store(e, &b.nonce)
+    })?;
+    s.metrics.trial(if o.created { crate::metrics::codes::STARTED } else { crate::metrics::codes::RESUMED });
     Ok(ok(created_or_ok(&o), "TRIAL", &o, b.nonce, json!({})))
 }
 
@@ -355,7 +393,13 @@ pub fn decode_request_code(code: &str, kind: &str) -> Result<ClientReq, ApiError
     responses((status = 200, content_type = "text/plain", description = "The license file"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key", body = ErrorBody), (status = 409, description = "No activation slot or floating seat is left", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn offline_activate(State(s): State<AppState>, JsonBody(b): JsonBody<OfflineRequest>) -> ClientResult {
     let req = decode_request_code(&b.request, "activate")?;
-    let o = client::offline_activate(&s.db, &req).await.map_err(|e| from_store(e, &None))?;
+    let o = client::offline_activate(&s.db, &req).await.map_err(|e| {
+        if let Some(c) = refusal_code(&e) {
+            s.metrics.activation(c);
+        }
+        from_store(e, &None)
+    })?;
+    s.metrics.activation(activation_code(&o));
     Ok(text(s.license_file(&o)))
 }
 
@@ -364,7 +408,13 @@ pub async fn offline_activate(State(s): State<AppState>, JsonBody(b): JsonBody<O
     responses((status = 200, description = "Deactivated"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key", body = ErrorBody), (status = 404, description = "No license has this key, or it is not activated on this device", body = ErrorBody), (status = 409, description = "The transfer limit is reached, or the machine's license file is still valid (LICENSE_FILE_OUTSTANDING)", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn offline_deactivate(State(s): State<AppState>, JsonBody(b): JsonBody<OfflineRequest>) -> ClientResult {
     let req = decode_request_code(&b.request, "deactivate")?;
-    let o = client::deactivate(&s.db, &req).await.map_err(|e| from_store(e, &None))?;
+    let o = client::deactivate(&s.db, &req).await.map_err(|e| {
+        if let Some(c) = refusal_code(&e) {
+            s.metrics.deactivation(c);
+        }
+        from_store(e, &None)
+    })?;
+    s.metrics.deactivation(crate::metrics::codes::DEACTIVATED);
     Ok(ok(StatusCode::OK, "DEACTIVATED", &o, None, json!({})))
 }
 
@@ -397,6 +447,11 @@ pub async fn public_key(
 
 /// The path prefix of the client API: every answer under it is bound to its request and signed.
 pub const PREFIX: &str = "/api/v1/client";
+
+/// Whether a path is the client API's ([`PREFIX`] or under it).
+pub fn is_client_path(path: &str) -> bool {
+    path == PREFIX || path.starts_with("/api/v1/client/")
+}
 
 /// What the signing middleware reads of a request body to bind the answer to it. Lenient on purpose: a
 /// body that is not a JSON object, or whose fields have the wrong types, binds by its hash alone.
@@ -488,8 +543,7 @@ fn bind(body: Bytes, status: StatusCode, probe: &Probe<'_>, request_sha256: Opti
 /// with the active key; the client API's rate limits and deadline ([`crate::limits::client`]) apply inside it.
 /// Other paths pass untouched.
 pub async fn sign(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    if !(path == PREFIX || path.starts_with("/api/v1/client/")) {
+    if !is_client_path(req.uri().path()) {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();

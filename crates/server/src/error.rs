@@ -102,7 +102,10 @@ fn json_pointer(field: &str) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(ErrorBody { errors: vec![self.error] })).into_response()
+        let code = crate::metrics::ErrorCode(self.error.code);
+        let mut res = (self.status, axum::Json(ErrorBody { errors: vec![self.error] })).into_response();
+        res.extensions_mut().insert(code);
+        res
     }
 }
 
@@ -137,6 +140,7 @@ impl From<StoreError> for ApiError {
             | StoreError::Sqlite(_)
             | StoreError::Commit(_)) => {
                 tracing::error!(error = %e, "store failure");
+                crate::metrics::note_db_error(&e);
                 if e.is_busy()
                     || matches!(&e, StoreError::Unreachable(_))
                     || matches!(&e, StoreError::Db(sqlx_err) if is_unavailable(sqlx_err))

@@ -515,7 +515,7 @@ where
 /// Serves only `/metrics` (and `/healthz`, for probes on the same address): the `--metrics-listen` port.
 pub(crate) fn metrics_app(state: AppState) -> App {
     let router = axum::Router::new()
-        .route("/metrics", axum::routing::get(crate::metrics::render))
+        .route("/metrics", axum::routing::get(crate::metrics::render_for))
         .route("/healthz", axum::routing::get(crate::ops::healthz))
         .fallback(|| async { ApiError::not_found("this address serves /metrics and /healthz only").into_response() })
         .with_state(state);

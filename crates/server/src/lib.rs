@@ -95,9 +95,17 @@ impl AppState {
         self.keys.read().map(|k| k.clone()).unwrap_or_else(|e| e.into_inner().clone())
     }
 
-    /// Re-reads the active key (after `licensd key rotate` on any instance).
+    /// Re-reads the active key (after `licensd key rotate` on any instance); a failure is counted in
+    /// `licensd_signing_key_refresh_failures_total` (and `licensd_db_errors_total` when the database failed).
     pub async fn refresh_key(&self) -> Result<(), licensd_store::StoreError> {
-        let key = licensd_store::keys::active(&self.db, self.secret.as_deref()).await?;
+        let key = match licensd_store::keys::active(&self.db, self.secret.as_deref()).await {
+            Ok(key) => key,
+            Err(e) => {
+                self.metrics.key_refresh_failed();
+                self.metrics.db_error(&e);
+                return Err(e);
+            }
+        };
         if key.key_id != self.key().key_id {
             tracing::info!(key_id = %key.key_id, "signing key rotated");
             if let Ok(mut k) = self.keys.write() {
@@ -329,12 +337,14 @@ pub async fn serve_with_metrics(
             bg.db.probe().await;
             if let Err(e) = bg.last_checks.flush(&bg.db).await {
                 tracing::warn!(error = %e, "could not record last_check times");
+                bg.metrics.db_error(&e);
             }
             if let Err(e) = bg.last_uses.flush(&bg.db).await {
                 tracing::warn!(error = %e, "could not record tokens' last-used times");
             }
             if let Err(e) = bg.db.checkpoint().await {
                 tracing::warn!(error = %e, "could not checkpoint the write-ahead log");
+                bg.metrics.db_error(&e);
             }
             n += 1;
             if n.is_multiple_of(10) {

@@ -239,6 +239,7 @@ where
     if let Some(b) = by_address {
         let ip = address_key(s.http.client_ip(req.headers(), req.extensions()));
         if let Err(wait) = b.check(&ip) {
+            s.metrics.rate_limited(if trial { "trial" } else { "client_ip" });
             let what = if trial { "trials" } else { "client requests" };
             let error = rate_limited(wait, format!("this address made more than {} {what}", b.text));
             return with_retry_after(error.into_response(), wait);
@@ -252,7 +253,10 @@ where
     tokio::pin!(fut);
     let res = crate::front_door::within_deadline(s, fut.as_mut()).await;
     match fut.as_mut().take_value().and_then(|scope| scope.refused.get()) {
-        Some(wait) if res.status() == StatusCode::TOO_MANY_REQUESTS => with_retry_after(res, wait),
+        Some(wait) if res.status() == StatusCode::TOO_MANY_REQUESTS => {
+            s.metrics.rate_limited("client_key");
+            with_retry_after(res, wait)
+        }
         _ => res,
     }
 }
@@ -273,10 +277,13 @@ pub async fn management(State(s): State<AppState>, req: Request, next: Next) -> 
     let (key, req) = management_key(&s, req);
     match b.check(&key) {
         Ok(()) => next.run(req).await,
-        Err(wait) => with_retry_after(
-            rate_limited(wait, format!("this token made more than {} requests", b.text)).into_response(),
-            wait,
-        ),
+        Err(wait) => {
+            s.metrics.rate_limited("token");
+            with_retry_after(
+                rate_limited(wait, format!("this token made more than {} requests", b.text)).into_response(),
+                wait,
+            )
+        }
     }
 }
 
@@ -287,6 +294,7 @@ pub async fn devmate(State(s): State<AppState>, req: Request, next: Next) -> Res
     match b.check(&key) {
         Ok(()) => next.run(req).await,
         Err(wait) => {
+            s.metrics.rate_limited("token");
             let e = rate_limited(wait, format!("this token made more than {} requests", b.text));
             let v2 = crate::devmate::V2Error {
                 status: e.status,

@@ -23,9 +23,13 @@ pub async fn healthz(State(s): State<AppState>) -> Result<Json<Health>, crate::e
         Ok(Ok(())) => Ok(Json(Health { status: "ok" })),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "health check failed");
+            s.metrics.db_error(&e);
             Err(unavailable())
         }
-        Err(_) => Err(unavailable()),
+        Err(_) => {
+            s.metrics.db_error_of_kind("unavailable");
+            Err(unavailable())
+        }
     }
 }
 
@@ -38,10 +42,13 @@ fn unavailable() -> crate::error::ApiError {
     )
 }
 
-/// Prometheus text format.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "application/openmetrics-text")))]
-pub async fn metrics(state: State<AppState>) -> axum::response::Response {
-    crate::metrics::render(state).await
+/// Prometheus metrics: the classic text format, or OpenMetrics when `Accept` prefers it (as Prometheus does).
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format (version 0.0.4), or OpenMetrics text when Accept prefers application/openmetrics-text", content(
+    (String = "text/plain"),
+    (String = "application/openmetrics-text")
+))))]
+pub async fn metrics(state: State<AppState>, headers: axum::http::HeaderMap) -> axum::response::Response {
+    crate::metrics::render_for(state, headers).await
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

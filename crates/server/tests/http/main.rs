@@ -15,6 +15,7 @@ mod front_door;
 mod history;
 mod hostile_input;
 mod licenses;
+mod metrics;
 mod openapi;
 mod roles;
 mod scoping;
