@@ -438,7 +438,13 @@ pub async fn public_key(
             (k.key_id.clone(), k.public_base64())
         }
         Some(id) => {
-            let k = licensd_store::keys::public_key(&s.db, &id).await?;
+            let k = match licensd_store::keys::public_key(&s.db, &id).await {
+                // The client API takes no token: say what is missing, not "visible to this token".
+                Err(licensd_store::StoreError::NotFound) => {
+                    return Err(ApiError::not_found("no signing key has this key_id (GET without it: the active key)"));
+                }
+                other => other?,
+            };
             (k.key_id, k.public_key)
         }
     };

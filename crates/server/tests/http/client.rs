@@ -504,6 +504,8 @@ async fn rotated_keys_stay_verifiable(app: TestApp) {
     assert_eq!(r.status, 200, "responses verify with the new key");
     let missing = reqwest::get(format!("{}/api/v1/client/public-key?key_id=nope", app.url)).await.unwrap();
     assert_eq!(missing.status(), 404);
+    let detail = missing.text().await.unwrap();
+    assert!(detail.contains("no signing key has this key_id") && !detail.contains("token"), "{detail}");
     assert_eq!(licensd_store::keys::public_keys(&app.db).await.unwrap().len(), 2);
 }
 
