@@ -25,5 +25,5 @@ OUT=$(wrk -t1 -c8 -d10s -s bench/check_hot.lua "$URL" -- "$KEY" "$PRODUCT" "$HW"
 callgrind_control -d "$PID" > /dev/null
 sleep 1
 REQS=$(awk '/requests in/ {print $1}' <<< "$OUT")
-IR=$(cat "$WORK"/cg.out.* | awk '/^summary:/ {s += $2} END {print s}')
+IR=$(cat "$WORK"/cg.out.* | awk '/^summary:/ {s += $2} END {printf "%.0f\n", s}')
 echo "$REQS checks, $((IR / REQS)) instructions per check"
