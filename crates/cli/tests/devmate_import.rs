@@ -3,8 +3,7 @@
 //! nothing, DevMate's ids stay valid (and licensd's own new rows do not collide with them), bad records are
 //! reported with their position and never half-applied, and `--strict` is all or nothing.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -26,30 +25,10 @@ fn run(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use licensd_testkit::cli::Server;
 
 fn serve(db: &str) -> Server {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--db", db, "--listen", "127.0.0.1:0"])
-        .env("LICENSD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn licensd serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read stdout");
-    let url = line.trim().strip_prefix("licensd listening on ").expect("listening line").to_string();
-    Server { child, url }
+    Server::start(BIN, &["--db", db, "--listen", "127.0.0.1:0"], &[])
 }
 
 /// One HTTP call; the body as JSON (`Null` when empty).

@@ -3,8 +3,7 @@
 //! database shows that what the command line does is what the client API then answers, and the audit log
 //! names the command line (`cli`) as the actor.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -42,30 +41,10 @@ fn refused(db: &str, args: &[&str]) -> String {
     stderr.lines().next().unwrap_or_default().to_string()
 }
 
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use licensd_testkit::cli::Server;
 
 fn serve(db: &str) -> Server {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--db", db, "--listen", "127.0.0.1:0"])
-        .env("LICENSD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("licensd listening on ").unwrap_or_else(|| panic!("{line:?}")).to_string();
-    Server { child, url }
+    Server::start(BIN, &["--db", db, "--listen", "127.0.0.1:0"], &[])
 }
 
 /// A client API call: `(status, body)`.

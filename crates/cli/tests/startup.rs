@@ -23,35 +23,13 @@ fn run(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use licensd_testkit::cli::Server;
 
 /// Starts `licensd serve` and waits for its one stdout line.
 fn serve(args: &[&str], envs: &[(&str, &str)]) -> Server {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("serve").args(args).env("LICENSD_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::null());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn licensd serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read stdout");
-    let url = line
-        .trim()
-        .strip_prefix("licensd listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    Server { child, url }
+    let server = Server::start(BIN, args, envs);
+    assert!(server.url.starts_with("http://127.0.0.1:"), "{}", server.url);
+    server
 }
 
 fn get(url: &str, token: Option<&str>, scheme: &str) -> (u16, serde_json::Value) {
@@ -574,7 +552,7 @@ fn an_unreachable_database_is_named_with_its_real_cause_and_waited_for() {
     assert!(!ok && stderr.contains("no such database") && !stderr.contains(" at line "), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(5), "not retried: {:?}", started.elapsed());
     // The database appears a second after `serve` starts (a proxy to it opens on the port): serve waits for it.
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["serve", "--db", &moved, "--listen", "127.0.0.1:0", "--db-connect-timeout", "20s"])
         .env("LICENSD_LOG", "warn")
         .stdout(Stdio::piped())
@@ -585,10 +563,8 @@ fn an_unreachable_database_is_named_with_its_real_cause_and_waited_for() {
     let target: std::net::SocketAddr =
         host_db.split('@').nth(1).and_then(|h| h.split('/').next()).unwrap().parse().unwrap();
     let proxy = Proxy::start(port, target);
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.starts_with("licensd listening on "), "serve came up once the database did: {line:?}");
-    let server = Server { url: line.trim().trim_start_matches("licensd listening on ").to_string(), child };
+    // Its listening line: serve came up once the database did.
+    let server = Server::from_child(child);
     let health = format!("{}/healthz", server.url);
     assert_eq!(get(&health, None, "").0, 200);
     // The database goes away mid-run: requests answer 503 fast (the first within the acquire timeout, then at
@@ -743,7 +719,7 @@ fn logs_have_an_access_line_per_request_a_start_line_and_no_colours_off_a_termin
     assert!(run(&["migrate", "--db", &url]).0);
     let (_, out, _) = run(&["token", "create", "--db", &url, "--name", "desk", "--role", "admin"]);
     let token = out.lines().last().unwrap().to_string();
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["serve", "--db", &url, "--listen", "127.0.0.1:0"])
         .env("LICENSD_LOG", "info")
         .env_remove("NO_COLOR")
@@ -751,9 +727,7 @@ fn logs_have_an_access_line_per_request_a_start_line_and_no_colours_off_a_termin
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let server = Server { url: line.trim().trim_start_matches("licensd listening on ").to_string(), child };
+    let server = Server::from_child(child);
     assert_eq!(get(&format!("{}/healthz", server.url), None, "").0, 200);
     assert_eq!(get(&format!("{}/api/v1/licenses?license_key=SECRET-KEY", server.url), None, "").0, 401);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -1,8 +1,7 @@
 //! `licensd token create|list|update|revoke` through the real binary, against a running `licensd serve`, on
 //! SQLite and PostgreSQL: roles, products, description, expiry, last use, unique names, revoking twice.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -32,30 +31,10 @@ fn refused(db: &str, args: &[&str]) -> String {
     stderr
 }
 
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use licensd_testkit::cli::Server;
 
 fn serve(db: &str) -> Server {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--db", db, "--listen", "127.0.0.1:0"])
-        .env("LICENSD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("licensd listening on ").unwrap_or_else(|| panic!("{line:?}")).to_string();
-    Server { child, url }
+    Server::start(BIN, &["--db", db, "--listen", "127.0.0.1:0"], &[])
 }
 
 fn call(method: &str, url: &str, token: &str, body: Option<Value>) -> (u16, Value) {
