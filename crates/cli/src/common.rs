@@ -216,6 +216,29 @@ where
     Ok((rows, more))
 }
 
+/// Prints what [`search`] found: `--json` as an array, else a table (by `table`) with a line when more matched,
+/// or a line saying nothing matched (`what`: "license", "customer").
+pub(crate) fn print_found<T: serde::Serialize>(
+    what: &str,
+    query: &str,
+    (found, more): (Vec<T>, bool),
+    limit: usize,
+    json: bool,
+    table: impl FnOnce(&[T]) -> String,
+) -> anyhow::Result<()> {
+    if json {
+        print_json(&found)?;
+    } else if found.is_empty() {
+        println!("no {what} matches {:?}", query.trim());
+    } else {
+        print!("{}", table(&found));
+        if more {
+            println!("(more match: showing the newest {limit}; narrow the query or raise --limit)");
+        }
+    }
+    Ok(())
+}
+
 /// A product by short code; an unknown one is refused naming every product there is.
 pub(crate) async fn product_by_code(db: &Db, scope: &Scope, code: &str) -> anyhow::Result<Product> {
     match licensd_store::products::get_by_short_code(&mut &*db, scope, code).await {

@@ -4,7 +4,7 @@ use clap::Subcommand;
 use licensd_core::model::Customer;
 use licensd_core::time::format_iso;
 
-use crate::common::{DbArg, open, operator, print_json, search, table};
+use crate::common::{DbArg, open, operator, print_found, search, table};
 
 #[derive(Subcommand)]
 pub(crate) enum CustomerCmd {
@@ -30,22 +30,12 @@ pub(crate) async fn customer(cmd: CustomerCmd) -> anyhow::Result<()> {
             let db = open(&db).await?;
             let scope = operator();
             let limit = usize::try_from(limit).unwrap_or(20);
-            let (found, more) = search(&licensd_store::customers::SPEC, &query, limit, |p| {
+            let found = search(&licensd_store::customers::SPEC, &query, limit, |p| {
                 let (db, scope) = (&db, &scope);
                 async move { licensd_store::customers::list(db, scope, &p).await }
             })
             .await?;
-            let q = query.trim();
-            if json {
-                print_json(&found)?;
-            } else if found.is_empty() {
-                println!("no customer matches {q:?}");
-            } else {
-                print!("{}", customers_table(&found));
-                if more {
-                    println!("(more match: showing the newest {limit}; narrow the query or raise --limit)");
-                }
-            }
+            print_found("customer", &query, found, limit, json, customers_table)?;
         }
     }
     Ok(())

@@ -11,7 +11,9 @@ use licensd_server::AppState;
 use licensd_store::licenses::Action;
 use licensd_store::{Db, Scope, StoreError};
 
-use crate::common::{DbArg, collect, explain, license, open, operator, print_json, search, secret, table, time};
+use crate::common::{
+    DbArg, collect, explain, license, open, operator, print_found, print_json, search, secret, table, time,
+};
 
 /// The most licenses one `license issue` makes (one transaction).
 const MAX_COUNT: usize = 1000;
@@ -137,22 +139,12 @@ pub(crate) async fn license_cmd(cmd: LicenseCmd) -> anyhow::Result<()> {
             let db = open(&db).await?;
             let scope = operator();
             let limit = usize::try_from(limit).unwrap_or(20);
-            let (found, more) = search(&licensd_store::licenses::SPEC, &query, limit, |p| {
+            let found = search(&licensd_store::licenses::SPEC, &query, limit, |p| {
                 let (db, scope) = (&db, &scope);
                 async move { licensd_store::licenses::list(db, scope, &p).await }
             })
             .await?;
-            let q = query.trim();
-            if json {
-                print_json(&found)?;
-            } else if found.is_empty() {
-                println!("no license matches {q:?}");
-            } else {
-                print!("{}", licenses_table(&found));
-                if more {
-                    println!("(more match: showing the newest {limit}; narrow the query or raise --limit)");
-                }
-            }
+            print_found("license", &query, found, limit, json, licenses_table)?;
         }
         LicenseCmd::Disable(a) => act(a, Action::Disable).await?,
         LicenseCmd::Enable(a) => act(a, Action::Enable).await?,
