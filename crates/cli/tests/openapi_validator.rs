@@ -5,9 +5,8 @@
 //! The executable is `LICENSD_OPENAPI_SPEC_VALIDATOR` (`.ci/run` sets it), else `openapi-spec-validator` on
 //! `PATH`. Without one the test is skipped, except under `CI`, where it must run.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_licensd");
 
@@ -19,32 +18,12 @@ fn validator() -> Option<PathBuf> {
     std::env::split_paths(&path).map(|d| d.join("openapi-spec-validator")).find(|p| p.is_file())
 }
 
-/// Ends the child on every way out of the test, a failed assertion included.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The document a fresh `licensd serve` with these flags serves.
 async fn served_document(dir: &std::path::Path, flags: &[&str]) -> serde_json::Value {
     let db = format!("sqlite://{}", dir.join(format!("l{}.db", flags.len())).display());
-    let mut server = Killed(
-        Command::new(BIN)
-            .args(["serve", "--db", &db, "--listen", "127.0.0.1:0"])
-            .args(flags)
-            .env("LICENSD_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn licensd serve"),
-    );
-    let mut line = String::new();
-    BufReader::new(server.0.stdout.take().expect("stdout")).read_line(&mut line).expect("read stdout");
-    let url = line.trim().strip_prefix("licensd listening on ").unwrap_or_else(|| panic!("first line {line:?}"));
+    let server =
+        licensd_testkit::cli::Server::start(BIN, &[&["--db", &db, "--listen", "127.0.0.1:0"], flags].concat(), &[]);
+    let url = &server.url;
     let r = reqwest::get(format!("{url}/openapi.json")).await.expect("GET /openapi.json");
     assert_eq!(r.status(), 200);
     r.json().await.expect("a JSON document")

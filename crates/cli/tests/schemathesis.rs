@@ -9,9 +9,8 @@
 //! and `LICENSD_SCHEMATHESIS_EXAMPLES` change the fixed seed and the examples per operation (default 10) to
 //! look further than CI does.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_licensd");
@@ -63,18 +62,9 @@ fn openapi_document_holds_under_schemathesis() {
     // Records for generated ids to find: products, templates, customers, orders, licenses, devices, events.
     licensd(&["dev", "seed", "--db", &db, "--licenses", "50"]);
 
-    let mut server = Killed(
-        Command::new(BIN)
-            .args(["serve", "--db", &db, "--listen", "127.0.0.1:0", "--rate-limit", "off"])
-            .env("LICENSD_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn licensd serve"),
-    );
-    let mut line = String::new();
-    BufReader::new(server.0.stdout.take().expect("stdout")).read_line(&mut line).expect("read stdout");
-    let url = line.trim().strip_prefix("licensd listening on ").unwrap_or_else(|| panic!("first line {line:?}"));
+    let server =
+        licensd_testkit::cli::Server::start(BIN, &["--db", &db, "--listen", "127.0.0.1:0", "--rate-limit", "off"], &[]);
+    let url = server.url.as_str();
 
     let seed = std::env::var("LICENSD_SCHEMATHESIS_SEED").unwrap_or_else(|_| "1".into());
     let examples = std::env::var("LICENSD_SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| "10".into());

@@ -669,13 +669,7 @@ pub async fn import(
         && done.present.contains(&key.key_id)
     {
         // Already here but retired: make it the signing key again.
-        tx.execute(
-            query("UPDATE signing_keys SET active = ?, retired_at = ? WHERE active = ?")
-                .bind(false)
-                .bind(now_ms())
-                .bind(true),
-        )
-        .await?;
+        retire_active(&mut tx).await?;
         tx.execute(
             query("UPDATE signing_keys SET active = ?, retired_at = NULL WHERE key_id = ?")
                 .bind(true)
