@@ -198,15 +198,19 @@ fn check_applied(applied: &[(i64, Option<String>)], dialect: Dialect) -> Result<
     Ok(())
 }
 
-async fn has_checksum_column(db: &Db) -> Result<bool, StoreError> {
-    let sql = match db.dialect() {
+/// A row when `schema_migrations` has its `checksum` column (tables made before checksums lack it).
+fn checksum_column(dialect: Dialect) -> crate::db::Query {
+    query(match dialect {
         Dialect::Sqlite => "SELECT name FROM pragma_table_info('schema_migrations') WHERE name = 'checksum'",
         Dialect::Postgres => {
             "SELECT column_name AS name FROM information_schema.columns WHERE table_name = 'schema_migrations' \
              AND column_name = 'checksum' AND table_schema = current_schema()"
         }
-    };
-    Ok(db.fetch_optional(query(sql)).await?.is_some())
+    })
+}
+
+async fn has_checksum_column(db: &Db) -> Result<bool, StoreError> {
+    Ok(db.fetch_optional(checksum_column(db.dialect())).await?.is_some())
 }
 
 /// Applies every migration the database lacks; the versions it applied, in order. Refuses (changing nothing) a
@@ -255,19 +259,7 @@ async fn apply_listed(db: &Db, upto: usize) -> Result<Vec<i64>, StoreError> {
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
     ))
     .await?;
-    let has_checksum = match dialect {
-        Dialect::Sqlite => tx
-            .fetch_optional(query("SELECT name FROM pragma_table_info('schema_migrations') WHERE name = 'checksum'"))
-            .await?
-            .is_some(),
-        Dialect::Postgres => tx
-            .fetch_optional(query(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = 'schema_migrations' \
-                 AND column_name = 'checksum' AND table_schema = current_schema()",
-            ))
-            .await?
-            .is_some(),
-    };
+    let has_checksum = tx.fetch_optional(checksum_column(dialect)).await?.is_some();
     if !has_checksum {
         tx.execute(query("ALTER TABLE schema_migrations ADD COLUMN checksum TEXT")).await?;
     }
