@@ -438,9 +438,13 @@ pub async fn track(State(state): State<AppState>, mut req: Request, next: Next) 
     let method = method_label(req.method());
     let client = crate::client_api::is_client_path(req.uri().path());
     let start = Instant::now();
-    let client_ip = state.http.client_ip(req.headers(), req.extensions());
-    let who = Who::default();
-    req.extensions_mut().insert(who.clone());
+    // The access log's address and who, only when the access log is on (benchmarks and quiet setups run at
+    // `warn`): the slot is an allocation per request on every path, the hottest included.
+    let logged = tracing::enabled!(target: "licensd::access", tracing::Level::INFO).then(|| {
+        let who = Who::default();
+        req.extensions_mut().insert(who.clone());
+        (state.http.client_ip(req.headers(), req.extensions()), who)
+    });
     let counted = DB_ERRORS.scope(Cell::new([0; 3]), async move {
         let out = licensd_store::db::count_statements(next.run(req)).await;
         (out, DB_ERRORS.with(Cell::get))
@@ -449,16 +453,18 @@ pub async fn track(State(state): State<AppState>, mut req: Request, next: Next) 
     let elapsed = start.elapsed();
     // The access log: one line per request at `info` (`LICENSD_LOG=info,licensd::access=off` silences it).
     // The route template, never the path or query: those can carry license keys.
-    tracing::info!(
-        target: "licensd::access",
-        method = %method,
-        route = %route,
-        status = res.status().as_u16(),
-        ms = format_args!("{:.1}", elapsed.as_secs_f64() * 1000.0),
-        client = %client_ip,
-        who = %who.0.get().map_or("-", String::as_str),
-        "request"
-    );
+    if let Some((client_ip, who)) = logged {
+        tracing::info!(
+            target: "licensd::access",
+            method = %method,
+            route = %route,
+            status = res.status().as_u16(),
+            ms = format_args!("{:.1}", elapsed.as_secs_f64() * 1000.0),
+            client = %client_ip,
+            who = %who.0.get().map_or("-", String::as_str),
+            "request"
+        );
+    }
     let m = &state.metrics;
     for (kind, n) in DB_ERROR_KINDS.into_iter().zip(db_errors) {
         if n > 0 {
