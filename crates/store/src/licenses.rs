@@ -120,8 +120,10 @@ pub async fn load(e: &mut impl Exec, ids: &[i64]) -> Result<Vec<License>, StoreE
     fq.push(" ORDER BY f.code");
     let features = e.fetch_all(fq).await?;
     let users = crate::license_users::of_licenses(e, ids).await?;
+    let seats = seats_in_use(e, ls.iter().filter(|(l, _)| l.is_floating_cloud).map(|(l, _)| l.id), now).await?;
 
     for (l, cid) in &mut ls {
+        l.floating_in_use_devices = seats.iter().find(|(id, _)| *id == l.id).map_or(0, |(_, n)| *n);
         l.customer = cid.and_then(|cid| customers.iter().find(|c| c.id == cid).cloned());
         l.license_users = users.iter().filter(|(lid, _)| *lid == l.id).map(|(_, u)| u.clone()).collect();
         for r in &features {
@@ -144,6 +146,28 @@ pub async fn load(e: &mut impl Exec, ids: &[i64]) -> Result<Vec<License>, StoreE
         }
     }
     Ok(ls.into_iter().map(|(l, _)| l).collect())
+}
+
+/// How many seats of each floating license are held now: its active devices with a live lease or borrowing
+/// (a lapsed lease still counts in `total_active_devices` until the next client request ends it).
+async fn seats_in_use(
+    e: &mut impl Exec,
+    floating: impl Iterator<Item = i64>,
+    now: i64,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    let ids: Vec<i64> = floating.collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = query(
+        "SELECT d.license_id, COUNT(*) AS n FROM devices d WHERE d.deactivated_at IS NULL \
+         AND (d.lease_expires_at > ? OR d.borrowed_until > ?) AND d.license_id",
+    )
+    .bind(now)
+    .bind(now);
+    push_in_list(&mut q, &ids);
+    q.push(" GROUP BY d.license_id");
+    e.fetch_all(q).await?.iter().map(|r| Ok((r.get("license_id")?, r.get("n")?))).collect()
 }
 
 /// A license the scope may see, with its latest history (a key holder can make events without end: the
@@ -741,8 +765,7 @@ pub async fn act(db: &Db, scope: &Scope, id: i64, action: Action, note: &str) ->
             resource_id: id,
             license_id: Some(id),
             note,
-            before: serde_json::to_value(strip(&before)).ok(),
-            after: serde_json::to_value(strip(&after)).ok(),
+            ..NewEvent::changed(&strip(&before), &strip(&after))
         },
     )
     .await?;

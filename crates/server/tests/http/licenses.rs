@@ -1,6 +1,6 @@
 //! Licenses: issue, read, change, and the vendor's actions with their history.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::backend_tests;
 use crate::common::{TestApp, assert_error};
@@ -190,6 +190,15 @@ async fn history_records_each_change_with_actor_and_note(app: TestApp) {
     assert_eq!(h[1]["after"]["enabled"], false);
     assert_eq!(h[3]["after"]["note"], "VIP");
     assert_eq!(app.list_count(&format!("/api/v1/events?license={id}")).await, 4);
+    // A change records what changed, not two copies of the license: the creation holds the whole record, an
+    // edit only its changed fields (the note, and the time of the change), on both sides.
+    assert_eq!(h[0]["after"]["license_key"], app.get(&format!("/api/v1/licenses/{id}")).await.body["license_key"]);
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&h[3]["before"]), keys(&h[3]["after"]));
+    assert!(keys(&h[3]["after"]).contains(&"note".to_string()), "{}", h[3]);
+    assert!(!keys(&h[3]["after"]).contains(&"license_key".to_string()), "{}", h[3]);
+    assert_eq!(h[3]["before"]["note"], Value::Null);
+    assert!(keys(&h[1]["after"]).len() <= 3, "disable records enabled/status/updated_at only: {}", h[1]);
 }
 
 async fn patch_changes_terms_but_not_product(app: TestApp) {
