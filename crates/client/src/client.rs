@@ -293,11 +293,15 @@ fn check_binding(v: &Value, status: u16, sent_sha256: &str) -> Result<(), Error>
 
 /// Whether the key a server's answer names is the key asked about, as the server matches a typed key (the
 /// server's `licensd_core::keys::matches`): the same without surrounding whitespace, or, for a key with no
-/// lower-case letter after its first `-` (every key licensd issues), the same but for the case of ASCII letters.
+/// lower-case letter after its first `-` (every key licensd issues), the same but for the case of ASCII letters,
+/// dashes and whitespace.
 pub(crate) fn key_matches(stored: &str, asked: &str) -> bool {
     let asked = asked.trim();
     let tail = stored.split_once('-').map_or(stored, |(_, t)| t);
-    stored == asked || (!tail.bytes().any(|b| b.is_ascii_lowercase()) && stored.eq_ignore_ascii_case(asked))
+    let canonical = |k: &str| {
+        k.chars().filter(|c| *c != '-' && !c.is_whitespace()).map(|c| c.to_ascii_uppercase()).collect::<String>()
+    };
+    stored == asked || (!tail.bytes().any(|b| b.is_ascii_lowercase()) && canonical(stored) == canonical(asked))
 }
 
 /// Refuses an answer whose license or device is not the one asked about (`required`: an answer that
@@ -736,7 +740,9 @@ mod tests {
         assert!(key_matches("id593311373237odr", "id593311373237odr "));
         assert!(!key_matches("id593311373237odr", "ID593311373237ODR"), "lower-case letters of its own");
         assert!(!key_matches("ACME-7H3KQ-2HPRZ", "ACME-7H3KQ-2HPRX"));
-        assert!(!key_matches("ACME-7H3KQ-2HPRZ", "ACME7H3KQ2HPRZ"));
+        assert!(key_matches("ACME-7H3KQ-2HPRZ", "ACME7H3KQ2HPRZ"), "dashes left out");
+        assert!(key_matches("ACME-7H3KQ-2HPRZ", "acme 7h3kq 2hprz"), "spaces for dashes");
+        assert!(!key_matches("acme-7h3kq", "ACME7H3KQ"), "keys that do not fold case keep their dashes");
     }
 
     fn req() -> LicenseRequest {

@@ -91,11 +91,19 @@ pub fn folds_case(stored: &str) -> bool {
     !tail.bytes().any(|b| b.is_ascii_lowercase())
 }
 
+/// A key as it is compared when it [`folds_case`]: without its dashes and any whitespace, ASCII letters in
+/// upper case. `2hprz-d24lq`, ` 2HPRZ-D24LQ ` and `2HPRZD24LQ` are all `2HPRZD24LQ`: a key read from an
+/// invoice or over the phone is found however its groups were typed. `store::list::key_canonical` says the
+/// same in SQL (and migration 17 indexes it).
+pub fn canonical(key: &str) -> String {
+    key.chars().filter(|c| *c != '-' && !c.is_whitespace()).map(|c| c.to_ascii_uppercase()).collect()
+}
+
 /// Whether a key someone typed names this stored key: the same once surrounding whitespace is removed, or
-/// (for a key that [`folds_case`]) the same but for the case of ASCII letters.
+/// (for a key that [`folds_case`]) the same [`canonical`] form: case, dashes and whitespace aside.
 pub fn matches(stored: &str, typed_key: &str) -> bool {
     let t = typed(typed_key);
-    stored == t || (folds_case(stored) && stored.eq_ignore_ascii_case(t))
+    stored == t || (folds_case(stored) && canonical(stored) == canonical(t))
 }
 
 /// Below this many bits a key is reported as guessable (issue 11, L1): licensd's own formats never go under it.
@@ -213,9 +221,13 @@ mod tests {
             assert!(folds_case(&key), "{key}");
             assert!(matches(&key, &key.to_ascii_lowercase()));
             assert!(matches(&key, &format!("  {}\n", key.to_ascii_uppercase())));
-            assert!(!matches(&key, &key.replace('-', "")), "dashes are part of the key");
+            assert!(matches(&key, &key.replace('-', "")), "dashes left out");
+            assert!(matches(&key, &key.replace('-', " ").to_ascii_lowercase()), "spaces for dashes");
         }
         assert!(matches("ACME-7H3KQ", "Acme-7h3kq"));
+        assert!(matches("2HPRZ-D24LQ-BA4GQ-NQCPB", "2HPRZD24LQBA4GQNQCPB"));
+        assert!(!matches("2HPRZ-D24LQ-BA4GQ-NQCPB", "2HPRZD24LQBA4GQNQCP"));
+        assert_eq!(canonical(" 2hprz-d24lq\n"), "2HPRZD24LQ");
         assert!(!matches("ACME-7H3KQ", "ACME-7H3KQX"));
     }
 
@@ -225,6 +237,7 @@ mod tests {
             assert!(!folds_case(key), "{key}");
             assert!(matches(key, &format!(" {key} ")));
             assert!(!matches(key, &key.to_ascii_uppercase()), "{key}");
+            assert!(key.find('-').is_none() || !matches(key, &key.replace('-', "")), "{key}");
         }
     }
 

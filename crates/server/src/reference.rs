@@ -172,9 +172,9 @@ pub fn markdown() -> String {
            SQLite, `pg_trgm` on PostgreSQL); shorter terms, and other fields, are scanned.\n\
          - Emails (value *email*): `=` and `__in` ignore case and surrounding whitespace.\n\
          - License keys (value *license key*): `=` and `__in` list every license the key a customer typed may\n  \
-           name: the key without surrounding whitespace, and, whatever the case typed, a key with no lower-case\n  \
-           letter after its first `-` (every key licensd issues; a key with lower-case letters of its own, such\n  \
-           as DevMate's `id…odr`, matches only as it is written). The client API, which needs one license,\n  \
+           name: the key without surrounding whitespace, and, whatever the case, dashes and spaces typed, a key\n  \
+           with no lower-case letter after its first `-` (every key licensd issues; a key with lower-case letters\n  \
+           of its own, such as DevMate's `id…odr`, matches only as it is written). The client API, which needs one license,\n  \
            takes the key stored exactly as typed when there is one.\n\
          - A field of a related record (`customer__email`) matches when any related record does; each row is listed\n  \
            once.\n\

@@ -118,8 +118,8 @@ pub enum Fold {
     /// store keeps beside it (`email_norm`, unique-indexed), compared with the value lower-cased as the store
     /// writes it; `None`: `lower()` on both sides.
     Email(Option<&'static str>),
-    /// A license key: surrounding whitespace removed, and case ignored for keys that fold case
-    /// ([`licensd_core::keys::folds_case`]; every key licensd issues), by the `upper()` index of migration 15.
+    /// A license key: surrounding whitespace removed, and case, dashes and whitespace ignored for keys that fold
+    /// case ([`licensd_core::keys::folds_case`]; every key licensd issues), by the index of migration 17.
     Key,
 }
 
@@ -738,18 +738,19 @@ fn push_folded(q: &mut Query, dialect: Dialect, field: &Field, values: &[String]
             q.push("(");
             push_values(q, e, values, |v| licensd_core::keys::typed(v).to_string());
             q.push(" OR (");
-            push_values(q, &key_upper(dialect, e), values, |v| licensd_core::keys::typed(v).to_ascii_uppercase());
+            push_values(q, &key_canonical(dialect, e), values, licensd_core::keys::canonical);
             q.push(" AND ").push(&key_folds_case(dialect, e)).push("))");
         }
         Fold::None => push_values(q, e, values, str::to_string),
     }
 }
 
-/// `upper(<key>)` as migration 15 indexes it: ASCII letters only, on both backends.
-fn key_upper(dialect: Dialect, e: &str) -> String {
+/// [`licensd_core::keys::canonical`] of a stored key as migration 17 indexes it: upper case (ASCII letters
+/// only, on both backends), dashes removed (a stored key has no whitespace: `validate_key`).
+fn key_canonical(dialect: Dialect, e: &str) -> String {
     match dialect {
-        Dialect::Sqlite => format!("upper({e})"),
-        Dialect::Postgres => format!("upper({e} COLLATE \"C\")"),
+        Dialect::Sqlite => format!("replace(upper({e}), '-', '')"),
+        Dialect::Postgres => format!("replace(upper({e} COLLATE \"C\"), '-', '')"),
     }
 }
 
@@ -766,14 +767,15 @@ fn key_folds_case(dialect: Dialect, e: &str) -> String {
 
 /// Appends the condition under which the key column `e` names a typed key, in one of two passes: `exact`, the
 /// key with surrounding whitespace removed (one probe of the unique index: the hot path of the client API);
-/// else the keys that fold case and differ from it only in case (the `upper()` index). A lookup of one
+/// else the keys that fold case and have its canonical form (case, dashes and whitespace aside; the index of
+/// migration 17). A lookup of one
 /// license tries the second only when the first finds nothing, so a key stored exactly as typed always wins.
 pub(crate) fn push_key_pass(q: &mut Query, dialect: Dialect, e: &str, typed_key: &str, exact: bool) {
     let t = licensd_core::keys::typed(typed_key);
     if exact {
         q.push(e).push(" = ").push_bind(t);
     } else {
-        q.push(&key_upper(dialect, e)).push(" = ").push_bind(t.to_ascii_uppercase());
+        q.push(&key_canonical(dialect, e)).push(" = ").push_bind(licensd_core::keys::canonical(t));
         q.push(" AND ").push(&key_folds_case(dialect, e));
     }
 }
@@ -854,10 +856,11 @@ mod tests {
         let (s, a) = compile(&[("license_key", " acme-7h3kq ")], Dialect::Postgres);
         assert_eq!(
             s,
-            " AND (l.license_key IN (?) OR (upper(l.license_key COLLATE \"C\") IN (?) AND substr(l.license_key, \
-             strpos(l.license_key, '-') + 1) = upper(substr(l.license_key, strpos(l.license_key, '-') + 1) COLLATE \"C\")))"
+            " AND (l.license_key IN (?) OR (replace(upper(l.license_key COLLATE \"C\"), '-', '') IN (?) AND \
+             substr(l.license_key, strpos(l.license_key, '-') + 1) = upper(substr(l.license_key, \
+             strpos(l.license_key, '-') + 1) COLLATE \"C\")))"
         );
-        assert_eq!(a, vec!["acme-7h3kq".into(), "ACME-7H3KQ".into()]);
+        assert_eq!(a, vec!["acme-7h3kq".into(), "ACME7H3KQ".into()]);
         // Other lookups compare the column as it is.
         let (s, _) = compile(&[("email__startswith", "Ann")], Dialect::Postgres);
         assert_eq!(s, " AND c.email LIKE ? ESCAPE '\\'");

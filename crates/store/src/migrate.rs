@@ -93,6 +93,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0016_tokens.sql"),
         postgres: include_str!("../migrations/postgres/0016_tokens.sql"),
     },
+    Migration {
+        version: 17,
+        sqlite: include_str!("../migrations/sqlite/0017_key_canonical.sql"),
+        postgres: include_str!("../migrations/postgres/0017_key_canonical.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.

@@ -11,7 +11,7 @@ use crate::common::{Backend, Resp, TestApp, assert_error};
 backend_tests!(
     unknown_filters_suggest_the_nearest_names_and_the_reference,
     exact_email_filters_ignore_case_and_surrounding_whitespace,
-    keys_licensd_issues_match_whatever_the_case_and_whitespace_everywhere,
+    keys_licensd_issues_match_whatever_the_case_dashes_and_whitespace_everywhere,
     keys_with_lower_case_letters_of_their_own_match_exactly,
     search_finds_licenses_customers_and_devices_by_any_of_their_names,
     search_is_scoped_combinable_and_bounded,
@@ -133,7 +133,7 @@ async fn exact_email_filters_ignore_case_and_surrounding_whitespace(app: TestApp
     assert_eq!(trial.body["results"][0]["license_key"], t["license"]["license_key"]);
 }
 
-async fn keys_licensd_issues_match_whatever_the_case_and_whitespace_everywhere(app: TestApp) {
+async fn keys_licensd_issues_match_whatever_the_case_dashes_and_whitespace_everywhere(app: TestApp) {
     let p = app.product("studio").await;
     let cid = app.post("/api/v1/customers", json!({"email": "k@example.com"})).await.body["id"].as_i64().unwrap();
     let plain = app.license(json!({"product": "studio", "customer": cid})).await;
@@ -142,8 +142,14 @@ async fn keys_licensd_issues_match_whatever_the_case_and_whitespace_everywhere(a
     for l in [&plain, &prefixed] {
         let key = l["license_key"].as_str().unwrap();
         let id = l["id"].as_i64().unwrap();
-        // C2: lower case, upper case, surrounding whitespace; a different key (no dashes) is not it.
-        let typed = [key.to_ascii_lowercase(), format!(" {}\n", key.to_ascii_uppercase()), format!("\t{key} ")];
+        // C2: lower case, upper case, surrounding whitespace, the dashes left out or typed as spaces.
+        let typed = [
+            key.to_ascii_lowercase(),
+            format!(" {}\n", key.to_ascii_uppercase()),
+            format!("\t{key} "),
+            key.replace('-', ""),
+            key.replace('-', " ").to_ascii_lowercase(),
+        ];
         let (status, a) =
             client(&app, "activate", json!({"license_key": typed[0], "hardware_id": "hw-1", "product": "studio"}))
                 .await;
@@ -161,13 +167,12 @@ async fn keys_licensd_issues_match_whatever_the_case_and_whitespace_everywhere(a
         }
         let list = enc(&format!("{},NOPE", key.to_ascii_lowercase()));
         assert_eq!(ids(&app, &format!("/api/v1/licenses/?license_key__in={list}")).await, [id]);
-        let (status, c) = client(
-            &app,
-            "check",
-            json!({"license_key": key.replace('-', ""), "hardware_id": "hw-1", "product": "studio"}),
-        )
-        .await;
-        assert_eq!((status, c["code"].as_str()), (200, Some("NOT_FOUND")), "{c}");
+        // One character more or less is another key.
+        for other in [format!("{key}X"), key[..key.len() - 1].replace('-', "")] {
+            let (status, c) =
+                client(&app, "check", json!({"license_key": other, "hardware_id": "hw-1", "product": "studio"})).await;
+            assert_eq!((status, c["code"].as_str()), (200, Some("NOT_FOUND")), "{c}");
+        }
         // The DevMate reset takes the key in its path.
         let path = format!("/v2/licenses/{}/reset_first_activation", key.to_ascii_lowercase());
         let r = app.call(Method::POST, &path, Some(&app.admin), None).await;
@@ -205,6 +210,10 @@ async fn keys_with_lower_case_letters_of_their_own_match_exactly(app: TestApp) {
         [id(&lower), id(&upper)]
     );
     assert_eq!(ids(&app, "/api/v1/licenses/?license_key=abcd-EFGH-jkmn-pqrs").await, [id(&upper)]);
+    // Without its dashes, only the key that folds case is named.
+    assert_eq!(ids(&app, "/api/v1/licenses/?license_key=abcdefghjkmnpqrs").await, [id(&upper)]);
+    let (status, _) = check("id593311373237-odr").await;
+    assert_eq!(status, 404, "a key of its own case keeps its exact spelling");
 }
 
 /// Two products, customers and orders, licenses and devices: what support staff look for.
