@@ -47,6 +47,7 @@ pub(crate) enum KeyCmd {
     Import {
         #[command(flatten)]
         db: DbArg,
+        /// A file `licensd key export` wrote.
         file: String,
         /// Make the file's active key the signing key (the current one is retired; what it signed still verifies).
         #[arg(long)]

@@ -23,8 +23,6 @@ pub(crate) enum LicenseCmd {
     /// Issue licenses from a template and print their keys (the last lines). With --email (or --customer) it
     /// is an order as a store makes one after a sale: the customer found by email or created, the licenses
     /// theirs, all or nothing.
-    ///
-    /// Example: licensd license issue --template pro --email ann@example.com
     Issue {
         #[command(flatten)]
         db: DbArg,
@@ -87,6 +85,7 @@ pub(crate) enum LicenseCmd {
     OfflineActivate {
         #[command(flatten)]
         db: DbArg,
+        /// The request code the machine showed (`licensd_client::offline_request_code`), in a file; - for stdin.
         file: String,
         /// Write the license file here instead of stdout.
         #[arg(long)]

@@ -7,6 +7,7 @@ mod customer;
 mod dev;
 mod devmate;
 mod events;
+mod examples;
 mod key;
 mod license;
 mod product;
@@ -222,7 +223,7 @@ fn init_logging() {
 async fn main() -> std::process::ExitCode {
     quiet_on_closed_pipe();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let command = match config::apply(Cli::command(), &args) {
+    let command = match config::apply(examples::attach(Cli::command()), &args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("Error: {e:#}");

@@ -10,8 +10,6 @@ use crate::common::{DbArg, collect, explain, json_body, open, operator, print_js
 #[derive(Subcommand)]
 pub(crate) enum ProductCmd {
     /// Create a product: what applications name as `product` (its short code) and licenses belong to.
-    ///
-    /// Example: licensd product create --name "My App" --short-code myapp
     Create {
         #[command(flatten)]
         db: DbArg,

@@ -15,8 +15,6 @@ const LICENSE_TYPES: [&str; 4] = ["perpetual", "time-limited", "subscription", "
 pub(crate) enum TemplateCmd {
     /// Create a license template of a product: the terms its licenses get (activations, validity, trial,
     /// floating seats, key format, features).
-    ///
-    /// Example: licensd template create --product myapp --name "Pro, 3 machines" --code pro --max-activations 3
     Create {
         #[command(flatten)]
         db: DbArg,

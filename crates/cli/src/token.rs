@@ -17,8 +17,6 @@ pub(crate) enum TokenCmd {
     /// Roles: admin (everything), manager (the records of its products; no catalog changes), support (read,
     /// disable and enable licenses, reset activations, deactivate devices, edit notes and metadata; nothing
     /// deleted), read-only (GET only). Names are unique among tokens not revoked.
-    ///
-    /// Example: licensd token create --name helpdesk --role support --product myapp --expires-in 90d
     Create {
         #[command(flatten)]
         db: DbArg,
@@ -51,8 +49,6 @@ pub(crate) enum TokenCmd {
         json: bool,
     },
     /// Change a token's products, description or expiry (its secret, name and role stay).
-    ///
-    /// Example: licensd token update 3 --product myapp --product otherapp --expires-in 30d
     Update {
         #[command(flatten)]
         db: DbArg,

@@ -80,7 +80,8 @@ fn check_code(field: &str, v: &str) -> Result<()> {
     Ok(())
 }
 
-/// Lower-cases and checks an email; `None` for an empty one.
+/// Trims and checks an email, keeping its case as given (the store matches emails case-insensitively through
+/// its lower-cased `email_norm`); `None` for an empty one.
 pub fn normalize_email(field: &str, email: &str) -> Result<Option<String>> {
     let e = email.trim();
     if e.is_empty() {
@@ -1104,6 +1105,7 @@ pub struct License {
     pub is_floating_cloud: bool,
     pub floating_users: i64,
     pub floating_timeout: i64,
+    /// The seats held now: active devices with a live lease or borrowing (0 unless floating).
     pub floating_in_use_devices: i64,
     pub max_transfers: i64,
     pub transfer_count: i64,

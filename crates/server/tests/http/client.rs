@@ -263,7 +263,13 @@ async fn floating_seats_are_leased_and_lapse(app: TestApp) {
     assert_eq!(post(&app, "deactivate", req(&key, "b")).await.status, 200);
     assert_eq!(post(&app, "activate", req(&key, "c")).await.status, 201);
     // A lapsed lease frees its seat by itself: "a" stops checking in.
+    async fn seats(app: &TestApp, key: &str) -> (Option<i64>, Option<i64>) {
+        let l = app.get(&format!("/api/v1/licenses/?license_key={key}")).await.body["results"][0].clone();
+        (l["floating_in_use_devices"].as_i64(), l["total_active_devices"].as_i64())
+    }
+    assert_eq!(seats(&app, &key).await, (Some(2), Some(2)));
     app.db.execute(query("UPDATE devices SET lease_expires_at = 1 WHERE hardware_id = 'a'")).await.unwrap();
+    assert_eq!(seats(&app, &key).await, (Some(1), Some(2)), "a lapsed lease holds no seat, though not yet ended");
     assert_eq!(post(&app, "activate", req(&key, "d")).await.status, 201, "the lapsed seat is taken");
     let c = post(&app, "check", req(&key, "a")).await;
     assert_eq!(c.body["code"], "NO_SEAT", "{}", c.text);
