@@ -6,6 +6,7 @@
 #   bench/ab_check.sh OLD_BIN NEW_BIN [ROUNDS] [SECS]
 #   OLD_ARGS / NEW_ARGS: extra `serve` flags (e.g. NEW_ARGS="--rate-limit off"); by default a binary that knows
 #   --rate-limit-client-ip gets unreachable limits, so the limiter's cost is measured but never refuses.
+#   OLD_LOG / NEW_LOG: LICENSD_LOG of each server (default warn; `info` writes the access log, to a file).
 # Valgrind's instruction counts are steadier still: bench/instructions.sh.
 set -euo pipefail
 OLD=$1; NEW=$2; ROUNDS=${3:-6}; SECS=${4:-8}
@@ -20,14 +21,14 @@ limits() { # the flags that make a binary's limiter unreachable, if it has one
   fi
 }
 start() { # name, binary, extra args -> URL in $WORK/name.url
-  local name=$1 bin=$2 extra=$3 dir=$WORK/$1
+  local name=$1 bin=$2 extra=$3 log=$4 dir=$WORK/$1
   mkdir -p "$dir"
   # `migrate` creates the database (other commands refuse a missing one); binaries older than it create it themselves.
   "$bin" migrate --db "sqlite://$dir/b.db" > /dev/null 2>&1 || true
   "$bin" dev seed --db "sqlite://$dir/b.db" --licenses 2000 --keys-out "$dir/keys.txt" >/dev/null 2>&1
   awk 'NF == 3 {print; exit}' "$dir/keys.txt" > "$dir/hot.txt"
   # shellcheck disable=SC2086
-  TOKIO_WORKER_THREADS=1 LICENSD_LOG=warn taskset -c 0 "$bin" serve --db "sqlite://$dir/b.db" --listen 127.0.0.1:0 \
+  TOKIO_WORKER_THREADS=1 LICENSD_LOG=$log taskset -c 0 "$bin" serve --db "sqlite://$dir/b.db" --listen 127.0.0.1:0 \
     $extra > "$dir/serve.out" 2>"$dir/serve.err" &
   PIDS+=($!)
   echo $! > "$dir/pid"
@@ -45,8 +46,8 @@ run() { # name -> "rps cpu_us_per_request"
   rps=$(awk '/^Requests\/sec/ {print $2}' <<< "$out")
   awk -v r="$rps" -v t=$((ticks1 - ticks0)) -v hz="$(getconf CLK_TCK)" -v n="$reqs" 'BEGIN {printf "%.0f %.1f\n", r, t / hz * 1e6 / n}'
 }
-start old "$OLD" "${OLD_ARGS-$(limits "$OLD")}"
-start new "$NEW" "${NEW_ARGS-$(limits "$NEW")}"
+start old "$OLD" "${OLD_ARGS-$(limits "$OLD")}" "${OLD_LOG:-warn}"
+start new "$NEW" "${NEW_ARGS-$(limits "$NEW")}" "${NEW_LOG:-warn}"
 echo "| round | old check/s | old CPU µs/check | new check/s | new CPU µs/check |"
 echo "| ---: | ---: | ---: | ---: | ---: |"
 for i in $(seq "$ROUNDS"); do

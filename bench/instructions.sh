@@ -4,6 +4,7 @@
 # (system calls and cache misses are not in it), and valgrind hides some CPU features (SHA-256 runs in software
 # here, where the real CPU has SHA extensions), so read differences, not absolutes.
 #   bench/instructions.sh BIN [extra serve flags...]
+#   LOG: LICENSD_LOG of the server (default warn; `info` adds the access log, written to a file).
 set -euo pipefail
 BIN=$1; shift
 cd "$(dirname "$0")/.."
@@ -14,7 +15,7 @@ trap 'kill "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 "$BIN" migrate --db "sqlite://$WORK/b.db" > /dev/null 2>&1 || true
 "$BIN" dev seed --db "sqlite://$WORK/b.db" --licenses 2000 --keys-out "$WORK/keys.txt" >/dev/null 2>&1
 read -r KEY PRODUCT HW < <(awk 'NF == 3 {print; exit}' "$WORK/keys.txt")
-TOKIO_WORKER_THREADS=1 LICENSD_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.out" \
+TOKIO_WORKER_THREADS=1 LICENSD_LOG=${LOG:-warn} valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.out" \
   "$BIN" serve --db "sqlite://$WORK/b.db" --listen 127.0.0.1:0 "$@" > "$WORK/serve.out" 2> "$WORK/vg.err" &
 PID=$!
 for _ in $(seq 200); do grep -q listening "$WORK/serve.out" 2>/dev/null && break; sleep 0.5; done
