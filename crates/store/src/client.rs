@@ -266,9 +266,9 @@ async fn by_key(
         if !exact {
             q.push(" ORDER BY l.id LIMIT 1");
         }
-        if lock && e.dialect() == crate::db::Dialect::Postgres {
+        if lock {
             // Only the license row: locking the product too would serialise every activation of a product.
-            q.push(" FOR UPDATE OF l");
+            q.push(&e.dialect().for_update_of("l"));
         }
         if let Some(r) = e.fetch_optional(q).await? {
             return Ok(Some(r));
@@ -358,23 +358,16 @@ async fn reap_lapsed(tx: &mut Tx, l: &Lic, now: i64) -> Result<bool, StoreError>
         .await?;
     if n > 0 {
         tx.execute(
-            query(
-                "UPDATE licenses SET times_activated = MAX_FN(times_activated - ?, 0) WHERE id = ?"
-                    .replace("MAX_FN", max_fn(tx)),
-            )
+            query(format!(
+                "UPDATE licenses SET times_activated = {}(times_activated - ?, 0) WHERE id = ?",
+                tx.dialect().greatest()
+            ))
             .bind(i64::try_from(n).unwrap_or(i64::MAX))
             .bind(l.id),
         )
         .await?;
     }
     Ok(n > 0)
-}
-
-fn max_fn(tx: &Tx) -> &'static str {
-    match tx.dialect() {
-        crate::db::Dialect::Sqlite => "MAX",
-        crate::db::Dialect::Postgres => "GREATEST",
-    }
 }
 
 /// Live floating seats of a license, not counting `except_device`.
@@ -713,10 +706,11 @@ pub async fn deactivate(db: &Db, req: &ClientReq) -> Result<Outcome, StoreError>
     tx.execute(query("UPDATE devices SET deactivated_at = ? WHERE id = ?").bind(now).bind(d.id)).await?;
     let transfer = i64::from(!l.floating);
     tx.execute(
-        query(
-            "UPDATE licenses SET times_activated = MAX_FN(times_activated - 1, 0), transfer_count = transfer_count + ?, updated_at = ? WHERE id = ?"
-                .replace("MAX_FN", max_fn(&tx)),
-        )
+        query(format!(
+            "UPDATE licenses SET times_activated = {}(times_activated - 1, 0), transfer_count = transfer_count + ?, \
+                 updated_at = ? WHERE id = ?",
+            tx.dialect().greatest()
+        ))
         .bind(transfer)
         .bind(now)
         .bind(l.id),
@@ -1059,10 +1053,7 @@ impl Checked {
 /// Records `at` as the last check of one device or license, never moving its time back.
 fn record_check(dialect: crate::db::Dialect, checked: Checked, id: i64, at: i64) -> crate::db::Query {
     let (table, key, _) = checked.names();
-    let greatest = match dialect {
-        crate::db::Dialect::Sqlite => "max",
-        crate::db::Dialect::Postgres => "GREATEST",
-    };
+    let greatest = dialect.greatest();
     query(format!(
         "INSERT INTO {table} ({key}, last_check) VALUES (?, ?) \
          ON CONFLICT ({key}) DO UPDATE SET last_check = {greatest}({table}.last_check, excluded.last_check)"
@@ -1081,7 +1072,8 @@ fn record_checks_pg(checked: Checked, rows: &[(i64, i64)]) -> crate::db::Query {
     }
     q.push(&format!(
         ") AS v(id, t) JOIN {parent} x ON x.id = v.id \
-         ON CONFLICT ({key}) DO UPDATE SET last_check = GREATEST({table}.last_check, excluded.last_check)"
+         ON CONFLICT ({key}) DO UPDATE SET last_check = {greatest}({table}.last_check, excluded.last_check)",
+        greatest = crate::db::Dialect::Postgres.greatest()
     ));
     q
 }

@@ -52,6 +52,26 @@ pub enum Dialect {
     Postgres,
 }
 
+impl Dialect {
+    /// The function that takes the greater of its arguments: SQLite's two-argument `max`, PostgreSQL's
+    /// `GREATEST`.
+    pub fn greatest(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "max",
+            Dialect::Postgres => "GREATEST",
+        }
+    }
+
+    /// ` FOR UPDATE OF <alias>` on PostgreSQL (the rows of that table only, in a join); nothing on SQLite, where
+    /// `BEGIN IMMEDIATE` already serialises writers. [`Tx::for_update`] for a statement of one table.
+    pub fn for_update_of(self, alias: &str) -> String {
+        match self {
+            Dialect::Sqlite => String::new(),
+            Dialect::Postgres => format!(" FOR UPDATE OF {alias}"),
+        }
+    }
+}
+
 /// A bound parameter. Nulls carry their type because PostgreSQL types parameters at prepare time.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -792,7 +812,8 @@ impl Tx {
         }
     }
 
-    /// ` FOR UPDATE` on PostgreSQL; nothing on SQLite, where `BEGIN IMMEDIATE` already serialises writers.
+    /// ` FOR UPDATE` on PostgreSQL; nothing on SQLite, where `BEGIN IMMEDIATE` already serialises writers
+    /// ([`Dialect::for_update_of`] in a join).
     pub fn for_update(&self) -> &'static str {
         match self {
             Tx::Sqlite(_) => "",

@@ -35,6 +35,7 @@ pub mod orders;
 pub mod products;
 pub mod scope;
 pub mod seed;
+pub mod sql;
 pub mod templates;
 pub mod tokens;
 pub mod writer;

@@ -7,6 +7,7 @@ use licensd_core::time::{DAY_MS, parse_date, parse_datetime};
 use crate::db::{Db, Dialect, Query, Row};
 use crate::error::StoreError;
 use crate::scope::Scope;
+use crate::sql::{key_canonical, key_folds_case, push_contains, push_match, push_starts_with};
 
 /// How a field's values are parsed and compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,7 +305,7 @@ pub const MAX_IN_VALUES: usize = 1000;
 
 /// The most characters an `__icontains` or `__startswith` value has. SQLite refuses a LIKE or GLOB
 /// pattern of over 50,000 bytes; 1,000 characters stay under it whatever their encoding and escapes (at
-/// most 4 bytes each, doubled by escaping, or 11 in DevMate's case-folding GLOB classes).
+/// most 4 bytes each, doubled by escaping, or 11 in the case-folding GLOB classes of `sql::push_contains`).
 pub const MAX_PATTERN_CHARS: usize = 1000;
 
 /// The most filter conditions one request has (`limit`, `offset` and `order_by` not counted). Each is an
@@ -525,30 +526,6 @@ pub fn suggestions(spec: &Spec, key: &str) -> Vec<String> {
         .collect()
 }
 
-fn escape_like(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    for c in s.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn escape_glob(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    for c in s.chars() {
-        match c {
-            '*' => out.push_str("[*]"),
-            '?' => out.push_str("[?]"),
-            '[' => out.push_str("[[]"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 impl ListParams {
     /// Parameters with no filters, for internal use.
     pub fn all() -> ListParams {
@@ -574,9 +551,7 @@ impl ListParams {
                     q.push(rowid).push(" IN ");
                     push_match(q, table, column, term);
                 }
-                Dialect::Postgres => {
-                    q.push(s.expr).push(" ILIKE ").push_bind(format!("%{}%", escape_like(term))).push(" ESCAPE '\\'");
-                }
+                Dialect::Postgres => push_contains(q, dialect, s.expr, term),
             }
             match s.scope {
                 SearchScope::Listed => {}
@@ -633,13 +608,6 @@ fn trigram(dialect: Dialect, c: &Cond) -> Option<(&str, (&'static str, &'static 
     }
 }
 
-/// `(SELECT rowid FROM <fts> WHERE <fts> MATCH '<column> : "<term>"')`: an FTS5 phrase of the term's
-/// trigrams is a case-insensitive substring match; quotes in the term are doubled.
-fn push_match(q: &mut Query, table: &str, column: &str, term: &str) {
-    q.push("(SELECT rowid FROM ").push(table).push(" WHERE ").push(table).push(" MATCH ");
-    q.push_bind(format!("{column} : \"{}\"", term.replace('"', "\"\""))).push(")");
-}
-
 fn push_cond(q: &mut Query, dialect: Dialect, c: &Cond) {
     if let Some((term, (table, column, rowid))) = trigram(dialect, c) {
         q.push(rowid).push(" IN ");
@@ -662,18 +630,8 @@ fn push_cond(q: &mut Query, dialect: Dialect, c: &Cond) {
             let (when_true, when_false) = c.field.predicate.unwrap_or_default();
             q.push("(").push(if *b { when_true } else { when_false }).push(")");
         }
-        (Lookup::IContains, Arg::Text(t)) => {
-            let op = if dialect == Dialect::Postgres { " ILIKE " } else { " LIKE " };
-            q.push(e).push(op).push_bind(format!("%{}%", escape_like(t))).push(" ESCAPE '\\'");
-        }
-        (Lookup::StartsWith, Arg::Text(t)) => match dialect {
-            Dialect::Postgres => {
-                q.push(e).push(" LIKE ").push_bind(format!("{}%", escape_like(t))).push(" ESCAPE '\\'");
-            }
-            Dialect::Sqlite => {
-                q.push(e).push(" GLOB ").push_bind(format!("{}*", escape_glob(t)));
-            }
-        },
+        (Lookup::IContains, Arg::Text(t)) => push_contains(q, dialect, e, t),
+        (Lookup::StartsWith, Arg::Text(t)) => push_starts_with(q, dialect, e, t),
         (Lookup::In, Arg::Ints(v)) => {
             q.push(e);
             crate::scope::push_in_list(q, v);
@@ -745,31 +703,11 @@ fn push_folded(q: &mut Query, dialect: Dialect, field: &Field, values: &[String]
     }
 }
 
-/// [`licensd_core::keys::canonical`] of a stored key as migration 17 indexes it: upper case (ASCII letters
-/// only, on both backends), dashes removed (a stored key has no whitespace: `validate_key`).
-fn key_canonical(dialect: Dialect, e: &str) -> String {
-    match dialect {
-        Dialect::Sqlite => format!("replace(upper({e}), '-', '')"),
-        Dialect::Postgres => format!("replace(upper({e} COLLATE \"C\"), '-', '')"),
-    }
-}
-
-/// [`licensd_core::keys::folds_case`] in SQL: the key after its first `-` (all of it without one) has no
-/// lower-case ASCII letter.
-fn key_folds_case(dialect: Dialect, e: &str) -> String {
-    match dialect {
-        Dialect::Sqlite => format!("substr({e}, instr({e}, '-') + 1) = upper(substr({e}, instr({e}, '-') + 1))"),
-        Dialect::Postgres => {
-            format!("substr({e}, strpos({e}, '-') + 1) = upper(substr({e}, strpos({e}, '-') + 1) COLLATE \"C\")")
-        }
-    }
-}
-
 /// Appends the condition under which the key column `e` names a typed key, in one of two passes: `exact`, the
 /// key with surrounding whitespace removed (one probe of the unique index: the hot path of the client API);
 /// else the keys that fold case and have its canonical form (case, dashes and whitespace aside; the index of
-/// migration 17). A lookup of one
-/// license tries the second only when the first finds nothing, so a key stored exactly as typed always wins.
+/// migration 17). A lookup of one license tries the second only when the first finds nothing, so a key stored
+/// exactly as typed always wins.
 pub(crate) fn push_key_pass(q: &mut Query, dialect: Dialect, e: &str, typed_key: &str, exact: bool) {
     let t = licensd_core::keys::typed(typed_key);
     if exact {

@@ -8,7 +8,8 @@ use crate::common::{TestApp, assert_error};
 backend_tests!(
     every_seed_filter_matches_one_license_and_not_the_other,
     customer_accounts_crud_and_links,
-    license_users_are_assigned_and_unassigned
+    license_users_are_assigned_and_unassigned,
+    icontains_folds_case_beyond_ascii_with_and_without_trigram_indexes
 );
 
 fn id(v: &Value) -> i64 {
@@ -270,4 +271,43 @@ async fn license_users_are_assigned_and_unassigned(app: TestApp) {
         .map(|e| e["action"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(history, ["license.created", "license.user_assigned", "license.user_unassigned"]);
+}
+
+/// `__icontains` ignores the case of every letter, not only ASCII, on both backends, through the trigram
+/// indexes (3+ characters on indexed fields) and without them (as `/v2`'s filters do: one implementation,
+/// `store::sql::push_contains`). `customer__last_name` has no trigram table: before, SQLite's `LIKE` missed
+/// `MÜLLER` for `müller`.
+async fn icontains_folds_case_beyond_ascii_with_and_without_trigram_indexes(app: TestApp) {
+    app.post("/api/v1/products", json!({"product_name": "App", "short_code": "app"})).await;
+    let mut ids = Vec::new();
+    for (email, first, last, company) in [
+        ("zoe@example.com", "Zoë", "MÜLLER", "Ärzte Łódź"),
+        ("oz@example.com", "ÖZGÜR", "çelik", "Żółta"),
+        ("plain@example.com", "Zoe", "Muller", "Plain"),
+    ] {
+        let c = json!({"email": email, "first_name": first, "last_name": last, "company_name": company});
+        let l = app.post("/api/v1/licenses", json!({"product": "app", "customer": c})).await;
+        assert_eq!(l.status, 201, "{}", l.text);
+        ids.push(id(&l.body));
+    }
+    let (zoe, oz, plain) = (ids[0], ids[1], ids[2]);
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    for (filter, value, expected) in [
+        ("customer__last_name__icontains", "müller", vec![zoe]),
+        ("customer__last_name__icontains", "ül", vec![zoe]),
+        ("customer__last_name__icontains", "ÇELIK", vec![oz]),
+        ("customer__first_name__icontains", "zoË", vec![zoe]),
+        ("customer__first_name__icontains", "öz", vec![oz]),
+        ("customer__company_name__icontains", "łÓdŹ", vec![zoe]),
+        ("customer__company_name__icontains", "żÓŁ", vec![oz]),
+        // Case is folded, accents are not; wildcards are plain text.
+        ("customer__last_name__icontains", "muller", vec![plain]),
+        ("customer__first_name__icontains", "ë*", vec![]),
+        ("customer__first_name__icontains", "z_ë", vec![]),
+    ] {
+        let r = app.get(&format!("/api/v1/licenses/?{filter}={}&order_by=id", enc(value))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let got: Vec<i64> = r.body["results"].as_array().unwrap().iter().map(id).collect();
+        assert_eq!(got, expected, "{filter}={value}");
+    }
 }

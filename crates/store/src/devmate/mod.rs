@@ -148,78 +148,15 @@ pub fn parse_filters(pairs: &[(String, String)]) -> Result<Vec<Filter>, ParamErr
     Ok(out)
 }
 
-fn escape_like(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    for c in s.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `expr` contains `v`, case-insensitively: `ILIKE` on PostgreSQL (its trigram indexes serve it), the FTS5
-/// trigram table on SQLite when there is one and the term has the 3 characters a trigram needs (FTS5 folds
-/// every letter's case).
-fn push_contains(q: &mut Query, dialect: Dialect, expr: &str, fts: Option<(&str, &str)>, rowid: &str, v: &str) {
-    match (dialect, fts) {
-        (Dialect::Sqlite, Some((table, column))) if v.chars().count() >= 3 => {
-            q.push(rowid).push(" IN (SELECT rowid FROM ").push(table).push(" WHERE ").push(table).push(" MATCH ");
-            q.push_bind(format!("{column} : \"{}\"", v.replace('"', "\"\""))).push(")");
-        }
-        (Dialect::Postgres, _) => {
-            q.push(expr).push(" ILIKE ").push_bind(format!("%{}%", escape_like(v))).push(" ESCAPE '\\'");
-        }
-        (Dialect::Sqlite, _) if v.is_ascii() => {
-            q.push(expr).push(" LIKE ").push_bind(format!("%{}%", escape_like(v))).push(" ESCAPE '\\'");
-        }
-        (Dialect::Sqlite, _) => {
-            // SQLite's LIKE folds ASCII letters only ("MÜLLER" would miss "Müller"); GLOB with a class of both
-            // cases for every letter folds them all.
-            q.push(expr).push(" GLOB ").push_bind(glob_contains_folded(v));
-        }
-    }
-}
-
-/// A GLOB pattern for "contains `v`, whatever the case of its letters": `*[mM][üÜ][lL][lL]*` for `Müll`.
-fn glob_contains_folded(v: &str) -> String {
-    fn single(mut it: impl Iterator<Item = char>) -> Option<char> {
-        let c = it.next()?;
-        it.next().is_none().then_some(c)
-    }
-    let mut out = String::with_capacity(v.len() * 4 + 2);
-    out.push('*');
-    for c in v.chars() {
-        match (single(c.to_lowercase()), single(c.to_uppercase())) {
-            (Some(l), Some(u)) if l != u => {
-                out.push('[');
-                out.push(l);
-                out.push(u);
-                if c != l && c != u {
-                    out.push(c);
-                }
-                out.push(']');
-            }
-            _ if matches!(c, '*' | '?' | '[') => {
-                out.push('[');
-                out.push(c);
-                out.push(']');
-            }
-            _ => out.push(c),
-        }
-    }
-    out.push('*');
-    out
-}
-
 /// Appends ` AND …` for each filter. Filters on licenses, devices and orders look only at what the scope
 /// may see, so a manager cannot find a customer through another product's key.
 fn push_filters(q: &mut Query, dialect: Dialect, scope: &Scope, filters: &[Filter]) {
     for f in filters {
         q.push(" AND ");
         match f.def.target {
-            Target::Column(expr, fts) if f.def.extended => push_contains(q, dialect, expr, fts, "c.id", &f.text),
+            Target::Column(expr, fts) if f.def.extended => {
+                crate::sql::push_contains_indexed(q, dialect, expr, fts, "c.id", &f.text)
+            }
             Target::Column(expr, _) => {
                 q.push(expr).push(" = ").push_bind(f.text.as_str());
             }
@@ -236,7 +173,14 @@ fn push_filters(q: &mut Query, dialect: Dialect, scope: &Scope, filters: &[Filte
             Target::Identifier | Target::ActivationId => {
                 q.push("c.id IN (SELECT l.customer_id FROM licenses l JOIN devices d ON d.license_id = l.id WHERE ");
                 if f.def.target == Target::Identifier {
-                    push_contains(q, dialect, "d.hardware_id", Some(("devices_fts", "hardware_id")), "d.id", &f.text);
+                    crate::sql::push_contains_indexed(
+                        q,
+                        dialect,
+                        "d.hardware_id",
+                        Some(("devices_fts", "hardware_id")),
+                        "d.id",
+                        &f.text,
+                    );
                 } else {
                     q.push("d.id = ").push_bind(f.int);
                 }
@@ -250,7 +194,14 @@ fn push_filters(q: &mut Query, dialect: Dialect, scope: &Scope, filters: &[Filte
                     if f.def.target == Target::OrderId {
                         q.push("o.id = ").push_bind(f.int);
                     } else {
-                        push_contains(q, dialect, "o.store_id", Some(("orders_fts", "store_id")), "o.id", &f.text);
+                        crate::sql::push_contains_indexed(
+                            q,
+                            dialect,
+                            "o.store_id",
+                            Some(("orders_fts", "store_id")),
+                            "o.id",
+                            &f.text,
+                        );
                     }
                 };
                 q.push("(c.id IN (SELECT l.customer_id FROM licenses l JOIN orders o ON o.id = l.order_id WHERE ");
@@ -624,18 +575,4 @@ pub async fn reset_first_activation(db: &Db, scope: &Scope, key: &str) -> Result
     .await?;
     tx.commit().await?;
     Ok(true)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob_contains_folded;
-
-    #[test]
-    fn glob_pattern_folds_every_letter_and_escapes_wildcards() {
-        assert_eq!(glob_contains_folded("Müll"), "*[mM][üÜ][lL][lL]*");
-        assert_eq!(glob_contains_folded("Ż 5"), "*[żŻ] 5*");
-        assert_eq!(glob_contains_folded("a*?[]"), "*[aA][*][?][[]]*");
-        // No single-letter other case (ß → SS): the letter itself.
-        assert_eq!(glob_contains_folded("ß"), "*ß*");
-    }
 }
