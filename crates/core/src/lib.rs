@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod client;
+pub mod decide;
 pub mod devmate;
 pub mod error;
 pub mod keys;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
 use licensd_core::client::{ClientDevice, ClientFeature, ClientLicense, Gate, Refusal, admit};
+use licensd_core::decide;
 use licensd_core::model::{FeatureType, LicenseInput, LicenseType, TemplateRef};
 use licensd_core::status::{StatusFacts, license_status};
 use licensd_core::time::{DAY_MS, format_date, now_ms};
@@ -40,6 +41,9 @@ pub struct Outcome {
     /// When this request grants an offline license file: until when it verifies (UTC ms), as recorded on
     /// the device (`file_expires_at`).
     pub file_until: Option<i64>,
+    /// When the store granted that file (UTC ms): its `issued_at`, so that `expires_at - issued_at` is the
+    /// granted lifetime however long the answer takes to sign.
+    pub file_issued: Option<i64>,
 }
 
 fn refuse<T>(r: Refusal) -> Result<T, StoreError> {
@@ -234,6 +238,7 @@ async fn outcome(
         expires_at: l.expires_at,
         license_file_ttl_days: l.ttl_days,
         file_until: None,
+        file_issued: None,
     })
 }
 
@@ -496,10 +501,8 @@ async fn activate_locked(
             existing = active_device(tx, l.id, &req.hardware_id).await?;
         }
         let lease = now + l.lease_ms();
-        let live = live_seats(tx, l.id, existing.as_ref().map(|d| d.id), now).await?;
-        if live >= l.floating_users {
-            return refuse(Refusal::NoSeat { seats: l.floating_users });
-        }
+        let others = live_seats(tx, l.id, existing.as_ref().map(|d| d.id), now).await?;
+        decide::seat(l.floating_users, others).map_err(StoreError::Refused)?;
         return match existing {
             Some(mut d) => {
                 touch_device(tx, &mut d, req, Some(lease), now).await?;
@@ -512,11 +515,7 @@ async fn activate_locked(
         touch_device(tx, &mut d, req, None, now).await?;
         return Ok((d, false));
     }
-    if let Some(max) = l.max_activations
-        && l.times_activated >= max
-    {
-        return refuse(Refusal::TooManyActivations { max });
-    }
+    decide::activation_slot(l.max_activations, l.times_activated).map_err(StoreError::Refused)?;
     Ok((insert_device(tx, l, req, None, now).await?, true))
 }
 
@@ -578,6 +577,7 @@ async fn grant_file(tx: &mut Tx, o: &mut Outcome, now: i64) -> Result<(), StoreE
     )
     .await?;
     o.file_until = Some(until);
+    o.file_issued = Some(now);
     Ok(())
 }
 
@@ -696,15 +696,15 @@ pub async fn deactivate(db: &Db, req: &ClientReq) -> Result<Outcome, StoreError>
     };
     let held =
         tx.fetch_one(query("SELECT file_expires_at, borrowed_until FROM devices WHERE id = ?").bind(d.id)).await?;
-    let held = held.get::<Option<i64>>("file_expires_at")?.max(held.get::<Option<i64>>("borrowed_until")?);
-    if let Some(until) = held.filter(|&t| t > now) {
-        return refuse(Refusal::FileOutstanding { until: secs(until) });
-    }
-    if !l.floating && l.max_transfers > 0 && l.transfer_count >= l.max_transfers {
-        return refuse(Refusal::TransferLimit { max: l.max_transfers });
-    }
+    let held_until = held.get::<Option<i64>>("file_expires_at")?.max(held.get::<Option<i64>>("borrowed_until")?);
+    let facts = decide::Deactivation {
+        floating: l.floating,
+        max_transfers: l.max_transfers,
+        transfer_count: l.transfer_count,
+        held_until,
+    };
+    let transfer = i64::from(decide::deactivation(facts, now).map_err(StoreError::Refused)?);
     tx.execute(query("UPDATE devices SET deactivated_at = ? WHERE id = ?").bind(now).bind(d.id)).await?;
-    let transfer = i64::from(!l.floating);
     tx.execute(
         query(format!(
             "UPDATE licenses SET times_activated = {}(times_activated - 1, 0), transfer_count = transfer_count + ?, \
@@ -766,12 +766,16 @@ pub async fn consume(
                 )
                 .await?;
             let Some(row) = row else { return refuse(Refusal::FeatureNotFound) };
-            let allow: bool = row.get("allow_overages")?;
-            let limit = row.get::<i64>("max_consumption")? + if allow { row.get::<i64>("max_overages")? } else { 0 };
-            let total: i64 = row.get("total_consumptions")?;
-            if total.saturating_add(n) > limit {
-                return refuse(Refusal::ConsumptionLimit { limit, total });
-            }
+            decide::consume(
+                decide::Counter {
+                    max: row.get("max_consumption")?,
+                    total: row.get("total_consumptions")?,
+                    allow_overages: row.get("allow_overages")?,
+                    max_overages: row.get("max_overages")?,
+                },
+                n,
+            )
+            .map_err(StoreError::Refused)?;
             tx.execute(
                 query("UPDATE license_features SET total_consumptions = total_consumptions + ? WHERE id = ?")
                     .bind(n)
@@ -780,10 +784,16 @@ pub async fn consume(
             .await?;
         }
         None => {
-            let limit = l.max_consumptions + if l.allow_overages { l.max_overages } else { 0 };
-            if l.total_consumptions.saturating_add(n) > limit {
-                return refuse(Refusal::ConsumptionLimit { limit, total: l.total_consumptions });
-            }
+            decide::consume(
+                decide::Counter {
+                    max: l.max_consumptions,
+                    total: l.total_consumptions,
+                    allow_overages: l.allow_overages,
+                    max_overages: l.max_overages,
+                },
+                n,
+            )
+            .map_err(StoreError::Refused)?;
             tx.execute(
                 query("UPDATE licenses SET total_consumptions = total_consumptions + ?, updated_at = ? WHERE id = ?")
                     .bind(n)
@@ -820,15 +830,10 @@ pub async fn borrow(db: &Db, req: &ClientReq, hours: i64) -> Result<Outcome, Sto
     let mut tx = db.begin().await?;
     let (mut l, existing) = lock_with_device(&mut tx, &req.license_key, &req.hardware_id).await?;
     l.admit(&req.product, now)?;
-    if !l.floating || !l.can_borrow {
-        return refuse(Refusal::BorrowNotAllowed);
-    }
-    if hours < 1 || hours > l.max_borrow_time {
-        return Err(StoreError::invalid(
-            "borrow_hours",
-            format!("must be between 1 and {} (the license's max_borrow_time)", l.max_borrow_time),
-        ));
-    }
+    decide::borrow(l.floating, l.can_borrow, hours, l.max_borrow_time).map_err(|e| match e {
+        decide::BorrowRefused::Refusal(r) => StoreError::Refused(r),
+        decide::BorrowRefused::Invalid(e) => StoreError::Domain(e),
+    })?;
     let (mut device, _) = activate_locked(&mut tx, &mut l, existing, req, now).await?;
     let until = now + hours * 3_600_000;
     let lease = until.max(now + l.lease_ms());
@@ -942,9 +947,11 @@ async fn trial_once(
     Ok(out)
 }
 
-/// The payload of an offline license file for an outcome with a device, issued at `now` (UTC ms). It
-/// verifies until the time the store recorded for it ([`Outcome::file_until`]), else [`file_expiry`].
+/// The payload of an offline license file for an outcome with a device, issued when the store granted it
+/// ([`Outcome::file_issued`]), else at `now` (UTC ms). It verifies until the time the store recorded for it
+/// ([`Outcome::file_until`]), else [`file_expiry`].
 pub fn license_file_payload(o: &Outcome, key_id: &str, now: i64) -> serde_json::Value {
+    let now = o.file_issued.unwrap_or(now);
     let expires = o.file_until.unwrap_or_else(|| file_expiry(o, now));
     let features: Vec<serde_json::Value> = o
         .license
