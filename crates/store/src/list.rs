@@ -143,8 +143,7 @@ pub struct Field {
     /// For a related field whose related rows are the trigram table's rows (the FTS row id is the related
     /// row's id): the parent's column holding that id. A trigram match then compiles to
     /// `<column> IN (SELECT rowid FROM <fts> …)`, skipping the hop through the related table, which for a
-    /// common term meant one primary-key probe per matching row (1M licenses, 31k matching customers:
-    /// count 90–120 ms -> 23–38 ms).
+    /// common term meant one primary-key probe per matching row (docs/benchmarks.md, "License search").
     pub trigram_key: Option<&'static str>,
     /// For a boolean computed from another column: the conditions `=true` and `=false` compile to, so an
     /// index on that column serves them (`(x > 0) = ?` hides it from the planner).

@@ -4,9 +4,9 @@
 //! savepoint of a database transaction (`BEGIN IMMEDIATE`) that several of them may share: a finished
 //! writer releases its savepoint, hands the turn on and waits; the group is committed by a task that
 //! first lets every other ready task of the runtime run (so requests already received join the group),
-//! or at once when the group is full. Only then does any of its writers report success. A commit writes every page the group touched once: the
-//! license row, the index pages and the search index's new segment are shared by the group instead of
-//! written again per transaction. Each transaction still sees the writes of those before it (one
+//! or at once when the group is full (64). Only then does any of its writers report success. A commit writes
+//! every page the group touched once: the license row, the index pages and the search index's new segment
+//! are shared by the group instead of written again per transaction. Each transaction still sees the writes of those before it (one
 //! connection), so limits decided inside one are exact; a failed transaction rolls back to its savepoint
 //! and takes nothing of the others with it; nothing is reported committed before it is.
 
