@@ -319,7 +319,7 @@ async fn act(a: ActionArgs, action: Action) -> anyhow::Result<()> {
                 Action::Enable => "enabled",
                 _ => "refunded",
             };
-            println!("{verb} {name}; its status is now {}", after.status.word());
+            println!("{verb} {name}; its status is now {}", after.status.as_str());
         }
     }
     Ok(())
@@ -350,7 +350,7 @@ fn expires(l: &License) -> String {
 fn describe(l: &License, template: &str, devices: &[Device]) -> String {
     let mut lines: Vec<(&str, String)> = vec![
         ("license", format!("{} (id {})", l.license_key.as_deref().unwrap_or("-"), l.id)),
-        ("status", l.status.word().to_string()),
+        ("status", l.status.as_str().to_string()),
         ("product", format!("{} ({})", l.product.short_code, l.product.product_name)),
         ("template", template.to_string()),
         ("type", format!("{}{}", l.license_type.as_str(), if l.is_trial { ", trial" } else { "" })),
@@ -447,7 +447,7 @@ fn licenses_table(licenses: &[License]) -> String {
             vec![
                 l.id.to_string(),
                 l.license_key.clone().unwrap_or_default(),
-                l.status.word().to_string(),
+                l.status.as_str().to_string(),
                 l.product.short_code.clone(),
                 l.customer.as_ref().and_then(|c| c.email.clone()).or_else(|| l.trial_email.clone()).unwrap_or_default(),
                 activations(l),

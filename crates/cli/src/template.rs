@@ -3,13 +3,11 @@
 use std::collections::HashMap;
 
 use clap::{Args, Subcommand};
-use licensd_core::model::{LicenseTemplate, LicenseTemplateInput};
+use licensd_core::model::{LicenseTemplate, LicenseTemplateInput, LicenseType};
 use licensd_store::{Db, Scope, StoreError};
 use serde_json::{Value, json};
 
 use crate::common::{DbArg, collect, explain, json_body, open, operator, print_json, product_by_code, table};
-
-const LICENSE_TYPES: [&str; 4] = ["perpetual", "time-limited", "subscription", "consumption"];
 
 #[derive(Subcommand)]
 pub(crate) enum TemplateCmd {
@@ -51,7 +49,7 @@ pub(crate) struct TemplateFields {
     code: Option<String>,
     /// perpetual (the default), time-limited (the default when --validity-days is given), subscription or
     /// consumption.
-    #[arg(long, value_parser = LICENSE_TYPES)]
+    #[arg(long, value_parser = LicenseType::NAMES)]
     license_type: Option<String>,
     /// Machines a license may be activated on at once: a number, or `unlimited` (default 1).
     #[arg(long, value_name = "N|unlimited", value_parser = parse_max_activations)]

@@ -8,8 +8,6 @@ use licensd_store::tokens::{NewToken, Products, TokenChange};
 
 use crate::common::{DbArg, explain, open, time};
 
-const ROLES: [&str; 4] = ["admin", "manager", "support", "read-only"];
-
 #[derive(Subcommand)]
 pub(crate) enum TokenCmd {
     /// Create a token; its secret is printed once, as the last line.
@@ -24,7 +22,7 @@ pub(crate) enum TokenCmd {
         #[arg(long)]
         name: String,
         /// What the token may do: admin, manager, support or read-only.
-        #[arg(long, value_parser = ROLES)]
+        #[arg(long, value_parser = Role::NAMES)]
         role: String,
         /// Short code of a product the token is limited to (repeat for several). Needed for a manager; a
         /// support or read-only token without one sees every product; an admin takes none.
@@ -119,7 +117,7 @@ impl Expiry {
 pub(crate) async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
     match cmd {
         TokenCmd::Create { db, name, role, products, description, expiry, json } => {
-            let role = Role::parse(&role).with_context(|| format!("role must be one of {}", ROLES.join(", ")))?;
+            let role = Role::parse(&role).with_context(|| format!("role must be one of {}", Role::NAMES.join(", ")))?;
             let expires_at = expiry.resolve(now_ms())?;
             let db = open(&db).await?;
             let new = NewToken { name, role, products, description, expires_at };

@@ -213,9 +213,15 @@ pub fn max_activations(activations_total: i64) -> Option<i64> {
     (activations_total != UNLIMITED_ACTIVATIONS).then_some(activations_total)
 }
 
-/// DevMate's status number of a licensd status.
+/// DevMate's status number of a licensd status (1 never used, 2 used, 3 expired, 4 blocked, 5 refunded:
+/// [`LicenseStatus`]'s discriminants).
 pub fn status_code(s: LicenseStatus) -> i64 {
-    s.devmate_code()
+    s as i64
+}
+
+/// The licensd status of DevMate's status number; `None` outside 1–5.
+pub fn status_of_code(n: i64) -> Option<LicenseStatus> {
+    LicenseStatus::ALL.into_iter().find(|s| status_code(*s) == n)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -376,7 +382,7 @@ fn check_customer(c: &DevmateCustomer) -> Result<(), RecordError> {
 fn parse_license(v: &Value, path: &str) -> Result<DevmateLicense, RecordError> {
     let o = object(v, path)?;
     let status = need_int(o, path, "status")?;
-    if !(1..=5).contains(&status) {
+    if status_of_code(status).is_none() {
         return Err(err(join(path, "status"), format!("must be 1 to 5, not {status}")));
     }
     let activations_used = need_int(o, path, "activations_used")?;
@@ -559,5 +565,13 @@ mod tests {
         assert!(h.deactivated());
         assert_eq!(serde_json::to_value(&h).unwrap()["id"], 1);
         assert_eq!(HistoryType::of_action(HistoryType::Blocked.action()), Some(HistoryType::Blocked));
+    }
+
+    #[test]
+    fn status_numbers_are_devmates() {
+        let named: Vec<(i64, LicenseStatus)> = (0..=6).filter_map(|n| Some((n, status_of_code(n)?))).collect();
+        use LicenseStatus::*;
+        assert_eq!(named, [(1, Inactive), (2, Active), (3, Expired), (4, Disabled), (5, Refunded)]);
+        assert!(LicenseStatus::ALL.into_iter().all(|s| status_of_code(status_code(s)) == Some(s)));
     }
 }

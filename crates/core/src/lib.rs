@@ -1,6 +1,9 @@
 //! The licensd domain: the records it keeps, the keys and tokens it mints, and the rules that decide a
 //! license's status. Nothing here does I/O; the store persists these types and the server speaks them.
 
+#[macro_use]
+pub mod wire;
+
 pub mod access;
 pub mod client;
 pub mod decide;

@@ -115,29 +115,13 @@ pub struct Product {
     pub updated_at: Timestamp,
 }
 
-/// How a product's licenses are authorized: by key, or by a license user's login.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
-pub enum AuthorizationMethod {
-    #[default]
-    #[serde(rename = "license-key")]
-    LicenseKey,
-    #[serde(rename = "user")]
-    User,
-}
-
-impl AuthorizationMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthorizationMethod::LicenseKey => "license-key",
-            AuthorizationMethod::User => "user",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "license-key" => Some(AuthorizationMethod::LicenseKey),
-            "user" => Some(AuthorizationMethod::User),
-            _ => None,
-        }
+string_enum! {
+    /// How a product's licenses are authorized: by key, or by a license user's login.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+    pub enum AuthorizationMethod {
+        #[default]
+        LicenseKey => "license-key",
+        User => "user",
     }
 }
 
@@ -184,57 +168,23 @@ impl From<&Product> for ProductInput {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum FeatureType {
-    #[default]
-    Activation,
-    Consumption,
-}
-
-impl FeatureType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FeatureType::Activation => "activation",
-            FeatureType::Consumption => "consumption",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "activation" => Some(FeatureType::Activation),
-            "consumption" => Some(FeatureType::Consumption),
-            _ => None,
-        }
+string_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+    pub enum FeatureType {
+        #[default]
+        Activation => "activation",
+        Consumption => "consumption",
     }
 }
 
-/// When a consumption counter starts again from zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ConsumptionPeriod {
-    Daily,
-    Weekly,
-    Monthly,
-    Annually,
-}
-
-impl ConsumptionPeriod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConsumptionPeriod::Daily => "daily",
-            ConsumptionPeriod::Weekly => "weekly",
-            ConsumptionPeriod::Monthly => "monthly",
-            ConsumptionPeriod::Annually => "annually",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "daily" => Some(ConsumptionPeriod::Daily),
-            "weekly" => Some(ConsumptionPeriod::Weekly),
-            "monthly" => Some(ConsumptionPeriod::Monthly),
-            "annually" => Some(ConsumptionPeriod::Annually),
-            _ => None,
-        }
+string_enum! {
+    /// When a consumption counter starts again from zero.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+    pub enum ConsumptionPeriod {
+        Daily => "daily",
+        Weekly => "weekly",
+        Monthly => "monthly",
+        Annually => "annually",
     }
 }
 
@@ -312,36 +262,14 @@ impl From<&Feature> for FeatureInput {
 // ---------------------------------------------------------------------------------------------
 // License templates
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
-pub enum LicenseType {
-    #[default]
-    #[serde(rename = "perpetual")]
-    Perpetual,
-    #[serde(rename = "time-limited")]
-    TimeLimited,
-    #[serde(rename = "subscription")]
-    Subscription,
-    #[serde(rename = "consumption")]
-    Consumption,
-}
-
-impl LicenseType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LicenseType::Perpetual => "perpetual",
-            LicenseType::TimeLimited => "time-limited",
-            LicenseType::Subscription => "subscription",
-            LicenseType::Consumption => "consumption",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "perpetual" => Some(LicenseType::Perpetual),
-            "time-limited" => Some(LicenseType::TimeLimited),
-            "subscription" => Some(LicenseType::Subscription),
-            "consumption" => Some(LicenseType::Consumption),
-            _ => None,
-        }
+string_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+    pub enum LicenseType {
+        #[default]
+        Perpetual => "perpetual",
+        TimeLimited => "time-limited",
+        Subscription => "subscription",
+        Consumption => "consumption",
     }
 }
 
@@ -1389,42 +1317,24 @@ pub struct Device {
     pub deactivated_at: Option<Timestamp>,
 }
 
-/// What a token (or, later, a dashboard user) may do; `core::access` holds the table of role × action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-pub enum Role {
-    /// Everything.
-    #[serde(rename = "admin")]
-    Admin,
-    /// Reads and changes the licenses, customers and orders of its products; not the catalog.
-    #[serde(rename = "manager")]
-    Manager,
-    /// Reads everything in its scope; disables and enables licenses, resets activations, deactivates
-    /// devices, edits notes and metadata. Deletes nothing, changes no other field.
-    #[serde(rename = "support")]
-    Support,
-    /// Reads everything in its scope, changes nothing.
-    #[serde(rename = "read-only")]
-    ReadOnly,
+string_enum! {
+    // Most powerful first: the order of `Role::ALL`.
+    /// What a token (or, later, a dashboard user) may do; `core::access` holds the table of role × action.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+    pub enum Role {
+        /// Everything.
+        Admin => "admin",
+        /// Reads and changes the licenses, customers and orders of its products; not the catalog.
+        Manager => "manager",
+        /// Reads everything in its scope; disables and enables licenses, resets activations, deactivates
+        /// devices, edits notes and metadata. Deletes nothing, changes no other field.
+        Support => "support",
+        /// Reads everything in its scope, changes nothing.
+        ReadOnly => "read-only",
+    }
 }
 
 impl Role {
-    /// Every role, most powerful first.
-    pub const ALL: [Role; 4] = [Role::Admin, Role::Manager, Role::Support, Role::ReadOnly];
-
-    /// The wire and command-line name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Manager => "manager",
-            Role::Support => "support",
-            Role::ReadOnly => "read-only",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-
     /// Whether the role sees every product (admin) or must be limited to some (manager); support and
     /// read-only may be either.
     pub fn product_limit(self) -> ProductLimit {

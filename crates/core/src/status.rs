@@ -3,37 +3,20 @@
 
 use serde::Serialize;
 
-/// License status; the discriminants are DevMate's numbers, which its v2 API shows as `status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum LicenseStatus {
-    /// Issued and never activated, or every activation freed again.
-    Inactive = 1,
-    /// At least one device holds an activation.
-    Active = 2,
-    /// Past its validity period.
-    Expired = 3,
-    /// Disabled by the vendor (DevMate: "blocked").
-    Disabled = 4,
-    /// Refunded: permanently refused.
-    Refunded = 5,
-}
-
-impl LicenseStatus {
-    /// The word the management API shows.
-    pub fn word(self) -> &'static str {
-        match self {
-            LicenseStatus::Inactive => "inactive",
-            LicenseStatus::Active => "active",
-            LicenseStatus::Expired => "expired",
-            LicenseStatus::Disabled => "disabled",
-            LicenseStatus::Refunded => "refunded",
-        }
-    }
-
-    /// DevMate's number (1–5).
-    pub fn devmate_code(self) -> i64 {
-        self as i64
+string_enum! {
+    /// License status; the discriminants are DevMate's numbers, which its v2 API shows as `status`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+    pub enum LicenseStatus {
+        /// Issued and never activated, or every activation freed again.
+        Inactive = 1 => "inactive",
+        /// At least one device holds an activation.
+        Active = 2 => "active",
+        /// Past its validity period.
+        Expired = 3 => "expired",
+        /// Disabled by the vendor (DevMate: "blocked").
+        Disabled = 4 => "disabled",
+        /// Refunded: permanently refused.
+        Refunded = 5 => "refunded",
     }
 }
 
@@ -79,6 +62,5 @@ mod tests {
         let disabled = StatusFacts { enabled: false, ..expired };
         assert_eq!(license_status(disabled, 10), LicenseStatus::Disabled);
         assert_eq!(license_status(StatusFacts { refunded: true, ..disabled }, 10), LicenseStatus::Refunded);
-        assert_eq!(LicenseStatus::Disabled.devmate_code(), 4);
     }
 }
