@@ -7,128 +7,99 @@ use serde_json::Value;
 use crate::model::{FeatureType, LicenseType};
 use crate::status::LicenseStatus;
 
-/// Why a client request was refused; each has a stable code and HTTP status.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    NotFound,
-    ProductMismatch,
-    Disabled,
-    Refunded,
-    Expired,
-    NotActivated,
-    TooManyActivations {
-        max: i64,
-    },
-    NoSeat {
-        seats: i64,
-    },
-    TransferLimit {
-        max: i64,
-    },
-    ConsumptionLimit {
-        limit: i64,
-        total: i64,
-    },
-    FeatureNotFound,
-    BorrowNotAllowed,
-    NoTrial,
-    NoSuchProduct,
-    /// The device holds a license file (or a borrowed seat) valid until `until` (UNIX seconds): it keeps
-    /// its slot until then, or until the vendor frees it.
-    FileOutstanding {
-        until: i64,
-    },
+/// Declares [`Refusal`], one row per variant: `Variant { fields } => (status, "CODE", "Title", "detail")`.
+/// The detail is a format string that may name the variant's fields (numbers, `i64`). Several variants may
+/// share a code (`NOT_FOUND` for a key and for a product), each with its own detail.
+macro_rules! refusals {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident $({ $($field:ident),+ })? => ($status:literal, $code:literal, $title:literal, $detail:literal)
+    ),+ $(,)?) => {
+        /// Why a client request was refused; each has a stable code and HTTP status.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Refusal {
+            $( $(#[$doc])* $variant $({ $($field: i64),+ })?, )+
+        }
+
+        impl Refusal {
+            /// Every refusal (its numbers zero), in declaration order: the list of codes with their statuses.
+            pub const ALL: &'static [Refusal] = &[$( Refusal::$variant $({ $($field: 0),+ })? ),+];
+
+            /// The stable machine code (`TOO_MANY_ACTIVATIONS`).
+            pub fn code(&self) -> &'static str {
+                match self {
+                    $( Refusal::$variant { .. } => $code, )+
+                }
+            }
+
+            /// The HTTP status of the refusal when it is an error response (everything but `check`).
+            pub fn status(&self) -> u16 {
+                match self {
+                    $( Refusal::$variant { .. } => $status, )+
+                }
+            }
+
+            /// A short title for the error envelope.
+            pub fn title(&self) -> &'static str {
+                match self {
+                    $( Refusal::$variant { .. } => $title, )+
+                }
+            }
+
+            /// A sentence for the end user or the vendor's support.
+            pub fn detail(&self) -> String {
+                match self {
+                    $( Refusal::$variant { $($($field),+)? } => format!($detail), )+
+                }
+            }
+        }
+    };
 }
 
-impl Refusal {
-    pub fn code(&self) -> &'static str {
-        match self {
-            Refusal::NotFound | Refusal::NoSuchProduct => "NOT_FOUND",
-            Refusal::ProductMismatch => "PRODUCT_MISMATCH",
-            Refusal::Disabled => "DISABLED",
-            Refusal::Refunded => "REFUNDED",
-            Refusal::Expired => "EXPIRED",
-            Refusal::NotActivated => "NOT_ACTIVATED",
-            Refusal::TooManyActivations { .. } => "TOO_MANY_ACTIVATIONS",
-            Refusal::NoSeat { .. } => "NO_SEAT",
-            Refusal::TransferLimit { .. } => "TRANSFER_LIMIT",
-            Refusal::ConsumptionLimit { .. } => "CONSUMPTION_LIMIT",
-            Refusal::FeatureNotFound => "FEATURE_NOT_FOUND",
-            Refusal::BorrowNotAllowed => "BORROW_NOT_ALLOWED",
-            Refusal::NoTrial => "NO_TRIAL",
-            Refusal::FileOutstanding { .. } => "LICENSE_FILE_OUTSTANDING",
-        }
-    }
+refusals! {
+    NotFound => (404, "NOT_FOUND", "Not found", "no license has this key"),
+    ProductMismatch => (403, "PRODUCT_MISMATCH", "Product mismatch", "the license key belongs to another product"),
+    Disabled => (403, "DISABLED", "License disabled", "the license is disabled"),
+    Refunded => (403, "REFUNDED", "License refunded", "the license was refunded"),
+    Expired => (403, "EXPIRED", "License expired", "the license has expired"),
+    NotActivated => (404, "NOT_ACTIVATED", "Not activated", "this device holds no activation of the license"),
+    TooManyActivations { max } => (409, "TOO_MANY_ACTIVATIONS", "Too many activations",
+        "all {max} activations of the license are in use"),
+    NoSeat { seats } => (409, "NO_SEAT", "No seat", "all {seats} floating seats are in use"),
+    TransferLimit { max } => (409, "TRANSFER_LIMIT", "Transfer limit",
+        "the license may move between devices {max} times, and has"),
+    ConsumptionLimit { limit, total } => (409, "CONSUMPTION_LIMIT", "Consumption limit",
+        "the consumption would exceed the limit of {limit} (used so far: {total}); nothing was added"),
+    FeatureNotFound => (404, "FEATURE_NOT_FOUND", "Feature not found", "the license has no such feature"),
+    BorrowNotAllowed => (403, "BORROW_NOT_ALLOWED", "Borrowing not allowed",
+        "the license does not allow borrowing a seat"),
+    NoTrial => (404, "NO_TRIAL", "No trial",
+        "the product offers no trial: its vendor gives it one with a license template with is_trial: true \
+         (POST /api/v1/license-templates)"),
+    NoSuchProduct => (404, "NOT_FOUND", "Not found", "no product has this short code"),
+    /// The device holds a license file (or a borrowed seat) valid until `until` (UNIX seconds): it keeps
+    /// its slot until then, or until the vendor frees it.
+    FileOutstanding { until } => (409, "LICENSE_FILE_OUTSTANDING", "License file outstanding",
+        "this device holds an offline license file (or a borrowed seat) valid until {until} (UNIX seconds); \
+         it keeps its activation until then, or until the vendor frees it"),
+}
 
-    /// The HTTP status of the refusal when it is an error response (everything but `check`).
-    pub fn status(&self) -> u16 {
-        match self {
-            Refusal::NotFound
-            | Refusal::NoSuchProduct
-            | Refusal::FeatureNotFound
-            | Refusal::NoTrial
-            | Refusal::NotActivated => 404,
-            Refusal::ProductMismatch
-            | Refusal::Disabled
-            | Refusal::Refunded
-            | Refusal::Expired
-            | Refusal::BorrowNotAllowed => 403,
-            Refusal::TooManyActivations { .. }
-            | Refusal::NoSeat { .. }
-            | Refusal::TransferLimit { .. }
-            | Refusal::ConsumptionLimit { .. }
-            | Refusal::FileOutstanding { .. } => 409,
-        }
-    }
-
-    pub fn title(&self) -> &'static str {
-        match self {
-            Refusal::NotFound | Refusal::NoSuchProduct => "Not found",
-            Refusal::ProductMismatch => "Product mismatch",
-            Refusal::Disabled => "License disabled",
-            Refusal::Refunded => "License refunded",
-            Refusal::Expired => "License expired",
-            Refusal::NotActivated => "Not activated",
-            Refusal::TooManyActivations { .. } => "Too many activations",
-            Refusal::NoSeat { .. } => "No seat",
-            Refusal::TransferLimit { .. } => "Transfer limit",
-            Refusal::ConsumptionLimit { .. } => "Consumption limit",
-            Refusal::FeatureNotFound => "Feature not found",
-            Refusal::BorrowNotAllowed => "Borrowing not allowed",
-            Refusal::NoTrial => "No trial",
-            Refusal::FileOutstanding { .. } => "License file outstanding",
-        }
-    }
-
-    /// A sentence for the end user or the vendor's support.
-    pub fn detail(&self) -> String {
-        match self {
-            Refusal::NotFound => "no license has this key".into(),
-            Refusal::NoSuchProduct => "no product has this short code".into(),
-            Refusal::ProductMismatch => "the license key belongs to another product".into(),
-            Refusal::Disabled => "the license is disabled".into(),
-            Refusal::Refunded => "the license was refunded".into(),
-            Refusal::Expired => "the license has expired".into(),
-            Refusal::NotActivated => "this device holds no activation of the license".into(),
-            Refusal::TooManyActivations { max } => format!("all {max} activations of the license are in use"),
-            Refusal::NoSeat { seats } => format!("all {seats} floating seats are in use"),
-            Refusal::TransferLimit { max } => format!("the license may move between devices {max} times, and has"),
-            Refusal::ConsumptionLimit { limit, total } => {
-                format!("the consumption would exceed the limit of {limit} (used so far: {total}); nothing was added")
-            }
-            Refusal::FeatureNotFound => "the license has no such feature".into(),
-            Refusal::BorrowNotAllowed => "the license does not allow borrowing a seat".into(),
-            Refusal::NoTrial => {
-                "the product offers no trial: its vendor gives it one with a license template with is_trial: true \
-                 (POST /api/v1/license-templates)"
-                    .into()
-            }
-            Refusal::FileOutstanding { until } => format!(
-                "this device holds an offline license file (or a borrowed seat) valid until {until} (UNIX seconds); \
-                 it keeps its activation until then, or until the vendor frees it"
-            ),
-        }
-    }
+/// The `code` of each success answer of the client API (a refusal answers its [`Refusal::code`]).
+pub mod answer {
+    /// `check` found the license valid on the device.
+    pub const VALID: &str = "VALID";
+    /// `activate` and `offline-activate`: the device holds an activation (new, or one it held).
+    pub const ACTIVATED: &str = "ACTIVATED";
+    /// `deactivate` and `offline-deactivate` freed the device's slot.
+    pub const DEACTIVATED: &str = "DEACTIVATED";
+    /// `borrow` holds the seat offline.
+    pub const BORROWED: &str = "BORROWED";
+    /// `trial` answered the device's trial license (new, or one it had).
+    pub const TRIAL: &str = "TRIAL";
+    /// `consumption` added the consumptions.
+    pub const CONSUMED: &str = "CONSUMED";
+    /// Every success code.
+    pub const ALL: [&str; 6] = [VALID, ACTIVATED, DEACTIVATED, BORROWED, TRIAL, CONSUMED];
 }
 
 /// Facts about a license that decide whether a client may use it.
@@ -229,5 +200,19 @@ mod tests {
         assert_eq!(Refusal::TooManyActivations { max: 5 }.status(), 409);
         assert_eq!(Refusal::NotFound.status(), 404);
         assert_eq!(Refusal::Disabled.code(), "DISABLED");
+    }
+
+    #[test]
+    fn each_refusal_is_one_row_and_the_details_name_its_numbers() {
+        assert_eq!(Refusal::ALL.len(), 15);
+        let r = Refusal::ConsumptionLimit { limit: 10, total: 7 };
+        assert_eq!((r.code(), r.status(), r.title()), ("CONSUMPTION_LIMIT", 409, "Consumption limit"));
+        assert_eq!(r.detail(), "the consumption would exceed the limit of 10 (used so far: 7); nothing was added");
+        let f = Refusal::FileOutstanding { until: 1764048000 };
+        assert!(f.detail().contains("valid until 1764048000 (UNIX seconds); it keeps"), "{}", f.detail());
+        // Two refusals share NOT_FOUND, each saying what was not found.
+        assert_eq!((Refusal::NoSuchProduct.code(), Refusal::NoSuchProduct.status()), ("NOT_FOUND", 404));
+        assert_eq!(Refusal::NoSuchProduct.detail(), "no product has this short code");
+        assert_eq!(Refusal::NotFound.detail(), "no license has this key");
     }
 }

@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use licensd_core::client::{ClientDevice, ClientLicense, Refusal};
+use licensd_core::client::{ClientDevice, ClientLicense, Refusal, answer};
 use licensd_core::time::now_ms;
 use licensd_store::StoreError;
 use licensd_store::client::{self, ClientReq, Outcome};
@@ -234,7 +234,7 @@ pub async fn activate(State(s): State<AppState>, JsonBody(body): JsonBody<Licens
         from_store(e, &nonce)
     })?;
     s.metrics.activation(activation_code(&o));
-    Ok(ok(created_or_ok(&o), "ACTIVATED", &o, nonce, json!({})))
+    Ok(ok(created_or_ok(&o), answer::ACTIVATED, &o, nonce, json!({})))
 }
 
 /// Validates the license on this device; always `200` with `valid` and a `code`.
@@ -247,7 +247,7 @@ pub async fn check(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRe
         s.last_checks.note(device, license, now_ms());
     }
     let (valid, code, detail) = match &r.refusal {
-        None => (true, crate::metrics::codes::VALID, "the license is valid on this device".to_string()),
+        None => (true, answer::VALID, "the license is valid on this device".to_string()),
         Some(x) => (false, x.code(), x.detail()),
     };
     s.metrics.check(code);
@@ -289,7 +289,7 @@ pub async fn deactivate(State(s): State<AppState>, JsonBody(body): JsonBody<Lice
         from_store(e, &nonce)
     })?;
     s.metrics.deactivation(crate::metrics::codes::DEACTIVATED);
-    Ok(ok(StatusCode::OK, "DEACTIVATED", &o, nonce, json!({})))
+    Ok(ok(StatusCode::OK, answer::DEACTIVATED, &o, nonce, json!({})))
 }
 
 /// Records consumption of the license or of one of its features.
@@ -311,7 +311,7 @@ pub async fn consumption(State(s): State<AppState>, JsonBody(b): JsonBody<Consum
         Some(f) => json!({"feature": f}),
         None => json!({}),
     };
-    Ok(ok(StatusCode::OK, "CONSUMED", &o, b.nonce, extra))
+    Ok(ok(StatusCode::OK, answer::CONSUMED, &o, b.nonce, extra))
 }
 
 /// Takes a floating seat offline for up to `max_borrow_time` hours, with a license file for that time.
@@ -321,7 +321,7 @@ pub async fn borrow(State(s): State<AppState>, JsonBody(b): JsonBody<BorrowReque
     let req = client_req(b.license_key, b.hardware_id, b.product, b.hostname, b.os, b.app_version, &b.nonce)?;
     let o = client::borrow(&s.db, &req, b.borrow_hours).await.map_err(|e| from_store(e, &b.nonce))?;
     let file = s.license_file(&o);
-    Ok(ok(StatusCode::OK, "BORROWED", &o, b.nonce, json!({"license_file": file})))
+    Ok(ok(StatusCode::OK, answer::BORROWED, &o, b.nonce, json!({"license_file": file})))
 }
 
 /// Starts (or resumes) this device's trial of a product.
@@ -339,7 +339,7 @@ pub async fn trial(State(s): State<AppState>, JsonBody(b): JsonBody<TrialRequest
         from_store(e, &b.nonce)
     })?;
     s.metrics.trial(if o.created { crate::metrics::codes::STARTED } else { crate::metrics::codes::RESUMED });
-    Ok(ok(created_or_ok(&o), "TRIAL", &o, b.nonce, json!({})))
+    Ok(ok(created_or_ok(&o), answer::TRIAL, &o, b.nonce, json!({})))
 }
 
 fn text(body: String) -> Response {
@@ -415,7 +415,7 @@ pub async fn offline_deactivate(State(s): State<AppState>, JsonBody(b): JsonBody
         from_store(e, &None)
     })?;
     s.metrics.deactivation(crate::metrics::codes::DEACTIVATED);
-    Ok(ok(StatusCode::OK, "DEACTIVATED", &o, None, json!({})))
+    Ok(ok(StatusCode::OK, answer::DEACTIVATED, &o, None, json!({})))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -40,6 +40,43 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
+    /// Every code the error envelope answers with outside the client API's refusals ([`Refusal`]), with
+    /// its status. The codes are written where each error is made; a test holds this list to those sources
+    /// and to `docs/client-api.md`, so a code added, renamed or dropped shows here.
+    ///
+    /// [`Refusal`]: licensd_core::client::Refusal
+    pub const CODES: &'static [(&'static str, u16)] = &[
+        ("INVALID_FIELD", 400),
+        ("MISSING_FIELD", 400),
+        ("UNKNOWN_FIELD", 400),
+        ("INVALID_BODY", 400),
+        ("MALFORMED_JSON", 400),
+        ("INVALID_UTF8", 400),
+        ("BAD_BODY", 400),
+        ("INVALID_PARAMETER", 400),
+        ("INVALID_HEADER", 400),
+        ("INVALID_REQUEST_CODE", 400),
+        ("MALFORMED_REQUEST", 400),
+        ("UNAUTHORIZED", 401),
+        ("TOKEN_EXPIRED", 401),
+        ("FORBIDDEN", 403),
+        ("FORBIDDEN_ROLE", 403),
+        ("NOT_FOUND", 404),
+        ("METHOD_NOT_ALLOWED", 405),
+        ("REQUEST_TIMEOUT", 408),
+        ("CONFLICT", 409),
+        ("IN_USE", 409),
+        ("INVALID_STATE", 409),
+        ("PAYLOAD_TOO_LARGE", 413),
+        ("URI_TOO_LONG", 414),
+        ("UNSUPPORTED_MEDIA_TYPE", 415),
+        ("RATE_LIMITED", 429),
+        ("HEADERS_TOO_LARGE", 431),
+        ("INTERNAL", 500),
+        ("UNAVAILABLE", 503),
+        ("TIMEOUT", 503),
+    ];
+
     pub fn new(status: StatusCode, code: &'static str, title: impl Into<String>, detail: impl Into<String>) -> Self {
         ApiError { status, error: ErrorObject { code, title: title.into(), detail: detail.into(), source: None } }
     }
@@ -182,9 +219,162 @@ impl From<licensd_core::Error> for ApiError {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use axum::http::StatusCode;
+    use licensd_core::client::{Refusal, answer};
+
+    use super::ApiError;
+
     #[test]
     fn pointers_follow_rfc_6901() {
         assert_eq!(super::json_pointer("licenses[0].customer.email"), "/licenses/0/customer/email");
         assert_eq!(super::json_pointer("a/b"), "/a~1b");
+    }
+
+    fn is_code(s: &str) -> bool {
+        s.len() > 2
+            && s.starts_with(|c: char| c.is_ascii_uppercase())
+            && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    }
+
+    /// Every `.rs` file under `dir`, with its text.
+    fn sources(dir: &Path, out: &mut Vec<(String, String)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                let name = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(&path).display().to_string();
+                out.push((name, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+
+    /// `BAD_REQUEST` → 400: `http`'s reason phrases are the constants' names in words.
+    fn status_named(name: &str) -> u16 {
+        (100..600)
+            .find(|&n| {
+                StatusCode::from_u16(n)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .map(|r| r.to_uppercase().replace(' ', "_"))
+                    == Some(name.to_string())
+            })
+            .unwrap_or_else(|| panic!("no status is named {name}"))
+    }
+
+    #[test]
+    fn api_error_codes_are_the_ones_the_sources_answer() {
+        let mut files = Vec::new();
+        sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+        let mut made = BTreeSet::new();
+        let mut literals = BTreeSet::new();
+        for (path, text) in &mut files {
+            // What the server answers, not what its tests send (test modules end each file).
+            text.truncate(text.find("#[cfg(test)]").unwrap_or(text.len()));
+            if path.ends_with("error.rs") {
+                // Not the list itself.
+                let start = text.find("pub const CODES").unwrap();
+                let end = start + text[start..].find("];").unwrap();
+                text.replace_range(start..end, "");
+            }
+            for piece in text.split('"').skip(1).step_by(2) {
+                literals.insert(piece.to_string());
+            }
+            // `StatusCode::NAME, "CODE"`: how every error with a literal code is made.
+            for (i, _) in text.match_indices("StatusCode::") {
+                let rest = &text[i + "StatusCode::".len()..];
+                let name: String = rest.chars().take_while(|c| c.is_ascii_uppercase() || *c == '_').collect();
+                let after = rest[name.len()..].trim_start();
+                let Some(after) = after.strip_prefix(',') else { continue };
+                let Some(after) = after.trim_start().strip_prefix('"') else { continue };
+                let code = &after[..after.find('"').unwrap()];
+                if is_code(code) {
+                    made.insert((code.to_string(), status_named(&name), path.clone()));
+                }
+            }
+        }
+        for (code, status, path) in &made {
+            assert!(
+                ApiError::CODES.contains(&(code.as_str(), *status)),
+                "{path} answers {status} {code}, not in ApiError::CODES"
+            );
+        }
+        for (code, _) in ApiError::CODES {
+            assert!(literals.contains(*code), "ApiError::CODES lists {code}, which no source answers");
+        }
+        let unique: BTreeSet<&str> = ApiError::CODES.iter().map(|(c, _)| *c).collect();
+        assert_eq!(unique.len(), ApiError::CODES.len(), "a code listed twice");
+    }
+
+    const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+    /// The codes `docs/client-api.md` names: bare ones in its tables (`NO_SEAT`), those with a status
+    /// anywhere (`409 NO_SEAT`), and those of its JSON examples (`"code":"ACTIVATED"`).
+    fn documented() -> (BTreeSet<String>, BTreeSet<(u16, String)>) {
+        let doc =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/client-api.md")).unwrap();
+        let (mut codes, mut with_status) = (BTreeSet::new(), BTreeSet::new());
+        for line in doc.lines() {
+            for span in line.split('`').skip(1).step_by(2) {
+                if let Some((n, code)) = span.split_once(' ')
+                    && let Ok(n) = n.parse::<u16>()
+                    && is_code(code)
+                {
+                    with_status.insert((n, code.to_string()));
+                    codes.insert(code.to_string());
+                } else if line.starts_with('|') && is_code(span) && !METHODS.contains(&span) {
+                    codes.insert(span.to_string());
+                }
+            }
+            for piece in line.split("\"code\"").skip(1) {
+                let value = piece.trim_start_matches([':', ' ']).trim_start_matches('"');
+                let value: String = value.chars().take_while(|c| *c != '"').collect();
+                if is_code(&value) {
+                    codes.insert(value);
+                }
+            }
+        }
+        (codes, with_status)
+    }
+
+    #[test]
+    fn the_client_api_docs_list_every_refusal_and_only_real_codes() {
+        let (codes, with_status) = documented();
+        for r in Refusal::ALL {
+            assert!(codes.contains(r.code()), "docs/client-api.md does not list {}", r.code());
+        }
+        for a in answer::ALL {
+            assert!(codes.contains(a), "docs/client-api.md does not list {a}");
+        }
+        for code in &codes {
+            let real = Refusal::ALL.iter().any(|r| r.code() == code)
+                || answer::ALL.contains(&code.as_str())
+                || ApiError::CODES.iter().any(|(c, _)| c == code);
+            assert!(real, "docs/client-api.md lists {code}, which no answer carries");
+        }
+        for (status, code) in &with_status {
+            let right = Refusal::ALL.iter().any(|r| r.code() == code && r.status() == *status)
+                || ApiError::CODES.contains(&(code.as_str(), *status));
+            assert!(right, "docs/client-api.md says {status} {code}, the server answers otherwise");
+        }
+        // The refusal the doc shows is one the server writes, word for word but for its numbers.
+        let doc =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/client-api.md")).unwrap();
+        let example = doc.split("```json\n").nth(1).and_then(|b| b.split("```").next()).unwrap();
+        let example: serde_json::Value = serde_json::from_str(example).unwrap();
+        let numberless = |s: &str| s.split(|c: char| c.is_ascii_digit()).collect::<String>();
+        let e = &example["errors"][0];
+        assert!(
+            Refusal::ALL.iter().any(|r| e["code"] == r.code()
+                && e["title"] == r.title()
+                && e["detail"].as_str().map(numberless) == Some(numberless(&r.detail()))),
+            "docs/client-api.md's example refusal is not one the server writes: {e}"
+        );
+        // Spot checks that the reading finds what the tables hold.
+        assert!(with_status.contains(&(409, "TOO_MANY_ACTIVATIONS".to_string())));
+        assert!(codes.contains("NO_SEAT") && codes.contains("ACTIVATED") && codes.contains("VALID"));
     }
 }

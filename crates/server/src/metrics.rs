@@ -106,18 +106,14 @@ const GATE: [&str; 5] = ["NOT_FOUND", "PRODUCT_MISMATCH", "DISABLED", "REFUNDED"
 /// What the client API decided, by code: the answer's `code`, except that a success is split in two where the
 /// API answers one code for both (`ACTIVATED` 201 or 200; `TRIAL` 201 or 200).
 pub mod codes {
-    /// `activate` / `offline-activate` took a new activation slot or floating seat.
-    pub const ACTIVATED: &str = "ACTIVATED";
+    // The answers' own codes; `ACTIVATED` counts only a new activation slot or floating seat here.
+    pub use licensd_core::client::answer::{ACTIVATED, CONSUMED, DEACTIVATED, VALID};
     /// The device already held its activation (answered `ACTIVATED` with `200`).
     pub const ALREADY_ACTIVE: &str = "ALREADY_ACTIVE";
-    /// `check` found the license valid on the device.
-    pub const VALID: &str = "VALID";
-    pub const DEACTIVATED: &str = "DEACTIVATED";
     /// `trial` started a new trial (answered `TRIAL` with `201`).
     pub const STARTED: &str = "STARTED";
     /// `trial` returned this device's existing trial (answered `TRIAL` with `200`).
     pub const RESUMED: &str = "RESUMED";
-    pub const CONSUMED: &str = "CONSUMED";
     /// A client API error answer that carried no code of licensd's (none is known to exist).
     pub const OTHER: &str = "OTHER";
 }
