@@ -17,6 +17,7 @@ pub trait StringEnum: Copy + 'static {
 ///
 /// The text is matched as a `tt`, not a `literal`: utoipa's derive does not read a `literal` fragment in
 /// `#[serde(rename = …)]` (the schema would list the variants' Rust names), while serde reads both.
+#[macro_export]
 macro_rules! string_enum {
     (
         $(#[$meta:meta])*

@@ -7,11 +7,12 @@ use std::sync::{LazyLock, Mutex};
 
 use licensd_core::client::{ClientDevice, ClientFeature, ClientLicense, Gate, Refusal, admit};
 use licensd_core::decide;
-use licensd_core::model::{FeatureType, LicenseInput, LicenseType, TemplateRef};
+use licensd_core::model::{LicenseInput, LicenseType, TemplateRef};
 use licensd_core::status::{StatusFacts, license_status};
 use licensd_core::time::{DAY_MS, format_date, now_ms};
 
 use crate::db::{Db, Exec, Point, Row, Tx, query};
+use crate::enums::GetEnum as _;
 use crate::error::StoreError;
 use crate::events::{self, NewEvent};
 use crate::scope::Scope;
@@ -74,7 +75,7 @@ struct Lic {
     license_key: String,
     enabled: bool,
     refunded: bool,
-    license_type: String,
+    license_type: LicenseType,
     max_activations: Option<i64>,
     times_activated: i64,
     expires_at: Option<i64>,
@@ -105,7 +106,7 @@ impl Lic {
             license_key: r.get::<Option<String>>("license_key")?.unwrap_or_default(),
             enabled: r.get("enabled")?,
             refunded: r.get("refunded")?,
-            license_type: r.get("license_type")?,
+            license_type: r.get_enum("license_type")?,
             max_activations: r.get("max_activations")?,
             times_activated: r.get("times_activated")?,
             expires_at: r.get("expires_at")?,
@@ -176,11 +177,10 @@ async fn features(e: &mut impl Exec, license_id: i64) -> Result<Vec<ClientFeatur
         .await?;
     rows.iter()
         .map(|r| {
-            let ft: String = r.get("feature_type")?;
             Ok(ClientFeature {
                 code: r.get("code")?,
                 name: r.get("name")?,
-                feature_type: FeatureType::parse(&ft).unwrap_or_default(),
+                feature_type: r.get_enum("feature_type")?,
                 max_consumption: r.get("max_consumption")?,
                 total_consumptions: r.get("total_consumptions")?,
                 allow_overages: r.get("allow_overages")?,
@@ -209,7 +209,7 @@ async fn outcome(
         product: l.product.clone(),
         status: license_status(facts, now),
         enabled: l.enabled,
-        license_type: LicenseType::parse(&l.license_type).unwrap_or_default(),
+        license_type: l.license_type,
         is_trial: l.is_trial,
         validity_period: l.expires_at.map(format_date),
         expires_at: l.expires_at.map(secs),

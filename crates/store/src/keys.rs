@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::db::{Db, Row, Tx, query};
+use crate::enums::GetEnum as _;
 use crate::error::StoreError;
 
 /// A public key as listed.
@@ -34,38 +35,20 @@ pub struct PublicKey {
     pub created_at: i64,
 }
 
-/// How a row's seed is stored (its `kdf` column).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum Kdf {
-    /// Plaintext (base64): no secret was set.
-    #[serde(rename = "none")]
-    None,
-    /// Sealed under SHA-256 of the secret: the format before migration 13.
-    #[serde(rename = "sha256-v1")]
-    Sha256V1,
-    /// Sealed under Argon2id of the secret with a salt of the row's own, the key id bound.
-    #[serde(rename = "argon2id-v1")]
-    Argon2idV1,
+licensd_core::string_enum! {
+    /// How a row's seed is stored (its `kdf` column).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+    pub enum Kdf {
+        /// Plaintext (base64): no secret was set.
+        None => "none",
+        /// Sealed under SHA-256 of the secret: the format before migration 13.
+        Sha256V1 => "sha256-v1",
+        /// Sealed under Argon2id of the secret with a salt of the row's own, the key id bound.
+        Argon2idV1 => "argon2id-v1",
+    }
 }
 
 impl Kdf {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kdf::None => "none",
-            Kdf::Sha256V1 => "sha256-v1",
-            Kdf::Argon2idV1 => "argon2id-v1",
-        }
-    }
-
-    fn parse(s: &str) -> Result<Kdf, StoreError> {
-        match s {
-            "none" => Ok(Kdf::None),
-            "sha256-v1" => Ok(Kdf::Sha256V1),
-            "argon2id-v1" => Ok(Kdf::Argon2idV1),
-            other => Err(StoreError::Corrupt(format!("signing key: unknown format {other:?}"))),
-        }
-    }
-
     /// Whether a secret is needed to read the seed.
     pub fn is_sealed(self) -> bool {
         self != Kdf::None
@@ -250,12 +233,11 @@ pub fn open_sealed(s: &Sealed, key_id: &str, secret: Option<&str>) -> Result<Zer
 const SEALED_COLS: &str = "key_id, secret, kdf, kdf_salt, kdf_params";
 
 fn sealed_from_row(row: &Row) -> Result<(String, Sealed), StoreError> {
-    let kdf: String = row.get("kdf")?;
     Ok((
         row.get("key_id")?,
         Sealed {
             secret: row.get("secret")?,
-            kdf: Kdf::parse(&kdf)?,
+            kdf: row.get_enum("kdf")?,
             salt: row.get("kdf_salt")?,
             params: row.get("kdf_params")?,
         },
@@ -359,10 +341,7 @@ pub async fn stored(db: &Db) -> Result<Vec<StoredKey>, StoreError> {
     let rows =
         db.fetch_all(query("SELECT key_id, active, kdf FROM signing_keys ORDER BY active DESC, id DESC")).await?;
     rows.iter()
-        .map(|r| {
-            let kdf: String = r.get("kdf")?;
-            Ok(StoredKey { key_id: r.get("key_id")?, active: r.get("active")?, kdf: Kdf::parse(&kdf)? })
-        })
+        .map(|r| Ok(StoredKey { key_id: r.get("key_id")?, active: r.get("active")?, kdf: r.get_enum("kdf")? }))
         .collect()
 }
 

@@ -24,6 +24,7 @@ pub mod customers;
 pub mod db;
 pub mod devices;
 pub mod devmate;
+pub mod enums;
 pub mod error;
 pub mod events;
 pub mod keys;

@@ -1,13 +1,13 @@
 //! Licenses: issue, read, change, and the vendor's actions (disable, enable, refund, reset).
 
 use licensd_core::model::{
-    FeatureType, License, LicenseFeature, LicenseInput, LicenseTerms, LicenseType, ProductRef, ProductSummary,
-    TemplateRef,
+    License, LicenseFeature, LicenseInput, LicenseTerms, ProductRef, ProductSummary, TemplateRef,
 };
 use licensd_core::status::{StatusFacts, license_status};
 use licensd_core::time::{Day, Timestamp, now_ms};
 
 use crate::db::{Db, Exec, Query, Row, Tx, query};
+use crate::enums::GetEnum as _;
 use crate::error::StoreError;
 use crate::events::{self, NewEvent};
 use crate::list::{Field, Kind, ListParams, Search, SearchScope, Spec};
@@ -23,7 +23,6 @@ const COLS: &str = concat!(
 const FROM: &str = "FROM licenses l JOIN products p ON p.id = l.product_id LEFT JOIN orders o ON o.id = l.order_id";
 
 fn from_row(r: &Row, now: i64) -> Result<License, StoreError> {
-    let lt: String = r.get("license_type")?;
     let enabled: bool = r.get("enabled")?;
     let refunded: bool = r.get("refunded")?;
     let expires_at: Option<i64> = r.get("expires_at")?;
@@ -45,7 +44,7 @@ fn from_row(r: &Row, now: i64) -> Result<License, StoreError> {
         order: r.get("order_id")?,
         order_store_id: r.get("order_store_id")?,
         license_template: r.get("template_id")?,
-        license_type: LicenseType::parse(&lt).ok_or_else(|| StoreError::Corrupt(format!("license_type {lt:?}")))?,
+        license_type: r.get_enum("license_type")?,
         max_activations: r.get("max_activations")?,
         times_activated,
         total_active_devices: r.get("active_devices")?,
@@ -130,13 +129,12 @@ pub async fn load(e: &mut impl Exec, ids: &[i64]) -> Result<Vec<License>, StoreE
             if r.get::<i64>("license_id")? != l.id {
                 continue;
             }
-            let ft: String = r.get("feature_type")?;
             l.product_features.push(LicenseFeature {
                 id: r.get("id")?,
                 product_feature: r.get("feature_id")?,
                 code: r.get("code")?,
                 name: r.get("name")?,
-                feature_type: FeatureType::parse(&ft).unwrap_or_default(),
+                feature_type: r.get_enum("feature_type")?,
                 max_consumption: r.get("max_consumption")?,
                 total_consumptions: r.get("total_consumptions")?,
                 allow_overages: r.get("allow_overages")?,

@@ -1,11 +1,10 @@
 //! Products and their features.
 
-use licensd_core::model::{
-    AuthorizationMethod, ConsumptionPeriod, Feature, FeatureInput, FeatureType, Product, ProductInput,
-};
+use licensd_core::model::{Feature, FeatureInput, Product, ProductInput};
 use licensd_core::time::{Timestamp, now_ms};
 
 use crate::db::{Db, Exec, Row, query};
+use crate::enums::GetEnum as _;
 use crate::error::StoreError;
 use crate::events::{self, NewEvent};
 use crate::list::{Field, Kind, ListParams, Spec};
@@ -21,10 +20,7 @@ fn from_row(r: &Row) -> Result<Product, StoreError> {
         short_code: r.get("short_code")?,
         bundle_id: r.get("bundle_id")?,
         use_offline_license: r.get("use_offline_license")?,
-        authorization_method: {
-            let m: String = r.get("authorization_method")?;
-            AuthorizationMethod::parse(&m).ok_or_else(|| StoreError::Corrupt(format!("authorization_method {m:?}")))?
-        },
+        authorization_method: r.get_enum("authorization_method")?,
         is_bundle: r.get("is_bundle")?,
         metadata: r.json("metadata")?,
         created_at: Timestamp(r.get("created_at")?),
@@ -153,19 +149,17 @@ const FEATURE_COLS: &str = "f.id, f.product_id, f.code, f.name, f.feature_type, 
      f.max_overages, f.reset_consumption, f.consumption_period, f.metadata, f.created_at, f.updated_at";
 
 pub(crate) fn feature_from_row(r: &Row) -> Result<Feature, StoreError> {
-    let ft: String = r.get("feature_type")?;
-    let period: Option<String> = r.get("consumption_period")?;
     Ok(Feature {
         id: r.get("id")?,
         product: r.get("product_id")?,
         code: r.get("code")?,
         name: r.get("name")?,
-        feature_type: FeatureType::parse(&ft).ok_or_else(|| StoreError::Corrupt(format!("feature_type {ft:?}")))?,
+        feature_type: r.get_enum("feature_type")?,
         max_consumption: r.get("max_consumption")?,
         allow_overages: r.get("allow_overages")?,
         max_overages: r.get("max_overages")?,
         reset_consumption: r.get("reset_consumption")?,
-        consumption_period: period.as_deref().and_then(ConsumptionPeriod::parse),
+        consumption_period: r.get_enum_opt("consumption_period")?,
         metadata: r.json("metadata")?,
         created_at: Timestamp(r.get("created_at")?),
         updated_at: Timestamp(r.get("updated_at")?),

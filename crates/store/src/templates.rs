@@ -1,9 +1,10 @@
 //! License templates: the rules licenses are issued from.
 
-use licensd_core::model::{LicenseTemplate, LicenseTemplateInput, LicenseType, TemplateFeature};
+use licensd_core::model::{LicenseTemplate, LicenseTemplateInput, TemplateFeature};
 use licensd_core::time::{Timestamp, now_ms};
 
 use crate::db::{Db, Exec, Row, Tx, query};
+use crate::enums::GetEnum as _;
 use crate::error::StoreError;
 use crate::events::{self, NewEvent};
 use crate::list::{Field, Kind, ListParams, Spec};
@@ -15,13 +16,12 @@ const COLS: &str = "t.id, t.product_id, t.name, t.code, t.license_type, t.key_pr
      t.max_consumptions, t.allow_overages, t.max_overages, t.license_file_ttl_days, t.metadata, t.created_at, t.updated_at";
 
 fn from_row(r: &Row) -> Result<LicenseTemplate, StoreError> {
-    let lt: String = r.get("license_type")?;
     Ok(LicenseTemplate {
         id: r.get("id")?,
         product: r.get("product_id")?,
         name: r.get("name")?,
         code: r.get("code")?,
-        license_type: LicenseType::parse(&lt).ok_or_else(|| StoreError::Corrupt(format!("license_type {lt:?}")))?,
+        license_type: r.get_enum("license_type")?,
         key_prefix: r.get("key_prefix")?,
         key_groups: r.get("key_groups")?,
         key_group_size: r.get("key_group_size")?,

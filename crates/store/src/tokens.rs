@@ -12,6 +12,7 @@ use licensd_core::model::{ApiToken, ProductLimit, Role};
 use licensd_core::time::{Timestamp, format_iso, now_ms};
 
 use crate::db::{Db, Exec, Row, Tx, query};
+use crate::enums::GetEnum as _;
 use crate::error::StoreError;
 use crate::scope::Scope;
 
@@ -294,11 +295,10 @@ pub async fn update(db: &Db, id: i64, change: &TokenChange) -> Result<ApiToken, 
 const COLUMNS: &str = "id, name, role, created_at, revoked_at, description, expires_at, last_used_at, all_products";
 
 fn from_row(r: &Row, products: Vec<String>) -> Result<ApiToken, StoreError> {
-    let role: String = r.get("role")?;
     Ok(ApiToken {
         id: r.get("id")?,
         name: r.get("name")?,
-        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("token role {role:?}")))?,
+        role: r.get_enum("role")?,
         products,
         all_products: r.get("all_products")?,
         description: r.get("description")?,
@@ -389,11 +389,10 @@ pub async fn authenticate(db: &Db, secret: &str) -> Result<Presented, StoreError
     {
         return Ok(Presented::Expired(Timestamp(at)));
     }
-    let role: String = first.get("role")?;
     let mut auth = Authenticated {
         id: first.get("id")?,
         name: first.get("name")?,
-        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("token role {role:?}")))?,
+        role: first.get_enum("role")?,
         all_products: first.get("all_products")?,
         product_ids: Vec::new(),
         last_used_at: first.get("last_used_at")?,
