@@ -13,9 +13,11 @@
 use std::collections::{HashMap, HashSet};
 
 use licensd_core::devmate::{
-    DevmateCustomer, DevmateLicense, DevmateProduct, HistoryType, IMPORT_ACTOR, max_activations,
+    DevmateCustomer, DevmateLicense, DevmateProduct, HistoryType, IMPORT_ACTOR, max_activations, status_code,
+    status_of_code,
 };
 use licensd_core::model::{LicenseType, Role};
+use licensd_core::status::{LicenseStatus, StatusFacts, license_status};
 use licensd_core::time::now_ms;
 use serde_json::json;
 
@@ -688,7 +690,9 @@ impl Importer {
         let order = self.plan_order(tx, known, ids, customer_id, l, p).await?;
 
         let now = self.now;
-        let status = l.status;
+        let Some(status) = status_of_code(l.status) else {
+            return refuse(format!("status must be 1 to 5, not {}", l.status));
+        };
         let expires_at = l.expiration_date.map(|s| s * 1000);
         let license_type = if l.is_subscription {
             LicenseType::Subscription
@@ -697,22 +701,22 @@ impl Importer {
         } else {
             LicenseType::Perpetual
         };
-        let time_disabled = (status == 4).then(|| {
+        let (enabled, refunded) = (status != LicenseStatus::Disabled, status == LicenseStatus::Refunded);
+        let time_disabled = (!enabled).then(|| {
             l.history.iter().rev().find(|h| h.kind == HistoryType::Blocked as i64).map_or(now, |h| h.timestamp * 1000)
         });
         let first_activation =
             l.history.iter().find(|h| h.kind == HistoryType::Activation as i64).map(|h| h.timestamp * 1000);
         let time_activated = first_activation.or((l.activations_used > 0).then_some(l.date_created * 1000));
-        let derived = match status {
-            4 | 5 => status,
-            _ if expires_at.is_some_and(|e| e <= now) => 3,
-            _ if l.activations_used > 0 => 2,
-            _ => 1,
-        };
+        // Blocked and refunded are stored; the other statuses follow from the facts, as for every license.
+        let derived =
+            license_status(StatusFacts { enabled, refunded, expires_at, times_activated: l.activations_used }, now);
         if derived != status {
             p.applied.warnings.push(format!(
-                "license #{}: status {status} does not follow from its expiration date and activations; licensd derives status {derived}",
-                l.id
+                "license #{}: status {} does not follow from its expiration date and activations; licensd derives status {}",
+                l.id,
+                l.status,
+                status_code(derived)
             ));
         }
         p.licenses.push(vec![
@@ -722,8 +726,8 @@ impl Importer {
             Value::from(template),
             Value::from(customer_id),
             Value::from(order),
-            Value::from(status != 4),
-            Value::from(status == 5),
+            Value::from(enabled),
+            Value::from(refunded),
             Value::from(license_type.as_str()),
             Value::from(max_activations(l.activations_total)),
             Value::from(l.activations_used),
