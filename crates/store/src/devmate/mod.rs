@@ -17,6 +17,7 @@ use licensd_core::time::now_ms;
 use serde_json::{Value, json};
 
 use crate::db::{Db, Dialect, Exec, Query, Row, query};
+use crate::enums::GetEnum as _;
 use crate::error::StoreError;
 use crate::events::{self, NewEvent};
 use crate::list::{MAX_FILTERS, MAX_PATTERN_CHARS, ParamError};
@@ -317,7 +318,7 @@ async fn licenses_from(
     let mut out = Vec::with_capacity(rows.len());
     let mut template_ids = Vec::new();
     for r in &rows {
-        let lt: String = r.get("license_type")?;
+        let license_type: LicenseType = r.get_enum("license_type")?;
         let template: Option<i64> = r.get("template_id")?;
         template_ids.extend(template);
         let facts = StatusFacts {
@@ -341,7 +342,7 @@ async fn licenses_from(
                 bundle_id: r.get("bundle_id")?,
                 use_offline_license: r.get("use_offline_license")?,
             }],
-            is_subscription: LicenseType::parse(&lt) == Some(LicenseType::Subscription),
+            is_subscription: license_type == LicenseType::Subscription,
             status: status_code(license_status(facts, now)),
             activations_total: activations_total(r.get("max_activations")?),
             activation_key: r.get::<Option<String>>("license_key")?.unwrap_or_default(),
