@@ -7,7 +7,7 @@ use std::sync::{LazyLock, Mutex};
 
 use licensd_core::client::{ClientDevice, ClientFeature, ClientLicense, Gate, Refusal, admit};
 use licensd_core::decide;
-use licensd_core::model::{LicenseInput, LicenseType, TemplateRef};
+use licensd_core::model::{LicenseInput, LicenseTerms, TemplateRef};
 use licensd_core::status::{StatusFacts, license_status};
 use licensd_core::time::{DAY_MS, format_date, now_ms};
 
@@ -55,11 +55,14 @@ fn client_scope() -> Scope {
     Scope { actor: "client".into(), token_id: None, products: None, role: licensd_core::model::Role::Admin }
 }
 
-const LICENSE_COLS: &str = "l.id, l.license_key, l.enabled, l.refunded, l.license_type, l.max_activations, l.times_activated, \
-     l.expires_at, l.maintenance_until, l.is_trial, l.is_floating_cloud, l.floating_users, l.floating_timeout, \
-     l.max_transfers, l.transfer_count, l.can_borrow, l.max_borrow_time, l.max_consumptions, l.total_consumptions, \
-     l.allow_overages, l.max_overages, l.license_file_ttl_days, l.metadata, l.time_activated, p.short_code, \
-     (SELECT COUNT(*) FROM license_features lf WHERE lf.license_id = l.id) AS n_features";
+/// The license columns the client API reads: its terms (`store::terms`), its counters, its product.
+static LICENSE_COLS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "l.id, l.license_key, l.refunded, l.times_activated, l.transfer_count, l.total_consumptions, l.time_activated, \
+         p.short_code, (SELECT COUNT(*) FROM license_features lf WHERE lf.license_id = l.id) AS n_features, {}",
+        crate::terms::select_list("l")
+    )
+});
 
 const DEVICE_COLS: &str = concat!(
     "d.id, d.hardware_id, d.hostname, d.os, d.app_version, d.time_activated, ",
@@ -73,30 +76,14 @@ const DEVICE_LAST_CHECK: &str = device_last_check!();
 struct Lic {
     id: i64,
     license_key: String,
-    enabled: bool,
     refunded: bool,
-    license_type: LicenseType,
-    max_activations: Option<i64>,
     times_activated: i64,
-    expires_at: Option<i64>,
-    maintenance_until: Option<i64>,
-    is_trial: bool,
-    floating: bool,
-    floating_users: i64,
-    floating_timeout: i64,
-    max_transfers: i64,
     transfer_count: i64,
-    can_borrow: bool,
-    max_borrow_time: i64,
-    max_consumptions: i64,
     total_consumptions: i64,
-    allow_overages: bool,
-    max_overages: i64,
-    ttl_days: i64,
-    metadata: serde_json::Value,
     product: String,
     /// How many feature entitlements the license has (their rows are read only when there are some).
     n_features: i64,
+    terms: LicenseTerms,
 }
 
 impl Lic {
@@ -104,29 +91,13 @@ impl Lic {
         Ok(Lic {
             id: r.get("id")?,
             license_key: r.get::<Option<String>>("license_key")?.unwrap_or_default(),
-            enabled: r.get("enabled")?,
             refunded: r.get("refunded")?,
-            license_type: r.get_enum("license_type")?,
-            max_activations: r.get("max_activations")?,
             times_activated: r.get("times_activated")?,
-            expires_at: r.get("expires_at")?,
-            maintenance_until: r.get("maintenance_until")?,
-            is_trial: r.get("is_trial")?,
-            floating: r.get("is_floating_cloud")?,
-            floating_users: r.get("floating_users")?,
-            floating_timeout: r.get("floating_timeout")?,
-            max_transfers: r.get("max_transfers")?,
             transfer_count: r.get("transfer_count")?,
-            can_borrow: r.get("can_borrow")?,
-            max_borrow_time: r.get("max_borrow_time")?,
-            max_consumptions: r.get("max_consumptions")?,
             total_consumptions: r.get("total_consumptions")?,
-            allow_overages: r.get("allow_overages")?,
-            max_overages: r.get("max_overages")?,
-            ttl_days: r.get("license_file_ttl_days")?,
-            metadata: r.json("metadata")?,
             product: r.get("short_code")?,
             n_features: r.get("n_features")?,
+            terms: crate::terms::read(r)?,
         })
     }
 
@@ -134,15 +105,15 @@ impl Lic {
         let gate = Gate {
             product: &self.product,
             requested_product: product,
-            enabled: self.enabled,
+            enabled: self.terms.enabled,
             refunded: self.refunded,
-            expires_at: self.expires_at,
+            expires_at: self.terms.expires_at,
         };
         admit(gate, now).map_err(StoreError::Refused)
     }
 
     fn lease_ms(&self) -> i64 {
-        self.floating_timeout * 60_000
+        self.terms.floating_timeout * 60_000
     }
 }
 
@@ -199,44 +170,44 @@ async fn outcome(
     now: i64,
 ) -> Result<Outcome, StoreError> {
     let facts = StatusFacts {
-        enabled: l.enabled,
+        enabled: l.terms.enabled,
         refunded: l.refunded,
-        expires_at: l.expires_at,
+        expires_at: l.terms.expires_at,
         times_activated: l.times_activated,
     };
     let license = ClientLicense {
         license_key: l.license_key.clone(),
         product: l.product.clone(),
         status: license_status(facts, now),
-        enabled: l.enabled,
-        license_type: l.license_type,
-        is_trial: l.is_trial,
-        validity_period: l.expires_at.map(format_date),
-        expires_at: l.expires_at.map(secs),
-        maintenance_period: l.maintenance_until.map(format_date),
-        max_activations: l.max_activations,
+        enabled: l.terms.enabled,
+        license_type: l.terms.license_type,
+        is_trial: l.terms.is_trial,
+        validity_period: l.terms.expires_at.map(format_date),
+        expires_at: l.terms.expires_at.map(secs),
+        maintenance_period: l.terms.maintenance_until.map(format_date),
+        max_activations: l.terms.max_activations,
         times_activated: l.times_activated,
-        is_floating_cloud: l.floating,
-        floating_users: l.floating_users,
-        floating_timeout: l.floating_timeout,
-        can_borrow: l.can_borrow,
-        max_borrow_time: l.max_borrow_time,
-        max_transfers: l.max_transfers,
+        is_floating_cloud: l.terms.is_floating_cloud,
+        floating_users: l.terms.floating_users,
+        floating_timeout: l.terms.floating_timeout,
+        can_borrow: l.terms.can_borrow,
+        max_borrow_time: l.terms.max_borrow_time,
+        max_transfers: l.terms.max_transfers,
         transfer_count: l.transfer_count,
-        max_consumptions: l.max_consumptions,
+        max_consumptions: l.terms.max_consumptions,
         total_consumptions: l.total_consumptions,
-        allow_overages: l.allow_overages,
-        max_overages: l.max_overages,
+        allow_overages: l.terms.allow_overages,
+        max_overages: l.terms.max_overages,
         features: if l.n_features > 0 { features(e, l.id).await? } else { Vec::new() },
-        metadata: l.metadata.clone(),
+        metadata: l.terms.metadata.clone(),
     };
     Ok(Outcome {
         license,
         device,
         created,
         license_id: l.id,
-        expires_at: l.expires_at,
-        license_file_ttl_days: l.ttl_days,
+        expires_at: l.terms.expires_at,
+        license_file_ttl_days: l.terms.license_file_ttl_days,
         file_until: None,
         file_issued: None,
     })
@@ -286,10 +257,11 @@ async fn by_key(
 async fn lock_with_device(tx: &mut Tx, key: &str, hw: &str) -> Result<(Lic, Option<ClientDevice>), StoreError> {
     static SELECT: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "SELECT {LICENSE_COLS}, d.id AS device_id, d.hardware_id, d.hostname, d.os, d.app_version, \
+            "SELECT {cols}, d.id AS device_id, d.hardware_id, d.hostname, d.os, d.app_version, \
              d.time_activated AS device_time_activated, {DEVICE_LAST_CHECK} AS last_check, \
              d.lease_expires_at, d.borrowed_until FROM licenses l JOIN products p ON p.id = l.product_id \
-             LEFT JOIN devices d ON d.license_id = l.id AND d.hardware_id = ? AND d.deactivated_at IS NULL WHERE"
+             LEFT JOIN devices d ON d.license_id = l.id AND d.hardware_id = ? AND d.deactivated_at IS NULL WHERE",
+            cols = LICENSE_COLS.as_str()
         )
     });
     let Some(r) = by_key(tx, &SELECT, &[hw], key, true).await? else { return refuse(Refusal::NotFound) };
@@ -314,8 +286,12 @@ fn joined_device(r: &Row) -> Result<Option<ClientDevice>, StoreError> {
 
 /// Reads and locks the license with this key for the rest of the transaction.
 async fn lock(tx: &mut Tx, key: &str) -> Result<Lic, StoreError> {
-    static SELECT: LazyLock<String> =
-        LazyLock::new(|| format!("SELECT {LICENSE_COLS} FROM licenses l JOIN products p ON p.id = l.product_id WHERE"));
+    static SELECT: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {cols} FROM licenses l JOIN products p ON p.id = l.product_id WHERE",
+            cols = LICENSE_COLS.as_str()
+        )
+    });
     match by_key(tx, &SELECT, &[], key, true).await? {
         Some(r) => Lic::from_row(&r),
         None => refuse(Refusal::NotFound),
@@ -326,7 +302,8 @@ async fn reload(tx: &mut Tx, id: i64) -> Result<Lic, StoreError> {
     let r = tx
         .fetch_one(
             query(format!(
-                "SELECT {LICENSE_COLS} FROM licenses l JOIN products p ON p.id = l.product_id WHERE l.id = ?"
+                "SELECT {cols} FROM licenses l JOIN products p ON p.id = l.product_id WHERE l.id = ?",
+                cols = LICENSE_COLS.as_str()
             ))
             .bind(id),
         )
@@ -494,7 +471,7 @@ async fn activate_locked(
     req: &ClientReq,
     now: i64,
 ) -> Result<(ClientDevice, bool), StoreError> {
-    if l.floating {
+    if l.terms.is_floating_cloud {
         let mut existing = existing;
         if reap_lapsed(tx, l, now).await? {
             *l = reload(tx, l.id).await?;
@@ -502,7 +479,7 @@ async fn activate_locked(
         }
         let lease = now + l.lease_ms();
         let others = live_seats(tx, l.id, existing.as_ref().map(|d| d.id), now).await?;
-        decide::seat(l.floating_users, others).map_err(StoreError::Refused)?;
+        decide::seat(l.terms.floating_users, others).map_err(StoreError::Refused)?;
         return match existing {
             Some(mut d) => {
                 touch_device(tx, &mut d, req, Some(lease), now).await?;
@@ -515,7 +492,7 @@ async fn activate_locked(
         touch_device(tx, &mut d, req, None, now).await?;
         return Ok((d, false));
     }
-    decide::activation_slot(l.max_activations, l.times_activated).map_err(StoreError::Refused)?;
+    decide::activation_slot(l.terms.max_activations, l.times_activated).map_err(StoreError::Refused)?;
     Ok((insert_device(tx, l, req, None, now).await?, true))
 }
 
@@ -595,9 +572,10 @@ pub async fn check(db: &Db, req: &ClientReq) -> Result<CheckResult, StoreError> 
     let now = now_ms();
     static SELECT: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "SELECT {LICENSE_COLS}, d.id AS device_id, d.hardware_id, d.hostname, d.os, d.app_version, d.time_activated AS device_time_activated, \
+            "SELECT {cols}, d.id AS device_id, d.hardware_id, d.hostname, d.os, d.app_version, d.time_activated AS device_time_activated, \
              NULL AS last_check, d.lease_expires_at, d.borrowed_until FROM licenses l JOIN products p ON p.id = l.product_id \
-             LEFT JOIN devices d ON d.license_id = l.id AND d.hardware_id = ? AND d.deactivated_at IS NULL WHERE"
+             LEFT JOIN devices d ON d.license_id = l.id AND d.hardware_id = ? AND d.deactivated_at IS NULL WHERE",
+            cols = LICENSE_COLS.as_str()
         )
     });
     // Index lookups only: the point-read path (no hand-off to a database thread on SQLite).
@@ -615,7 +593,7 @@ pub async fn check(db: &Db, req: &ClientReq) -> Result<CheckResult, StoreError> 
         };
         return Ok(CheckResult { refusal: Some(r), outcome: out, checked_device: None });
     }
-    if l.floating {
+    if l.terms.is_floating_cloud {
         return check_floating(db, req, now).await;
     }
     match device_id {
@@ -698,8 +676,8 @@ pub async fn deactivate(db: &Db, req: &ClientReq) -> Result<Outcome, StoreError>
         tx.fetch_one(query("SELECT file_expires_at, borrowed_until FROM devices WHERE id = ?").bind(d.id)).await?;
     let held_until = held.get::<Option<i64>>("file_expires_at")?.max(held.get::<Option<i64>>("borrowed_until")?);
     let facts = decide::Deactivation {
-        floating: l.floating,
-        max_transfers: l.max_transfers,
+        floating: l.terms.is_floating_cloud,
+        max_transfers: l.terms.max_transfers,
         transfer_count: l.transfer_count,
         held_until,
     };
@@ -786,10 +764,10 @@ pub async fn consume(
         None => {
             decide::consume(
                 decide::Counter {
-                    max: l.max_consumptions,
+                    max: l.terms.max_consumptions,
                     total: l.total_consumptions,
-                    allow_overages: l.allow_overages,
-                    max_overages: l.max_overages,
+                    allow_overages: l.terms.allow_overages,
+                    max_overages: l.terms.max_overages,
                 },
                 n,
             )
@@ -830,10 +808,12 @@ pub async fn borrow(db: &Db, req: &ClientReq, hours: i64) -> Result<Outcome, Sto
     let mut tx = db.begin().await?;
     let (mut l, existing) = lock_with_device(&mut tx, &req.license_key, &req.hardware_id).await?;
     l.admit(&req.product, now)?;
-    decide::borrow(l.floating, l.can_borrow, hours, l.max_borrow_time).map_err(|e| match e {
-        decide::BorrowRefused::Refusal(r) => StoreError::Refused(r),
-        decide::BorrowRefused::Invalid(e) => StoreError::Domain(e),
-    })?;
+    decide::borrow(l.terms.is_floating_cloud, l.terms.can_borrow, hours, l.terms.max_borrow_time).map_err(
+        |e| match e {
+            decide::BorrowRefused::Refusal(r) => StoreError::Refused(r),
+            decide::BorrowRefused::Invalid(e) => StoreError::Domain(e),
+        },
+    )?;
     let (mut device, _) = activate_locked(&mut tx, &mut l, existing, req, now).await?;
     let until = now + hours * 3_600_000;
     let lease = until.max(now + l.lease_ms());

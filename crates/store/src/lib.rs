@@ -38,6 +38,7 @@ pub mod scope;
 pub mod seed;
 pub mod sql;
 pub mod templates;
+mod terms;
 pub mod tokens;
 pub mod writer;
 

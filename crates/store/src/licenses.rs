@@ -1,17 +1,20 @@
 //! Licenses: issue, read, change, and the vendor's actions (disable, enable, refund, reset).
 
+use std::sync::LazyLock;
+
 use licensd_core::model::{
     License, LicenseFeature, LicenseInput, LicenseTerms, ProductRef, ProductSummary, TemplateRef,
 };
 use licensd_core::status::{StatusFacts, license_status};
 use licensd_core::time::{Day, Timestamp, now_ms};
 
-use crate::db::{Db, Exec, Query, Row, Tx, query};
+use crate::db::{Db, Exec, Row, Tx, query};
 use crate::enums::GetEnum as _;
 use crate::error::StoreError;
 use crate::events::{self, NewEvent};
 use crate::list::{Field, Kind, ListParams, Search, SearchScope, Spec};
 use crate::scope::{Scope, push_in_list};
+use crate::terms;
 
 const COLS: &str = concat!(
     "l.*, ",
@@ -441,21 +444,22 @@ pub async fn create_in(
         Some(k) => k.clone(),
         None => template.as_ref().map(|t| t.key_format()).unwrap_or_default().generate(),
     };
-    let q = bind_terms(
-        query(
-            "INSERT INTO licenses (license_key, product_id, template_id, customer_id, order_id, bundle_license_id, enabled, license_type, \
-             max_activations, expires_at, maintenance_until, is_trial, trial_days, is_floating_cloud, floating_users, \
-             floating_timeout, max_transfers, prevent_vm, can_borrow, max_borrow_time, max_consumptions, allow_overages, \
-             max_overages, is_air_gapped, license_file_ttl_days, note, metadata, is_hardware_key_auth, subscription_id, \
-             time_disabled, created_by, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    static INSERT: LazyLock<String> = LazyLock::new(|| {
+        let placeholders = vec!["?"; 10 + terms::COLUMNS.len()].join(", ");
+        format!(
+            "INSERT INTO licenses (license_key, product_id, template_id, customer_id, order_id, bundle_license_id, {}, \
+             time_disabled, created_by, created_at, updated_at) VALUES ({placeholders})",
+            terms::select_list("")
         )
-        .bind(key)
-        .bind(product.id)
-        .bind(template.as_ref().map(|t| t.id))
-        .bind(customer_id)
-        .bind(order_id)
-        .bind(bundle),
+    });
+    let q = terms::bind(
+        query(INSERT.as_str())
+            .bind(key)
+            .bind(product.id)
+            .bind(template.as_ref().map(|t| t.id))
+            .bind(customer_id)
+            .bind(order_id)
+            .bind(bundle),
         &terms,
     )
     .bind(if terms.enabled { None } else { Some(now) })
@@ -493,32 +497,6 @@ pub async fn create_in(
     Ok(id)
 }
 
-fn bind_terms(q: Query, t: &LicenseTerms) -> Query {
-    q.bind(t.enabled)
-        .bind(t.license_type.as_str())
-        .bind(t.max_activations)
-        .bind(t.expires_at)
-        .bind(t.maintenance_until)
-        .bind(t.is_trial)
-        .bind(t.trial_days)
-        .bind(t.is_floating_cloud)
-        .bind(t.floating_users)
-        .bind(t.floating_timeout)
-        .bind(t.max_transfers)
-        .bind(t.prevent_vm)
-        .bind(t.can_borrow)
-        .bind(t.max_borrow_time)
-        .bind(t.max_consumptions)
-        .bind(t.allow_overages)
-        .bind(t.max_overages)
-        .bind(t.is_air_gapped)
-        .bind(t.license_file_ttl_days)
-        .bind(t.note.as_deref())
-        .bind(t.metadata.to_string())
-        .bind(t.is_hardware_key_auth)
-        .bind(t.subscription_id.as_deref())
-}
-
 /// Checks that a bundle license exists and is visible.
 async fn require_bundle(tx: &mut Tx, scope: &Scope, id: i64) -> Result<(), StoreError> {
     let mut q = query("SELECT l.id FROM licenses l WHERE l.id = ?").bind(id);
@@ -549,34 +527,6 @@ pub async fn create_all(db: &Db, scope: &Scope, inputs: &[LicenseInput]) -> Resu
     Ok(out)
 }
 
-fn terms_of(l: &License) -> LicenseTerms {
-    LicenseTerms {
-        enabled: l.enabled,
-        license_type: l.license_type,
-        max_activations: l.max_activations,
-        expires_at: l.validity_period.map(|d| d.0),
-        maintenance_until: l.maintenance_period.map(|d| d.0),
-        is_trial: l.is_trial,
-        trial_days: l.trial_days,
-        is_floating_cloud: l.is_floating_cloud,
-        floating_users: l.floating_users,
-        floating_timeout: l.floating_timeout,
-        max_transfers: l.max_transfers,
-        prevent_vm: l.prevent_vm,
-        can_borrow: l.can_borrow,
-        max_borrow_time: l.max_borrow_time,
-        max_consumptions: l.max_consumptions,
-        allow_overages: l.allow_overages,
-        max_overages: l.max_overages,
-        is_air_gapped: l.is_air_gapped,
-        is_hardware_key_auth: l.is_hardware_key_auth,
-        subscription_id: l.subscription_id.clone(),
-        license_file_ttl_days: l.license_file_ttl_days,
-        note: l.note.clone(),
-        metadata: l.metadata.clone(),
-    }
-}
-
 /// Locks a license row for the rest of the transaction (PostgreSQL; SQLite holds the write lock already)
 /// and checks the scope.
 async fn lock(tx: &mut Tx, scope: &Scope, id: i64) -> Result<(), StoreError> {
@@ -599,7 +549,9 @@ pub async fn update(db: &Db, scope: &Scope, id: i64, i: &LicenseInput) -> Result
     let mut tx = db.begin().await?;
     lock(&mut tx, scope, id).await?;
     let before = get(&mut tx, scope, id).await?;
-    let mut terms = terms_of(&before);
+    let row =
+        tx.fetch_one(query(format!("SELECT {} FROM licenses WHERE id = ?", terms::select_list(""))).bind(id)).await?;
+    let mut terms = terms::read(&row)?;
     terms.apply(i)?;
     let mut customer_id = before.customer.as_ref().map(|c| c.id);
     if let Some(c) = &i.customer {
@@ -632,23 +584,21 @@ pub async fn update(db: &Db, scope: &Scope, id: i64, i: &LicenseInput) -> Result
         _ => None,
     };
     let key = i.license_key.clone().or(before.license_key.clone());
-    let q = bind_terms(
-        query(
-            "UPDATE licenses SET enabled = ?, license_type = ?, max_activations = ?, expires_at = ?, maintenance_until = ?, \
-             is_trial = ?, trial_days = ?, is_floating_cloud = ?, floating_users = ?, floating_timeout = ?, max_transfers = ?, \
-             prevent_vm = ?, can_borrow = ?, max_borrow_time = ?, max_consumptions = ?, allow_overages = ?, max_overages = ?, \
-             is_air_gapped = ?, license_file_ttl_days = ?, note = ?, metadata = ?, is_hardware_key_auth = ?, subscription_id = ?, \
-             time_disabled = ?, license_key = ?, customer_id = ?, order_id = ?, bundle_license_id = ?, updated_at = ? WHERE id = ?",
-        ),
-        &terms,
-    )
-    .bind(time_disabled)
-    .bind(key)
-    .bind(customer_id)
-    .bind(order_id)
-    .bind(bundle)
-    .bind(now)
-    .bind(id);
+    static UPDATE: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "UPDATE licenses SET {}, time_disabled = ?, license_key = ?, customer_id = ?, order_id = ?, \
+             bundle_license_id = ?, updated_at = ? WHERE id = ?",
+            terms::assignments()
+        )
+    });
+    let q = terms::bind(query(UPDATE.as_str()), &terms)
+        .bind(time_disabled)
+        .bind(key)
+        .bind(customer_id)
+        .bind(order_id)
+        .bind(bundle)
+        .bind(now)
+        .bind(id);
     tx.execute(q).await?;
     let after = get(&mut tx, scope, id).await?;
     events::record(&mut tx, scope, NewEvent::updated("license", id, Some(id), &strip(&before), &strip(&after))).await?;
