@@ -293,6 +293,78 @@ fn path_id(raw: &str) -> Result<i64, String> {
     }
 }
 
+/// DevMate's page size when a list is sent no `limit`.
+const DEFAULT_LIMIT: i64 = 10;
+
+/// The query of a `/v2` list (`GET /v2/customers`), read as DevMate did: `limit` (default 10, at most
+/// [`store::MAX_LIMIT`]), `offset`, `with=licenses`, and `filter[NAME]=value` pairs (several combine), compiled
+/// by the store (`store::parse_filters`). Anything else, a value out of range, a NUL or bytes that are not UTF-8
+/// is a `400` naming the parameter, in DevMate's shape; `/api/v1`'s lists read theirs with
+/// [`crate::extract::RawParams`].
+pub struct V2ListParams {
+    pub limit: i64,
+    pub offset: i64,
+    pub with_licenses: bool,
+    pub filters: Vec<store::Filter>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for V2ListParams {
+    type Rejection = V2Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> V2Result<Self> {
+        let mut q = V2ListParams { limit: DEFAULT_LIMIT, offset: 0, with_licenses: false, filters: Vec::new() };
+        let mut filters = Vec::new();
+        let pairs = crate::extract::form_pairs(parts.uri.query().unwrap_or_default().as_bytes()).map_err(|e| {
+            V2Error::parameter(&e.param, format!("Wrong \"{}\" parameter given. It is not valid UTF-8.", e.param))
+        })?;
+        for (k, v) in pairs {
+            if k.contains('\0') || v.contains('\0') {
+                return Err(V2Error::parameter(&k, format!("Wrong \"{k}\" parameter given. {NO_NUL}")));
+            }
+            match k.as_str() {
+                "limit" => {
+                    q.limit =
+                        v.trim().parse().ok().filter(|n| (1..=store::MAX_LIMIT).contains(n)).ok_or_else(|| {
+                            V2Error::parameter(
+                                "limit",
+                                format!(
+                                    "Wrong \"limit\" parameter given. It must be an integer from 1 to {}.",
+                                    store::MAX_LIMIT
+                                ),
+                            )
+                        })?;
+                }
+                "offset" => {
+                    q.offset = v.trim().parse().ok().filter(|n: &i64| *n >= 0).ok_or_else(|| {
+                        V2Error::parameter("offset", "Wrong \"offset\" parameter given. It must be an integer from 0.")
+                    })?;
+                }
+                "with" => match v.as_str() {
+                    "licenses" => q.with_licenses = true,
+                    "" => {}
+                    other => {
+                        return Err(V2Error::parameter(
+                            "with",
+                            format!("Wrong \"with\" parameter given. {other:?} is not \"licenses\"."),
+                        ));
+                    }
+                },
+                key => match key.strip_prefix("filter[").and_then(|r| r.strip_suffix(']')) {
+                    Some(name) => filters.push((name.to_string(), v)),
+                    None => {
+                        return Err(V2Error::parameter(
+                            key,
+                            format!("Unknown parameter {key:?}. Parameters: filter[NAME], limit, offset, with."),
+                        ));
+                    }
+                },
+            }
+        }
+        q.filters = store::parse_filters(&filters).map_err(|e| V2Error::parameter(&e.param, e.message))?;
+        Ok(q)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bodies (for the OpenAPI document; the handlers read bodies field by field to answer as DevMate did)
 
@@ -401,71 +473,15 @@ pub struct ListParamsDoc {
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
-const DEFAULT_LIMIT: i64 = 10;
-
 /// Customers, filtered (`filter[NAME]=value`, several combine), paged (`limit`, default 10; `offset`), with
 /// `meta.total` counting every match; `with=licenses` adds each customer's licenses.
 #[utoipa::path(get, path = "/v2/customers", tag = "devmate", operation_id = "devmate_list_customers", params(ListParamsDoc),
     responses((status = 200, description = "OK", body = CustomerList), V2Common,
               (status = 400, description = "A parameter is unknown, malformed or over a bound, or holds a NUL or invalid UTF-8", body = DevmateErrorBody)),
     security(("devmate_token" = [])))]
-pub async fn list_customers(
-    State(s): State<AppState>,
-    auth: V2Auth,
-    axum::extract::RawQuery(q): axum::extract::RawQuery,
-) -> V2Result<Json<CustomerList>> {
-    let mut limit = DEFAULT_LIMIT;
-    let mut offset = 0;
-    let mut with_licenses = false;
-    let mut filters = Vec::new();
-    let pairs = crate::extract::form_pairs(q.unwrap_or_default().as_bytes()).map_err(|e| {
-        V2Error::parameter(&e.param, format!("Wrong \"{}\" parameter given. It is not valid UTF-8.", e.param))
-    })?;
-    for (k, v) in pairs {
-        if k.contains('\0') || v.contains('\0') {
-            return Err(V2Error::parameter(&k, format!("Wrong \"{k}\" parameter given. {NO_NUL}")));
-        }
-        match k.as_str() {
-            "limit" => {
-                limit = v.trim().parse().ok().filter(|n| (1..=store::MAX_LIMIT).contains(n)).ok_or_else(|| {
-                    V2Error::parameter(
-                        "limit",
-                        format!(
-                            "Wrong \"limit\" parameter given. It must be an integer from 1 to {}.",
-                            store::MAX_LIMIT
-                        ),
-                    )
-                })?;
-            }
-            "offset" => {
-                offset = v.trim().parse().ok().filter(|n: &i64| *n >= 0).ok_or_else(|| {
-                    V2Error::parameter("offset", "Wrong \"offset\" parameter given. It must be an integer from 0.")
-                })?;
-            }
-            "with" => match v.as_str() {
-                "licenses" => with_licenses = true,
-                "" => {}
-                other => {
-                    return Err(V2Error::parameter(
-                        "with",
-                        format!("Wrong \"with\" parameter given. {other:?} is not \"licenses\"."),
-                    ));
-                }
-            },
-            key => match key.strip_prefix("filter[").and_then(|r| r.strip_suffix(']')) {
-                Some(name) => filters.push((name.to_string(), v)),
-                None => {
-                    return Err(V2Error::parameter(
-                        key,
-                        format!("Unknown parameter {key:?}. Parameters: filter[NAME], limit, offset, with."),
-                    ));
-                }
-            },
-        }
-    }
-    let filters = store::parse_filters(&filters).map_err(|e| V2Error::parameter(&e.param, e.message))?;
-    let (total, data) =
-        store::list_customers(&s.db, &auth.permit(&[Action::Read])?, &filters, limit, offset, with_licenses).await?;
+pub async fn list_customers(State(s): State<AppState>, auth: V2Auth, q: V2ListParams) -> V2Result<Json<CustomerList>> {
+    let scope = auth.permit(&[Action::Read])?;
+    let (total, data) = store::list_customers(&s.db, &scope, &q.filters, q.limit, q.offset, q.with_licenses).await?;
     Ok(Json(CustomerList { data, meta: ListMeta { total } }))
 }
 
