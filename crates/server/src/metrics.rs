@@ -127,6 +127,11 @@ pub mod codes {
 #[derive(Clone, Copy, Debug)]
 pub struct ErrorCode(pub &'static str);
 
+/// Marks an answer of the client API (put on every one by [`crate::client_api::sign`]): [`track`] counts
+/// those that are errors by route and code, whatever path they answered.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientApiAnswer;
+
 /// The kind of a database failure, for `licensd_db_errors_total`: `unavailable` (cannot be reached, or no
 /// connection came free in time: `503`), `busy` (SQLite's lock held too long: `503`), `error` (any other
 /// database failure: `500`). `None` for what is not a database failure (a refusal, a conflict, bad input).
@@ -436,7 +441,6 @@ impl Who {
 pub async fn track(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
     let method = method_label(req.method());
-    let client = crate::client_api::is_client_path(req.uri().path());
     let start = Instant::now();
     // The access log's address and who, only when the access log is on (benchmarks and quiet setups run at
     // `warn`): the slot is an allocation per request on every path, the hottest included.
@@ -471,7 +475,7 @@ pub async fn track(State(state): State<AppState>, mut req: Request, next: Next) 
             m.db_errors.get_or_create(&KindLabels { kind }).inc_by(u64::from(n));
         }
     }
-    if client && !res.status().is_success() {
+    if res.extensions().get::<ClientApiAnswer>().is_some() && !res.status().is_success() {
         let code = res.extensions().get::<ErrorCode>().map_or(codes::OTHER, |c| c.0);
         m.refusals.get_or_create(&RefusalLabels { route: route.clone(), code }).inc();
     }
