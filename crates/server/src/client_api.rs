@@ -563,7 +563,7 @@ pub async fn sign(State(s): State<AppState>, req: Request, next: Next) -> Respon
     let (mut parts, body) = res.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         let mut res = ApiError::internal().into_response();
-        res.extensions_mut().insert(crate::metrics::ClientApiAnswer);
+        res.extensions_mut().insert(crate::metrics::ClientApiError);
         return res;
     };
     let json = parts.headers.get(header::CONTENT_TYPE).is_some_and(|ct| ct.as_bytes().starts_with(b"application/json"));
@@ -581,7 +581,9 @@ pub async fn sign(State(s): State<AppState>, req: Request, next: Next) -> Respon
         parts.headers.insert(SIGNATURE_HEADER, sig);
         parts.headers.insert(KEY_ID_HEADER, kid);
     }
-    parts.extensions.insert(crate::metrics::ClientApiAnswer);
+    if !parts.status.is_success() {
+        parts.extensions.insert(crate::metrics::ClientApiError);
+    }
     Response::from_parts(parts, Body::from(bytes))
 }
 

@@ -127,10 +127,10 @@ pub mod codes {
 #[derive(Clone, Copy, Debug)]
 pub struct ErrorCode(pub &'static str);
 
-/// Marks an answer of the client API (put on every one by [`crate::client_api::sign`]): [`track`] counts
-/// those that are errors by route and code, whatever path they answered.
+/// Marks an error answer of the client API (put on each by [`crate::client_api::sign`], not on successes,
+/// which need no allocation for it): [`track`] counts them by route and code, whatever path they answered.
 #[derive(Clone, Copy, Debug)]
-pub struct ClientApiAnswer;
+pub struct ClientApiError;
 
 /// The kind of a database failure, for `licensd_db_errors_total`: `unavailable` (cannot be reached, or no
 /// connection came free in time: `503`), `busy` (SQLite's lock held too long: `503`), `error` (any other
@@ -475,7 +475,7 @@ pub async fn track(State(state): State<AppState>, mut req: Request, next: Next) 
             m.db_errors.get_or_create(&KindLabels { kind }).inc_by(u64::from(n));
         }
     }
-    if res.extensions().get::<ClientApiAnswer>().is_some() && !res.status().is_success() {
+    if res.extensions().get::<ClientApiError>().is_some() {
         let code = res.extensions().get::<ErrorCode>().map_or(codes::OTHER, |c| c.0);
         m.refusals.get_or_create(&RefusalLabels { route: route.clone(), code }).inc();
     }
