@@ -1,5 +1,6 @@
 //! The client API, `/api/v1/client/…`: what applications call with a license key (docs/client-api.md).
-//! Every response, refusals included, is signed over its exact body bytes.
+//! Every response, refusals included, is signed over its exact body bytes. The handlers' paths are relative to
+//! [`PREFIX`], which [`surface`] is nested under.
 
 use std::sync::Arc;
 
@@ -223,7 +224,7 @@ fn created_or_ok(o: &Outcome) -> StatusCode {
 }
 
 /// Activates the license on this device (or checks out a floating seat).
-#[utoipa::path(post, path = "/api/v1/client/activate", tag = "client", operation_id = "client_activate", request_body = LicenseRequest,
+#[utoipa::path(post, path = "/activate", tag = "client", operation_id = "client_activate", request_body = LicenseRequest,
     responses((status = 201, description = "Activated"), (status = 200, description = "Already active on this device"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key", body = ErrorBody), (status = 409, description = "No activation slot or floating seat is left", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn activate(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
     let (req, nonce) = body.split()?;
@@ -238,7 +239,7 @@ pub async fn activate(State(s): State<AppState>, JsonBody(body): JsonBody<Licens
 }
 
 /// Validates the license on this device; always `200` with `valid` and a `code`.
-#[utoipa::path(post, path = "/api/v1/client/check", tag = "client", operation_id = "client_check", request_body = LicenseRequest,
+#[utoipa::path(post, path = "/check", tag = "client", operation_id = "client_check", request_body = LicenseRequest,
     responses((status = 200, description = "The verdict: valid, code, detail, license, device"), crate::api::BodyErrors, (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn check(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
     let (req, nonce) = body.split()?;
@@ -278,7 +279,7 @@ struct CheckBody<'a> {
 }
 
 /// Frees this device's activation (floating: releases its seat).
-#[utoipa::path(post, path = "/api/v1/client/deactivate", tag = "client", operation_id = "client_deactivate", request_body = LicenseRequest,
+#[utoipa::path(post, path = "/deactivate", tag = "client", operation_id = "client_deactivate", request_body = LicenseRequest,
     responses((status = 200, description = "Deactivated"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key", body = ErrorBody), (status = 404, description = "No license has this key, or it is not activated on this device", body = ErrorBody), (status = 409, description = "The transfer limit is reached, or a license file for this device is still valid (LICENSE_FILE_OUTSTANDING)", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn deactivate(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
     let (req, nonce) = body.split()?;
@@ -293,7 +294,7 @@ pub async fn deactivate(State(s): State<AppState>, JsonBody(body): JsonBody<Lice
 }
 
 /// Records consumption of the license or of one of its features.
-#[utoipa::path(post, path = "/api/v1/client/consumption", tag = "client", operation_id = "client_consumption", request_body = ConsumptionRequest,
+#[utoipa::path(post, path = "/consumption", tag = "client", operation_id = "client_consumption", request_body = ConsumptionRequest,
     responses((status = 200, description = "Consumed"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key, no such feature, or not activated on this device", body = ErrorBody), (status = 409, description = "The consumption limit is reached", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn consumption(State(s): State<AppState>, JsonBody(b): JsonBody<ConsumptionRequest>) -> ClientResult {
     let req = client_req(b.license_key, b.hardware_id, b.product, b.hostname, b.os, b.app_version, &b.nonce)?;
@@ -315,7 +316,7 @@ pub async fn consumption(State(s): State<AppState>, JsonBody(b): JsonBody<Consum
 }
 
 /// Takes a floating seat offline for up to `max_borrow_time` hours, with a license file for that time.
-#[utoipa::path(post, path = "/api/v1/client/borrow", tag = "client", operation_id = "client_borrow", request_body = BorrowRequest,
+#[utoipa::path(post, path = "/borrow", tag = "client", operation_id = "client_borrow", request_body = BorrowRequest,
     responses((status = 200, description = "Borrowed, with a license file until borrowed_until"), crate::api::BodyErrors, (status = 403, description = "Refused: borrowing is not allowed, another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key, or it is not activated on this device", body = ErrorBody), (status = 409, description = "No floating seat is left", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn borrow(State(s): State<AppState>, JsonBody(b): JsonBody<BorrowRequest>) -> ClientResult {
     let req = client_req(b.license_key, b.hardware_id, b.product, b.hostname, b.os, b.app_version, &b.nonce)?;
@@ -325,7 +326,7 @@ pub async fn borrow(State(s): State<AppState>, JsonBody(b): JsonBody<BorrowReque
 }
 
 /// Starts (or resumes) this device's trial of a product.
-#[utoipa::path(post, path = "/api/v1/client/trial", tag = "client", operation_id = "client_trial", request_body = TrialRequest,
+#[utoipa::path(post, path = "/trial", tag = "client", operation_id = "client_trial", request_body = TrialRequest,
     responses((status = 201, description = "Trial started"), (status = 200, description = "This device's existing trial"), crate::api::BodyErrors, (status = 404, description = "No such product, or it has no trial template", body = ErrorBody), (status = 409, description = "The trial could not be started; try again", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn trial(State(s): State<AppState>, JsonBody(b): JsonBody<TrialRequest>) -> ClientResult {
     let req = client_req("trial".into(), b.hardware_id, b.product.clone(), b.hostname, b.os, b.app_version, &b.nonce)?;
@@ -347,7 +348,7 @@ fn text(body: String) -> Response {
 }
 
 /// The signed offline license file for this active device.
-#[utoipa::path(post, path = "/api/v1/client/license-file", tag = "client", operation_id = "client_license_file", request_body = LicenseRequest,
+#[utoipa::path(post, path = "/license-file", tag = "client", operation_id = "client_license_file", request_body = LicenseRequest,
     responses((status = 200, content_type = "text/plain", description = "The license file"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key, or it is not activated on this device", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn license_file(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
     let (req, nonce) = body.split()?;
@@ -389,7 +390,7 @@ pub fn decode_request_code(code: &str, kind: &str) -> Result<ClientReq, ApiError
 }
 
 /// Turns an air-gapped machine's activation request code into its license file.
-#[utoipa::path(post, path = "/api/v1/client/offline-activate", tag = "client", operation_id = "client_offline_activate", request_body = OfflineRequest,
+#[utoipa::path(post, path = "/offline-activate", tag = "client", operation_id = "client_offline_activate", request_body = OfflineRequest,
     responses((status = 200, content_type = "text/plain", description = "The license file"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key", body = ErrorBody), (status = 409, description = "No activation slot or floating seat is left", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn offline_activate(State(s): State<AppState>, JsonBody(b): JsonBody<OfflineRequest>) -> ClientResult {
     let req = decode_request_code(&b.request, "activate")?;
@@ -404,7 +405,7 @@ pub async fn offline_activate(State(s): State<AppState>, JsonBody(b): JsonBody<O
 }
 
 /// Frees the slot an air-gapped machine held, from its deactivation request code.
-#[utoipa::path(post, path = "/api/v1/client/offline-deactivate", tag = "client", operation_id = "client_offline_deactivate", request_body = OfflineRequest,
+#[utoipa::path(post, path = "/offline-deactivate", tag = "client", operation_id = "client_offline_deactivate", request_body = OfflineRequest,
     responses((status = 200, description = "Deactivated"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key", body = ErrorBody), (status = 404, description = "No license has this key, or it is not activated on this device", body = ErrorBody), (status = 409, description = "The transfer limit is reached, or the machine's license file is still valid (LICENSE_FILE_OUTSTANDING)", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn offline_deactivate(State(s): State<AppState>, JsonBody(b): JsonBody<OfflineRequest>) -> ClientResult {
     let req = decode_request_code(&b.request, "deactivate")?;
@@ -426,7 +427,7 @@ pub struct KeyQuery {
 }
 
 /// The public key that verifies responses and license files.
-#[utoipa::path(get, path = "/api/v1/client/public-key", tag = "client", operation_id = "client_public_key", params(KeyQuery),
+#[utoipa::path(get, path = "/public-key", tag = "client", operation_id = "client_public_key", params(KeyQuery),
     responses((status = 200, description = "{alg, key_id, public_key}"), (status = 400, description = "key_id holds a NUL or invalid UTF-8, or is given twice", body = ErrorBody), (status = 404, description = "No key has this key_id", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn public_key(
     State(s): State<AppState>,
@@ -451,13 +452,8 @@ pub async fn public_key(
     Ok(axum::Json(json!({"alg": "ed25519", "key_id": key_id, "public_key": public_key})).into_response())
 }
 
-/// The path prefix of the client API: every answer under it is bound to its request and signed.
+/// The path the client API is nested under: every answer under it is bound to its request and signed.
 pub const PREFIX: &str = "/api/v1/client";
-
-/// Whether a path is the client API's ([`PREFIX`] or under it).
-pub fn is_client_path(path: &str) -> bool {
-    path == PREFIX || path.starts_with("/api/v1/client/")
-}
 
 /// What the signing middleware reads of a request body to bind the answer to it. Lenient on purpose: a
 /// body that is not a JSON object, or whose fields have the wrong types, binds by its hash alone.
@@ -544,14 +540,11 @@ fn bind(body: Bytes, status: StatusCode, probe: &Probe<'_>, request_sha256: Opti
     serde_json::to_vec(&v).map(Bytes::from).unwrap_or(body)
 }
 
-/// Middleware over the whole app: every answer under [`PREFIX`] (refusals, `400`s, unknown paths, `405`s,
-/// `413`s and `429`s included) is bound to its request ([`bind`]) and signed over its exact body bytes
-/// with the active key; the client API's rate limits and deadline ([`crate::limits::client`]) apply inside it.
-/// Other paths pass untouched.
+/// Middleware over the whole client API ([`surface`]): every answer under [`PREFIX`] (refusals, `400`s,
+/// unknown paths, `405`s, `413`s and `429`s included) is bound to its request ([`bind`]) and signed over its
+/// exact body bytes with the active key; the client API's rate limits and deadline ([`crate::limits::client`])
+/// apply inside it.
 pub async fn sign(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    if !is_client_path(req.uri().path()) {
-        return next.run(req).await;
-    }
     let (parts, body) = req.into_parts();
     let who = parts.extensions.get::<crate::metrics::Who>().cloned();
     let (res, probe_src, request_sha256) = match axum::body::to_bytes(body, crate::extract::MAX_BODY).await {
@@ -569,7 +562,9 @@ pub async fn sign(State(s): State<AppState>, req: Request, next: Next) -> Respon
     }
     let (mut parts, body) = res.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
-        return ApiError::internal().into_response();
+        let mut res = ApiError::internal().into_response();
+        res.extensions_mut().insert(crate::metrics::ClientApiError);
+        return res;
     };
     let json = parts.headers.get(header::CONTENT_TYPE).is_some_and(|ct| ct.as_bytes().starts_with(b"application/json"));
     let bytes = if json || !parts.status.is_success() {
@@ -586,9 +581,20 @@ pub async fn sign(State(s): State<AppState>, req: Request, next: Next) -> Respon
         parts.headers.insert(SIGNATURE_HEADER, sig);
         parts.headers.insert(KEY_ID_HEADER, kid);
     }
+    if !parts.status.is_success() {
+        parts.extensions.insert(crate::metrics::ClientApiError);
+    }
     Response::from_parts(parts, Body::from(bytes))
 }
 
+/// The client API as a surface: its routes and the error envelope's `404` and `405` for the paths and methods
+/// it does not have, every answer signed by [`sign`] (which applies the client API's rate limits and deadline).
+pub fn surface(state: &AppState) -> OpenApiRouter<AppState> {
+    crate::surface(router(), || async { ApiError::no_route() }, || async { ApiError::method_not_allowed() })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), sign))
+}
+
+/// The routes of the client API, relative to [`PREFIX`].
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(activate))

@@ -1,7 +1,8 @@
 //! The DevMate-compatible API, `/v2/…` (seeds 000 and 001, `shared/reference/devmate-v2.md`): what a
 //! former DevMate vendor's store and scripts call, answered from licensd's own records. Bodies are
 //! `{"data": …}` in and out, lists add `"meta": {"total": N}`, errors are `{"errors": [{"title", "detail"}]}`
-//! with DevMate's texts, times are UNIX seconds. The store does the mapping (`licensd_store::devmate`).
+//! with DevMate's texts, times are UNIX seconds. The store does the mapping (`licensd_store::devmate`). The
+//! handlers' paths are relative to [`PREFIX`], which [`surface`] is nested under.
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
@@ -293,6 +294,78 @@ fn path_id(raw: &str) -> Result<i64, String> {
     }
 }
 
+/// DevMate's page size when a list is sent no `limit`.
+const DEFAULT_LIMIT: i64 = 10;
+
+/// The query of a `/v2` list (`GET /v2/customers`), read as DevMate did: `limit` (default 10, at most
+/// [`store::MAX_LIMIT`]), `offset`, `with=licenses`, and `filter[NAME]=value` pairs (several combine), compiled
+/// by the store (`store::parse_filters`). Anything else, a value out of range, a NUL or bytes that are not UTF-8
+/// is a `400` naming the parameter, in DevMate's shape; `/api/v1`'s lists read theirs with
+/// [`crate::extract::RawParams`].
+pub struct V2ListParams {
+    pub limit: i64,
+    pub offset: i64,
+    pub with_licenses: bool,
+    pub filters: Vec<store::Filter>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for V2ListParams {
+    type Rejection = V2Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> V2Result<Self> {
+        let mut q = V2ListParams { limit: DEFAULT_LIMIT, offset: 0, with_licenses: false, filters: Vec::new() };
+        let mut filters = Vec::new();
+        let pairs = crate::extract::form_pairs(parts.uri.query().unwrap_or_default().as_bytes()).map_err(|e| {
+            V2Error::parameter(&e.param, format!("Wrong \"{}\" parameter given. It is not valid UTF-8.", e.param))
+        })?;
+        for (k, v) in pairs {
+            if k.contains('\0') || v.contains('\0') {
+                return Err(V2Error::parameter(&k, format!("Wrong \"{k}\" parameter given. {NO_NUL}")));
+            }
+            match k.as_str() {
+                "limit" => {
+                    q.limit =
+                        v.trim().parse().ok().filter(|n| (1..=store::MAX_LIMIT).contains(n)).ok_or_else(|| {
+                            V2Error::parameter(
+                                "limit",
+                                format!(
+                                    "Wrong \"limit\" parameter given. It must be an integer from 1 to {}.",
+                                    store::MAX_LIMIT
+                                ),
+                            )
+                        })?;
+                }
+                "offset" => {
+                    q.offset = v.trim().parse().ok().filter(|n: &i64| *n >= 0).ok_or_else(|| {
+                        V2Error::parameter("offset", "Wrong \"offset\" parameter given. It must be an integer from 0.")
+                    })?;
+                }
+                "with" => match v.as_str() {
+                    "licenses" => q.with_licenses = true,
+                    "" => {}
+                    other => {
+                        return Err(V2Error::parameter(
+                            "with",
+                            format!("Wrong \"with\" parameter given. {other:?} is not \"licenses\"."),
+                        ));
+                    }
+                },
+                key => match key.strip_prefix("filter[").and_then(|r| r.strip_suffix(']')) {
+                    Some(name) => filters.push((name.to_string(), v)),
+                    None => {
+                        return Err(V2Error::parameter(
+                            key,
+                            format!("Unknown parameter {key:?}. Parameters: filter[NAME], limit, offset, with."),
+                        ));
+                    }
+                },
+            }
+        }
+        q.filters = store::parse_filters(&filters).map_err(|e| V2Error::parameter(&e.param, e.message))?;
+        Ok(q)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bodies (for the OpenAPI document; the handlers read bodies field by field to answer as DevMate did)
 
@@ -401,76 +474,20 @@ pub struct ListParamsDoc {
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
-const DEFAULT_LIMIT: i64 = 10;
-
 /// Customers, filtered (`filter[NAME]=value`, several combine), paged (`limit`, default 10; `offset`), with
 /// `meta.total` counting every match; `with=licenses` adds each customer's licenses.
-#[utoipa::path(get, path = "/v2/customers", tag = "devmate", operation_id = "devmate_list_customers", params(ListParamsDoc),
+#[utoipa::path(get, path = "/customers", tag = "devmate", operation_id = "devmate_list_customers", params(ListParamsDoc),
     responses((status = 200, description = "OK", body = CustomerList), V2Common,
               (status = 400, description = "A parameter is unknown, malformed or over a bound, or holds a NUL or invalid UTF-8", body = DevmateErrorBody)),
     security(("devmate_token" = [])))]
-pub async fn list_customers(
-    State(s): State<AppState>,
-    auth: V2Auth,
-    axum::extract::RawQuery(q): axum::extract::RawQuery,
-) -> V2Result<Json<CustomerList>> {
-    let mut limit = DEFAULT_LIMIT;
-    let mut offset = 0;
-    let mut with_licenses = false;
-    let mut filters = Vec::new();
-    let pairs = crate::extract::form_pairs(q.unwrap_or_default().as_bytes()).map_err(|e| {
-        V2Error::parameter(&e.param, format!("Wrong \"{}\" parameter given. It is not valid UTF-8.", e.param))
-    })?;
-    for (k, v) in pairs {
-        if k.contains('\0') || v.contains('\0') {
-            return Err(V2Error::parameter(&k, format!("Wrong \"{k}\" parameter given. {NO_NUL}")));
-        }
-        match k.as_str() {
-            "limit" => {
-                limit = v.trim().parse().ok().filter(|n| (1..=store::MAX_LIMIT).contains(n)).ok_or_else(|| {
-                    V2Error::parameter(
-                        "limit",
-                        format!(
-                            "Wrong \"limit\" parameter given. It must be an integer from 1 to {}.",
-                            store::MAX_LIMIT
-                        ),
-                    )
-                })?;
-            }
-            "offset" => {
-                offset = v.trim().parse().ok().filter(|n: &i64| *n >= 0).ok_or_else(|| {
-                    V2Error::parameter("offset", "Wrong \"offset\" parameter given. It must be an integer from 0.")
-                })?;
-            }
-            "with" => match v.as_str() {
-                "licenses" => with_licenses = true,
-                "" => {}
-                other => {
-                    return Err(V2Error::parameter(
-                        "with",
-                        format!("Wrong \"with\" parameter given. {other:?} is not \"licenses\"."),
-                    ));
-                }
-            },
-            key => match key.strip_prefix("filter[").and_then(|r| r.strip_suffix(']')) {
-                Some(name) => filters.push((name.to_string(), v)),
-                None => {
-                    return Err(V2Error::parameter(
-                        key,
-                        format!("Unknown parameter {key:?}. Parameters: filter[NAME], limit, offset, with."),
-                    ));
-                }
-            },
-        }
-    }
-    let filters = store::parse_filters(&filters).map_err(|e| V2Error::parameter(&e.param, e.message))?;
-    let (total, data) =
-        store::list_customers(&s.db, &auth.permit(&[Action::Read])?, &filters, limit, offset, with_licenses).await?;
+pub async fn list_customers(State(s): State<AppState>, auth: V2Auth, q: V2ListParams) -> V2Result<Json<CustomerList>> {
+    let scope = auth.permit(&[Action::Read])?;
+    let (total, data) = store::list_customers(&s.db, &scope, &q.filters, q.limit, q.offset, q.with_licenses).await?;
     Ok(Json(CustomerList { data, meta: ListMeta { total } }))
 }
 
 /// One customer with licenses, each with its products and history.
-#[utoipa::path(get, path = "/v2/customers/{customer_id}", tag = "devmate", operation_id = "devmate_get_customer",
+#[utoipa::path(get, path = "/customers/{customer_id}", tag = "devmate", operation_id = "devmate_get_customer",
     params(("customer_id" = i64, Path)),
     responses((status = 200, description = "OK", body = CustomerData), V2Common, (status = 404, description = "No such customer or key, or not visible to this token", body = DevmateErrorBody),
               (status = 400, description = "The path holds a NUL or invalid UTF-8", body = DevmateErrorBody)),
@@ -537,7 +554,7 @@ fn apply(i: &mut CustomerInput, g: Given) {
 }
 
 /// Creates a customer (`email` mandatory and unique).
-#[utoipa::path(post, path = "/v2/customers", tag = "devmate", operation_id = "devmate_create_customer", request_body = CustomerRequest,
+#[utoipa::path(post, path = "/customers", tag = "devmate", operation_id = "devmate_create_customer", request_body = CustomerRequest,
     responses((status = 201, description = "Created", body = CustomerData), V2Common, V2BodyErrors, (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = DevmateErrorBody)),
     security(("devmate_token" = [])))]
 pub async fn create_customer(
@@ -557,7 +574,7 @@ pub async fn create_customer(
 }
 
 /// Changes the fields given (`note` or `notes`); the others, and read-only keys such as `id`, are left alone.
-#[utoipa::path(put, path = "/v2/customers/{customer_id}", tag = "devmate", operation_id = "devmate_update_customer",
+#[utoipa::path(put, path = "/customers/{customer_id}", tag = "devmate", operation_id = "devmate_update_customer",
     params(("customer_id" = i64, Path)), request_body = CustomerRequest,
     responses((status = 200, description = "OK", body = CustomerData), V2Common, V2BodyErrors, (status = 404, description = "No such customer or key, or not visible to this token", body = DevmateErrorBody),
               (status = 405, description = "empty body"), (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = DevmateErrorBody)),
@@ -586,7 +603,7 @@ pub async fn update_customer(
 
 /// Issues a license of a license type to the customer: `201` with the license (status 1, a new key, one
 /// "created" history record).
-#[utoipa::path(post, path = "/v2/customers/{customer_id}/licenses", tag = "devmate", operation_id = "devmate_create_license",
+#[utoipa::path(post, path = "/customers/{customer_id}/licenses", tag = "devmate", operation_id = "devmate_create_license",
     params(("customer_id" = i64, Path)), request_body = LicenseRequest,
     responses((status = 201, description = "Created", body = LicenseData), V2Common, V2BodyErrors),
     security(("devmate_token" = [])))]
@@ -624,7 +641,7 @@ pub async fn create_license_without_customer(auth: V2Auth) -> V2Error {
 }
 
 /// Frees the oldest activation the key holds: `200` with an empty body.
-#[utoipa::path(post, path = "/v2/licenses/{activation_key}/reset_first_activation", tag = "devmate",
+#[utoipa::path(post, path = "/licenses/{activation_key}/reset_first_activation", tag = "devmate",
     operation_id = "devmate_reset_first_activation", params(("activation_key" = String, Path)),
     responses((status = 200, description = "empty body"), V2Common, (status = 404, description = "No such customer or key, or not visible to this token", body = DevmateErrorBody),
               (status = 400, description = "The path holds a NUL or invalid UTF-8", body = DevmateErrorBody),
@@ -649,11 +666,27 @@ pub async fn reset_first_activation(
     }
 }
 
+/// The path the DevMate-compatible API is nested under.
+pub const PREFIX: &str = "/v2";
+
+/// The DevMate-compatible API as a surface: its routes behind the per-token rate limit and the request
+/// deadline (both in DevMate's error shape), DevMate's `404` for a path it does not have and its empty `405`
+/// for a method a path does not take.
+pub fn surface(state: &AppState) -> OpenApiRouter<AppState> {
+    use axum::middleware::from_fn_with_state as mw;
+    let mut routes = router()
+        .layer(mw(state.clone(), crate::limits::devmate))
+        .layer(mw(state.clone(), crate::front_door::deadline_v2));
+    crate::document_permission_table(routes.get_openapi_mut());
+    crate::surface(routes, || async { V2Error::no_route() }, || async { method_not_allowed() })
+}
+
+/// The routes of the DevMate-compatible API, relative to [`PREFIX`].
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_customers, create_customer))
         .routes(routes!(get_customer, update_customer))
         .routes(routes!(create_license))
         .routes(routes!(reset_first_activation))
-        .route("/v2/customers//licenses", axum::routing::post(create_license_without_customer))
+        .route("/customers//licenses", axum::routing::post(create_license_without_customer))
 }

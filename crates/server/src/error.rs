@@ -114,6 +114,21 @@ impl ApiError {
         .with_pointer(field)
     }
 
+    /// A path no route has: the envelope's `404` (`/api/v1`, the client API, and paths outside every surface).
+    pub fn no_route() -> Self {
+        ApiError::not_found("no such path; see /openapi.json")
+    }
+
+    /// A method a path does not take: the envelope's `405` (the router adds `Allow`).
+    pub fn method_not_allowed() -> Self {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "Method not allowed",
+            "this path does not take that method",
+        )
+    }
+
     pub fn internal() -> Self {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

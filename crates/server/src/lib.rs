@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::response::IntoResponse as _;
 use licensd_core::signing::KeyPair;
 use licensd_store::Db;
 use licensd_store::client::LastChecks;
@@ -167,11 +166,11 @@ impl utoipa::Modify for SecurityAddon {
     }
 }
 
-/// The router and the OpenAPI document generated from its handlers.
+/// The router and the OpenAPI document generated from its handlers. Each HTTP surface is nested under its
+/// prefix and owns what it answers there: its routes, its layers (rate limits, deadline, signing) and its
+/// answers for a path or method it does not have, in its own error shape ([`surface`]). Paths outside every
+/// surface, and the operations endpoints, answer in the error envelope.
 pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
-    use axum::middleware::from_fn_with_state as mw;
-    // Each surface answers its own timeouts and rate limits in its own shape; on the client API they sit inside
-    // the signing middleware (over the whole app, below), so those answers are bound and signed too.
     let ops = if state.http.metrics_listen.is_some() {
         // `/metrics` is on its own address (`--metrics-listen`), not on the public port.
         OpenApiRouter::new().routes(utoipa_axum::routes!(ops::healthz))
@@ -179,45 +178,17 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         ops::router()
     };
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(
-            api::router().layer(mw(state.clone(), limits::management)).layer(mw(state.clone(), front_door::deadline)),
-        )
-        .merge(
-            devmate::router()
-                .layer(mw(state.clone(), limits::devmate))
-                .layer(mw(state.clone(), front_door::deadline_v2)),
-        )
-        .merge(
-            // Its rate limits and deadline are applied by its signing middleware (`client_api::sign`, below).
-            client_api::router(),
-        )
+        .nest(api::PREFIX, api::surface(&state))
+        .nest(devmate::PREFIX, devmate::surface(&state))
+        .nest(client_api::PREFIX, client_api::surface(&state))
         .merge(ops)
         .split_for_parts();
-    document_front_door(&mut openapi);
     reference::document(&mut openapi, &state.http);
     let doc = Arc::new(openapi.clone());
     let router = router
         .route("/openapi.json", axum::routing::get(move || async move { axum::Json(doc.as_ref().clone()) }))
-        .fallback(|uri: axum::http::Uri| async move {
-            if is_devmate(uri.path()) {
-                return devmate::V2Error::no_route().into_response();
-            }
-            ApiError::not_found("no such path; see /openapi.json").into_response()
-        })
-        .method_not_allowed_fallback(|uri: axum::http::Uri| async move {
-            if is_devmate(uri.path()) {
-                return devmate::method_not_allowed();
-            }
-            ApiError::new(
-                axum::http::StatusCode::METHOD_NOT_ALLOWED,
-                "METHOD_NOT_ALLOWED",
-                "Method not allowed",
-                "this path does not take that method",
-            )
-            .into_response()
-        })
-        // Outermost but for metrics and tracing: client API refusals made by any layer or fallback are signed too.
-        .layer(axum::middleware::from_fn_with_state(state.clone(), client_api::sign))
+        .fallback(|| async { ApiError::no_route() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // The path only: query strings can carry license keys. DevMate's reset path carries one too. At
@@ -229,26 +200,38 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     (router, openapi)
 }
 
-/// Adds the answers of the front door to every operation of `/api/v1` and `/v2`: `429` (rate limits), `503`
-/// (request timeout), `408` (a stalled body) where there is a body, and `403` (the permission table) on writes.
+/// Makes `routes` (paths relative to the surface's prefix, its layers already applied) an HTTP surface, for
+/// [`OpenApiRouter::nest`] under that prefix: `not_found` answers a path under the prefix that no route has,
+/// `method_not_allowed` a method one of its paths does not take (axum adds `Allow`), both in the surface's
+/// own error shape. They are set after the layers given, so they pass through none of them (a layer applied
+/// afterwards, like the client API's signing, covers them too). Nested, they replace the app's fallbacks for
+/// the prefix (axum: "If the nested router has its own fallback then the outer fallback will not be
+/// inherited"), so no shared fallback asks which surface a path belongs to.
+///
+/// Every operation of a surface is documented with the front door's answers ([`document_front_door`]).
+pub(crate) fn surface<N, TN, M, TM>(
+    routes: OpenApiRouter<AppState>,
+    not_found: N,
+    method_not_allowed: M,
+) -> OpenApiRouter<AppState>
+where
+    N: axum::handler::Handler<TN, AppState>,
+    M: axum::handler::Handler<TM, AppState>,
+    TN: 'static,
+    TM: 'static,
+{
+    let (router, mut doc) = routes.split_for_parts();
+    document_front_door(&mut doc);
+    let mut surface = OpenApiRouter::from(router.fallback(not_found).method_not_allowed_fallback(method_not_allowed));
+    *surface.get_openapi_mut() = doc;
+    surface
+}
+
+/// Adds the answers of the front door to every operation of a surface: `429` (rate limits), `503` (request
+/// timeout) and `408` (a stalled body) where there is a body.
 fn document_front_door(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{RefOr, Response};
-    for (path, item) in openapi.paths.paths.iter_mut() {
-        if !(path.starts_with("/api/v1/") || path.starts_with("/v2/")) {
-            continue;
-        }
-        // Every write may be refused by the permission table (`core::access`): support and read-only tokens,
-        // and the catalog for all but admins.
-        if !path.starts_with("/api/v1/client/") {
-            for op in [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten() {
-                op.responses.responses.entry("403".to_string()).or_insert_with(|| {
-                    RefOr::T(Response::new(
-                        "FORBIDDEN_ROLE: the token's role may not do this (FORBIDDEN for the catalog, which needs an \
-                         admin token); the detail names the role and what it may do",
-                    ))
-                });
-            }
-        }
+    for item in openapi.paths.paths.values_mut() {
         for op in
             [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
         {
@@ -267,9 +250,20 @@ fn document_front_door(openapi: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// Paths of the DevMate-compatible surface, which answers in DevMate's error shape.
-fn is_devmate(path: &str) -> bool {
-    path == "/v2" || path.starts_with("/v2/")
+/// Adds `403` to every write of a surface whose tokens ask the permission table (`core::access`): support and
+/// read-only tokens, and the catalog for all but admins, may be refused.
+pub(crate) fn document_permission_table(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{RefOr, Response};
+    for item in openapi.paths.paths.values_mut() {
+        for op in [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten() {
+            op.responses.responses.entry("403".to_string()).or_insert_with(|| {
+                RefOr::T(Response::new(
+                    "FORBIDDEN_ROLE: the token's role may not do this (FORBIDDEN for the catalog, which needs an \
+                     admin token); the detail names the role and what it may do",
+                ))
+            });
+        }
+    }
 }
 
 /// A request path fit for logs: the activation key in `/v2/licenses/{key}/…` is a credential of the client

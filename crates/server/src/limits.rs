@@ -15,7 +15,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -199,6 +199,8 @@ fn with_retry_after(mut res: Response, wait: Duration) -> Response {
     res
 }
 
+/// The route of `trial` (compared with the matched route: inside the client API's nested router the request's
+/// own path no longer holds the prefix).
 const TRIAL_PATH: &str = "/api/v1/client/trial";
 
 /// What a client request's handler may consult: the per-key limit, and what it refused (for `Retry-After`).
@@ -234,7 +236,7 @@ where
     F: Future<Output = Response>,
 {
     let limits = s.limits.clone();
-    let trial = req.uri().path() == TRIAL_PATH;
+    let trial = req.extensions().get::<MatchedPath>().is_some_and(|p| p.as_str() == TRIAL_PATH);
     let by_address = if trial { &limits.trial_ip } else { &limits.client_ip };
     if let Some(b) = by_address {
         let ip = address_key(s.http.client_ip(req.headers(), req.extensions()));

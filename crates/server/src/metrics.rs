@@ -123,6 +123,11 @@ pub mod codes {
 #[derive(Clone, Copy, Debug)]
 pub struct ErrorCode(pub &'static str);
 
+/// Marks an error answer of the client API (put on each by [`crate::client_api::sign`], not on successes,
+/// which need no allocation for it): [`track`] counts them by route and code, whatever path they answered.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientApiError;
+
 /// The kind of a database failure, for `licensd_db_errors_total`: `unavailable` (cannot be reached, or no
 /// connection came free in time: `503`), `busy` (SQLite's lock held too long: `503`), `error` (any other
 /// database failure: `500`). `None` for what is not a database failure (a refusal, a conflict, bad input).
@@ -432,7 +437,6 @@ impl Who {
 pub async fn track(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
     let method = method_label(req.method());
-    let client = crate::client_api::is_client_path(req.uri().path());
     let start = Instant::now();
     // The access log's address and who, only when the access log is on (benchmarks and quiet setups run at
     // `warn`): the slot is an allocation per request on every path, the hottest included.
@@ -467,7 +471,7 @@ pub async fn track(State(state): State<AppState>, mut req: Request, next: Next) 
             m.db_errors.get_or_create(&KindLabels { kind }).inc_by(u64::from(n));
         }
     }
-    if client && !res.status().is_success() {
+    if res.extensions().get::<ClientApiError>().is_some() {
         let code = res.extensions().get::<ErrorCode>().map_or(codes::OTHER, |c| c.0);
         m.refusals.get_or_create(&RefusalLabels { route: route.clone(), code }).inc();
     }

@@ -10,7 +10,7 @@ use crate::AppState;
 pub mod account {
     use super::*;
     crate::api::crud!(
-        tag: "customer-accounts", path: "/api/v1/customer-accounts", item: "/api/v1/customer-accounts/{id}",
+        tag: "customer-accounts", path: "/customer-accounts", item: "/customer-accounts/{id}",
         record: CustomerAccount, input: CustomerAccountInput, store: licensd_store::accounts,
         list: list, create: create, get: get, update: update, delete: delete,
         spec: licensd_store::accounts::SPEC, admin_writes: false

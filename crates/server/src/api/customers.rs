@@ -9,7 +9,7 @@ use crate::AppState;
 pub mod customer {
     use super::*;
     crate::api::crud!(
-        tag: "customers", path: "/api/v1/customers", item: "/api/v1/customers/{id}",
+        tag: "customers", path: "/customers", item: "/customers/{id}",
         record: Customer, input: CustomerInput, store: licensd_store::customers,
         list: list, create: create, get: get, update: update, delete: delete,
         spec: licensd_store::customers::SPEC, admin_writes: false

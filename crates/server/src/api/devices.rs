@@ -11,7 +11,7 @@ use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Auth, IdPath, Page, RawParams};
 
-#[utoipa::path(get, path = "/api/v1/devices", tag = "devices", operation_id = "list_devices", params(crate::api::ListDoc),
+#[utoipa::path(get, path = "/devices", tag = "devices", operation_id = "list_devices", params(crate::api::ListDoc),
     responses((status = 200, description = "OK", body = Page<Device>), crate::api::Common,
               (status = 400, description = "A parameter is unknown or malformed, or over a bound (`source.parameter` names it)", body = ErrorBody)),
     security(("token" = [])))]
@@ -21,7 +21,7 @@ pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiRes
     Ok(Json(q.page(n, rows, &p)))
 }
 
-#[utoipa::path(get, path = "/api/v1/devices/{id}", tag = "devices", operation_id = "get_devices", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/devices/{id}", tag = "devices", operation_id = "get_devices", params(("id" = i64, Path)),
     responses((status = 200, description = "OK", body = Device), crate::api::Common, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<Json<Device>> {
@@ -29,7 +29,7 @@ pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> A
 }
 
 /// Frees the device's activation, giving its slot back to the license.
-#[utoipa::path(post, path = "/api/v1/devices/{id}/deactivate", tag = "devices", operation_id = "deactivate_devices", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/devices/{id}/deactivate", tag = "devices", operation_id = "deactivate_devices", params(("id" = i64, Path)),
     responses((status = 200, description = "OK", body = Device), crate::api::Common, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody),
               (status = 409, description = "The device holds no activation", body = ErrorBody)),
     security(("token" = [])))]

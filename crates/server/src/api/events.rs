@@ -11,7 +11,7 @@ use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Auth, IdPath, Page, RawParams};
 
-#[utoipa::path(get, path = "/api/v1/events", tag = "events", operation_id = "list_events", params(crate::api::ListDoc),
+#[utoipa::path(get, path = "/events", tag = "events", operation_id = "list_events", params(crate::api::ListDoc),
     responses((status = 200, description = "OK", body = Page<Event>), crate::api::Common,
               (status = 400, description = "A parameter is unknown or malformed, or over a bound (`source.parameter` names it)", body = ErrorBody)),
     security(("token" = [])))]
@@ -21,7 +21,7 @@ pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiRes
     Ok(Json(q.page(n, rows, &p)))
 }
 
-#[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", operation_id = "get_events", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/events/{id}", tag = "events", operation_id = "get_events", params(("id" = i64, Path)),
     responses((status = 200, description = "OK", body = Event), crate::api::Common, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<Json<Event>> {

@@ -15,7 +15,7 @@ use crate::api::ActionBody;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Auth, IdPath, Page, RawBody, RawParams, parse_json};
 
-#[utoipa::path(get, path = "/api/v1/licenses", tag = "licenses", operation_id = "list_licenses", params(crate::api::ListDoc),
+#[utoipa::path(get, path = "/licenses", tag = "licenses", operation_id = "list_licenses", params(crate::api::ListDoc),
     responses((status = 200, description = "OK", body = Page<License>), crate::api::Common,
               (status = 400, description = "A parameter is unknown or malformed, or over a bound (`source.parameter` names it)", body = ErrorBody)),
     security(("token" = [])))]
@@ -26,7 +26,7 @@ pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiRes
 }
 
 /// Issues a license: terms come from `license_template`, overridden by any field given here.
-#[utoipa::path(post, path = "/api/v1/licenses", tag = "licenses", operation_id = "create_licenses", request_body = LicenseInput,
+#[utoipa::path(post, path = "/licenses", tag = "licenses", operation_id = "create_licenses", request_body = LicenseInput,
     responses((status = 201, description = "Created", body = License), crate::api::Common, crate::api::BodyErrors, (status = 403, description = "A manager may not change an existing label's colour", body = ErrorBody), (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn create(
@@ -40,7 +40,7 @@ pub async fn create(
 }
 
 /// A license with its history.
-#[utoipa::path(get, path = "/api/v1/licenses/{id}", tag = "licenses", operation_id = "get_licenses", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/licenses/{id}", tag = "licenses", operation_id = "get_licenses", params(("id" = i64, Path)),
     responses((status = 200, description = "OK", body = License), crate::api::Common, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<Json<License>> {
@@ -48,7 +48,7 @@ pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> A
 }
 
 /// Changes terms, key, customer, order, note or metadata; product and template are fixed at issue.
-#[utoipa::path(patch, path = "/api/v1/licenses/{id}", tag = "licenses", operation_id = "update_licenses", params(("id" = i64, Path)), request_body = LicenseInput,
+#[utoipa::path(patch, path = "/licenses/{id}", tag = "licenses", operation_id = "update_licenses", params(("id" = i64, Path)), request_body = LicenseInput,
     responses((status = 200, description = "OK", body = License), crate::api::Common, crate::api::BodyErrors, (status = 403, description = "A manager may not change an existing label's colour", body = ErrorBody), (status = 404, description = "No such record, or not visible to this token", body = ErrorBody),
               (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = ErrorBody)),
     security(("token" = [])))]
@@ -64,7 +64,7 @@ pub async fn update(
     Ok(Json(licenses::update(&s.db, &scope, id, &i).await?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/licenses/{id}", tag = "licenses", operation_id = "delete_licenses", params(("id" = i64, Path)),
+#[utoipa::path(delete, path = "/licenses/{id}", tag = "licenses", operation_id = "delete_licenses", params(("id" = i64, Path)),
     responses((status = 204, description = "Deleted"), crate::api::Common, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn delete(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<StatusCode> {
@@ -87,7 +87,7 @@ async fn act(s: AppState, auth: Auth, id: i64, body: RawBody, action: licenses::
 }
 
 /// Disables the license (DevMate "blocked", status 4): activations and checks are refused.
-#[utoipa::path(post, path = "/api/v1/licenses/{id}/disable", tag = "licenses", operation_id = "disable_licenses", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/licenses/{id}/disable", tag = "licenses", operation_id = "disable_licenses", params(("id" = i64, Path)),
     request_body(content = Option<ActionBody>, description = "optional note for the history"),
     responses((status = 200, description = "OK", body = License), crate::api::Common, crate::api::BodyErrors, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody),
               (status = 409, description = "Not possible in the license's state", body = ErrorBody)),
@@ -102,7 +102,7 @@ pub async fn disable(
 }
 
 /// Enables a disabled license again.
-#[utoipa::path(post, path = "/api/v1/licenses/{id}/enable", tag = "licenses", operation_id = "enable_licenses", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/licenses/{id}/enable", tag = "licenses", operation_id = "enable_licenses", params(("id" = i64, Path)),
     request_body(content = Option<ActionBody>, description = "optional note for the history"),
     responses((status = 200, description = "OK", body = License), crate::api::Common, crate::api::BodyErrors, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody),
               (status = 409, description = "Not possible in the license's state", body = ErrorBody)),
@@ -117,7 +117,7 @@ pub async fn enable(
 }
 
 /// Marks the license refunded (status 5): refused for good.
-#[utoipa::path(post, path = "/api/v1/licenses/{id}/refund", tag = "licenses", operation_id = "refund_licenses", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/licenses/{id}/refund", tag = "licenses", operation_id = "refund_licenses", params(("id" = i64, Path)),
     request_body(content = Option<ActionBody>, description = "optional note for the history"),
     responses((status = 200, description = "OK", body = License), crate::api::Common, crate::api::BodyErrors, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody),
               (status = 409, description = "Not possible in the license's state", body = ErrorBody)),
@@ -132,7 +132,7 @@ pub async fn refund(
 }
 
 /// Frees every activation of the license.
-#[utoipa::path(post, path = "/api/v1/licenses/{id}/reset", tag = "licenses", operation_id = "reset_licenses", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/licenses/{id}/reset", tag = "licenses", operation_id = "reset_licenses", params(("id" = i64, Path)),
     request_body(content = Option<ActionBody>, description = "optional note for the history"),
     responses((status = 200, description = "OK", body = License), crate::api::Common, crate::api::BodyErrors, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody)),
     security(("token" = [])))]
@@ -157,7 +157,7 @@ pub struct Message {
 }
 
 /// Assigns the license to a user (found by email, or created), as LicenseSpring's `assign_user`.
-#[utoipa::path(post, path = "/api/v1/licenses/{id}/assign_user", tag = "licenses", operation_id = "assign_user_licenses",
+#[utoipa::path(post, path = "/licenses/{id}/assign_user", tag = "licenses", operation_id = "assign_user_licenses",
     params(("id" = i64, Path)), request_body = licensd_core::model::AssignUserInput,
     responses((status = 200, description = "OK", body = AssignedUser), crate::api::Common, crate::api::BodyErrors, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody),
               (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = ErrorBody)),
@@ -175,7 +175,7 @@ pub async fn assign_user(
 }
 
 /// Takes a user off the license (`license_user_id` or `license_user_email`).
-#[utoipa::path(post, path = "/api/v1/licenses/{id}/unassign_user", tag = "licenses", operation_id = "unassign_user_licenses",
+#[utoipa::path(post, path = "/licenses/{id}/unassign_user", tag = "licenses", operation_id = "unassign_user_licenses",
     params(("id" = i64, Path)), request_body = licensd_core::model::UnassignUserInput,
     responses((status = 200, description = "OK", body = Message), crate::api::Common, crate::api::BodyErrors, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody),
               (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = ErrorBody)),

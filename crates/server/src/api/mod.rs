@@ -1,5 +1,6 @@
 //! The management API, `/api/v1/…`: products, features, license templates, customers, orders, licenses,
-//! devices and events. Conventions follow LicenseSpring's management API (seed 002).
+//! devices and events. Conventions follow LicenseSpring's management API (seed 002). The handlers' paths are
+//! relative to [`PREFIX`], which [`surface`] is nested under.
 
 pub mod accounts;
 pub mod customers;
@@ -14,6 +15,7 @@ pub mod templates;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
+use crate::error::ApiError;
 
 /// Parameters every list accepts (plus each resource's filters; see its allow-list).
 #[derive(utoipa::IntoParams)]
@@ -64,6 +66,21 @@ pub struct ActionBody {
     pub note: String,
 }
 
+/// The path the management API is nested under.
+pub const PREFIX: &str = "/api/v1";
+
+/// The management API as a surface: its routes behind the per-token rate limit and the request deadline, and
+/// the error envelope's `404` and `405` for the paths and methods it does not have.
+pub fn surface(state: &AppState) -> OpenApiRouter<AppState> {
+    use axum::middleware::from_fn_with_state as mw;
+    let mut routes = router()
+        .layer(mw(state.clone(), crate::limits::management))
+        .layer(mw(state.clone(), crate::front_door::deadline));
+    crate::document_permission_table(routes.get_openapi_mut());
+    crate::surface(routes, || async { ApiError::no_route() }, || async { ApiError::method_not_allowed() })
+}
+
+/// The routes of the management API, relative to [`PREFIX`].
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(products::router())

@@ -14,7 +14,7 @@ use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Auth, IdPath, Page, RawBody, RawParams, parse_json};
 
-#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", operation_id = "list_orders", params(crate::api::ListDoc),
+#[utoipa::path(get, path = "/orders", tag = "orders", operation_id = "list_orders", params(crate::api::ListDoc),
     responses((status = 200, description = "OK", body = Page<Order>), crate::api::Common,
               (status = 400, description = "A parameter is unknown or malformed, or over a bound (`source.parameter` names it)", body = ErrorBody)),
     security(("token" = [])))]
@@ -27,7 +27,7 @@ pub async fn list(State(s): State<AppState>, auth: Auth, q: RawParams) -> ApiRes
 /// Creates an order; `customer` is an id or a customer body (matched by email among the customers this token
 /// may see, else created; `409` on `email` when another product's customer has it), and `licenses` are issued
 /// into it. `403`: a manager gave an existing label another colour.
-#[utoipa::path(post, path = "/api/v1/orders", tag = "orders", operation_id = "create_orders", request_body = OrderInput,
+#[utoipa::path(post, path = "/orders", tag = "orders", operation_id = "create_orders", request_body = OrderInput,
     responses((status = 201, description = "Created", body = Order), crate::api::Common, crate::api::BodyErrors, (status = 403, description = "A manager may not change an existing label's colour", body = ErrorBody), (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn create(
@@ -40,14 +40,14 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(orders::create(&s.db, &scope, i).await?)))
 }
 
-#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", operation_id = "get_orders", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/orders/{id}", tag = "orders", operation_id = "get_orders", params(("id" = i64, Path)),
     responses((status = 200, description = "OK", body = Order), crate::api::Common, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn get(State(s): State<AppState>, auth: Auth, IdPath(id): IdPath) -> ApiResult<Json<Order>> {
     Ok(Json(orders::get(&mut &s.db, &auth.read()?, id).await?))
 }
 
-#[utoipa::path(patch, path = "/api/v1/orders/{id}", tag = "orders", operation_id = "update_orders", params(("id" = i64, Path)), request_body = OrderUpdate,
+#[utoipa::path(patch, path = "/orders/{id}", tag = "orders", operation_id = "update_orders", params(("id" = i64, Path)), request_body = OrderUpdate,
     responses((status = 200, description = "OK", body = Order), crate::api::Common, crate::api::BodyErrors, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody),
               (status = 409, description = "A unique field is taken, or the record is in use or in a state that does not allow this", body = ErrorBody)),
     security(("token" = [])))]
@@ -62,7 +62,7 @@ pub async fn update(
     Ok(Json(orders::update(&s.db, &scope, id, &i).await?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/orders/{id}", tag = "orders", operation_id = "delete_orders", params(("id" = i64, Path)),
+#[utoipa::path(delete, path = "/orders/{id}", tag = "orders", operation_id = "delete_orders", params(("id" = i64, Path)),
     responses((status = 204, description = "Deleted"), crate::api::Common, (status = 404, description = "No such record, or not visible to this token", body = ErrorBody),
               (status = 409, description = "The order still holds licenses", body = ErrorBody)),
     security(("token" = [])))]

@@ -10,7 +10,7 @@ use crate::AppState;
 pub mod product {
     use super::*;
     crate::api::crud!(
-        tag: "products", path: "/api/v1/products", item: "/api/v1/products/{id}",
+        tag: "products", path: "/products", item: "/products/{id}",
         record: Product, input: ProductInput, store: licensd_store::products,
         list: list, create: create, get: get, update: update, delete: delete,
         spec: licensd_store::products::SPEC, admin_writes: true
@@ -20,7 +20,7 @@ pub mod product {
 pub mod feature {
     use super::*;
     crate::api::crud!(
-        tag: "product-features", path: "/api/v1/product-features", item: "/api/v1/product-features/{id}",
+        tag: "product-features", path: "/product-features", item: "/product-features/{id}",
         record: Feature, input: FeatureInput, store: licensd_store::products,
         list: list_features, create: create_feature, get: get_feature, update: update_feature, delete: delete_feature,
         spec: licensd_store::products::FEATURE_SPEC, admin_writes: true

@@ -9,7 +9,7 @@ use crate::AppState;
 pub mod template {
     use super::*;
     crate::api::crud!(
-        tag: "license-templates", path: "/api/v1/license-templates", item: "/api/v1/license-templates/{id}",
+        tag: "license-templates", path: "/license-templates", item: "/license-templates/{id}",
         record: LicenseTemplate, input: LicenseTemplateInput, store: licensd_store::templates,
         list: list, create: create, get: get, update: update, delete: delete,
         spec: licensd_store::templates::SPEC, admin_writes: true

@@ -1,8 +1,11 @@
 //! Tokens and the operations endpoints.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use licensd_core::model::Role;
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::backend_tests;
 use crate::common::{Body, TestApp, assert_error};
@@ -15,6 +18,7 @@ backend_tests!(
     metrics_count_requests_by_route_and_status,
     openapi_describes_every_endpoint,
     unknown_paths_and_methods_answer_json,
+    each_surface_answers_what_it_lacks_in_its_own_shape,
     trailing_slash_is_optional,
 );
 
@@ -163,6 +167,78 @@ async fn unknown_paths_and_methods_answer_json(app: TestApp) {
     assert_error(&r, 404, "NOT_FOUND");
     let r = app.call(Method::PUT, "/api/v1/products", Some(&app.admin), None).await;
     assert_error(&r, 405, "METHOD_NOT_ALLOWED");
+}
+
+/// Every surface answers a path under its prefix that it does not have (the prefix itself, with or without
+/// its trailing slash, included) and a method one of its paths does not take in its own shape: the envelope
+/// on `/api/v1`, DevMate's on `/v2`, the envelope bound and signed on the client API. Paths that only look
+/// like a prefix (`/v2x`, `/api/v1/clientx`) and paths outside every surface answer in the envelope, unsigned.
+async fn each_surface_answers_what_it_lacks_in_its_own_shape(app: TestApp) {
+    const ENVELOPE_404: &str =
+        r#"{"errors":[{"code":"NOT_FOUND","title":"Not found","detail":"no such path; see /openapi.json"}]}"#;
+    const ENVELOPE_405: &str = r#"{"errors":[{"code":"METHOD_NOT_ALLOWED","title":"Method not allowed","detail":"this path does not take that method"}]}"#;
+    const DEVMATE_404: &str = r#"{"errors":[{"title":"Not found.","detail":"No such method in the DevMate API v2."}]}"#;
+    let token = Some(app.admin.as_str());
+    for p in [
+        "/nope",
+        "/",
+        "/api",
+        "/api/v1",
+        "/api/v1/",
+        "/api/v1/nothing",
+        "/api/v1/products/1/nothing",
+        "/api/v1/clientx",
+        "/api/v1/clientx/activate",
+        "/v2x",
+        "/v22/customers",
+        "/openapi.json/x",
+    ] {
+        let r = app.call(Method::GET, p, token, None).await;
+        assert_eq!((r.status, r.text.as_str()), (404, ENVELOPE_404), "{p}");
+        assert!(r.headers.get("licensd-signature").is_none(), "{p} is not the client API's");
+    }
+    for p in ["/v2", "/v2/", "/v2/nothing", "/v2/customers/1/nothing"] {
+        let r = app.call(Method::GET, p, token, None).await;
+        assert_eq!((r.status, r.text.as_str()), (404, DEVMATE_404), "{p}");
+    }
+    for (m, p, allow) in [
+        (Method::POST, "/healthz", "GET,HEAD"),
+        (Method::POST, "/openapi.json", "GET,HEAD"),
+        (Method::DELETE, "/api/v1/products/", "GET,HEAD,POST"),
+        (Method::PUT, "/api/v1/licenses/1/disable", "POST"),
+    ] {
+        let r = app.call(m.clone(), p, token, None).await;
+        assert_eq!((r.status, r.text.as_str()), (405, ENVELOPE_405), "{m} {p}");
+        assert_eq!(r.headers["allow"], allow, "{m} {p}");
+    }
+    for (m, p) in [(Method::DELETE, "/v2/customers/"), (Method::PATCH, "/v2/customers/1")] {
+        let r = app.call(m.clone(), p, token, None).await;
+        assert_eq!((r.status, r.text.as_str()), (405, ""), "{m} {p}: DevMate's empty 405");
+    }
+    let v: Value = app.call(Method::GET, "/api/v1/client/public-key", None, None).await.body;
+    let bytes: [u8; 32] = STANDARD.decode(v["public_key"].as_str().unwrap()).unwrap().try_into().unwrap();
+    let key = VerifyingKey::from_bytes(&bytes).unwrap();
+    let not_found: Value = serde_json::from_str(ENVELOPE_404).unwrap();
+    let wrong_method: Value = serde_json::from_str(ENVELOPE_405).unwrap();
+    for (m, p, status, want) in [
+        (Method::GET, "/api/v1/client", 404, &not_found),
+        (Method::GET, "/api/v1/client/", 404, &not_found),
+        (Method::POST, "/api/v1/client/nothing", 404, &not_found),
+        (Method::GET, "/api/v1/client/activate", 405, &wrong_method),
+        (Method::GET, "/api/v1/client/check/", 405, &wrong_method),
+    ] {
+        let r = app.call(m.clone(), p, None, None).await;
+        let sig = r.headers.get("licensd-signature").unwrap_or_else(|| panic!("{m} {p} is signed"));
+        let sig = Signature::from_slice(&STANDARD.decode(sig.to_str().unwrap()).unwrap()).unwrap();
+        key.verify(r.text.as_bytes(), &sig).unwrap_or_else(|e| panic!("{m} {p}: {e}"));
+        assert_eq!((r.status, &r.body["errors"]), (status, &want["errors"]), "{m} {p}: {}", r.text);
+        assert_eq!(
+            (r.body["status"].as_u64(), &r.body["code"]),
+            (Some(u64::from(status)), &want["errors"][0]["code"]),
+            "{}",
+            r.text
+        );
+    }
 }
 
 async fn trailing_slash_is_optional(app: TestApp) {
