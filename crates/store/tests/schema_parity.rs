@@ -541,10 +541,8 @@ fn matches(pattern: &str, text: &str) -> bool {
 async fn migrated_sqlite() -> Db {
     let dir = std::env::temp_dir().join("licensd-store-tests");
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("schema-parity-{}.db", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    // A name of its own per run: the file is always new.
+    let path = dir.join(format!("{}.db", licensd_testkit::unique_name("schema_parity")));
     let db = Db::open(&format!("sqlite://{}", path.display())).await.unwrap();
     licensd_store::migrate::run(&db).await.unwrap();
     db

@@ -150,17 +150,9 @@ async fn bodies_over_one_mebibyte_are_413(app: TestApp) {
     let r = raw(&app, Method::POST, "/api/v1/products", big.as_bytes(), "application/json").await;
     assert_error(&r, 413, "PAYLOAD_TOO_LARGE");
     // Streamed without a Content-Length, the limit holds too.
-    let res = reqwest::Client::new()
-        .post(format!("{}/api/v1/products", app.url))
-        .header("Authorization", format!("Bearer {}", app.admin))
-        .header("Content-Type", "application/json")
-        .body(crate::common::streamed(big.into_bytes()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 413);
-    let body: serde_json::Value = res.json().await.unwrap();
-    assert_eq!(body["errors"][0]["code"], "PAYLOAD_TOO_LARGE", "{body}");
+    let url = format!("{}/api/v1/products", app.url);
+    let (status, body) = crate::common::post_streamed(&url, &format!("Bearer {}", app.admin), big.into_bytes()).await;
+    assert_eq!((status, &body["errors"][0]["code"]), (413, &json!("PAYLOAD_TOO_LARGE")), "{body}");
     assert_eq!(app.count("products").await, 0);
 }
 

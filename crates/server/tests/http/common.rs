@@ -194,6 +194,19 @@ pub enum Body {
     Raw(Vec<u8>, &'static str),
 }
 
+/// POSTs `bytes` to `url` as JSON, streamed ([`streamed`]), with this Authorization header: status and JSON body.
+pub async fn post_streamed(url: &str, authorization: &str, bytes: Vec<u8>) -> (u16, Value) {
+    let res = reqwest::Client::new()
+        .post(url)
+        .header("Authorization", authorization)
+        .header("Content-Type", "application/json")
+        .body(streamed(bytes))
+        .send()
+        .await
+        .expect("request");
+    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+}
+
 /// `bytes` as a streamed request body: sent chunked, without a Content-Length, so the server finds its size only
 /// by reading it (past any check of the declared length).
 pub fn streamed(bytes: Vec<u8>) -> reqwest::Body {

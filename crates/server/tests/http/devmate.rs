@@ -957,17 +957,8 @@ async fn bad_input_is_refused_in_devmate_shape_and_writes_nothing(app: TestApp) 
     assert_eq!(r.status, 413, "{}", &r.text[..r.text.len().min(200)]);
     assert_eq!(r.body["errors"][0]["title"], "Payload too large.");
     // Streamed without a Content-Length, the limit is found while reading.
-    let res = reqwest::Client::new()
-        .post(format!("{}{lic}", app.url))
-        .header("Authorization", &t)
-        .header("Content-Type", "application/json")
-        .body(crate::common::streamed(big.into_bytes()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 413);
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(body["errors"][0]["title"], "Payload too large.", "{body}");
+    let (status, body) = crate::common::post_streamed(&format!("{}{lic}", app.url), &t, big.into_bytes()).await;
+    assert_eq!((status, &body["errors"][0]["title"]), (413, &json!("Payload too large.")), "{body}");
     let r =
         v2(&app, Method::POST, &lic, Some(&t), Some((b"{\"data\":{\"x\":\"\xff\xfe\"}}", "application/json"))).await;
     devmate_400(&r, "Invalid UTF-8.");
