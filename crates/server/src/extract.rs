@@ -56,11 +56,13 @@ pub async fn read_body(req: Request) -> Result<Bytes, ApiError> {
 }
 
 /// What a body that could not be read answers: `413` over [`MAX_BODY`], `408` when it stalled or was not complete
-/// in time (the front door's [`crate::front_door::BodyTimeout`]), else `400`.
+/// in time (the front door's [`crate::front_door::BodyTimeout`]), else `400`. Each is told by the type of an error
+/// in the chain: `axum::body::to_bytes` reads through `http_body_util::Limited`, whose `LengthLimitError` sits
+/// under axum's error (as axum-core's own `FailedToBufferBody` finds it).
 pub fn body_error(e: axum::Error) -> ApiError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(s) = source {
-        if s.to_string().contains("length limit") {
+        if s.is::<http_body_util::LengthLimitError>() {
             return too_large();
         }
         if let Some(t) = s.downcast_ref::<crate::front_door::BodyTimeout>() {

@@ -1,6 +1,6 @@
 //! Customers and their labels.
 
-use licensd_core::model::{Customer, CustomerInput, CustomerLabel, CustomerRef};
+use licensd_core::model::{Customer, CustomerInput, CustomerLabel, CustomerRef, LabelInput};
 use licensd_core::time::{Timestamp, now_ms};
 
 use crate::db::{Db, Exec, Row, Tx, query};
@@ -178,38 +178,7 @@ pub async fn get(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<Customer, 
 async fn set_labels(tx: &mut Tx, scope: &Scope, id: i64, i: &CustomerInput) -> Result<(), StoreError> {
     tx.execute(query("DELETE FROM customer_labels WHERE customer_id = ?").bind(id)).await?;
     for (n, l) in i.labels.iter().enumerate() {
-        let existing = tx.fetch_optional(query("SELECT id, color FROM labels WHERE label = ?").bind(l.name())).await?;
-        let label_id: i64 = match existing {
-            Some(r) => {
-                let current: String = r.get("color")?;
-                match l.color() {
-                    Some(color) if !color.eq_ignore_ascii_case(&current) => {
-                        if !scope.is_admin() {
-                            return Err(StoreError::Forbidden {
-                                field: format!("labels[{n}].color"),
-                                message: "the colour of an existing label (shared by every product) is changed by an \
-                                          admin token only; give the label without a colour"
-                                    .into(),
-                            });
-                        }
-                        tx.execute(
-                            query("UPDATE labels SET color = ? WHERE id = ?").bind(color).bind(r.get::<i64>("id")?),
-                        )
-                        .await?;
-                    }
-                    _ => {}
-                }
-                r.get("id")?
-            }
-            None => {
-                tx.insert(
-                    query("INSERT INTO labels (label, color) VALUES (?, ?)")
-                        .bind(l.name())
-                        .bind(l.color().unwrap_or("")),
-                )
-                .await?
-            }
-        };
+        let label_id = label_id(tx, scope, n, l).await?;
         tx.execute(
             query(
                 "INSERT INTO customer_labels (customer_id, label_id) SELECT ?, ? WHERE NOT EXISTS \
@@ -223,6 +192,46 @@ async fn set_labels(tx: &mut Tx, scope: &Scope, id: i64, i: &CustomerInput) -> R
         .await?;
     }
     Ok(())
+}
+
+/// The id of the label `l` names, created when it does not exist yet (with `l`'s colour), its colour changed when
+/// `l` gives another one and the token may ([`set_labels`]). Writers creating the same new label at once agree on
+/// one row: on PostgreSQL the later inserts wait for the first and do nothing, then find its row (each statement
+/// reads what is committed when it starts).
+async fn label_id(tx: &mut Tx, scope: &Scope, n: usize, l: &LabelInput) -> Result<i64, StoreError> {
+    for _ in 0..3 {
+        let existing = tx.fetch_optional(query("SELECT id, color FROM labels WHERE label = ?").bind(l.name())).await?;
+        if let Some(r) = existing {
+            let current: String = r.get("color")?;
+            match l.color() {
+                Some(color) if !color.eq_ignore_ascii_case(&current) => {
+                    if !scope.is_admin() {
+                        return Err(StoreError::Forbidden {
+                            field: format!("labels[{n}].color"),
+                            message: "the colour of an existing label (shared by every product) is changed by an \
+                                      admin token only; give the label without a colour"
+                                .into(),
+                        });
+                    }
+                    tx.execute(query("UPDATE labels SET color = ? WHERE id = ?").bind(color).bind(r.get::<i64>("id")?))
+                        .await?;
+                }
+                _ => {}
+            }
+            return r.get("id");
+        }
+        let created = tx
+            .fetch_optional(
+                query("INSERT INTO labels (label, color) VALUES (?, ?) ON CONFLICT (label) DO NOTHING RETURNING id")
+                    .bind(l.name())
+                    .bind(l.color().unwrap_or("")),
+            )
+            .await?;
+        if let Some(r) = created {
+            return r.get("id");
+        }
+    }
+    Err(StoreError::State(format!("the label {:?} could not be created; try again", l.name())))
 }
 
 fn email_norm(i: &CustomerInput) -> Option<String> {

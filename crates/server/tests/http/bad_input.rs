@@ -150,33 +150,10 @@ async fn bodies_over_one_mebibyte_are_413(app: TestApp) {
     let r = raw(&app, Method::POST, "/api/v1/products", big.as_bytes(), "application/json").await;
     assert_error(&r, 413, "PAYLOAD_TOO_LARGE");
     // Streamed without a Content-Length, the limit holds too.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(big.clone().into_bytes())];
-    let res = reqwest::Client::new()
-        .post(format!("{}/api/v1/products", app.url))
-        .header("Authorization", format!("Bearer {}", app.admin))
-        .header("Content-Type", "application/json")
-        .body(reqwest::Body::wrap_stream(futures_stream(chunks)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 413);
+    let url = format!("{}/api/v1/products", app.url);
+    let (status, body) = crate::common::post_streamed(&url, &format!("Bearer {}", app.admin), big.into_bytes()).await;
+    assert_eq!((status, &body["errors"][0]["code"]), (413, &json!("PAYLOAD_TOO_LARGE")), "{body}");
     assert_eq!(app.count("products").await, 0);
-}
-
-fn futures_stream(
-    chunks: Vec<Result<Vec<u8>, std::io::Error>>,
-) -> impl futures_core::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + Sync + 'static {
-    struct Iter(std::vec::IntoIter<Result<Vec<u8>, std::io::Error>>);
-    impl futures_core::Stream for Iter {
-        type Item = Result<Vec<u8>, std::io::Error>;
-        fn poll_next(
-            mut self: std::pin::Pin<&mut Self>,
-            _: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<Option<Self::Item>> {
-            std::task::Poll::Ready(self.0.next())
-        }
-    }
-    Iter(chunks.into_iter())
 }
 
 async fn invalid_utf8_is_400(app: TestApp) {

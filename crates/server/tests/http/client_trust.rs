@@ -34,10 +34,15 @@ async fn public_key(app: &TestApp) -> VerifyingKey {
 
 /// Sends exactly `body` with `method` and verifies the answer's signature.
 async fn send(app: &TestApp, method: reqwest::Method, path: &str, body: &[u8]) -> Answer {
+    send_body(app, method, path, body.to_vec().into()).await
+}
+
+/// [`send`] with any request body (a streamed one has no Content-Length).
+async fn send_body(app: &TestApp, method: reqwest::Method, path: &str, body: reqwest::Body) -> Answer {
     let res = reqwest::Client::new()
         .request(method, format!("{}/api/v1/client/{path}", app.url))
         .header("content-type", "application/json")
-        .body(body.to_vec())
+        .body(body)
         .send()
         .await
         .unwrap();
@@ -117,6 +122,12 @@ async fn every_answer_is_bound_to_its_request_and_status(app: TestApp) {
     let huge = format!("{{\"license_key\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
     let a = send(&app, reqwest::Method::POST, "check", huge.as_bytes()).await;
     assert_eq!((a.status, a.body["status"].as_i64()), (413, Some(413)), "{}", a.text);
+    assert_eq!(a.body["code"], "PAYLOAD_TOO_LARGE", "{}", a.text);
+    // Streamed, just over the limit (all of it is sent before the answer: a body far over it would meet a closed
+    // connection while still being written).
+    let over = format!("{{\"license_key\": \"{}\"}}", "x".repeat(1024 * 1024));
+    let a = send_body(&app, reqwest::Method::POST, "check", crate::common::streamed(over.into_bytes())).await;
+    assert_eq!((a.status, a.body["code"].as_str()), (413, Some("PAYLOAD_TOO_LARGE")), "{}", a.text);
 }
 
 /// The review's "refusals that are really bad requests of a readable body are signed and carry the nonce".

@@ -194,6 +194,35 @@ pub enum Body {
     Raw(Vec<u8>, &'static str),
 }
 
+/// POSTs `bytes` to `url` as JSON, streamed ([`streamed`]), with this Authorization header: status and JSON body.
+pub async fn post_streamed(url: &str, authorization: &str, bytes: Vec<u8>) -> (u16, Value) {
+    let res = reqwest::Client::new()
+        .post(url)
+        .header("Authorization", authorization)
+        .header("Content-Type", "application/json")
+        .body(streamed(bytes))
+        .send()
+        .await
+        .expect("request");
+    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+}
+
+/// `bytes` as a streamed request body: sent chunked, without a Content-Length, so the server finds its size only
+/// by reading it (past any check of the declared length).
+pub fn streamed(bytes: Vec<u8>) -> reqwest::Body {
+    struct Once(Option<Vec<u8>>);
+    impl futures_core::Stream for Once {
+        type Item = Result<Vec<u8>, std::io::Error>;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            std::task::Poll::Ready(self.0.take().map(Ok))
+        }
+    }
+    reqwest::Body::wrap_stream(Once(Some(bytes)))
+}
+
 /// Asserts an error envelope with this status and code, returning the error object.
 #[track_caller]
 pub fn assert_error(r: &Resp, status: u16, code: &str) -> Value {

@@ -13,6 +13,7 @@ backend_tests!(
     order_reuses_a_customer_found_by_email,
     order_store_id_is_unique,
     order_update_and_delete,
+    customers_naming_the_same_new_label_at_once_all_get_it,
 );
 
 async fn customer_lifecycle_with_labels(app: TestApp) {
@@ -141,4 +142,27 @@ async fn order_update_and_delete(app: TestApp) {
     assert_eq!(app.patch(&format!("/api/v1/licenses/{}", l["id"]), json!({"order": null})).await.status, 200);
     assert_eq!(app.delete(&format!("/api/v1/orders/{id}")).await.status, 204);
     assert_eq!(app.count("orders").await, 0);
+}
+
+/// Labels are created on first use and shared by name: customers written at once that name the same new label all
+/// get the one label (on PostgreSQL the later writers wait for the first one's insert, then use its row).
+async fn customers_naming_the_same_new_label_at_once_all_get_it(app: TestApp) {
+    let client = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let (client, url, admin) = (client.clone(), app.url.clone(), app.admin.clone());
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"email": format!("c{i}@example.com"), "labels": ["launch", {"label": "wave", "color": "#123456"}]});
+            let r = client.post(format!("{url}/api/v1/customers")).bearer_auth(admin).json(&body).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }));
+    }
+    for t in tasks {
+        let (status, text) = t.await.unwrap();
+        assert_eq!(status, 201, "{text}");
+    }
+    assert_eq!(app.count("customers").await, 16);
+    assert_eq!(app.count("labels").await, 2);
+    assert_eq!(app.count("customer_labels").await, 32);
+    assert_eq!(app.list_count("/api/v1/customers?label=launch").await, 16);
 }

@@ -956,6 +956,11 @@ async fn bad_input_is_refused_in_devmate_shape_and_writes_nothing(app: TestApp) 
     let r = v2(&app, Method::POST, &lic, Some(&t), Some((big.as_bytes(), "application/json"))).await;
     assert_eq!(r.status, 413, "{}", &r.text[..r.text.len().min(200)]);
     assert_eq!(r.body["errors"][0]["title"], "Payload too large.");
+    // Streamed without a Content-Length, the limit is found while reading (just over it, so all of the body is
+    // sent before the answer).
+    let over = format!(r#"{{"data":{{"license_type_id":{type_id},"pad":"{}"}}}}"#, "x".repeat(1024 * 1024));
+    let (status, body) = crate::common::post_streamed(&format!("{}{lic}", app.url), &t, over.into_bytes()).await;
+    assert_eq!((status, &body["errors"][0]["title"]), (413, &json!("Payload too large.")), "{body}");
     let r =
         v2(&app, Method::POST, &lic, Some(&t), Some((b"{\"data\":{\"x\":\"\xff\xfe\"}}", "application/json"))).await;
     devmate_400(&r, "Invalid UTF-8.");
