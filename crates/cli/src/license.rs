@@ -158,7 +158,7 @@ pub(crate) async fn license_cmd(cmd: LicenseCmd) -> anyhow::Result<()> {
             let db = open(&db).await?;
             let req = licensd_server::client_api::decode_request_code(code.trim(), "activate")
                 .map_err(|e| anyhow::anyhow!("{}", e.error.detail))?;
-            let outcome = match licensd_store::client::offline_activate(&db, &req).await {
+            let outcome = match licensd_store::client_api::offline_activate(&db, &req).await {
                 Err(licensd_store::StoreError::Refused(r)) => anyhow::bail!("refused: {} ({})", r.detail(), r.code()),
                 other => other?,
             };

@@ -5,8 +5,7 @@
 pub mod wire;
 
 pub mod access;
-pub mod client;
-pub mod decide;
+pub mod client_api;
 pub mod devmate;
 pub mod error;
 pub mod keys;

@@ -10,10 +10,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use licensd_core::client::{ClientDevice, ClientLicense, Refusal, answer};
+use licensd_core::client_api::{ClientDevice, ClientLicense, Refusal, answer};
 use licensd_core::time::now_ms;
 use licensd_store::StoreError;
-use licensd_store::client::{self, ClientReq, Outcome};
+use licensd_store::client_api::{self as transactions, ClientReq, Outcome};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
@@ -228,7 +228,7 @@ fn created_or_ok(o: &Outcome) -> StatusCode {
     responses((status = 201, description = "Activated"), (status = 200, description = "Already active on this device"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key", body = ErrorBody), (status = 409, description = "No activation slot or floating seat is left", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn activate(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
     let (req, nonce) = body.split()?;
-    let o = client::activate(&s.db, &req).await.map_err(|e| {
+    let o = transactions::activate(&s.db, &req).await.map_err(|e| {
         if let Some(c) = refusal_code(&e) {
             s.metrics.activation(c);
         }
@@ -243,7 +243,7 @@ pub async fn activate(State(s): State<AppState>, JsonBody(body): JsonBody<Licens
     responses((status = 200, description = "The verdict: valid, code, detail, license, device"), crate::api::BodyErrors, (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn check(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
     let (req, nonce) = body.split()?;
-    let r = client::check(&s.db, &req).await.map_err(|e| from_store(e, &nonce))?;
+    let r = transactions::check(&s.db, &req).await.map_err(|e| from_store(e, &nonce))?;
     if let Some((device, license)) = r.checked_device {
         s.last_checks.note(device, license, now_ms());
     }
@@ -283,7 +283,7 @@ struct CheckBody<'a> {
     responses((status = 200, description = "Deactivated"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key", body = ErrorBody), (status = 404, description = "No license has this key, or it is not activated on this device", body = ErrorBody), (status = 409, description = "The transfer limit is reached, or a license file for this device is still valid (LICENSE_FILE_OUTSTANDING)", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn deactivate(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
     let (req, nonce) = body.split()?;
-    let o = client::deactivate(&s.db, &req).await.map_err(|e| {
+    let o = transactions::deactivate(&s.db, &req).await.map_err(|e| {
         if let Some(c) = refusal_code(&e) {
             s.metrics.deactivation(c);
         }
@@ -301,7 +301,7 @@ pub async fn consumption(State(s): State<AppState>, JsonBody(b): JsonBody<Consum
     if !(1..=1_000_000_000).contains(&b.consumptions) {
         return Err(ApiError::invalid("consumptions", "must be between 1 and 1000000000").into());
     }
-    let (o, feature) = client::consume(&s.db, &req, b.feature.as_deref(), b.consumptions).await.map_err(|e| {
+    let (o, feature) = transactions::consume(&s.db, &req, b.feature.as_deref(), b.consumptions).await.map_err(|e| {
         if let Some(c) = refusal_code(&e) {
             s.metrics.consumption(c, 0);
         }
@@ -320,7 +320,7 @@ pub async fn consumption(State(s): State<AppState>, JsonBody(b): JsonBody<Consum
     responses((status = 200, description = "Borrowed, with a license file until borrowed_until"), crate::api::BodyErrors, (status = 403, description = "Refused: borrowing is not allowed, another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key, or it is not activated on this device", body = ErrorBody), (status = 409, description = "No floating seat is left", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn borrow(State(s): State<AppState>, JsonBody(b): JsonBody<BorrowRequest>) -> ClientResult {
     let req = client_req(b.license_key, b.hardware_id, b.product, b.hostname, b.os, b.app_version, &b.nonce)?;
-    let o = client::borrow(&s.db, &req, b.borrow_hours).await.map_err(|e| from_store(e, &b.nonce))?;
+    let o = transactions::borrow(&s.db, &req, b.borrow_hours).await.map_err(|e| from_store(e, &b.nonce))?;
     let file = s.license_file(&o);
     Ok(ok(StatusCode::OK, answer::BORROWED, &o, b.nonce, json!({"license_file": file})))
 }
@@ -333,7 +333,7 @@ pub async fn trial(State(s): State<AppState>, JsonBody(b): JsonBody<TrialRequest
     if let Some(e) = &b.email {
         licensd_core::model::normalize_email("email", e).map_err(ApiError::from)?;
     }
-    let o = client::trial(&s.db, &b.product, &req, b.email.as_deref()).await.map_err(|e| {
+    let o = transactions::trial(&s.db, &b.product, &req, b.email.as_deref()).await.map_err(|e| {
         if let Some(c) = refusal_code(&e) {
             s.metrics.trial(c);
         }
@@ -352,7 +352,7 @@ fn text(body: String) -> Response {
     responses((status = 200, content_type = "text/plain", description = "The license file"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key, or it is not activated on this device", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn license_file(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
     let (req, nonce) = body.split()?;
-    let o = client::for_license_file(&s.db, &req).await.map_err(|e| from_store(e, &nonce))?;
+    let o = transactions::for_license_file(&s.db, &req).await.map_err(|e| from_store(e, &nonce))?;
     Ok(text(s.license_file(&o)))
 }
 
@@ -394,7 +394,7 @@ pub fn decode_request_code(code: &str, kind: &str) -> Result<ClientReq, ApiError
     responses((status = 200, content_type = "text/plain", description = "The license file"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key", body = ErrorBody), (status = 409, description = "No activation slot or floating seat is left", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn offline_activate(State(s): State<AppState>, JsonBody(b): JsonBody<OfflineRequest>) -> ClientResult {
     let req = decode_request_code(&b.request, "activate")?;
-    let o = client::offline_activate(&s.db, &req).await.map_err(|e| {
+    let o = transactions::offline_activate(&s.db, &req).await.map_err(|e| {
         if let Some(c) = refusal_code(&e) {
             s.metrics.activation(c);
         }
@@ -409,7 +409,7 @@ pub async fn offline_activate(State(s): State<AppState>, JsonBody(b): JsonBody<O
     responses((status = 200, description = "Deactivated"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key", body = ErrorBody), (status = 404, description = "No license has this key, or it is not activated on this device", body = ErrorBody), (status = 409, description = "The transfer limit is reached, or the machine's license file is still valid (LICENSE_FILE_OUTSTANDING)", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn offline_deactivate(State(s): State<AppState>, JsonBody(b): JsonBody<OfflineRequest>) -> ClientResult {
     let req = decode_request_code(&b.request, "deactivate")?;
-    let o = client::deactivate(&s.db, &req).await.map_err(|e| {
+    let o = transactions::deactivate(&s.db, &req).await.map_err(|e| {
         if let Some(c) = refusal_code(&e) {
             s.metrics.deactivation(c);
         }

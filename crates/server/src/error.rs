@@ -44,7 +44,7 @@ impl ApiError {
     /// its status. The codes are written where each error is made; a test holds this list to those sources
     /// and to `docs/client-api.md`, so a code added, renamed or dropped shows here.
     ///
-    /// [`Refusal`]: licensd_core::client::Refusal
+    /// [`Refusal`]: licensd_core::client_api::Refusal
     pub const CODES: &'static [(&'static str, u16)] = &[
         ("INVALID_FIELD", 400),
         ("MISSING_FIELD", 400),
@@ -238,7 +238,7 @@ mod tests {
     use std::path::Path;
 
     use axum::http::StatusCode;
-    use licensd_core::client::{Refusal, answer};
+    use licensd_core::client_api::{Refusal, answer};
 
     use super::ApiError;
 

@@ -20,7 +20,7 @@ use axum::Router;
 use axum::extract::Request;
 use licensd_core::signing::KeyPair;
 use licensd_store::Db;
-use licensd_store::client::LastChecks;
+use licensd_store::client_api::LastChecks;
 use licensd_store::tokens::LastUses;
 use tower::{Layer, ServiceExt as _};
 use tower_http::normalize_path::NormalizePathLayer;
@@ -115,9 +115,9 @@ impl AppState {
     }
 
     /// A signed license file for an outcome with a device, valid until the store recorded (`file_until`).
-    pub fn license_file(&self, o: &licensd_store::client::Outcome) -> String {
+    pub fn license_file(&self, o: &licensd_store::client_api::Outcome) -> String {
         let key = self.key();
-        let payload = licensd_store::client::license_file_payload(o, &key.key_id, licensd_core::time::now_ms());
+        let payload = licensd_store::client_api::license_file_payload(o, &key.key_id, licensd_core::time::now_ms());
         licensd_core::signing::license_file(&payload, &key)
     }
 }

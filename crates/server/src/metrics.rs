@@ -100,14 +100,14 @@ impl ByCode {
     }
 }
 
-/// Codes the license gate answers (`core::client::admit`) and an unknown key.
+/// Codes the license gate answers (`core::client_api::admit`) and an unknown key.
 const GATE: [&str; 5] = ["NOT_FOUND", "PRODUCT_MISMATCH", "DISABLED", "REFUNDED", "EXPIRED"];
 
 /// What the client API decided, by code: the answer's `code`, except that a success is split in two where the
 /// API answers one code for both (`ACTIVATED` 201 or 200; `TRIAL` 201 or 200).
 pub mod codes {
     // The answers' own codes; `ACTIVATED` counts only a new activation slot or floating seat here.
-    pub use licensd_core::client::answer::{ACTIVATED, CONSUMED, DEACTIVATED, VALID};
+    pub use licensd_core::client_api::answer::{ACTIVATED, CONSUMED, DEACTIVATED, VALID};
     /// The device already held its activation (answered `ACTIVATED` with `200`).
     pub const ALREADY_ACTIVE: &str = "ALREADY_ACTIVE";
     /// `trial` started a new trial (answered `TRIAL` with `201`).

@@ -24,7 +24,7 @@ pub enum StoreError {
     State(String),
     /// A client request refused for a named reason (the client API's codes).
     #[error("{}", .0.detail())]
-    Refused(licensd_core::client::Refusal),
+    Refused(licensd_core::client_api::Refusal),
     /// A domain rule refused the value.
     #[error(transparent)]
     Domain(#[from] licensd_core::Error),

@@ -19,7 +19,7 @@ macro_rules! license_last_check {
 }
 
 pub mod accounts;
-pub mod client;
+pub mod client_api;
 pub mod customers;
 pub mod db;
 pub mod devices;

@@ -7,7 +7,7 @@
 //! licensd derives. SQLite always; PostgreSQL when `LICENSD_TEST_POSTGRES` names a server.
 
 use licensd_core::status::LicenseStatus;
-use licensd_store::client::{self, ClientReq};
+use licensd_store::client_api::{self, ClientReq};
 use licensd_store::db::{Db, query};
 use licensd_store::devmate::import::{Importer, MaxIds};
 use licensd_store::{Scope, StoreError, licenses, products, templates, tokens};
@@ -105,16 +105,16 @@ async fn unknown_values_are_corrupt_rows(db: &Db) {
     assert_eq!(l.product_features[0].feature_type.as_str(), "consumption");
     let f = products::get_feature(&mut &*db, &sys, feature).await.unwrap();
     assert_eq!(f.consumption_period.map(|p| p.as_str()), Some("monthly"));
-    let o = client::activate(db, &req("hw-1")).await.unwrap();
+    let o = client_api::activate(db, &req("hw-1")).await.unwrap();
     assert_eq!(o.license.features[0].feature_type.as_str(), "consumption");
-    assert!(client::check(db, &req("hw-1")).await.unwrap().refusal.is_none());
+    assert!(client_api::check(db, &req("hw-1")).await.unwrap().refusal.is_none());
 
     // A value licensd never writes, column by column; each restored afterwards.
     exec(db, "UPDATE product_features SET feature_type = 'bogus'").await;
     corrupt(licenses::get(&mut &*db, &sys, license).await, "feature_type", "bogus");
     corrupt(products::get_feature(&mut &*db, &sys, feature).await, "feature_type", "bogus");
-    corrupt(client::check(db, &req("hw-1")).await, "feature_type", "bogus");
-    corrupt(client::activate(db, &req("hw-2")).await, "feature_type", "bogus");
+    corrupt(client_api::check(db, &req("hw-1")).await, "feature_type", "bogus");
+    corrupt(client_api::activate(db, &req("hw-2")).await, "feature_type", "bogus");
     exec(db, "UPDATE product_features SET feature_type = 'consumption'").await;
 
     exec(db, "UPDATE product_features SET consumption_period = 'fortnightly'").await;
@@ -124,7 +124,7 @@ async fn unknown_values_are_corrupt_rows(db: &Db) {
 
     exec(db, "UPDATE licenses SET license_type = 'lifetime'").await;
     corrupt(licenses::get(&mut &*db, &sys, license).await, "license_type", "lifetime");
-    corrupt(client::check(db, &req("hw-1")).await, "license_type", "lifetime");
+    corrupt(client_api::check(db, &req("hw-1")).await, "license_type", "lifetime");
     exec(db, "UPDATE licenses SET license_type = 'perpetual'").await;
 
     exec(db, "UPDATE license_templates SET license_type = 'Perpetual'").await;

@@ -103,21 +103,21 @@ fn prefix_error(prefix: &str, e: Error) -> Error {
     }
 }
 
-mod product;
-mod template;
 mod account;
 mod customer;
-mod license;
-mod terms;
 mod device;
+mod license;
+mod product;
+mod template;
+mod terms;
 
-pub use product::*;
-pub use template::*;
 pub use account::*;
 pub use customer::*;
-pub use license::*;
-pub use terms::*;
 pub use device::*;
+pub use license::*;
+pub use product::*;
+pub use template::*;
+pub use terms::*;
 
 #[cfg(test)]
 mod tests {

@@ -143,7 +143,6 @@ pub struct LicenseTemplateInput {
     pub metadata: Value,
 }
 
-
 impl LicenseTemplateInput {
     pub fn validate(&self) -> Result<()> {
         check_text("name", &self.name, 200, true)?;

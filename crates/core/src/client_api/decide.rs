@@ -3,7 +3,7 @@
 //! holds the license's lock, asks here, and writes what was decided; every surface (the client API, DevMate's
 //! `/v2`, LicenseSpring's `/api/v4`) goes through the same rules. Nothing here does I/O or can fail otherwise.
 
-use crate::client::Refusal;
+use crate::client_api::Refusal;
 
 /// A new node-locked activation: refused once `times_activated` has reached `max_activations` (`None`:
 /// unlimited). A device already active takes no second slot, so the store asks only for a new device.

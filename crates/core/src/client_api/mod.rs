@@ -1,6 +1,8 @@
 //! The client API's vocabulary: what an application is told about its license and device, and every
 //! named reason a request is refused. Codes are a public interface (docs/client-api.md).
 
+pub mod decide;
+
 use serde::Serialize;
 use serde_json::Value;
 
