@@ -91,6 +91,27 @@ fn from_row(r: &Row, now: i64) -> Result<License, StoreError> {
     })
 }
 
+/// A license's feature entitlements: the columns [`feature_from_row`] reads, and where they come from.
+pub(crate) const FEATURE_COLS: &str = "lf.id, lf.license_id, lf.feature_id, f.code, f.name, f.feature_type, \
+     lf.max_consumption, lf.total_consumptions, lf.allow_overages, lf.max_overages, lf.expires_at";
+pub(crate) const FEATURE_FROM: &str = "FROM license_features lf JOIN product_features f ON f.id = lf.feature_id";
+
+/// One feature entitlement of a license (the management API's; the client API tells it without its ids).
+pub(crate) fn feature_from_row(r: &Row) -> Result<LicenseFeature, StoreError> {
+    Ok(LicenseFeature {
+        id: r.get("id")?,
+        product_feature: r.get("feature_id")?,
+        code: r.get("code")?,
+        name: r.get("name")?,
+        feature_type: r.get_enum("feature_type")?,
+        max_consumption: r.get("max_consumption")?,
+        total_consumptions: r.get("total_consumptions")?,
+        allow_overages: r.get("allow_overages")?,
+        max_overages: r.get("max_overages")?,
+        expiry_date: r.get::<Option<i64>>("expires_at")?.map(Day),
+    })
+}
+
 /// Loads licenses by id with their customers and features in a fixed number of queries (no N+1),
 /// in the order of `ids`.
 pub async fn load(e: &mut impl Exec, ids: &[i64]) -> Result<Vec<License>, StoreError> {
@@ -113,11 +134,7 @@ pub async fn load(e: &mut impl Exec, ids: &[i64]) -> Result<Vec<License>, StoreE
     customer_ids.dedup();
     let customers = crate::customers::by_ids(e, &customer_ids).await?;
 
-    let mut fq = query(
-        "SELECT lf.id, lf.license_id, lf.feature_id, f.code, f.name, f.feature_type, lf.max_consumption, lf.total_consumptions, \
-         lf.allow_overages, lf.max_overages, lf.expires_at FROM license_features lf \
-         JOIN product_features f ON f.id = lf.feature_id WHERE lf.license_id",
-    );
+    let mut fq = query(format!("SELECT {FEATURE_COLS} {FEATURE_FROM} WHERE lf.license_id"));
     push_in_list(&mut fq, ids);
     fq.push(" ORDER BY f.code");
     let features = e.fetch_all(fq).await?;
@@ -132,18 +149,7 @@ pub async fn load(e: &mut impl Exec, ids: &[i64]) -> Result<Vec<License>, StoreE
             if r.get::<i64>("license_id")? != l.id {
                 continue;
             }
-            l.product_features.push(LicenseFeature {
-                id: r.get("id")?,
-                product_feature: r.get("feature_id")?,
-                code: r.get("code")?,
-                name: r.get("name")?,
-                feature_type: r.get_enum("feature_type")?,
-                max_consumption: r.get("max_consumption")?,
-                total_consumptions: r.get("total_consumptions")?,
-                allow_overages: r.get("allow_overages")?,
-                max_overages: r.get("max_overages")?,
-                expiry_date: r.get::<Option<i64>>("expires_at")?.map(Day),
-            });
+            l.product_features.push(feature_from_row(r)?);
         }
     }
     Ok(ls.into_iter().map(|(l, _)| l).collect())

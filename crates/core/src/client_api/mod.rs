@@ -142,6 +142,22 @@ pub struct ClientFeature {
     pub expiry_date: Option<String>,
 }
 
+/// A license's feature entitlement as the application is told it: the management API's, without its ids.
+impl From<crate::model::LicenseFeature> for ClientFeature {
+    fn from(f: crate::model::LicenseFeature) -> Self {
+        ClientFeature {
+            code: f.code,
+            name: f.name,
+            feature_type: f.feature_type,
+            max_consumption: f.max_consumption,
+            total_consumptions: f.total_consumptions,
+            allow_overages: f.allow_overages,
+            max_overages: f.max_overages,
+            expiry_date: f.expiry_date.map(|d| crate::time::format_date(d.0)),
+        }
+    }
+}
+
 /// A license as the application sees it (no customer data).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ClientLicense {

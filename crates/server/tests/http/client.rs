@@ -212,7 +212,8 @@ async fn check_records_last_check_in_batches(app: TestApp) {
     assert_eq!(post(&app, "check", req(&gone, "hw2")).await.body["code"], "VALID");
     let gone_id = app.get(&format!("/api/v1/licenses?license_key={gone}")).await.body["results"][0]["id"].clone();
     assert_eq!(app.delete(&format!("/api/v1/licenses/{gone_id}")).await.status, 204);
-    assert_eq!(app.state.last_checks.flush(&app.db).await.unwrap(), 2);
+    // The server's own once-a-second flush may have taken some of them already (a slow machine).
+    assert!(app.state.last_checks.flush(&app.db).await.unwrap() <= 2);
     assert_eq!(checked("device_checks").await, device_time);
     assert_eq!(checked("license_checks").await, device_time);
 }

@@ -21,7 +21,6 @@ use licensd_core::status::{StatusFacts, license_status};
 use licensd_core::time::{DAY_MS, format_date, now_ms};
 
 use crate::db::{Db, Exec, Point, Row, Tx, query};
-use crate::enums::GetEnum as _;
 use crate::error::StoreError;
 use crate::events::{self, NewEvent};
 use crate::scope::Scope;
@@ -65,30 +64,10 @@ fn client_scope() -> Scope {
 }
 
 async fn features(e: &mut impl Exec, license_id: i64) -> Result<Vec<ClientFeature>, StoreError> {
-    let rows = e
-        .fetch_all(
-            query(
-                "SELECT f.code, f.name, f.feature_type, lf.max_consumption, lf.total_consumptions, lf.allow_overages, \
-                 lf.max_overages, lf.expires_at FROM license_features lf JOIN product_features f ON f.id = lf.feature_id \
-                 WHERE lf.license_id = ? ORDER BY f.code",
-            )
-            .bind(license_id),
-        )
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ClientFeature {
-                code: r.get("code")?,
-                name: r.get("name")?,
-                feature_type: r.get_enum("feature_type")?,
-                max_consumption: r.get("max_consumption")?,
-                total_consumptions: r.get("total_consumptions")?,
-                allow_overages: r.get("allow_overages")?,
-                max_overages: r.get("max_overages")?,
-                expiry_date: r.get::<Option<i64>>("expires_at")?.map(format_date),
-            })
-        })
-        .collect()
+    use crate::licenses::{FEATURE_COLS, FEATURE_FROM, feature_from_row};
+    let q =
+        query(format!("SELECT {FEATURE_COLS} {FEATURE_FROM} WHERE lf.license_id = ? ORDER BY f.code")).bind(license_id);
+    e.fetch_all(q).await?.iter().map(|r| feature_from_row(r).map(ClientFeature::from)).collect()
 }
 
 async fn outcome(
