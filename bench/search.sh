@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # License search benchmark (issue 5): seeds N licenses, starts a release licensd, times every filter.
 #   bench/search.sh [LICENSES] [DB_URL]     (default 1000000, a temporary SQLite file)
+#   LICENSD_BIN=path: that binary instead of building this tree's (to compare builds); RUNS: times per filter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LICENSES=${1:-1000000}
 WORK=$(mktemp -d /tmp/licensd-search.XXXXXX)
 DB=${2:-sqlite://$WORK/search.db}
-cargo build --release -q
-BIN=target/release/licensd
+if [ -z "${LICENSD_BIN:-}" ]; then cargo build --release -q; fi
+BIN=${LICENSD_BIN:-target/release/licensd}
 start=$(date +%s)
 # `migrate` creates the database (other commands refuse a missing one); binaries older than it create it themselves.
 "$BIN" migrate --db "$DB" > /dev/null 2>&1 || true
