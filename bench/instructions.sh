@@ -5,6 +5,7 @@
 # here, where the real CPU has SHA extensions), so read differences, not absolutes.
 #   bench/instructions.sh BIN [extra serve flags...]
 #   LOG: LICENSD_LOG of the server (default warn; `info` adds the access log, written to a file).
+#   KEEP=DIR: copy the callgrind profile there (for callgrind_annotate, to compare builds by function).
 set -euo pipefail
 BIN=$1; shift
 cd "$(dirname "$0")/.."
@@ -28,3 +29,4 @@ sleep 1
 REQS=$(awk '/requests in/ {print $1}' <<< "$OUT")
 IR=$(cat "$WORK"/cg.out.* | awk '/^summary:/ {s += $2} END {printf "%.0f\n", s}')
 echo "$REQS checks, $((IR / REQS)) instructions per check"
+if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$WORK"/cg.out.* "$KEEP"/; fi

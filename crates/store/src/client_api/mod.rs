@@ -65,8 +65,9 @@ fn client_scope() -> Scope {
 
 async fn features(e: &mut impl Exec, license_id: i64) -> Result<Vec<ClientFeature>, StoreError> {
     use crate::licenses::{FEATURE_COLS, FEATURE_FROM, feature_from_row};
-    let q =
-        query(format!("SELECT {FEATURE_COLS} {FEATURE_FROM} WHERE lf.license_id = ? ORDER BY f.code")).bind(license_id);
+    static SELECT: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {FEATURE_COLS} {FEATURE_FROM} WHERE lf.license_id = ? ORDER BY f.code"));
+    let q = query(SELECT.as_str()).bind(license_id);
     e.fetch_all(q).await?.iter().map(|r| feature_from_row(r).map(ClientFeature::from)).collect()
 }
 
