@@ -661,13 +661,25 @@ fn a_backup_under_write_load_restores_every_acknowledged_write() {
             })
         })
         .collect();
+    // Until `acked` holds more than `n` writes: on a loaded machine (the suite's other tests beside this one),
+    // 700 ms may see fewer than the drill needs.
+    let wait_for_more_than = |n: usize| {
+        let since = std::time::Instant::now();
+        while acked.lock().unwrap().len() <= n {
+            assert!(since.elapsed() < Duration::from_secs(30), "fewer than {n} writes in 30 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
     std::thread::sleep(Duration::from_millis(700));
+    wait_for_more_than(20);
     let copy = db.with_file_name("copy.db");
     let began = std::time::Instant::now();
     let (ok, stdout, stderr) = run(&["backup", "--db", &url, "--out", copy.to_str().unwrap()]);
     assert!(ok, "{stderr}");
     assert!(stdout.starts_with("backed up to"), "{stdout}");
     std::thread::sleep(Duration::from_millis(300));
+    let before_backup = acked.lock().unwrap().iter().filter(|(t, _, _)| *t < began).count();
+    wait_for_more_than(before_backup);
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     writers.into_iter().for_each(|w| w.join().unwrap());
     server.stop();
