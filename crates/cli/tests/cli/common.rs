@@ -23,10 +23,39 @@ fn unique() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// A new empty directory, `licensd-cli-<pid>-<n>-<name>` in the system's temporary directory. It is left
-/// behind, so a failing test's files can be looked at.
+/// `licensd-cli-<pid>-<n>-<what>` in the system's temporary directory. What a test leaves there stays, so a
+/// failing test's files can be looked at, until the next test process starts: the first name it asks for
+/// removes those of processes that are gone (as licensd_testkit does with test databases), so the disk stays
+/// bounded across runs.
+fn temp_path(what: &str) -> PathBuf {
+    static REAP: std::sync::Once = std::sync::Once::new();
+    let tmp = std::env::temp_dir();
+    REAP.call_once(|| {
+        let Ok(entries) = std::fs::read_dir(&tmp) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let pid =
+                name.to_str().and_then(|n| n.strip_prefix("licensd-cli-")?.split('-').next()?.parse::<u32>().ok());
+            let Some(pid) = pid else { continue };
+            // This machine's `/proc` says which processes run; without it, nothing is removed.
+            if pid == std::process::id()
+                || !Path::new("/proc/self").exists()
+                || Path::new(&format!("/proc/{pid}")).exists()
+            {
+                continue;
+            }
+            let _ = match entry.file_type() {
+                Ok(t) if t.is_dir() => std::fs::remove_dir_all(entry.path()),
+                _ => std::fs::remove_file(entry.path()),
+            };
+        }
+    });
+    tmp.join(format!("licensd-cli-{}-{}-{what}", std::process::id(), unique()))
+}
+
+/// A new empty directory of its own (see [`temp_path`] for how long it stays).
 pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("licensd-cli-{}-{}-{name}", std::process::id(), unique()));
+    let dir = temp_path(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -234,7 +263,7 @@ impl Licensd {
     /// Starts `licensd serve …` and waits for its one stdout line, `licensd listening on URL`; its standard
     /// error goes to a log file ([`Server::log`]).
     pub fn start(self) -> Server {
-        let log = std::env::temp_dir().join(format!("licensd-cli-{}-{}-serve.log", std::process::id(), unique()));
+        let log = temp_path("serve.log");
         let stderr = std::fs::File::create(&log).expect("create the log file");
         let child = self.command().stdin(Stdio::null()).stdout(Stdio::piped()).stderr(stderr).spawn();
         let mut server = Server {
@@ -417,6 +446,7 @@ pub fn tool(var: Option<&str>, name: &str) -> Option<PathBuf> {
 
 /// For a test that cannot run without `what`: under `CI` a failure (`.ci/run` provides every tool the suite
 /// needs), elsewhere a note that the test is skipped.
+#[track_caller]
 pub fn skipped_without(what: &str) {
     assert!(std::env::var("CI").is_err(), "CI must provide {what}: .ci/run installs it");
     eprintln!("skipped: no {what}");
