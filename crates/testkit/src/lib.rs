@@ -101,47 +101,6 @@ async fn reap_dead(admin: &mut sqlx::PgConnection) {
     }
 }
 
-/// A `licensd serve` process for tests that drive the real binary: started, waited for (its one stdout line,
-/// `licensd listening on URL`), and killed on every way out of the test.
-pub mod cli {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Child, Command, Stdio};
-
-    pub struct Server {
-        pub child: Child,
-        pub url: String,
-    }
-
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-
-    impl Server {
-        /// `bin serve ARGS` with `LICENSD_LOG=warn` and `envs`, its standard error discarded.
-        pub fn start(bin: &str, args: &[&str], envs: &[(&str, &str)]) -> Server {
-            let mut cmd = Command::new(bin);
-            cmd.arg("serve").args(args).env("LICENSD_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::null());
-            cmd.envs(envs.iter().copied());
-            Server::from_child(cmd.spawn().expect("spawn licensd serve"))
-        }
-
-        /// A `serve` spawned by the test with its standard output piped: waits for its listening line.
-        pub fn from_child(mut child: Child) -> Server {
-            let mut line = String::new();
-            BufReader::new(child.stdout.take().expect("stdout piped")).read_line(&mut line).expect("read stdout");
-            let url = line
-                .trim()
-                .strip_prefix("licensd listening on ")
-                .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-                .to_string();
-            Server { child, url }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,38 +3,24 @@
 //! keys are sealed with Argon2id under `LICENSD_SECRET` (old rows re-sealed by `key encrypt` and at start),
 //! and guessable license keys are reported.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_licensd");
+use crate::common::{Licensd, Server, admin_token, block_on, databases, get, licensd, post, serve, sqlite, temp_dir};
+
 const SECRET: &str = "correct-horse-battery-staple-42";
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("licensd-keys-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// licensd under umask 022 (files others may read, unless licensd says otherwise), without any
+/// `LICENSD_SECRET` of the test's environment.
+fn private(cmd: Licensd) -> Licensd {
+    cmd.shell("umask 022").env_remove("LICENSD_SECRET")
 }
 
-/// Runs licensd under umask 022 (files others may read, unless licensd says otherwise), with `envs`.
 fn run_env(args: &[&str], envs: &[(&str, &str)]) -> (bool, String, String) {
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg("umask 022; exec \"$0\" \"$@\"").arg(BIN).args(args);
-    cmd.env("LICENSD_LOG", "warn").env_remove("LICENSD_SECRET");
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run licensd");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    private(licensd(args)).envs(envs).run()
 }
 
 fn run(args: &[&str]) -> (bool, String, String) {
@@ -45,106 +31,13 @@ fn with_secret(args: &[&str]) -> (bool, String, String) {
     run_env(args, &[("LICENSD_SECRET", SECRET)])
 }
 
-struct Server {
-    child: Child,
-    url: String,
-    log: PathBuf,
-}
-
-impl Server {
-    /// What the server logged so far.
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits (up to 10 s) for the log to hold `needle`.
-    fn wait_log(&self, needle: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let log = self.log();
-            if log.contains(needle) || start.elapsed() > Duration::from_secs(10) {
-                return log;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `licensd serve` under umask 022, its log (at `level`) in a file, and waits for its stdout line.
-fn serve(db: &str, args: &[&str], envs: &[(&str, &str)], level: &str) -> Server {
-    let log = std::env::temp_dir().join(format!("licensd-keys-{}-{}.log", std::process::id(), now_nanos()));
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
-        .arg("umask 022; exec \"$0\" \"$@\"")
-        .arg(BIN)
-        .args(["serve", "--db", db, "--listen", "127.0.0.1:0"])
-        .args(args)
-        .env("LICENSD_LOG", level)
-        .env_remove("LICENSD_SECRET")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn licensd serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read stdout");
-    let url = line
-        .trim()
-        .strip_prefix("licensd listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}: {}", std::fs::read_to_string(&log).unwrap()))
-        .to_string();
-    Server { child, url, log }
-}
-
-fn now_nanos() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+/// Starts `licensd serve` on `db` the same way, with `args`, `envs` and its log at `level`.
+fn start(db: &str, args: &[&str], envs: &[(&str, &str)], level: &str) -> Server {
+    private(serve(db)).args(args).envs(envs).log(level).start()
 }
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
-}
-
-/// One HTTP call: status, a response header, the body as JSON.
-fn call(method: &str, url: &str, token: Option<&str>, body: Option<Value>, header: &str) -> (u16, String, Value) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let mut rb = reqwest::Client::new().request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), url);
-        if let Some(t) = token {
-            rb = rb.header("Authorization", format!("Bearer {t}"));
-        }
-        if let Some(b) = body {
-            rb = rb.json(&b);
-        }
-        let r = rb.send().await.expect("request");
-        let status = r.status().as_u16();
-        let h = r.headers().get(header).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-        (status, h, r.json().await.unwrap_or(Value::Null))
-    })
-}
-
-/// A fresh database per backend: a temporary SQLite file, and a new PostgreSQL database when
-/// `LICENSD_TEST_POSTGRES` is set (required under CI).
-/// A fresh database per backend, created by `licensd migrate` as an operator would (other commands refuse a
-/// database that does not exist).
-fn databases(name: &str) -> Vec<String> {
-    let urls = licensd_testkit::fresh_databases(&format!("lk_{name}"), &temp_dir(name).join("l.db"));
-    for url in &urls {
-        let out = std::process::Command::new(BIN).args(["migrate", "--db", url]).output().unwrap();
-        assert!(out.status.success(), "migrate {url}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    urls
-}
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
 }
 
 /// The signing key rows: (key_id, active, kdf, secret column, salt).
@@ -176,11 +69,10 @@ fn key_rows(db: &str) -> Vec<(String, bool, String, String, Option<String>)> {
 
 #[test]
 fn database_files_are_created_owner_only() {
-    let dir = temp_dir("modes");
-    let db = dir.join("l.db");
-    let url = format!("sqlite://{}", db.display());
-    let server = serve(&url, &[], &[], "warn");
-    assert_eq!(call("GET", &format!("{}/healthz", server.url), None, None, "").0, 200);
+    let (db, url) = sqlite("modes");
+    let dir = db.parent().unwrap();
+    let server = start(&url, &[], &[], "warn");
+    assert_eq!(get(&format!("{}/healthz", server.url)).send().status, 200);
     for f in ["l.db", "l.db-wal", "l.db-shm"] {
         assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
     }
@@ -247,15 +139,14 @@ fn devmate_export_is_owner_only() {
 
 #[test]
 fn sqlite_commits_are_durable_by_default_and_normal_on_request() {
-    let dir = temp_dir("sync");
-    let url = format!("sqlite://{}", dir.join("l.db").display());
+    let (_, url) = sqlite("sync");
     for (args, envs, want) in [
         (&[][..], &[][..], "synchronous=full"),
         (&["--sqlite-synchronous", "normal"][..], &[][..], "synchronous=normal"),
         (&[][..], &[("LICENSD_SQLITE_SYNCHRONOUS", "normal")][..], "synchronous=normal"),
         (&["--sqlite-synchronous", "full"][..], &[("LICENSD_SQLITE_SYNCHRONOUS", "normal")][..], "synchronous=full"),
     ] {
-        let server = serve(&url, args, envs, "info");
+        let server = start(&url, args, envs, "info");
         let log = server.wait_log("SQLite commits with");
         assert!(log.contains(&format!("SQLite commits with {want}")), "{args:?} {envs:?}: {log}");
     }
@@ -322,7 +213,7 @@ fn plaintext_keys_are_sealed_by_key_encrypt(db: &str) {
     let rows = key_rows(db);
     assert_eq!(rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>(), ["none", "none", "sha256-v1"]);
 
-    let server = serve(db, &[], &[], "warn");
+    let server = start(db, &[], &[], "warn");
     let log = server.wait_log("UNENCRYPTED");
     assert!(log.contains("UNENCRYPTED") && log.contains(&active_id), "{log}");
     assert_eq!(log.matches("UNENCRYPTED").count(), 1, "warned once: {log}");
@@ -363,18 +254,14 @@ fn plaintext_keys_are_sealed_by_key_encrypt(db: &str) {
     assert_ne!(shown["key_id"], first["key_id"]);
 
     // The server starts on it and signs with the same key id; no warning now.
-    let server = serve(db, &[], &[("LICENSD_SECRET", SECRET)], "warn");
-    let (status, kid, body) = call("GET", &format!("{}/api/v1/client/public-key", server.url), None, None, "");
-    assert_eq!(status, 200);
-    assert_eq!(body["key_id"], active_id.as_str(), "{kid}");
-    let (_, kid, _) = call(
-        "POST",
-        &format!("{}/api/v1/client/check", server.url),
-        None,
-        Some(json!({"license_key": "NOPE", "hardware_id": "h", "product": "p"})),
-        "licensd-key-id",
-    );
-    assert_eq!(kid, active_id);
+    let server = start(db, &[], &[("LICENSD_SECRET", SECRET)], "warn");
+    let r = get(&format!("{}/api/v1/client/public-key", server.url)).send();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["key_id"], active_id.as_str(), "{}", r.text);
+    let r = post(&format!("{}/api/v1/client/check", server.url))
+        .json(&json!({"license_key": "NOPE", "hardware_id": "h", "product": "p"}))
+        .send();
+    assert_eq!(r.header("licensd-key-id"), active_id);
     assert!(!server.log().contains("UNENCRYPTED"), "{}", server.log());
     // Without the secret the server refuses to start, saying why.
     drop(server);
@@ -392,14 +279,14 @@ fn plaintext_and_old_keys_are_sealed_by_key_encrypt_on_every_backend() {
 fn serve_seals_old_keys_at_start(db: &str) {
     assert!(key_show(db, None).0);
     let old_id = insert_sha256_v1_row(db, SECRET);
-    let server = serve(db, &[], &[("LICENSD_SECRET", SECRET)], "info");
+    let server = start(db, &[], &[("LICENSD_SECRET", SECRET)], "info");
     let log = server.wait_log("licensd started");
     assert_eq!(log.matches("sealed the signing key with Argon2id").count(), 2, "{log}");
     assert!(log.contains(&old_id), "{log}");
     assert!(!log.contains(SECRET), "the secret is never logged");
     let rows = key_rows(db);
     assert!(rows.iter().all(|r| r.2 == "argon2id-v1"), "{rows:?}");
-    assert_eq!(call("GET", &format!("{}/healthz", server.url), None, None, "").0, 200);
+    assert_eq!(get(&format!("{}/healthz", server.url)).send().status, 200);
 }
 
 #[test]
@@ -449,43 +336,25 @@ fn weak_keys_are_reported(db: &str, dir: &Path) {
     assert_eq!(v["weak_key_example"], licenses[0]["id"]);
 
     // At start, a count; on create with a given weak key, a warning naming the license, never the key.
-    let (ok, stdout, _) = run(&["token", "create", "--db", db, "--name", "a", "--role", "admin"]);
-    assert!(ok);
-    let token = stdout.lines().last().unwrap().to_string();
-    let server = serve(db, &[], &[], "warn");
+    let token = admin_token(db, "a");
+    let server = start(db, &[], &[], "warn");
     let log = server.wait_log("licenses have keys of under 60 bits");
     assert!(log.contains(&format!("{} licenses have keys of under 60 bits", licenses.len())), "{log}");
     let api = format!("{}/api/v1", server.url);
-    let (s, _, p) = call(
-        "POST",
-        &format!("{api}/products/"),
-        Some(&token),
-        Some(json!({"product_name": "Weak", "short_code": "weak"})),
-        "",
-    );
-    assert_eq!(s, 201, "{p}");
-    let (s, _, l) = call(
-        "POST",
-        &format!("{api}/licenses/"),
-        Some(&token),
-        Some(json!({"product": "weak", "license_key": "WEAK-0042"})),
-        "",
-    );
-    assert_eq!(s, 201, "{l}");
+    let create = |what: &str, body: Value| {
+        let r = post(&format!("{api}/{what}/")).bearer(&token).json(&body).send();
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.json()
+    };
+    create("products", json!({"product_name": "Weak", "short_code": "weak"}));
+    let l = create("licenses", json!({"product": "weak", "license_key": "WEAK-0042"}));
     let log = server.wait_log("was created with a given license_key");
     assert!(
         log.contains(&format!("license #{} was created with a given license_key of under 60 bits", l["id"])),
         "{log}"
     );
     assert!(!log.contains("WEAK-0042"), "{log}");
-    let (s, _, strong) = call(
-        "POST",
-        &format!("{api}/licenses/"),
-        Some(&token),
-        Some(json!({"product": "weak", "license_key": "7H3K9QZ2-M4XW8RTV-2B6N5JLC"})),
-        "",
-    );
-    assert_eq!(s, 201, "{strong}");
+    let strong = create("licenses", json!({"product": "weak", "license_key": "7H3K9QZ2-M4XW8RTV-2B6N5JLC"}));
     std::thread::sleep(Duration::from_millis(300));
     assert!(!server.log().contains(&format!("license #{} was created", strong["id"])), "{}", server.log());
 }

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_licensd");
+use crate::common::{BIN, free_port, skipped_without, temp_dir, tool};
 
 fn walkthrough() -> String {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
@@ -27,21 +27,17 @@ fn walkthrough() -> String {
 
 #[test]
 fn the_readme_walk_through_runs_as_written() {
-    if Command::new("curl").arg("--version").output().is_err() {
-        assert!(std::env::var("CI").is_err(), "CI must install curl for the README walk-through");
-        eprintln!("skipped: no curl");
-        return;
+    if tool(None, "curl").is_none() {
+        return skipped_without("curl");
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let script = walkthrough()
         .replace("cargo build --release\n", "")
         .replace("cargo install --path crates/cli\n", "")
         .replace("./target/release/licensd", BIN)
         .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
     assert!(script.contains("serve --db sqlite://demo.db &"), "{script}");
-    let dir = std::env::temp_dir().join(format!("licensd-readme-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("readme");
     let full = format!("set -euo pipefail\nexport LICENSD_LISTEN=127.0.0.1:{port} LICENSD_LOG=warn\n{script}");
     std::fs::write(dir.join("walkthrough.sh"), &full).unwrap();
     // `licensd` on PATH, as `cargo install` puts it (the README may also say ./target/release/licensd).

@@ -9,27 +9,19 @@
 //! and `LICENSD_SCHEMATHESIS_EXAMPLES` change the fixed seed and the examples per operation (default 10) to
 //! look further than CI does.
 
-use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_licensd");
+use crate::common::{admin_token, licensd, serve, skipped_without, sqlite, tool};
 
 /// The whole run's deadline: CI's budget is 90 minutes for everything, and a normal run takes 2 to 3.
 const DEADLINE: Duration = Duration::from_secs(20 * 60);
 
-fn schemathesis() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("LICENSD_SCHEMATHESIS").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join("schemathesis")).find(|p| p.is_file())
-}
-
-fn licensd(args: &[&str]) -> String {
-    let out = Command::new(BIN).args(args).env("LICENSD_LOG", "warn").output().expect("run licensd");
-    assert!(out.status.success(), "licensd {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// Runs a command that must succeed, returning its standard output.
+fn ok(args: &[&str]) -> String {
+    let (ok, stdout, stderr) = licensd(args).run();
+    assert!(ok, "licensd {args:?}: {stderr}");
+    stdout
 }
 
 /// Ends the child on every way out of the test, a failed assertion included.
@@ -44,26 +36,17 @@ impl Drop for Killed {
 
 #[test]
 fn openapi_document_holds_under_schemathesis() {
-    let Some(st) = schemathesis() else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must set LICENSD_SCHEMATHESIS (.ci/run installs schemathesis) so the OpenAPI document is checked"
-        );
-        eprintln!("skipped: no schemathesis (set LICENSD_SCHEMATHESIS to its executable)");
-        return;
+    let Some(st) = tool(Some("LICENSD_SCHEMATHESIS"), "schemathesis") else {
+        return skipped_without("schemathesis (set LICENSD_SCHEMATHESIS to its executable)");
     };
-    let dir = std::env::temp_dir().join(format!("licensd-schemathesis-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let db = format!("sqlite://{}", dir.join("l.db").display());
-    licensd(&["migrate", "--db", &db]);
-    let admin = licensd(&["token", "create", "--db", &db, "--name", "schemathesis", "--role", "admin"]);
-    let admin = admin.lines().last().expect("a token").trim().to_string();
+    let (db_path, db) = sqlite("schemathesis");
+    let dir = db_path.parent().unwrap();
+    ok(&["migrate", "--db", &db]);
+    let admin = admin_token(&db, "schemathesis");
     // Records for generated ids to find: products, templates, customers, orders, licenses, devices, events.
-    licensd(&["dev", "seed", "--db", &db, "--licenses", "50"]);
+    ok(&["dev", "seed", "--db", &db, "--licenses", "50"]);
 
-    let server =
-        licensd_testkit::cli::Server::start(BIN, &["--db", &db, "--listen", "127.0.0.1:0", "--rate-limit", "off"], &[]);
+    let server = serve(&db).args(&["--rate-limit", "off"]).start();
     let url = server.url.as_str();
 
     let seed = std::env::var("LICENSD_SCHEMATHESIS_SEED").unwrap_or_else(|_| "1".into());
@@ -76,7 +59,7 @@ fn openapi_document_holds_under_schemathesis() {
     // directory, and the example database is off so every run sends the same requests for a seed.
     let mut run = Killed(
         Command::new(&st)
-            .current_dir(&dir)
+            .current_dir(dir)
             .args(["run", &format!("{url}/openapi.json")])
             .args(["--header", &format!("Authorization: Bearer {admin}")])
             .args([
@@ -103,5 +86,5 @@ fn openapi_document_holds_under_schemathesis() {
     eprintln!("schemathesis took {:.0?}:\n{}", started.elapsed(), summary.join("\n"));
     assert!(status.success(), "schemathesis found problems (seed {seed}):\n{output}");
     assert!(output.contains(" passed"), "schemathesis ran no test:\n{output}");
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -3,66 +3,12 @@
 //! nothing, DevMate's ids stay valid (and licensd's own new rows do not collide with them), bad records are
 //! reported with their position and never half-applied, and `--strict` is all or nothing.
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_licensd");
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("licensd-devmate-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN).args(args).env("LICENSD_LOG", "warn").output().expect("run licensd");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-use licensd_testkit::cli::Server;
-
-fn serve(db: &str) -> Server {
-    Server::start(BIN, &["--db", db, "--listen", "127.0.0.1:0"], &[])
-}
-
-/// One HTTP call; the body as JSON (`Null` when empty).
-fn call(method: &str, url: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut rb = reqwest::Client::new().request(method, url).header("Authorization", format!("Token {token}"));
-        if let Some(b) = body {
-            rb = rb.json(&b);
-        }
-        let r = rb.send().await.expect("request");
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    })
-}
-
-/// A fresh database per backend: a temporary SQLite file, or a new PostgreSQL database when
-/// `LICENSD_TEST_POSTGRES` is set (required under CI).
-/// A fresh database per backend, created by `licensd migrate` as an operator would (other commands refuse a
-/// database that does not exist).
-fn databases(name: &str) -> Vec<String> {
-    let urls = licensd_testkit::fresh_databases(&format!("ld_{name}"), &temp_dir(name).join("l.db"));
-    for url in &urls {
-        let out = std::process::Command::new(BIN).args(["migrate", "--db", url]).output().unwrap();
-        assert!(out.status.success(), "migrate {url}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    urls
-}
+use crate::common::{admin_token, block_on, databases, request, run, serve, temp_dir};
 
 fn count(db: &str, table: &str) -> i64 {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
+    block_on(async {
         let d = licensd_store::Db::connect(db).await.unwrap();
         let n = d
             .fetch_one(licensd_store::db::query(format!("SELECT COUNT(*) AS n FROM {table}")))
@@ -170,24 +116,21 @@ enum Mode {
     RecordByRecord,
 }
 
-static MODE: std::sync::Mutex<Option<Mode>> = std::sync::Mutex::new(None);
-
-fn import_json(db: &str, file: &std::path::Path, extra: &[&str]) -> (bool, Value, String) {
+fn import_json(db: &str, file: &std::path::Path, extra: &[&str], mode: Mode) -> (bool, Value, String) {
     let mut args = vec!["import", "devmate", "--db", db, file.to_str().unwrap(), "--json"];
     args.extend_from_slice(extra);
-    let mode = *MODE.lock().unwrap();
-    if let Some(Mode::RecordByRecord) = mode {
+    if let Mode::RecordByRecord = mode {
         args.push("--record-by-record");
     }
     let (ok, stdout, stderr) = run(&args);
     (ok, serde_json::from_str(stdout.trim()).unwrap_or(Value::Null), stderr)
 }
 
-fn round_trip(db: &str, dir: &std::path::Path) {
+fn round_trip(db: &str, dir: &std::path::Path, mode: Mode) {
     let fixture = export_fixture();
     let file = dir.join("devmate.json");
     write_export(&file, &fixture);
-    let (ok, summary, stderr) = import_json(db, &file, &[]);
+    let (ok, summary, stderr) = import_json(db, &file, &[], mode);
     assert!(ok, "{stderr}");
     assert_eq!(summary["records"], 3);
     assert_eq!(summary["skipped"], 0);
@@ -198,32 +141,32 @@ fn round_trip(db: &str, dir: &std::path::Path) {
     assert_eq!(summary["warnings"], 0, "{stderr}");
 
     // Import → /v2 read: every customer reads back exactly as the file has it.
-    let (ok, stdout, _) = run(&["token", "create", "--db", db, "--name", "store", "--role", "admin"]);
-    assert!(ok);
-    let token = stdout.lines().last().unwrap().to_string();
-    let server = serve(db);
+    let token = admin_token(db, "store");
+    let server = serve(db).start();
+    // DevMate's auth scheme, `Token`.
+    let call = |method: &str, path: &str| request(method, &format!("{}{path}", server.url)).auth("Token", &token);
     for record in &fixture {
         let id = &record["data"]["id"];
-        let (status, body) = call("GET", &format!("{}/v2/customers/{id}", server.url), &token, None);
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(&body, record, "customer {id} reads back as imported");
+        let r = call("GET", &format!("/v2/customers/{id}")).send();
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(&r.json(), record, "customer {id} reads back as imported");
     }
     // DevMate's ids are licensd's: filters find imported activations, keys and invoices.
     let find = |q: &str| {
-        let (status, body) = call("GET", &format!("{}/v2/customers?{q}", server.url), &token, None);
-        assert_eq!(status, 200, "{body}");
-        body["data"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect::<Vec<_>>()
+        let r = call("GET", &format!("/v2/customers?{q}")).send();
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()["data"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect::<Vec<_>>()
     };
     assert_eq!(find("filter[activation_id]=1509013782987"), [45]);
     assert_eq!(find("filter[identifier]=FF:FF:FF"), [45]);
     assert_eq!(find("filter[key]=id593311373237odr"), [45]);
     assert_eq!(find("filter[invoice]=0339-893098"), [45]);
     assert_eq!(find("filter[email]=example.com"), [46, 47]);
-    let (_, native) = call("GET", &format!("{}/api/v1/licenses/1186", server.url), &token, None);
+    let native = call("GET", "/api/v1/licenses/1186").send().json();
     assert_eq!(native["status"], "disabled");
     assert_eq!(native["customer"]["id"], 45);
     assert_eq!(native["license_template"], 29);
-    let (_, native) = call("GET", &format!("{}/api/v1/license-templates/26", server.url), &token, None);
+    let native = call("GET", "/api/v1/license-templates/26").send().json();
     assert_eq!(native["name"], "MyNewApp Single User License");
     assert_eq!(native["max_activations"], Value::Null);
 
@@ -232,7 +175,7 @@ fn round_trip(db: &str, dir: &std::path::Path) {
 
     // A re-import changes nothing at all.
     let before = counts(db);
-    let (ok, summary, stderr) = import_json(db, &file, &[]);
+    let (ok, summary, stderr) = import_json(db, &file, &[], mode);
     assert!(ok, "{stderr}");
     assert_eq!(summary["customers_created"], 0);
     assert_eq!(summary["customers_present"], 3);
@@ -242,50 +185,32 @@ fn round_trip(db: &str, dir: &std::path::Path) {
 
     // Life goes on: the store issues with DevMate's license type id, for DevMate's customer id; new rows get
     // ids past DevMate's (PostgreSQL's sequences were moved), and resets work on imported activations.
-    let (status, l) = call(
-        "POST",
-        &format!("{}/v2/customers/45/licenses", server.url),
-        &token,
-        Some(json!({"data": {"license_type_id": 26}})),
-    );
-    assert_eq!(status, 201, "{l}");
-    assert!(l["data"]["id"].as_i64().unwrap() > 2004);
-    let (status, c) = call(
-        "POST",
-        &format!("{}/v2/customers", server.url),
-        &token,
-        Some(json!({"data": {"email": "new@example.com"}})),
-    );
-    assert_eq!(status, 201, "{c}");
-    assert!(c["data"]["id"].as_i64().unwrap() > 47);
-    let (status, _) =
-        call("POST", &format!("{}/v2/licenses/id593311373237odr/reset_first_activation", server.url), &token, None);
-    assert_eq!(status, 200);
-    let (_, body) = call("GET", &format!("{}/v2/customers/45", server.url), &token, None);
+    let r = call("POST", "/v2/customers/45/licenses").json(&json!({"data": {"license_type_id": 26}})).send();
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(r.json()["data"]["id"].as_i64().unwrap() > 2004);
+    let r = call("POST", "/v2/customers").json(&json!({"data": {"email": "new@example.com"}})).send();
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(r.json()["data"]["id"].as_i64().unwrap() > 47);
+    assert_eq!(call("POST", "/v2/licenses/id593311373237odr/reset_first_activation").send().status, 200);
+    let body = call("GET", "/v2/customers/45").send().json();
     let history = body["data"]["licenses"][0]["history"].as_array().unwrap().clone();
     assert_eq!(history[1]["deactivated"], 1, "the oldest activation was reset");
     assert_eq!(history.last().unwrap()["type"], 6);
     assert_eq!(body["data"]["licenses"][0]["activations_used"], 0);
     // An activation slot the client API knows about: the imported device holds it no more.
-    let (_, devices) = call("GET", &format!("{}/api/v1/devices?license=1185", server.url), &token, None);
+    let devices = call("GET", "/api/v1/devices?license=1185").send().json();
     assert_eq!(devices["count"], 2);
     assert!(devices["results"].as_array().unwrap().iter().all(|d| d["active"] == false));
 }
 
 /// Runs a case on every backend, in both write modes.
-fn each(name: &str, case: fn(&str, &std::path::Path)) {
-    let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+fn each(name: &str, case: fn(&str, &std::path::Path, Mode)) {
     for (m, mode) in [Mode::Batch, Mode::RecordByRecord].into_iter().enumerate() {
-        *MODE.lock().unwrap() = Some(mode);
         for (i, db) in databases(&format!("{name}-{m}")).iter().enumerate() {
-            case(db, &temp_dir(&format!("{name}-files-{m}-{i}")));
+            case(db, &temp_dir(&format!("{name}-files-{m}-{i}")), mode);
         }
     }
-    *MODE.lock().unwrap() = None;
 }
-
-/// The tests share the write mode; they take turns.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[test]
 fn import_read_export_and_reimport_round_trip() {
@@ -319,19 +244,19 @@ fn bad_file(path: &std::path::Path) {
     );
 }
 
-fn bad_records(db: &str, dir: &std::path::Path) {
+fn bad_records(db: &str, dir: &std::path::Path, mode: Mode) {
     let file = dir.join("bad.json");
     bad_file(&file);
     // --strict: an invalid record refuses the whole file before anything is written.
     let before = counts(db);
-    let (ok, _, stderr) = import_json(db, &file, &["--strict"]);
+    let (ok, _, stderr) = import_json(db, &file, &["--strict"], mode);
     assert!(!ok);
     assert!(stderr.contains("record 2 (line 3): customer #101: licenses[0].status: must be 1 to 5, not 9"), "{stderr}");
     assert!(stderr.contains("nothing was imported"), "{stderr}");
     assert_eq!(counts(db), before);
 
     // Without --strict: bad records are reported with their position and skipped whole; the rest is imported.
-    let (ok, summary, stderr) = import_json(db, &file, &[]);
+    let (ok, summary, stderr) = import_json(db, &file, &[], mode);
     assert!(!ok, "exit status 1 when records were skipped");
     assert_eq!(summary["skipped"], 3, "{stderr}");
     assert_eq!(summary["customers_created"], 2);
@@ -358,7 +283,7 @@ fn bad_records(db: &str, dir: &std::path::Path) {
     fresh["data"]["licenses"][0]["activation_key"] = json!("K-200");
     write_export(&collide, &[fresh, records[3].clone()]);
     let before = counts(db);
-    let (ok, _, stderr) = import_json(db, &collide, &["--strict"]);
+    let (ok, _, stderr) = import_json(db, &collide, &["--strict"], mode);
     assert!(!ok);
     assert!(stderr.contains("record 2 (line 3): customer #103"), "{stderr}");
     assert_eq!(counts(db), before, "the valid first record was rolled back too");
@@ -372,8 +297,7 @@ fn bad_records(db: &str, dir: &std::path::Path) {
     assert_eq!(counts(db), before);
 
     // A customer id licensd already uses for someone else is not merged.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let native = rt.block_on(async {
+    let native = block_on(async {
         let d = licensd_store::Db::connect(db).await.unwrap();
         let input =
             licensd_core::model::CustomerInput { email: Some("native@example.com".into()), ..Default::default() };
@@ -388,7 +312,7 @@ fn bad_records(db: &str, dir: &std::path::Path) {
     other["data"]["licenses"] = json!([]);
     write_export(&clash, &[other]);
     let before = counts(db);
-    let (ok, _, stderr) = import_json(db, &clash, &[]);
+    let (ok, _, stderr) = import_json(db, &clash, &[], mode);
     assert!(!ok);
     assert!(
         stderr.contains(&format!("customer #{native} exists already with another email (native@example.com)")),
@@ -398,7 +322,7 @@ fn bad_records(db: &str, dir: &std::path::Path) {
 
     // A collision only the database sees (a template of licensd's own already has the code an imported
     // license type gets): that record is refused whole, the others go in.
-    rt.block_on(async {
+    block_on(async {
         let d = licensd_store::Db::connect(db).await.unwrap();
         let scope = licensd_store::Scope::system();
         let p = licensd_store::products::create(
@@ -432,7 +356,7 @@ fn bad_records(db: &str, dir: &std::path::Path) {
     let late = dir.join("late.json");
     write_export(&late, &[taken, fine]);
     let before = counts(db);
-    let (ok, summary, stderr) = import_json(db, &late, &[]);
+    let (ok, summary, stderr) = import_json(db, &late, &[], mode);
     assert!(!ok);
     assert!(
         stderr.contains("record 1 (line 2): customer #301: another record already holds this code; skipped"),
@@ -450,20 +374,19 @@ fn bad_records_are_reported_and_never_half_applied() {
 
 #[test]
 fn other_export_shapes_and_lenient_values_are_read() {
-    let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = temp_dir("shapes");
     let db = databases("shapes").swap_remove(0);
     let records = export_fixture();
     // JSON Lines of responses, and one list response, and seed 001's shape (no date_created, string times).
     let lines = dir.join("lines.jsonl");
     std::fs::write(&lines, records.iter().map(|r| format!("{r}\n")).collect::<String>()).unwrap();
-    let (ok, summary, stderr) = import_json(&db, &lines, &[]);
+    let (ok, summary, stderr) = import_json(&db, &lines, &[], Mode::Batch);
     assert!(ok, "{stderr}");
     assert_eq!(summary["customers_created"], 3);
     let list = dir.join("list.json");
     let data: Vec<Value> = records.iter().map(|r| r["data"].clone()).collect();
     std::fs::write(&list, json!({"data": data, "meta": {"total": 3}}).to_string()).unwrap();
-    let (ok, summary, _) = import_json(&db, &list, &[]);
+    let (ok, summary, _) = import_json(&db, &list, &[], Mode::Batch);
     assert!(ok);
     assert_eq!(summary["customers_present"], 3);
 
@@ -481,7 +404,7 @@ fn other_export_shapes_and_lenient_values_are_read() {
     seed["data"]["licenses"] = json!([l]);
     let one = dir.join("one.json");
     std::fs::write(&one, seed.to_string()).unwrap();
-    let (ok, summary, stderr) = import_json(&db, &one, &[]);
+    let (ok, summary, stderr) = import_json(&db, &one, &[], Mode::Batch);
     assert!(ok, "{stderr}");
     assert_eq!(summary["warnings"], 1);
     assert!(stderr.contains("record 1 (line 1): warning: license #3000: status 2"), "{stderr}");
@@ -494,20 +417,19 @@ fn other_export_shapes_and_lenient_values_are_read() {
 
 #[test]
 fn generated_export_imports_and_exports_identically() {
-    let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     for (i, db) in databases("generated").iter().enumerate() {
         let dir = temp_dir(&format!("generated-files-{i}"));
         let file = dir.join("sample.json");
         let (ok, _, stderr) = run(&["dev", "devmate-file", "--customers", "600", "--out", file.to_str().unwrap()]);
         assert!(ok, "{stderr}");
-        let (ok, summary, stderr) = import_json(db, &file, &[]);
+        let (ok, summary, stderr) = import_json(db, &file, &[], Mode::Batch);
         assert!(ok, "{stderr}");
         assert_eq!(summary["customers_created"], 600);
         assert_eq!(summary["skipped"], 0);
         let original: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         assert_eq!(export(db, &dir, "out.json"), original);
         let before = counts(db);
-        assert!(import_json(db, &file, &["--strict"]).0);
+        assert!(import_json(db, &file, &["--strict"], Mode::Batch).0);
         assert_eq!(counts(db), before);
     }
 }

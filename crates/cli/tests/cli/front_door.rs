@@ -2,79 +2,20 @@
 //! under a low open-file limit, graceful shutdown with a deadline, hyper's own refusals in the error envelope,
 //! body and request timeouts, `--metrics-listen`, and the rate limits `serve` applies by default.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_licensd");
-
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    stderr: std::path::PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    /// SIGTERM, then how long the process took to exit (and whether it exited cleanly).
-    fn terminate(&mut self, patience: Duration) -> (Duration, bool) {
-        let start = Instant::now();
-        assert!(Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap().success());
-        while start.elapsed() < patience {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return (start.elapsed(), status.success());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("licensd did not exit within {patience:?} of SIGTERM");
-    }
-}
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("licensd-front-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::common::{Server, admin_token, block_on, licensd, serve, sqlite};
 
 /// `licensd serve` on a fresh SQLite database with these flags; `open_files` runs it under `ulimit -n`.
-fn serve(name: &str, flags: &[&str], open_files: Option<u32>) -> Server {
-    let dir = temp_dir(name);
-    let db = format!("sqlite://{}", dir.join("l.db").display());
-    let stderr = dir.join("stderr.log");
-    let mut args: Vec<String> = ["serve", "--db", &db, "--listen", "127.0.0.1:0"].map(String::from).to_vec();
-    args.extend(flags.iter().map(|s| s.to_string()));
-    let mut cmd = match open_files {
-        None => {
-            let mut c = Command::new(BIN);
-            c.args(&args);
-            c
-        }
-        Some(n) => {
-            let mut c = Command::new("sh");
-            c.arg("-c").arg(format!("ulimit -n {n} && exec \"$0\" \"$@\"")).arg(BIN).args(&args);
-            c
-        }
-    };
-    cmd.env("LICENSD_LOG", "warn").stdout(Stdio::piped()).stderr(std::fs::File::create(&stderr).unwrap());
-    let mut child = cmd.spawn().expect("spawn licensd serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read stdout");
-    let url = line.trim().strip_prefix("licensd listening on http://").unwrap_or_else(|| {
-        panic!("unexpected first line {line:?}: {}", std::fs::read_to_string(&stderr).unwrap_or_default())
-    });
-    Server { child, addr: url.parse().unwrap(), stderr }
+fn fresh_server(name: &str, flags: &[&str], open_files: Option<u32>) -> Server {
+    let cmd = serve(&sqlite(name).1).args(flags);
+    match open_files {
+        None => cmd,
+        Some(n) => cmd.shell(&format!("ulimit -n {n}")),
+    }
+    .start()
 }
 
 /// A raw HTTP answer.
@@ -180,7 +121,7 @@ fn closed_within(s: &mut TcpStream, patience: Duration) -> bool {
 
 #[test]
 fn slowloris_does_not_stop_healthz_and_silent_connections_are_closed_after_the_header_timeout() {
-    let server = serve("slowloris", &["--header-timeout", "2s"], None);
+    let server = fresh_server("slowloris", &["--header-timeout", "2s"], None);
     let start = Instant::now();
     let mut idle = half_open(server.addr, 400);
     let t = healthz_takes(server.addr, Duration::from_secs(5));
@@ -204,7 +145,7 @@ fn slowloris_does_not_stop_healthz_and_silent_connections_are_closed_after_the_h
 
 #[test]
 fn over_the_connection_cap_connections_wait_for_a_slot() {
-    let server = serve("cap", &["--max-connections", "10", "--header-timeout", "1s"], None);
+    let server = fresh_server("cap", &["--max-connections", "10", "--header-timeout", "1s"], None);
     let _held = half_open(server.addr, 10);
     std::thread::sleep(Duration::from_millis(200));
     // The eleventh connection is not refused: it is served once the header timeout frees a slot.
@@ -217,18 +158,18 @@ fn over_the_connection_cap_connections_wait_for_a_slot() {
 fn a_low_open_file_limit_is_never_exhausted_by_idle_connections() {
     // The review's reproduction: under `ulimit -n 128`, 140 half-open connections made /healthz time out and
     // accept fail with EMFILE. The cap now stays below the limit and the header timeout frees the slots.
-    let server = serve("ulimit", &["--header-timeout", "1s"], Some(128));
+    let server = fresh_server("ulimit", &["--header-timeout", "1s"], Some(128));
     let _held = half_open(server.addr, 200);
     let t = healthz_takes(server.addr, Duration::from_secs(10));
     assert!(t < Duration::from_secs(8), "{t:?}");
-    let log = server.stderr();
+    let log = server.log();
     assert!(!log.contains("Too many open files"), "{log}");
     assert!(log.contains("the open-file limit is below --max-connections"), "the clamp is reported: {log}");
 }
 
 #[test]
 fn shutdown_exits_within_its_deadline_despite_stuck_and_idle_connections() {
-    let mut server = serve(
+    let mut server = fresh_server(
         "shutdown",
         &["--shutdown-timeout", "1s", "--header-timeout", "60s", "--body-timeout", "60s", "--request-timeout", "60s"],
         None,
@@ -249,7 +190,7 @@ fn shutdown_exits_within_its_deadline_despite_stuck_and_idle_connections() {
 
 #[test]
 fn requests_hyper_refuses_answer_the_error_envelope() {
-    let server = serve("refusals", &[], None);
+    let server = fresh_server("refusals", &[], None);
     let a = server.addr;
     let cases: Vec<(Vec<u8>, u16, &str)> = vec![
         (format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70 * 1024)).into_bytes(), 414, "URI_TOO_LONG"),
@@ -287,7 +228,7 @@ fn requests_hyper_refuses_answer_the_error_envelope() {
 
 #[test]
 fn stalled_bodies_and_slow_requests_answer_in_the_envelope() {
-    let server = serve("timeouts", &["--body-timeout", "1s", "--request-timeout", "3s"], None);
+    let server = fresh_server("timeouts", &["--body-timeout", "1s", "--request-timeout", "3s"], None);
     // A body that stops: 408 after the body timeout, signed like every client answer.
     let start = Instant::now();
     let mut s = TcpStream::connect(server.addr).unwrap();
@@ -325,11 +266,9 @@ fn stalled_bodies_and_slow_requests_answer_in_the_envelope() {
 
 #[test]
 fn a_request_not_answered_within_the_request_timeout_is_503() {
-    let server = serve("slow-handler", &["--request-timeout", "2s"], None);
-    let db = format!("sqlite://{}", server.stderr.with_file_name("l.db").display());
-    let out =
-        Command::new(BIN).args(["token", "create", "--db", &db, "--name", "t", "--role", "admin"]).output().unwrap();
-    let token = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().to_string();
+    let (_, db) = sqlite("slow-handler");
+    let server = serve(&db).args(&["--request-timeout", "2s"]).start();
+    let token = admin_token(&db, "t");
     // Another process holds SQLite's write lock, so the server's write waits (it would for 10 s) past the timeout.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let other = rt.block_on(licensd_store::Db::connect(&db)).unwrap();
@@ -352,13 +291,11 @@ fn a_request_not_answered_within_the_request_timeout_is_503() {
 
 #[test]
 fn metrics_can_be_served_on_their_own_address() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let ops = format!("127.0.0.1:{port}");
-    let server = serve("metrics", &["--metrics-listen", &ops], None);
+    let server = serve(&sqlite("metrics").1).metrics_listen().start();
     assert_eq!(get(server.addr, "/healthz", "").status, 200);
     let main = get(server.addr, "/metrics", "");
     assert_eq!((main.status, main.json()["errors"][0]["code"].as_str()), (404, Some("NOT_FOUND")));
-    let ops: SocketAddr = ops.parse().unwrap();
+    let ops = server.metrics.unwrap();
     let m = get(ops, "/metrics", "");
     assert_eq!(m.status, 200);
     let text = String::from_utf8(m.body).unwrap();
@@ -373,7 +310,7 @@ fn check_body(key: &str) -> String {
 
 #[test]
 fn serve_limits_the_client_api_by_default() {
-    let server = serve("limits-default", &[], None);
+    let server = fresh_server("limits-default", &[], None);
     // One address, many keys: the per-address limit (20/s, burst 200) answers 429 soon after the burst.
     let (mut ok, mut limited) = (0, None);
     for i in 0..400 {
@@ -398,12 +335,13 @@ fn serve_limits_the_client_api_by_default() {
 
 #[test]
 fn rate_limits_are_configurable_and_forwarded_addresses_count_only_from_trusted_proxies() {
-    let off = serve("limits-off", &["--rate-limit", "off"], None);
+    let off = fresh_server("limits-off", &["--rate-limit", "off"], None);
     for i in 0..300 {
         assert_eq!(post(off.addr, "/api/v1/client/check", "", &check_body(&format!("K{}", i % 2))).status, 200);
     }
-    let direct = serve("limits-direct", &["--rate-limit-client-ip", "3/h"], None);
-    let trusting = serve("limits-proxy", &["--rate-limit-client-ip", "3/h", "--trust-proxy", "127.0.0.0/8"], None);
+    let direct = fresh_server("limits-direct", &["--rate-limit-client-ip", "3/h"], None);
+    let trusting =
+        fresh_server("limits-proxy", &["--rate-limit-client-ip", "3/h", "--trust-proxy", "127.0.0.0/8"], None);
     for (server, trusted) in [(&direct, false), (&trusting, true)] {
         let from = |ip: &str| {
             post(server.addr, "/api/v1/client/check", &format!("X-Forwarded-For: {ip}\r\n"), &check_body("K")).status
@@ -412,9 +350,9 @@ fn rate_limits_are_configurable_and_forwarded_addresses_count_only_from_trusted_
         // Behind a trusted proxy another client is counted apart; otherwise the header is the client's own claim.
         assert_eq!(from("192.0.2.2"), if trusted { 200 } else { 429 }, "trusted: {trusted}");
     }
-    let bad = Command::new(BIN).args(["serve", "--rate-limit-client-ip", "lots"]).output().unwrap();
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a rate"), "{}", String::from_utf8_lossy(&bad.stderr));
+    let (ok, _, stderr) = licensd(&["serve", "--rate-limit-client-ip", "lots"]).run();
+    assert!(!ok);
+    assert!(stderr.contains("is not a rate"), "{stderr}");
 }
 
 #[test]
@@ -422,8 +360,7 @@ fn postgres_statements_are_cancelled_after_the_statement_timeout() {
     let Some(url) = licensd_testkit::fresh_postgres("lf") else { return };
     let params = url.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
     use licensd_store::db::query;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
+    block_on(async {
         // What `licensd serve --statement-timeout 300ms` opens: migrations run (they lift the timeout), queries are cut.
         let db = licensd_store::Db::connect_with_statement_timeout(&url, Duration::from_millis(300)).await.unwrap();
         let row = db.fetch_one(query("SELECT current_setting('statement_timeout') AS t")).await.unwrap();

@@ -3,18 +3,15 @@
 //! database shows that what the command line does is what the client API then answers, and the audit log
 //! names the command line (`cli`) as the actor.
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_licensd");
+use crate::common::{Server, licensd, post, request, serve, sqlite_and_postgres, temp_dir};
 
+/// Runs `licensd ARGS --db DB`, which must not panic.
 fn run(db: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN).args(args).args(["--db", db]).env("LICENSD_LOG", "warn").output().expect("run");
-    let (stdout, stderr) =
-        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+    let (ok, stdout, stderr) = licensd(args).args(&["--db", db]).run();
     assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
-    (out.status.success(), stdout, stderr)
+    (ok, stdout, stderr)
 }
 
 /// Runs a command that must succeed, returning its standard output.
@@ -33,42 +30,19 @@ fn json_of(db: &str, args: &[&str]) -> Value {
 
 /// Runs a command that must fail with exit status 1 and a one-line error, returning that line.
 fn refused(db: &str, args: &[&str]) -> String {
-    let out = Command::new(BIN).args(args).args(["--db", db]).env("LICENSD_LOG", "warn").output().expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{args:?} should fail with status 1: {stderr}");
-    assert!(out.stdout.is_empty(), "{args:?} printed on a refusal: {}", String::from_utf8_lossy(&out.stdout));
-    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
-    stderr.lines().next().unwrap_or_default().to_string()
-}
-
-use licensd_testkit::cli::Server;
-
-fn serve(db: &str) -> Server {
-    Server::start(BIN, &["--db", db, "--listen", "127.0.0.1:0"], &[])
+    let out = licensd(args).args(&["--db", db]).output();
+    assert_eq!(out.code, Some(1), "{args:?} should fail with status 1: {}", out.stderr);
+    assert!(out.stdout.is_empty(), "{args:?} printed on a refusal: {}", out.stdout);
+    assert!(!out.stderr.contains("panicked"), "{args:?} panicked: {}", out.stderr);
+    out.stderr.lines().next().unwrap_or_default().to_string()
 }
 
 /// A client API call: `(status, body)`.
 fn client(server: &Server, what: &str, key: &str, hardware_id: &str) -> (u16, Value) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let r = reqwest::Client::new()
-            .post(format!("{}/api/v1/client/{what}", server.url))
-            .json(&json!({"license_key": key, "product": "app", "hardware_id": hardware_id}))
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap())
-    })
-}
-
-/// `DELETE` on the management API with a token: the status.
-fn delete(server: &Server, path: &str, token: &str) -> u16 {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let r = reqwest::Client::new().delete(format!("{}{path}", server.url)).bearer_auth(token).send().await.unwrap();
-        r.status().as_u16()
-    })
+    let r = post(&format!("{}/api/v1/client/{what}", server.url))
+        .json(&json!({"license_key": key, "product": "app", "hardware_id": hardware_id}))
+        .send();
+    (r.status, serde_json::from_str(&r.text).unwrap())
 }
 
 /// The cells of a table's rows under the header column `name` (columns are two spaces apart or more).
@@ -184,7 +158,7 @@ fn everyday(db: &str) {
         )
         .contains("give a number of machines (0 or more) or `unlimited`")
     );
-    let body = std::env::temp_dir().join(format!("licensd-everyday-{}-{}.json", std::process::id(), p["id"]));
+    let body = temp_dir("everyday-body").join("body.json");
     std::fs::write(&body, r#"{"product": "app", "max_transfers": 3, "prevent_vm": true}"#).unwrap();
     let t = json_of(
         db,
@@ -275,7 +249,7 @@ fn everyday(db: &str) {
     assert_eq!(json_of(db, &["customer", "find", &more[0], "--json"])[0]["id"], 1, "by a license's key");
 
     // What the command line does, the client API answers at once.
-    let server = serve(db);
+    let server = serve(db).start();
     let (status, body) = client(&server, "activate", &key, "hw-ann-laptop");
     assert_eq!((status, &body["code"]), (201, &json!("ACTIVATED")), "{body}");
     assert_eq!(client(&server, "check", &key, "hw-ann-laptop").1["code"], "VALID");
@@ -321,7 +295,10 @@ fn everyday(db: &str) {
     // A deleted license's events stay in the log, found by its id.
     let ops = json_of(db, &["token", "create", "--name", "ops", "--role", "admin", "--json"]);
     let gone = bare[0]["id"].as_i64().unwrap();
-    assert_eq!(delete(&server, &format!("/api/v1/licenses/{gone}"), ops["token"].as_str().unwrap()), 204);
+    let deleted = request("DELETE", &format!("{}/api/v1/licenses/{gone}", server.url))
+        .bearer(ops["token"].as_str().unwrap())
+        .send();
+    assert_eq!(deleted.status, 204);
     drop(server);
     assert!(refused(db, &["license", "show", &gone.to_string()]).starts_with("Error: no license has the key or id"));
     let history = json_of(db, &["events", "--license", &gone.to_string(), "--json"]);
@@ -382,16 +359,4 @@ fn everyday(db: &str) {
     assert!(refused(db, &["token", "create", "--name", "cli", "--role", "admin"]).contains("choose another name"));
 }
 
-#[test]
-fn everyday_commands_on_sqlite() {
-    let dir = std::env::temp_dir().join(format!("licensd-cli-{}-everyday", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    everyday(&format!("sqlite://{}", dir.join("e.db").display()));
-}
-
-#[test]
-fn everyday_commands_on_postgres() {
-    let Some(url) = licensd_testkit::fresh_postgres("ed") else { return };
-    everyday(&url);
-}
+sqlite_and_postgres!(everyday: everyday_commands_on_sqlite, everyday_commands_on_postgres);

@@ -8,12 +8,10 @@
 //! too; each is skipped, and says so, when it is missing (except under `CI`: `.ci/run` installs them).
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_licensd");
+use crate::common::{BIN, get, post, run, serve, skipped_without, sqlite, temp_dir, tool};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
@@ -27,27 +25,11 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("licensd-deploy-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn licensd(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN).args(args).env("LICENSD_LOG", "warn").output().expect("run licensd");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// `licensd ARGS --help`.
 fn help(args: &[&str]) -> String {
     let mut a = args.to_vec();
     a.push("--help");
-    let (ok, out, err) = licensd(&a);
+    let (ok, out, err) = run(&a);
     assert!(ok, "licensd {a:?}: {err}");
     out
 }
@@ -252,11 +234,11 @@ fn the_example_configuration_is_accepted_and_the_env_examples_name_known_variabl
     let config = deploy("licensd.toml");
     let config = config.to_str().unwrap();
     // Unknown keys are refused at start, by every command: `--help` parses the file too.
-    let (ok, _, err) = licensd(&["--config", config, "serve", "--help"]);
+    let (ok, _, err) = run(&["--config", config, "serve", "--help"]);
     assert!(ok, "{err}");
-    let dir = scratch("config");
+    let dir = temp_dir("config");
     let db = format!("sqlite://{}", dir.join("l.db").display());
-    let (ok, out, err) = licensd(&["--config", config, "migrate", "--db", &db]);
+    let (ok, out, err) = run(&["--config", config, "migrate", "--db", &db]);
     assert!(ok, "{err}");
     assert!(out.starts_with("applied migrations"), "{out}");
     let table: toml::Table = read(&deploy("licensd.toml")).parse().unwrap();
@@ -402,7 +384,7 @@ fn the_dockerfile_copies_what_its_context_admits_and_that_context_is_a_whole_wor
         assert!(std::fs::metadata(deploy("healthcheck.sh")).unwrap().permissions().mode() & 0o111 != 0);
     }
     // The context as the builder sees it: a complete workspace whose lock file needs no change (--locked).
-    let ctx = scratch("context");
+    let ctx = temp_dir("context");
     for src in &sources {
         copy_tree(&root.join(src), &ctx.join(src));
     }
@@ -442,72 +424,18 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// Ends the child on every way out of the test.
-struct Server {
-    child: Child,
-    addr: String,
-    metrics: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// `licensd serve` on a fresh SQLite file, /metrics on a port of its own.
-fn serve(dir: &Path) -> Server {
-    let metrics = format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", &metrics, "--db"])
-        .arg(format!("sqlite://{}", dir.join("l.db").display()))
-        .env("LICENSD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr =
-        line.trim().strip_prefix("licensd listening on http://").unwrap_or_else(|| panic!("{line:?}")).to_string();
-    Server { child, addr, metrics }
-}
-
-/// A request over a plain socket: (status, body).
-fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
-}
-
 #[test]
 fn the_image_health_check_tells_a_serving_licensd_from_none() {
-    let dir = scratch("health");
-    let server = serve(&dir);
+    let (db, url) = sqlite("health");
+    let server = serve(&url).start();
     let check = |listen: &str| {
         Command::new(deploy("healthcheck.sh")).env("LICENSD_LISTEN", listen).status().expect("run the health check")
     };
-    let port = server.addr.rsplit(':').next().unwrap().to_string();
+    let port = server.addr.port();
     assert!(check(&format!("0.0.0.0:{port}")).success(), "licensd is serving on {}", server.addr);
     drop(server);
     assert!(!check(&format!("0.0.0.0:{port}")).success(), "nothing listens any more");
-    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_dir_all(db.parent().unwrap());
 }
 
 /// The metric names (`licensd_…`, `process_…`) in `text`.
@@ -520,13 +448,14 @@ fn metric_names(text: &str) -> BTreeSet<String> {
 
 #[test]
 fn the_dashboard_and_the_alerts_use_only_metrics_licensd_serves() {
-    let dir = scratch("metrics");
-    let server = serve(&dir);
+    let (db, url) = sqlite("metrics");
+    let server = serve(&url).metrics_listen().start();
     // A request of each kind, so that the families made on first use have series.
-    assert_eq!(http(&server.addr, "GET", "/api/v1/products", "").0, 401);
-    assert_eq!(http(&server.addr, "POST", "/api/v1/client/check", "{}").0, 400);
-    let (status, scrape) = http(&server.metrics, "GET", "/metrics", "");
-    assert_eq!(status, 200);
+    assert_eq!(get(&format!("{}/api/v1/products", server.url)).send().status, 401);
+    assert_eq!(post(&format!("{}/api/v1/client/check", server.url)).json_text("{}").send().status, 400);
+    let metrics = get(&format!("http://{}/metrics", server.metrics.unwrap())).send();
+    assert_eq!(metrics.status, 200);
+    let scrape = metrics.text;
     let served: BTreeSet<String> = scrape
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
@@ -572,12 +501,7 @@ fn the_dashboard_and_the_alerts_use_only_metrics_licensd_serves() {
     }
     assert!(missing.is_empty(), "not in a real /metrics:\n{}\n\n{scrape}", missing.join("\n"));
     drop(server);
-    let _ = std::fs::remove_dir_all(dir);
-}
-
-fn tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).flat_map(|d| [d.join(name), d.join("../sbin").join(name)]).find(|p| p.is_file())
+    let _ = std::fs::remove_dir_all(db.parent().unwrap());
 }
 
 #[track_caller]
@@ -593,9 +517,9 @@ fn succeeds(cmd: &mut Command) {
 
 #[test]
 fn installed_tools_accept_the_deploy_files() {
-    let dir = scratch("tools");
+    let dir = temp_dir("tools");
     let mut skipped = Vec::new();
-    if let Some(analyze) = tool("systemd-analyze") {
+    if let Some(analyze) = tool(None, "systemd-analyze") {
         // The unit as installed, with ExecStart naming a binary that exists here.
         let unit = read(&deploy("licensd.service")).replace("/usr/local/bin/licensd", BIN);
         let path = dir.join("licensd.service");
@@ -604,7 +528,7 @@ fn installed_tools_accept_the_deploy_files() {
     } else {
         skipped.push("systemd-analyze");
     }
-    if let Some(promtool) = tool("promtool") {
+    if let Some(promtool) = tool(None, "promtool") {
         succeeds(Command::new(&promtool).args(["check", "rules"]).arg(deploy("prometheus/alerts.yml")));
         succeeds(Command::new(&promtool).args(["test", "rules", "alerts.test.yml"]).current_dir(deploy("prometheus")));
         let config = read(&deploy("prometheus/prometheus.yml"))
@@ -614,7 +538,7 @@ fn installed_tools_accept_the_deploy_files() {
     } else {
         skipped.push("promtool");
     }
-    if let Some(caddy) = tool("caddy") {
+    if let Some(caddy) = tool(None, "caddy") {
         succeeds(
             Command::new(caddy)
                 .args(["validate", "--adapter", "caddyfile", "--config"])
@@ -625,7 +549,7 @@ fn installed_tools_accept_the_deploy_files() {
     } else {
         skipped.push("caddy");
     }
-    match (tool("nginx"), tool("openssl")) {
+    match (tool(None, "nginx"), tool(None, "openssl")) {
         (Some(nginx), Some(openssl)) => {
             // The server blocks inside a minimal http {} with a throwaway certificate where the example names
             // Let's Encrypt's.
@@ -656,9 +580,7 @@ fn installed_tools_accept_the_deploy_files() {
         _ => skipped.push("nginx"),
     }
     if !skipped.is_empty() {
-        // `.ci/run` installs them all.
-        assert!(std::env::var("CI").is_err(), "CI must install {}", skipped.join(", "));
-        eprintln!("skipped (not installed): {}", skipped.join(", "));
+        skipped_without(&skipped.join(", "));
     }
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -2,48 +2,13 @@
 //! the `listening on` line, `token create` (also while a server runs), auth schemes, graceful shutdown.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_licensd");
-
-fn temp_db(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("licensd-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("l.db")
-}
-
-fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN).args(args).env("LICENSD_LOG", "warn").output().expect("run licensd");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-use licensd_testkit::cli::Server;
-
-/// Starts `licensd serve` and waits for its one stdout line.
-fn serve(args: &[&str], envs: &[(&str, &str)]) -> Server {
-    let server = Server::start(BIN, args, envs);
-    assert!(server.url.starts_with("http://127.0.0.1:"), "{}", server.url);
-    server
-}
-
-fn get(url: &str, token: Option<&str>, scheme: &str) -> (u16, serde_json::Value) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let mut rb = reqwest::Client::new().get(url);
-        if let Some(t) = token {
-            rb = rb.header("Authorization", format!("{scheme} {t}"));
-        }
-        let r = rb.send().await.expect("request");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(serde_json::Value::Null))
-    })
-}
+use crate::common::{
+    BIN, admin_token, block_on, free_port, fresh_databases, get, licensd, post, run, serve, sqlite,
+    sqlite_and_postgres, temp_dir,
+};
 
 fn contract(db: &str) {
     // As README says: `migrate` creates the database; then a token; then the server.
@@ -54,12 +19,17 @@ fn contract(db: &str) {
     let admin = stdout.lines().last().unwrap().to_string();
     assert!(admin.starts_with("lsd_"), "{stdout}");
 
-    let server = serve(&["--db", db, "--listen", "127.0.0.1:0"], &[]);
-    assert_eq!(get(&format!("{}/healthz", server.url), None, "").0, 200);
+    let server = serve(db).start();
+    assert!(server.url.starts_with("http://127.0.0.1:"), "{}", server.url);
+    assert_eq!(get(&format!("{}/healthz", server.url)).send().status, 200);
     for scheme in ["Bearer", "Token", "Api-Key"] {
-        assert_eq!(get(&format!("{}/api/v1/products/", server.url), Some(&admin), scheme).0, 200, "{scheme}");
+        assert_eq!(
+            get(&format!("{}/api/v1/products/", server.url)).auth(scheme, &admin).send().status,
+            200,
+            "{scheme}"
+        );
     }
-    assert_eq!(get(&format!("{}/api/v1/products", server.url), None, "").0, 401);
+    assert_eq!(get(&format!("{}/api/v1/products", server.url)).send().status, 401);
 
     // A token made while the server runs works at once; --json gives the whole record.
     let (ok, stdout, stderr) = run(&["token", "create", "--db", db, "--name", "late", "--role", "admin", "--json"]);
@@ -69,7 +39,7 @@ fn contract(db: &str) {
     assert_eq!(v["role"], "admin");
     assert_eq!(v["products"], serde_json::json!([]));
     let late = v["token"].as_str().unwrap();
-    assert_eq!(get(&format!("{}/api/v1/licenses", server.url), Some(late), "Bearer").0, 200);
+    assert_eq!(get(&format!("{}/api/v1/licenses", server.url)).bearer(late).send().status, 200);
 
     let (ok, stdout, _) = run(&["token", "list", "--db", db, "--json"]);
     assert!(ok);
@@ -78,44 +48,29 @@ fn contract(db: &str) {
     assert!(!stdout.contains(late), "secrets are never listed");
     let id = v["id"].as_i64().unwrap().to_string();
     assert!(run(&["token", "revoke", "--db", db, &id]).0);
-    assert_eq!(get(&format!("{}/api/v1/licenses", server.url), Some(late), "Bearer").0, 401);
+    assert_eq!(get(&format!("{}/api/v1/licenses", server.url)).bearer(late).send().status, 401);
 
     let (ok, _, stderr) =
         run(&["token", "create", "--db", db, "--name", "m", "--role", "manager", "--product", "nope"]);
     assert!(!ok, "an unknown product is refused");
     assert!(stderr.contains("nope"), "{stderr}");
-    graceful_stop(server);
-}
-
-fn graceful_stop(mut server: Server) {
-    let pid = server.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    for _ in 0..100 {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            assert!(status.success(), "SIGTERM ends licensd cleanly: {status}");
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("licensd did not stop within 5 s of SIGTERM");
+    server.stop();
 }
 
 #[test]
 fn contract_holds_on_sqlite_url_forms() {
-    let db = temp_db("url");
-    contract(&format!("sqlite://{}", db.display()));
-    let bare = temp_db("bare");
+    contract(&sqlite("url").1);
+    let (bare, _) = sqlite("bare");
     contract(bare.to_str().unwrap());
 }
 
 #[test]
 fn environment_configures_serve() {
-    let db = temp_db("env");
-    let url = format!("sqlite://{}", db.display());
-    let server = serve(&[], &[("LICENSD_DB", &url), ("LICENSD_LISTEN", "127.0.0.1:0")]);
-    assert_eq!(get(&format!("{}/healthz", server.url), None, "").1, serde_json::json!({"status": "ok"}));
+    let (db, url) = sqlite("env");
+    let server = licensd(&["serve"]).envs(&[("LICENSD_DB", &url), ("LICENSD_LISTEN", "127.0.0.1:0")]).start();
+    assert_eq!(get(&format!("{}/healthz", server.url)).send().json(), serde_json::json!({"status": "ok"}));
     assert!(db.exists(), "the database file is created on first start");
-    graceful_stop(server);
+    server.stop();
 }
 
 #[test]
@@ -131,30 +86,10 @@ fn bad_database_url_is_a_clear_error() {
     assert!(stderr.contains("unsupported database URL"), "{stderr}");
 }
 
-fn run_stdin(args: &[&str], stdin: &str) -> (bool, String, String) {
-    use std::io::Write;
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("LICENSD_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run licensd");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn air_gapped_activation_and_offline_verification_from_the_command_line() {
     use base64::Engine;
-    let db_path = temp_db("airgap");
-    let db = format!("sqlite://{}", db_path.display());
+    let (db_path, db) = sqlite("airgap");
     let keys = db_path.with_file_name("keys.txt");
     assert!(run(&["migrate", "--db", &db]).0);
     let (ok, _, stderr) = run(&["dev", "seed", "--db", &db, "--licenses", "4", "--keys-out", keys.to_str().unwrap()]);
@@ -172,44 +107,46 @@ fn air_gapped_activation_and_offline_verification_from_the_command_line() {
 
     let code = serde_json::json!({"v": 1, "type": "activate", "license_key": key, "product": product, "hardware_id": "vault-1", "issued_at": 1});
     let code = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(code.to_string());
-    let (ok, file, stderr) = run_stdin(&["license", "offline-activate", "--db", &db, "-"], &code);
+    let (ok, file, stderr) = licensd(&["license", "offline-activate", "--db", &db, "-"]).stdin(&code).run();
     assert!(ok, "{stderr}");
     assert!(file.starts_with("-----BEGIN LICENSE FILE-----"), "{file}");
 
     let (ok, stdout, stderr) =
-        run_stdin(&["verify", "-", "--public-key", &public, "--hardware-id", "vault-1", "--json"], &file);
+        licensd(&["verify", "-", "--public-key", &public, "--hardware-id", "vault-1", "--json"]).stdin(&file).run();
     assert!(ok, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(v["valid"], true);
     assert_eq!(v["license_key"], key);
     assert_eq!(v["hardware_id"], "vault-1");
-    let (ok, _, stderr) = run_stdin(&["verify", "-", "--public-key", &public, "--hardware-id", "other"], &file);
+    let (ok, _, stderr) =
+        licensd(&["verify", "-", "--public-key", &public, "--hardware-id", "other"]).stdin(&file).run();
     assert!(!ok);
     assert!(stderr.contains("does not verify"), "{stderr}");
     // Bound to its product: --product of another product refuses it, its own accepts it.
-    let (ok, _, stderr) = run_stdin(&["verify", "-", "--public-key", &public, "--product", "not-this-one"], &file);
+    let (ok, _, stderr) =
+        licensd(&["verify", "-", "--public-key", &public, "--product", "not-this-one"]).stdin(&file).run();
     assert!(!ok);
     assert!(stderr.contains("is for the product"), "{stderr}");
     let (ok, stdout, stderr) =
-        run_stdin(&["verify", "-", "--public-key", &public, "--product", product, "--json"], &file);
+        licensd(&["verify", "-", "--public-key", &public, "--product", product, "--json"]).stdin(&file).run();
     assert!(ok, "{stderr}");
     assert!(stdout.contains("\"is_trial\":false"), "{stdout}");
     let tampered = file.replacen('e', "f", 1);
-    assert!(!run_stdin(&["verify", "-", "--public-key", &public], &tampered).0);
+    assert!(!licensd(&["verify", "-", "--public-key", &public]).stdin(&tampered).run().0);
 
     // After a rotation the old key still verifies what it signed; the new key is shown.
     let (ok, stdout, _) = run(&["key", "rotate", "--db", &db, "--json"]);
     assert!(ok);
     let rotated: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_ne!(rotated["key_id"], k["key_id"]);
-    assert!(run_stdin(&["verify", "-", "--public-key", &public], &file).0);
+    assert!(licensd(&["verify", "-", "--public-key", &public]).stdin(&file).run().0);
     let (_, stdout, _) = run(&["key", "show", "--db", &db, "--json"]);
     assert!(stdout.contains(rotated["key_id"].as_str().unwrap()));
 
     // The slot is taken now: a second device is refused, with the reason.
     let code2 = serde_json::json!({"v": 1, "type": "activate", "license_key": key, "product": product, "hardware_id": "vault-2"});
     let code2 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(code2.to_string());
-    let (ok, _, stderr) = run_stdin(&["license", "offline-activate", "--db", &db, "-"], &code2);
+    let (ok, _, stderr) = licensd(&["license", "offline-activate", "--db", &db, "-"]).stdin(&code2).run();
     if !ok {
         assert!(stderr.contains("TOO_MANY_ACTIVATIONS"), "{stderr}");
     }
@@ -219,11 +156,9 @@ fn air_gapped_activation_and_offline_verification_from_the_command_line() {
 /// limit: five activation slots, five floating seats, ten consumptions. Exactly the limit succeeds.
 fn two_processes_never_exceed_limits(db: &str) {
     assert!(run(&["migrate", "--db", db]).0);
-    let (ok, stdout, stderr) = run(&["token", "create", "--db", db, "--name", "ops", "--role", "admin"]);
-    assert!(ok, "{stderr}");
-    let token = stdout.lines().last().unwrap().to_string();
-    let a = serve(&["--db", db, "--listen", "127.0.0.1:0"], &[]);
-    let b = serve(&["--db", db, "--listen", "127.0.0.1:0"], &[]);
+    let token = admin_token(db, "ops");
+    let a = serve(db).start();
+    let b = serve(db).start();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
         let http = reqwest::Client::new();
@@ -299,41 +234,25 @@ fn two_processes_never_exceed_limits(db: &str) {
         let (_, l) = admin(reqwest::Method::GET, format!("{}/api/v1/licenses/{}", b.url, metered["id"]), None).await;
         assert_eq!(l["total_consumptions"], 10);
     });
-    graceful_stop(a);
-    graceful_stop(b);
+    a.stop();
+    b.stop();
 }
 
-#[test]
-fn two_processes_on_sqlite_never_exceed_limits() {
-    let db = temp_db("two-sqlite");
-    two_processes_never_exceed_limits(&format!("sqlite://{}", db.display()));
-}
-
-#[test]
-fn two_processes_on_postgres_never_exceed_limits() {
-    let Some(url) = licensd_testkit::fresh_postgres("lp") else { return };
-    two_processes_never_exceed_limits(&url);
-}
+sqlite_and_postgres!(two_processes_never_exceed_limits:
+    two_processes_on_sqlite_never_exceed_limits, two_processes_on_postgres_never_exceed_limits);
 
 /// SQL on a database from the test, beside the binary.
 fn sql(db: &str, statement: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
+    block_on(async {
         let d = licensd_store::Db::open(db).await.unwrap();
         d.execute(licensd_store::db::query(statement.to_string())).await.unwrap();
         d.close().await;
     });
 }
 
-/// Both backends' fresh database URLs (SQLite: a path not created yet).
-fn fresh(name: &str) -> Vec<String> {
-    licensd_testkit::fresh_databases(&format!("lc_{name}"), &temp_db(name))
-}
-
 #[test]
 fn commands_other_than_serve_and_migrate_never_create_a_database() {
-    let db = temp_db("no-create");
-    let url = format!("sqlite://{}", db.display());
+    let (db, url) = sqlite("no-create");
     for args in [
         vec!["key", "show", "--db", &url],
         vec!["token", "list", "--db", &url],
@@ -351,22 +270,20 @@ fn commands_other_than_serve_and_migrate_never_create_a_database() {
     }
     // The default URL is named as such, run where there is no licensd.db.
     let dir = db.parent().unwrap();
-    let out = Command::new(BIN)
-        .args(["key", "show"])
+    let (ok, _, stderr) = licensd(&["key", "show"])
         .current_dir(dir)
         .env_remove("LICENSD_DB")
+        .env_remove("LICENSD_LOG")
         .env("RUST_BACKTRACE", "1")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && stderr.contains("the default --db sqlite://licensd.db"), "{stderr}");
+        .run();
+    assert!(!ok && stderr.contains("the default --db sqlite://licensd.db"), "{stderr}");
     assert!(!stderr.to_lowercase().contains("backtrace"), "a refusal is not a crash: {stderr}");
     assert!(!dir.join("licensd.db").exists());
 }
 
 #[test]
 fn migrate_creates_the_database_applies_once_and_checks() {
-    for url in fresh("migrate") {
+    for url in fresh_databases("migrate") {
         let (ok, stdout, stderr) = run(&["migrate", "--db", &url, "--check"]);
         assert!(!ok, "pending migrations: --check exits 1 ({stdout}{stderr})");
         assert!(stdout.starts_with("pending: 1, 2, 3"), "{stdout}");
@@ -388,26 +305,21 @@ fn migrate_creates_the_database_applies_once_and_checks() {
 
 #[test]
 fn serve_no_migrate_refuses_pending_migrations_and_serves_a_migrated_database() {
-    for url in fresh("no-migrate") {
-        let out = Command::new(BIN)
-            .args(["serve", "--db", &url, "--listen", "127.0.0.1:0", "--no-migrate"])
-            .env("LICENSD_LOG", "warn")
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{stderr}");
+    for url in fresh_databases("no-migrate") {
+        let (ok, stdout, stderr) = serve(&url).arg("--no-migrate").run();
+        assert!(!ok, "{stderr}");
         assert!(stderr.contains("lacks migrations 1, 2") && stderr.contains("licensd migrate"), "{stderr}");
-        assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"), "no listening line on a refusal");
+        assert!(!stdout.contains("listening"), "no listening line on a refusal");
         assert!(run(&["migrate", "--db", &url]).0);
-        let server = serve(&["--db", &url, "--listen", "127.0.0.1:0", "--no-migrate"], &[]);
-        assert_eq!(get(&format!("{}/healthz", server.url), None, "").0, 200);
-        graceful_stop(server);
+        let server = serve(&url).arg("--no-migrate").start();
+        assert_eq!(get(&format!("{}/healthz", server.url)).send().status, 200);
+        server.stop();
     }
 }
 
 #[test]
 fn a_schema_newer_than_the_binary_or_an_edited_migration_is_refused() {
-    for url in fresh("newer") {
+    for url in fresh_databases("newer") {
         assert!(run(&["migrate", "--db", &url]).0);
         sql(&url, "INSERT INTO schema_migrations (version, applied_at, checksum) VALUES (999, 1, 'x')");
         for args in [
@@ -435,8 +347,7 @@ fn a_schema_newer_than_the_binary_or_an_edited_migration_is_refused() {
 
 #[test]
 fn dev_seed_refuses_a_database_with_data_unless_forced() {
-    let db = temp_db("seed-twice");
-    let url = format!("sqlite://{}", db.display());
+    let (_, url) = sqlite("seed-twice");
     assert!(run(&["migrate", "--db", &url]).0);
     assert!(run(&["dev", "seed", "--db", &url, "--licenses", "20"]).0);
     let (ok, _, stderr) = run(&["dev", "seed", "--db", &url, "--licenses", "20"]);
@@ -453,22 +364,15 @@ fn dev_seed_refuses_a_database_with_data_unless_forced() {
 
 #[test]
 fn the_listening_line_comes_only_once_the_signing_key_is_loaded() {
-    let db = temp_db("listen-late");
-    let url = format!("sqlite://{}", db.display());
-    let sealed =
-        serve(&["--db", &url, "--listen", "127.0.0.1:0"], &[("LICENSD_SECRET", "correct-horse-battery-staple")]);
-    graceful_stop(sealed);
+    let (_, url) = sqlite("listen-late");
+    serve(&url).env("LICENSD_SECRET", "correct-horse-battery-staple").start().stop();
     for secret in [None, Some("wrong-secret-of-some-length")] {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--db", &url, "--listen", "127.0.0.1:0"])
-            .env("LICENSD_LOG", "warn")
-            .env_remove("LICENSD_SECRET");
+        let mut cmd = serve(&url).env_remove("LICENSD_SECRET");
         if let Some(s) = secret {
-            cmd.env("LICENSD_SECRET", s);
+            cmd = cmd.env("LICENSD_SECRET", s);
         }
-        let out = cmd.output().unwrap();
-        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(!out.status.success(), "{stderr}");
+        let (ok, stdout, stderr) = cmd.run();
+        assert!(!ok, "{stderr}");
         assert!(!stdout.contains("listening"), "the line promises a server that accepts connections: {stdout}");
         assert!(stderr.contains("LICENSD_SECRET"), "{stderr}");
     }
@@ -479,23 +383,14 @@ fn the_listening_line_comes_only_once_the_signing_key_is_loaded() {
 fn concurrent_first_starts(backend: &str) {
     for round in 0..20 {
         let url = match backend {
-            "sqlite" => format!("sqlite://{}", temp_db(&format!("race-{round}")).display()),
+            "sqlite" => sqlite(&format!("race-{round}")).1,
             _ => match licensd_testkit::fresh_postgres("lc_race") {
                 Some(u) => u,
                 None => return,
             },
         };
-        let mut children: Vec<Child> = (0..4)
-            .map(|i| {
-                let mut cmd = Command::new(BIN);
-                if i == 3 {
-                    cmd.args(["migrate", "--db", &url]);
-                } else {
-                    cmd.args(["serve", "--db", &url, "--listen", "127.0.0.1:0"]);
-                }
-                cmd.env("LICENSD_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
-            })
-            .collect();
+        let mut children: Vec<_> =
+            (0..4).map(|i| if i == 3 { licensd(&["migrate", "--db", &url]) } else { serve(&url) }.spawn()).collect();
         let migrate = children.pop().unwrap().wait_with_output().unwrap();
         assert!(migrate.status.success(), "round {round}: migrate: {}", String::from_utf8_lossy(&migrate.stderr));
         for mut child in children {
@@ -527,9 +422,7 @@ fn concurrent_first_starts_on_postgres_all_succeed() {
 fn an_unreachable_database_is_named_with_its_real_cause_and_waited_for() {
     let Some(url) = licensd_testkit::fresh_postgres("lc_reach") else { return };
     // Nothing listens on the port: the cause, not a pool timeout, after the retry window.
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = free.local_addr().unwrap().port();
-    drop(free);
+    let port = free_port();
     let (host_db, query) = url.split_once('?').map_or((url.as_str(), ""), |(a, b)| (a, b));
     let db_name = host_db.rsplit('/').next().unwrap();
     let moved = format!(
@@ -552,27 +445,22 @@ fn an_unreachable_database_is_named_with_its_real_cause_and_waited_for() {
     assert!(!ok && stderr.contains("no such database") && !stderr.contains(" at line "), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(5), "not retried: {:?}", started.elapsed());
     // The database appears a second after `serve` starts (a proxy to it opens on the port): serve waits for it.
-    let child = Command::new(BIN)
-        .args(["serve", "--db", &moved, "--listen", "127.0.0.1:0", "--db-connect-timeout", "20s"])
-        .env("LICENSD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let starting = serve(&moved).args(&["--db-connect-timeout", "20s"]);
+    let starting = std::thread::spawn(move || starting.start());
     std::thread::sleep(Duration::from_secs(1));
     let target: std::net::SocketAddr =
         host_db.split('@').nth(1).and_then(|h| h.split('/').next()).unwrap().parse().unwrap();
     let proxy = Proxy::start(port, target);
     // Its listening line: serve came up once the database did.
-    let server = Server::from_child(child);
+    let server = starting.join().expect("serve starts");
     let health = format!("{}/healthz", server.url);
-    assert_eq!(get(&health, None, "").0, 200);
+    assert_eq!(get(&health).send().status, 200);
     // The database goes away mid-run: requests answer 503 fast (the first within the acquire timeout, then at
     // once), /healthz within a second; when it is back, licensd is too, without a restart.
     proxy.cut(true);
     let timed = |url: &str| {
         let t = std::time::Instant::now();
-        (get(url, None, "").0, t.elapsed())
+        (get(url).send().status, t.elapsed())
     };
     let (status, took) = timed(&health);
     assert_eq!(status, 503);
@@ -587,11 +475,11 @@ fn an_unreachable_database_is_named_with_its_real_cause_and_waited_for() {
     }
     proxy.cut(false);
     let back = std::time::Instant::now();
-    while get(&health, None, "").0 != 200 {
+    while get(&health).send().status != 200 {
         assert!(back.elapsed() < Duration::from_secs(10), "licensd did not notice the database was back");
         std::thread::sleep(Duration::from_millis(100));
     }
-    graceful_stop(server);
+    server.stop();
 }
 
 /// A TCP proxy to PostgreSQL that can cut every connection and refuse new ones (a database lost mid-run).
@@ -633,17 +521,13 @@ impl Proxy {
 
 #[test]
 fn a_config_file_holds_any_flag_and_the_environment_and_flags_override_it() {
-    let dir = temp_db("config").parent().unwrap().to_path_buf();
+    let dir = temp_dir("config");
     let url = |n: &str| format!("sqlite://{}", dir.join(format!("{n}.db")).display());
     let key_of = |args: &[&str], envs: &[(&str, &str)]| {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["key", "show", "--json"]).args(args).env("LICENSD_LOG", "warn").env_remove("LICENSD_DB");
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["key_id"].as_str().unwrap().to_string()
+        let (ok, stdout, stderr) =
+            licensd(&["key", "show", "--json"]).args(args).env_remove("LICENSD_DB").envs(envs).run();
+        assert!(ok, "{stderr}");
+        serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["key_id"].as_str().unwrap().to_string()
     };
     let mut keys = std::collections::HashMap::new();
     for n in ["file", "env", "flag"] {
@@ -670,25 +554,13 @@ fn a_config_file_holds_any_flag_and_the_environment_and_flags_override_it() {
         "a flag overrides both"
     );
     // serve reads its flags from it too: the listen address and a rate limit.
-    let server = serve(&["--config", cfg], &[]);
+    let server = licensd(&["serve", "--config", cfg]).start();
+    let check = format!("{}/api/v1/client/check", server.url);
     let limited: Vec<u16> = (0..8)
-        .map(|_| {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(async {
-                reqwest::Client::new()
-                    .post(format!("{}/api/v1/client/check", server.url))
-                    .body(r#"{"license_key":"K","hardware_id":"h","product":"p"}"#)
-                    .header("content-type", "application/json")
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-                    .as_u16()
-            })
-        })
+        .map(|_| post(&check).json_text(r#"{"license_key":"K","hardware_id":"h","product":"p"}"#).send().status)
         .collect();
     assert_eq!(limited.iter().filter(|s| **s == 429).count(), 1, "7/min from the file: {limited:?}");
-    graceful_stop(server);
+    server.stop();
     // An unknown key is refused with the valid ones listed; so is a file that is not TOML.
     std::fs::write(&file, "dbb = \"x\"\n").unwrap();
     let (ok, _, stderr) = run(&["key", "show", "--config", cfg]);
@@ -713,38 +585,18 @@ fn a_config_file_holds_any_flag_and_the_environment_and_flags_override_it() {
 
 #[test]
 fn logs_have_an_access_line_per_request_a_start_line_and_no_colours_off_a_terminal() {
-    let db = temp_db("logs");
-    let url = format!("sqlite://{}", db.display());
-    let log = db.with_file_name("stderr.log");
+    let (_, url) = sqlite("logs");
     assert!(run(&["migrate", "--db", &url]).0);
-    let (_, out, _) = run(&["token", "create", "--db", &url, "--name", "desk", "--role", "admin"]);
-    let token = out.lines().last().unwrap().to_string();
-    let child = Command::new(BIN)
-        .args(["serve", "--db", &url, "--listen", "127.0.0.1:0"])
-        .env("LICENSD_LOG", "info")
-        .env_remove("NO_COLOR")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let server = Server::from_child(child);
-    assert_eq!(get(&format!("{}/healthz", server.url), None, "").0, 200);
-    assert_eq!(get(&format!("{}/api/v1/licenses?license_key=SECRET-KEY", server.url), None, "").0, 401);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let checked = rt.block_on(async {
-        reqwest::Client::new()
-            .post(format!("{}/api/v1/client/check", server.url))
-            .header("content-type", "application/json")
-            .body(r#"{"license_key":"WHOLEKEY-NEVER-LOGGED","hardware_id":"h","product":"p"}"#)
-            .send()
-            .await
-            .unwrap()
-            .status()
-    });
-    assert_eq!(checked, 200);
-    assert_eq!(get(&format!("{}/api/v1/products", server.url), Some(&token), "Bearer").0, 200);
-    graceful_stop(server);
-    let text = std::fs::read_to_string(&log).unwrap();
+    let token = admin_token(&url, "desk");
+    let server = serve(&url).log("info").env_remove("NO_COLOR").start();
+    assert_eq!(get(&format!("{}/healthz", server.url)).send().status, 200);
+    assert_eq!(get(&format!("{}/api/v1/licenses?license_key=SECRET-KEY", server.url)).send().status, 401);
+    let checked = post(&format!("{}/api/v1/client/check", server.url))
+        .json_text(r#"{"license_key":"WHOLEKEY-NEVER-LOGGED","hardware_id":"h","product":"p"}"#)
+        .send();
+    assert_eq!(checked.status, 200);
+    assert_eq!(get(&format!("{}/api/v1/products", server.url)).bearer(&token).send().status, 200);
+    let text = server.stop();
     assert!(!text.contains('\u{1b}'), "no ANSI escapes in a file: {text}");
     let start = text.lines().find(|l| l.contains("licensd started")).expect("a start line");
     for part in [concat!("version=", env!("CARGO_PKG_VERSION")), "db=sqlite://", "key_id="] {
@@ -764,20 +616,18 @@ fn logs_have_an_access_line_per_request_a_start_line_and_no_colours_off_a_termin
     assert!(access[3].contains("who=token:desk") && !text.contains(&token), "{}", access[3]);
     assert!(text.lines().last().unwrap_or_default().contains("stopped"), "a closing line: {text}");
     // A bad filter or format is said, not silently ignored.
-    let out = Command::new(BIN).args(["key", "show", "--db", &url]).env("LICENSD_LOG", "lots[").output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a log filter"));
+    let (_, _, stderr) = licensd(&["key", "show", "--db", &url]).log("lots[").run();
+    assert!(stderr.contains("is not a log filter"));
 }
 
 /// A restore drill: `licensd backup` of a live database under write load; the copy, served as the database,
 /// holds every write acknowledged before the backup began, and the signing key.
 #[test]
 fn a_backup_under_write_load_restores_every_acknowledged_write() {
-    let db = temp_db("backup");
-    let url = format!("sqlite://{}", db.display());
+    let (db, url) = sqlite("backup");
     assert!(run(&["migrate", "--db", &url]).0);
-    let (_, out, _) = run(&["token", "create", "--db", &url, "--name", "ops", "--role", "admin"]);
-    let token = out.lines().last().unwrap().to_string();
-    let server = serve(&["--db", &url, "--listen", "127.0.0.1:0"], &[]);
+    let token = admin_token(&url, "ops");
+    let server = serve(&url).start();
     let key_id = |u: &str| {
         let (_, out, _) = run(&["key", "show", "--db", u, "--json"]);
         serde_json::from_str::<serde_json::Value>(&out).unwrap()["key_id"].as_str().unwrap().to_string()
@@ -789,8 +639,7 @@ fn a_backup_under_write_load_restores_every_acknowledged_write() {
         .map(|w| {
             let (stop, acked, base, token) = (stop.clone(), acked.clone(), server.url.clone(), token.clone());
             std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                rt.block_on(async {
+                block_on(async {
                     let client = reqwest::Client::new();
                     let mut n = 0;
                     while !stop.load(std::sync::atomic::Ordering::SeqCst) {
@@ -812,16 +661,28 @@ fn a_backup_under_write_load_restores_every_acknowledged_write() {
             })
         })
         .collect();
+    // Until `acked` holds more than `n` writes: on a loaded machine (the suite's other tests beside this one),
+    // 700 ms may see fewer than the drill needs.
+    let wait_for_more_than = |n: usize| {
+        let since = std::time::Instant::now();
+        while acked.lock().unwrap().len() <= n {
+            assert!(since.elapsed() < Duration::from_secs(30), "fewer than {n} writes in 30 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
     std::thread::sleep(Duration::from_millis(700));
+    wait_for_more_than(20);
     let copy = db.with_file_name("copy.db");
     let began = std::time::Instant::now();
     let (ok, stdout, stderr) = run(&["backup", "--db", &url, "--out", copy.to_str().unwrap()]);
     assert!(ok, "{stderr}");
     assert!(stdout.starts_with("backed up to"), "{stdout}");
     std::thread::sleep(Duration::from_millis(300));
+    let before_backup = acked.lock().unwrap().iter().filter(|(t, _, _)| *t < began).count();
+    wait_for_more_than(before_backup);
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     writers.into_iter().for_each(|w| w.join().unwrap());
-    graceful_stop(server);
+    server.stop();
     {
         use std::os::unix::fs::PermissionsExt as _;
         assert_eq!(std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777, 0o600);
@@ -841,12 +702,12 @@ fn a_backup_under_write_load_restores_every_acknowledged_write() {
     std::fs::copy(&copy, &restored).unwrap();
     let restored_url = format!("sqlite://{}", restored.display());
     assert_eq!(key_id(&restored_url), original_key, "the signing key comes back with the data");
-    let server = serve(&["--db", &restored_url, "--listen", "127.0.0.1:0"], &[]);
+    let server = serve(&restored_url).start();
     for (_, id, email) in &before {
-        let (status, body) = get(&format!("{}/api/v1/customers/{id}", server.url), Some(&token), "Bearer");
-        assert_eq!((status, body["email"].as_str()), (200, Some(email.as_str())), "customer {id}");
+        let r = get(&format!("{}/api/v1/customers/{id}", server.url)).bearer(&token).send();
+        assert_eq!((r.status, r.json()["email"].as_str()), (200, Some(email.as_str())), "customer {id}");
     }
-    graceful_stop(server);
+    server.stop();
     // PostgreSQL is backed up with its own tools.
     if let Some(pg) = licensd_testkit::fresh_postgres("lc_backup") {
         assert!(run(&["migrate", "--db", &pg]).0);
@@ -857,7 +718,7 @@ fn a_backup_under_write_load_restores_every_acknowledged_write() {
 
 #[test]
 fn signing_keys_export_under_a_passphrase_and_import_into_a_new_database() {
-    for (i, url) in fresh("keys-export").into_iter().enumerate() {
+    for (i, url) in fresh_databases("keys-export").into_iter().enumerate() {
         assert!(run(&["migrate", "--db", &url]).0);
         let show = |u: &str| {
             let (_, out, _) = run(&["key", "show", "--db", u, "--json"]);
@@ -866,17 +727,9 @@ fn signing_keys_export_under_a_passphrase_and_import_into_a_new_database() {
         let first = show(&url);
         assert!(run(&["key", "rotate", "--db", &url]).0);
         let active = show(&url);
-        let file = temp_db(&format!("keys-export-file-{i}")).with_file_name("keys.json");
+        let file = temp_dir(&format!("keys-export-file-{i}")).join("keys.json");
         let pass = [("LICENSD_KEY_PASSPHRASE", "a long enough passphrase")];
-        let run_env = |args: &[&str], envs: &[(&str, &str)]| {
-            let out =
-                Command::new(BIN).args(args).envs(envs.iter().copied()).env("LICENSD_LOG", "warn").output().unwrap();
-            (
-                out.status.success(),
-                String::from_utf8_lossy(&out.stdout).into_owned(),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-            )
-        };
+        let run_env = |args: &[&str], envs: &[(&str, &str)]| licensd(args).envs(envs).run();
         let (ok, _, stderr) = run_env(
             &["key", "export", "--db", &url, "--out", file.to_str().unwrap()],
             &[("LICENSD_KEY_PASSPHRASE", "short")],
@@ -887,8 +740,7 @@ fn signing_keys_export_under_a_passphrase_and_import_into_a_new_database() {
         let text = std::fs::read_to_string(&file).unwrap();
         assert!(text.contains(&first) && text.contains(&active) && text.contains("licensd-signing-keys-v1"));
         // A new database: the keys come back, the active one signing.
-        let target = temp_db(&format!("keys-import-{i}"));
-        let target = format!("sqlite://{}", target.display());
+        let (_, target) = sqlite(&format!("keys-import-{i}"));
         assert!(run(&["migrate", "--db", &target]).0);
         let (ok, _, stderr) = run_env(
             &["key", "import", "--db", &target, file.to_str().unwrap()],
@@ -911,11 +763,10 @@ fn signing_keys_export_under_a_passphrase_and_import_into_a_new_database() {
 
 #[test]
 fn listen_takes_host_names_and_a_closed_pipe_ends_a_command_quietly() {
-    let db = temp_db("papercuts");
-    let url = format!("sqlite://{}", db.display());
-    let server = serve(&["--db", &url, "--listen", "localhost:0"], &[]);
+    let (_, url) = sqlite("papercuts");
+    let server = licensd(&["serve", "--db", &url, "--listen", "localhost:0"]).start();
     assert!(server.url.starts_with("http://127.0.0.1:"), "{}", server.url);
-    graceful_stop(server);
+    server.stop();
     let out = Command::new("bash")
         .arg("-c")
         .arg(format!("set -o pipefail; {BIN} token create --db {url} --name a --role admin | head -n 1"))

@@ -1,20 +1,15 @@
 //! `licensd token create|list|update|revoke` through the real binary, against a running `licensd serve`, on
 //! SQLite and PostgreSQL: roles, products, description, expiry, last use, unique names, revoking twice.
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_licensd");
+use crate::common::{licensd, post, request, serve, sqlite_and_postgres};
 
+/// Runs `licensd ARGS --db DB`.
 fn run(db: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN).args(args).args(["--db", db]).env("LICENSD_LOG", "warn").output().expect("run");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    licensd(args).args(&["--db", db]).run()
 }
 
 /// Runs a command that must succeed and print one JSON document.
@@ -31,26 +26,6 @@ fn refused(db: &str, args: &[&str]) -> String {
     stderr
 }
 
-use licensd_testkit::cli::Server;
-
-fn serve(db: &str) -> Server {
-    Server::start(BIN, &["--db", db, "--listen", "127.0.0.1:0"], &[])
-}
-
-fn call(method: &str, url: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut rb = reqwest::Client::new().request(method, url).bearer_auth(token);
-        if let Some(b) = body {
-            rb = rb.json(&b);
-        }
-        let r = rb.send().await.unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    })
-}
-
 fn time_of(v: &Value) -> i64 {
     licensd_core::time::parse_datetime(v.as_str().unwrap_or_else(|| panic!("not a time: {v}"))).unwrap()
 }
@@ -62,18 +37,16 @@ fn lifecycle(db: &str) {
     let ops = json_of(db, &["token", "create", "--name", "ops", "--role", "admin", "--json"]);
     assert_eq!((&ops["role"], &ops["all_products"], &ops["products"]), (&json!("admin"), &json!(true), &json!([])));
     let admin = ops["token"].as_str().unwrap().to_string();
-    let server = serve(db);
-    let (status, _) = call(
-        "POST",
-        &format!("{}/api/v1/products", server.url),
-        &admin,
-        Some(json!({"product_name": "App", "short_code": "app"})),
-    );
-    assert_eq!(status, 201);
-    let (status, license) =
-        call("POST", &format!("{}/api/v1/licenses", server.url), &admin, Some(json!({"product": "app"})));
-    assert_eq!(status, 201);
-    let license_url = format!("{}/api/v1/licenses/{}", server.url, license["id"]);
+    let server = serve(db).start();
+    let product = json!({"product_name": "App", "short_code": "app"});
+    assert_eq!(post(&format!("{}/api/v1/products", server.url)).bearer(&admin).json(&product).send().status, 201);
+    let r = post(&format!("{}/api/v1/licenses", server.url)).bearer(&admin).json(&json!({"product": "app"})).send();
+    assert_eq!(r.status, 201);
+    let license_url = format!("{}/api/v1/licenses/{}", server.url, r.json()["id"]);
+    let call = |method: &str, url: &str, token: &str| {
+        let r = request(method, url).bearer(token).send();
+        (r.status, r.json())
+    };
 
     // A support token for one product, with a description and an expiry.
     let now = licensd_core::time::now_ms();
@@ -122,12 +95,12 @@ fn lifecycle(db: &str) {
     let viewer = stdout.lines().last().unwrap().to_string();
 
     // Support reads and blocks, but does not delete; read-only only reads.
-    assert_eq!(call("GET", &license_url, &support, None).0, 200);
-    let (status, body) = call("DELETE", &license_url, &support, None);
+    assert_eq!(call("GET", &license_url, &support).0, 200);
+    let (status, body) = call("DELETE", &license_url, &support);
     assert_eq!((status, &body["errors"][0]["code"]), (403, &json!("FORBIDDEN_ROLE")), "{body}");
-    let (status, body) = call("POST", &format!("{license_url}/disable"), &support, None);
+    let (status, body) = call("POST", &format!("{license_url}/disable"), &support);
     assert_eq!((status, &body["enabled"]), (200, &json!(false)));
-    let (status, body) = call("POST", &format!("{license_url}/enable"), &viewer, None);
+    let (status, body) = call("POST", &format!("{license_url}/enable"), &viewer);
     assert_eq!(status, 403);
     assert!(
         body["errors"][0]["detail"].as_str().unwrap().starts_with("this read-only token may read records only"),
@@ -197,7 +170,7 @@ fn lifecycle(db: &str) {
     let (ok, stdout, _) = run(db, &["token", "revoke", "2"]);
     assert!(ok);
     assert_eq!(stdout.trim(), "revoked token helpdesk (id 2)");
-    let (status, body) = call("GET", &license_url, &support, None);
+    let (status, body) = call("GET", &license_url, &support);
     assert_eq!((status, &body["errors"][0]["code"]), (401, &json!("UNAUTHORIZED")));
     let (ok, stdout, _) = run(db, &["token", "revoke", "2"]);
     assert!(ok);
@@ -215,16 +188,4 @@ fn lifecycle(db: &str) {
     assert!(!revoked_row.trim_end().ends_with(" -"), "the revoked column holds a time: {revoked_row}");
 }
 
-#[test]
-fn token_lifecycle_from_the_command_line_on_sqlite() {
-    let dir = std::env::temp_dir().join(format!("licensd-cli-{}-tokens", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    lifecycle(&format!("sqlite://{}", dir.join("t.db").display()));
-}
-
-#[test]
-fn token_lifecycle_from_the_command_line_on_postgres() {
-    let Some(url) = licensd_testkit::fresh_postgres("lt") else { return };
-    lifecycle(&url);
-}
+sqlite_and_postgres!(lifecycle: token_lifecycle_from_the_command_line_on_sqlite, token_lifecycle_from_the_command_line_on_postgres);

@@ -5,24 +5,14 @@
 //! The executable is `LICENSD_OPENAPI_SPEC_VALIDATOR` (`.ci/run` sets it), else `openapi-spec-validator` on
 //! `PATH`. Without one the test is skipped, except under `CI`, where it must run.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_licensd");
-
-fn validator() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("LICENSD_OPENAPI_SPEC_VALIDATOR").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join("openapi-spec-validator")).find(|p| p.is_file())
-}
+use crate::common::{serve, skipped_without, temp_dir, tool};
 
 /// The document a fresh `licensd serve` with these flags serves.
 async fn served_document(dir: &std::path::Path, flags: &[&str]) -> serde_json::Value {
     let db = format!("sqlite://{}", dir.join(format!("l{}.db", flags.len())).display());
-    let server =
-        licensd_testkit::cli::Server::start(BIN, &[&["--db", &db, "--listen", "127.0.0.1:0"], flags].concat(), &[]);
+    let server = serve(&db).args(flags).start();
     let url = &server.url;
     let r = reqwest::get(format!("{url}/openapi.json")).await.expect("GET /openapi.json");
     assert_eq!(r.status(), 200);
@@ -31,18 +21,10 @@ async fn served_document(dir: &std::path::Path, flags: &[&str]) -> serde_json::V
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn served_openapi_document_passes_openapi_spec_validator() {
-    let Some(validator) = validator() else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must set LICENSD_OPENAPI_SPEC_VALIDATOR (.ci/run installs openapi-spec-validator) so the OpenAPI \
-             document is validated"
-        );
-        eprintln!("skipped: no openapi-spec-validator (set LICENSD_OPENAPI_SPEC_VALIDATOR to its executable)");
-        return;
+    let Some(validator) = tool(Some("LICENSD_OPENAPI_SPEC_VALIDATOR"), "openapi-spec-validator") else {
+        return skipped_without("openapi-spec-validator (set LICENSD_OPENAPI_SPEC_VALIDATOR to its executable)");
     };
-    let dir = std::env::temp_dir().join(format!("licensd-openapi-validator-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = temp_dir("openapi-validator");
     for (flags, server) in [
         (&[][..], "/"),
         (&["--public-url", "https://licensing.example.com/lic"][..], "https://licensing.example.com/lic"),
