@@ -155,34 +155,16 @@ impl<'a> NewEvent<'a> {
         before: &impl serde::Serialize,
         after: &impl serde::Serialize,
     ) -> Self {
+        let (before, after) = diff(before, after);
         NewEvent {
             action: format!("{resource_type}.updated"),
             resource_type,
             resource_id: id,
             license_id,
             note: "",
-            ..Self::changed(before, after)
+            before,
+            after,
         }
-    }
-
-    /// An event with only what changed between two records: the top-level fields whose values differ, their old
-    /// values in `before` and their new ones in `after` (a nested value, such as `metadata`, whole). An edit of a
-    /// note records the note, not two copies of the license (first-day friction V6).
-    pub fn changed(before: &impl serde::Serialize, after: &impl serde::Serialize) -> NewEvent<'a> {
-        let (before, after) = match (Self::snapshot(before), Self::snapshot(after)) {
-            (Some(Value::Object(b)), Some(Value::Object(a))) => {
-                // A field one side leaves out (serialized only when set) reads as null on that side.
-                let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
-                let (mut old, mut new) = (serde_json::Map::new(), serde_json::Map::new());
-                for k in keys.into_iter().filter(|k| b.get(*k) != a.get(*k)) {
-                    old.insert(k.clone(), b.get(k).cloned().unwrap_or(Value::Null));
-                    new.insert(k.clone(), a.get(k).cloned().unwrap_or(Value::Null));
-                }
-                (Some(Value::Object(old)), Some(Value::Object(new)))
-            }
-            (b, a) => (b, a),
-        };
-        NewEvent { action: String::new(), resource_type: "", resource_id: 0, license_id: None, note: "", before, after }
     }
 
     /// `<type>.deleted` with the record as it was.
@@ -196,5 +178,24 @@ impl<'a> NewEvent<'a> {
             before: Self::snapshot(before),
             after: None,
         }
+    }
+}
+
+/// Only what changed between two records, as an event's `before` and `after`: the top-level fields whose values
+/// differ, their old values and their new ones (a nested value, such as `metadata`, whole). An edit of a note
+/// records the note, not two copies of the license (first-day friction V6).
+pub fn diff(before: &impl serde::Serialize, after: &impl serde::Serialize) -> (Option<Value>, Option<Value>) {
+    match (NewEvent::snapshot(before), NewEvent::snapshot(after)) {
+        (Some(Value::Object(b)), Some(Value::Object(a))) => {
+            // A field one side leaves out (serialized only when set) reads as null on that side.
+            let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+            let (mut old, mut new) = (serde_json::Map::new(), serde_json::Map::new());
+            for k in keys.into_iter().filter(|k| b.get(*k) != a.get(*k)) {
+                old.insert(k.clone(), b.get(k).cloned().unwrap_or(Value::Null));
+                new.insert(k.clone(), a.get(k).cloned().unwrap_or(Value::Null));
+            }
+            (Some(Value::Object(old)), Some(Value::Object(new)))
+        }
+        (b, a) => (b, a),
     }
 }
