@@ -7,7 +7,7 @@ use licensd_core::time::{DAY_MS, parse_date, parse_datetime};
 use crate::db::{Db, Dialect, Query, Row};
 use crate::error::StoreError;
 use crate::scope::Scope;
-use crate::sql::{key_canonical, key_folds_case, push_contains, push_match, push_starts_with};
+use crate::sql::{key_canonical, key_folds_case, push_contains, push_contains_indexed, push_match, push_starts_with};
 
 /// How a field's values are parsed and compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -608,11 +608,6 @@ fn trigram(dialect: Dialect, c: &Cond) -> Option<(&str, (&'static str, &'static 
 }
 
 fn push_cond(q: &mut Query, dialect: Dialect, c: &Cond) {
-    if let Some((term, (table, column, rowid))) = trigram(dialect, c) {
-        q.push(rowid).push(" IN ");
-        push_match(q, table, column, term);
-        return;
-    }
     let e = c.field.expr;
     match (&c.lookup, &c.arg) {
         (Lookup::Exact, Arg::Text(t)) if c.field.fold != Fold::None => {
@@ -629,7 +624,11 @@ fn push_cond(q: &mut Query, dialect: Dialect, c: &Cond) {
             let (when_true, when_false) = c.field.predicate.unwrap_or_default();
             q.push("(").push(if *b { when_true } else { when_false }).push(")");
         }
-        (Lookup::IContains, Arg::Text(t)) => push_contains(q, dialect, e, t),
+        (Lookup::IContains, Arg::Text(t)) => {
+            let (fts, rowid) =
+                c.field.trigram.map_or((None, ""), |(table, column, rowid)| (Some((table, column)), rowid));
+            push_contains_indexed(q, dialect, e, fts, rowid, t);
+        }
         (Lookup::StartsWith, Arg::Text(t)) => push_starts_with(q, dialect, e, t),
         (Lookup::In, Arg::Ints(v)) => {
             q.push(e);
