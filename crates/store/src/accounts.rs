@@ -100,7 +100,7 @@ pub async fn create(db: &Db, scope: &Scope, i: CustomerAccountInput) -> Result<C
     .bind(scope.token_id);
     let id = tx.insert(q).await?;
     let a = get(&mut tx, scope, id).await?;
-    events::record(&mut tx, scope, NewEvent::created("customer_account", id, None, &a)).await?;
+    events::record(&mut tx, scope, NewEvent::created("customer_account", id, None, &a).at(now)).await?;
     tx.commit().await?;
     Ok(a)
 }

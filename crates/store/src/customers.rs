@@ -271,7 +271,7 @@ pub async fn create_in(tx: &mut Tx, scope: &Scope, i: &CustomerInput) -> Result<
         .await?;
     set_labels(tx, scope, id, i).await?;
     let c = get(tx, scope, id).await?;
-    events::record(tx, scope, NewEvent::created("customer", id, None, &c)).await?;
+    events::record(tx, scope, NewEvent::created("customer", id, None, &c).at(now)).await?;
     Ok(c)
 }
 

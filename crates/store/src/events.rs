@@ -18,6 +18,9 @@ pub struct NewEvent<'a> {
     pub note: &'a str,
     pub before: Option<Value>,
     pub after: Option<Value>,
+    /// When it happened, in ms; `None` is now. A record's `*.created` event takes the record's own `created_at`,
+    /// so its history never says it was made apart from itself (DevMate shows both, in seconds).
+    pub at: Option<i64>,
 }
 
 /// How many events a license's representation embeds (`GET /api/v1/licenses/{id}`, DevMate's `history`):
@@ -42,7 +45,7 @@ pub async fn record(tx: &mut Tx, scope: &Scope, e: NewEvent<'_>) -> Result<(), S
         .bind(e.note)
         .bind(e.before.map(|v| v.to_string()))
         .bind(e.after.map(|v| v.to_string()))
-        .bind(now_ms()),
+        .bind(e.at.unwrap_or_else(now_ms)),
     )
     .await?;
     Ok(())
@@ -130,6 +133,11 @@ pub async fn get(db: &Db, scope: &Scope, id: i64) -> Result<Event, StoreError> {
 }
 
 impl<'a> NewEvent<'a> {
+    /// The same event, happened at `at` (the time, in ms, the change wrote into its record).
+    pub fn at(self, at: i64) -> Self {
+        NewEvent { at: Some(at), ..self }
+    }
+
     fn snapshot(v: &impl serde::Serialize) -> Option<Value> {
         serde_json::to_value(v).ok()
     }
@@ -144,6 +152,7 @@ impl<'a> NewEvent<'a> {
             note: "",
             before: None,
             after: Self::snapshot(after),
+            at: None,
         }
     }
 
@@ -164,6 +173,7 @@ impl<'a> NewEvent<'a> {
             note: "",
             before,
             after,
+            at: None,
         }
     }
 
@@ -177,6 +187,7 @@ impl<'a> NewEvent<'a> {
             note: "",
             before: Self::snapshot(before),
             after: None,
+            at: None,
         }
     }
 }

@@ -499,7 +499,7 @@ pub async fn create_in(
         }
     }
     let after = load(tx, &[id]).await?;
-    events::record(tx, scope, NewEvent::created("license", id, Some(id), &after.first())).await?;
+    events::record(tx, scope, NewEvent::created("license", id, Some(id), &after.first()).at(now)).await?;
     Ok(id)
 }
 
@@ -749,6 +749,7 @@ pub async fn act(db: &Db, scope: &Scope, id: i64, action: Action, note: &str) ->
             note,
             before: old,
             after: new,
+            at: None,
         },
     )
     .await?;

@@ -137,7 +137,7 @@ pub async fn create(db: &Db, scope: &Scope, mut i: OrderInput) -> Result<Order, 
         crate::licenses::create_in(&mut tx, scope, l, Some(id), customer_id).await.map_err(|e| prefix(n, e))?;
     }
     let o = get(&mut tx, scope, id).await?;
-    events::record(&mut tx, scope, NewEvent::created("order", id, None, &o)).await?;
+    events::record(&mut tx, scope, NewEvent::created("order", id, None, &o).at(now)).await?;
     tx.commit().await?;
     Ok(o)
 }

@@ -83,7 +83,7 @@ pub async fn create(db: &Db, scope: &Scope, i: ProductInput) -> Result<Product, 
         )
         .await?;
     let p = get(&mut tx, scope, id).await?;
-    events::record(&mut tx, scope, NewEvent::created("product", id, None, &p)).await?;
+    events::record(&mut tx, scope, NewEvent::created("product", id, None, &p).at(now)).await?;
     tx.commit().await?;
     Ok(p)
 }
@@ -229,7 +229,7 @@ pub async fn create_feature(db: &Db, scope: &Scope, i: FeatureInput) -> Result<F
         )
         .await?;
     let f = get_feature(&mut tx, scope, id).await?;
-    events::record(&mut tx, scope, NewEvent::created("product_feature", id, None, &f)).await?;
+    events::record(&mut tx, scope, NewEvent::created("product_feature", id, None, &f).at(now)).await?;
     tx.commit().await?;
     Ok(f)
 }

@@ -197,7 +197,7 @@ pub async fn create(db: &Db, scope: &Scope, i: LicenseTemplateInput) -> Result<L
     let id = tx.insert(q).await?;
     set_features(&mut tx, id, &i).await?;
     let t = get(&mut tx, scope, id).await?;
-    events::record(&mut tx, scope, NewEvent::created("license_template", id, None, &t)).await?;
+    events::record(&mut tx, scope, NewEvent::created("license_template", id, None, &t).at(now)).await?;
     tx.commit().await?;
     Ok(t)
 }

@@ -94,6 +94,7 @@ pub(super) async fn insert_device(
             note: &req.hardware_id,
             before: None,
             after: Some(serde_json::json!({"hardware_id": req.hardware_id, "hostname": req.hostname, "os": req.os})),
+            at: None,
         },
     )
     .await?;

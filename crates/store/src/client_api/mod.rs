@@ -375,6 +375,7 @@ pub async fn deactivate(db: &Db, req: &ClientReq) -> Result<Outcome, StoreError>
             note: &req.hardware_id,
             before: None,
             after: None,
+            at: None,
         },
     )
     .await?;
@@ -462,6 +463,7 @@ pub async fn consume(
             note: &note,
             before: None,
             after: None,
+            at: None,
         },
     )
     .await?;

@@ -571,6 +571,7 @@ pub async fn reset_first_activation(db: &Db, scope: &Scope, key: &str) -> Result
             note: "",
             before: Some(json!({"times_activated": used})),
             after: Some(after),
+            at: None,
         },
     )
     .await?;
