@@ -26,50 +26,63 @@ use crate::extract::JsonBody;
 pub const SIGNATURE_HEADER: &str = "licensd-signature";
 pub const KEY_ID_HEADER: &str = "licensd-key-id";
 
-/// The fields every license request carries.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LicenseRequest {
-    pub license_key: String,
-    pub hardware_id: String,
-    /// The product's short code.
-    pub product: String,
-    pub hostname: Option<String>,
-    pub os: Option<String>,
-    pub app_version: Option<String>,
-    /// Echoed in the response, so a replayed answer is detectable.
-    pub nonce: Option<String>,
+/// Writes a license request's struct: the fields every license request carries, then its own. serde cannot
+/// combine `#[serde(flatten)]` with `deny_unknown_fields` (serde-rs/serde#1600), and an unknown field must stay a
+/// `400`, so the common fields are repeated by this macro rather than flattened from one struct.
+macro_rules! license_request {
+    ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident: $ty:ty),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Deserialize, utoipa::ToSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            pub license_key: String,
+            pub hardware_id: String,
+            /// The product's short code.
+            pub product: String,
+            pub hostname: Option<String>,
+            pub os: Option<String>,
+            pub app_version: Option<String>,
+            /// Echoed in the response, so a replayed answer is detectable.
+            pub nonce: Option<String>,
+            $($(#[$fm])* pub $field: $ty,)*
+        }
+
+        impl $name {
+            /// The license request it carries, checked; its nonce and its own fields stay.
+            fn take(&mut self) -> Result<ClientReq, ApiError> {
+                use std::mem::take;
+                client_req(
+                    take(&mut self.license_key),
+                    take(&mut self.hardware_id),
+                    take(&mut self.product),
+                    self.hostname.take(),
+                    self.os.take(),
+                    self.app_version.take(),
+                    &self.nonce,
+                )
+            }
+        }
+    };
 }
 
-/// `POST consumption`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConsumptionRequest {
-    pub license_key: String,
-    pub hardware_id: String,
-    pub product: String,
-    pub hostname: Option<String>,
-    pub os: Option<String>,
-    pub app_version: Option<String>,
-    pub nonce: Option<String>,
-    /// A feature code; without it the license's own counter is used.
-    pub feature: Option<String>,
-    pub consumptions: i64,
-}
+license_request!(
+    /// `POST activate`, `check` and `deactivate`: the fields every license request carries.
+    LicenseRequest {}
+);
 
-/// `POST borrow`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BorrowRequest {
-    pub license_key: String,
-    pub hardware_id: String,
-    pub product: String,
-    pub hostname: Option<String>,
-    pub os: Option<String>,
-    pub app_version: Option<String>,
-    pub nonce: Option<String>,
-    pub borrow_hours: i64,
-}
+license_request!(
+    /// `POST consumption`.
+    ConsumptionRequest {
+        /// A feature code; without it the license's own counter is used.
+        feature: Option<String>,
+        consumptions: i64,
+    }
+);
+
+license_request!(
+    /// `POST borrow`.
+    BorrowRequest { borrow_hours: i64 }
+);
 
 /// `POST trial`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -133,21 +146,6 @@ fn client_req(
         crate::limits::client_key(&license_key)?;
     }
     Ok(ClientReq { license_key, hardware_id, product, hostname, os, app_version })
-}
-
-impl LicenseRequest {
-    fn split(self) -> Result<(ClientReq, Option<String>), ApiError> {
-        let r = client_req(
-            self.license_key,
-            self.hardware_id,
-            self.product,
-            self.hostname,
-            self.os,
-            self.app_version,
-            &self.nonce,
-        )?;
-        Ok((r, self.nonce))
-    }
 }
 
 /// A client API failure: a named refusal (with nonce and timestamp) or malformed input.
@@ -226,8 +224,8 @@ fn created_or_ok(o: &Outcome) -> StatusCode {
 /// Activates the license on this device (or checks out a floating seat).
 #[utoipa::path(post, path = "/activate", tag = "client", operation_id = "client_activate", request_body = LicenseRequest,
     responses((status = 201, description = "Activated"), (status = 200, description = "Already active on this device"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key", body = ErrorBody), (status = 409, description = "No activation slot or floating seat is left", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
-pub async fn activate(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
-    let (req, nonce) = body.split()?;
+pub async fn activate(State(s): State<AppState>, JsonBody(mut body): JsonBody<LicenseRequest>) -> ClientResult {
+    let (req, nonce) = (body.take()?, body.nonce);
     let o = transactions::activate(&s.db, &req).await.map_err(|e| {
         if let Some(c) = refusal_code(&e) {
             s.metrics.activation(c);
@@ -241,8 +239,8 @@ pub async fn activate(State(s): State<AppState>, JsonBody(body): JsonBody<Licens
 /// Validates the license on this device; always `200` with `valid` and a `code`.
 #[utoipa::path(post, path = "/check", tag = "client", operation_id = "client_check", request_body = LicenseRequest,
     responses((status = 200, description = "The verdict: valid, code, detail, license, device"), crate::api::BodyErrors, (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
-pub async fn check(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
-    let (req, nonce) = body.split()?;
+pub async fn check(State(s): State<AppState>, JsonBody(mut body): JsonBody<LicenseRequest>) -> ClientResult {
+    let (req, nonce) = (body.take()?, body.nonce);
     let r = transactions::check(&s.db, &req).await.map_err(|e| from_store(e, &nonce))?;
     if let Some((device, license)) = r.checked_device {
         s.last_checks.note(device, license, now_ms());
@@ -281,8 +279,8 @@ struct CheckBody<'a> {
 /// Frees this device's activation (floating: releases its seat).
 #[utoipa::path(post, path = "/deactivate", tag = "client", operation_id = "client_deactivate", request_body = LicenseRequest,
     responses((status = 200, description = "Deactivated"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key", body = ErrorBody), (status = 404, description = "No license has this key, or it is not activated on this device", body = ErrorBody), (status = 409, description = "The transfer limit is reached, or a license file for this device is still valid (LICENSE_FILE_OUTSTANDING)", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
-pub async fn deactivate(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
-    let (req, nonce) = body.split()?;
+pub async fn deactivate(State(s): State<AppState>, JsonBody(mut body): JsonBody<LicenseRequest>) -> ClientResult {
+    let (req, nonce) = (body.take()?, body.nonce);
     let o = transactions::deactivate(&s.db, &req).await.map_err(|e| {
         if let Some(c) = refusal_code(&e) {
             s.metrics.deactivation(c);
@@ -296,8 +294,8 @@ pub async fn deactivate(State(s): State<AppState>, JsonBody(body): JsonBody<Lice
 /// Records consumption of the license or of one of its features.
 #[utoipa::path(post, path = "/consumption", tag = "client", operation_id = "client_consumption", request_body = ConsumptionRequest,
     responses((status = 200, description = "Consumed"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key, no such feature, or not activated on this device", body = ErrorBody), (status = 409, description = "The consumption limit is reached", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
-pub async fn consumption(State(s): State<AppState>, JsonBody(b): JsonBody<ConsumptionRequest>) -> ClientResult {
-    let req = client_req(b.license_key, b.hardware_id, b.product, b.hostname, b.os, b.app_version, &b.nonce)?;
+pub async fn consumption(State(s): State<AppState>, JsonBody(mut b): JsonBody<ConsumptionRequest>) -> ClientResult {
+    let req = b.take()?;
     if !(1..=1_000_000_000).contains(&b.consumptions) {
         return Err(ApiError::invalid("consumptions", "must be between 1 and 1000000000").into());
     }
@@ -318,8 +316,8 @@ pub async fn consumption(State(s): State<AppState>, JsonBody(b): JsonBody<Consum
 /// Takes a floating seat offline for up to `max_borrow_time` hours, with a license file for that time.
 #[utoipa::path(post, path = "/borrow", tag = "client", operation_id = "client_borrow", request_body = BorrowRequest,
     responses((status = 200, description = "Borrowed, with a license file until borrowed_until"), crate::api::BodyErrors, (status = 403, description = "Refused: borrowing is not allowed, another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key, or it is not activated on this device", body = ErrorBody), (status = 409, description = "No floating seat is left", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
-pub async fn borrow(State(s): State<AppState>, JsonBody(b): JsonBody<BorrowRequest>) -> ClientResult {
-    let req = client_req(b.license_key, b.hardware_id, b.product, b.hostname, b.os, b.app_version, &b.nonce)?;
+pub async fn borrow(State(s): State<AppState>, JsonBody(mut b): JsonBody<BorrowRequest>) -> ClientResult {
+    let req = b.take()?;
     let o = transactions::borrow(&s.db, &req, b.borrow_hours).await.map_err(|e| from_store(e, &b.nonce))?;
     let file = s.license_file(&o);
     Ok(ok(StatusCode::OK, answer::BORROWED, &o, b.nonce, json!({"license_file": file})))
@@ -350,8 +348,8 @@ fn text(body: String) -> Response {
 /// The signed offline license file for this active device.
 #[utoipa::path(post, path = "/license-file", tag = "client", operation_id = "client_license_file", request_body = LicenseRequest,
     responses((status = 200, content_type = "text/plain", description = "The license file"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key, or it is not activated on this device", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
-pub async fn license_file(State(s): State<AppState>, JsonBody(body): JsonBody<LicenseRequest>) -> ClientResult {
-    let (req, nonce) = body.split()?;
+pub async fn license_file(State(s): State<AppState>, JsonBody(mut body): JsonBody<LicenseRequest>) -> ClientResult {
+    let (req, nonce) = (body.take()?, body.nonce);
     let o = transactions::for_license_file(&s.db, &req).await.map_err(|e| from_store(e, &nonce))?;
     Ok(text(s.license_file(&o)))
 }
