@@ -43,6 +43,22 @@ licensd token update 3 --all-products --no-expiry",
     ),
     ("token revoke", "# The id from `licensd token list`\nlicensd token revoke 3"),
     (
+        "user create",
+        "# The first admin: type the password and press Enter, then Ctrl-D (or pipe it in: echo \"$PW\" | …)
+licensd user create --email ana@acme.com --role admin --name \"Ana Lima\" --password-stdin
+# A support person who sees one product
+licensd user create --email sam@acme.com --role support --product myapp --password-stdin",
+    ),
+    ("user list", "licensd user list\nlicensd user list --json"),
+    (
+        "user password",
+        "# A new password, read from standard input; their sessions end\nlicensd user password --email sam@acme.com --password-stdin",
+    ),
+    (
+        "user disable",
+        "# Sam left: sessions end, sign-in refused, the audit log keeps the name\nlicensd user disable --email sam@acme.com",
+    ),
+    (
         "key show",
         "# The public key to embed in applications\nlicensd key show --raw\n# With its id and when it was made\nlicensd key show --json",
     ),

@@ -14,6 +14,7 @@ mod product;
 mod serve;
 mod template;
 mod token;
+mod user;
 
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
@@ -27,6 +28,7 @@ use crate::product::ProductCmd;
 use crate::serve::FrontDoorArgs;
 use crate::template::TemplateCmd;
 use crate::token::TokenCmd;
+use crate::user::UserCmd;
 
 /// What `--help` adds about the environment (every flag's own variable is shown beside it).
 const ENV_HELP: &str = "Environment variables without a flag: LICENSD_SECRET (seals the signing keys at rest; \
@@ -93,6 +95,11 @@ enum Cmd {
     Token {
         #[command(subcommand)]
         cmd: TokenCmd,
+    },
+    /// Manage the web dashboard's users (they sign in at `/`).
+    User {
+        #[command(subcommand)]
+        cmd: UserCmd,
     },
     /// The signing key of responses and license files.
     Key {
@@ -280,6 +287,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Token { cmd } => token::token(cmd).await,
+        Cmd::User { cmd } => user::user(cmd).await,
         Cmd::Key { cmd } => key::key(cmd).await,
         Cmd::Product { cmd } => product::product(cmd).await,
         Cmd::Template { cmd } => template::template(cmd).await,

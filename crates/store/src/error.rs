@@ -114,6 +114,12 @@ pub const UNIQUE_INDEXES: &[UniqueIndex] = &[
     unique("ux_signing_keys_key_id", "signing_keys", &["key_id"], "key_id"),
     // Partial: one row with `active`.
     unique("ux_signing_keys_one_active", "signing_keys", &["active"], "active"),
+    // On the lower-cased email, as customers'.
+    unique("ux_dashboard_users_email", "dashboard_users", &["email_norm"], "email"),
+    // One person a backing token.
+    unique("ux_dashboard_users_token", "dashboard_users", &["token_id"], "token"),
+    // The SHA-256 of a fresh 256-bit secret.
+    unique("ux_dashboard_sessions_hash", "dashboard_sessions", &["session_hash"], "session"),
 ];
 
 /// The unique index a violation names: PostgreSQL reports the constraint; SQLite only a message,

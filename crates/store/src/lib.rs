@@ -40,6 +40,7 @@ pub mod sql;
 pub mod templates;
 mod terms;
 pub mod tokens;
+pub mod users;
 pub mod writer;
 
 pub use db::Db;

@@ -98,6 +98,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0017_key_canonical.sql"),
         postgres: include_str!("../migrations/postgres/0017_key_canonical.sql"),
     },
+    Migration {
+        version: 18,
+        sqlite: include_str!("../migrations/sqlite/0018_dashboard_users.sql"),
+        postgres: include_str!("../migrations/postgres/0018_dashboard_users.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.

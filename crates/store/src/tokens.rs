@@ -212,20 +212,59 @@ pub async fn create(db: &Db, name: &str, role: Role, products: &[String]) -> Res
 
 /// Creates a token and returns it with its secret, which is never stored.
 pub async fn create_token(db: &Db, t: &NewToken) -> Result<(ApiToken, String), StoreError> {
+    if t.name.starts_with(USER_TOKEN_PREFIX) {
+        return Err(StoreError::invalid(
+            "name",
+            format!("names beginning with {USER_TOKEN_PREFIX:?} are the dashboard users' own; choose another name"),
+        ));
+    }
+    let mut tx = db.begin().await?;
+    let (id, secret) = match insert(&mut tx, t, Kind::Api).await {
+        Err(StoreError::Conflict { field, .. }) if field == "name" => {
+            drop(tx);
+            return Err(name_taken(db, &t.name).await);
+        }
+        other => other?,
+    };
+    let token = get(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok((token, secret))
+}
+
+/// What a row of `api_tokens` is: a token someone presents, or the identity of a dashboard user
+/// (`store::users`), whose secret nobody holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Api,
+    User,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Api => "api",
+            Kind::User => "user",
+        }
+    }
+}
+
+/// The name of a dashboard user's token: this prefix and the user's email.
+pub const USER_TOKEN_PREFIX: &str = "user:";
+
+/// Inserts a token of this kind with its products; returns its id and secret.
+pub(crate) async fn insert(tx: &mut Tx, t: &NewToken, kind: Kind) -> Result<(i64, String), StoreError> {
     check_name(&t.name)?;
     check_description(&t.description)?;
     let products = if t.products.is_empty() { Products::All } else { Products::Only(t.products.clone()) };
     check_products(t.role, &products)?;
-
     let now = now_ms();
     check_expiry(t.expires_at, now)?;
     let secret = licensd_core::token::generate();
-    let mut tx = db.begin().await?;
-    let inserted = tx
+    let id = tx
         .insert(
             query(
-                "INSERT INTO api_tokens (name, role, token_hash, created_at, description, expires_at, all_products) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO api_tokens (name, role, token_hash, created_at, description, expires_at, all_products, kind) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(t.name.as_str())
             .bind(t.role.as_str())
@@ -233,22 +272,21 @@ pub async fn create_token(db: &Db, t: &NewToken) -> Result<(ApiToken, String), S
             .bind(now)
             .bind(t.description.as_str())
             .bind(t.expires_at)
-            .bind(products == Products::All),
+            .bind(products == Products::All)
+            .bind(kind.as_str()),
         )
-        .await;
-    let id = match inserted {
-        Err(StoreError::Conflict { field, .. }) if field == "name" => {
-            drop(tx);
-            return Err(name_taken(db, &t.name).await);
-        }
-        other => other?,
-    };
+        .await?;
     if let Products::Only(codes) = &products {
-        set_products(&mut tx, id, codes).await?;
+        set_products(tx, id, codes).await?;
     }
-    let token = get(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok((token, secret))
+    Ok((id, secret))
+}
+
+/// Refuses a dashboard user's token where an API token is meant (`token revoke`, a token's PATCH): it is
+/// changed through its user.
+async fn require_api(e: &mut impl Exec, id: i64) -> Result<(), StoreError> {
+    let row = e.fetch_one(query("SELECT kind FROM api_tokens WHERE id = ?").bind(id)).await?;
+    if row.get::<String>("kind")? != Kind::Api.as_str() { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
 /// Changes a token's products, description or expiry. A revoked token is not changed (`409`).
@@ -260,6 +298,7 @@ pub async fn update(db: &Db, id: i64, change: &TokenChange) -> Result<ApiToken, 
         check_expiry(at, now_ms())?;
     }
     let mut tx = db.begin().await?;
+    require_api(&mut tx, id).await?;
     let current = get(&mut tx, id).await?;
     if let Some(at) = current.revoked_at {
         return Err(StoreError::State(format!(
@@ -309,7 +348,7 @@ fn from_row(r: &Row, products: Vec<String>) -> Result<ApiToken, StoreError> {
     })
 }
 
-async fn products_of(e: &mut impl Exec, id: i64) -> Result<Vec<String>, StoreError> {
+pub(crate) async fn products_of(e: &mut impl Exec, id: i64) -> Result<Vec<String>, StoreError> {
     let rows = e
         .fetch_all(
             query(
@@ -330,7 +369,7 @@ pub async fn get(e: &mut impl Exec, id: i64) -> Result<ApiToken, StoreError> {
 
 /// Every token, oldest first, with its products (two statements).
 pub async fn list(db: &Db) -> Result<Vec<ApiToken>, StoreError> {
-    let rows = db.fetch_all(query(format!("SELECT {COLUMNS} FROM api_tokens ORDER BY id"))).await?;
+    let rows = db.fetch_all(query(format!("SELECT {COLUMNS} FROM api_tokens WHERE kind = 'api' ORDER BY id"))).await?;
     let links = db
         .fetch_all(query(
             "SELECT tp.token_id, p.short_code FROM api_token_products tp JOIN products p ON p.id = tp.product_id \
@@ -360,6 +399,7 @@ pub struct Revoked {
 /// Revokes a token; it stops working at once (every request looks it up). Revoking a revoked token
 /// changes nothing and says so.
 pub async fn revoke(db: &Db, id: i64) -> Result<Revoked, StoreError> {
+    require_api(&mut &*db, id).await?;
     let n = db
         .execute(
             query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").bind(now_ms()).bind(id),
@@ -376,7 +416,7 @@ pub async fn authenticate(db: &Db, secret: &str) -> Result<Presented, StoreError
             query(
                 "SELECT t.id, t.name, t.role, t.all_products, t.expires_at, t.last_used_at, tp.product_id \
                  FROM api_tokens t LEFT JOIN api_token_products tp ON tp.token_id = t.id \
-                 WHERE t.token_hash = ? AND t.revoked_at IS NULL",
+                 WHERE t.token_hash = ? AND t.revoked_at IS NULL AND t.kind = 'api'",
             )
             .bind(licensd_core::token::hash(secret)),
         )

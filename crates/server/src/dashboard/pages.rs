@@ -1,0 +1,595 @@
+//! The dashboard's pages: sign-in, home, search, a license, a customer.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use licensd_core::access::Action;
+use licensd_core::model::{License, LicenseInput};
+use licensd_core::time::{DAY_MS, Day, format_date, now_ms, parse_date};
+use licensd_store::list::{ListParams, Spec};
+use licensd_store::users::Refused;
+use licensd_store::{Scope, customers, devices, events, licenses};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::layout::{self, csrf, error_box, limit, notice, page, status, time};
+use super::{
+    MaybePerson, PREFIX, Page, PageError, Person, Posted, SignInLimiter, html as answer, page_error, see_other,
+    store_error,
+};
+use crate::AppState;
+
+/// List parameters a page builds (never names a visitor typed), or a `400` page naming what was wrong.
+fn params(spec: &'static Spec, pairs: &[(&str, String)]) -> Result<ListParams, PageError> {
+    let owned: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
+    licensd_store::list::parse(spec, &owned, &[])
+        .map_err(|e| page_error(StatusCode::BAD_REQUEST, &format!("{}: {}", e.param, e.message)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sign in and out
+
+#[derive(Deserialize, Default)]
+pub struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+fn login_page(email: &str, next: &str, problem: Option<&str>) -> Markup {
+    layout::bare(
+        "Sign in",
+        html! {
+            @if let Some(p) = problem { (error_box(p)) }
+            form.card method="post" action={ (PREFIX) "/login" } {
+                input type="hidden" name="next" value=(next);
+                p {
+                    label for="email" { "Email" }
+                    input #email type="email" name="email" value=(email) autocomplete="username" required autofocus;
+                }
+                p {
+                    label for="password" { "Password" }
+                    input #password type="password" name="password" autocomplete="current-password" required;
+                }
+                p { button.primary type="submit" { "Sign in" } }
+            }
+            p.muted { "No account yet? An administrator creates one with " code { "licensd user create" } "." }
+        },
+    )
+}
+
+pub async fn login_form(MaybePerson(p): MaybePerson, Query(q): Query<NextQuery>) -> Response {
+    if p.is_some() {
+        return see_other(super::safe_next(&q.next));
+    }
+    login_page("", &q.next, None).into_response()
+}
+
+pub async fn login(State(s): State<AppState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    if !super::same_origin(&parts) {
+        return super::csrf_refused().into_response();
+    }
+    let https = super::is_https(&s, &parts);
+    let ip = s.http.client_ip(&parts.headers, &parts.extensions);
+    let Some(limiter) = parts.extensions.get::<Arc<SignInLimiter>>().cloned() else {
+        return page_error(StatusCode::INTERNAL_SERVER_ERROR, "The sign-in limiter is missing.").into_response();
+    };
+    let Ok(bytes) = axum::body::to_bytes(body, super::FORM_LIMIT).await else {
+        return page_error(StatusCode::PAYLOAD_TOO_LARGE, "The form was too large.").into_response();
+    };
+    let Ok(fields) = crate::extract::form_pairs(&bytes) else {
+        return page_error(StatusCode::BAD_REQUEST, "The form was not UTF-8.").into_response();
+    };
+    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map_or("", |(_, v)| v.as_str());
+    let (email, password, next) = (get("email"), get("password"), get("next"));
+    if !limiter.check(ip) {
+        let body =
+            login_page(email, next, Some("Too many sign-in attempts from this address. Wait a minute and try again."));
+        return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "60")], body).into_response();
+    }
+    let ua = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    match licensd_store::users::sign_in(&s.db, email, password, ua, &ip.to_string()).await {
+        Err(e) => store_error(e).into_response(),
+        Ok(Err(Refused::BadCredentials)) => (
+            StatusCode::UNAUTHORIZED,
+            login_page(email, next, Some("That email and password do not match an account.")),
+        )
+            .into_response(),
+        Ok(Err(Refused::Locked(until))) => {
+            let at = licensd_core::time::format_iso(until);
+            let msg = format!(
+                "Too many failed attempts: this account is locked until {} UTC. An administrator can lift the lock \
+                 with `licensd user password`.",
+                at.get(..16).unwrap_or(&at).replace('T', " ")
+            );
+            (StatusCode::TOO_MANY_REQUESTS, login_page(email, next, Some(&msg))).into_response()
+        }
+        Ok(Ok(session)) => {
+            tracing::info!(user = session.user.id, "dashboard sign-in");
+            let mut res = see_other(super::safe_next(next));
+            res.headers_mut().insert(header::SET_COOKIE, super::session_cookie(Some(&session.secret), https));
+            res
+        }
+    }
+}
+
+pub async fn logout(State(s): State<AppState>, posted: Posted) -> Response {
+    if let Err(e) = licensd_store::users::end_session(&s.db, posted.person.session.session_id).await {
+        return store_error(e).into_response();
+    }
+    let mut res = see_other(&format!("{PREFIX}/login"));
+    res.headers_mut().insert(header::SET_COOKIE, super::session_cookie(None, posted.person.https));
+    res
+}
+
+// ---------------------------------------------------------------------------------------------
+// Home
+
+pub async fn home(State(s): State<AppState>, p: Person) -> Page {
+    let scope = p.read()?;
+    let today = now_ms() / DAY_MS * DAY_MS;
+    let count = |pairs: Vec<(&'static str, String)>| {
+        let (db, scope) = (s.db.clone(), scope.clone());
+        async move {
+            let mut pairs = pairs;
+            pairs.push(("limit", "1".into()));
+            let lp = params(&licenses::SPEC, &pairs)?;
+            licenses::list(&db, &scope, &lp).await.map(|(n, _)| n).map_err(store_error)
+        }
+    };
+    let total = count(vec![]).await?;
+    let active = count(vec![("active", "true".into())]).await?;
+    let disabled = count(vec![("enabled", "false".into())]).await?;
+    let soon = params(
+        &licenses::SPEC,
+        &[
+            ("validity_period__gte", format_date(today)),
+            ("validity_period__lte", format_date(today + 30 * DAY_MS)),
+            ("order_by", "validity_period".into()),
+            ("limit", "10".into()),
+        ],
+    )?;
+    let (n_soon, expiring) = licenses::list(&s.db, &scope, &soon).await.map_err(store_error)?;
+    let recent = params(&events::SPEC, &[("order_by", "-id".into()), ("limit", "10".into())])?;
+    let (_, recent) = events::list(&s.db, &scope, &recent).await.map_err(store_error)?;
+    let body = html! {
+        section.tiles aria-label="Licenses" {
+            div.tile { span.n { (total) } " licenses" }
+            div.tile { span.n { (active) } " active on a device" }
+            div.tile { span.n { (disabled) } " disabled" }
+            div.tile { span.n { (n_soon) } " expire in the next 30 days" }
+        }
+        section {
+            h2 { "Expiring in the next 30 days" }
+            @if expiring.is_empty() { p.muted { "None." } } @else { (license_table(&expiring)) }
+        }
+        section {
+            h2 { "Recent activity" }
+            (event_table(&recent))
+        }
+    };
+    Ok(answer(StatusCode::OK, page(&p, "Home", body)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Search
+
+#[derive(Deserialize, Default)]
+pub struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+pub async fn search(State(s): State<AppState>, p: Person, Query(q): Query<SearchQuery>) -> Page {
+    let scope = p.read()?;
+    let text = q.q.trim().to_string();
+    if text.is_empty() {
+        let body =
+            html! { p { "Type an email, a name, a license key, a hardware id or an invoice in the box above." } };
+        return Ok(answer(StatusCode::OK, page(&p, "Search", body)));
+    }
+    if text.chars().count() < 3 {
+        let body = error_box("Type at least 3 characters.");
+        return Ok(answer(StatusCode::BAD_REQUEST, page(&p, "Search", body)));
+    }
+    let pairs = [("search", text.clone()), ("limit", "25".into())];
+    let (n_lic, lics) = licenses::list(&s.db, &scope, &params(&licenses::SPEC, &pairs)?).await.map_err(store_error)?;
+    let (n_cus, cus) = customers::list(&s.db, &scope, &params(&customers::SPEC, &pairs)?).await.map_err(store_error)?;
+    let (n_dev, devs) = devices::list(&s.db, &scope, &params(&devices::SPEC, &pairs)?).await.map_err(store_error)?;
+    let body = html! {
+        p { "Results for " strong { (text) } }
+        section aria-labelledby="r-customers" {
+            h2 #r-customers { "Customers " span.count { (n_cus) } }
+            @if cus.is_empty() { p.muted { "No customer matches." } } @else {
+                table {
+                    thead { tr { th { "Customer" } th { "Email" } th { "Company" } } }
+                    tbody { @for c in &cus { tr {
+                        td { a href={ (PREFIX) "/customers/" (c.id) } { (customer_name(c)) } }
+                        td { (c.email.as_deref().unwrap_or("")) }
+                        td { (c.company_name) }
+                    } } }
+                }
+            }
+        }
+        section aria-labelledby="r-licenses" {
+            h2 #r-licenses { "Licenses " span.count { (n_lic) } }
+            @if lics.is_empty() { p.muted { "No license matches." } } @else { (license_table(&lics)) }
+        }
+        section aria-labelledby="r-devices" {
+            h2 #r-devices { "Devices " span.count { (n_dev) } }
+            @if devs.is_empty() { p.muted { "No device matches." } } @else {
+                table {
+                    thead { tr { th { "Hardware id" } th { "Hostname" } th { "License" } th { "Active" } th { "Last check" } } }
+                    tbody { @for d in &devs { tr {
+                        td { code { (d.hardware_id) } }
+                        td { (d.hostname) }
+                        td { a href={ (PREFIX) "/licenses/" (d.license) } { "#" (d.license) } }
+                        td { (if d.active { "yes" } else { "no" }) }
+                        td { (time(d.last_check)) }
+                    } } }
+                }
+            }
+        }
+    };
+    Ok(answer(StatusCode::OK, page(&p, "Search", body)))
+}
+
+fn customer_name(c: &licensd_core::model::Customer) -> String {
+    let n = format!("{} {}", c.first_name, c.last_name).trim().to_string();
+    if !n.is_empty() {
+        n
+    } else if let Some(e) = &c.email {
+        e.clone()
+    } else {
+        format!("Customer #{}", c.id)
+    }
+}
+
+fn license_table(ls: &[License]) -> Markup {
+    html! {
+        table {
+            thead { tr { th { "Key" } th { "Product" } th { "Customer" } th { "Status" } th { "Activations" } th { "Expires" } } }
+            tbody { @for l in ls { tr {
+                td { a href={ (PREFIX) "/licenses/" (l.id) } { code { (l.license_key.as_deref().unwrap_or("(no key)")) } } }
+                td { (l.product.product_name) }
+                td { @if let Some(c) = &l.customer { a href={ (PREFIX) "/customers/" (c.id) } { (customer_name(c)) } } }
+                td { (status(l.status)) }
+                td { (l.times_activated) " / " (limit(l.max_activations)) }
+                td { @if let Some(d) = l.validity_period { (format_date(d.0)) } @else { span.muted { "never" } } }
+            } } }
+        }
+    }
+}
+
+fn event_table(es: &[licensd_core::model::Event]) -> Markup {
+    html! {
+        @if es.is_empty() { p.muted { "Nothing yet." } } @else {
+            table {
+                thead { tr { th { "When" } th { "What" } th { "Who" } th { "Note" } } }
+                tbody { @for e in es { tr {
+                    td { (time(Some(e.created_at))) }
+                    td {
+                        @if let Some(l) = e.license { a href={ (PREFIX) "/licenses/" (l) } { (e.action) } } @else { (e.action) }
+                    }
+                    td { (e.actor) }
+                    td { (e.note) }
+                } } }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A license
+
+#[derive(Deserialize, Default)]
+pub struct Done {
+    #[serde(default)]
+    done: String,
+}
+
+/// What an action's redirect says on the page it returns to (fixed texts: nothing from the URL is shown).
+fn done_text(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "disable" => "The license is disabled: activations and checks are refused.",
+        "enable" => "The license is enabled again.",
+        "refund" => "The license is marked refunded.",
+        "reset" => "Every activation was freed.",
+        "deactivate_device" => "The device was deactivated; its activation is free.",
+        "note" => "The note was saved.",
+        "max_activations" => "The activation limit was changed.",
+        "validity" => "The expiry was changed.",
+        "metadata" => "The metadata was saved.",
+        _ => return None,
+    })
+}
+
+async fn license_page(s: &AppState, p: &Person, scope: &Scope, id: i64, message: Option<Markup>) -> Page {
+    let l = {
+        let mut conn = &s.db;
+        licenses::get(&mut conn, scope, id).await.map_err(store_error)?
+    };
+    let dp = params(
+        &devices::SPEC,
+        &[("license", id.to_string()), ("order_by", "-time_activated".into()), ("limit", "100".into())],
+    )?;
+    let (_, devs) = devices::list(&s.db, scope, &dp).await.map_err(store_error)?;
+    let key = l.license_key.clone().unwrap_or_default();
+    let title = if key.is_empty() { format!("License #{id}") } else { format!("License {key}") };
+    let may_disable = p.may(Action::DisableEnable);
+    let body = html! {
+        @if let Some(m) = message { (m) }
+        section.facts aria-label="Summary" {
+            dl {
+                dt { "Status" } dd { (status(l.status)) @if l.refunded { " " span.badge { "refunded" } } }
+                dt { "Key" } dd { code #license-key { (key) } }
+                dt { "Product" } dd { (l.product.product_name) " (" code { (l.product.short_code) } ")" }
+                dt { "Template" } dd { @if let Some(t) = l.license_template { "#" (t) } @else { span.muted { "none" } } }
+                dt { "Customer" } dd {
+                    @if let Some(c) = &l.customer { a href={ (PREFIX) "/customers/" (c.id) } { (customer_name(c)) } }
+                    @else { span.muted { "none" } }
+                }
+                dt { "Order" } dd { (l.order_store_id.as_deref().unwrap_or("—")) }
+                dt { "Type" } dd { (l.license_type.as_str()) @if l.is_trial { " (trial)" } @if l.is_floating_cloud { " (floating, " (l.floating_users) " seats)" } }
+                dt { "Activations" } dd { (l.times_activated) " of " (limit(l.max_activations)) }
+                dt { "Expires" } dd { @if let Some(d) = l.validity_period { (format_date(d.0)) } @else { "never" } }
+                dt { "Last check" } dd { (time(l.last_check)) }
+                dt { "Created" } dd { (time(Some(l.created_at))) }
+                dt { "Note" } dd { (l.note.as_deref().unwrap_or("")) }
+            }
+        }
+        section aria-labelledby="actions" {
+            h2 #actions { "Actions" }
+            div.actions {
+                @if may_disable && l.enabled {
+                    (action_form(p, id, "disable", "Disable…", "Disable this license: its devices' checks answer DISABLED.", true))
+                }
+                @if may_disable && !l.enabled && !l.refunded {
+                    (action_form(p, id, "enable", "Enable…", "Enable this license again.", true))
+                }
+                @if p.may(Action::ResetActivations) {
+                    (action_form(p, id, "reset", "Reset activations…", "Free every activation; each device must activate again.", true))
+                }
+                @if p.may(Action::Refund) && !l.refunded {
+                    (action_form(p, id, "refund", "Refund…", "Mark the license refunded. This cannot be undone.", true))
+                }
+            }
+            div.edits {
+                @if p.may(Action::EditNotes) {
+                    details {
+                        summary { "Edit the note" }
+                        form method="post" action={ (PREFIX) "/licenses/" (id) "/act" } {
+                            (csrf(p))
+                            input type="hidden" name="action" value="note";
+                            label for="note-text" { "Note" }
+                            textarea #note-text name="value" rows="3" { (l.note.as_deref().unwrap_or("")) }
+                            button type="submit" { "Save the note" }
+                        }
+                    }
+                }
+                @if p.may(Action::Edit) {
+                    details {
+                        summary { "Change the activation limit" }
+                        form method="post" action={ (PREFIX) "/licenses/" (id) "/act" } {
+                            (csrf(p))
+                            input type="hidden" name="action" value="max_activations";
+                            label for="max-act" { "Max activations (empty: unlimited)" }
+                            input #max-act type="number" min="0" name="value" value=[l.max_activations];
+                            button type="submit" { "Change the limit" }
+                        }
+                    }
+                    details {
+                        summary { "Extend or change the validity" }
+                        form method="post" action={ (PREFIX) "/licenses/" (id) "/act" } {
+                            (csrf(p))
+                            input type="hidden" name="action" value="validity";
+                            label for="valid-until" { "Valid until (empty: never expires)" }
+                            input #valid-until type="date" name="value" value=[l.validity_period.map(|d| format_date(d.0))];
+                            button type="submit" { "Change the validity" }
+                        }
+                    }
+                }
+            }
+        }
+        section aria-labelledby="devices" {
+            h2 #devices { "Devices" }
+            @if devs.is_empty() { p.muted { "No device has activated this license." } } @else {
+                table {
+                    thead { tr { th { "Hardware id" } th { "Hostname" } th { "OS" } th { "App" } th { "Activated" } th { "Last check" } th { "State" } } }
+                    tbody { @for d in &devs { tr {
+                        td { code { (d.hardware_id) } }
+                        td { (d.hostname) }
+                        td { (d.os) }
+                        td { (d.app_version) }
+                        td { (time(Some(d.time_activated))) }
+                        td { (time(d.last_check)) }
+                        td {
+                            @if d.active {
+                                "active"
+                                @if p.may(Action::DeactivateDevice) {
+                                    form.inline method="post" action={ (PREFIX) "/licenses/" (id) "/act" } {
+                                        (csrf(p))
+                                        input type="hidden" name="action" value="deactivate_device";
+                                        input type="hidden" name="device" value=(d.id);
+                                        button type="submit" aria-label={ "Deactivate " (d.hardware_id) } { "Deactivate" }
+                                    }
+                                }
+                            } @else { span.muted { "deactivated " (time(d.deactivated_at)) } }
+                        }
+                    } } }
+                }
+            }
+        }
+        @if !l.product_features.is_empty() {
+            section aria-labelledby="features" {
+                h2 #features { "Features and consumption" }
+                table {
+                    thead { tr { th { "Feature" } th { "Used" } th { "Limit" } } }
+                    tbody { @for f in &l.product_features { tr {
+                        td { code { (f.code) } }
+                        td { (f.total_consumptions) }
+                        td { @if f.max_consumption == 0 { "unlimited" } @else { (f.max_consumption) } }
+                    } } }
+                }
+            }
+        }
+        section aria-labelledby="history" {
+            h2 #history { "History" }
+            @if let Some(h) = &l.history {
+                @let newest: Vec<_> = h.iter().rev().cloned().collect();
+                (event_table(&newest))
+                @if l.history_count.unwrap_or(0) > h.len() as i64 {
+                    p.muted { "The latest " (h.len()) " of " (l.history_count.unwrap_or(0)) " events." }
+                }
+            }
+        }
+    };
+    Ok(answer(StatusCode::OK, page(p, &title, body)))
+}
+
+/// A button that opens a confirmation with a note (a `<details>`: works without JavaScript, by keyboard too).
+fn action_form(p: &Person, id: i64, action: &str, label: &str, explain: &str, with_note: bool) -> Markup {
+    html! {
+        details.confirm {
+            summary { (label) }
+            form method="post" action={ (PREFIX) "/licenses/" (id) "/act" } {
+                (csrf(p))
+                input type="hidden" name="action" value=(action);
+                p { (explain) }
+                @if with_note {
+                    label for={ "note-" (action) } { "Note for the history (optional)" }
+                    input id={ "note-" (action) } type="text" name="note" maxlength="1000";
+                }
+                button.danger type="submit" { "Confirm: " (label.trim_end_matches('…').to_lowercase()) }
+            }
+        }
+    }
+}
+
+pub async fn license(State(s): State<AppState>, p: Person, Path(id): Path<String>, Query(d): Query<Done>) -> Page {
+    let scope = p.read()?;
+    let id = id.parse::<i64>().map_err(|_| super::not_found(Some(&p)))?;
+    let message = done_text(&d.done).map(notice);
+    license_page(&s, &p, &scope, id, message).await
+}
+
+pub async fn license_act(State(s): State<AppState>, Path(id): Path<String>, posted: Posted) -> Page {
+    let p = &posted.person;
+    let id = id.parse::<i64>().map_err(|_| super::not_found(Some(p)))?;
+    let action = posted.get("action").to_string();
+    let note = posted.get("note");
+    if note.chars().count() > 1000 {
+        return Err(page_error(StatusCode::BAD_REQUEST, "The note is longer than 1000 characters."));
+    }
+    let value = posted.get("value").trim();
+    let simple = match action.as_str() {
+        "disable" => Some((licenses::Action::Disable, Action::DisableEnable)),
+        "enable" => Some((licenses::Action::Enable, Action::DisableEnable)),
+        "refund" => Some((licenses::Action::Refund, Action::Refund)),
+        "reset" => Some((licenses::Action::Reset, Action::ResetActivations)),
+        _ => None,
+    };
+    let result = if let Some((act, needs)) = simple {
+        let scope = p.permit(&[needs])?;
+        licenses::act(&s.db, &scope, id, act, note).await.map(|_| ())
+    } else {
+        match action.as_str() {
+            "deactivate_device" => {
+                let scope = p.permit(&[Action::DeactivateDevice])?;
+                let device = posted
+                    .get("device")
+                    .parse::<i64>()
+                    .map_err(|_| page_error(StatusCode::BAD_REQUEST, "No device was named."))?;
+                // Only a device of this license (the store checks the scope; this checks the page).
+                let dev = devices::get(&mut &s.db, &scope, device).await.map_err(store_error)?;
+                if dev.license != id {
+                    return Err(page_error(StatusCode::NOT_FOUND, "That device does not belong to this license."));
+                }
+                devices::deactivate(&s.db, &scope, device).await.map(|_| ())
+            }
+            "note" => {
+                let scope = p.permit(&[Action::EditNotes])?;
+                let input = LicenseInput { note: Some(Some(posted.get("value").to_string())), ..Default::default() };
+                licenses::update(&s.db, &scope, id, &input).await.map(|_| ())
+            }
+            "max_activations" => {
+                let scope = p.permit(&[Action::Edit])?;
+                let n = if value.is_empty() {
+                    None
+                } else {
+                    Some(value.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                        page_error(StatusCode::BAD_REQUEST, "Max activations must be a whole number, 0 or more.")
+                    })?)
+                };
+                let input = LicenseInput { max_activations: Some(n), ..Default::default() };
+                licenses::update(&s.db, &scope, id, &input).await.map(|_| ())
+            }
+            "validity" => {
+                let scope = p.permit(&[Action::Edit])?;
+                let d = if value.is_empty() {
+                    None
+                } else {
+                    Some(Day(parse_date(value)
+                        .ok_or_else(|| page_error(StatusCode::BAD_REQUEST, "Give the date as YYYY-MM-DD."))?))
+                };
+                let input = LicenseInput { validity_period: Some(d), ..Default::default() };
+                licenses::update(&s.db, &scope, id, &input).await.map(|_| ())
+            }
+            _ => return Err(page_error(StatusCode::BAD_REQUEST, "Unknown action.")),
+        }
+    };
+    match result {
+        Ok(()) => Ok(see_other(&format!("{PREFIX}/licenses/{id}?done={action}"))),
+        // A refusal shows on the license page itself, so the person sees the license as it is.
+        Err(
+            e @ (licensd_store::StoreError::State(_)
+            | licensd_store::StoreError::Invalid { .. }
+            | licensd_store::StoreError::Domain(_)),
+        ) => {
+            let scope = p.read()?;
+            let msg = match &e {
+                licensd_store::StoreError::Invalid { field, message } => format!("{field}: {message}"),
+                e => e.to_string(),
+            };
+            let mut res = license_page(&s, p, &scope, id, Some(error_box(&msg))).await?;
+            *res.status_mut() = StatusCode::CONFLICT;
+            Ok(res)
+        }
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A customer
+
+pub async fn customer(State(s): State<AppState>, p: Person, Path(id): Path<String>) -> Page {
+    let scope = p.read()?;
+    let id = id.parse::<i64>().map_err(|_| super::not_found(Some(&p)))?;
+    let c = customers::get(&mut &s.db, &scope, id).await.map_err(store_error)?;
+    let lp = params(
+        &licenses::SPEC,
+        &[("customer", id.to_string()), ("order_by", "-created_at".into()), ("limit", "100".into())],
+    )?;
+    let (n, ls) = licenses::list(&s.db, &scope, &lp).await.map_err(store_error)?;
+    let body = html! {
+        section.facts aria-label="Contact" {
+            dl {
+                dt { "Email" } dd { (c.email.as_deref().unwrap_or("")) }
+                dt { "Name" } dd { (c.first_name) " " (c.last_name) }
+                dt { "Company" } dd { (c.company_name) }
+                dt { "Phone" } dd { (c.phone) }
+                dt { "Address" } dd { (c.address) " " (c.postcode) " " (c.city) " " (c.country) }
+                dt { "Labels" } dd { @for l in &c.labels { span.badge { (l.label) } " " } }
+                dt { "Note" } dd { (c.note) }
+                dt { "Since" } dd { (time(Some(c.created_at))) }
+            }
+        }
+        section aria-labelledby="c-licenses" {
+            h2 #c-licenses { "Licenses " span.count { (n) } }
+            @if ls.is_empty() { p.muted { "No licenses." } } @else { (license_table(&ls)) }
+        }
+    };
+    Ok(answer(StatusCode::OK, page(&p, &customer_name(&c), body)))
+}
