@@ -31,7 +31,7 @@ use licensd_store::{Scope, StoreError};
 use maud::Markup;
 
 use crate::AppState;
-use crate::extract::form_pairs;
+use crate::extract::{OriginalPath, form_pairs};
 
 /// Where the dashboard's pages live (the home page is `/`).
 pub const PREFIX: &str = "/ui";
@@ -168,7 +168,12 @@ impl FromRequestParts<AppState> for Person {
         match person_of(parts, s).await? {
             Some(p) => Ok(p),
             None if parts.method == Method::GET => {
-                let back = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+                // The path as the browser asked for it (inside `/ui`'s nested router the prefix is stripped).
+                let path = parts.extensions.get::<OriginalPath>().map_or(parts.uri.path(), |p| p.0.as_str());
+                let back = match parts.uri.query() {
+                    Some(q) => format!("{path}?{q}"),
+                    None => path.to_string(),
+                };
                 let next: String = form_urlencoded::byte_serialize(back.as_bytes()).collect();
                 Err(Redirect::to(&format!("{PREFIX}/login?next={next}")).into_response().into())
             }

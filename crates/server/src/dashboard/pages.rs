@@ -195,7 +195,20 @@ pub async fn search(State(s): State<AppState>, p: Person, Query(q): Query<Search
         return Ok(answer(StatusCode::BAD_REQUEST, page(&p, "Search", body)));
     }
     let pairs = [("search", text.clone()), ("limit", "25".into())];
-    let (n_lic, lics) = licenses::list(&s.db, &scope, &params(&licenses::SPEC, &pairs)?).await.map_err(store_error)?;
+    let (mut n_lic, mut lics) =
+        licenses::list(&s.db, &scope, &params(&licenses::SPEC, &pairs)?).await.map_err(store_error)?;
+    // A whole key as a person types it (any case, without dashes) is not a substring of the stored key: look it
+    // up as a key too (`license_key` folds case and dashes for the keys licensd issues).
+    if text.len() <= 256 {
+        let exact = params(&licenses::SPEC, &[("license_key", text.clone()), ("limit", "1".into())])?;
+        let (_, found) = licenses::list(&s.db, &scope, &exact).await.map_err(store_error)?;
+        for l in found {
+            if !lics.iter().any(|x| x.id == l.id) {
+                n_lic += 1;
+                lics.insert(0, l);
+            }
+        }
+    }
     let (n_cus, cus) = customers::list(&s.db, &scope, &params(&customers::SPEC, &pairs)?).await.map_err(store_error)?;
     let (n_dev, devs) = devices::list(&s.db, &scope, &params(&devices::SPEC, &pairs)?).await.map_err(store_error)?;
     let body = html! {

@@ -181,7 +181,6 @@ async fn each_surface_answers_what_it_lacks_in_its_own_shape(app: TestApp) {
     let token = Some(app.admin.as_str());
     for p in [
         "/nope",
-        "/",
         "/api",
         "/api/v1",
         "/api/v1/",
@@ -196,6 +195,16 @@ async fn each_surface_answers_what_it_lacks_in_its_own_shape(app: TestApp) {
         let r = app.call(Method::GET, p, token, None).await;
         assert_eq!((r.status, r.text.as_str()), (404, ENVELOPE_404), "{p}");
         assert!(r.headers.get("licensd-signature").is_none(), "{p} is not the client API's");
+    }
+    // `/` is the dashboard's home (sign in first); under `/ui` the dashboard answers in HTML.
+    let r = app.call(Method::GET, "/", token, None).await;
+    assert_eq!(r.status, 200, "redirected to the sign-in page");
+    assert!(r.text.contains("<h1>Sign in</h1>"), "{}", r.text);
+    for p in ["/ui/nothing", "/ui/licenses/1/nothing"] {
+        let r = app.call(Method::GET, p, token, None).await;
+        assert_eq!(r.status, 404, "{p}");
+        assert!(r.headers["content-type"].to_str().unwrap().starts_with("text/html"), "{p}");
+        assert!(r.text.contains("There is no such page"), "{p}: {}", r.text);
     }
     for p in ["/v2", "/v2/", "/v2/nothing", "/v2/customers/1/nothing"] {
         let r = app.call(Method::GET, p, token, None).await;

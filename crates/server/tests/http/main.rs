@@ -30,6 +30,8 @@ mod client;
 mod client_trust;
 // Customers (labels, unique emails) and orders created with their customer and licenses.
 mod customers_orders;
+// The web dashboard as a browser speaks it: sign-in, cookie, lockout, CSRF, scope and role on every page.
+mod dashboard;
 // The DevMate API `/v2`: the seeds replayed, DevMate's error texts and shape, its filters, scoping, bad input.
 mod devmate;
 // Finding records as people type them (issue 12): filter suggestions, emails, keys, `?search=`, docs/filters.md.
