@@ -17,6 +17,9 @@
 // The harness: the `licensd` command builder, `Server`, temporary directories and databases, HTTP, tools.
 mod common;
 
+// The dashboard in a real browser (Chromium, Playwright for Python): a support shift, on both backends.
+mod browser;
+
 // `deploy/` and the operations docs against the binary: variables, flags, config keys, metrics, their tools.
 mod deploy;
 // `import devmate` and `export devmate`: round trips through `/v2`, bad records, both write modes.

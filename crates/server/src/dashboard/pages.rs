@@ -28,6 +28,14 @@ fn params(spec: &'static Spec, pairs: &[(&str, String)]) -> Result<ListParams, P
         .map_err(|e| page_error(StatusCode::BAD_REQUEST, &format!("{}: {}", e.param, e.message)))
 }
 
+/// A record's page: not found (or not visible) is the `404` page with the person's navigation.
+fn found(p: &Person, e: licensd_store::StoreError) -> PageError {
+    match e {
+        licensd_store::StoreError::NotFound => super::not_found(Some(p)),
+        e => store_error(e),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sign in and out
 
@@ -322,7 +330,7 @@ fn done_text(code: &str) -> Option<&'static str> {
 async fn license_page(s: &AppState, p: &Person, scope: &Scope, id: i64, message: Option<Markup>) -> Page {
     let l = {
         let mut conn = &s.db;
-        licenses::get(&mut conn, scope, id).await.map_err(store_error)?
+        licenses::get(&mut conn, scope, id).await.map_err(|e| found(p, e))?
     };
     let dp = params(
         &devices::SPEC,
@@ -580,7 +588,7 @@ pub async fn license_act(State(s): State<AppState>, Path(id): Path<String>, post
 pub async fn customer(State(s): State<AppState>, p: Person, Path(id): Path<String>) -> Page {
     let scope = p.read()?;
     let id = id.parse::<i64>().map_err(|_| super::not_found(Some(&p)))?;
-    let c = customers::get(&mut &s.db, &scope, id).await.map_err(store_error)?;
+    let c = customers::get(&mut &s.db, &scope, id).await.map_err(|e| found(&p, e))?;
     let lp = params(
         &licenses::SPEC,
         &[("customer", id.to_string()), ("order_by", "-created_at".into()), ("limit", "100".into())],
