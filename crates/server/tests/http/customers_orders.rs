@@ -130,12 +130,20 @@ async fn order_store_id_is_unique(app: TestApp) {
 
 async fn order_update_and_delete(app: TestApp) {
     let p = app.product("app").await;
-    let o = app.post("/api/v1/orders", json!({"store_id": "A-1"})).await.body;
+    let o = app
+        .post("/api/v1/orders", json!({"store_id": "A-1", "reference": "R-9", "is_test": true, "metadata": {"crm": 7}}))
+        .await
+        .body;
     let id = o["id"].as_i64().unwrap();
     let u = app.patch(&format!("/api/v1/orders/{id}"), json!({"store_id": "A-2", "campaign": "spring"})).await;
     assert_eq!(u.status, 200, "{}", u.text);
     assert_eq!(u.body["store_id"], "A-2");
     assert_eq!(u.body["campaign"], "spring");
+    assert_eq!(
+        (&u.body["reference"], &u.body["is_test"], &u.body["metadata"]),
+        (&o["reference"], &o["is_test"], &o["metadata"])
+    );
+    assert_eq!(u.body["reference"], "R-9", "fields not in the PATCH stay");
     let l = app.license(json!({"product": p, "order": id})).await;
     assert_eq!(l["order_store_id"], "A-2");
     assert_error(&app.delete(&format!("/api/v1/orders/{id}")).await, 409, "IN_USE");
