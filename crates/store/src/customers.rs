@@ -333,18 +333,8 @@ pub async fn update<E: From<StoreError>>(
 pub async fn delete(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     let before = get(&mut tx, scope, id).await?;
-    let used = tx
-        .fetch_optional(
-            query("SELECT 'x' AS used FROM licenses WHERE customer_id = ? UNION ALL SELECT 'x' FROM orders WHERE customer_id = ?")
-                .bind(id)
-                .bind(id),
-        )
-        .await?;
-    if used.is_some() {
-        return Err(StoreError::InUse(
-            "the customer still has licenses or orders; delete or reassign those first".into(),
-        ));
-    }
+    let why = "the customer still has licenses or orders; delete or reassign those first";
+    tx.refuse_if_used(id, &[("licenses", "customer_id"), ("orders", "customer_id")], why).await?;
     tx.execute(query("DELETE FROM customers WHERE id = ?").bind(id)).await?;
     events::record(&mut tx, scope, NewEvent::deleted("customer", id, None, &before)).await?;
     tx.commit().await?;

@@ -927,6 +927,21 @@ impl Tx {
         self.fetch_one(q).await?.get("id")
     }
 
+    /// Refuses to go on ([`StoreError::InUse`] with `why`) while a row of one of `used_by` (table, column) refers
+    /// to `id`: the rule of a record deleted only once nothing uses it (a product, a customer, an order). One
+    /// statement whatever the number of referring rows.
+    pub async fn refuse_if_used(
+        &mut self,
+        id: i64,
+        used_by: &[(&'static str, &'static str)],
+        why: &str,
+    ) -> Result<(), StoreError> {
+        match self.fetch_optional(used_query(id, used_by)).await? {
+            Some(_) => Err(StoreError::InUse(why.into())),
+            None => Ok(()),
+        }
+    }
+
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(t) => t.commit().await?,
@@ -934,6 +949,17 @@ impl Tx {
         }
         Ok(())
     }
+}
+
+/// A row when a row of one of `used_by` (table, column) refers to `id`, none otherwise ([`Tx::refuse_if_used`]).
+fn used_query(id: i64, used_by: &[(&'static str, &'static str)]) -> Query {
+    debug_assert!(!used_by.is_empty(), "no table to look in");
+    let mut q = query("SELECT 1 AS used WHERE ");
+    for (n, (table, col)) in used_by.iter().enumerate() {
+        q.push(if n == 0 { "" } else { " OR " }).push("EXISTS (SELECT 1 FROM ").push(table);
+        q.push(" WHERE ").push(col).push(" = ").push_bind(id).push(")");
+    }
+    q
 }
 
 /// Reads and writes that work the same on the pool and inside a transaction, so one reader function
@@ -1015,6 +1041,20 @@ mod tests {
         assert_eq!(q.sql, "UPDATE things SET name = ?, note = ?, uses = ? WHERE id = ?");
         assert_eq!(q.render(Dialect::Postgres), "UPDATE things SET name = $1, note = $2, uses = $3 WHERE id = $4");
         assert_eq!(q.args, vec![Value::from("Ann"), Value::Text(None), Value::I64(Some(3)), Value::I64(Some(42))]);
+    }
+
+    #[test]
+    fn a_record_is_used_when_a_row_of_any_referring_table_names_it() {
+        let q = used_query(9, &[("licenses", "product_id"), ("license_templates", "product_id")]);
+        assert_eq!(
+            q.render(Dialect::Postgres),
+            "SELECT 1 AS used WHERE EXISTS (SELECT 1 FROM licenses WHERE product_id = $1) \
+             OR EXISTS (SELECT 1 FROM license_templates WHERE product_id = $2)"
+        );
+        assert_eq!(q.args, vec![Value::I64(Some(9)), Value::I64(Some(9))]);
+        let q = used_query(4, &[("licenses", "order_id")]);
+        assert_eq!(q.sql, "SELECT 1 AS used WHERE EXISTS (SELECT 1 FROM licenses WHERE order_id = ?)");
+        assert_eq!(q.args, vec![Value::I64(Some(4))]);
     }
 
     #[test]

@@ -222,9 +222,8 @@ impl OrderRow<'_> {
 pub async fn delete(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     let before = get(&mut tx, scope, id).await?;
-    if tx.fetch_optional(query("SELECT id FROM licenses WHERE order_id = ?").bind(id)).await?.is_some() {
-        return Err(StoreError::InUse("the order still holds licenses; delete or move those first".into()));
-    }
+    let why = "the order still holds licenses; delete or move those first";
+    tx.refuse_if_used(id, &[("licenses", "order_id")], why).await?;
     tx.execute(query("DELETE FROM orders WHERE id = ?").bind(id)).await?;
     events::record(&mut tx, scope, NewEvent::deleted("order", id, None, &before)).await?;
     tx.commit().await?;

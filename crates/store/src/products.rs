@@ -106,18 +106,8 @@ pub async fn update<E: From<StoreError>>(
 pub async fn delete(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     let before = get(&mut tx, scope, id).await?;
-    let used = tx
-        .fetch_optional(
-            query("SELECT 'x' AS used FROM licenses WHERE product_id = ? UNION ALL SELECT 'x' FROM license_templates WHERE product_id = ?")
-                .bind(id)
-                .bind(id),
-        )
-        .await?;
-    if used.is_some() {
-        return Err(StoreError::InUse(
-            "the product still has licenses or license templates; delete those first".into(),
-        ));
-    }
+    let why = "the product still has licenses or license templates; delete those first";
+    tx.refuse_if_used(id, &[("licenses", "product_id"), ("license_templates", "product_id")], why).await?;
     tx.execute(query("DELETE FROM products WHERE id = ?").bind(id)).await?;
     events::record(&mut tx, scope, NewEvent::deleted("product", id, None, &before)).await?;
     tx.commit().await?;
