@@ -3,7 +3,7 @@
 use licensd_core::model::{CustomerAccount, CustomerAccountInput};
 use licensd_core::time::{Timestamp, now_ms};
 
-use crate::db::{Db, Exec, Row, Tx, query};
+use crate::db::{Columns, Db, Exec, Row, Tx, query};
 use crate::error::StoreError;
 use crate::events::{self, NewEvent};
 use crate::list::{Field, Kind, ListParams, Spec};
@@ -80,25 +80,25 @@ pub(crate) async fn require(tx: &mut Tx, scope: &Scope, id: Option<i64>) -> Resu
     }
 }
 
-fn bind(q: crate::db::Query, i: &CustomerAccountInput) -> crate::db::Query {
-    q.bind(&i.name).bind(&i.code).bind(&i.description).bind(&i.phone).bind(&i.address).bind(&i.email).bind(&i.reference)
+/// What an account's create and update both write, each column next to its value (`created_by`, `created_at`
+/// and `updated_at` are theirs).
+fn columns(i: &CustomerAccountInput) -> Columns {
+    Columns::new()
+        .set("name", &i.name)
+        .set("code", &i.code)
+        .set("description", &i.description)
+        .set("phone", &i.phone)
+        .set("address", &i.address)
+        .set("email", &i.email)
+        .set("reference", &i.reference)
 }
 
 pub async fn create(db: &Db, scope: &Scope, i: CustomerAccountInput) -> Result<CustomerAccount, StoreError> {
     i.validate()?;
     let now = now_ms();
     let mut tx = db.begin().await?;
-    let q = bind(
-        query(
-            "INSERT INTO customer_accounts (name, code, description, phone, address, email, reference, created_at, updated_at, \
-             created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        ),
-        &i,
-    )
-    .bind(now)
-    .bind(now)
-    .bind(scope.token_id);
-    let id = tx.insert(q).await?;
+    let row = columns(&i).set("created_by", scope.token_id).set("created_at", now).set("updated_at", now);
+    let id = tx.insert(row.insert_into("customer_accounts")).await?;
     let a = get(&mut tx, scope, id).await?;
     events::record(&mut tx, scope, NewEvent::created("customer_account", id, None, &a).at(now)).await?;
     tx.commit().await?;
@@ -115,16 +115,7 @@ pub async fn update<E: From<StoreError>>(
     let before = get(&mut tx, scope, id).await?;
     let i = edit(&before)?;
     i.validate().map_err(StoreError::from)?;
-    let q = bind(
-        query(
-            "UPDATE customer_accounts SET name = ?, code = ?, description = ?, phone = ?, address = ?, email = ?, reference = ?, \
-             updated_at = ? WHERE id = ?",
-        ),
-        &i,
-    )
-    .bind(now_ms())
-    .bind(id);
-    tx.execute(q).await?;
+    tx.execute(columns(&i).set("updated_at", now_ms()).update("customer_accounts", id)).await?;
     let after = get(&mut tx, scope, id).await?;
     events::record(&mut tx, scope, NewEvent::updated("customer_account", id, None, &before, &after)).await?;
     tx.commit().await?;

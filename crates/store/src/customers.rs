@@ -3,7 +3,7 @@
 use licensd_core::model::{Customer, CustomerInput, CustomerLabel, CustomerRef, LabelInput};
 use licensd_core::time::{Timestamp, now_ms};
 
-use crate::db::{Db, Exec, Row, Tx, query};
+use crate::db::{Columns, Db, Exec, Row, Tx, query};
 use crate::error::StoreError;
 use crate::events::{self, NewEvent};
 use crate::list::{Field, Kind, ListParams, Search, SearchScope, Spec};
@@ -238,37 +238,33 @@ fn email_norm(i: &CustomerInput) -> Option<String> {
     i.email.as_ref().map(|e| e.to_lowercase())
 }
 
+/// What a customer's create and update both write, each column next to its value (`created_by`, `created_at`
+/// and `updated_at` are theirs; labels are rows of their own, [`set_labels`]).
+fn columns(i: &CustomerInput) -> Columns {
+    Columns::new()
+        .set("email", i.email.as_deref())
+        .set("email_norm", email_norm(i))
+        .set("first_name", &i.first_name)
+        .set("last_name", &i.last_name)
+        .set("company_name", &i.company_name)
+        .set("phone", &i.phone)
+        .set("reference", &i.reference)
+        .set("address", &i.address)
+        .set("postcode", &i.postcode)
+        .set("city", &i.city)
+        .set("country", &i.country)
+        .set("state", &i.state)
+        .set("note", &i.note)
+        .set("metadata", i.metadata.to_string())
+        .set("customer_account_id", i.customer_account)
+}
+
 /// Creates a customer inside a transaction (shared by the customer, order and license endpoints).
 pub async fn create_in(tx: &mut Tx, scope: &Scope, i: &CustomerInput) -> Result<Customer, StoreError> {
     crate::accounts::require(tx, scope, i.customer_account).await?;
     let now = now_ms();
-    let id = tx
-        .insert(
-            query(
-                "INSERT INTO customers (email, email_norm, first_name, last_name, company_name, phone, reference, address, \
-                 postcode, city, country, state, note, metadata, created_by, created_at, updated_at, customer_account_id) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(i.email.as_deref())
-            .bind(email_norm(i))
-            .bind(&i.first_name)
-            .bind(&i.last_name)
-            .bind(&i.company_name)
-            .bind(&i.phone)
-            .bind(&i.reference)
-            .bind(&i.address)
-            .bind(&i.postcode)
-            .bind(&i.city)
-            .bind(&i.country)
-            .bind(&i.state)
-            .bind(&i.note)
-            .bind(i.metadata.to_string())
-            .bind(scope.token_id)
-            .bind(now)
-            .bind(now)
-            .bind(i.customer_account),
-        )
-        .await?;
+    let row = columns(i).set("created_by", scope.token_id).set("created_at", now).set("updated_at", now);
+    let id = tx.insert(row.insert_into("customers")).await?;
     set_labels(tx, scope, id, i).await?;
     let c = get(tx, scope, id).await?;
     events::record(tx, scope, NewEvent::created("customer", id, None, &c).at(now)).await?;
@@ -325,31 +321,7 @@ pub async fn update<E: From<StoreError>>(
     let mut i = edit(&before)?;
     i.validate().map_err(StoreError::from)?;
     crate::accounts::require(&mut tx, scope, i.customer_account).await?;
-    tx.execute(
-        query(
-            "UPDATE customers SET email = ?, email_norm = ?, first_name = ?, last_name = ?, company_name = ?, phone = ?, \
-             reference = ?, address = ?, postcode = ?, city = ?, country = ?, state = ?, note = ?, metadata = ?, updated_at = ?, \
-             customer_account_id = ? WHERE id = ?",
-        )
-        .bind(i.email.as_deref())
-        .bind(email_norm(&i))
-        .bind(&i.first_name)
-        .bind(&i.last_name)
-        .bind(&i.company_name)
-        .bind(&i.phone)
-        .bind(&i.reference)
-        .bind(&i.address)
-        .bind(&i.postcode)
-        .bind(&i.city)
-        .bind(&i.country)
-        .bind(&i.state)
-        .bind(&i.note)
-        .bind(i.metadata.to_string())
-        .bind(now_ms())
-        .bind(i.customer_account)
-        .bind(id),
-    )
-    .await?;
+    tx.execute(columns(&i).set("updated_at", now_ms()).update("customers", id)).await?;
     set_labels(&mut tx, scope, id, &i).await?;
     let after = get(&mut tx, scope, id).await?;
     events::record(&mut tx, scope, NewEvent::updated("customer", id, None, &before, &after)).await?;
@@ -361,18 +333,8 @@ pub async fn update<E: From<StoreError>>(
 pub async fn delete(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     let before = get(&mut tx, scope, id).await?;
-    let used = tx
-        .fetch_optional(
-            query("SELECT 'x' AS used FROM licenses WHERE customer_id = ? UNION ALL SELECT 'x' FROM orders WHERE customer_id = ?")
-                .bind(id)
-                .bind(id),
-        )
-        .await?;
-    if used.is_some() {
-        return Err(StoreError::InUse(
-            "the customer still has licenses or orders; delete or reassign those first".into(),
-        ));
-    }
+    let why = "the customer still has licenses or orders; delete or reassign those first";
+    tx.refuse_if_used(id, &[("licenses", "customer_id"), ("orders", "customer_id")], why).await?;
     tx.execute(query("DELETE FROM customers WHERE id = ?").bind(id)).await?;
     events::record(&mut tx, scope, NewEvent::deleted("customer", id, None, &before)).await?;
     tx.commit().await?;

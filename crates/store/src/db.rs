@@ -157,6 +157,46 @@ impl Query {
     }
 }
 
+/// A row's columns, each next to its value. One list renders both the `INSERT` that creates the row
+/// ([`Columns::insert_into`]) and the `UPDATE … SET` that rewrites it ([`Columns::update`]), so a resource names
+/// its columns once and no value can land on another column's `?`. Table and column names are SQL text, so
+/// `'static` (never input); values are bound.
+#[derive(Debug, Clone, Default)]
+pub struct Columns(Vec<(&'static str, Value)>);
+
+impl Columns {
+    pub fn new() -> Self {
+        Columns(Vec::new())
+    }
+
+    /// Adds column `col` with the value `v`.
+    pub fn set(mut self, col: &'static str, v: impl Into<Value>) -> Self {
+        debug_assert!(self.0.iter().all(|(c, _)| *c != col), "column {col} set twice");
+        self.0.push((col, v.into()));
+        self
+    }
+
+    /// `INSERT INTO table (a, b, …) VALUES (?, ?, …)` (run it with [`Tx::insert`] for the new row's id).
+    pub fn insert_into(self, table: &'static str) -> Query {
+        debug_assert!(!self.0.is_empty(), "an INSERT INTO {table} without columns");
+        let names = self.0.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ");
+        let marks = vec!["?"; self.0.len()].join(", ");
+        Query {
+            sql: format!("INSERT INTO {table} ({names}) VALUES ({marks})").into(),
+            args: self.0.into_iter().map(|(_, v)| v).collect(),
+        }
+    }
+
+    /// `UPDATE table SET a = ?, b = ?, … WHERE id = ?`: the row `id`.
+    pub fn update(self, table: &'static str, id: i64) -> Query {
+        debug_assert!(!self.0.is_empty(), "an UPDATE {table} without columns");
+        let sets = self.0.iter().map(|(c, _)| format!("{c} = ?")).collect::<Vec<_>>().join(", ");
+        let mut args: Vec<Value> = self.0.into_iter().map(|(_, v)| v).collect();
+        args.push(id.into());
+        Query { sql: format!("UPDATE {table} SET {sets} WHERE id = ?").into(), args }
+    }
+}
+
 macro_rules! bind_all {
     ($q:expr, $args:expr) => {{
         let mut q = $q;
@@ -887,6 +927,21 @@ impl Tx {
         self.fetch_one(q).await?.get("id")
     }
 
+    /// Refuses to go on ([`StoreError::InUse`] with `why`) while a row of one of `used_by` (table, column) refers
+    /// to `id`: the rule of a record deleted only once nothing uses it (a product, a customer, an order). One
+    /// statement whatever the number of referring rows.
+    pub async fn refuse_if_used(
+        &mut self,
+        id: i64,
+        used_by: &[(&'static str, &'static str)],
+        why: &str,
+    ) -> Result<(), StoreError> {
+        match self.fetch_optional(used_query(id, used_by)).await? {
+            Some(_) => Err(StoreError::InUse(why.into())),
+            None => Ok(()),
+        }
+    }
+
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(t) => t.commit().await?,
@@ -894,6 +949,17 @@ impl Tx {
         }
         Ok(())
     }
+}
+
+/// A row when a row of one of `used_by` (table, column) refers to `id`, none otherwise ([`Tx::refuse_if_used`]).
+fn used_query(id: i64, used_by: &[(&'static str, &'static str)]) -> Query {
+    debug_assert!(!used_by.is_empty(), "no table to look in");
+    let mut q = query("SELECT 1 AS used WHERE ");
+    for (n, (table, col)) in used_by.iter().enumerate() {
+        q.push(if n == 0 { "" } else { " OR " }).push("EXISTS (SELECT 1 FROM ").push(table);
+        q.push(" WHERE ").push(col).push(" = ").push_bind(id).push(")");
+    }
+    q
 }
 
 /// Reads and writes that work the same on the pool and inside a transaction, so one reader function
@@ -959,6 +1025,43 @@ mod tests {
         q.push(" OR c = ").push_bind(3i64);
         assert_eq!(q.render(Dialect::Postgres), "SELECT * FROM t WHERE a = $1 AND b = $2 OR c = $3");
         assert_eq!(q.render(Dialect::Sqlite), "SELECT * FROM t WHERE a = ? AND b = ? OR c = ?");
+    }
+
+    #[test]
+    fn columns_render_an_insert_and_an_update_from_one_list() {
+        let cols = || Columns::new().set("name", "Ann").set("note", None::<&str>).set("uses", 3i64);
+        let q = cols().set("created_at", 7i64).insert_into("things");
+        assert_eq!(q.sql, "INSERT INTO things (name, note, uses, created_at) VALUES (?, ?, ?, ?)");
+        assert_eq!(
+            q.render(Dialect::Postgres),
+            "INSERT INTO things (name, note, uses, created_at) VALUES ($1, $2, $3, $4)"
+        );
+        assert_eq!(q.args, vec![Value::from("Ann"), Value::Text(None), Value::I64(Some(3)), Value::I64(Some(7))]);
+        let q = cols().update("things", 42);
+        assert_eq!(q.sql, "UPDATE things SET name = ?, note = ?, uses = ? WHERE id = ?");
+        assert_eq!(q.render(Dialect::Postgres), "UPDATE things SET name = $1, note = $2, uses = $3 WHERE id = $4");
+        assert_eq!(q.args, vec![Value::from("Ann"), Value::Text(None), Value::I64(Some(3)), Value::I64(Some(42))]);
+    }
+
+    #[test]
+    fn a_record_is_used_when_a_row_of_any_referring_table_names_it() {
+        let q = used_query(9, &[("licenses", "product_id"), ("license_templates", "product_id")]);
+        assert_eq!(
+            q.render(Dialect::Postgres),
+            "SELECT 1 AS used WHERE EXISTS (SELECT 1 FROM licenses WHERE product_id = $1) \
+             OR EXISTS (SELECT 1 FROM license_templates WHERE product_id = $2)"
+        );
+        assert_eq!(q.args, vec![Value::I64(Some(9)), Value::I64(Some(9))]);
+        let q = used_query(4, &[("licenses", "order_id")]);
+        assert_eq!(q.sql, "SELECT 1 AS used WHERE EXISTS (SELECT 1 FROM licenses WHERE order_id = ?)");
+        assert_eq!(q.args, vec![Value::I64(Some(4))]);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "column name set twice")]
+    fn a_column_set_twice_is_a_bug() {
+        let _ = Columns::new().set("name", "a").set("name", "b");
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@ use licensd_core::model::{Order, OrderInput, OrderLicense, OrderUpdate};
 use licensd_core::status::{StatusFacts, license_status};
 use licensd_core::time::{Timestamp, now_ms};
 
-use crate::db::{Db, Exec, Row, Tx, query};
+use crate::db::{Columns, Db, Exec, Row, Tx, query};
 use crate::error::StoreError;
 use crate::events::{self, NewEvent};
 use crate::list::{Field, Kind, ListParams, Spec};
@@ -115,24 +115,17 @@ pub async fn create(db: &Db, scope: &Scope, mut i: OrderInput) -> Result<Order, 
         Some(r) => Some(crate::customers::resolve_in(&mut tx, scope, "customer", r).await?.id),
         None => None,
     };
-    let id = tx
-        .insert(
-            query(
-                "INSERT INTO orders (store_id, customer_id, customer_account_id, campaign, reference, is_test, metadata, created_by, \
-                 created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(i.store_id.as_deref())
-            .bind(customer_id)
-            .bind(i.customer_account)
-            .bind(&i.campaign)
-            .bind(&i.reference)
-            .bind(i.is_test)
-            .bind(i.metadata.to_string())
-            .bind(scope.token_id)
-            .bind(now)
-            .bind(now),
-        )
-        .await?;
+    let row = OrderRow {
+        store_id: i.store_id.as_deref(),
+        customer: customer_id,
+        customer_account: i.customer_account,
+        campaign: &i.campaign,
+        reference: &i.reference,
+        is_test: i.is_test,
+        metadata: &i.metadata,
+    };
+    let row = row.columns().set("created_by", scope.token_id).set("created_at", now).set("updated_at", now);
+    let id = tx.insert(row.insert_into("orders")).await?;
     for (n, l) in i.licenses.iter().enumerate() {
         crate::licenses::create_in(&mut tx, scope, l, Some(id), customer_id).await.map_err(|e| prefix(n, e))?;
     }
@@ -186,32 +179,51 @@ async fn update_row(
     before: &Order,
     customer: Option<i64>,
 ) -> Result<(), StoreError> {
-    tx.execute(
-        query(
-            "UPDATE orders SET store_id = ?, customer_id = ?, customer_account_id = ?, campaign = ?, reference = ?, is_test = ?, \
-             metadata = ?, updated_at = ? WHERE id = ?",
-        )
-            .bind(i.store_id.clone().unwrap_or(before.store_id.clone()))
-            .bind(customer)
-            .bind(i.customer_account.unwrap_or(before.customer_account))
-            .bind(i.campaign.as_ref().unwrap_or(&before.campaign))
-            .bind(i.reference.as_ref().unwrap_or(&before.reference))
-            .bind(i.is_test.unwrap_or(before.is_test))
-            .bind(i.metadata.as_ref().unwrap_or(&before.metadata).to_string())
-            .bind(now_ms())
-            .bind(id),
-    )
-    .await?;
+    let row = OrderRow {
+        store_id: i.store_id.as_ref().unwrap_or(&before.store_id).as_deref(),
+        customer,
+        customer_account: i.customer_account.unwrap_or(before.customer_account),
+        campaign: i.campaign.as_ref().unwrap_or(&before.campaign),
+        reference: i.reference.as_ref().unwrap_or(&before.reference),
+        is_test: i.is_test.unwrap_or(before.is_test),
+        metadata: i.metadata.as_ref().unwrap_or(&before.metadata),
+    };
+    tx.execute(row.columns().set("updated_at", now_ms()).update("orders", id)).await?;
     Ok(())
+}
+
+/// What an order's create and update both write: the values of [`OrderInput`] (the customer resolved to its
+/// id) or of an [`OrderUpdate`] over the stored order (`created_by`, `created_at` and `updated_at` are theirs).
+struct OrderRow<'a> {
+    store_id: Option<&'a str>,
+    customer: Option<i64>,
+    customer_account: Option<i64>,
+    campaign: &'a str,
+    reference: &'a str,
+    is_test: bool,
+    metadata: &'a serde_json::Value,
+}
+
+impl OrderRow<'_> {
+    /// Each column next to its value.
+    fn columns(&self) -> Columns {
+        Columns::new()
+            .set("store_id", self.store_id)
+            .set("customer_id", self.customer)
+            .set("customer_account_id", self.customer_account)
+            .set("campaign", self.campaign)
+            .set("reference", self.reference)
+            .set("is_test", self.is_test)
+            .set("metadata", self.metadata.to_string())
+    }
 }
 
 /// Deletes an order that holds no licenses.
 pub async fn delete(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     let before = get(&mut tx, scope, id).await?;
-    if tx.fetch_optional(query("SELECT id FROM licenses WHERE order_id = ?").bind(id)).await?.is_some() {
-        return Err(StoreError::InUse("the order still holds licenses; delete or move those first".into()));
-    }
+    let why = "the order still holds licenses; delete or move those first";
+    tx.refuse_if_used(id, &[("licenses", "order_id")], why).await?;
     tx.execute(query("DELETE FROM orders WHERE id = ?").bind(id)).await?;
     events::record(&mut tx, scope, NewEvent::deleted("order", id, None, &before)).await?;
     tx.commit().await?;

@@ -3,7 +3,7 @@
 use licensd_core::model::{Feature, FeatureInput, Product, ProductInput};
 use licensd_core::time::{Timestamp, now_ms};
 
-use crate::db::{Db, Exec, Row, query};
+use crate::db::{Columns, Db, Exec, Row, query};
 use crate::enums::GetEnum as _;
 use crate::error::StoreError;
 use crate::events::{self, NewEvent};
@@ -61,27 +61,24 @@ pub async fn get_by_short_code(e: &mut impl Exec, scope: &Scope, code: &str) -> 
     from_row(&e.fetch_one(q).await?)
 }
 
+/// What a product's create and update both write, each column next to its value (`created_at` and
+/// `updated_at` are theirs).
+fn columns(i: &ProductInput) -> Columns {
+    Columns::new()
+        .set("product_name", &i.product_name)
+        .set("short_code", &i.short_code)
+        .set("bundle_id", &i.bundle_id)
+        .set("use_offline_license", i.use_offline_license)
+        .set("authorization_method", i.authorization_method.as_str())
+        .set("is_bundle", i.is_bundle)
+        .set("metadata", i.metadata.to_string())
+}
+
 pub async fn create(db: &Db, scope: &Scope, i: ProductInput) -> Result<Product, StoreError> {
     i.validate()?;
     let now = now_ms();
     let mut tx = db.begin().await?;
-    let id = tx
-        .insert(
-            query(
-                "INSERT INTO products (product_name, short_code, bundle_id, use_offline_license, authorization_method, is_bundle, \
-                 metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&i.product_name)
-            .bind(&i.short_code)
-            .bind(&i.bundle_id)
-            .bind(i.use_offline_license)
-            .bind(i.authorization_method.as_str())
-            .bind(i.is_bundle)
-            .bind(i.metadata.to_string())
-            .bind(now)
-            .bind(now),
-        )
-        .await?;
+    let id = tx.insert(columns(&i).set("created_at", now).set("updated_at", now).insert_into("products")).await?;
     let p = get(&mut tx, scope, id).await?;
     events::record(&mut tx, scope, NewEvent::created("product", id, None, &p).at(now)).await?;
     tx.commit().await?;
@@ -98,22 +95,7 @@ pub async fn update<E: From<StoreError>>(
     let before = get(&mut tx, scope, id).await?;
     let i = edit(&before)?;
     i.validate().map_err(StoreError::from)?;
-    tx.execute(
-        query(
-            "UPDATE products SET product_name = ?, short_code = ?, bundle_id = ?, use_offline_license = ?, \
-             authorization_method = ?, is_bundle = ?, metadata = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(&i.product_name)
-        .bind(&i.short_code)
-        .bind(&i.bundle_id)
-        .bind(i.use_offline_license)
-        .bind(i.authorization_method.as_str())
-        .bind(i.is_bundle)
-        .bind(i.metadata.to_string())
-        .bind(now_ms())
-        .bind(id),
-    )
-    .await?;
+    tx.execute(columns(&i).set("updated_at", now_ms()).update("products", id)).await?;
     let after = get(&mut tx, scope, id).await?;
     events::record(&mut tx, scope, NewEvent::updated("product", id, None, &before, &after)).await?;
     tx.commit().await?;
@@ -124,18 +106,8 @@ pub async fn update<E: From<StoreError>>(
 pub async fn delete(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     let before = get(&mut tx, scope, id).await?;
-    let used = tx
-        .fetch_optional(
-            query("SELECT 'x' AS used FROM licenses WHERE product_id = ? UNION ALL SELECT 'x' FROM license_templates WHERE product_id = ?")
-                .bind(id)
-                .bind(id),
-        )
-        .await?;
-    if used.is_some() {
-        return Err(StoreError::InUse(
-            "the product still has licenses or license templates; delete those first".into(),
-        ));
-    }
+    let why = "the product still has licenses or license templates; delete those first";
+    tx.refuse_if_used(id, &[("licenses", "product_id"), ("license_templates", "product_id")], why).await?;
     tx.execute(query("DELETE FROM products WHERE id = ?").bind(id)).await?;
     events::record(&mut tx, scope, NewEvent::deleted("product", id, None, &before)).await?;
     tx.commit().await?;
@@ -202,32 +174,28 @@ pub(crate) async fn require_product(
     }
 }
 
+/// What a feature's create and update both write, each column next to its value (`product_id`, which never
+/// changes, and `created_at` and `updated_at` are theirs).
+fn feature_columns(i: &FeatureInput) -> Columns {
+    Columns::new()
+        .set("code", &i.code)
+        .set("name", &i.name)
+        .set("feature_type", i.feature_type.as_str())
+        .set("max_consumption", i.max_consumption)
+        .set("allow_overages", i.allow_overages)
+        .set("max_overages", i.max_overages)
+        .set("reset_consumption", i.reset_consumption)
+        .set("consumption_period", i.consumption_period.map(|p| p.as_str()))
+        .set("metadata", i.metadata.to_string())
+}
+
 pub async fn create_feature(db: &Db, scope: &Scope, i: FeatureInput) -> Result<Feature, StoreError> {
     i.validate()?;
     let now = now_ms();
     let mut tx = db.begin().await?;
     require_product(&mut tx, scope, "product", i.product).await?;
-    let id = tx
-        .insert(
-            query(
-                "INSERT INTO product_features (product_id, code, name, feature_type, max_consumption, allow_overages, \
-                 max_overages, reset_consumption, consumption_period, metadata, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(i.product)
-            .bind(&i.code)
-            .bind(&i.name)
-            .bind(i.feature_type.as_str())
-            .bind(i.max_consumption)
-            .bind(i.allow_overages)
-            .bind(i.max_overages)
-            .bind(i.reset_consumption)
-            .bind(i.consumption_period.map(|p| p.as_str()))
-            .bind(i.metadata.to_string())
-            .bind(now)
-            .bind(now),
-        )
-        .await?;
+    let row = feature_columns(&i).set("product_id", i.product).set("created_at", now).set("updated_at", now);
+    let id = tx.insert(row.insert_into("product_features")).await?;
     let f = get_feature(&mut tx, scope, id).await?;
     events::record(&mut tx, scope, NewEvent::created("product_feature", id, None, &f).at(now)).await?;
     tx.commit().await?;
@@ -247,24 +215,7 @@ pub async fn update_feature<E: From<StoreError>>(
     if before.product != i.product {
         return Err(StoreError::invalid("product", "a feature cannot move to another product").into());
     }
-    tx.execute(
-        query(
-            "UPDATE product_features SET code = ?, name = ?, feature_type = ?, max_consumption = ?, allow_overages = ?, \
-             max_overages = ?, reset_consumption = ?, consumption_period = ?, metadata = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(&i.code)
-        .bind(&i.name)
-        .bind(i.feature_type.as_str())
-        .bind(i.max_consumption)
-        .bind(i.allow_overages)
-        .bind(i.max_overages)
-        .bind(i.reset_consumption)
-        .bind(i.consumption_period.map(|p| p.as_str()))
-        .bind(i.metadata.to_string())
-        .bind(now_ms())
-        .bind(id),
-    )
-    .await?;
+    tx.execute(feature_columns(&i).set("updated_at", now_ms()).update("product_features", id)).await?;
     let after = get_feature(&mut tx, scope, id).await?;
     events::record(&mut tx, scope, NewEvent::updated("product_feature", id, None, &before, &after)).await?;
     tx.commit().await?;

@@ -10,7 +10,7 @@ backend_tests!(
     list_pages_with_absolute_links_that_keep_filters,
     list_orders_both_ways_with_stable_ties,
     duplicate_short_code_is_409_and_writes_nothing,
-    product_with_licenses_cannot_be_deleted,
+    product_with_licenses_or_templates_cannot_be_deleted,
     features_are_unique_per_product,
     template_lifecycle_with_features_and_key_format,
     template_validation_names_the_field,
@@ -112,12 +112,21 @@ async fn duplicate_short_code_is_409_and_writes_nothing(app: TestApp) {
     assert_eq!(app.get(&format!("/api/v1/products/{other}")).await.body["short_code"], "other");
 }
 
-async fn product_with_licenses_cannot_be_deleted(app: TestApp) {
+async fn product_with_licenses_or_templates_cannot_be_deleted(app: TestApp) {
     let p = app.product("app").await;
     app.license(json!({"product": p})).await;
     let r = app.delete(&format!("/api/v1/products/{p}")).await;
-    assert_error(&r, 409, "IN_USE");
+    let e = assert_error(&r, 409, "IN_USE");
+    assert_eq!(e["detail"], "the product still has licenses or license templates; delete those first");
     assert_eq!(app.count("products").await, 1);
+    // A template alone keeps a product too; once nothing refers to it, it goes, with its event.
+    let q = app.product("other").await;
+    let t = app.template(q, "single", json!({})).await;
+    assert_error(&app.delete(&format!("/api/v1/products/{q}")).await, 409, "IN_USE");
+    assert_eq!(app.delete(&format!("/api/v1/license-templates/{t}")).await.status, 204);
+    assert_eq!(app.delete(&format!("/api/v1/products/{q}")).await.status, 204);
+    assert_eq!(app.count("products").await, 1);
+    assert_eq!(app.list_count(&format!("/api/v1/events?action=product.deleted&resource_id={q}")).await, 1);
 }
 
 async fn features_are_unique_per_product(app: TestApp) {

@@ -8,7 +8,7 @@ use crate::common::{TestApp, assert_error};
 backend_tests!(
     customer_lifecycle_with_labels,
     emails_are_unique_case_insensitively,
-    customer_with_licenses_cannot_be_deleted,
+    customer_with_licenses_or_orders_cannot_be_deleted,
     order_with_new_customer_and_licenses_is_created_whole,
     order_reuses_a_customer_found_by_email,
     order_store_id_is_unique,
@@ -63,11 +63,21 @@ async fn emails_are_unique_case_insensitively(app: TestApp) {
     assert_eq!(app.count("customers").await, 3);
 }
 
-async fn customer_with_licenses_cannot_be_deleted(app: TestApp) {
+async fn customer_with_licenses_or_orders_cannot_be_deleted(app: TestApp) {
     let p = app.product("app").await;
     let l = app.license(json!({"product": p, "customer": {"email": "c@example.com"}})).await;
     let cid = l["customer"]["id"].as_i64().unwrap();
+    let e = assert_error(&app.delete(&format!("/api/v1/customers/{cid}")).await, 409, "IN_USE");
+    assert_eq!(e["detail"], "the customer still has licenses or orders; delete or reassign those first");
+    // An order alone keeps a customer too; once nothing refers to them, they go, with their event.
+    let o = app.post("/api/v1/orders", json!({"customer": {"email": "o@example.com"}})).await;
+    assert_eq!(o.status, 201, "{}", o.text);
+    let (oid, cid) = (o.body["id"].as_i64().unwrap(), o.body["customer"].as_i64().unwrap());
     assert_error(&app.delete(&format!("/api/v1/customers/{cid}")).await, 409, "IN_USE");
+    assert_eq!(app.delete(&format!("/api/v1/orders/{oid}")).await.status, 204);
+    assert_eq!(app.delete(&format!("/api/v1/customers/{cid}")).await.status, 204);
+    assert_eq!(app.count("customers").await, 1);
+    assert_eq!(app.list_count(&format!("/api/v1/events?action=customer.deleted&resource_id={cid}")).await, 1);
 }
 
 async fn order_with_new_customer_and_licenses_is_created_whole(app: TestApp) {
@@ -130,15 +140,24 @@ async fn order_store_id_is_unique(app: TestApp) {
 
 async fn order_update_and_delete(app: TestApp) {
     let p = app.product("app").await;
-    let o = app.post("/api/v1/orders", json!({"store_id": "A-1"})).await.body;
+    let o = app
+        .post("/api/v1/orders", json!({"store_id": "A-1", "reference": "R-9", "is_test": true, "metadata": {"crm": 7}}))
+        .await
+        .body;
     let id = o["id"].as_i64().unwrap();
     let u = app.patch(&format!("/api/v1/orders/{id}"), json!({"store_id": "A-2", "campaign": "spring"})).await;
     assert_eq!(u.status, 200, "{}", u.text);
     assert_eq!(u.body["store_id"], "A-2");
     assert_eq!(u.body["campaign"], "spring");
+    assert_eq!(
+        (&u.body["reference"], &u.body["is_test"], &u.body["metadata"]),
+        (&o["reference"], &o["is_test"], &o["metadata"])
+    );
+    assert_eq!(u.body["reference"], "R-9", "fields not in the PATCH stay");
     let l = app.license(json!({"product": p, "order": id})).await;
     assert_eq!(l["order_store_id"], "A-2");
-    assert_error(&app.delete(&format!("/api/v1/orders/{id}")).await, 409, "IN_USE");
+    let e = assert_error(&app.delete(&format!("/api/v1/orders/{id}")).await, 409, "IN_USE");
+    assert_eq!(e["detail"], "the order still holds licenses; delete or move those first");
     assert_eq!(app.patch(&format!("/api/v1/licenses/{}", l["id"]), json!({"order": null})).await.status, 200);
     assert_eq!(app.delete(&format!("/api/v1/orders/{id}")).await.status, 204);
     assert_eq!(app.count("orders").await, 0);
