@@ -533,35 +533,6 @@ pub async fn create_all(db: &Db, scope: &Scope, inputs: &[LicenseInput]) -> Resu
     Ok(out)
 }
 
-/// The terms a license holds, from its representation as this transaction read it (no second read of the row).
-fn terms_of(l: &License) -> LicenseTerms {
-    LicenseTerms {
-        enabled: l.enabled,
-        license_type: l.license_type,
-        max_activations: l.max_activations,
-        expires_at: l.validity_period.map(|d| d.0),
-        maintenance_until: l.maintenance_period.map(|d| d.0),
-        is_trial: l.is_trial,
-        trial_days: l.trial_days,
-        is_floating_cloud: l.is_floating_cloud,
-        floating_users: l.floating_users,
-        floating_timeout: l.floating_timeout,
-        max_transfers: l.max_transfers,
-        prevent_vm: l.prevent_vm,
-        can_borrow: l.can_borrow,
-        max_borrow_time: l.max_borrow_time,
-        max_consumptions: l.max_consumptions,
-        allow_overages: l.allow_overages,
-        max_overages: l.max_overages,
-        is_air_gapped: l.is_air_gapped,
-        is_hardware_key_auth: l.is_hardware_key_auth,
-        subscription_id: l.subscription_id.clone(),
-        license_file_ttl_days: l.license_file_ttl_days,
-        note: l.note.clone(),
-        metadata: l.metadata.clone(),
-    }
-}
-
 /// Locks a license row for the rest of the transaction (PostgreSQL; SQLite holds the write lock already)
 /// and checks the scope.
 async fn lock(tx: &mut Tx, scope: &Scope, id: i64) -> Result<(), StoreError> {
@@ -584,7 +555,8 @@ pub async fn update(db: &Db, scope: &Scope, id: i64, i: &LicenseInput) -> Result
     let mut tx = db.begin().await?;
     lock(&mut tx, scope, id).await?;
     let before = get(&mut tx, scope, id).await?;
-    let mut terms = terms_of(&before);
+    // The stored terms, from the license this transaction read (no second read of the row).
+    let mut terms = LicenseTerms::of(&before);
     terms.apply(i)?;
     let mut customer_id = before.customer.as_ref().map(|c| c.id);
     if let Some(c) = &i.customer {

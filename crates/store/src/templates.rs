@@ -1,52 +1,88 @@
 //! License templates: the rules licenses are issued from.
 
+use std::sync::LazyLock;
+
 use licensd_core::model::{LicenseTemplate, LicenseTemplateInput, TemplateFeature};
 use licensd_core::time::{Timestamp, now_ms};
 
-use crate::db::{Db, Exec, Row, Tx, query};
-use crate::enums::GetEnum as _;
+use crate::db::{Db, Exec, Query, Row, Tx, query};
 use crate::error::StoreError;
 use crate::events::{self, NewEvent};
 use crate::list::{Field, Kind, ListParams, Spec};
 use crate::scope::{Scope, push_in_list};
+use crate::terms::{self, Column};
 
-const COLS: &str = "t.id, t.product_id, t.name, t.code, t.license_type, t.key_prefix, t.key_groups, t.key_group_size, \
-     t.max_activations, t.validity_period_days, t.is_trial, t.trial_days, t.is_floating_cloud, t.floating_users, \
-     t.floating_timeout, t.max_transfers, t.prevent_vm, t.can_borrow, t.max_borrow_time, t.maintenance_duration_days, \
-     t.max_consumptions, t.allow_overages, t.max_overages, t.license_file_ttl_days, t.metadata, t.created_at, t.updated_at";
+macro_rules! template_row {
+    ($( $(#[$doc:meta])* inherited $f:ident : $t:ty = $default:expr ),* $(,)?) => {
+        /// A template's columns but its id and times: its own, then the terms it gives its licenses (the
+        /// `inherited` ones of [`licensd_core::for_each_license_term!`]), in the order [`bind_all`] binds them.
+        const COLUMNS: &[&str] = &[
+            "product_id",
+            "name",
+            "code",
+            "key_prefix",
+            "key_groups",
+            "key_group_size",
+            "validity_period_days",
+            "maintenance_duration_days",
+            "metadata",
+            $(stringify!($f)),*
+        ];
 
-fn from_row(r: &Row) -> Result<LicenseTemplate, StoreError> {
-    Ok(LicenseTemplate {
-        id: r.get("id")?,
-        product: r.get("product_id")?,
-        name: r.get("name")?,
-        code: r.get("code")?,
-        license_type: r.get_enum("license_type")?,
-        key_prefix: r.get("key_prefix")?,
-        key_groups: r.get("key_groups")?,
-        key_group_size: r.get("key_group_size")?,
-        max_activations: r.get("max_activations")?,
-        validity_period_days: r.get("validity_period_days")?,
-        is_trial: r.get("is_trial")?,
-        trial_days: r.get("trial_days")?,
-        is_floating_cloud: r.get("is_floating_cloud")?,
-        floating_users: r.get("floating_users")?,
-        floating_timeout: r.get("floating_timeout")?,
-        max_transfers: r.get("max_transfers")?,
-        prevent_vm: r.get("prevent_vm")?,
-        can_borrow: r.get("can_borrow")?,
-        max_borrow_time: r.get("max_borrow_time")?,
-        maintenance_duration_days: r.get("maintenance_duration_days")?,
-        max_consumptions: r.get("max_consumptions")?,
-        allow_overages: r.get("allow_overages")?,
-        max_overages: r.get("max_overages")?,
-        license_file_ttl_days: r.get("license_file_ttl_days")?,
-        features: Vec::new(),
-        metadata: r.json("metadata")?,
-        created_at: Timestamp(r.get("created_at")?),
-        updated_at: Timestamp(r.get("updated_at")?),
-    })
+        /// Binds every column of [`COLUMNS`], in its order.
+        fn bind_all(q: Query, i: &LicenseTemplateInput) -> Query {
+            let q = q
+                .bind(i.product)
+                .bind(&i.name)
+                .bind(&i.code)
+                .bind(&i.key_prefix)
+                .bind(i.key_groups)
+                .bind(i.key_group_size)
+                .bind(i.validity_period_days)
+                .bind(i.maintenance_duration_days)
+                .bind(i.metadata.to_string());
+            $( let q = Column::bind(&i.$f, q); )*
+            q
+        }
+
+        /// A template of a row that selected [`SELECT_COLUMNS`]; its features come after ([`attach_features`]).
+        fn from_row(r: &Row) -> Result<LicenseTemplate, StoreError> {
+            Ok(LicenseTemplate {
+                id: r.get("id")?,
+                product: r.get("product_id")?,
+                name: r.get("name")?,
+                code: r.get("code")?,
+                key_prefix: r.get("key_prefix")?,
+                key_groups: r.get("key_groups")?,
+                key_group_size: r.get("key_group_size")?,
+                validity_period_days: r.get("validity_period_days")?,
+                maintenance_duration_days: r.get("maintenance_duration_days")?,
+                $( $f: Column::read(r, stringify!($f))?, )*
+                features: Vec::new(),
+                metadata: r.json("metadata")?,
+                created_at: Timestamp(r.get("created_at")?),
+                updated_at: Timestamp(r.get("updated_at")?),
+            })
+        }
+    };
 }
+licensd_core::for_each_license_term!(template_row, inherited);
+
+/// What a template read selects (`t.`): its id, [`COLUMNS`] and its times.
+static SELECT_COLUMNS: LazyLock<String> =
+    LazyLock::new(|| format!("t.id, {}, t.created_at, t.updated_at", terms::select_list_of(COLUMNS, "t")));
+
+static INSERT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO license_templates ({}, created_at, updated_at) VALUES ({})",
+        COLUMNS.join(", "),
+        vec!["?"; COLUMNS.len() + 2].join(", ")
+    )
+});
+
+static UPDATE: LazyLock<String> = LazyLock::new(|| {
+    format!("UPDATE license_templates SET {}, updated_at = ? WHERE id = ?", terms::assignments_of(COLUMNS))
+});
 
 /// Fills in the features of several templates with one query.
 async fn attach_features(e: &mut impl Exec, ts: &mut [LicenseTemplate]) -> Result<(), StoreError> {
@@ -92,14 +128,14 @@ pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "t.id", search: &[] };
 pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, Vec<LicenseTemplate>), StoreError> {
     let mut from = query("FROM license_templates t WHERE 1 = 1");
     scope.restrict(&mut from, "t.product_id");
-    let (n, rows) = crate::list::page(db, &SPEC, params, COLS, &from).await?;
+    let (n, rows) = crate::list::page(db, &SPEC, params, &SELECT_COLUMNS, &from).await?;
     let mut ts = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
     attach_features(&mut &*db, &mut ts).await?;
     Ok((n, ts))
 }
 
 pub async fn get(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<LicenseTemplate, StoreError> {
-    let mut q = query(format!("SELECT {COLS} FROM license_templates t WHERE t.id = ?")).bind(id);
+    let mut q = query(format!("SELECT {} FROM license_templates t WHERE t.id = ?", *SELECT_COLUMNS)).bind(id);
     scope.restrict(&mut q, "t.product_id");
     let mut t = [from_row(&e.fetch_one(q).await?)?];
     attach_features(e, &mut t).await?;
@@ -108,39 +144,12 @@ pub async fn get(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<LicenseTem
 }
 
 pub async fn get_by_code(e: &mut impl Exec, scope: &Scope, code: &str) -> Result<LicenseTemplate, StoreError> {
-    let mut q = query(format!("SELECT {COLS} FROM license_templates t WHERE t.code = ?")).bind(code);
+    let mut q = query(format!("SELECT {} FROM license_templates t WHERE t.code = ?", *SELECT_COLUMNS)).bind(code);
     scope.restrict(&mut q, "t.product_id");
     let mut t = [from_row(&e.fetch_one(q).await?)?];
     attach_features(e, &mut t).await?;
     let [t] = t;
     Ok(t)
-}
-
-fn bind_all(q: crate::db::Query, i: &LicenseTemplateInput) -> crate::db::Query {
-    q.bind(i.product)
-        .bind(&i.name)
-        .bind(&i.code)
-        .bind(i.license_type.as_str())
-        .bind(&i.key_prefix)
-        .bind(i.key_groups)
-        .bind(i.key_group_size)
-        .bind(i.max_activations)
-        .bind(i.validity_period_days)
-        .bind(i.is_trial)
-        .bind(i.trial_days)
-        .bind(i.is_floating_cloud)
-        .bind(i.floating_users)
-        .bind(i.floating_timeout)
-        .bind(i.max_transfers)
-        .bind(i.prevent_vm)
-        .bind(i.can_borrow)
-        .bind(i.max_borrow_time)
-        .bind(i.maintenance_duration_days)
-        .bind(i.max_consumptions)
-        .bind(i.allow_overages)
-        .bind(i.max_overages)
-        .bind(i.license_file_ttl_days)
-        .bind(i.metadata.to_string())
 }
 
 /// Replaces a template's features with those the input names, resolved against its product.
@@ -182,18 +191,7 @@ pub async fn create(db: &Db, scope: &Scope, i: LicenseTemplateInput) -> Result<L
     let now = now_ms();
     let mut tx = db.begin().await?;
     crate::products::require_product(&mut tx, scope, "product", i.product).await?;
-    let q = bind_all(
-        query(
-            "INSERT INTO license_templates (product_id, name, code, license_type, key_prefix, key_groups, key_group_size, \
-             max_activations, validity_period_days, is_trial, trial_days, is_floating_cloud, floating_users, floating_timeout, \
-             max_transfers, prevent_vm, can_borrow, max_borrow_time, maintenance_duration_days, max_consumptions, \
-             allow_overages, max_overages, license_file_ttl_days, metadata, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        ),
-        &i,
-    )
-    .bind(now)
-    .bind(now);
+    let q = bind_all(query(INSERT.as_str()), &i).bind(now).bind(now);
     let id = tx.insert(q).await?;
     set_features(&mut tx, id, &i).await?;
     let t = get(&mut tx, scope, id).await?;
@@ -216,18 +214,7 @@ pub async fn update<E: From<StoreError>>(
     if before.product != i.product {
         return Err(StoreError::invalid("product", "a template cannot move to another product").into());
     }
-    let q = bind_all(
-        query(
-            "UPDATE license_templates SET product_id = ?, name = ?, code = ?, license_type = ?, key_prefix = ?, key_groups = ?, \
-             key_group_size = ?, max_activations = ?, validity_period_days = ?, is_trial = ?, trial_days = ?, \
-             is_floating_cloud = ?, floating_users = ?, floating_timeout = ?, max_transfers = ?, prevent_vm = ?, \
-             can_borrow = ?, max_borrow_time = ?, maintenance_duration_days = ?, max_consumptions = ?, allow_overages = ?, \
-             max_overages = ?, license_file_ttl_days = ?, metadata = ?, updated_at = ? WHERE id = ?",
-        ),
-        &i,
-    )
-    .bind(now_ms())
-    .bind(id);
+    let q = bind_all(query(UPDATE.as_str()), &i).bind(now_ms()).bind(id);
     tx.execute(q).await?;
     set_features(&mut tx, id, &i).await?;
     let after = get(&mut tx, scope, id).await?;
@@ -244,4 +231,27 @@ pub async fn delete(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
     events::record(&mut tx, scope, NewEvent::deleted("license_template", id, None, &before)).await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_binds_follow_the_column_list() {
+        let i: LicenseTemplateInput = serde_json::from_str(
+            r#"{"product":7,"name":"N","code":"c","license_type":"subscription","max_borrow_time":72,"metadata":{"k":1}}"#,
+        )
+        .unwrap();
+        let q = bind_all(query(""), &i);
+        assert_eq!(q.args.len(), COLUMNS.len());
+        let arg = |c: &str| q.args[COLUMNS.iter().position(|x| *x == c).unwrap()].clone();
+        assert_eq!(arg("product_id"), 7.into());
+        assert_eq!(arg("license_type"), "subscription".into());
+        assert_eq!(arg("max_borrow_time"), 72.into());
+        assert_eq!(arg("metadata"), r#"{"k":1}"#.into());
+        assert_eq!(INSERT.matches('?').count(), COLUMNS.len() + 2);
+        assert_eq!(UPDATE.matches('?').count(), COLUMNS.len() + 2);
+        assert!(SELECT_COLUMNS.starts_with("t.id, t.product_id, ") && SELECT_COLUMNS.ends_with(", t.updated_at"));
+    }
 }

@@ -1,7 +1,7 @@
 //! A license's terms as the `licenses` table stores them. One list of columns drives the INSERT and UPDATE of
-//! the terms, their binds and their reading back, so the store names a term once; the list's columns are
-//! `LicenseTerms`' fields, and its reader builds that struct whole, so a term added to `LicenseTerms` and not
-//! here does not compile.
+//! the terms, their binds and their reading back; the list is core's [`licensd_core::for_each_license_term!`],
+//! which also makes `LicenseTerms`, so the columns are its fields and the store names no term itself.
+//! [`Column`] binds and reads a term by its type, for the template row's terms too (`store::templates`).
 
 use licensd_core::model::{LicenseTerms, LicenseType};
 use serde_json::Value;
@@ -11,7 +11,7 @@ use crate::enums::GetEnum as _;
 use crate::error::StoreError;
 
 /// How one term's value is bound and read.
-trait Column: Sized {
+pub(crate) trait Column: Sized {
     fn bind(&self, q: Query) -> Query;
     fn read(r: &Row, col: &str) -> Result<Self, StoreError>;
 }
@@ -50,61 +50,46 @@ impl Column for Value {
 }
 
 macro_rules! terms {
-    ($($field:ident),* $(,)?) => {
+    ($( $(#[$doc:meta])* $kind:ident $(($wire:ident))? $f:ident : $t:ty = $default:expr ),* $(,)?) => {
         /// The terms' columns, in the order [`bind`] binds them.
-        pub(crate) const COLUMNS: &[&str] = &[$(stringify!($field)),*];
+        pub(crate) const COLUMNS: &[&str] = &[$(stringify!($f)),*];
 
         /// Binds every term, in the order of [`COLUMNS`].
         pub(crate) fn bind(q: Query, t: &LicenseTerms) -> Query {
-            $( let q = Column::bind(&t.$field, q); )*
+            $( let q = Column::bind(&t.$f, q); )*
             q
         }
 
         /// The terms of a row that selected [`COLUMNS`] (under those names).
         pub(crate) fn read(r: &Row) -> Result<LicenseTerms, StoreError> {
-            Ok(LicenseTerms { $( $field: Column::read(r, stringify!($field))?, )* })
+            Ok(LicenseTerms { $( $f: Column::read(r, stringify!($f))?, )* })
         }
     };
 }
-
-terms!(
-    enabled,
-    license_type,
-    max_activations,
-    expires_at,
-    maintenance_until,
-    is_trial,
-    trial_days,
-    is_floating_cloud,
-    floating_users,
-    floating_timeout,
-    max_transfers,
-    prevent_vm,
-    can_borrow,
-    max_borrow_time,
-    max_consumptions,
-    allow_overages,
-    max_overages,
-    is_air_gapped,
-    is_hardware_key_auth,
-    subscription_id,
-    license_file_ttl_days,
-    note,
-    metadata,
-);
+licensd_core::for_each_license_term!(terms);
 
 /// `a, b, c` of the terms' columns, each prefixed with `alias.` when one is given.
 pub(crate) fn select_list(alias: &str) -> String {
-    COLUMNS
+    select_list_of(COLUMNS, alias)
+}
+
+/// `a = ?, b = ?, …` of the terms' columns, for an UPDATE.
+pub(crate) fn assignments() -> String {
+    assignments_of(COLUMNS)
+}
+
+/// `a, b, c` of `columns`, each prefixed with `alias.` when one is given.
+pub(crate) fn select_list_of(columns: &[&str], alias: &str) -> String {
+    columns
         .iter()
         .map(|c| if alias.is_empty() { c.to_string() } else { format!("{alias}.{c}") })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// `a = ?, b = ?, …` of the terms' columns, for an UPDATE.
-pub(crate) fn assignments() -> String {
-    COLUMNS.iter().map(|c| format!("{c} = ?")).collect::<Vec<_>>().join(", ")
+/// `a = ?, b = ?, …` of `columns`, for an UPDATE.
+pub(crate) fn assignments_of(columns: &[&str]) -> String {
+    columns.iter().map(|c| format!("{c} = ?")).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]

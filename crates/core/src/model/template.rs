@@ -184,43 +184,36 @@ impl LicenseTemplateInput {
     }
 }
 
-impl From<&LicenseTemplate> for LicenseTemplateInput {
-    fn from(t: &LicenseTemplate) -> Self {
-        LicenseTemplateInput {
-            product: t.product,
-            name: t.name.clone(),
-            code: t.code.clone(),
-            license_type: t.license_type,
-            key_prefix: t.key_prefix.clone(),
-            key_groups: t.key_groups,
-            key_group_size: t.key_group_size,
-            max_activations: t.max_activations,
-            validity_period_days: t.validity_period_days,
-            is_trial: t.is_trial,
-            trial_days: t.trial_days,
-            is_floating_cloud: t.is_floating_cloud,
-            floating_users: t.floating_users,
-            floating_timeout: t.floating_timeout,
-            max_transfers: t.max_transfers,
-            prevent_vm: t.prevent_vm,
-            can_borrow: t.can_borrow,
-            max_borrow_time: t.max_borrow_time,
-            maintenance_duration_days: t.maintenance_duration_days,
-            max_consumptions: t.max_consumptions,
-            allow_overages: t.allow_overages,
-            max_overages: t.max_overages,
-            license_file_ttl_days: t.license_file_ttl_days,
-            features: t
-                .features
-                .iter()
-                .map(|f| TemplateFeatureInput {
-                    code: f.code.clone(),
-                    max_consumption: Some(f.max_consumption),
-                    allow_overages: Some(f.allow_overages),
-                    max_overages: Some(f.max_overages),
-                })
-                .collect(),
-            metadata: t.metadata.clone(),
+/// A template as the input that would make it again (what a `PATCH` merges into); the terms it gives its
+/// licenses come from [`for_each_license_term!`](crate::for_each_license_term), so each must be a field of both.
+macro_rules! template_input_from_template {
+    ($( $(#[$doc:meta])* inherited $f:ident : $t:ty = $default:expr ),* $(,)?) => {
+        impl From<&LicenseTemplate> for LicenseTemplateInput {
+            fn from(t: &LicenseTemplate) -> Self {
+                LicenseTemplateInput {
+                    $( $f: t.$f.clone(), )*
+                    product: t.product,
+                    name: t.name.clone(),
+                    code: t.code.clone(),
+                    key_prefix: t.key_prefix.clone(),
+                    key_groups: t.key_groups,
+                    key_group_size: t.key_group_size,
+                    validity_period_days: t.validity_period_days,
+                    maintenance_duration_days: t.maintenance_duration_days,
+                    features: t
+                        .features
+                        .iter()
+                        .map(|f| TemplateFeatureInput {
+                            code: f.code.clone(),
+                            max_consumption: Some(f.max_consumption),
+                            allow_overages: Some(f.allow_overages),
+                            max_overages: Some(f.max_overages),
+                        })
+                        .collect(),
+                    metadata: t.metadata.clone(),
+                }
+            }
         }
-    }
+    };
 }
+crate::for_each_license_term!(template_input_from_template, inherited);
