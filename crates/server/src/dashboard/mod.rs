@@ -10,6 +10,7 @@
 //! functions as the management API: the dashboard has no path to the data of its own. Pages set a strict
 //! Content Security Policy: scripts, styles and images from this server only, nothing inline, no frames.
 
+mod customers;
 mod layout;
 mod pages;
 
@@ -49,7 +50,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/search", get(pages::search))
         .route("/licenses/{id}", get(pages::license))
         .route("/licenses/{id}/act", post(pages::license_act))
-        .route("/customers/{id}", get(pages::customer))
+        .route("/customers/{id}", get(customers::customer))
+        .route("/customers/{id}/edit", post(customers::customer_edit))
+        .route("/issue", get(customers::issue_form).post(customers::issue))
         .route("/assets/{file}", get(assets))
         .fallback(|p: MaybePerson| async move { not_found(p.0.as_ref()) })
         .method_not_allowed_fallback(|| async {

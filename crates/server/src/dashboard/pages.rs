@@ -22,14 +22,14 @@ use super::{
 use crate::AppState;
 
 /// List parameters a page builds (never names a visitor typed), or a `400` page naming what was wrong.
-fn params(spec: &'static Spec, pairs: &[(&str, String)]) -> Result<ListParams, PageError> {
+pub(super) fn params(spec: &'static Spec, pairs: &[(&str, String)]) -> Result<ListParams, PageError> {
     let owned: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
     licensd_store::list::parse(spec, &owned, &[])
         .map_err(|e| page_error(StatusCode::BAD_REQUEST, &format!("{}: {}", e.param, e.message)))
 }
 
 /// A record's page: not found (or not visible) is the `404` page with the person's navigation.
-fn found(p: &Person, e: licensd_store::StoreError) -> PageError {
+pub(super) fn found(p: &Person, e: licensd_store::StoreError) -> PageError {
     match e {
         licensd_store::StoreError::NotFound => super::not_found(Some(p)),
         e => store_error(e),
@@ -257,7 +257,7 @@ pub async fn search(State(s): State<AppState>, p: Person, Query(q): Query<Search
     Ok(answer(StatusCode::OK, page(&p, "Search", body)))
 }
 
-fn customer_name(c: &licensd_core::model::Customer) -> String {
+pub(super) fn customer_name(c: &licensd_core::model::Customer) -> String {
     let n = format!("{} {}", c.first_name, c.last_name).trim().to_string();
     if !n.is_empty() {
         n
@@ -268,7 +268,7 @@ fn customer_name(c: &licensd_core::model::Customer) -> String {
     }
 }
 
-fn license_table(ls: &[License]) -> Markup {
+pub(super) fn license_table(ls: &[License]) -> Markup {
     html! {
         table {
             thead { tr { th { "Key" } th { "Product" } th { "Customer" } th { "Status" } th { "Activations" } th { "Expires" } } }
@@ -308,7 +308,7 @@ fn event_table(es: &[licensd_core::model::Event]) -> Markup {
 #[derive(Deserialize, Default)]
 pub struct Done {
     #[serde(default)]
-    done: String,
+    pub(super) done: String,
 }
 
 /// What an action's redirect says on the page it returns to (fixed texts: nothing from the URL is shown).
@@ -580,37 +580,4 @@ pub async fn license_act(State(s): State<AppState>, Path(id): Path<String>, post
         }
         Err(e) => Err(store_error(e)),
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// A customer
-
-pub async fn customer(State(s): State<AppState>, p: Person, Path(id): Path<String>) -> Page {
-    let scope = p.read()?;
-    let id = id.parse::<i64>().map_err(|_| super::not_found(Some(&p)))?;
-    let c = customers::get(&mut &s.db, &scope, id).await.map_err(|e| found(&p, e))?;
-    let lp = params(
-        &licenses::SPEC,
-        &[("customer", id.to_string()), ("order_by", "-created_at".into()), ("limit", "100".into())],
-    )?;
-    let (n, ls) = licenses::list(&s.db, &scope, &lp).await.map_err(store_error)?;
-    let body = html! {
-        section.facts aria-label="Contact" {
-            dl {
-                dt { "Email" } dd { (c.email.as_deref().unwrap_or("")) }
-                dt { "Name" } dd { (c.first_name) " " (c.last_name) }
-                dt { "Company" } dd { (c.company_name) }
-                dt { "Phone" } dd { (c.phone) }
-                dt { "Address" } dd { (c.address) " " (c.postcode) " " (c.city) " " (c.country) }
-                dt { "Labels" } dd { @for l in &c.labels { span.badge { (l.label) } " " } }
-                dt { "Note" } dd { (c.note) }
-                dt { "Since" } dd { (time(Some(c.created_at))) }
-            }
-        }
-        section aria-labelledby="c-licenses" {
-            h2 #c-licenses { "Licenses " span.count { (n) } }
-            @if ls.is_empty() { p.muted { "No licenses." } } @else { (license_table(&ls)) }
-        }
-    };
-    Ok(answer(StatusCode::OK, page(&p, &customer_name(&c), body)))
 }

@@ -23,6 +23,8 @@ crate::backend_tests!(
     pages_escape_what_customers_typed,
     a_users_token_is_never_a_bearer_token_nor_listed,
     a_disabled_user_is_signed_out_everywhere,
+    issuing_licenses_makes_an_order_for_the_customer_as_a_store_would,
+    a_customers_details_are_edited_as_the_role_allows,
 );
 
 mod secure_cookie {
@@ -107,6 +109,11 @@ impl Browser {
     }
 
     async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let rb = self.client.post(format!("{}{path}", self.base)).form(form);
+        self.send(rb).await
+    }
+
+    async fn post_owned(&mut self, path: &str, form: &[(&str, String)]) -> Page {
         let rb = self.client.post(format!("{}{path}", self.base)).form(form);
         self.send(rb).await
     }
@@ -438,4 +445,113 @@ async fn a_disabled_user_is_signed_out_everywhere(app: TestApp) {
     assert_eq!(b.get("/").await.status, 303);
     let p = b.post("/ui/login", &[("email", "ana@acme.com"), ("password", PASSWORD)]).await;
     assert_eq!(p.status, 401);
+}
+
+async fn issuing_licenses_makes_an_order_for_the_customer_as_a_store_would(app: TestApp) {
+    let product = app.product("app").await;
+    let template = app.template(product, "pro", json!({"max_activations": 3})).await;
+    user(&app, "ana@acme.com", "Ana Lima", Role::Admin, &[]).await;
+    user(&app, "sam@acme.com", "", Role::Support, &[]).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("ana@acme.com").await;
+    let form = b.get("/ui/issue").await;
+    assert_eq!(form.status, 200, "{}", form.text);
+    assert!(form.text.contains(&format!("value=\"{template}\"")), "{}", form.text);
+    let csrf = form.csrf();
+    let t = template.to_string();
+    let issue = |email: &'static str, count: &'static str, invoice: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("email", email.into()),
+            ("first_name", "Zoe".into()),
+            ("template", t.clone()),
+            ("count", count.into()),
+            ("invoice", invoice.into()),
+        ]
+    };
+    let p = b.post_owned("/ui/issue", &issue("zoe@example.com", "2", "INV-1")).await;
+    assert_eq!(p.status, 303, "{}", p.text);
+    let customer = app.get("/api/v1/customers/?email=zoe@example.com").await.body["results"][0].clone();
+    assert_eq!(customer["first_name"], "Zoe");
+    assert_eq!(p.location(), format!("/ui/customers/{}?done=issued", customer["id"]));
+    let order = app.get("/api/v1/orders/?store_id=INV-1").await.body["results"][0].clone();
+    assert_eq!(order["customer"], customer["id"]);
+    assert_eq!(order["licenses"].as_array().unwrap().len(), 2);
+    let l = app.get(&format!("/api/v1/licenses/{}", order["licenses"][0]["id"])).await.body;
+    assert_eq!((l["license_template"].as_i64(), l["max_activations"].as_i64()), (Some(template), Some(3)));
+    assert_eq!(l["history"][0]["actor"], "Ana Lima <ana@acme.com>");
+    let page = b.get(p.location()).await;
+    assert!(
+        page.text.contains("The order and its licenses were issued") && page.text.contains("INV-1"),
+        "{}",
+        page.text
+    );
+
+    // The same email again is the same customer; a used invoice is refused on the form, which keeps what was typed.
+    assert_eq!(b.post_owned("/ui/issue", &issue("ZOE@example.com", "1", "")).await.status, 303);
+    assert_eq!(app.count("customers").await, 1);
+    assert_eq!(app.count("licenses").await, 3);
+    let p = b.post_owned("/ui/issue", &issue("zoe@example.com", "1", "INV-1")).await;
+    assert_eq!(p.status, 400, "{}", p.text);
+    assert!(p.text.contains("store_id") && p.text.contains("value=\"INV-1\""), "{}", p.text);
+    for count in ["0", "101", "x"] {
+        assert_eq!(b.post_owned("/ui/issue", &issue("zoe@example.com", count, "")).await.status, 400, "{count}");
+    }
+    assert_eq!((app.count("licenses").await, app.count("orders").await), (3, 2), "refused forms wrote nothing");
+
+    // Support may not issue.
+    let mut s = Browser::new(&app);
+    s.sign_in("sam@acme.com").await;
+    assert_eq!(s.get("/ui/issue").await.status, 403);
+    let home = s.get("/").await;
+    assert!(!home.text.contains("Issue licenses"));
+    let fields =
+        [("csrf", home.csrf()), ("email", "x@example.com".into()), ("template", t.clone()), ("count", "1".into())];
+    assert_eq!(s.post_owned("/ui/issue", &fields).await.status, 403);
+    assert_eq!(app.count("licenses").await, 3);
+}
+
+async fn a_customers_details_are_edited_as_the_role_allows(app: TestApp) {
+    let (id, _) = licensed(&app).await;
+    let customer = app.get(&format!("/api/v1/licenses/{id}")).await.body["customer"]["id"].as_i64().unwrap();
+    app.license(json!({"product": "app", "customer": {"email": "bob@example.org"}})).await;
+    user(&app, "ana@acme.com", "", Role::Admin, &[]).await;
+    user(&app, "sam@acme.com", "", Role::Support, &[]).await;
+    let path = format!("/ui/customers/{customer}");
+    let mut b = Browser::new(&app);
+    b.sign_in("ana@acme.com").await;
+    let page = b.get(&path).await;
+    assert!(page.text.contains("hw-ann-1") && page.text.contains("Edit the contact details"), "{}", page.text);
+    let csrf = page.csrf();
+    let p = b
+        .post(
+            &format!("{path}/edit"),
+            &[("csrf", &csrf), ("email", "ann@example.com"), ("company_name", "Lee & Co"), ("city", "Lyon")],
+        )
+        .await;
+    assert_eq!((p.status, p.location()), (303, format!("{path}?done=saved").as_str()), "{}", p.text);
+    let c = app.get(&format!("/api/v1/customers/{customer}")).await.body;
+    assert_eq!(
+        (c["company_name"].as_str(), c["city"].as_str(), c["first_name"].as_str()),
+        (Some("Lee & Co"), Some("Lyon"), Some("Ann"))
+    );
+    // Another customer's email: refused on the page, which keeps what was typed; nothing changed.
+    let p = b
+        .post(&format!("{path}/edit"), &[("csrf", &csrf), ("email", "bob@example.org"), ("company_name", "Changed")])
+        .await;
+    assert_eq!(p.status, 400, "{}", p.text);
+    assert!(p.text.contains("email") && p.text.contains("value=\"Changed\""), "{}", p.text);
+    assert_eq!(app.get(&format!("/api/v1/customers/{customer}")).await.body["company_name"], "Lee & Co");
+
+    // Support: the note, nothing else.
+    let mut s = Browser::new(&app);
+    s.sign_in("sam@acme.com").await;
+    let page = s.get(&path).await;
+    assert!(page.text.contains("Edit the note") && !page.text.contains("name=\"company_name\""), "{}", page.text);
+    let csrf = page.csrf();
+    assert_eq!(s.post(&format!("{path}/edit"), &[("csrf", &csrf), ("note", "called 2 Dec")]).await.status, 303);
+    let p = s.post(&format!("{path}/edit"), &[("csrf", &csrf), ("company_name", "Support Co")]).await;
+    assert_eq!(p.status, 403);
+    let c = app.get(&format!("/api/v1/customers/{customer}")).await.body;
+    assert_eq!((c["note"].as_str(), c["company_name"].as_str()), (Some("called 2 Dec"), Some("Lee & Co")));
 }
