@@ -312,7 +312,7 @@ pub async fn issue(State(s): State<AppState>, posted: Posted) -> Page {
         count: posted.get("count").trim().to_string(),
         invoice: posted.get("invoice").trim().to_string(),
     };
-    let bad = |m: &str| -> Page { Err(PageError::from(page_error(StatusCode::BAD_REQUEST, m))) };
+    let bad = |m: &str| -> Page { Err(page_error(StatusCode::BAD_REQUEST, m)) };
     let Ok(template) = form.template.parse::<i64>() else {
         return issue_page(&s, p, &form, Some("Choose a template.")).await;
     };
