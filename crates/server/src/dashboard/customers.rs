@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::layout::{csrf, error_box, notice, page, time};
 use super::pages::{Done, customer_name, found, license_table, params};
-use super::{PREFIX, Page, PageError, Person, Posted, html as answer, page_error, see_other, store_error};
+use super::{PREFIX, Page, Person, Posted, html as answer, page_error, see_other, store_error};
 use crate::AppState;
 
 /// The contact fields a person edits, as `CustomerInput` names them, with their labels.
