@@ -181,7 +181,7 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(api::PREFIX, api::surface(&state))
         .nest(devmate::PREFIX, devmate::surface(&state))
-        .nest(client_api::PREFIX, client_api::surface(&state))
+        .merge(client_api::surface(&state))
         .merge(ops)
         .split_for_parts();
     reference::document(&mut openapi, &state.http);
@@ -231,7 +231,7 @@ where
 
 /// Adds the answers of the front door to every operation of a surface: `429` (rate limits), `503` (request
 /// timeout) and `408` (a stalled body) where there is a body.
-fn document_front_door(openapi: &mut utoipa::openapi::OpenApi) {
+pub(crate) fn document_front_door(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{RefOr, Response};
     for item in openapi.paths.paths.values_mut() {
         for op in

@@ -435,7 +435,14 @@ impl Who {
 /// Middleware: counts and times every request under its route template (never its concrete path,
 /// which would put ids, and keys, into label values), and counts the client API's error answers by code.
 pub async fn track(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
+    // A catch-all route (`/api/v1/client/{*rest}`) is a surface's answer for a path it lacks: unmatched.
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str())
+        .filter(|p| !p.contains("{*"))
+        .unwrap_or("unmatched")
+        .to_string();
     let method = method_label(req.method());
     let start = Instant::now();
     // The access log's address and who, only when the access log is on (benchmarks and quiet setups run at
