@@ -154,6 +154,21 @@ def main():
         accessible(page, "customer")
         shot(page, "customer")
 
+        # Issue licenses to this customer, as a store would: a new order with two licenses of the template `pro`.
+        page.get_by_role("link", name="Issue licenses to this customer").click()
+        expect(page.get_by_role("heading", name="Issue licenses")).to_be_visible()
+        expect(page.get_by_label("Email")).to_have_value("ann@example.com")
+        page.get_by_label("Template").select_option(label="Pro (pro)")
+        page.get_by_label("How many").fill("2")
+        page.get_by_label("Invoice or order id (optional, unique)").fill("INV-BROWSER-1")
+        accessible(page, "issue")
+        shot(page, "issue")
+        page.get_by_role("button", name="Issue").click()
+        expect(page.get_by_role("status")).to_contain_text("The order and its licenses were issued")
+        expect(page.locator("#c-licenses .count")).to_have_text("3")
+        expect(page.locator("section", has=page.locator("#c-orders"))).to_contain_text("INV-BROWSER-1")
+        step("issued two licenses from a template to the customer in a new order")
+
         # A form posted without its CSRF token (from this very browser, with its cookie) is refused.
         license_id = page.locator("table a[href^='/ui/licenses/']").first.get_attribute("href").rsplit("/", 1)[1]
         r = page.request.post(f"{URL}/ui/licenses/{license_id}/act", form={"action": "disable"})
