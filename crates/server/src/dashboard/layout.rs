@@ -34,6 +34,8 @@ pub fn page(p: &Person, title: &str, body: Markup) -> Markup {
                     nav aria-label="Main" {
                         a href="/" { "Home" }
                         a href={ (PREFIX) "/search" } { "Search" }
+                        a href={ (PREFIX) "/licenses" } { "Licenses" }
+                        a href={ (PREFIX) "/activity" } { "Activity" }
                         @if p.may(Action::Create) { a href={ (PREFIX) "/issue" } { "Issue licenses" } }
                     }
                     form.search role="search" method="get" action={ (PREFIX) "/search" } {

@@ -12,6 +12,7 @@
 
 mod customers;
 mod layout;
+mod lists;
 mod pages;
 
 use std::net::IpAddr;
@@ -48,6 +49,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))
         .route("/search", get(pages::search))
+        .route("/licenses", get(lists::licenses_page))
+        .route("/activity", get(lists::activity))
         .route("/licenses/{id}", get(pages::license))
         .route("/licenses/{id}/act", post(pages::license_act))
         .route("/customers/{id}", get(customers::customer))

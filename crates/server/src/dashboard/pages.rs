@@ -284,7 +284,7 @@ pub(super) fn license_table(ls: &[License]) -> Markup {
     }
 }
 
-fn event_table(es: &[licensd_core::model::Event]) -> Markup {
+pub(super) fn event_table(es: &[licensd_core::model::Event]) -> Markup {
     html! {
         @if es.is_empty() { p.muted { "Nothing yet." } } @else {
             table {

@@ -25,6 +25,7 @@ crate::backend_tests!(
     a_disabled_user_is_signed_out_everywhere,
     issuing_licenses_makes_an_order_for_the_customer_as_a_store_would,
     a_customers_details_are_edited_as_the_role_allows,
+    lists_page_and_filter_on_the_server,
 );
 
 mod secure_cookie {
@@ -554,4 +555,53 @@ async fn a_customers_details_are_edited_as_the_role_allows(app: TestApp) {
     assert_eq!(p.status, 403);
     let c = app.get(&format!("/api/v1/customers/{customer}")).await.body;
     assert_eq!((c["note"].as_str(), c["company_name"].as_str()), (Some("called 2 Dec"), Some("Lee & Co")));
+}
+
+async fn lists_page_and_filter_on_the_server(app: TestApp) {
+    app.product("app").await;
+    app.product("other").await;
+    for _ in 0..3 {
+        app.license(json!({"product": "other"})).await;
+    }
+    let bodies: Vec<Value> = (0..57).map(|_| json!({"product": "app"})).collect();
+    let r = app.post("/api/v1/licenses/bulk", json!(bodies)).await;
+    if r.status != 201 {
+        for b in bodies {
+            app.license(b).await;
+        }
+    }
+    assert_eq!(app.count("licenses").await, 60);
+    let one = app.get("/api/v1/licenses/?product__short_code=other").await.body["results"][0]["id"].as_i64().unwrap();
+    app.post(&format!("/api/v1/licenses/{one}/disable"), json!({"note": "fraud"})).await;
+    user(&app, "ana@acme.com", "", Role::Admin, &[]).await;
+    user(&app, "max@acme.com", "", Role::Manager, &["other"]).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("ana@acme.com").await;
+    let first = b.get("/ui/licenses").await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert!(first.text.contains("1–50 of 60"), "{}", first.text);
+    assert_eq!(first.text.matches("href=\"/ui/licenses/").count(), 50);
+    let next =
+        first.text.split("rel=\"next\" href=\"").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
+    assert!(next.contains("offset=50"), "{next}");
+    let second = b.get(&next).await;
+    assert!(second.text.contains("51–60 of 60") && second.text.contains("rel=\"prev\""), "{}", second.text);
+    let other = b.get("/ui/licenses?product__short_code=other&enabled=false").await;
+    assert!(other.text.contains("1–1 of 1") && other.text.contains(&format!("/ui/licenses/{one}")), "{}", other.text);
+    assert!(other.text.contains("value=\"other\""), "the form keeps the filter: {}", other.text);
+    for bad in ["/ui/licenses?order_by=note", "/ui/licenses?offset=-1", "/ui/licenses?validity_period__date__gte=soon"]
+    {
+        assert_eq!(b.get(bad).await.status, 400, "{bad}");
+    }
+    // The audit log, filtered.
+    let act = b.get("/ui/activity?action=license.disabled").await;
+    assert_eq!(act.status, 200);
+    assert!(act.text.contains("1–1 of 1") && act.text.contains("fraud"), "{}", act.text);
+    let all = b.get("/ui/activity").await;
+    assert!(all.text.contains("1–50 of 63"), "60 licenses, 2 products, 1 disable: {}", all.text);
+    // A manager's lists hold its products only.
+    let mut m = Browser::new(&app);
+    m.sign_in("max@acme.com").await;
+    assert!(m.get("/ui/licenses").await.text.contains("1–3 of 3"));
+    assert!(m.get("/ui/activity").await.text.contains("of 4"), "its 3 licenses' creation and the disable");
 }
