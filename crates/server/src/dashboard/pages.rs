@@ -160,6 +160,12 @@ pub async fn home(State(s): State<AppState>, p: Person) -> Page {
         ],
     )?;
     let (n_soon, expiring) = licenses::list(&s.db, &scope, &soon).await.map_err(store_error)?;
+    let traffic = if scope.all_products() {
+        let since = today - 29 * DAY_MS;
+        Some(licensd_store::stats::client_daily(&s.db, since).await.map_err(store_error)?)
+    } else {
+        None
+    };
     let recent = params(&events::SPEC, &[("order_by", "-id".into()), ("limit", "10".into())])?;
     let (_, recent) = events::list(&s.db, &scope, &recent).await.map_err(store_error)?;
     let body = html! {
@@ -168,6 +174,13 @@ pub async fn home(State(s): State<AppState>, p: Person) -> Page {
             div.tile { span.n { (active) } " active on a device" }
             div.tile { span.n { (disabled) } " disabled" }
             div.tile { span.n { (n_soon) } " expire in the next 30 days" }
+        }
+        section aria-labelledby="traffic" {
+            h2 #traffic { "Activations and checks, last 30 days" }
+            @match &traffic {
+                Some(t) => (traffic_chart(t, today)),
+                None => p.muted { "The client API's totals cover every product; they are shown to people who see every product." },
+            }
         }
         section {
             h2 { "Expiring in the next 30 days" }
@@ -179,6 +192,64 @@ pub async fn home(State(s): State<AppState>, p: Person) -> Page {
         }
     };
     Ok(answer(StatusCode::OK, page(&p, "Home", body)))
+}
+
+/// Codes that are not refusals: successes of each kind.
+const SUCCESSES: &[&str] = &["VALID", "ACTIVATED", "ALREADY_ACTIVE", "DEACTIVATED", "CONSUMED", "STARTED", "RESUMED"];
+
+/// Checks and new activations per day as bars (an SVG drawn here: no script, no library), the same numbers as
+/// a table, and the refusals of the 30 days by code.
+fn traffic_chart(t: &[licensd_store::stats::Daily], today: i64) -> Markup {
+    let days: Vec<i64> = (0..30).map(|i| today - (29 - i) * DAY_MS).collect();
+    let sum = |day: i64, kind: &str, code: Option<&str>| -> i64 {
+        t.iter().filter(|d| d.day == day && d.kind == kind && code.is_none_or(|c| d.code == c)).map(|d| d.n).sum()
+    };
+    let checks: Vec<i64> = days.iter().map(|d| sum(*d, "check", None)).collect();
+    let activations: Vec<i64> = days.iter().map(|d| sum(*d, "activation", Some("ACTIVATED"))).collect();
+    let max = checks.iter().chain(&activations).copied().max().unwrap_or(0).max(1);
+    let mut refusals: Vec<(String, i64)> = Vec::new();
+    for d in t.iter().filter(|d| !SUCCESSES.contains(&d.code.as_str())) {
+        match refusals.iter_mut().find(|(c, _)| *c == d.code) {
+            Some((_, n)) => *n += d.n,
+            None => refusals.push((d.code.clone(), d.n)),
+        }
+    }
+    refusals.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let (w, h, bar) = (600.0_f64, 160.0_f64, 600.0_f64 / 30.0);
+    let height = |n: i64| (n as f64 / max as f64) * (h - 20.0);
+    let label = format!(
+        "Checks and new activations per day over the last 30 days: {} checks and {} activations in all",
+        checks.iter().sum::<i64>(),
+        activations.iter().sum::<i64>()
+    );
+    html! {
+        figure.chart {
+            svg viewBox={ "0 0 " (w) " " (h) } role="img" aria-label=(label) {
+                title { (label) }
+                @for (i, n) in checks.iter().enumerate() {
+                    rect.checks x=(format!("{:.1}", i as f64 * bar + 1.0)) y=(format!("{:.1}", h - height(*n))) width=(format!("{:.1}", bar * 0.55)) height=(format!("{:.1}", height(*n))) {}
+                }
+                @for (i, n) in activations.iter().enumerate() {
+                    rect.activations x=(format!("{:.1}", i as f64 * bar + 1.0 + bar * 0.55)) y=(format!("{:.1}", h - height(*n))) width=(format!("{:.1}", bar * 0.35)) height=(format!("{:.1}", height(*n))) {}
+                }
+            }
+            figcaption { span.key.key-checks { "■" } " checks  " span.key.key-activations { "■" } " new activations; highest day " (max) }
+        }
+        details {
+            summary { "The same as a table" }
+            table {
+                thead { tr { th { "Day" } th { "Checks" } th { "New activations" } } }
+                tbody { @for (i, d) in days.iter().enumerate().rev() { tr { td { (format_date(*d)) } td { (checks[i]) } td { (activations[i]) } } } }
+            }
+        }
+        h3 { "Refusals by code" }
+        @if refusals.is_empty() { p.muted { "None." } } @else {
+            table {
+                thead { tr { th { "Code" } th { "Answers" } } }
+                tbody { @for (c, n) in &refusals { tr { td { code { (c) } } td { (n) } } } }
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ crate::backend_tests!(
     issuing_licenses_makes_an_order_for_the_customer_as_a_store_would,
     a_customers_details_are_edited_as_the_role_allows,
     lists_page_and_filter_on_the_server,
+    the_home_page_charts_what_the_client_api_decided,
 );
 
 mod secure_cookie {
@@ -604,4 +605,59 @@ async fn lists_page_and_filter_on_the_server(app: TestApp) {
     m.sign_in("max@acme.com").await;
     assert!(m.get("/ui/licenses").await.text.contains("1–3 of 3"));
     assert!(m.get("/ui/activity").await.text.contains("of 4"), "its 3 licenses' creation and the disable");
+}
+
+async fn the_home_page_charts_what_the_client_api_decided(app: TestApp) {
+    let (_, key) = licensed(&app).await;
+    for _ in 0..3 {
+        assert_eq!(client(&app, "check", &key, "hw-ann-1").await["code"], "VALID");
+    }
+    assert_eq!(client(&app, "check", &key, "hw-other").await["code"], "NOT_ACTIVATED");
+    assert_eq!(
+        client(&app, "activate", &key, "hw-other").await["code"],
+        "TOO_MANY_ACTIVATIONS",
+        "one activation allowed"
+    );
+    app.state.write_daily().await;
+    app.state.write_daily().await;
+    let totals = licensd_store::stats::client_daily(&app.db, 0).await.unwrap();
+    let n =
+        |kind: &str, code: &str| totals.iter().filter(|d| d.kind == kind && d.code == code).map(|d| d.n).sum::<i64>();
+    assert_eq!(
+        (
+            n("check", "VALID"),
+            n("check", "NOT_ACTIVATED"),
+            n("activation", "ACTIVATED"),
+            n("activation", "TOO_MANY_ACTIVATIONS")
+        ),
+        (3, 1, 1, 1),
+        "written once: {totals:?}"
+    );
+    // Another instance adds its own counts to the same rows.
+    licensd_store::stats::add_client_daily(&app.db, licensd_core::time::now_ms(), &[("check", "VALID", 1)])
+        .await
+        .unwrap();
+    let totals = licensd_store::stats::client_daily(&app.db, 0).await.unwrap();
+    assert_eq!(totals.iter().filter(|d| d.kind == "check" && d.code == "VALID").map(|d| d.n).sum::<i64>(), 4);
+
+    user(&app, "ana@acme.com", "", Role::Admin, &[]).await;
+    user(&app, "max@acme.com", "", Role::Manager, &["app"]).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("ana@acme.com").await;
+    let home = b.get("/").await;
+    assert!(home.text.contains("5 checks and 1 activations in all"), "{}", home.text);
+    assert!(
+        home.text.contains("<code>TOO_MANY_ACTIVATIONS</code></td><td>1</td>")
+            && home.text.contains("<code>NOT_ACTIVATED</code></td><td>1</td>"),
+        "{}",
+        home.text
+    );
+    let mut m = Browser::new(&app);
+    m.sign_in("max@acme.com").await;
+    let home = m.get("/").await;
+    assert!(
+        home.text.contains("shown to people who see every product") && !home.text.contains("TOO_MANY_ACTIVATIONS"),
+        "{}",
+        home.text
+    );
 }
