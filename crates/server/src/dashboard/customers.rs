@@ -10,7 +10,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::layout::{csrf, error_box, notice, page, time};
-use super::pages::{Done, customer_name, found, license_table, params};
+use super::pages::{Done, customer_name, device_table, found, license_table, params};
 use super::{PREFIX, Page, Person, Posted, html as answer, page_error, see_other, store_error};
 use crate::AppState;
 
@@ -158,16 +158,7 @@ async fn customer_page(
         section aria-labelledby="c-devices" {
             h2 #c-devices { "Devices" }
             @if devs.is_empty() { p.muted { "No devices." } } @else {
-                table {
-                    thead { tr { th { "Hardware id" } th { "Hostname" } th { "License" } th { "Active" } th { "Last check" } } }
-                    tbody { @for d in &devs { tr {
-                        td { code { (d.hardware_id) } }
-                        td { (d.hostname) }
-                        td { a href={ (PREFIX) "/licenses/" (d.license) } { "#" (d.license) } }
-                        td { (if d.active { "yes" } else { "no" }) }
-                        td { (time(d.last_check)) }
-                    } } }
-                }
+                (device_table(&devs))
             }
         }
     };

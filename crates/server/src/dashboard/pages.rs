@@ -312,16 +312,7 @@ pub async fn search(State(s): State<AppState>, p: Person, Query(q): Query<Search
         section aria-labelledby="r-devices" {
             h2 #r-devices { "Devices " span.count { (n_dev) } }
             @if devs.is_empty() { p.muted { "No device matches." } } @else {
-                table {
-                    thead { tr { th { "Hardware id" } th { "Hostname" } th { "License" } th { "Active" } th { "Last check" } } }
-                    tbody { @for d in &devs { tr {
-                        td { code { (d.hardware_id) } }
-                        td { (d.hostname) }
-                        td { a href={ (PREFIX) "/licenses/" (d.license) } { "#" (d.license) } }
-                        td { (if d.active { "yes" } else { "no" }) }
-                        td { (time(d.last_check)) }
-                    } } }
-                }
+                (device_table(&devs))
             }
         }
     };
@@ -336,6 +327,22 @@ pub(super) fn customer_name(c: &licensd_core::model::Customer) -> String {
         e.clone()
     } else {
         format!("Customer #{}", c.id)
+    }
+}
+
+/// Devices of several licenses: each with a link to its license.
+pub(super) fn device_table(devs: &[licensd_core::model::Device]) -> Markup {
+    html! {
+        table {
+            thead { tr { th { "Hardware id" } th { "Hostname" } th { "License" } th { "Active" } th { "Last check" } } }
+            tbody { @for d in devs { tr {
+                td { code { (d.hardware_id) } }
+                td { (d.hostname) }
+                td { a href={ (PREFIX) "/licenses/" (d.license) } { "#" (d.license) } }
+                td { (if d.active { "yes" } else { "no" }) }
+                td { (time(d.last_check)) }
+            } } }
+        }
     }
 }
 
@@ -450,38 +457,20 @@ async fn license_page(s: &AppState, p: &Person, scope: &Scope, id: i64, message:
             }
             div.edits {
                 @if p.may(Action::EditNotes) {
-                    details {
-                        summary { "Edit the note" }
-                        form method="post" action={ (PREFIX) "/licenses/" (id) "/act" } {
-                            (csrf(p))
-                            input type="hidden" name="action" value="note";
-                            label for="note-text" { "Note" }
-                            textarea #note-text name="value" rows="3" { (l.note.as_deref().unwrap_or("")) }
-                            button type="submit" { "Save the note" }
-                        }
-                    }
+                    (edit_form(p, id, "note", "Edit the note", "Save the note", html! {
+                        label for="note-text" { "Note" }
+                        textarea #note-text name="value" rows="3" { (l.note.as_deref().unwrap_or("")) }
+                    }))
                 }
                 @if p.may(Action::Edit) {
-                    details {
-                        summary { "Change the activation limit" }
-                        form method="post" action={ (PREFIX) "/licenses/" (id) "/act" } {
-                            (csrf(p))
-                            input type="hidden" name="action" value="max_activations";
-                            label for="max-act" { "Max activations (empty: unlimited)" }
-                            input #max-act type="number" min="0" name="value" value=[l.max_activations];
-                            button type="submit" { "Change the limit" }
-                        }
-                    }
-                    details {
-                        summary { "Extend or change the validity" }
-                        form method="post" action={ (PREFIX) "/licenses/" (id) "/act" } {
-                            (csrf(p))
-                            input type="hidden" name="action" value="validity";
-                            label for="valid-until" { "Valid until (empty: never expires)" }
-                            input #valid-until type="date" name="value" value=[l.validity_period.map(|d| format_date(d.0))];
-                            button type="submit" { "Change the validity" }
-                        }
-                    }
+                    (edit_form(p, id, "max_activations", "Change the activation limit", "Change the limit", html! {
+                        label for="max-act" { "Max activations (empty: unlimited)" }
+                        input #max-act type="number" min="0" name="value" value=[l.max_activations];
+                    }))
+                    (edit_form(p, id, "validity", "Extend or change the validity", "Change the validity", html! {
+                        label for="valid-until" { "Valid until (empty: never expires)" }
+                        input #valid-until type="date" name="value" value=[l.validity_period.map(|d| format_date(d.0))];
+                    }))
                 }
             }
         }
@@ -539,6 +528,21 @@ async fn license_page(s: &AppState, p: &Person, scope: &Scope, id: i64, message:
         }
     };
     Ok(answer(StatusCode::OK, page(p, &title, body)))
+}
+
+/// An edit of one value of the license, behind a disclosure: `fields` name their value `value`.
+fn edit_form(p: &Person, id: i64, action: &str, summary: &str, button: &str, fields: Markup) -> Markup {
+    html! {
+        details {
+            summary { (summary) }
+            form method="post" action={ (PREFIX) "/licenses/" (id) "/act" } {
+                (csrf(p))
+                input type="hidden" name="action" value=(action);
+                (fields)
+                button type="submit" { (button) }
+            }
+        }
+    }
 }
 
 /// A button that opens a confirmation with a note (a `<details>`: works without JavaScript, by keyboard too).
