@@ -22,14 +22,14 @@ use super::{
 use crate::AppState;
 
 /// List parameters a page builds (never names a visitor typed), or a `400` page naming what was wrong.
-fn params(spec: &'static Spec, pairs: &[(&str, String)]) -> Result<ListParams, PageError> {
+pub(super) fn params(spec: &'static Spec, pairs: &[(&str, String)]) -> Result<ListParams, PageError> {
     let owned: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
     licensd_store::list::parse(spec, &owned, &[])
         .map_err(|e| page_error(StatusCode::BAD_REQUEST, &format!("{}: {}", e.param, e.message)))
 }
 
 /// A record's page: not found (or not visible) is the `404` page with the person's navigation.
-fn found(p: &Person, e: licensd_store::StoreError) -> PageError {
+pub(super) fn found(p: &Person, e: licensd_store::StoreError) -> PageError {
     match e {
         licensd_store::StoreError::NotFound => super::not_found(Some(p)),
         e => store_error(e),
