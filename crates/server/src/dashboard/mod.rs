@@ -10,6 +10,7 @@
 //! functions as the management API: the dashboard has no path to the data of its own. Pages set a strict
 //! Content Security Policy: scripts, styles and images from this server only, nothing inline, no frames.
 
+mod catalog;
 mod customers;
 mod layout;
 mod lists;
@@ -57,6 +58,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/customers/{id}/edit", post(customers::customer_edit))
         .route("/issue", get(customers::issue_form).post(customers::issue))
         .route("/assets/{file}", get(assets))
+        .merge(catalog::routes())
         .fallback(|p: MaybePerson| async move { not_found(p.0.as_ref()) })
         .method_not_allowed_fallback(|| async {
             page_error(StatusCode::METHOD_NOT_ALLOWED, "This page does not take that method.")

@@ -46,7 +46,7 @@ fn https_public_url(s: AppState) -> AppState {
 
 const PASSWORD: &str = "correct horse battery";
 
-async fn user(app: &TestApp, email: &str, name: &str, role: Role, products: &[&str]) {
+pub(crate) async fn user(app: &TestApp, email: &str, name: &str, role: Role, products: &[&str]) {
     let u = NewUser {
         email: email.into(),
         name: name.into(),
@@ -58,33 +58,33 @@ async fn user(app: &TestApp, email: &str, name: &str, role: Role, products: &[&s
 }
 
 /// A browser: a cookie it keeps, redirects shown rather than followed.
-struct Browser {
+pub(crate) struct Browser {
     base: String,
-    client: reqwest::Client,
+    pub(crate) client: reqwest::Client,
     cookie: Option<String>,
 }
 
-struct Page {
-    status: u16,
-    headers: HeaderMap,
-    text: String,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) text: String,
 }
 
 impl Page {
     /// The CSRF token of the page's forms.
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         let at =
             self.text.find(r#"name="csrf" value=""#).expect("a form with its token") + r#"name="csrf" value=""#.len();
         self.text[at..].split('"').next().unwrap().to_string()
     }
 
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers.get(LOCATION).map_or("", |v| v.to_str().unwrap())
     }
 }
 
 impl Browser {
-    fn new(app: &TestApp) -> Browser {
+    pub(crate) fn new(app: &TestApp) -> Browser {
         let client = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
         Browser { base: app.url.clone(), client, cookie: None }
     }
@@ -105,12 +105,12 @@ impl Browser {
         Page { status, headers, text: res.text().await.unwrap() }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         let rb = self.client.get(format!("{}{path}", self.base));
         self.send(rb).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let rb = self.client.post(format!("{}{path}", self.base)).form(form);
         self.send(rb).await
     }
@@ -120,7 +120,7 @@ impl Browser {
         self.send(rb).await
     }
 
-    async fn sign_in(&mut self, email: &str) -> Page {
+    pub(crate) async fn sign_in(&mut self, email: &str) -> Page {
         let p = self.post("/ui/login", &[("email", email), ("password", PASSWORD), ("next", "/")]).await;
         assert_eq!((p.status, p.location()), (303, "/"), "{}", p.text);
         p
