@@ -222,6 +222,9 @@ fn traffic_chart(t: &[licensd_store::stats::Daily], today: i64) -> Markup {
         checks.iter().sum::<i64>(),
         activations.iter().sum::<i64>()
     );
+    if checks.iter().chain(&activations).all(|n| *n == 0) && refusals.is_empty() {
+        return html! { p.muted { "No client API traffic recorded in the last 30 days (totals are written every 10 seconds)." } };
+    }
     html! {
         figure.chart {
             svg viewBox={ "0 0 " (w) " " (h) } role="img" aria-label=(label) {
