@@ -1,6 +1,7 @@
 //! The dashboard's frame and its small parts: the page layout with navigation and search, tables, badges,
 //! times. maud escapes every value it writes, so no text from the database can become markup.
 
+use licensd_core::access::Action;
 use licensd_core::status::LicenseStatus;
 use licensd_core::time::{Timestamp, format_iso};
 use maud::{DOCTYPE, Markup, html};
@@ -33,6 +34,7 @@ pub fn page(p: &Person, title: &str, body: Markup) -> Markup {
                     nav aria-label="Main" {
                         a href="/" { "Home" }
                         a href={ (PREFIX) "/search" } { "Search" }
+                        @if p.may(Action::ManageTokens) { a href={ (PREFIX) "/access" } { "Keys and access" } }
                     }
                     form.search role="search" method="get" action={ (PREFIX) "/search" } {
                         label.visually-hidden for="q" { "Search" }

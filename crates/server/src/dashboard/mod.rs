@@ -10,6 +10,7 @@
 //! functions as the management API: the dashboard has no path to the data of its own. Pages set a strict
 //! Content Security Policy: scripts, styles and images from this server only, nothing inline, no frames.
 
+mod access;
 mod layout;
 mod pages;
 
@@ -50,6 +51,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/licenses/{id}", get(pages::license))
         .route("/licenses/{id}/act", post(pages::license_act))
         .route("/customers/{id}", get(pages::customer))
+        .route("/access", get(access::tokens_list).post(access::create_token))
+        .route("/access/tokens/{id}", get(access::token).post(access::token_act))
+        .route("/access/keys", get(access::keys_page).post(access::rotate))
+        .route("/access/users", get(access::users_list).post(access::create_user))
+        .route("/access/users/{id}", post(access::user_act))
+        .route("/invite/{secret}", get(access::invitation).post(access::accept_invitation))
         .route("/assets/{file}", get(assets))
         .fallback(|p: MaybePerson| async move { not_found(p.0.as_ref()) })
         .method_not_allowed_fallback(|| async {

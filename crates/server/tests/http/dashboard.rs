@@ -40,9 +40,9 @@ fn https_public_url(s: AppState) -> AppState {
     s.with_http(HttpConfig { public_url: Some("https://lic.example.com".parse().unwrap()), ..HttpConfig::default() })
 }
 
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
-async fn user(app: &TestApp, email: &str, name: &str, role: Role, products: &[&str]) {
+pub(crate) async fn user(app: &TestApp, email: &str, name: &str, role: Role, products: &[&str]) {
     let u = NewUser {
         email: email.into(),
         name: name.into(),
@@ -54,38 +54,38 @@ async fn user(app: &TestApp, email: &str, name: &str, role: Role, products: &[&s
 }
 
 /// A browser: a cookie it keeps, redirects shown rather than followed.
-struct Browser {
+pub(crate) struct Browser {
     base: String,
-    client: reqwest::Client,
-    cookie: Option<String>,
+    pub(crate) client: reqwest::Client,
+    pub(crate) cookie: Option<String>,
 }
 
-struct Page {
-    status: u16,
-    headers: HeaderMap,
-    text: String,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) text: String,
 }
 
 impl Page {
     /// The CSRF token of the page's forms.
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         let at =
             self.text.find(r#"name="csrf" value=""#).expect("a form with its token") + r#"name="csrf" value=""#.len();
         self.text[at..].split('"').next().unwrap().to_string()
     }
 
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers.get(LOCATION).map_or("", |v| v.to_str().unwrap())
     }
 }
 
 impl Browser {
-    fn new(app: &TestApp) -> Browser {
+    pub(crate) fn new(app: &TestApp) -> Browser {
         let client = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
         Browser { base: app.url.clone(), client, cookie: None }
     }
 
-    async fn send(&mut self, rb: reqwest::RequestBuilder) -> Page {
+    pub(crate) async fn send(&mut self, rb: reqwest::RequestBuilder) -> Page {
         let rb = match &self.cookie {
             Some(c) => rb.header("Cookie", format!("licensd_session={c}")),
             None => rb,
@@ -101,17 +101,17 @@ impl Browser {
         Page { status, headers, text: res.text().await.unwrap() }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         let rb = self.client.get(format!("{}{path}", self.base));
         self.send(rb).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let rb = self.client.post(format!("{}{path}", self.base)).form(form);
         self.send(rb).await
     }
 
-    async fn sign_in(&mut self, email: &str) -> Page {
+    pub(crate) async fn sign_in(&mut self, email: &str) -> Page {
         let p = self.post("/ui/login", &[("email", email), ("password", PASSWORD), ("next", "/")]).await;
         assert_eq!((p.status, p.location()), (303, "/"), "{}", p.text);
         p
@@ -129,7 +129,7 @@ impl Browser {
 }
 
 /// A product `app`, a license of it for `ann@example.com` activated on `hw-ann-1`; returns (license id, key).
-async fn licensed(app: &TestApp) -> (i64, String) {
+pub(crate) async fn licensed(app: &TestApp) -> (i64, String) {
     if app.count("products").await == 0 {
         app.product("app").await;
     }
@@ -142,7 +142,7 @@ async fn licensed(app: &TestApp) -> (i64, String) {
     (l["id"].as_i64().unwrap(), key)
 }
 
-async fn client(app: &TestApp, what: &str, key: &str, hw: &str) -> Value {
+pub(crate) async fn client(app: &TestApp, what: &str, key: &str, hw: &str) -> Value {
     reqwest::Client::new()
         .post(format!("{}/api/v1/client/{what}", app.url))
         .json(&json!({"license_key": key, "hardware_id": hw, "product": "app"}))
