@@ -21,6 +21,8 @@ import urllib.request
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect, sync_playwright
 
+import access_flow
+
 URL = os.environ["LICENSD_URL"].rstrip("/")
 ADMIN = os.environ["LICENSD_ADMIN"].split(" ", 1)
 MANAGER = os.environ["LICENSD_MANAGER"].split(" ", 1)
@@ -177,6 +179,8 @@ def main():
         expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
         step("signed out; pages ask to sign in again")
         ctx.close()
+
+        access_flow.run(browser, os.environ, step, shot, accessible)
 
         # --- A manager of another product -----------------------------------------------------------------
         ctx = browser.new_context()

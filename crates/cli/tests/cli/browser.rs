@@ -4,7 +4,8 @@
 //! activation, dashboard users). The script signs in, searches by email, key and hardware id, disables a
 //! license with a note and sees the client's `check` answer `DISABLED`, resets activations, checks the session
 //! cookie's flags, a CSRF-less post, a phone's width, axe-core on every main page, and that a manager of
-//! another product sees a customer neither by URL nor by search. Screenshots of the main pages go to
+//! another product sees a customer neither by URL nor by search; and an admin makes an API token and sees its
+//! secret once (`access_flow.py`). Screenshots of the main pages go to
 //! `target/browser-screenshots/<backend>/` (or `LICENSD_SCREENSHOTS`).
 //!
 //! The Python is `LICENSD_PLAYWRIGHT_PYTHON` (`.ci/run` makes a venv with `playwright` and
@@ -107,12 +108,15 @@ fn a_support_shift_in_a_real_browser() {
             "{backend}: the browser walk-through failed\n{stdout}\n{stderr}\nserver log:\n{}",
             server.log()
         );
-        for step in
-            ["search by hardware id finds the device", "the client's check answers DISABLED", "by URL nor by search"]
-        {
+        for step in [
+            "search by hardware id finds the device",
+            "the client's check answers DISABLED",
+            "by URL nor by search",
+            "the secret is gone",
+        ] {
             assert!(stdout.contains(step), "{backend}: {step:?} did not run:\n{stdout}");
         }
-        for page in ["sign-in", "home", "search", "license", "customer", "license-phone"] {
+        for page in ["sign-in", "home", "search", "license", "customer", "license-phone", "access", "token-created"] {
             let f = shots.join(format!("{page}.png"));
             assert!(std::fs::metadata(&f).is_ok_and(|m| m.len() > 5_000), "{backend}: no screenshot {}", f.display());
         }
