@@ -1,6 +1,6 @@
 //! The client API, `/api/v1/client/…`: what applications call with a license key (docs/client-api.md).
-//! Every response, refusals included, is signed over its exact body bytes. The handlers' paths are relative to
-//! [`PREFIX`], which [`surface`] is nested under.
+//! Every response, refusals included, is signed over its exact body bytes. The handlers' paths are full paths
+//! under [`PREFIX`]: [`surface`] is merged into the app, not nested (see there why).
 
 use std::sync::Arc;
 
@@ -222,7 +222,7 @@ fn created_or_ok(o: &Outcome) -> StatusCode {
 }
 
 /// Activates the license on this device (or checks out a floating seat).
-#[utoipa::path(post, path = "/activate", tag = "client", operation_id = "client_activate", request_body = LicenseRequest,
+#[utoipa::path(post, path = "/api/v1/client/activate", tag = "client", operation_id = "client_activate", request_body = LicenseRequest,
     responses((status = 201, description = "Activated"), (status = 200, description = "Already active on this device"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key", body = ErrorBody), (status = 409, description = "No activation slot or floating seat is left", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn activate(State(s): State<AppState>, JsonBody(mut body): JsonBody<LicenseRequest>) -> ClientResult {
     let (req, nonce) = (body.take()?, body.nonce);
@@ -237,7 +237,7 @@ pub async fn activate(State(s): State<AppState>, JsonBody(mut body): JsonBody<Li
 }
 
 /// Validates the license on this device; always `200` with `valid` and a `code`.
-#[utoipa::path(post, path = "/check", tag = "client", operation_id = "client_check", request_body = LicenseRequest,
+#[utoipa::path(post, path = "/api/v1/client/check", tag = "client", operation_id = "client_check", request_body = LicenseRequest,
     responses((status = 200, description = "The verdict: valid, code, detail, license, device"), crate::api::BodyErrors, (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn check(State(s): State<AppState>, JsonBody(mut body): JsonBody<LicenseRequest>) -> ClientResult {
     let (req, nonce) = (body.take()?, body.nonce);
@@ -277,7 +277,7 @@ struct CheckBody<'a> {
 }
 
 /// Frees this device's activation (floating: releases its seat).
-#[utoipa::path(post, path = "/deactivate", tag = "client", operation_id = "client_deactivate", request_body = LicenseRequest,
+#[utoipa::path(post, path = "/api/v1/client/deactivate", tag = "client", operation_id = "client_deactivate", request_body = LicenseRequest,
     responses((status = 200, description = "Deactivated"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key", body = ErrorBody), (status = 404, description = "No license has this key, or it is not activated on this device", body = ErrorBody), (status = 409, description = "The transfer limit is reached, or a license file for this device is still valid (LICENSE_FILE_OUTSTANDING)", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn deactivate(State(s): State<AppState>, JsonBody(mut body): JsonBody<LicenseRequest>) -> ClientResult {
     let (req, nonce) = (body.take()?, body.nonce);
@@ -292,7 +292,7 @@ pub async fn deactivate(State(s): State<AppState>, JsonBody(mut body): JsonBody<
 }
 
 /// Records consumption of the license or of one of its features.
-#[utoipa::path(post, path = "/consumption", tag = "client", operation_id = "client_consumption", request_body = ConsumptionRequest,
+#[utoipa::path(post, path = "/api/v1/client/consumption", tag = "client", operation_id = "client_consumption", request_body = ConsumptionRequest,
     responses((status = 200, description = "Consumed"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key, no such feature, or not activated on this device", body = ErrorBody), (status = 409, description = "The consumption limit is reached", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn consumption(State(s): State<AppState>, JsonBody(mut b): JsonBody<ConsumptionRequest>) -> ClientResult {
     let req = b.take()?;
@@ -314,7 +314,7 @@ pub async fn consumption(State(s): State<AppState>, JsonBody(mut b): JsonBody<Co
 }
 
 /// Takes a floating seat offline for up to `max_borrow_time` hours, with a license file for that time.
-#[utoipa::path(post, path = "/borrow", tag = "client", operation_id = "client_borrow", request_body = BorrowRequest,
+#[utoipa::path(post, path = "/api/v1/client/borrow", tag = "client", operation_id = "client_borrow", request_body = BorrowRequest,
     responses((status = 200, description = "Borrowed, with a license file until borrowed_until"), crate::api::BodyErrors, (status = 403, description = "Refused: borrowing is not allowed, another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key, or it is not activated on this device", body = ErrorBody), (status = 409, description = "No floating seat is left", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn borrow(State(s): State<AppState>, JsonBody(mut b): JsonBody<BorrowRequest>) -> ClientResult {
     let req = b.take()?;
@@ -324,7 +324,7 @@ pub async fn borrow(State(s): State<AppState>, JsonBody(mut b): JsonBody<BorrowR
 }
 
 /// Starts (or resumes) this device's trial of a product.
-#[utoipa::path(post, path = "/trial", tag = "client", operation_id = "client_trial", request_body = TrialRequest,
+#[utoipa::path(post, path = "/api/v1/client/trial", tag = "client", operation_id = "client_trial", request_body = TrialRequest,
     responses((status = 201, description = "Trial started"), (status = 200, description = "This device's existing trial"), crate::api::BodyErrors, (status = 404, description = "No such product, or it has no trial template", body = ErrorBody), (status = 409, description = "The trial could not be started; try again", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn trial(State(s): State<AppState>, JsonBody(b): JsonBody<TrialRequest>) -> ClientResult {
     let req = client_req("trial".into(), b.hardware_id, b.product.clone(), b.hostname, b.os, b.app_version, &b.nonce)?;
@@ -346,7 +346,7 @@ fn text(body: String) -> Response {
 }
 
 /// The signed offline license file for this active device.
-#[utoipa::path(post, path = "/license-file", tag = "client", operation_id = "client_license_file", request_body = LicenseRequest,
+#[utoipa::path(post, path = "/api/v1/client/license-file", tag = "client", operation_id = "client_license_file", request_body = LicenseRequest,
     responses((status = 200, content_type = "text/plain", description = "The license file"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key, or it is not activated on this device", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn license_file(State(s): State<AppState>, JsonBody(mut body): JsonBody<LicenseRequest>) -> ClientResult {
     let (req, nonce) = (body.take()?, body.nonce);
@@ -388,7 +388,7 @@ pub fn decode_request_code(code: &str, kind: &str) -> Result<ClientReq, ApiError
 }
 
 /// Turns an air-gapped machine's activation request code into its license file.
-#[utoipa::path(post, path = "/offline-activate", tag = "client", operation_id = "client_offline_activate", request_body = OfflineRequest,
+#[utoipa::path(post, path = "/api/v1/client/offline-activate", tag = "client", operation_id = "client_offline_activate", request_body = OfflineRequest,
     responses((status = 200, content_type = "text/plain", description = "The license file"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key, or the license is disabled, refunded or expired", body = ErrorBody), (status = 404, description = "No license has this key", body = ErrorBody), (status = 409, description = "No activation slot or floating seat is left", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn offline_activate(State(s): State<AppState>, JsonBody(b): JsonBody<OfflineRequest>) -> ClientResult {
     let req = decode_request_code(&b.request, "activate")?;
@@ -403,7 +403,7 @@ pub async fn offline_activate(State(s): State<AppState>, JsonBody(b): JsonBody<O
 }
 
 /// Frees the slot an air-gapped machine held, from its deactivation request code.
-#[utoipa::path(post, path = "/offline-deactivate", tag = "client", operation_id = "client_offline_deactivate", request_body = OfflineRequest,
+#[utoipa::path(post, path = "/api/v1/client/offline-deactivate", tag = "client", operation_id = "client_offline_deactivate", request_body = OfflineRequest,
     responses((status = 200, description = "Deactivated"), crate::api::BodyErrors, (status = 403, description = "Refused: another product's key", body = ErrorBody), (status = 404, description = "No license has this key, or it is not activated on this device", body = ErrorBody), (status = 409, description = "The transfer limit is reached, or the machine's license file is still valid (LICENSE_FILE_OUTSTANDING)", body = ErrorBody), (status = 408, description = "The request body did not arrive in time", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn offline_deactivate(State(s): State<AppState>, JsonBody(b): JsonBody<OfflineRequest>) -> ClientResult {
     let req = decode_request_code(&b.request, "deactivate")?;
@@ -425,7 +425,7 @@ pub struct KeyQuery {
 }
 
 /// The public key that verifies responses and license files.
-#[utoipa::path(get, path = "/public-key", tag = "client", operation_id = "client_public_key", params(KeyQuery),
+#[utoipa::path(get, path = "/api/v1/client/public-key", tag = "client", operation_id = "client_public_key", params(KeyQuery),
     responses((status = 200, description = "{alg, key_id, public_key}"), (status = 400, description = "key_id holds a NUL or invalid UTF-8, or is given twice", body = ErrorBody), (status = 404, description = "No key has this key_id", body = ErrorBody), (status = 429, description = "Rate limited (per client address and per license key); see Retry-After", body = ErrorBody), (status = 503, description = "The database did not answer, or the request timed out", body = ErrorBody)))]
 pub async fn public_key(
     State(s): State<AppState>,
@@ -588,11 +588,23 @@ pub async fn sign(State(s): State<AppState>, req: Request, next: Next) -> Respon
 /// The client API as a surface: its routes and the error envelope's `404` and `405` for the paths and methods
 /// it does not have, every answer signed by [`sign`] (which applies the client API's rate limits and deadline).
 pub fn surface(state: &AppState) -> OpenApiRouter<AppState> {
-    crate::surface(router(), || async { ApiError::no_route() }, || async { ApiError::method_not_allowed() })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), sign))
+    let (router, mut doc) = router().split_for_parts();
+    crate::document_front_door(&mut doc);
+    // Merged at full paths, not nested: the same answers for what it lacks (a catch-all route under the prefix and
+    // a method fallback of its own, both inside the signing layer), without a second router level per request
+    // (`nest` cost `check` about 10,000 instructions, 2%: docs/benchmarks.md, issue 13).
+    let not_found = || async { ApiError::no_route() };
+    let router = router
+        .route(PREFIX, axum::routing::any(not_found))
+        .route(&format!("{PREFIX}/{{*rest}}"), axum::routing::any(not_found))
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), sign));
+    let mut surface = OpenApiRouter::from(router);
+    *surface.get_openapi_mut() = doc;
+    surface
 }
 
-/// The routes of the client API, relative to [`PREFIX`].
+/// The routes of the client API (at their full paths, under [`PREFIX`]).
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(activate))

@@ -97,6 +97,24 @@ impl AppState {
 
     /// Re-reads the active key (after `licensd key rotate` on any instance); a failure is counted in
     /// `licensd_signing_key_refresh_failures_total` (and `licensd_db_errors_total` when the database failed).
+    /// Adds what the client API decided since the last write to the daily totals (`store::stats`), which the
+    /// dashboard's home page charts. A failed write is retried with the next one (nothing is lost but on a crash).
+    pub async fn write_daily(&self) {
+        let deltas = self.metrics.daily_deltas();
+        if deltas.is_empty() {
+            return;
+        }
+        let counts: Vec<(&str, &str, i64)> =
+            deltas.iter().map(|(k, c, d, _)| (*k, *c, i64::try_from(*d).unwrap_or(i64::MAX))).collect();
+        match licensd_store::stats::add_client_daily(&self.db, licensd_core::time::now_ms(), &counts).await {
+            Ok(()) => self.metrics.daily_written(&deltas),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not record the client API's daily totals");
+                self.metrics.db_error(&e);
+            }
+        }
+    }
+
     pub async fn refresh_key(&self) -> Result<(), licensd_store::StoreError> {
         let key = match licensd_store::keys::active(&self.db, self.secret.as_deref()).await {
             Ok(key) => key,
@@ -181,7 +199,7 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(api::PREFIX, api::surface(&state))
         .nest(devmate::PREFIX, devmate::surface(&state))
-        .nest(client_api::PREFIX, client_api::surface(&state))
+        .merge(client_api::surface(&state))
         .merge(ops)
         .split_for_parts();
     reference::document(&mut openapi, &state.http);
@@ -231,7 +249,7 @@ where
 
 /// Adds the answers of the front door to every operation of a surface: `429` (rate limits), `503` (request
 /// timeout) and `408` (a stalled body) where there is a body.
-fn document_front_door(openapi: &mut utoipa::openapi::OpenApi) {
+pub(crate) fn document_front_door(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{RefOr, Response};
     for item in openapi.paths.paths.values_mut() {
         for op in
@@ -351,6 +369,7 @@ pub async fn serve_with_metrics(
             n += 1;
             if n.is_multiple_of(10) {
                 bg.limits.housekeeping();
+                bg.write_daily().await;
             }
             if n.is_multiple_of(30)
                 && let Err(e) = bg.refresh_key().await
@@ -391,6 +410,7 @@ pub async fn serve_with_metrics(
     if let Err(e) = state.last_uses.flush(&state.db).await {
         tracing::warn!(error = %e, "could not record tokens' last-used times at shutdown");
     }
+    state.write_daily().await;
     Ok(())
 }
 

@@ -192,6 +192,8 @@ pub struct Metrics {
     consumptions: ByCode,
     consumed: Counter,
     refusals: Family<RefusalLabels, Counter>,
+    /// The decision counters' totals as last written to the daily table ([`Metrics::daily_deltas`]).
+    daily_written: std::sync::Mutex<std::collections::HashMap<(&'static str, &'static str), u64>>,
 }
 
 impl Default for Metrics {
@@ -348,11 +350,45 @@ impl Default for Metrics {
             consumptions,
             consumed,
             refusals,
+            daily_written: Default::default(),
         }
     }
 }
 
 impl Metrics {
+    /// What the client API's decision counters gained since [`Metrics::daily_written`] last recorded: `(kind,
+    /// code, gain, total)` for each known code that gained, read from the counters `/metrics` shows (nothing is
+    /// added on a request's path). Codes outside a counter's known list count in `/metrics` only.
+    pub fn daily_deltas(&self) -> Vec<(&'static str, &'static str, u64, u64)> {
+        let written = self.daily_written.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let kinds = [
+            ("activation", &self.activations),
+            ("check", &self.checks),
+            ("deactivation", &self.deactivations),
+            ("trial", &self.trials),
+            ("consumption", &self.consumptions),
+        ];
+        let mut out = Vec::new();
+        for (kind, by) in kinds {
+            for (code, counter) in &by.known {
+                let total = counter.get();
+                let before = written.get(&(kind, *code)).copied().unwrap_or(0);
+                if total > before {
+                    out.push((kind, *code, total - before, total));
+                }
+            }
+        }
+        out
+    }
+
+    /// Records that the totals of `deltas` are written to the daily table.
+    pub fn daily_written(&self, deltas: &[(&'static str, &'static str, u64, u64)]) {
+        let mut written = self.daily_written.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (kind, code, _, total) in deltas {
+            written.insert((kind, code), *total);
+        }
+    }
+
     /// An `activate` or `offline-activate` outcome ([`codes::ACTIVATED`], [`codes::ALREADY_ACTIVE`] or a refusal).
     pub fn activation(&self, code: &'static str) {
         self.activations.inc(code);
@@ -435,7 +471,14 @@ impl Who {
 /// Middleware: counts and times every request under its route template (never its concrete path,
 /// which would put ids, and keys, into label values), and counts the client API's error answers by code.
 pub async fn track(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
+    // A catch-all route (`/api/v1/client/{*rest}`) is a surface's answer for a path it lacks: unmatched.
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str())
+        .filter(|p| !p.contains("{*"))
+        .unwrap_or("unmatched")
+        .to_string();
     let method = method_label(req.method());
     let start = Instant::now();
     // The access log's address and who, only when the access log is on (benchmarks and quiet setups run at

@@ -37,6 +37,7 @@ pub mod products;
 pub mod scope;
 pub mod seed;
 pub mod sql;
+pub mod stats;
 pub mod templates;
 mod terms;
 pub mod tokens;

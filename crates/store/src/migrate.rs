@@ -104,6 +104,11 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0018_dashboard_users.sql"),
     },
     Migration {
+        version: 20,
+        sqlite: include_str!("../migrations/sqlite/0020_client_daily.sql"),
+        postgres: include_str!("../migrations/postgres/0020_client_daily.sql"),
+    },
+    Migration {
         version: 19,
         sqlite: include_str!("../migrations/sqlite/0019_dashboard_invitations.sql"),
         postgres: include_str!("../migrations/postgres/0019_dashboard_invitations.sql"),

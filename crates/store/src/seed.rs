@@ -369,7 +369,8 @@ pub async fn seed(db: &Db, n: i64, seed: u64, mut progress: impl FnMut(i64)) -> 
     }
     if db.dialect() == crate::db::Dialect::Postgres {
         // VACUUM too: it sets the visibility map, without which every index-only scan (each `count`) still
-        // visits the heap until autovacuum gets round to a freshly loaded table (measured: a 1M count 110 -> 65 ms).
+        // visits the heap until autovacuum gets round to a freshly loaded table (docs/benchmarks.md, "Figures behind
+        // code comments").
         db.execute(query("VACUUM ANALYZE")).await?;
     } else {
         db.execute(query("ANALYZE")).await?;
@@ -377,7 +378,7 @@ pub async fn seed(db: &Db, n: i64, seed: u64, mut progress: impl FnMut(i64)) -> 
     if db.dialect() == crate::db::Dialect::Sqlite {
         // The bundled SQLite is built with STAT4: with sqlite_stat4 rows present, a statement whose bound
         // value might change the plan is recompiled on every new binding, which halves the throughput of
-        // key lookups (measured: check 2.5k -> 5k requests/s). sqlite_stat1 alone plans these queries well.
+        // key lookups (docs/benchmarks.md, "Figures behind code comments"). sqlite_stat1 alone plans these queries well.
         db.execute(query("DELETE FROM sqlite_stat4")).await?;
     }
     Ok(out)

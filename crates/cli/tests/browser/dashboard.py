@@ -22,6 +22,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect, sync_playwright
 
 import access_flow
+import catalog_flow
 
 URL = os.environ["LICENSD_URL"].rstrip("/")
 ADMIN = os.environ["LICENSD_ADMIN"].split(" ", 1)
@@ -156,6 +157,21 @@ def main():
         accessible(page, "customer")
         shot(page, "customer")
 
+        # Issue licenses to this customer, as a store would: a new order with two licenses of the template `pro`.
+        page.get_by_role("link", name="Issue licenses to this customer").click()
+        expect(page.get_by_role("heading", name="Issue licenses")).to_be_visible()
+        expect(page.get_by_label("Email")).to_have_value("ann@example.com")
+        page.get_by_label("Template").select_option(label="Pro (pro)")
+        page.get_by_label("How many").fill("2")
+        page.get_by_label("Invoice or order id (optional, unique)").fill("INV-BROWSER-1")
+        accessible(page, "issue")
+        shot(page, "issue")
+        page.get_by_role("button", name="Issue").click()
+        expect(page.get_by_role("status")).to_contain_text("The order and its licenses were issued")
+        expect(page.locator("#c-licenses .count")).to_have_text("3")
+        expect(page.locator("section", has=page.locator("#c-orders"))).to_contain_text("INV-BROWSER-1")
+        step("issued two licenses from a template to the customer in a new order")
+
         # A form posted without its CSRF token (from this very browser, with its cookie) is refused.
         license_id = page.locator("table a[href^='/ui/licenses/']").first.get_attribute("href").rsplit("/", 1)[1]
         r = page.request.post(f"{URL}/ui/licenses/{license_id}/act", form={"action": "disable"})
@@ -180,6 +196,7 @@ def main():
         step("signed out; pages ask to sign in again")
         ctx.close()
 
+        catalog_flow.run(browser, os.environ, step, shot, accessible)
         access_flow.run(browser, os.environ, step, shot, accessible)
 
         # --- A manager of another product -----------------------------------------------------------------

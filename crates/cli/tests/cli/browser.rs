@@ -67,7 +67,14 @@ fn a_support_shift_in_a_real_browser() {
         user(&db, "ana@acme.com", "admin", &[]);
         let server = serve(&db).start();
         let url = server.url.as_str();
-        api(url, &token, "/api/v1/products/", json!({"product_name": "Acme Notes", "short_code": "app"}));
+        let app = api(url, &token, "/api/v1/products/", json!({"product_name": "Acme Notes", "short_code": "app"}));
+        api(url, &token, "/api/v1/license-templates/", json!({"product": app["id"], "name": "Pro", "code": "pro"}));
+        api(
+            url,
+            &token,
+            "/api/v1/product-features/",
+            json!({"product": app["id"], "code": "export-pdf", "name": "PDF export"}),
+        );
         api(url, &token, "/api/v1/products/", json!({"product_name": "Other App", "short_code": "mine"}));
         user(&db, "max@acme.com", "manager", &["mine"]);
         let l = api(
@@ -112,11 +119,24 @@ fn a_support_shift_in_a_real_browser() {
             "search by hardware id finds the device",
             "the client's check answers DISABLED",
             "by URL nor by search",
+            "a floating template with 3 seats",
             "the secret is gone",
         ] {
             assert!(stdout.contains(step), "{backend}: {step:?} did not run:\n{stdout}");
         }
-        for page in ["sign-in", "home", "search", "license", "customer", "license-phone", "access", "token-created"] {
+        for page in [
+            "sign-in",
+            "home",
+            "search",
+            "license",
+            "customer",
+            "issue",
+            "license-phone",
+            "catalog",
+            "template-form",
+            "access",
+            "token-created",
+        ] {
             let f = shots.join(format!("{page}.png"));
             assert!(std::fs::metadata(&f).is_ok_and(|m| m.len() > 5_000), "{backend}: no screenshot {}", f.display());
         }

@@ -330,7 +330,14 @@ fn a_schema_newer_than_the_binary_or_an_edited_migration_is_refused() {
             let (ok, stdout, stderr) = run(&args);
             assert!(!ok && !stdout.contains("listening"), "{args:?}");
             assert!(stderr.contains("newer than this binary") && stderr.contains("version 999"), "{stderr}");
-            assert!(stderr.contains("knows versions up to 1"), "names this binary's latest version: {stderr}");
+            let latest = stderr
+                .split("knows versions up to ")
+                .nth(1)
+                .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next());
+            assert!(
+                latest.and_then(|v| v.parse::<u32>().ok()).is_some_and(|v| (18..999).contains(&v)),
+                "names this binary's latest version: {stderr}"
+            );
         }
         sql(&url, "DELETE FROM schema_migrations WHERE version = 999");
         sql(&url, "UPDATE schema_migrations SET checksum = 'abcdef0123456789' WHERE version = 3");

@@ -179,6 +179,13 @@ impl LicenseTemplateInput {
         check_range("license_file_ttl_days", self.license_file_ttl_days, 1, TEN_YEARS_DAYS)?;
         for (i, f) in self.features.iter().enumerate() {
             check_code(&format!("features[{i}].code"), &f.code)?;
+            // The same bounds as the feature's own limits (`FeatureInput::validate`).
+            if let Some(m) = f.max_consumption {
+                check_range(&format!("features[{i}].max_consumption"), m, 0, i64::MAX / 4)?;
+            }
+            if let Some(m) = f.max_overages {
+                check_range(&format!("features[{i}].max_overages"), m, 0, i64::MAX / 4)?;
+            }
         }
         check_metadata(&self.metadata)
     }

@@ -11,7 +11,10 @@
 //! Content Security Policy: scripts, styles and images from this server only, nothing inline, no frames.
 
 mod access;
+mod catalog;
+mod customers;
 mod layout;
+mod lists;
 mod pages;
 
 use std::net::IpAddr;
@@ -48,9 +51,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))
         .route("/search", get(pages::search))
+        .route("/licenses", get(lists::licenses_page))
+        .route("/activity", get(lists::activity))
         .route("/licenses/{id}", get(pages::license))
         .route("/licenses/{id}/act", post(pages::license_act))
-        .route("/customers/{id}", get(pages::customer))
+        .route("/customers/{id}", get(customers::customer))
+        .route("/customers/{id}/edit", post(customers::customer_edit))
+        .route("/issue", get(customers::issue_form).post(customers::issue))
         .route("/access", get(access::tokens_list).post(access::create_token))
         .route("/access/tokens/{id}", get(access::token).post(access::token_act))
         .route("/access/keys", get(access::keys_page).post(access::rotate))
@@ -58,6 +65,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/access/users/{id}", post(access::user_act))
         .route("/invite/{secret}", get(access::invitation).post(access::accept_invitation))
         .route("/assets/{file}", get(assets))
+        .merge(catalog::routes())
         .fallback(|p: MaybePerson| async move { not_found(p.0.as_ref()) })
         .method_not_allowed_fallback(|| async {
             page_error(StatusCode::METHOD_NOT_ALLOWED, "This page does not take that method.")

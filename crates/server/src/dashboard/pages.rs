@@ -22,14 +22,14 @@ use super::{
 use crate::AppState;
 
 /// List parameters a page builds (never names a visitor typed), or a `400` page naming what was wrong.
-fn params(spec: &'static Spec, pairs: &[(&str, String)]) -> Result<ListParams, PageError> {
+pub(super) fn params(spec: &'static Spec, pairs: &[(&str, String)]) -> Result<ListParams, PageError> {
     let owned: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
     licensd_store::list::parse(spec, &owned, &[])
         .map_err(|e| page_error(StatusCode::BAD_REQUEST, &format!("{}: {}", e.param, e.message)))
 }
 
 /// A record's page: not found (or not visible) is the `404` page with the person's navigation.
-fn found(p: &Person, e: licensd_store::StoreError) -> PageError {
+pub(super) fn found(p: &Person, e: licensd_store::StoreError) -> PageError {
     match e {
         licensd_store::StoreError::NotFound => super::not_found(Some(p)),
         e => store_error(e),
@@ -160,6 +160,12 @@ pub async fn home(State(s): State<AppState>, p: Person) -> Page {
         ],
     )?;
     let (n_soon, expiring) = licenses::list(&s.db, &scope, &soon).await.map_err(store_error)?;
+    let traffic = if scope.all_products() {
+        let since = today - 29 * DAY_MS;
+        Some(licensd_store::stats::client_daily(&s.db, since).await.map_err(store_error)?)
+    } else {
+        None
+    };
     let recent = params(&events::SPEC, &[("order_by", "-id".into()), ("limit", "10".into())])?;
     let (_, recent) = events::list(&s.db, &scope, &recent).await.map_err(store_error)?;
     let body = html! {
@@ -168,6 +174,13 @@ pub async fn home(State(s): State<AppState>, p: Person) -> Page {
             div.tile { span.n { (active) } " active on a device" }
             div.tile { span.n { (disabled) } " disabled" }
             div.tile { span.n { (n_soon) } " expire in the next 30 days" }
+        }
+        section aria-labelledby="traffic" {
+            h2 #traffic { "Activations and checks, last 30 days" }
+            @match &traffic {
+                Some(t) => (traffic_chart(t, today)),
+                None => p.muted { "The client API's totals cover every product; they are shown to people who see every product." },
+            }
         }
         section {
             h2 { "Expiring in the next 30 days" }
@@ -179,6 +192,64 @@ pub async fn home(State(s): State<AppState>, p: Person) -> Page {
         }
     };
     Ok(answer(StatusCode::OK, page(&p, "Home", body)))
+}
+
+/// Codes that are not refusals: successes of each kind.
+const SUCCESSES: &[&str] = &["VALID", "ACTIVATED", "ALREADY_ACTIVE", "DEACTIVATED", "CONSUMED", "STARTED", "RESUMED"];
+
+/// Checks and new activations per day as bars (an SVG drawn here: no script, no library), the same numbers as
+/// a table, and the refusals of the 30 days by code.
+fn traffic_chart(t: &[licensd_store::stats::Daily], today: i64) -> Markup {
+    let days: Vec<i64> = (0..30).map(|i| today - (29 - i) * DAY_MS).collect();
+    let sum = |day: i64, kind: &str, code: Option<&str>| -> i64 {
+        t.iter().filter(|d| d.day == day && d.kind == kind && code.is_none_or(|c| d.code == c)).map(|d| d.n).sum()
+    };
+    let checks: Vec<i64> = days.iter().map(|d| sum(*d, "check", None)).collect();
+    let activations: Vec<i64> = days.iter().map(|d| sum(*d, "activation", Some("ACTIVATED"))).collect();
+    let max = checks.iter().chain(&activations).copied().max().unwrap_or(0).max(1);
+    let mut refusals: Vec<(String, i64)> = Vec::new();
+    for d in t.iter().filter(|d| !SUCCESSES.contains(&d.code.as_str())) {
+        match refusals.iter_mut().find(|(c, _)| *c == d.code) {
+            Some((_, n)) => *n += d.n,
+            None => refusals.push((d.code.clone(), d.n)),
+        }
+    }
+    refusals.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let (w, h, bar) = (600.0_f64, 160.0_f64, 600.0_f64 / 30.0);
+    let height = |n: i64| (n as f64 / max as f64) * (h - 20.0);
+    let label = format!(
+        "Checks and new activations per day over the last 30 days: {} checks and {} activations in all",
+        checks.iter().sum::<i64>(),
+        activations.iter().sum::<i64>()
+    );
+    html! {
+        figure.chart {
+            svg viewBox={ "0 0 " (w) " " (h) } role="img" aria-label=(label) {
+                title { (label) }
+                @for (i, n) in checks.iter().enumerate() {
+                    rect.checks x=(format!("{:.1}", i as f64 * bar + 1.0)) y=(format!("{:.1}", h - height(*n))) width=(format!("{:.1}", bar * 0.55)) height=(format!("{:.1}", height(*n))) {}
+                }
+                @for (i, n) in activations.iter().enumerate() {
+                    rect.activations x=(format!("{:.1}", i as f64 * bar + 1.0 + bar * 0.55)) y=(format!("{:.1}", h - height(*n))) width=(format!("{:.1}", bar * 0.35)) height=(format!("{:.1}", height(*n))) {}
+                }
+            }
+            figcaption { span.key.key-checks { "■" } " checks  " span.key.key-activations { "■" } " new activations; highest day " (max) }
+        }
+        details {
+            summary { "The same as a table" }
+            table {
+                thead { tr { th { "Day" } th { "Checks" } th { "New activations" } } }
+                tbody { @for (i, d) in days.iter().enumerate().rev() { tr { td { (format_date(*d)) } td { (checks[i]) } td { (activations[i]) } } } }
+            }
+        }
+        h3 { "Refusals by code" }
+        @if refusals.is_empty() { p.muted { "None." } } @else {
+            table {
+                thead { tr { th { "Code" } th { "Answers" } } }
+                tbody { @for (c, n) in &refusals { tr { td { code { (c) } } td { (n) } } } }
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -241,23 +312,14 @@ pub async fn search(State(s): State<AppState>, p: Person, Query(q): Query<Search
         section aria-labelledby="r-devices" {
             h2 #r-devices { "Devices " span.count { (n_dev) } }
             @if devs.is_empty() { p.muted { "No device matches." } } @else {
-                table {
-                    thead { tr { th { "Hardware id" } th { "Hostname" } th { "License" } th { "Active" } th { "Last check" } } }
-                    tbody { @for d in &devs { tr {
-                        td { code { (d.hardware_id) } }
-                        td { (d.hostname) }
-                        td { a href={ (PREFIX) "/licenses/" (d.license) } { "#" (d.license) } }
-                        td { (if d.active { "yes" } else { "no" }) }
-                        td { (time(d.last_check)) }
-                    } } }
-                }
+                (device_table(&devs))
             }
         }
     };
     Ok(answer(StatusCode::OK, page(&p, "Search", body)))
 }
 
-fn customer_name(c: &licensd_core::model::Customer) -> String {
+pub(super) fn customer_name(c: &licensd_core::model::Customer) -> String {
     let n = format!("{} {}", c.first_name, c.last_name).trim().to_string();
     if !n.is_empty() {
         n
@@ -268,7 +330,23 @@ fn customer_name(c: &licensd_core::model::Customer) -> String {
     }
 }
 
-fn license_table(ls: &[License]) -> Markup {
+/// Devices of several licenses: each with a link to its license.
+pub(super) fn device_table(devs: &[licensd_core::model::Device]) -> Markup {
+    html! {
+        table {
+            thead { tr { th { "Hardware id" } th { "Hostname" } th { "License" } th { "Active" } th { "Last check" } } }
+            tbody { @for d in devs { tr {
+                td { code { (d.hardware_id) } }
+                td { (d.hostname) }
+                td { a href={ (PREFIX) "/licenses/" (d.license) } { "#" (d.license) } }
+                td { (if d.active { "yes" } else { "no" }) }
+                td { (time(d.last_check)) }
+            } } }
+        }
+    }
+}
+
+pub(super) fn license_table(ls: &[License]) -> Markup {
     html! {
         table {
             thead { tr { th { "Key" } th { "Product" } th { "Customer" } th { "Status" } th { "Activations" } th { "Expires" } } }
@@ -284,7 +362,7 @@ fn license_table(ls: &[License]) -> Markup {
     }
 }
 
-fn event_table(es: &[licensd_core::model::Event]) -> Markup {
+pub(super) fn event_table(es: &[licensd_core::model::Event]) -> Markup {
     html! {
         @if es.is_empty() { p.muted { "Nothing yet." } } @else {
             table {
@@ -308,7 +386,7 @@ fn event_table(es: &[licensd_core::model::Event]) -> Markup {
 #[derive(Deserialize, Default)]
 pub struct Done {
     #[serde(default)]
-    done: String,
+    pub(super) done: String,
 }
 
 /// What an action's redirect says on the page it returns to (fixed texts: nothing from the URL is shown).
@@ -379,38 +457,20 @@ async fn license_page(s: &AppState, p: &Person, scope: &Scope, id: i64, message:
             }
             div.edits {
                 @if p.may(Action::EditNotes) {
-                    details {
-                        summary { "Edit the note" }
-                        form method="post" action={ (PREFIX) "/licenses/" (id) "/act" } {
-                            (csrf(p))
-                            input type="hidden" name="action" value="note";
-                            label for="note-text" { "Note" }
-                            textarea #note-text name="value" rows="3" { (l.note.as_deref().unwrap_or("")) }
-                            button type="submit" { "Save the note" }
-                        }
-                    }
+                    (edit_form(p, id, "note", "Edit the note", "Save the note", html! {
+                        label for="note-text" { "Note" }
+                        textarea #note-text name="value" rows="3" { (l.note.as_deref().unwrap_or("")) }
+                    }))
                 }
                 @if p.may(Action::Edit) {
-                    details {
-                        summary { "Change the activation limit" }
-                        form method="post" action={ (PREFIX) "/licenses/" (id) "/act" } {
-                            (csrf(p))
-                            input type="hidden" name="action" value="max_activations";
-                            label for="max-act" { "Max activations (empty: unlimited)" }
-                            input #max-act type="number" min="0" name="value" value=[l.max_activations];
-                            button type="submit" { "Change the limit" }
-                        }
-                    }
-                    details {
-                        summary { "Extend or change the validity" }
-                        form method="post" action={ (PREFIX) "/licenses/" (id) "/act" } {
-                            (csrf(p))
-                            input type="hidden" name="action" value="validity";
-                            label for="valid-until" { "Valid until (empty: never expires)" }
-                            input #valid-until type="date" name="value" value=[l.validity_period.map(|d| format_date(d.0))];
-                            button type="submit" { "Change the validity" }
-                        }
-                    }
+                    (edit_form(p, id, "max_activations", "Change the activation limit", "Change the limit", html! {
+                        label for="max-act" { "Max activations (empty: unlimited)" }
+                        input #max-act type="number" min="0" name="value" value=[l.max_activations];
+                    }))
+                    (edit_form(p, id, "validity", "Extend or change the validity", "Change the validity", html! {
+                        label for="valid-until" { "Valid until (empty: never expires)" }
+                        input #valid-until type="date" name="value" value=[l.validity_period.map(|d| format_date(d.0))];
+                    }))
                 }
             }
         }
@@ -468,6 +528,21 @@ async fn license_page(s: &AppState, p: &Person, scope: &Scope, id: i64, message:
         }
     };
     Ok(answer(StatusCode::OK, page(p, &title, body)))
+}
+
+/// An edit of one value of the license, behind a disclosure: `fields` name their value `value`.
+fn edit_form(p: &Person, id: i64, action: &str, summary: &str, button: &str, fields: Markup) -> Markup {
+    html! {
+        details {
+            summary { (summary) }
+            form method="post" action={ (PREFIX) "/licenses/" (id) "/act" } {
+                (csrf(p))
+                input type="hidden" name="action" value=(action);
+                (fields)
+                button type="submit" { (button) }
+            }
+        }
+    }
 }
 
 /// A button that opens a confirmation with a note (a `<details>`: works without JavaScript, by keyboard too).
@@ -580,37 +655,4 @@ pub async fn license_act(State(s): State<AppState>, Path(id): Path<String>, post
         }
         Err(e) => Err(store_error(e)),
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// A customer
-
-pub async fn customer(State(s): State<AppState>, p: Person, Path(id): Path<String>) -> Page {
-    let scope = p.read()?;
-    let id = id.parse::<i64>().map_err(|_| super::not_found(Some(&p)))?;
-    let c = customers::get(&mut &s.db, &scope, id).await.map_err(|e| found(&p, e))?;
-    let lp = params(
-        &licenses::SPEC,
-        &[("customer", id.to_string()), ("order_by", "-created_at".into()), ("limit", "100".into())],
-    )?;
-    let (n, ls) = licenses::list(&s.db, &scope, &lp).await.map_err(store_error)?;
-    let body = html! {
-        section.facts aria-label="Contact" {
-            dl {
-                dt { "Email" } dd { (c.email.as_deref().unwrap_or("")) }
-                dt { "Name" } dd { (c.first_name) " " (c.last_name) }
-                dt { "Company" } dd { (c.company_name) }
-                dt { "Phone" } dd { (c.phone) }
-                dt { "Address" } dd { (c.address) " " (c.postcode) " " (c.city) " " (c.country) }
-                dt { "Labels" } dd { @for l in &c.labels { span.badge { (l.label) } " " } }
-                dt { "Note" } dd { (c.note) }
-                dt { "Since" } dd { (time(Some(c.created_at))) }
-            }
-        }
-        section aria-labelledby="c-licenses" {
-            h2 #c-licenses { "Licenses " span.count { (n) } }
-            @if ls.is_empty() { p.muted { "No licenses." } } @else { (license_table(&ls)) }
-        }
-    };
-    Ok(answer(StatusCode::OK, page(&p, &customer_name(&c), body)))
 }

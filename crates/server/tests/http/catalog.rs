@@ -229,6 +229,10 @@ async fn template_validation_names_the_field(app: TestApp) {
         (json!({"product": p, "name": "", "code": "t"}), "/name"),
         (json!({"product": p, "name": "T", "code": "has space"}), "/code"),
         (json!({"product": p, "name": "T", "code": "t", "max_activations": -1}), "/max_activations"),
+        (
+            json!({"product": p, "name": "T", "code": "t", "features": [{"code": "x", "max_consumption": -1}]}),
+            "/features/0/max_consumption",
+        ),
     ] {
         let r = app.post("/api/v1/license-templates", body.clone()).await;
         let e = assert_error(&r, 400, "INVALID_FIELD");

@@ -23,6 +23,10 @@ crate::backend_tests!(
     pages_escape_what_customers_typed,
     a_users_token_is_never_a_bearer_token_nor_listed,
     a_disabled_user_is_signed_out_everywhere,
+    issuing_licenses_makes_an_order_for_the_customer_as_a_store_would,
+    a_customers_details_are_edited_as_the_role_allows,
+    lists_page_and_filter_on_the_server,
+    the_home_page_charts_what_the_client_api_decided,
 );
 
 mod secure_cookie {
@@ -107,6 +111,11 @@ impl Browser {
     }
 
     pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let rb = self.client.post(format!("{}{path}", self.base)).form(form);
+        self.send(rb).await
+    }
+
+    async fn post_owned(&mut self, path: &str, form: &[(&str, String)]) -> Page {
         let rb = self.client.post(format!("{}{path}", self.base)).form(form);
         self.send(rb).await
     }
@@ -438,4 +447,217 @@ async fn a_disabled_user_is_signed_out_everywhere(app: TestApp) {
     assert_eq!(b.get("/").await.status, 303);
     let p = b.post("/ui/login", &[("email", "ana@acme.com"), ("password", PASSWORD)]).await;
     assert_eq!(p.status, 401);
+}
+
+async fn issuing_licenses_makes_an_order_for_the_customer_as_a_store_would(app: TestApp) {
+    let product = app.product("app").await;
+    let template = app.template(product, "pro", json!({"max_activations": 3})).await;
+    user(&app, "ana@acme.com", "Ana Lima", Role::Admin, &[]).await;
+    user(&app, "sam@acme.com", "", Role::Support, &[]).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("ana@acme.com").await;
+    let form = b.get("/ui/issue").await;
+    assert_eq!(form.status, 200, "{}", form.text);
+    assert!(form.text.contains(&format!("value=\"{template}\"")), "{}", form.text);
+    let csrf = form.csrf();
+    let t = template.to_string();
+    let issue = |email: &'static str, count: &'static str, invoice: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("email", email.into()),
+            ("first_name", "Zoe".into()),
+            ("template", t.clone()),
+            ("count", count.into()),
+            ("invoice", invoice.into()),
+        ]
+    };
+    let p = b.post_owned("/ui/issue", &issue("zoe@example.com", "2", "INV-1")).await;
+    assert_eq!(p.status, 303, "{}", p.text);
+    let customer = app.get("/api/v1/customers/?email=zoe@example.com").await.body["results"][0].clone();
+    assert_eq!(customer["first_name"], "Zoe");
+    assert_eq!(p.location(), format!("/ui/customers/{}?done=issued", customer["id"]));
+    let order = app.get("/api/v1/orders/?store_id=INV-1").await.body["results"][0].clone();
+    assert_eq!(order["customer"], customer["id"]);
+    assert_eq!(order["licenses"].as_array().unwrap().len(), 2);
+    let l = app.get(&format!("/api/v1/licenses/{}", order["licenses"][0]["id"])).await.body;
+    assert_eq!((l["license_template"].as_i64(), l["max_activations"].as_i64()), (Some(template), Some(3)));
+    assert_eq!(l["history"][0]["actor"], "Ana Lima <ana@acme.com>");
+    let page = b.get(p.location()).await;
+    assert!(
+        page.text.contains("The order and its licenses were issued") && page.text.contains("INV-1"),
+        "{}",
+        page.text
+    );
+
+    // The same email again is the same customer; a used invoice is refused on the form, which keeps what was typed.
+    assert_eq!(b.post_owned("/ui/issue", &issue("ZOE@example.com", "1", "")).await.status, 303);
+    assert_eq!(app.count("customers").await, 1);
+    assert_eq!(app.count("licenses").await, 3);
+    let p = b.post_owned("/ui/issue", &issue("zoe@example.com", "1", "INV-1")).await;
+    assert_eq!(p.status, 400, "{}", p.text);
+    assert!(p.text.contains("store_id") && p.text.contains("value=\"INV-1\""), "{}", p.text);
+    for count in ["0", "101", "x"] {
+        assert_eq!(b.post_owned("/ui/issue", &issue("zoe@example.com", count, "")).await.status, 400, "{count}");
+    }
+    assert_eq!((app.count("licenses").await, app.count("orders").await), (3, 2), "refused forms wrote nothing");
+
+    // Support may not issue.
+    let mut s = Browser::new(&app);
+    s.sign_in("sam@acme.com").await;
+    assert_eq!(s.get("/ui/issue").await.status, 403);
+    let home = s.get("/").await;
+    assert!(!home.text.contains("Issue licenses"));
+    let fields =
+        [("csrf", home.csrf()), ("email", "x@example.com".into()), ("template", t.clone()), ("count", "1".into())];
+    assert_eq!(s.post_owned("/ui/issue", &fields).await.status, 403);
+    assert_eq!(app.count("licenses").await, 3);
+}
+
+async fn a_customers_details_are_edited_as_the_role_allows(app: TestApp) {
+    let (id, _) = licensed(&app).await;
+    let customer = app.get(&format!("/api/v1/licenses/{id}")).await.body["customer"]["id"].as_i64().unwrap();
+    app.license(json!({"product": "app", "customer": {"email": "bob@example.org"}})).await;
+    user(&app, "ana@acme.com", "", Role::Admin, &[]).await;
+    user(&app, "sam@acme.com", "", Role::Support, &[]).await;
+    let path = format!("/ui/customers/{customer}");
+    let mut b = Browser::new(&app);
+    b.sign_in("ana@acme.com").await;
+    let page = b.get(&path).await;
+    assert!(page.text.contains("hw-ann-1") && page.text.contains("Edit the contact details"), "{}", page.text);
+    let csrf = page.csrf();
+    let p = b
+        .post(
+            &format!("{path}/edit"),
+            &[("csrf", &csrf), ("email", "ann@example.com"), ("company_name", "Lee & Co"), ("city", "Lyon")],
+        )
+        .await;
+    assert_eq!((p.status, p.location()), (303, format!("{path}?done=saved").as_str()), "{}", p.text);
+    let c = app.get(&format!("/api/v1/customers/{customer}")).await.body;
+    assert_eq!(
+        (c["company_name"].as_str(), c["city"].as_str(), c["first_name"].as_str()),
+        (Some("Lee & Co"), Some("Lyon"), Some("Ann"))
+    );
+    // Another customer's email: refused on the page, which keeps what was typed; nothing changed.
+    let p = b
+        .post(&format!("{path}/edit"), &[("csrf", &csrf), ("email", "bob@example.org"), ("company_name", "Changed")])
+        .await;
+    assert_eq!(p.status, 400, "{}", p.text);
+    assert!(p.text.contains("email") && p.text.contains("value=\"Changed\""), "{}", p.text);
+    assert_eq!(app.get(&format!("/api/v1/customers/{customer}")).await.body["company_name"], "Lee & Co");
+
+    // Support: the note, nothing else.
+    let mut s = Browser::new(&app);
+    s.sign_in("sam@acme.com").await;
+    let page = s.get(&path).await;
+    assert!(page.text.contains("Edit the note") && !page.text.contains("name=\"company_name\""), "{}", page.text);
+    let csrf = page.csrf();
+    assert_eq!(s.post(&format!("{path}/edit"), &[("csrf", &csrf), ("note", "called 2 Dec")]).await.status, 303);
+    let p = s.post(&format!("{path}/edit"), &[("csrf", &csrf), ("company_name", "Support Co")]).await;
+    assert_eq!(p.status, 403);
+    let c = app.get(&format!("/api/v1/customers/{customer}")).await.body;
+    assert_eq!((c["note"].as_str(), c["company_name"].as_str()), (Some("called 2 Dec"), Some("Lee & Co")));
+}
+
+async fn lists_page_and_filter_on_the_server(app: TestApp) {
+    app.product("app").await;
+    app.product("other").await;
+    for _ in 0..3 {
+        app.license(json!({"product": "other"})).await;
+    }
+    let bodies: Vec<Value> = (0..57).map(|_| json!({"product": "app"})).collect();
+    let r = app.post("/api/v1/licenses/bulk", json!(bodies)).await;
+    if r.status != 201 {
+        for b in bodies {
+            app.license(b).await;
+        }
+    }
+    assert_eq!(app.count("licenses").await, 60);
+    let one = app.get("/api/v1/licenses/?product__short_code=other").await.body["results"][0]["id"].as_i64().unwrap();
+    app.post(&format!("/api/v1/licenses/{one}/disable"), json!({"note": "fraud"})).await;
+    user(&app, "ana@acme.com", "", Role::Admin, &[]).await;
+    user(&app, "max@acme.com", "", Role::Manager, &["other"]).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("ana@acme.com").await;
+    let first = b.get("/ui/licenses").await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert!(first.text.contains("1–50 of 60"), "{}", first.text);
+    assert_eq!(first.text.matches("href=\"/ui/licenses/").count(), 50);
+    let next =
+        first.text.split("rel=\"next\" href=\"").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
+    assert!(next.contains("offset=50"), "{next}");
+    let second = b.get(&next).await;
+    assert!(second.text.contains("51–60 of 60") && second.text.contains("rel=\"prev\""), "{}", second.text);
+    let other = b.get("/ui/licenses?product__short_code=other&enabled=false").await;
+    assert!(other.text.contains("1–1 of 1") && other.text.contains(&format!("/ui/licenses/{one}")), "{}", other.text);
+    assert!(other.text.contains("value=\"other\""), "the form keeps the filter: {}", other.text);
+    for bad in ["/ui/licenses?order_by=note", "/ui/licenses?offset=-1", "/ui/licenses?validity_period__date__gte=soon"]
+    {
+        assert_eq!(b.get(bad).await.status, 400, "{bad}");
+    }
+    // The audit log, filtered.
+    let act = b.get("/ui/activity?action=license.disabled").await;
+    assert_eq!(act.status, 200);
+    assert!(act.text.contains("1–1 of 1") && act.text.contains("fraud"), "{}", act.text);
+    let all = b.get("/ui/activity").await;
+    assert!(all.text.contains("1–50 of 63"), "60 licenses, 2 products, 1 disable: {}", all.text);
+    // A manager's lists hold its products only.
+    let mut m = Browser::new(&app);
+    m.sign_in("max@acme.com").await;
+    assert!(m.get("/ui/licenses").await.text.contains("1–3 of 3"));
+    assert!(m.get("/ui/activity").await.text.contains("of 4"), "its 3 licenses' creation and the disable");
+}
+
+async fn the_home_page_charts_what_the_client_api_decided(app: TestApp) {
+    let (_, key) = licensed(&app).await;
+    for _ in 0..3 {
+        assert_eq!(client(&app, "check", &key, "hw-ann-1").await["code"], "VALID");
+    }
+    assert_eq!(client(&app, "check", &key, "hw-other").await["code"], "NOT_ACTIVATED");
+    assert_eq!(
+        client(&app, "activate", &key, "hw-other").await["code"],
+        "TOO_MANY_ACTIVATIONS",
+        "one activation allowed"
+    );
+    app.state.write_daily().await;
+    app.state.write_daily().await;
+    let totals = licensd_store::stats::client_daily(&app.db, 0).await.unwrap();
+    let n =
+        |kind: &str, code: &str| totals.iter().filter(|d| d.kind == kind && d.code == code).map(|d| d.n).sum::<i64>();
+    assert_eq!(
+        (
+            n("check", "VALID"),
+            n("check", "NOT_ACTIVATED"),
+            n("activation", "ACTIVATED"),
+            n("activation", "TOO_MANY_ACTIVATIONS")
+        ),
+        (3, 1, 1, 1),
+        "written once: {totals:?}"
+    );
+    // Another instance adds its own counts to the same rows.
+    licensd_store::stats::add_client_daily(&app.db, licensd_core::time::now_ms(), &[("check", "VALID", 1)])
+        .await
+        .unwrap();
+    let totals = licensd_store::stats::client_daily(&app.db, 0).await.unwrap();
+    assert_eq!(totals.iter().filter(|d| d.kind == "check" && d.code == "VALID").map(|d| d.n).sum::<i64>(), 4);
+
+    user(&app, "ana@acme.com", "", Role::Admin, &[]).await;
+    user(&app, "max@acme.com", "", Role::Manager, &["app"]).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("ana@acme.com").await;
+    let home = b.get("/").await;
+    assert!(home.text.contains("5 checks and 1 activations in all"), "{}", home.text);
+    assert!(
+        home.text.contains("<code>TOO_MANY_ACTIVATIONS</code></td><td>1</td>")
+            && home.text.contains("<code>NOT_ACTIVATED</code></td><td>1</td>"),
+        "{}",
+        home.text
+    );
+    let mut m = Browser::new(&app);
+    m.sign_in("max@acme.com").await;
+    let home = m.get("/").await;
+    assert!(
+        home.text.contains("shown to people who see every product") && !home.text.contains("TOO_MANY_ACTIVATIONS"),
+        "{}",
+        home.text
+    );
 }

@@ -34,6 +34,8 @@ mod customers_orders;
 mod dashboard;
 // The dashboard's Keys and access (admins): tokens' secrets shown once, public keys and rotation, users, invitations.
 mod dashboard_access;
+// The dashboard's catalog: products, features and templates through its forms, as the API then sees them.
+mod dashboard_catalog;
 // The DevMate API `/v2`: the seeds replayed, DevMate's error texts and shape, its filters, scoping, bad input.
 mod devmate;
 // Finding records as people type them (issue 12): filter suggestions, emails, keys, `?search=`, docs/filters.md.

@@ -428,8 +428,8 @@ impl Importer {
         if tx.dialect() == Dialect::Postgres {
             // `license_key IN (…hundreds of keys…)` (and `store_id IN`): PostgreSQL underestimates the trigram GIN
             // index on these columns for equality and takes it over the unique btree, seconds per batch and
-            // growing with the table (measured: 6.7 s for 375 keys at 30,000 licenses, against 26 ms without
-            // it). GIN is only reachable through bitmap scans; without them the choice is the btree or a scan.
+            // growing with the table (docs/benchmarks.md, "Figures behind code comments"). GIN is only reachable
+            // through bitmap scans; without them the choice is the btree or a scan.
             tx.execute(query("SET LOCAL enable_bitmapscan = off")).await?;
         }
         let mut k = Known::default();
