@@ -125,6 +125,8 @@ pub(crate) async fn user(cmd: UserCmd) -> anyhow::Result<()> {
                 for u in &users {
                     let state = if u.disabled_at.is_some() {
                         format!("disabled {}", time(u.disabled_at))
+                    } else if !u.has_password {
+                        "invited, no password yet".into()
                     } else if u.locked_until.is_some_and(|t| t.0 > licensd_core::time::now_ms()) {
                         format!("locked until {}", time(u.locked_until))
                     } else {

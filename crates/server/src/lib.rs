@@ -287,8 +287,12 @@ pub(crate) fn document_permission_table(openapi: &mut utoipa::openapi::OpenApi) 
 }
 
 /// A request path fit for logs: the activation key in `/v2/licenses/{key}/…` is a credential of the client
-/// API, so it is replaced by its placeholder.
+/// API, and the secret of a dashboard invitation (`/ui/invite/{secret}`) one of a person, so each is replaced
+/// by its placeholder.
 fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if path.starts_with("/ui/invite/") {
+        return "/ui/invite/{secret}".into();
+    }
     match path.strip_prefix("/v2/licenses/") {
         Some(rest) => {
             let tail = rest.split_once('/').map(|(_, t)| t).unwrap_or_default();
@@ -420,5 +424,6 @@ mod tests {
         );
         assert_eq!(super::loggable_path("/v2/licenses/secret"), "/v2/licenses/{activation_key}/");
         assert_eq!(super::loggable_path("/v2/customers/45"), "/v2/customers/45");
+        assert_eq!(super::loggable_path("/ui/invite/lsd_abc"), "/ui/invite/{secret}");
     }
 }

@@ -120,6 +120,8 @@ pub const UNIQUE_INDEXES: &[UniqueIndex] = &[
     unique("ux_dashboard_users_token", "dashboard_users", &["token_id"], "token"),
     // The SHA-256 of a fresh 256-bit secret.
     unique("ux_dashboard_sessions_hash", "dashboard_sessions", &["session_hash"], "session"),
+    // The SHA-256 of a fresh 256-bit secret.
+    unique("ux_dashboard_invitations_hash", "dashboard_invitations", &["secret_hash"], "invitation"),
 ];
 
 /// The unique index a violation names: PostgreSQL reports the constraint; SQLite only a message,

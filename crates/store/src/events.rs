@@ -177,6 +177,21 @@ impl<'a> NewEvent<'a> {
         }
     }
 
+    /// `<type>.<what>` (revoked, disabled, invited, …) of a record that belongs to no license: what it was, if
+    /// that says something, and what it is now.
+    pub fn changed(resource_type: &'a str, what: &str, id: i64, before: Option<Value>, after: Value) -> Self {
+        NewEvent {
+            action: format!("{resource_type}.{what}"),
+            resource_type,
+            resource_id: id,
+            license_id: None,
+            note: "",
+            before,
+            after: Some(after),
+            at: None,
+        }
+    }
+
     /// `<type>.deleted` with the record as it was.
     pub fn deleted(resource_type: &'a str, id: i64, license_id: Option<i64>, before: &impl serde::Serialize) -> Self {
         NewEvent {

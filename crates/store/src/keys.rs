@@ -25,6 +25,8 @@ use zeroize::Zeroizing;
 use crate::db::{Db, Row, Tx, query};
 use crate::enums::GetEnum as _;
 use crate::error::StoreError;
+use crate::events::{self, NewEvent};
+use crate::scope::Scope;
 
 /// A public key as listed.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -254,12 +256,30 @@ fn open(row: &Row, secret: Option<&str>) -> Result<KeyPair, StoreError> {
     Ok(key)
 }
 
-async fn insert(db: &Db, key: &KeyPair, secret: Option<&str>, retire_others: bool) -> Result<(), StoreError> {
+/// Stores `key` as the active one (retiring the one before when `retired` names it), recording
+/// `signing_key.rotated` when `by` (a person) did it.
+async fn insert(
+    db: &Db,
+    key: &KeyPair,
+    secret: Option<&str>,
+    retired: Option<&str>,
+    by: Option<&Scope>,
+) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
-    if retire_others {
+    if retired.is_some() {
         retire_active(&mut tx).await?;
     }
-    insert_row(&mut tx, key, secret, true, now_ms()).await?;
+    let id = insert_row(&mut tx, key, secret, true, now_ms()).await?;
+    if let Some(by) = by {
+        let e = NewEvent::changed(
+            "signing_key",
+            "rotated",
+            id,
+            Some(serde_json::json!({"active_key_id": retired})),
+            serde_json::json!({"active_key_id": key.key_id}),
+        );
+        events::record(&mut tx, by, e).await?;
+    }
     tx.commit().await
 }
 
@@ -282,9 +302,9 @@ async fn insert_row(
     secret: Option<&str>,
     active: bool,
     created_at: i64,
-) -> Result<(), StoreError> {
+) -> Result<i64, StoreError> {
     let sealed = seal(&Zeroizing::new(key.seed()), &key.key_id, secret)?;
-    tx.execute(
+    tx.insert(
         query(
             "INSERT INTO signing_keys (key_id, public_key, secret, encrypted, kdf, kdf_salt, kdf_params, active, \
              created_at, retired_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -300,8 +320,7 @@ async fn insert_row(
         .bind(created_at)
         .bind(if active { None } else { Some(now_ms()) }),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// The active signing key, created on first use. Two instances starting at once agree on one key: the
@@ -312,7 +331,7 @@ pub async fn active(db: &Db, secret: Option<&str>) -> Result<KeyPair, StoreError
         if let Some(row) = db.fetch_optional(q).await? {
             return open(&row, secret);
         }
-        match insert(db, &KeyPair::generate(), secret, false).await {
+        match insert(db, &KeyPair::generate(), secret, None, None).await {
             Ok(()) | Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(e),
         }
@@ -322,9 +341,18 @@ pub async fn active(db: &Db, secret: Option<&str>) -> Result<KeyPair, StoreError
 
 /// Makes a new key active; the old ones stay listed (and verifiable) but sign nothing more.
 pub async fn rotate(db: &Db, secret: Option<&str>) -> Result<KeyPair, StoreError> {
-    active(db, secret).await?;
+    rotate_recorded(db, secret, None).await
+}
+
+/// [`rotate`], by a person: recorded as `signing_key.rotated` with `by` as the actor.
+pub async fn rotate_as(db: &Db, secret: Option<&str>, by: &Scope) -> Result<KeyPair, StoreError> {
+    rotate_recorded(db, secret, Some(by)).await
+}
+
+async fn rotate_recorded(db: &Db, secret: Option<&str>, by: Option<&Scope>) -> Result<KeyPair, StoreError> {
+    let old = active(db, secret).await?;
     let key = KeyPair::generate();
-    insert(db, &key, secret, true).await?;
+    insert(db, &key, secret, Some(&old.key_id), by).await?;
     Ok(key)
 }
 

@@ -108,6 +108,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0020_client_daily.sql"),
         postgres: include_str!("../migrations/postgres/0020_client_daily.sql"),
     },
+    Migration {
+        version: 19,
+        sqlite: include_str!("../migrations/sqlite/0019_dashboard_invitations.sql"),
+        postgres: include_str!("../migrations/postgres/0019_dashboard_invitations.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.

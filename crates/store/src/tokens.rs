@@ -3,6 +3,10 @@
 //! A token has a role (`core::access` says what each may do), the products it is limited to (or every
 //! product), an optional expiry, a description and a last-used time. Names are unique among the tokens not
 //! revoked (a partial unique index), so an event's actor and time name exactly one token.
+//!
+//! The `*_as` functions are the same changes made by a person (the dashboard): they also record
+//! `api_token.created`, `api_token.updated` and `api_token.revoked` events with that person as the actor, in the
+//! change's transaction. The secret is never in an event.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,6 +18,8 @@ use licensd_core::time::{Timestamp, format_iso, now_ms};
 use crate::db::{Db, Exec, Row, Tx, query};
 use crate::enums::GetEnum as _;
 use crate::error::StoreError;
+use crate::events::{self, NewEvent};
+use crate::list::{Field, Kind as FieldKind, ListParams, Spec};
 use crate::scope::Scope;
 
 /// A token as authentication resolves it.
@@ -212,6 +218,18 @@ pub async fn create(db: &Db, name: &str, role: Role, products: &[String]) -> Res
 
 /// Creates a token and returns it with its secret, which is never stored.
 pub async fn create_token(db: &Db, t: &NewToken) -> Result<(ApiToken, String), StoreError> {
+    create_recorded(db, t, None).await
+}
+
+/// [`create_token`], by a person: recorded as `api_token.created` with `by` as the actor.
+pub async fn create_token_as(db: &Db, by: &Scope, t: &NewToken) -> Result<(ApiToken, String), StoreError> {
+    create_recorded(db, t, Some(by)).await
+}
+
+/// The resource type of tokens' events.
+const RESOURCE: &str = "api_token";
+
+async fn create_recorded(db: &Db, t: &NewToken, by: Option<&Scope>) -> Result<(ApiToken, String), StoreError> {
     if t.name.starts_with(USER_TOKEN_PREFIX) {
         return Err(StoreError::invalid(
             "name",
@@ -227,6 +245,9 @@ pub async fn create_token(db: &Db, t: &NewToken) -> Result<(ApiToken, String), S
         other => other?,
     };
     let token = get(&mut tx, id).await?;
+    if let Some(by) = by {
+        events::record(&mut tx, by, NewEvent::created(RESOURCE, id, None, &token).at(token.created_at.0)).await?;
+    }
     tx.commit().await?;
     Ok((token, secret))
 }
@@ -291,6 +312,15 @@ async fn require_api(e: &mut impl Exec, id: i64) -> Result<(), StoreError> {
 
 /// Changes a token's products, description or expiry. A revoked token is not changed (`409`).
 pub async fn update(db: &Db, id: i64, change: &TokenChange) -> Result<ApiToken, StoreError> {
+    update_recorded(db, id, change, None).await
+}
+
+/// [`update`], by a person: recorded as `api_token.updated` (what changed) with `by` as the actor.
+pub async fn update_as(db: &Db, by: &Scope, id: i64, change: &TokenChange) -> Result<ApiToken, StoreError> {
+    update_recorded(db, id, change, Some(by)).await
+}
+
+async fn update_recorded(db: &Db, id: i64, change: &TokenChange, by: Option<&Scope>) -> Result<ApiToken, StoreError> {
     if let Some(d) = &change.description {
         check_description(d)?;
     }
@@ -327,6 +357,9 @@ pub async fn update(db: &Db, id: i64, change: &TokenChange) -> Result<ApiToken, 
         tx.execute(query("UPDATE api_tokens SET expires_at = ? WHERE id = ?").bind(at).bind(id)).await?;
     }
     let token = get(&mut tx, id).await?;
+    if let Some(by) = by {
+        events::record(&mut tx, by, NewEvent::updated(RESOURCE, id, None, &current, &token)).await?;
+    }
     tx.commit().await?;
     Ok(token)
 }
@@ -388,6 +421,52 @@ pub async fn list(db: &Db) -> Result<Vec<ApiToken>, StoreError> {
         .collect()
 }
 
+static FIELDS: &[Field] = &[
+    Field::new("id", "t.id", FieldKind::Int).sortable(),
+    Field::new("name", "t.name", FieldKind::Text).sortable(),
+    Field::new("role", "t.role", FieldKind::Text),
+    Field::new("created_at", "t.created_at", FieldKind::Time).sortable(),
+    Field::new("expires_at", "t.expires_at", FieldKind::Time).sortable(),
+    Field::new("last_used_at", "t.last_used_at", FieldKind::Time).sortable(),
+    Field::new("revoked_at", "t.revoked_at", FieldKind::Time).sortable(),
+];
+/// What a page of tokens may be filtered and sorted by (the list language of `store::list`).
+pub static SPEC: Spec = Spec { fields: FIELDS, id_expr: "t.id", search: &[] };
+
+/// A page of API tokens (never dashboard users' own), with their products: three statements whatever the page
+/// size (count, page, the page's products).
+pub async fn page(db: &Db, params: &ListParams) -> Result<(i64, Vec<ApiToken>), StoreError> {
+    let from = query("FROM api_tokens t WHERE t.kind = 'api'");
+    let (n, rows) = crate::list::page(db, &SPEC, params, COLUMNS, &from).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.get("id")).collect::<Result<_, _>>()?;
+    let mut products: HashMap<i64, Vec<String>> = HashMap::new();
+    if !ids.is_empty() {
+        let mut q = query(
+            "SELECT tp.token_id, p.short_code FROM api_token_products tp JOIN products p ON p.id = tp.product_id \
+             WHERE tp.token_id",
+        );
+        crate::scope::push_in_list(&mut q, &ids);
+        q.push(" ORDER BY tp.token_id, p.short_code");
+        for l in &db.fetch_all(q).await? {
+            products.entry(l.get("token_id")?).or_default().push(l.get("short_code")?);
+        }
+    }
+    let tokens = rows
+        .iter()
+        .map(|r| {
+            let id: i64 = r.get("id")?;
+            from_row(r, products.remove(&id).unwrap_or_default())
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((n, tokens))
+}
+
+/// An API token by id (`NotFound` for a dashboard user's own).
+pub async fn get_api(db: &Db, id: i64) -> Result<ApiToken, StoreError> {
+    require_api(&mut &*db, id).await?;
+    get(&mut &*db, id).await
+}
+
 /// What [`revoke`] did.
 #[derive(Debug, Clone)]
 pub struct Revoked {
@@ -399,13 +478,37 @@ pub struct Revoked {
 /// Revokes a token; it stops working at once (every request looks it up). Revoking a revoked token
 /// changes nothing and says so.
 pub async fn revoke(db: &Db, id: i64) -> Result<Revoked, StoreError> {
-    require_api(&mut &*db, id).await?;
-    let n = db
+    revoke_recorded(db, id, None).await
+}
+
+/// [`revoke`], by a person: recorded as `api_token.revoked` with `by` as the actor (nothing when it was
+/// revoked already).
+pub async fn revoke_as(db: &Db, by: &Scope, id: i64) -> Result<Revoked, StoreError> {
+    revoke_recorded(db, id, Some(by)).await
+}
+
+async fn revoke_recorded(db: &Db, id: i64, by: Option<&Scope>) -> Result<Revoked, StoreError> {
+    let mut tx = db.begin().await?;
+    require_api(&mut tx, id).await?;
+    let n = tx
         .execute(
             query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").bind(now_ms()).bind(id),
         )
         .await?;
-    let token = get(&mut &*db, id).await?;
+    let token = get(&mut tx, id).await?;
+    if let Some(by) = by
+        && n == 1
+    {
+        let e = NewEvent::changed(
+            RESOURCE,
+            "revoked",
+            id,
+            Some(serde_json::json!({"revoked_at": null})),
+            serde_json::json!({"revoked_at": token.revoked_at}),
+        );
+        events::record(&mut tx, by, e).await?;
+    }
+    tx.commit().await?;
     Ok(Revoked { token, already: n == 0 })
 }
 

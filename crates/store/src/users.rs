@@ -10,6 +10,14 @@
 //! transaction that holds the user's row, so parallel guesses cannot slip past the lockout; from the
 //! [`FREE_ATTEMPTS`]th consecutive failure the account is locked, for a minute doubling with each further
 //! failure up to an hour ([`lockout_ms`]). A success clears the count.
+//!
+//! An admin may also create a user without a password and hand them an invitation link
+//! (`/ui/invite/<secret>`, [`create_invited`]): the database keeps the SHA-256 of its 256-bit secret; the link
+//! works once, for [`INVITATION_MS`], and only while it is the user's latest. Until they set a password such a
+//! user cannot sign in (their `password_hash` is empty, which no password matches).
+//!
+//! The `*_as` functions (and invitations) are changes made by a person in the dashboard: they record
+//! `dashboard_user.*` events with that person as the actor, in the change's transaction.
 
 use std::sync::{Arc, LazyLock};
 
@@ -23,6 +31,7 @@ use serde::Serialize;
 use crate::db::{Db, Exec, Row, Tx, query};
 use crate::enums::GetEnum as _;
 use crate::error::StoreError;
+use crate::events::{self, NewEvent};
 use crate::scope::Scope;
 use crate::tokens::{self, NewToken};
 
@@ -36,6 +45,10 @@ pub const SESSION_IDLE_MS: i64 = 12 * 3_600_000;
 const TOUCH_EVERY_MS: i64 = 60_000;
 /// Shortest password a user may set.
 pub const PASSWORD_MIN: usize = 10;
+/// How long an invitation link works.
+pub const INVITATION_MS: i64 = 7 * 24 * 3_600_000;
+/// The resource type of users' events.
+const RESOURCE: &str = "dashboard_user";
 
 /// How long the `n`th consecutive failure locks the account: nothing before [`FREE_ATTEMPTS`], then a
 /// minute, doubling with each further failure, at most an hour.
@@ -60,6 +73,10 @@ pub struct User {
     pub locked_until: Option<Timestamp>,
     /// Signed out everywhere and unable to sign in since then.
     pub disabled_at: Option<Timestamp>,
+    /// Has set a password (an invited user has not, until they open their link).
+    pub has_password: bool,
+    /// Until when the user's latest unused invitation link works (in the past: it has expired).
+    pub invitation_expires_at: Option<Timestamp>,
 }
 
 impl User {
@@ -127,7 +144,9 @@ fn check_name(name: &str) -> Result<(), StoreError> {
 }
 
 const COLUMNS: &str = "u.id, u.email, u.name, u.token_id, u.created_at, u.last_login_at, u.locked_until, \
-     u.disabled_at, t.role, t.all_products";
+     u.disabled_at, t.role, t.all_products, (u.password_hash <> '') AS has_password, \
+     (SELECT MAX(i.expires_at) FROM dashboard_invitations i WHERE i.user_id = u.id AND i.used_at IS NULL) \
+     AS invitation_expires_at";
 
 fn from_row(r: &Row, products: Vec<String>) -> Result<User, StoreError> {
     Ok(User {
@@ -141,16 +160,112 @@ fn from_row(r: &Row, products: Vec<String>) -> Result<User, StoreError> {
         last_login_at: r.get::<Option<i64>>("last_login_at")?.map(Timestamp),
         locked_until: r.get::<Option<i64>>("locked_until")?.map(Timestamp),
         disabled_at: r.get::<Option<i64>>("disabled_at")?.map(Timestamp),
+        has_password: r.get("has_password")?,
+        invitation_expires_at: r.get::<Option<i64>>("invitation_expires_at")?.map(Timestamp),
     })
 }
 
 /// Creates a user and the token that carries its role and products.
 pub async fn create(db: &Db, u: &NewUser) -> Result<User, StoreError> {
-    let (email, norm) = email_norm(&u.email)?;
-    check_name(&u.name)?;
+    create_recorded(db, u, None).await
+}
+
+/// [`create`], by a person: recorded as `dashboard_user.created` with `by` as the actor.
+pub async fn create_as(db: &Db, by: &Scope, u: &NewUser) -> Result<User, StoreError> {
+    create_recorded(db, u, Some(by)).await
+}
+
+async fn create_recorded(db: &Db, u: &NewUser, by: Option<&Scope>) -> Result<User, StoreError> {
     check_password(&u.password)?;
     let hash = hash_password(&u.password)?;
     let mut tx = db.begin().await?;
+    let user = insert(&mut tx, u, &hash).await?;
+    if let Some(by) = by {
+        events::record(&mut tx, by, NewEvent::created(RESOURCE, user.id, None, &user).at(user.created_at.0)).await?;
+    }
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// A user just invited: who, and the link's secret (shown to whoever invited them once; stored hashed).
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    pub user: User,
+    pub secret: String,
+    pub expires_at: Timestamp,
+}
+
+/// Creates a user without a password (`u.password` must be empty) and an invitation to set one, by a
+/// person: recorded as `dashboard_user.created` and `dashboard_user.invited` with `by` as the actor.
+pub async fn create_invited(db: &Db, by: &Scope, u: &NewUser) -> Result<Invitation, StoreError> {
+    if !u.password.is_empty() {
+        return Err(StoreError::invalid("password", "an invited user sets their own password: give none"));
+    }
+    let mut tx = db.begin().await?;
+    let user = insert(&mut tx, u, "").await?;
+    events::record(&mut tx, by, NewEvent::created(RESOURCE, user.id, None, &user).at(user.created_at.0)).await?;
+    let (secret, expires_at) = add_invitation(&mut tx, by, user.id).await?;
+    let user = get(&mut tx, user.id).await?;
+    tx.commit().await?;
+    Ok(Invitation { user, secret, expires_at })
+}
+
+/// A new invitation link for a user who is not disabled (one whose link expired, or who lost their password),
+/// by a person: the user's earlier unused links stop working. Recorded as `dashboard_user.invited`.
+pub async fn invite(db: &Db, by: &Scope, id: i64) -> Result<Invitation, StoreError> {
+    let mut tx = db.begin().await?;
+    let user = get(&mut tx, id).await?;
+    if user.disabled_at.is_some() {
+        return Err(StoreError::State(format!("{} is disabled; a disabled user is not invited again", user.email)));
+    }
+    let (secret, expires_at) = add_invitation(&mut tx, by, id).await?;
+    let user = get(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(Invitation { user, secret, expires_at })
+}
+
+/// Ends the user's unused invitation links (a new one replaces them; a password set or a disable makes them moot).
+async fn end_invitations(tx: &mut Tx, user_id: i64, now: i64) -> Result<(), StoreError> {
+    tx.execute(
+        query(
+            "UPDATE dashboard_invitations SET expires_at = ? WHERE user_id = ? AND used_at IS NULL AND expires_at > ?",
+        )
+        .bind(now)
+        .bind(user_id)
+        .bind(now),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn add_invitation(tx: &mut Tx, by: &Scope, user_id: i64) -> Result<(String, Timestamp), StoreError> {
+    let now = now_ms();
+    end_invitations(tx, user_id, now).await?;
+    let secret = licensd_core::token::generate();
+    let expires_at = now + INVITATION_MS;
+    let id = tx
+        .insert(
+            query(
+                "INSERT INTO dashboard_invitations (user_id, secret_hash, created_by, created_at, expires_at) \
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(user_id)
+            .bind(licensd_core::token::hash(&secret))
+            .bind(by.actor.as_str())
+            .bind(now)
+            .bind(expires_at),
+        )
+        .await?;
+    let after = serde_json::json!({"invitation": id, "expires_at": Timestamp(expires_at)});
+    let e = NewEvent::changed(RESOURCE, "invited", user_id, None, after).at(now);
+    events::record(tx, by, e).await?;
+    Ok((secret, Timestamp(expires_at)))
+}
+
+/// Inserts a user (with this password hash; empty: none yet) and the token that carries its role and products.
+async fn insert(tx: &mut Tx, u: &NewUser, hash: &str) -> Result<User, StoreError> {
+    let (email, norm) = email_norm(&u.email)?;
+    check_name(&u.name)?;
     if tx
         .fetch_optional(query("SELECT id FROM dashboard_users WHERE email_norm = ?").bind(norm.as_str()))
         .await?
@@ -168,7 +283,7 @@ pub async fn create(db: &Db, u: &NewUser) -> Result<User, StoreError> {
         description: format!("the dashboard user {email}"),
         expires_at: None,
     };
-    let (token_id, _secret) = tokens::insert(&mut tx, &token, tokens::Kind::User).await?;
+    let (token_id, _secret) = tokens::insert(tx, &token, tokens::Kind::User).await?;
     let now = now_ms();
     let id = tx
         .insert(
@@ -185,9 +300,93 @@ pub async fn create(db: &Db, u: &NewUser) -> Result<User, StoreError> {
             .bind(now),
         )
         .await?;
-    let user = get(&mut tx, id).await?;
+    get(tx, id).await
+}
+
+/// Why an invitation link does not work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkRefused {
+    /// No invitation has this secret.
+    Unknown,
+    /// It was used already (a link works once).
+    Used,
+    /// Its time ran out, a newer link replaced it, or its user was disabled.
+    Expired,
+}
+
+/// What an invitation link is, and for whom (to show the page it opens). Changes nothing.
+pub async fn invitation(db: &Db, secret: &str) -> Result<Result<User, LinkRefused>, StoreError> {
+    let row = db
+        .fetch_optional(
+            query(
+                "SELECT i.user_id, i.expires_at, i.used_at, u.disabled_at FROM dashboard_invitations i \
+                 JOIN dashboard_users u ON u.id = i.user_id WHERE i.secret_hash = ?",
+            )
+            .bind(licensd_core::token::hash(secret)),
+        )
+        .await?;
+    let Some(row) = row else { return Ok(Err(LinkRefused::Unknown)) };
+    if let Some(refused) = link_refused(&row, now_ms())? {
+        return Ok(Err(refused));
+    }
+    Ok(Ok(get(&mut &*db, row.get("user_id")?).await?))
+}
+
+fn link_refused(row: &Row, now: i64) -> Result<Option<LinkRefused>, StoreError> {
+    Ok(if row.get::<Option<i64>>("used_at")?.is_some() {
+        Some(LinkRefused::Used)
+    } else if row.get::<i64>("expires_at")? <= now || row.get::<Option<i64>>("disabled_at")?.is_some() {
+        Some(LinkRefused::Expired)
+    } else {
+        None
+    })
+}
+
+/// Sets the password of the user an invitation link names, once: the link is used up, the user's other links
+/// end, and any session of theirs ends. Recorded as `dashboard_user.invitation_accepted` by the user.
+pub async fn accept_invitation(db: &Db, secret: &str, password: &str) -> Result<Result<User, LinkRefused>, StoreError> {
+    check_password(password)?;
+    let hash = hash_password(password)?;
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    let mut q = query(
+        "SELECT i.id, i.user_id, i.expires_at, i.used_at, u.disabled_at FROM dashboard_invitations i \
+         JOIN dashboard_users u ON u.id = i.user_id WHERE i.secret_hash = ?",
+    )
+    .bind(licensd_core::token::hash(secret));
+    q.push(&tx.dialect().for_update_of("i"));
+    let Some(row) = tx.fetch_optional(q).await? else { return Ok(Err(LinkRefused::Unknown)) };
+    if let Some(refused) = link_refused(&row, now)? {
+        return Ok(Err(refused));
+    }
+    let (id, user_id): (i64, i64) = (row.get("id")?, row.get("user_id")?);
+    // Only the first of two concurrent uses finds it unused.
+    let n = tx
+        .execute(
+            query("UPDATE dashboard_invitations SET used_at = ? WHERE id = ? AND used_at IS NULL").bind(now).bind(id),
+        )
+        .await?;
+    if n != 1 {
+        return Ok(Err(LinkRefused::Used));
+    }
+    tx.execute(
+        query(
+            "UPDATE dashboard_users SET password_hash = ?, failed_logins = 0, locked_until = NULL, updated_at = ? \
+             WHERE id = ?",
+        )
+        .bind(hash)
+        .bind(now)
+        .bind(user_id),
+    )
+    .await?;
+    tx.execute(query("DELETE FROM dashboard_sessions WHERE user_id = ?").bind(user_id)).await?;
+    end_invitations(&mut tx, user_id, now).await?;
+    let user = get(&mut tx, user_id).await?;
+    let me = Scope { actor: user.actor(), token_id: None, products: None, role: user.role };
+    let e = NewEvent::changed(RESOURCE, "invitation_accepted", user_id, None, serde_json::json!({"invitation": id}));
+    events::record(&mut tx, &me, e).await?;
     tx.commit().await?;
-    Ok(user)
+    Ok(Ok(user))
 }
 
 /// The user with this id.
@@ -239,20 +438,32 @@ pub async fn set_password(db: &Db, id: i64, password: &str) -> Result<(), StoreE
         return Err(StoreError::NotFound);
     }
     tx.execute(query("DELETE FROM dashboard_sessions WHERE user_id = ?").bind(id)).await?;
+    end_invitations(&mut tx, id, now_ms()).await?;
     tx.commit().await
 }
 
 /// Disables a user: their sessions end and they cannot sign in; their token is revoked.
 pub async fn disable(db: &Db, id: i64) -> Result<User, StoreError> {
+    disable_recorded(db, id, None).await
+}
+
+/// [`disable`], by a person: recorded as `dashboard_user.disabled` with `by` as the actor (nothing when the user
+/// was disabled already).
+pub async fn disable_as(db: &Db, by: &Scope, id: i64) -> Result<User, StoreError> {
+    disable_recorded(db, id, Some(by)).await
+}
+
+async fn disable_recorded(db: &Db, id: i64, by: Option<&Scope>) -> Result<User, StoreError> {
     let now = now_ms();
     let mut tx = db.begin().await?;
-    tx.execute(
-        query("UPDATE dashboard_users SET disabled_at = ?, updated_at = ? WHERE id = ? AND disabled_at IS NULL")
-            .bind(now)
-            .bind(now)
-            .bind(id),
-    )
-    .await?;
+    let n = tx
+        .execute(
+            query("UPDATE dashboard_users SET disabled_at = ?, updated_at = ? WHERE id = ? AND disabled_at IS NULL")
+                .bind(now)
+                .bind(now)
+                .bind(id),
+        )
+        .await?;
     tx.execute(
         query("UPDATE api_tokens SET revoked_at = ? WHERE id = (SELECT token_id FROM dashboard_users WHERE id = ?) AND revoked_at IS NULL")
             .bind(now)
@@ -260,7 +471,20 @@ pub async fn disable(db: &Db, id: i64) -> Result<User, StoreError> {
     )
     .await?;
     tx.execute(query("DELETE FROM dashboard_sessions WHERE user_id = ?").bind(id)).await?;
+    end_invitations(&mut tx, id, now).await?;
     let u = get(&mut tx, id).await?;
+    if let Some(by) = by
+        && n == 1
+    {
+        let e = NewEvent::changed(
+            RESOURCE,
+            "disabled",
+            id,
+            Some(serde_json::json!({"disabled_at": null})),
+            serde_json::json!({"disabled_at": u.disabled_at}),
+        );
+        events::record(&mut tx, by, e).await?;
+    }
     tx.commit().await?;
     Ok(u)
 }
@@ -331,7 +555,9 @@ pub async fn sign_in(
 
     let phc: String = row.get("password_hash")?;
     let live = row.get::<Option<i64>>("disabled_at")?.is_none() && row.get::<Option<i64>>("revoked_at")?.is_none();
-    if !password_matches(&phc, password) || !live {
+    // An invited user with no password yet takes as long to refuse as anyone else.
+    let phc = if phc.is_empty() { DUMMY_HASH.as_str() } else { phc.as_str() };
+    if !password_matches(phc, password) || !live {
         return Ok(Err(Refused::BadCredentials));
     }
     let secret = licensd_core::token::generate();

@@ -104,6 +104,7 @@ const RELIED_ON: &[(&str, &str)] = &[
     ("ix_events_product", "a manager's view of the audit log (migration 11)"),
     ("ix_events_created_at", "the audit log in time order"),
     ("ix_customers_email_exact", "`email=` filters (migration 5)"),
+    ("ix_dashboard_invitations_user", "a user's open invitations, ended when a new one is made (migration 19)"),
 ];
 
 #[derive(Default)]

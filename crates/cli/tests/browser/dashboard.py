@@ -21,6 +21,7 @@ import urllib.request
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect, sync_playwright
 
+import access_flow
 import catalog_flow
 
 URL = os.environ["LICENSD_URL"].rstrip("/")
@@ -196,6 +197,7 @@ def main():
         ctx.close()
 
         catalog_flow.run(browser, os.environ, step, shot, accessible)
+        access_flow.run(browser, os.environ, step, shot, accessible)
 
         # --- A manager of another product -----------------------------------------------------------------
         ctx = browser.new_context()

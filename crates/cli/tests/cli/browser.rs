@@ -4,7 +4,8 @@
 //! activation, dashboard users). The script signs in, searches by email, key and hardware id, disables a
 //! license with a note and sees the client's `check` answer `DISABLED`, resets activations, checks the session
 //! cookie's flags, a CSRF-less post, a phone's width, axe-core on every main page, and that a manager of
-//! another product sees a customer neither by URL nor by search. Screenshots of the main pages go to
+//! another product sees a customer neither by URL nor by search; and an admin makes an API token and sees its
+//! secret once (`access_flow.py`). Screenshots of the main pages go to
 //! `target/browser-screenshots/<backend>/` (or `LICENSD_SCREENSHOTS`).
 //!
 //! The Python is `LICENSD_PLAYWRIGHT_PYTHON` (`.ci/run` makes a venv with `playwright` and
@@ -119,12 +120,23 @@ fn a_support_shift_in_a_real_browser() {
             "the client's check answers DISABLED",
             "by URL nor by search",
             "a floating template with 3 seats",
+            "the secret is gone",
         ] {
             assert!(stdout.contains(step), "{backend}: {step:?} did not run:\n{stdout}");
         }
-        for page in
-            ["sign-in", "home", "search", "license", "customer", "issue", "license-phone", "catalog", "template-form"]
-        {
+        for page in [
+            "sign-in",
+            "home",
+            "search",
+            "license",
+            "customer",
+            "issue",
+            "license-phone",
+            "catalog",
+            "template-form",
+            "access",
+            "token-created",
+        ] {
             let f = shots.join(format!("{page}.png"));
             assert!(std::fs::metadata(&f).is_ok_and(|m| m.len() > 5_000), "{backend}: no screenshot {}", f.display());
         }

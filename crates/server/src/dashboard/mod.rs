@@ -10,6 +10,7 @@
 //! functions as the management API: the dashboard has no path to the data of its own. Pages set a strict
 //! Content Security Policy: scripts, styles and images from this server only, nothing inline, no frames.
 
+mod access;
 mod catalog;
 mod customers;
 mod layout;
@@ -57,6 +58,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/customers/{id}", get(customers::customer))
         .route("/customers/{id}/edit", post(customers::customer_edit))
         .route("/issue", get(customers::issue_form).post(customers::issue))
+        .route("/access", get(access::tokens_list).post(access::create_token))
+        .route("/access/tokens/{id}", get(access::token).post(access::token_act))
+        .route("/access/keys", get(access::keys_page).post(access::rotate))
+        .route("/access/users", get(access::users_list).post(access::create_user))
+        .route("/access/users/{id}", post(access::user_act))
+        .route("/invite/{secret}", get(access::invitation).post(access::accept_invitation))
         .route("/assets/{file}", get(assets))
         .merge(catalog::routes())
         .fallback(|p: MaybePerson| async move { not_found(p.0.as_ref()) })

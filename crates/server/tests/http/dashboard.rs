@@ -44,7 +44,7 @@ fn https_public_url(s: AppState) -> AppState {
     s.with_http(HttpConfig { public_url: Some("https://lic.example.com".parse().unwrap()), ..HttpConfig::default() })
 }
 
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
 pub(crate) async fn user(app: &TestApp, email: &str, name: &str, role: Role, products: &[&str]) {
     let u = NewUser {
@@ -61,7 +61,7 @@ pub(crate) async fn user(app: &TestApp, email: &str, name: &str, role: Role, pro
 pub(crate) struct Browser {
     base: String,
     pub(crate) client: reqwest::Client,
-    cookie: Option<String>,
+    pub(crate) cookie: Option<String>,
 }
 
 pub(crate) struct Page {
@@ -89,7 +89,7 @@ impl Browser {
         Browser { base: app.url.clone(), client, cookie: None }
     }
 
-    async fn send(&mut self, rb: reqwest::RequestBuilder) -> Page {
+    pub(crate) async fn send(&mut self, rb: reqwest::RequestBuilder) -> Page {
         let rb = match &self.cookie {
             Some(c) => rb.header("Cookie", format!("licensd_session={c}")),
             None => rb,
@@ -138,7 +138,7 @@ impl Browser {
 }
 
 /// A product `app`, a license of it for `ann@example.com` activated on `hw-ann-1`; returns (license id, key).
-async fn licensed(app: &TestApp) -> (i64, String) {
+pub(crate) async fn licensed(app: &TestApp) -> (i64, String) {
     if app.count("products").await == 0 {
         app.product("app").await;
     }
@@ -151,7 +151,7 @@ async fn licensed(app: &TestApp) -> (i64, String) {
     (l["id"].as_i64().unwrap(), key)
 }
 
-async fn client(app: &TestApp, what: &str, key: &str, hw: &str) -> Value {
+pub(crate) async fn client(app: &TestApp, what: &str, key: &str, hw: &str) -> Value {
     reqwest::Client::new()
         .post(format!("{}/api/v1/client/{what}", app.url))
         .json(&json!({"license_key": key, "hardware_id": hw, "product": "app"}))

@@ -32,6 +32,8 @@ mod client_trust;
 mod customers_orders;
 // The web dashboard as a browser speaks it: sign-in, cookie, lockout, CSRF, scope and role on every page.
 mod dashboard;
+// The dashboard's Keys and access (admins): tokens' secrets shown once, public keys and rotation, users, invitations.
+mod dashboard_access;
 // The dashboard's catalog: products, features and templates through its forms, as the API then sees them.
 mod dashboard_catalog;
 // The DevMate API `/v2`: the seeds replayed, DevMate's error texts and shape, its filters, scoping, bad input.
