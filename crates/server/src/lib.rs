@@ -205,7 +205,7 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     reference::document(&mut openapi, &state.http);
     let doc = Arc::new(openapi.clone());
     let router = router
-        .merge(dashboard::router(&state))
+        .merge(dashboard::router())
         .route("/openapi.json", axum::routing::get(move || async move { axum::Json(doc.as_ref().clone()) }))
         .fallback(|| async { ApiError::no_route() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })

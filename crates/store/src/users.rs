@@ -266,16 +266,15 @@ async fn add_invitation(tx: &mut Tx, by: &Scope, user_id: i64) -> Result<(String
 async fn insert(tx: &mut Tx, u: &NewUser, hash: &str) -> Result<User, StoreError> {
     let (email, norm) = email_norm(&u.email)?;
     check_name(&u.name)?;
-    if tx
-        .fetch_optional(query("SELECT id FROM dashboard_users WHERE email_norm = ?").bind(norm.as_str()))
-        .await?
-        .is_some()
-    {
-        return Err(StoreError::Conflict {
+    // Uniqueness is the database's: the user's token name (unique among live tokens) and the email (unique) are
+    // both the email, so either index refusing means that email has a user, even under concurrent creates.
+    let taken = |e: StoreError| match e {
+        StoreError::Conflict { field, .. } if field == "name" || field == "email" => StoreError::Conflict {
             field: "email".into(),
             message: format!("a dashboard user with the email {email} exists"),
-        });
-    }
+        },
+        e => e,
+    };
     let token = NewToken {
         name: format!("{}{norm}", tokens::USER_TOKEN_PREFIX),
         role: u.role,
@@ -283,7 +282,7 @@ async fn insert(tx: &mut Tx, u: &NewUser, hash: &str) -> Result<User, StoreError
         description: format!("the dashboard user {email}"),
         expires_at: None,
     };
-    let (token_id, _secret) = tokens::insert(tx, &token, tokens::Kind::User).await?;
+    let (token_id, _secret) = tokens::insert(tx, &token, tokens::Kind::User).await.map_err(taken)?;
     let now = now_ms();
     let id = tx
         .insert(
@@ -299,7 +298,8 @@ async fn insert(tx: &mut Tx, u: &NewUser, hash: &str) -> Result<User, StoreError
             .bind(now)
             .bind(now),
         )
-        .await?;
+        .await
+        .map_err(taken)?;
     get(tx, id).await
 }
 

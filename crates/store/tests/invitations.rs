@@ -116,3 +116,42 @@ async fn postgres_newer_links_passwords_and_disables_end_open_ones() {
     let Some(db) = postgres("invitations_end").await else { return };
     newer_links_passwords_and_disables_end_open_ones(&db).await;
 }
+
+/// An email has one user whatever its case, even when eight creates race (the indexes decide, not a read first).
+async fn an_email_has_one_user_even_under_concurrent_creates(db: &Db) {
+    let user = |email: &str| NewUser { password: "a long password".into(), ..invitee(email) };
+    let creates: Vec<_> = (0..8)
+        .map(|i| {
+            let db = db.clone();
+            let u = user(if i % 2 == 0 { "Sam@acme.com" } else { "sam@ACME.com" });
+            tokio::spawn(async move { users::create(&db, &u).await })
+        })
+        .collect();
+    let mut ok = 0;
+    for c in creates {
+        match c.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::Conflict { field, message }) => {
+                assert_eq!(field, "email");
+                assert!(
+                    message.starts_with("a dashboard user with the email ") && message.ends_with(" exists"),
+                    "{message}"
+                );
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    assert_eq!(users::list(db).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_an_email_has_one_user_even_under_concurrent_creates() {
+    an_email_has_one_user_even_under_concurrent_creates(&sqlite("users-one-email").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_an_email_has_one_user_even_under_concurrent_creates() {
+    let Some(db) = postgres("users_one_email").await else { return };
+    an_email_has_one_user_even_under_concurrent_creates(&db).await;
+}

@@ -22,7 +22,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -45,7 +45,7 @@ pub const COOKIE: &str = "licensd_session";
 const FORM_LIMIT: usize = 64 * 1024;
 
 /// The dashboard's routes: `/` and everything under [`PREFIX`], with their security headers.
-pub fn router(state: &AppState) -> Router<AppState> {
+pub fn router() -> Router<AppState> {
     let sign_in = Arc::new(SignInLimiter::new());
     let ui = Router::new()
         .route("/login", get(pages::login_form).post(pages::login))
@@ -74,12 +74,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/", get(pages::home))
         .nest(PREFIX, ui)
         .layer(axum::Extension(sign_in))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), headers))
+        .layer(axum::middleware::from_fn(headers))
 }
 
 /// The headers of every dashboard answer: the Content Security Policy, no framing, no sniffing, no caching of
 /// pages (they hold customers' data), no referrer beyond this site.
-async fn headers(State(_s): State<AppState>, req: Request, next: Next) -> Response {
+async fn headers(req: Request, next: Next) -> Response {
     let asset = req.uri().path().starts_with("/ui/assets/");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
