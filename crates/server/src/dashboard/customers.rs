@@ -190,8 +190,17 @@ pub async fn customer_edit(State(s): State<AppState>, Path(id): Path<String>, po
         return Ok(see_other(&format!("{PREFIX}/customers/{id}?done=saved")));
     }
     let scope = p.permit(&Action::for_fields(changed.iter().copied()))?;
-    let submitted = input.clone();
-    match customers::update(&s.db, &scope, id, |_| Ok::<_, licensd_store::StoreError>(input)).await {
+    let submitted = input;
+    // Only what the person changed is applied, onto the customer as the transaction reads it (a PATCH of those
+    // fields), so an edit made meanwhile to another field is kept.
+    let edit = |cur: &licensd_core::model::Customer| {
+        let mut next = CustomerInput::from(cur);
+        for f in &changed {
+            set_contact(&mut next, f, &contact_value(&submitted, f));
+        }
+        Ok::<_, licensd_store::StoreError>(next)
+    };
+    match customers::update(&s.db, &scope, id, edit).await {
         Ok(_) => Ok(see_other(&format!("{PREFIX}/customers/{id}?done=saved"))),
         Err(
             e @ (licensd_store::StoreError::Invalid { .. }
