@@ -371,6 +371,11 @@ pub async fn serve_with_metrics(
                 bg.limits.housekeeping();
                 bg.write_daily().await;
             }
+            if n.is_multiple_of(3600)
+                && let Err(e) = licensd_store::users::sweep_sessions(&bg.db).await
+            {
+                tracing::warn!(error = %e, "could not delete ended dashboard sessions");
+            }
             if n.is_multiple_of(30)
                 && let Err(e) = bg.refresh_key().await
             {

@@ -24,7 +24,7 @@ use std::sync::{Arc, LazyLock};
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use licensd_core::model::{ProductLimit, Role};
+use licensd_core::model::Role;
 use licensd_core::time::{Timestamp, now_ms};
 use serde::Serialize;
 
@@ -614,10 +614,6 @@ impl Session {
             role: self.role,
         }
     }
-
-    pub fn may_limit_products(&self) -> bool {
-        self.role.product_limit() != ProductLimit::Never
-    }
 }
 
 /// The live session a cookie's secret names (and its person), or `None`: unknown, ended, or its user disabled.
@@ -671,10 +667,11 @@ pub async fn end_session(db: &Db, session_id: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Deletes sessions that have ended (run now and then; an ended session is refused whether or not it is kept).
-pub async fn sweep_sessions(tx: &mut Tx) -> Result<u64, StoreError> {
+/// Deletes sessions that have ended (`serve` runs it hourly; an ended session is refused whether or not it is
+/// kept, so this only keeps the table small).
+pub async fn sweep_sessions(db: &Db) -> Result<u64, StoreError> {
     let now = now_ms();
-    tx.execute(query("DELETE FROM dashboard_sessions WHERE expires_at <= ? OR idle_until <= ?").bind(now).bind(now))
+    db.execute(query("DELETE FROM dashboard_sessions WHERE expires_at <= ? OR idle_until <= ?").bind(now).bind(now))
         .await
 }
 

@@ -155,3 +155,35 @@ async fn postgres_an_email_has_one_user_even_under_concurrent_creates() {
     let Some(db) = postgres("users_one_email").await else { return };
     an_email_has_one_user_even_under_concurrent_creates(&db).await;
 }
+
+/// Ended sessions are refused, and the sweep `serve` runs hourly deletes them and only them.
+async fn ended_sessions_are_swept(db: &Db) {
+    let u = NewUser { password: "a long password".into(), ..invitee("sid@acme.com") };
+    users::create(db, &u).await.unwrap();
+    let open = |db: &Db| {
+        let db = db.clone();
+        async move { users::sign_in(&db, "sid@acme.com", "a long password", "", "").await.unwrap().unwrap() }
+    };
+    let (ended, live) = (open(db).await, open(db).await);
+    db.execute(
+        query("UPDATE dashboard_sessions SET idle_until = 1 WHERE session_hash = ?")
+            .bind(licensd_core::token::hash(&ended.secret)),
+    )
+    .await
+    .unwrap();
+    assert!(users::session(db, &ended.secret).await.unwrap().is_none());
+    assert_eq!(users::sweep_sessions(db).await.unwrap(), 1);
+    assert!(users::session(db, &live.secret).await.unwrap().is_some());
+    assert_eq!(users::sweep_sessions(db).await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_ended_sessions_are_swept() {
+    ended_sessions_are_swept(&sqlite("users-sweep").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_ended_sessions_are_swept() {
+    let Some(db) = postgres("users_sweep").await else { return };
+    ended_sessions_are_swept(&db).await;
+}
