@@ -138,7 +138,6 @@ pub async fn logout(State(s): State<AppState>, posted: Posted) -> Response {
 pub async fn home(State(s): State<AppState>, p: Person) -> Page {
     let scope = p.read()?;
     let today = now_ms() / DAY_MS * DAY_MS;
-    let tally = s.tallies.get(&s.db, &scope).await.map_err(store_error)?;
     let soon = params(
         &licenses::SPEC,
         &[
@@ -148,15 +147,22 @@ pub async fn home(State(s): State<AppState>, p: Person) -> Page {
             ("limit", "10".into()),
         ],
     )?;
-    let (n_soon, expiring) = licenses::list(&s.db, &scope, &soon).await.map_err(store_error)?;
-    let traffic = if scope.all_products() {
-        let since = today - 29 * DAY_MS;
-        Some(licensd_store::stats::client_daily(&s.db, since).await.map_err(store_error)?)
-    } else {
-        None
+    let mut recent = params(&events::SPEC, &[("order_by", "-id".into()), ("limit", "10".into())])?;
+    // The latest ten, without counting every event there is.
+    recent.count_cap = Some(10);
+    let traffic = async {
+        match scope.all_products() {
+            true => licensd_store::stats::client_daily(&s.db, today - 29 * DAY_MS).await.map(Some),
+            false => Ok(None),
+        }
     };
-    let recent = params(&events::SPEC, &[("order_by", "-id".into()), ("limit", "10".into())])?;
-    let (_, recent) = events::list(&s.db, &scope, &recent).await.map_err(store_error)?;
+    let (tally, (n_soon, expiring), traffic, (_, recent)) = tokio::try_join!(
+        s.tallies.get(&s.db, &scope),
+        licenses::list(&s.db, &scope, &soon),
+        traffic,
+        events::list(&s.db, &scope, &recent),
+    )
+    .map_err(store_error)?;
     let body = html! {
         section.tiles aria-label="Licenses" {
             div.tile { span.n { (tally.total) } " licenses" }
