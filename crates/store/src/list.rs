@@ -554,7 +554,15 @@ impl ListParams {
             }
             let (head, tail) = s.select.split_once("{}").unwrap_or((s.select, ""));
             if self.count_cap.is_some() {
-                q.push("SELECT * FROM (SELECT DISTINCT ").push(head.strip_prefix("SELECT ").unwrap_or(head));
+                // A branch that selects its own table's `id` joins only parents (one id per row): limited as it
+                // is. One that selects a reference (`l.customer_id`, `d.license_id`) may repeat an id, so it is
+                // made distinct first (a bare LIMIT on it could stop at the cap with fewer distinct ids).
+                let own_id = head.split_whitespace().nth(1).is_some_and(|c| c.ends_with(".id"));
+                q.push("SELECT * FROM (");
+                match own_id {
+                    true => q.push(head),
+                    false => q.push(&head.replacen("SELECT ", "SELECT DISTINCT ", 1)),
+                };
             } else {
                 q.push(head);
             }
