@@ -742,11 +742,8 @@ pub(crate) fn push_key_pass(q: &mut Query, dialect: Dialect, e: &str, typed_key:
 }
 
 /// Runs a list: the count of all matches and one page of rows, concurrently. `from` is the `FROM … WHERE …` part
-/// with scope conditions already in it; `cols` the select list.
-///
-/// With [`ListParams::count_cap`] set, one query reads the first cap + 1 matches in the list's order and the
-/// page is cut from them: the count is exact up to the cap, and cap + 1 means "more than the cap" (a page past
-/// the first cap + 1 matches is empty). For a search page, where a broad term matches a large part of a table.
+/// with scope conditions already in it; `cols` the select list. With [`ListParams::count_cap`] set the count
+/// stops at the cap plus one (a count above the cap means "more than the cap"); the page is the same.
 pub async fn page(
     db: &Db,
     spec: &'static Spec,
@@ -754,19 +751,18 @@ pub async fn page(
     cols: &str,
     from: &Query,
 ) -> Result<(i64, Vec<Row>), StoreError> {
+    let mut count = match params.count_cap {
+        None => Query { sql: format!("SELECT COUNT(*) AS n {}", from.sql).into(), args: from.args.clone() },
+        Some(_) => {
+            Query { sql: format!("SELECT COUNT(*) AS n FROM (SELECT 1 {}", from.sql).into(), args: from.args.clone() }
+        }
+    };
+    params.push_where(&mut count, db.dialect());
+    if let Some(cap) = params.count_cap {
+        count.push(" LIMIT ").push_bind(cap.saturating_add(1)).push(") capped");
+    }
     let mut rows = Query { sql: format!("SELECT {cols} {}", from.sql).into(), args: from.args.clone() };
     params.push_where(&mut rows, db.dialect());
-    if let Some(cap) = params.count_cap {
-        let first = ListParams { limit: cap.saturating_add(1), offset: 0, ..params.clone() };
-        first.push_order_page(&mut rows, spec);
-        let all = db.fetch_all(rows).await?;
-        let n = i64::try_from(all.len()).unwrap_or(i64::MAX);
-        let skip = usize::try_from(params.offset).unwrap_or(usize::MAX);
-        let take = usize::try_from(params.limit).unwrap_or(0);
-        return Ok((n, all.into_iter().skip(skip).take(take).collect()));
-    }
-    let mut count = Query { sql: format!("SELECT COUNT(*) AS n {}", from.sql).into(), args: from.args.clone() };
-    params.push_where(&mut count, db.dialect());
     params.push_order_page(&mut rows, spec);
     // Two connections at once: on a million rows the count and the page each take tens of milliseconds,
     // and the caller waits for the slower one rather than for both.

@@ -1,6 +1,7 @@
 //! The dashboard's pages on more rows than they show: a broad search counts each kind up to 100 and says
-//! "more than 100" past it (the first 25 shown), a narrow one counts exactly; the home page's license counts
-//! are those of the management API, kept for a while rather than counted on every view.
+//! "more than 100" past it (the first 25 shown), a narrow one counts exactly; a list counts 10,000 past its page
+//! and pages on; the home page's license counts are those of the management API, kept for a while rather than
+//! counted on every view.
 
 use licensd_core::model::Role;
 use serde_json::json;
@@ -12,6 +13,7 @@ crate::backend_tests!(
     a_broad_search_says_more_than_100_and_shows_25_a_narrow_one_counts_exactly,
     the_home_page_counts_the_licenses_as_the_api_does_and_keeps_the_count,
     a_license_with_more_matching_devices_than_the_cap_counts_once_and_hides_no_other,
+    a_list_counts_10000_past_its_page_and_pages_on,
 );
 
 /// The text of the search page's section `id` (`r-customers`, `r-licenses`, `r-devices`).
@@ -128,4 +130,22 @@ async fn a_license_with_more_matching_devices_than_the_cap_counts_once_and_hides
         assert!(licenses.contains(&format!("/ui/licenses/{}", l["id"])), "{licenses}");
     }
     assert!(section(&page, "r-devices").contains("<span class=\"count\">more than 100</span>"));
+}
+
+async fn a_list_counts_10000_past_its_page_and_pages_on(app: TestApp) {
+    licensd_store::seed::seed(&app.db, 10_050, 5, |_| {}).await.unwrap();
+    user(&app, "ana@acme.com", "", Role::ReadOnly, &[]).await;
+    let mut b = Browser::new(&app);
+    b.sign_in("ana@acme.com").await;
+    let first = b.get("/ui/licenses").await;
+    assert!(first.text.contains("1–50 of more than 10000"), "{}", first.text);
+    assert!(first.text.contains("rel=\"next\""));
+    let late = b.get("/ui/licenses?offset=10000").await;
+    assert!(late.text.contains("10001–10050 of 10050"), "{}", late.text);
+    assert!(!late.text.contains("rel=\"next\"") && late.text.contains("rel=\"prev\""));
+    // A filter narrows it to an exact count again.
+    let vpn = app.list_count("/api/v1/licenses?product__short_code=vpn").await;
+    assert!(vpn < 10_000);
+    let narrowed = b.get("/ui/licenses?product__short_code=vpn").await;
+    assert!(narrowed.text.contains(&format!("1–50 of {vpn}<")), "{}", narrowed.text);
 }
