@@ -6,11 +6,11 @@
 //! `devmate-import` events. The run itself is in the audit log with the person who started it:
 //! `devmate_import.started`, and `devmate_import.finished` (or `.failed`) with its counts.
 
-use licensd_core::devmate::{ExportRecord, ImportState, RecordOutcome};
+use licensd_core::devmate::{BadExport, ExportRecord, ImportState, RecordOutcome, export_records};
 use licensd_core::time::{Timestamp, now_ms};
 use serde_json::json;
 
-use super::import::{Applied, Checked, Lenient, Outcome, advance_sequences};
+use super::import::{self, Applied, Checked, Lenient, Outcome, advance_sequences};
 use crate::db::{Columns, Db, Row, Value, query};
 use crate::enums::GetEnum as _;
 use crate::error::StoreError;
@@ -349,6 +349,31 @@ pub async fn records(
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     Ok((n, list))
+}
+
+/// Why an uploaded file is no export: nothing of it is imported, and no run is made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unreadable {
+    #[error("the file is not UTF-8 text, so it is not a DevMate export (JSON)")]
+    NotText,
+    #[error(transparent)]
+    Bad(#[from] BadExport),
+    #[error("the file holds no records")]
+    Empty,
+}
+
+/// Splits an uploaded file into its records and checks each ([`import::check`]): the work before a run starts,
+/// done off the async worker (a file of tens of megabytes takes a while to read).
+pub fn read(file: &[u8]) -> Result<(Vec<ExportRecord<'_>>, Checked), Unreadable> {
+    crate::writer::off_worker(|| {
+        let text = std::str::from_utf8(file).map_err(|_| Unreadable::NotText)?;
+        let records = export_records(text)?;
+        if records.is_empty() {
+            return Err(Unreadable::Empty);
+        }
+        let checked = import::check(&records);
+        Ok((records, checked))
+    })
 }
 
 /// Applies a file to a run made by [`start`] for it: the invalid records are reported first, then the valid
