@@ -55,7 +55,11 @@ fn run_id(p: &Person, id: &str) -> Result<i64, PageError> {
 }
 
 fn mib(bytes: i64) -> String {
-    if bytes < 1024 * 1024 { format!("{:.1} KiB", bytes as f64 / 1024.0) } else { format!("{:.1} MiB", bytes as f64 / 1048576.0) }
+    if bytes < 1024 * 1024 {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / 1048576.0)
+    }
 }
 
 fn state_badge(s: ImportState) -> Markup {
@@ -134,7 +138,9 @@ fn unreadable_body(e: &axum::Error) -> PageError {
         if let Some(t) = s.downcast_ref::<crate::front_door::BodyTimeout>() {
             return page_error(
                 StatusCode::REQUEST_TIMEOUT,
-                &format!("The upload did not arrive in time ({t}). Nothing was imported; try again, or import the file with licensd import devmate FILE."),
+                &format!(
+                    "The upload did not arrive in time ({t}). Nothing was imported; try again, or import the file with licensd import devmate FILE."
+                ),
             );
         }
         source = s.source();
@@ -181,8 +187,11 @@ struct Upload {
 }
 
 async fn parse_form(content_type: &str, body: Bytes) -> Result<Upload, PageError> {
-    let bad = |why: &str| page_error(StatusCode::BAD_REQUEST, &format!("The upload could not be read: {why}. Nothing was imported."));
-    let boundary = multer::parse_boundary(content_type).map_err(|_| bad("send the form as multipart/form-data, as the import page does"))?;
+    let bad = |why: &str| {
+        page_error(StatusCode::BAD_REQUEST, &format!("The upload could not be read: {why}. Nothing was imported."))
+    };
+    let boundary = multer::parse_boundary(content_type)
+        .map_err(|_| bad("send the form as multipart/form-data, as the import page does"))?;
     let mut form = multer::Multipart::new(Body::from(body).into_data_stream(), boundary);
     let mut u = Upload::default();
     loop {
@@ -219,8 +228,7 @@ pub async fn upload(State(s): State<AppState>, req: Request) -> Page {
         return Err(csrf_refused());
     }
     let scope = importer(&person)?;
-    let declared =
-        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let body = read_upload(declared, body).await?;
     let form = parse_form(&content_type, body).await?;
@@ -228,7 +236,11 @@ pub async fn upload(State(s): State<AppState>, req: Request) -> Page {
         return Err(csrf_refused());
     }
     if form.file.is_empty() {
-        let why = if form.file_name.is_empty() { "Choose a file to upload." } else { "The file is empty: nothing was imported." };
+        let why = if form.file_name.is_empty() {
+            "Choose a file to upload."
+        } else {
+            "The file is empty: nothing was imported."
+        };
         return the_form(&s.db, &person, StatusCode::BAD_REQUEST, Some(why)).await;
     }
     let file_name = if form.file_name.is_empty() { "upload".to_string() } else { form.file_name.clone() };
@@ -266,7 +278,10 @@ pub async fn upload(State(s): State<AppState>, req: Request) -> Page {
             the_form(&s.db, &person, StatusCode::BAD_REQUEST, Some(&why)).await
         }
         Ok(Err(NoRun::Store(e))) => Err(store_error(e)),
-        Err(_) => Err(page_error(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on the server; it has been logged.")),
+        Err(_) => Err(page_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong on the server; it has been logged.",
+        )),
     }
 }
 
@@ -333,13 +348,21 @@ fn report_table(records: &[RunRecord]) -> Markup {
 
 /// `GET /ui/import/{id}`: the run's facts and counts, refreshing while it runs (the script polls
 /// `/progress`; without it, the Refresh link), and its report, paged, optionally of one outcome.
-pub async fn run_page(State(s): State<AppState>, p: Person, Path(id): Path<String>, Query(q): Query<ReportQuery>) -> Page {
+pub async fn run_page(
+    State(s): State<AppState>,
+    p: Person,
+    Path(id): Path<String>,
+    Query(q): Query<ReportQuery>,
+) -> Page {
     importer(&p)?;
     let run = runs::get(&s.db, run_id(&p, &id)?).await.map_err(store_error)?;
     let outcome = match q.outcome.as_str() {
         "" | "all" => None,
         o => Some(RecordOutcome::parse(o).ok_or_else(|| {
-            page_error(StatusCode::BAD_REQUEST, &format!("outcome: must be one of {}.", RecordOutcome::NAMES.join(", ")))
+            page_error(
+                StatusCode::BAD_REQUEST,
+                &format!("outcome: must be one of {}.", RecordOutcome::NAMES.join(", ")),
+            )
         })?),
     };
     let offset = match q.offset.as_str() {
