@@ -19,6 +19,7 @@ crate::backend_tests!(
     an_upload_without_its_csrf_token_or_from_another_site_is_refused,
     only_admins_see_and_use_the_import,
     a_run_whose_instance_stopped_reads_as_interrupted,
+    hostile_text_in_the_file_or_its_name_is_stored_and_shown_escaped,
 );
 
 const ANA: &str = "Ana Lima <ana@acme.com>";
@@ -449,4 +450,30 @@ async fn a_run_whose_instance_stopped_reads_as_interrupted(app: TestApp) {
     assert!(page.text.contains("The import was interrupted"), "{}", page.text);
     assert!(!page.text.contains("data-poll"), "{}", page.text);
     assert!(b.get("/ui/import").await.text.contains("import-interrupted"));
+}
+
+async fn hostile_text_in_the_file_or_its_name_is_stored_and_shown_escaped(app: TestApp) {
+    let mut b = admin(&app).await;
+    let mut nul_name = customer(60, "nul@example.com", vec![]);
+    nul_name["data"]["first_name"] = json!("Ann\u{0}<script>");
+    let mut nul_id = customer(61, "id@example.com", vec![]);
+    nul_id["data"]["id"] = json!("6\u{0}1");
+    let mut markup = customer(62, "markup@example.com", vec![]);
+    markup["data"]["company"] = json!("<img src=x onerror=alert(1)>");
+    let file = export(&[nul_name, nul_id, markup]);
+    // A NUL in the part's header is no form a browser sends: refused, nothing applied.
+    let p = upload(&app, &mut b, "a\u{0}b.json", &file).await;
+    assert_eq!(p.status, 400, "{}", p.text);
+    assert!(p.text.contains("The upload could not be read"), "{}", p.text);
+    assert_eq!(app.count("devmate_import_runs").await, 0);
+    let p = upload(&app, &mut b, "<b>ab</b>.json", &file).await;
+    assert_eq!(p.status, 303, "{}", p.text);
+    let id: i64 = p.location().strip_prefix("/ui/import/").unwrap().parse().unwrap();
+    let done = wait(&mut b, id).await;
+    assert_eq!((done["state"].as_str(), counts(&done)), (Some("done"), [3, 1, 0, 0, 2]), "{done}");
+    let page = b.get(&format!("/ui/import/{id}")).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("&lt;b&gt;ab&lt;/b&gt;.json"), "{}", page.text);
+    assert!(!page.text.contains("<script>") && !page.text.contains("<b>ab"), "{}", page.text);
+    assert_eq!(app.get("/api/v1/customers/62").await.body["company_name"], "<img src=x onerror=alert(1)>");
 }

@@ -169,6 +169,12 @@ fn counts(t: &Tally) -> serde_json::Value {
            "failed": t.failed, "licenses_created": t.licenses_created, "warnings": t.warnings, "weak_keys": t.weak_keys})
 }
 
+/// Text from a file kept as the database takes it on both backends (PostgreSQL's `TEXT` holds no NUL), at most
+/// `max` characters.
+fn storable(text: &str, max: usize) -> String {
+    text.chars().take(max).map(|c| if c == '\0' { '\u{FFFD}' } else { c }).collect()
+}
+
 /// Records a new run of a file of `records_total` records, started by `by` (recorded as
 /// `devmate_import.started` with `by` as the actor).
 pub async fn start(
@@ -179,6 +185,8 @@ pub async fn start(
     records_total: i64,
 ) -> Result<Run, StoreError> {
     let now = now_ms();
+    let file_name = storable(file_name, 255);
+    let file_name = file_name.as_str();
     let mut tx = db.begin().await?;
     let cols = Columns::new()
         .set("started_by", by.actor.as_str())
@@ -221,7 +229,7 @@ pub async fn progress(db: &Db, id: i64, add: &Tally, records: &[RunRecord]) -> R
                 Value::from(r.line),
                 Value::from(r.customer_id),
                 Value::from(r.outcome.as_str()),
-                Value::from(r.detail.as_str()),
+                Value::from(storable(&r.detail, 10_000)),
             ]
             .into_iter()
             .enumerate()
