@@ -217,7 +217,13 @@ async fn an_uploaded_export_is_imported_in_the_background_and_reported_record_by
     assert!(page.text.contains("The import is finished: 3 of 3 records"), "{}", page.text);
     assert!(!page.text.contains("data-poll"), "a finished run does not poll");
     assert!(page.text.contains(r#"<a href="/ui/customers/45">#45</a>"#), "{}", page.text);
-    assert!(page.text.contains("customer created; 2 licenses created, 0 already there"), "{}", page.text);
+    assert!(
+        page.text.contains(
+            "customer created; licenses: 2 created, 0 already there; products: 2 created; license types: 2 created"
+        ),
+        "{}",
+        page.text
+    );
     assert_eq!(page.text.matches("outcome-created").count(), 3, "{}", page.text);
     // The import page lists the run, with who ran it.
     let list = b.get("/ui/import").await;
@@ -251,7 +257,7 @@ async fn uploading_again_changes_nothing_and_new_licenses_of_a_known_customer_ar
     assert_eq!(app.get("/api/v1/licenses/3001").await.body["customer"]["id"], 47);
     let page = b.get(&format!("/ui/import/{id}?outcome=updated")).await;
     assert_eq!(page.status, 200, "{}", page.text);
-    assert!(page.text.contains("customer already there; 1 licenses created, 0 already there"), "{}", page.text);
+    assert!(page.text.contains("customer already there; licenses: 1 created, 0 already there"), "{}", page.text);
     assert_eq!(page.text.matches("outcome-updated").count(), 1, "only the updated record: {}", page.text);
 }
 

@@ -111,16 +111,16 @@ impl RunRecord {
                     RecordOutcome::Unchanged
                 };
                 let mut detail = format!(
-                    "{}; {} licenses created, {} already there",
+                    "{}; licenses: {} created, {} already there",
                     if a.customer_created { "customer created" } else { "customer already there" },
                     a.licenses_created,
                     a.licenses_present
                 );
-                if a.products_created + a.license_types_created > 0 {
-                    detail += &format!(
-                        "; {} products and {} license types created",
-                        a.products_created, a.license_types_created
-                    );
+                if a.products_created > 0 {
+                    detail += &format!("; products: {} created", a.products_created);
+                }
+                if a.license_types_created > 0 {
+                    detail += &format!("; license types: {} created", a.license_types_created);
                 }
                 for w in &a.warnings {
                     detail += &format!("; warning: {w}");
