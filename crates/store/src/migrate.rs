@@ -113,6 +113,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0019_dashboard_invitations.sql"),
         postgres: include_str!("../migrations/postgres/0019_dashboard_invitations.sql"),
     },
+    Migration {
+        version: 21,
+        sqlite: include_str!("../migrations/sqlite/0021_devmate_import_runs.sql"),
+        postgres: include_str!("../migrations/postgres/0021_devmate_import_runs.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.

@@ -13,6 +13,7 @@
 mod access;
 mod catalog;
 mod customers;
+mod import;
 mod layout;
 mod lists;
 mod pages;
@@ -68,6 +69,7 @@ pub fn router() -> Router<AppState> {
         .route("/invite/{secret}", get(access::invitation).post(access::accept_invitation))
         .route("/assets/{file}", get(assets))
         .merge(catalog::routes())
+        .merge(import::routes())
         .fallback(|p: MaybePerson| async move { not_found(p.0.as_ref()) })
         .method_not_allowed_fallback(|| async {
             page_error(StatusCode::METHOD_NOT_ALLOWED, "This page does not take that method.")
