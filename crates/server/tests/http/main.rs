@@ -36,6 +36,8 @@ mod dashboard;
 mod dashboard_access;
 // The dashboard's catalog: products, features and templates through its forms, as the API then sees them.
 mod dashboard_catalog;
+// The dashboard's edit forms against each other: a form loaded before someone else's save is refused, as typed.
+mod dashboard_edits;
 // The DevMate API `/v2`: the seeds replayed, DevMate's error texts and shape, its filters, scoping, bad input.
 mod devmate;
 // Finding records as people type them (issue 12): filter suggestions, emails, keys, `?search=`, docs/filters.md.
