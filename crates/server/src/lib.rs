@@ -60,6 +60,8 @@ pub struct Shared {
     pub http: Arc<front_door::HttpConfig>,
     /// Rate limits; none unless [`AppState::with_rate_limits`] sets them.
     pub limits: Arc<limits::Limits>,
+    /// The dashboard home page's license counts, per scope, a few seconds old at most ([`dashboard::Tallies`]).
+    pub tallies: Arc<dashboard::Tallies>,
 }
 
 impl AppState {
@@ -75,6 +77,7 @@ impl AppState {
             last_uses: Arc::new(LastUses::default()),
             http: Arc::new(front_door::HttpConfig::default()),
             limits: Arc::new(limits::Limits::default()),
+            tallies: Arc::new(dashboard::Tallies::default()),
         })))
     }
 
@@ -95,8 +98,6 @@ impl AppState {
         self.keys.read().map(|k| k.clone()).unwrap_or_else(|e| e.into_inner().clone())
     }
 
-    /// Re-reads the active key (after `licensd key rotate` on any instance); a failure is counted in
-    /// `licensd_signing_key_refresh_failures_total` (and `licensd_db_errors_total` when the database failed).
     /// Adds what the client API decided since the last write to the daily totals (`store::stats`), which the
     /// dashboard's home page charts. A failed write is retried with the next one (nothing is lost but on a crash).
     pub async fn write_daily(&self) {
@@ -115,6 +116,8 @@ impl AppState {
         }
     }
 
+    /// Re-reads the active key (after `licensd key rotate` on any instance); a failure is counted in
+    /// `licensd_signing_key_refresh_failures_total` (and `licensd_db_errors_total` when the database failed).
     pub async fn refresh_key(&self) -> Result<(), licensd_store::StoreError> {
         let key = match licensd_store::keys::active(&self.db, self.secret.as_deref()).await {
             Ok(key) => key,

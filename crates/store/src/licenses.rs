@@ -378,6 +378,13 @@ pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, V
     Ok((n, load(&mut &*db, &ids).await?))
 }
 
+/// How many licenses in the scope match the filters (`params`' page, order and search aside).
+pub async fn count(db: &Db, scope: &Scope, params: &ListParams) -> Result<i64, StoreError> {
+    let mut from = query("FROM licenses l WHERE 1 = 1");
+    scope.restrict(&mut from, "l.product_id");
+    crate::list::count(db, params, &from).await
+}
+
 /// Issues a license inside a transaction: resolves product, template, customer and order, applies the
 /// template's terms and the input's overrides, generates the key, copies the template's features.
 pub async fn create_in(

@@ -292,6 +292,10 @@ pub struct ListParams {
     search: Option<String>,
     pub limit: i64,
     pub offset: i64,
+    /// Counts matches only up to this many and one more (see [`page`] and [`ListParams::push_search`]): for a
+    /// page that says "more than N" rather than pay for an exact count of a broad search. `None` (every API
+    /// surface): an exact count.
+    pub count_cap: Option<i64>,
 }
 
 pub const DEFAULT_LIMIT: i64 = 20;
@@ -327,7 +331,8 @@ fn parse_int(param: &str, s: &str) -> Result<i64, ParamError> {
 /// Parses every query parameter against the allow-list; `extra` names parameters a surface handles
 /// itself (they are skipped, not refused).
 pub fn parse(spec: &'static Spec, params: &[(String, String)], extra: &[&str]) -> Result<ListParams, ParamError> {
-    let mut out = ListParams { conds: Vec::new(), order: None, search: None, limit: DEFAULT_LIMIT, offset: 0 };
+    let mut out =
+        ListParams { conds: Vec::new(), order: None, search: None, limit: DEFAULT_LIMIT, offset: 0, count_cap: None };
     let mut in_values = 0;
     for (key, value) in params {
         // Neither backend keeps a NUL in text (PostgreSQL refuses it outright).
@@ -528,13 +533,18 @@ pub fn suggestions(spec: &Spec, key: &str) -> Vec<String> {
 impl ListParams {
     /// Parameters with no filters, for internal use.
     pub fn all() -> ListParams {
-        ListParams { conds: Vec::new(), order: None, search: None, limit: MAX_LIMIT, offset: 0 }
+        ListParams { conds: Vec::new(), order: None, search: None, limit: MAX_LIMIT, offset: 0, count_cap: None }
     }
 
     /// Appends ` AND <id> IN (…)` for `?search=`: the union of every [`Search`] branch of the spec, each the
     /// ids whose text contains the term (an FTS5 trigram match on SQLite, `ILIKE` on PostgreSQL, both
     /// served by a trigram index), each branch within the scope. A union rather than `OR`s of semi-joins,
     /// so that PostgreSQL drives each branch from its index instead of scanning the listed table.
+    ///
+    /// With [`ListParams::count_cap`] each branch stops at its first cap + 1 distinct ids. The union is then
+    /// exact when no branch reached the cap, and over the cap when one did (that branch alone holds more), so a
+    /// capped count still tells "exactly n" from "more than the cap"; a broad term costs one bounded read per
+    /// branch instead of every match of every branch.
     pub fn push_search(&self, q: &mut Query, dialect: Dialect, spec: &Spec, scope: &Scope) {
         let Some(term) = &self.search else { return };
         q.push(" AND ").push(spec.id_expr).push(" IN (");
@@ -543,7 +553,19 @@ impl ListParams {
                 q.push(" UNION ");
             }
             let (head, tail) = s.select.split_once("{}").unwrap_or((s.select, ""));
-            q.push(head);
+            if self.count_cap.is_some() {
+                // A branch that selects its own table's `id` joins only parents (one id per row): limited as it
+                // is. One that selects a reference (`l.customer_id`, `d.license_id`) may repeat an id, so it is
+                // made distinct first (a bare LIMIT on it could stop at the cap with fewer distinct ids).
+                let own_id = head.split_whitespace().nth(1).is_some_and(|c| c.ends_with(".id"));
+                q.push("SELECT * FROM (");
+                match own_id {
+                    true => q.push(head),
+                    false => q.push(&head.replacen("SELECT ", "SELECT DISTINCT ", 1)),
+                };
+            } else {
+                q.push(head);
+            }
             match dialect {
                 Dialect::Sqlite => {
                     let (table, column, rowid) = s.trigram;
@@ -558,6 +580,9 @@ impl ListParams {
                 SearchScope::Order(alias) => scope.restrict_owner(q, "order_id", alias),
             }
             q.push(tail);
+            if let Some(cap) = self.count_cap {
+                q.push(" LIMIT ").push_bind(cap.saturating_add(1)).push(&format!(") AS branch{i}"));
+            }
         }
         q.push(")");
     }
@@ -718,6 +743,10 @@ pub(crate) fn push_key_pass(q: &mut Query, dialect: Dialect, e: &str, typed_key:
 
 /// Runs a list: the count of all matches and one page of rows, concurrently. `from` is the `FROM … WHERE …` part
 /// with scope conditions already in it; `cols` the select list.
+///
+/// With [`ListParams::count_cap`] set, one query reads the first cap + 1 matches in the list's order and the
+/// page is cut from them: the count is exact up to the cap, and cap + 1 means "more than the cap" (a page past
+/// the first cap + 1 matches is empty). For a search page, where a broad term matches a large part of a table.
 pub async fn page(
     db: &Db,
     spec: &'static Spec,
@@ -725,15 +754,31 @@ pub async fn page(
     cols: &str,
     from: &Query,
 ) -> Result<(i64, Vec<Row>), StoreError> {
-    let mut count = Query { sql: format!("SELECT COUNT(*) AS n {}", from.sql).into(), args: from.args.clone() };
-    params.push_where(&mut count, db.dialect());
     let mut rows = Query { sql: format!("SELECT {cols} {}", from.sql).into(), args: from.args.clone() };
     params.push_where(&mut rows, db.dialect());
+    if let Some(cap) = params.count_cap {
+        let first = ListParams { limit: cap.saturating_add(1), offset: 0, ..params.clone() };
+        first.push_order_page(&mut rows, spec);
+        let all = db.fetch_all(rows).await?;
+        let n = i64::try_from(all.len()).unwrap_or(i64::MAX);
+        let skip = usize::try_from(params.offset).unwrap_or(usize::MAX);
+        let take = usize::try_from(params.limit).unwrap_or(0);
+        return Ok((n, all.into_iter().skip(skip).take(take).collect()));
+    }
+    let mut count = Query { sql: format!("SELECT COUNT(*) AS n {}", from.sql).into(), args: from.args.clone() };
+    params.push_where(&mut count, db.dialect());
     params.push_order_page(&mut rows, spec);
     // Two connections at once: on a million rows the count and the page each take tens of milliseconds,
     // and the caller waits for the slower one rather than for both.
     let (count, rows) = tokio::try_join!(db.fetch_one(count), db.fetch_all(rows))?;
     Ok((count.get("n")?, rows))
+}
+
+/// The count alone of a list's matches (see [`page`]), for a page that shows a number and no rows.
+pub async fn count(db: &Db, params: &ListParams, from: &Query) -> Result<i64, StoreError> {
+    let mut count = Query { sql: format!("SELECT COUNT(*) AS n {}", from.sql).into(), args: from.args.clone() };
+    params.push_where(&mut count, db.dialect());
+    db.fetch_one(count).await?.get("n")
 }
 
 #[cfg(test)]

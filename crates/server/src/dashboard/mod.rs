@@ -16,6 +16,7 @@ mod customers;
 mod layout;
 mod lists;
 mod pages;
+mod tally;
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -36,6 +37,7 @@ use maud::Markup;
 
 use crate::AppState;
 use crate::extract::{OriginalPath, form_pairs};
+pub use tally::Tallies;
 
 /// Where the dashboard's pages live (the home page is `/`).
 pub const PREFIX: &str = "/ui";

@@ -38,6 +38,8 @@ mod dashboard_access;
 mod dashboard_catalog;
 // The dashboard's edit forms against each other: a form loaded before someone else's save is refused, as typed.
 mod dashboard_edits;
+// The dashboard on more rows than it shows: broad searches counted up to 100, the home page's kept counts.
+mod dashboard_scale;
 // The DevMate API `/v2`: the seeds replayed, DevMate's error texts and shape, its filters, scoping, bad input.
 mod devmate;
 // Finding records as people type them (issue 12): filter suggestions, emails, keys, `?search=`, docs/filters.md.
