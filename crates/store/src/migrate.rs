@@ -118,6 +118,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0021_devmate_import_runs.sql"),
         postgres: include_str!("../migrations/postgres/0021_devmate_import_runs.sql"),
     },
+    Migration {
+        version: 24,
+        sqlite: include_str!("../migrations/sqlite/0024_list_order_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0024_list_order_indexes.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.
