@@ -32,7 +32,10 @@ pages=(
   "licenses list|/ui/licenses"
   "licenses list, page 2000|/ui/licenses?offset=100000"
   "licenses list, disabled|/ui/licenses?enabled=false"
+  "licenses list, disabled, expiring first|/ui/licenses?enabled=false&order_by=validity_period"
+  "licenses list, by product|/ui/licenses?product__short_code=vpn"
   "activity|/ui/activity"
+  "activity, one action|/ui/activity?action=license.disabled"
 )
 echo "| page | p50 ms | p95 ms | max ms | status |"
 echo "| --- | ---: | ---: | ---: | --- |"
