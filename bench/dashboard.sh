@@ -15,7 +15,7 @@ for _ in $(seq 200); do grep -q listening "$WORK/serve.out" 2>/dev/null && break
 URL=$(sed -n 's/^licensd listening on //p' "$WORK/serve.out")
 sleep "${SETTLE:-20}"
 curl -s -c "$WORK/jar" -o /dev/null -d "email=bench@example.com&password=bench+password+1" "$URL/ui/login"
-# The home page's first view after start counts the licenses (later views reuse the count for 30 s).
+# The home page's first view after start (serve counts every product's licenses at start; views reuse that for 30 s).
 COLD=$(curl -s -b "$WORK/jar" -o /dev/null -w '%{time_total}' "$URL/")
 read -r KEY _ HW < <(awk 'NF == 3 {print; exit}' "$KEYS")
 # A license with a device, its customer, and that customer's email.
@@ -41,7 +41,7 @@ pages=(
 )
 echo "| page | p50 ms | p95 ms | max ms | status |"
 echo "| --- | ---: | ---: | ---: | --- |"
-awk -v t="$COLD" 'BEGIN {printf "| home, first view after start (counts the licenses) | %.1f | | | 200 |\n", t*1000}'
+awk -v t="$COLD" 'BEGIN {printf "| home, first view after start (its counts made at start) | %.1f | | | 200 |\n", t*1000}'
 for entry in "${pages[@]}"; do
   name=${entry%%|*}; path=${entry#*|}
   code=$(curl -s -b "$WORK/jar" -o /dev/null -w '%{http_code}' "$URL$path")
