@@ -118,6 +118,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0021_devmate_import_runs.sql"),
         postgres: include_str!("../migrations/postgres/0021_devmate_import_runs.sql"),
     },
+    Migration {
+        version: 23,
+        sqlite: include_str!("../migrations/sqlite/0023_api_keys.sql"),
+        postgres: include_str!("../migrations/postgres/0023_api_keys.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.
