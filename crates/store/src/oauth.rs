@@ -153,7 +153,8 @@ pub async fn issue_oauth_token(db: &Db, client: &OauthClient, ttl: Duration) -> 
 }
 
 /// The client an access token was issued to: `None` when no token has this secret, it expired, or its client
-/// was revoked. One indexed statement (the client and its products joined).
+/// was revoked. One indexed statement (the client and its products joined). An application on OAuth HMACs its
+/// offline request files with the client secret: [`oauth_client`] with the client's `client_id` gives it.
 pub async fn oauth_token(db: &Db, token: &str) -> Result<Option<OauthClient>, StoreError> {
     if token.is_empty() || token.len() > 200 || token.contains('\0') {
         return Ok(None);
