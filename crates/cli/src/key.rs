@@ -5,7 +5,7 @@ use std::io::Write as _;
 use anyhow::Context as _;
 use clap::Subcommand;
 
-use crate::common::{DbArg, open, secret};
+use crate::common::{DbArg, open, operator, secret};
 
 #[derive(Subcommand)]
 pub(crate) enum KeyCmd {
@@ -146,7 +146,7 @@ pub(crate) async fn key(cmd: KeyCmd) -> anyhow::Result<()> {
     };
     let db = open(&db).await?;
     let k = if rotate {
-        licensd_store::keys::rotate(&db, secret().as_deref()).await?
+        licensd_store::keys::rotate_as(&db, secret().as_deref(), &operator()).await?
     } else {
         licensd_store::keys::active(&db, secret().as_deref()).await?
     };

@@ -743,7 +743,9 @@ pub(crate) fn push_key_pass(q: &mut Query, dialect: Dialect, e: &str, typed_key:
 
 /// Runs a list: the count of all matches and one page of rows, concurrently. `from` is the `FROM … WHERE …` part
 /// with scope conditions already in it; `cols` the select list. With [`ListParams::count_cap`] set the count
-/// stops at the cap plus one (a count above the cap means "more than the cap"); the page is the same.
+/// stops at the cap plus one (a count above the cap means "more than the cap"); the page is the same. A capped
+/// search reads its first cap + 1 matches once and cuts the page from them (its union of bounded branches is
+/// the costly part, and a count beside the page would compute it twice).
 pub async fn page(
     db: &Db,
     spec: &'static Spec,
@@ -751,6 +753,16 @@ pub async fn page(
     cols: &str,
     from: &Query,
 ) -> Result<(i64, Vec<Row>), StoreError> {
+    if let (Some(cap), Some(_)) = (params.count_cap, &params.search) {
+        let mut rows = Query { sql: format!("SELECT {cols} {}", from.sql).into(), args: from.args.clone() };
+        params.push_where(&mut rows, db.dialect());
+        ListParams { limit: cap.saturating_add(1), offset: 0, ..params.clone() }.push_order_page(&mut rows, spec);
+        let all = db.fetch_all(rows).await?;
+        let n = i64::try_from(all.len()).unwrap_or(i64::MAX);
+        let skip = usize::try_from(params.offset).unwrap_or(usize::MAX);
+        let take = usize::try_from(params.limit).unwrap_or(0);
+        return Ok((n, all.into_iter().skip(skip).take(take).collect()));
+    }
     let mut count = match params.count_cap {
         None => Query { sql: format!("SELECT COUNT(*) AS n {}", from.sql).into(), args: from.args.clone() },
         Some(_) => {

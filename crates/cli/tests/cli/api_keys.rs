@@ -149,7 +149,7 @@ fn credentials_from_the_command_line(db: &str) {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["resource_type"] != "product")
+        .filter(|e| e["resource_type"] == "api_key" || e["resource_type"] == "oauth_client")
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     assert_eq!(

@@ -245,7 +245,7 @@ pub async fn upload(State(s): State<AppState>, req: Request) -> Page {
     }
     let file_name = if form.file_name.is_empty() { "upload".to_string() } else { form.file_name.clone() };
     let (ready, started) = tokio::sync::oneshot::channel::<Result<i64, NoRun>>();
-    let db = s.db.clone();
+    let (db, tallies) = (s.db.clone(), s.tallies.clone());
     let file = form.file;
     tokio::spawn(async move {
         let (records, checked) = match runs::read(&file) {
@@ -270,6 +270,8 @@ pub async fn upload(State(s): State<AppState>, req: Request) -> Page {
         if let Err(e) = runs::apply(&db, &scope, run.id, &records, &checked).await {
             tracing::error!(run = run.id, error = %e, "a DevMate import run could not be finished");
         }
+        // The home page counts what the import made at its next view.
+        tallies.clear();
     });
     match started.await {
         Ok(Ok(id)) => Ok(see_other(&format!("{PREFIX}/import/{id}"))),

@@ -61,7 +61,8 @@ const LICENSES: ListPage = ListPage {
         ("-created_at", "newest first"),
         ("created_at", "oldest first"),
         ("validity_period", "expiring first"),
-        ("-last_check", "last checked first"),
+        // Not "-last_check": the last check is a row of its own per license (written off the client's path),
+        // so that order sorts every license (130 ms at a million); a license's page shows it.
         ("license_key", "by key"),
     ],
 };
