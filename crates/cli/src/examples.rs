@@ -43,6 +43,30 @@ licensd token update 3 --all-products --no-expiry",
     ),
     ("token revoke", "# The id from `licensd token list`\nlicensd token revoke 3"),
     (
+        "api-key create",
+        "# A key for every product (the shared key is printed once, as the last line)
+licensd api-key create --name \"Windows app\"
+# Limited to two products, as one JSON object with api_key and shared_key
+licensd api-key create --name \"Mac app\" --product myapp --product otherapp --json",
+    ),
+    ("api-key list", "licensd api-key list\nlicensd api-key list --json"),
+    (
+        "api-key revoke",
+        "# By the id from `licensd api-key list`, or by the API key itself\nlicensd api-key revoke 3\nlicensd api-key revoke 0b6f2a9e-5c1d-4e8a-9f3b-2d7c4a1e6b58",
+    ),
+    (
+        "oauth-client create",
+        "# The secret is printed once, as the last line
+licensd oauth-client create --name backend
+# Limited to one product, as one JSON object with client_id and client_secret
+licensd oauth-client create --name \"Linux app\" --product myapp --json",
+    ),
+    ("oauth-client list", "licensd oauth-client list\nlicensd oauth-client list --json"),
+    (
+        "oauth-client revoke",
+        "# By the id from `licensd oauth-client list`, or by the client id\nlicensd oauth-client revoke 2",
+    ),
+    (
         "user create",
         "# The first admin: type the password and press Enter, then Ctrl-D (or pipe it in: echo \"$PW\" | …)
 licensd user create --email ana@acme.com --role admin --name \"Ana Lima\" --password-stdin

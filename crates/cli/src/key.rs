@@ -57,7 +57,8 @@ pub(crate) enum KeyCmd {
         json: bool,
     },
     /// Seal every stored signing key (retired ones too) under LICENSD_SECRET with Argon2id: keys stored in
-    /// plaintext, or in the older SHA-256 format. Idempotent; `serve` does the same at start.
+    /// plaintext, or in the older SHA-256 format; and the API keys' shared keys and OAuth clients' secrets made
+    /// without it. Idempotent; `serve` does the same at start.
     Encrypt {
         #[command(flatten)]
         db: DbArg,
@@ -75,6 +76,9 @@ pub(crate) async fn key_encrypt(db: &DbArg, json: bool) -> anyhow::Result<()> {
     )?;
     let db = open(db).await?;
     let done = licensd_store::keys::encrypt_all(&db, &secret).await?;
+    // The API keys' shared keys and OAuth clients' secrets, sealed the same way (labelled `api_key:<api key>`,
+    // `oauth_client:<client id>`).
+    let creds = licensd_store::credentials::seal_all(&db, &secret).await?;
     if json {
         println!(
             "{}",
@@ -82,6 +86,11 @@ pub(crate) async fn key_encrypt(db: &DbArg, json: bool) -> anyhow::Result<()> {
                 "resealed": done.resealed.iter().map(|(k, was)| serde_json::json!({"key_id": k, "was": was})).collect::<Vec<_>>(),
                 "unchanged": done.unchanged,
                 "failed": done.failed.iter().map(|(k, why)| serde_json::json!({"key_id": k, "error": why})).collect::<Vec<_>>(),
+                "credentials": {
+                    "resealed": creds.resealed.iter().map(|(k, was)| serde_json::json!({"credential": k, "was": was})).collect::<Vec<_>>(),
+                    "unchanged": creds.unchanged,
+                    "failed": creds.failed.iter().map(|(k, why)| serde_json::json!({"credential": k, "error": why})).collect::<Vec<_>>(),
+                },
             })
         );
     } else {
@@ -98,12 +107,31 @@ pub(crate) async fn key_encrypt(db: &DbArg, json: bool) -> anyhow::Result<()> {
             done.unchanged.len(),
             if done.failed.is_empty() { String::new() } else { format!(", {} could not be opened", done.failed.len()) }
         );
+        for (c, _) in &creds.resealed {
+            println!("sealed the secret of {c} with Argon2id (was plaintext)");
+        }
+        for (c, why) in &creds.failed {
+            eprintln!("{c}: {why}");
+        }
+        if !creds.resealed.is_empty() || !creds.unchanged.is_empty() || !creds.failed.is_empty() {
+            println!(
+                "{} API key and OAuth client secrets sealed now, {} sealed with Argon2id already{}",
+                creds.resealed.len(),
+                creds.unchanged.len(),
+                if creds.failed.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} could not be opened", creds.failed.len())
+                }
+            );
+        }
     }
     db.close().await;
     anyhow::ensure!(
-        done.failed.is_empty(),
-        "{} keys were left as they were: LICENSD_SECRET does not open them",
-        done.failed.len()
+        done.failed.is_empty() && creds.failed.is_empty(),
+        "{} keys and {} API key or OAuth client secrets were left as they were: LICENSD_SECRET does not open them",
+        done.failed.len(),
+        creds.failed.len()
     );
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `licensd`: the server and its command line. Each command lives in its own module; this file parses
 //! the command line and dispatches.
 
+mod api_key;
 mod common;
 mod config;
 mod customer;
@@ -10,6 +11,7 @@ mod events;
 mod examples;
 mod key;
 mod license;
+mod oauth_client;
 mod product;
 mod serve;
 mod template;
@@ -18,12 +20,14 @@ mod user;
 
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
+use crate::api_key::ApiKeyCmd;
 use crate::common::{DbArg, open};
 use crate::customer::CustomerCmd;
 use crate::dev::DevCmd;
 use crate::events::EventsArgs;
 use crate::key::KeyCmd;
 use crate::license::LicenseCmd;
+use crate::oauth_client::OauthClientCmd;
 use crate::product::ProductCmd;
 use crate::serve::FrontDoorArgs;
 use crate::template::TemplateCmd;
@@ -95,6 +99,16 @@ enum Cmd {
     Token {
         #[command(subcommand)]
         cmd: TokenCmd,
+    },
+    /// LicenseSpring-style API keys and their shared keys (License API v4): create, list, revoke.
+    ApiKey {
+        #[command(subcommand)]
+        cmd: ApiKeyCmd,
+    },
+    /// OAuth clients (client credentials) of the License API v4: create, list, revoke.
+    OauthClient {
+        #[command(subcommand)]
+        cmd: OauthClientCmd,
     },
     /// Manage the web dashboard's users (they sign in at `/`).
     User {
@@ -287,6 +301,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Token { cmd } => token::token(cmd).await,
+        Cmd::ApiKey { cmd } => api_key::api_key(cmd).await,
+        Cmd::OauthClient { cmd } => oauth_client::oauth_client(cmd).await,
         Cmd::User { cmd } => user::user(cmd).await,
         Cmd::Key { cmd } => key::key(cmd).await,
         Cmd::Product { cmd } => product::product(cmd).await,

@@ -210,12 +210,31 @@ pub(crate) async fn seal_keys_at_start(db: &Db, secret: Option<&str>) -> anyhow:
     for (key_id, why) in &done.failed {
         tracing::warn!(key_id = %key_id, "cannot seal the signing key under LICENSD_SECRET: {why}");
     }
+    let creds = licensd_store::credentials::seal_all(db, secret).await?;
+    for (label, _) in &creds.resealed {
+        tracing::info!(credential = %label, "sealed the secret of an API key or OAuth client with Argon2id under LICENSD_SECRET");
+    }
+    for (label, why) in &creds.failed {
+        tracing::warn!(credential = %label, "cannot seal the secret of an API key or OAuth client under LICENSD_SECRET: {why}");
+    }
     Ok(())
 }
 
 /// Warns, once at start, when the active signing key (or a retired one, which applications may still
-/// trust) is stored in plaintext.
+/// trust), or the secret of a live API key or OAuth client, is stored in plaintext.
 pub(crate) async fn warn_unsealed_keys(db: &Db) -> anyhow::Result<()> {
+    let creds = licensd_store::credentials::unsealed_all(db).await?;
+    if !creds.is_empty() {
+        tracing::warn!(
+            credentials = %creds.join(", "),
+            "{} of the License API stored UNENCRYPTED in the database: anyone who can read the database file or a \
+             backup of it can sign requests as the applications that hold them. Set LICENSD_SECRET to a long random \
+             value and restart, or run `licensd key encrypt`, to seal them",
+            if creds.len() == 1 { "the secret of 1 API key or OAuth client is".to_string() } else {
+                format!("the secrets of {} API keys and OAuth clients are", creds.len())
+            }
+        );
+    }
     let keys = licensd_store::keys::stored(db).await?;
     let plain: Vec<&str> = keys.iter().filter(|k| !k.kdf.is_sealed()).map(|k| k.key_id.as_str()).collect();
     if plain.is_empty() {

@@ -6,6 +6,7 @@ pub mod wire;
 
 pub mod access;
 pub mod client_api;
+pub mod credentials;
 pub mod devmate;
 pub mod error;
 pub mod keys;

@@ -163,7 +163,10 @@ pub struct Config {
     modifiers(&SecurityAddon),
     tags(
         (name = "products"), (name = "product-features"), (name = "license-templates"), (name = "customers"),
-        (name = "orders"), (name = "licenses"), (name = "devices"), (name = "events"), (name = "client"), (name = "operations"),
+        (name = "orders"), (name = "licenses"), (name = "devices"), (name = "events"),
+        (name = "api-keys", description = "LicenseSpring-style API keys and shared keys, for the License API v4 (admins)"),
+        (name = "oauth-clients", description = "OAuth clients (client credentials), for the License API v4 (admins)"),
+        (name = "client"), (name = "operations"),
         (name = "devmate", description = "DevMate Public API v2 compatibility (`/v2`)")
     )
 )]
@@ -388,6 +391,11 @@ pub async fn serve_with_metrics(
                 && let Err(e) = licensd_store::users::sweep_sessions(&bg.db).await
             {
                 tracing::warn!(error = %e, "could not delete ended dashboard sessions");
+            }
+            if n.is_multiple_of(3600)
+                && let Err(e) = licensd_store::oauth::sweep_oauth_tokens(&bg.db).await
+            {
+                tracing::warn!(error = %e, "could not delete expired OAuth access tokens");
             }
             if n.is_multiple_of(30)
                 && let Err(e) = bg.refresh_key().await

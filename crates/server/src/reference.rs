@@ -31,6 +31,8 @@ pub static LISTS: &[List] = &[
     List { path: "/api/v1/license-users", spec: &licensd_store::license_users::SPEC },
     List { path: "/api/v1/devices", spec: &licensd_store::devices::SPEC },
     List { path: "/api/v1/events", spec: &licensd_store::events::SPEC },
+    List { path: "/api/v1/api-keys", spec: &licensd_store::api_keys::SPEC },
+    List { path: "/api/v1/oauth-clients", spec: &licensd_store::oauth::SPEC },
 ];
 
 /// The command that rewrites `docs/filters.md` from the allow-lists.

@@ -118,6 +118,15 @@ pub const UNIQUE_INDEXES: &[UniqueIndex] = &[
     unique("ux_dashboard_users_email", "dashboard_users", &["email_norm"], "email"),
     // One person a backing token.
     unique("ux_dashboard_users_token", "dashboard_users", &["token_id"], "token"),
+    // A fresh random UUID each: a collision is not expected to happen.
+    unique("ux_api_keys_api_key", "api_keys", &["api_key"], "api_key"),
+    // Partial: among keys not revoked.
+    unique("ux_api_keys_name", "api_keys", &["name"], "name"),
+    unique("ux_oauth_clients_client_id", "oauth_clients", &["client_id"], "client_id"),
+    // Partial: among clients not revoked.
+    unique("ux_oauth_clients_name", "oauth_clients", &["name"], "name"),
+    // The SHA-256 of a fresh 256-bit token.
+    unique("ux_oauth_tokens_hash", "oauth_tokens", &["token_hash"], "access_token"),
     // The SHA-256 of a fresh 256-bit secret.
     unique("ux_dashboard_sessions_hash", "dashboard_sessions", &["session_hash"], "session"),
     // The SHA-256 of a fresh 256-bit secret.

@@ -127,9 +127,12 @@ struct Derived {
     key: Zeroizing<[u8; 32]>,
 }
 
-/// One entry per (secret, salt, cost) seen: one per key row in practice.
+/// One entry per (secret, salt, cost) seen: one per sealed row in practice (signing keys, and the API keys'
+/// shared keys and OAuth clients' secrets of `store::credentials`, opened on every License API request). An
+/// entry is about a hundred bytes, and rows are made only by operators (a lookup of an unknown key derives
+/// nothing), so the bound is generous: a server with more sealed rows than this pays a derivation again.
 static DERIVED: Mutex<Vec<Derived>> = Mutex::new(Vec::new());
-const DERIVED_MAX: usize = 64;
+const DERIVED_MAX: usize = 4096;
 
 fn argon2_key(secret: &str, salt: &[u8], params: (u32, u32, u32)) -> Result<Zeroizing<[u8; 32]>, StoreError> {
     let cached = DERIVED.lock().ok().and_then(|d| {
@@ -165,8 +168,13 @@ fn sha256_key(secret: &str) -> Zeroizing<[u8; 32]> {
     Zeroizing::new(h.finalize().into())
 }
 
-/// Seals `seed` for the row of `key_id`: `argon2id-v1` under `secret`, or plaintext without one.
+/// Seals an Ed25519 `seed` for the row of `key_id`: `argon2id-v1` under `secret`, or plaintext without one.
 pub fn seal(seed: &[u8; 32], key_id: &str, secret: Option<&str>) -> Result<Sealed, StoreError> {
+    seal_bytes(seed, key_id, secret)
+}
+
+/// Seals a key's secret bytes (an Ed25519 seed, an RSA key's PKCS#8 DER) for the row of `key_id`, as [`seal`].
+pub fn seal_bytes(seed: &[u8], key_id: &str, secret: Option<&str>) -> Result<Sealed, StoreError> {
     let Some(secret) = secret else {
         return Ok(Sealed { secret: STANDARD.encode(seed), kdf: Kdf::None, salt: None, params: None });
     };
@@ -176,7 +184,7 @@ pub fn seal(seed: &[u8; 32], key_id: &str, secret: Option<&str>) -> Result<Seale
     let nonce: [u8; NONCE_LEN] = random();
     let aad = aad(key_id);
     let ct = XChaCha20Poly1305::new(&(*key).into())
-        .encrypt(&XNonce::from(nonce), Payload { msg: &seed[..], aad: &aad })
+        .encrypt(&XNonce::from(nonce), Payload { msg: seed, aad: &aad })
         .map_err(|_| StoreError::Config("sealing the signing key failed".into()))?;
     let mut out = nonce.to_vec();
     out.extend(ct);
@@ -188,8 +196,16 @@ pub fn seal(seed: &[u8; 32], key_id: &str, secret: Option<&str>) -> Result<Seale
     })
 }
 
-/// Opens a stored seed of the row of `key_id` (any format).
+/// Opens a stored Ed25519 seed of the row of `key_id` (any format).
 pub fn open_sealed(s: &Sealed, key_id: &str, secret: Option<&str>) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+    let plain = open_bytes(s, key_id, secret)?;
+    let seed: [u8; 32] =
+        plain.as_slice().try_into().map_err(|_| StoreError::Corrupt("signing key: not 32 bytes".into()))?;
+    Ok(Zeroizing::new(seed))
+}
+
+/// Opens the stored secret bytes of the row of `key_id` (any format, either kind of key).
+pub fn open_bytes(s: &Sealed, key_id: &str, secret: Option<&str>) -> Result<Zeroizing<Vec<u8>>, StoreError> {
     let bytes =
         Zeroizing::new(STANDARD.decode(&s.secret).map_err(|e| StoreError::Corrupt(format!("signing key: {e}")))?);
     let plain = match s.kdf {
@@ -227,9 +243,7 @@ pub fn open_sealed(s: &Sealed, key_id: &str, secret: Option<&str>) -> Result<Zer
             Zeroizing::new(opened)
         }
     };
-    let seed: [u8; 32] =
-        plain.as_slice().try_into().map_err(|_| StoreError::Corrupt("signing key: not 32 bytes".into()))?;
-    Ok(Zeroizing::new(seed))
+    Ok(plain)
 }
 
 const SEALED_COLS: &str = "key_id, secret, kdf, kdf_salt, kdf_params";

@@ -19,7 +19,9 @@ macro_rules! license_last_check {
 }
 
 pub mod accounts;
+pub mod api_keys;
 pub mod client_api;
+pub mod credentials;
 pub mod customers;
 pub mod db;
 pub mod devices;
@@ -32,6 +34,7 @@ pub mod license_users;
 pub mod licenses;
 pub mod list;
 pub mod migrate;
+pub mod oauth;
 pub mod orders;
 pub mod products;
 pub mod scope;

@@ -123,6 +123,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0024_list_order_indexes.sql"),
         postgres: include_str!("../migrations/postgres/0024_list_order_indexes.sql"),
     },
+    // After 24 although numbered before it (issue 15's parts took 22 and 23 while 24 landed first): applied in
+    // list order, so a database that has 24 gets it next.
+    Migration {
+        version: 23,
+        sqlite: include_str!("../migrations/sqlite/0023_api_keys.sql"),
+        postgres: include_str!("../migrations/postgres/0023_api_keys.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.

@@ -160,7 +160,7 @@ fn check_products(role: Role, products: &Products) -> Result<(), StoreError> {
 }
 
 /// The short codes of every product, for the message naming an unknown one.
-async fn known_codes(e: &mut impl Exec) -> Result<String, StoreError> {
+pub(crate) async fn known_codes(e: &mut impl Exec) -> Result<String, StoreError> {
     let rows = e.fetch_all(query("SELECT short_code FROM products ORDER BY short_code")).await?;
     let codes: Vec<String> = rows.iter().map(|r| r.get("short_code")).collect::<Result<_, _>>()?;
     Ok(if codes.is_empty() {

@@ -3,7 +3,8 @@
 Called by dashboard.py's main() as run(browser, env, step, shot, accessible), with env holding LICENSD_URL and
 LICENSD_ADMIN ("email password" of an admin). The admin opens Keys and access, creates a token, sees its secret
 once with a copy button (and the secret works as a bearer token), and finds it gone after reloading the answer,
-going to the list and coming back; the public keys and dashboard users pages pass axe-core too.
+going to the list and coming back; the public keys and dashboard users pages pass axe-core too. Then a License
+API key: its shared key shown once with a copy button, gone from the list, revoked behind a confirmation.
 """
 
 import urllib.error
@@ -90,4 +91,34 @@ def run(browser, env, step, shot, accessible):
     expect(page.get_by_role("cell", name=email)).to_be_visible()
     accessible(page, "dashboard users")
     shot(page, "access-users")
+
+    # License API keys: an API key's shared key shown once, then revoked behind a confirmation.
+    page.goto(f"{url}/ui/access/api-keys")
+    expect(page.get_by_role("heading", name="Create an API key")).to_be_visible()
+    accessible(page, "license api keys")
+    form = page.locator("form", has=page.get_by_role("button", name="Create the API key"))
+    form.get_by_label("Name").fill("browser app")
+    form.get_by_label("app", exact=True).check()
+    form.get_by_role("button", name="Create the API key").click()
+    expect(page.get_by_role("heading", name="API key created")).to_be_visible()
+    api_key = page.locator("#api-key-value").inner_text().strip()
+    shared = page.locator("#shared-key-value").inner_text().strip()
+    assert len(api_key) == 36 and len(shared) == 43, (api_key, shared)
+    copy = page.locator("button[data-copy='shared-key-value']")
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == shared, copied
+    step("an API key's shared key is shown once, with a copy button that copies it")
+    accessible(page, "api key created")
+    shot(page, "api-key-created")
+    page.goto(f"{url}/ui/access/api-keys")
+    expect(page.get_by_role("cell", name=api_key)).to_be_visible()
+    assert shared not in page.content(), "the list shows the shared key"
+    shot(page, "api-keys")
+    page.locator("details.confirm summary", has_text="Revoke").first.click()
+    page.get_by_role("button", name="Confirm: revoke browser app").click()
+    expect(page.get_by_role("status")).to_contain_text("The API key is revoked")
+    expect(page.get_by_role("cell", name=api_key)).to_have_count(0)
+    step("the API key is revoked behind a confirmation, and hidden from the list")
     ctx.close()

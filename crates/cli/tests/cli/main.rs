@@ -17,6 +17,8 @@
 // The harness: the `licensd` command builder, `Server`, temporary directories and databases, HTTP, tools.
 mod common;
 
+// `api-key` and `oauth-client` (LicenseSpring-style credentials) beside a running server, on both backends.
+mod api_keys;
 // The dashboard in a real browser (Chromium, Playwright for Python): a support shift, on both backends.
 mod browser;
 

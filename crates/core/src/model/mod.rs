@@ -104,6 +104,7 @@ fn prefix_error(prefix: &str, e: Error) -> Error {
 }
 
 mod account;
+mod credential;
 mod customer;
 mod device;
 mod license;
@@ -112,6 +113,7 @@ mod template;
 mod terms;
 
 pub use account::*;
+pub use credential::*;
 pub use customer::*;
 pub use device::*;
 pub use license::*;

@@ -3,6 +3,7 @@
 //! relative to [`PREFIX`], which [`surface`] is nested under.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod customers;
 pub mod devices;
 pub mod events;
@@ -84,6 +85,7 @@ pub fn surface(state: &AppState) -> OpenApiRouter<AppState> {
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(products::router())
+        .merge(api_keys::router())
         .merge(templates::router())
         .merge(accounts::router())
         .merge(customers::router())

@@ -4,17 +4,21 @@
 //!
 //! Everything goes through the store functions the CLI uses (`tokens`, `keys`, `users`), in their `*_as` form,
 //! which records the change in the audit log with the admin as the actor.
+//!
+//! License API keys (`/ui/access/api-keys`): the LicenseSpring-style API keys and OAuth clients of
+//! `store::api_keys` and `store::oauth`, listed, made (the shared key or client secret shown once, as a
+//! token's secret is) and revoked behind a confirmation.
 
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use licensd_core::access::Action;
-use licensd_core::model::{ApiToken, Role};
+use licensd_core::model::{ApiToken, CredentialInput, Role};
 use licensd_core::time::{Timestamp, now_ms, parse_date};
 use licensd_store::tokens::{self, NewToken, Products, TokenChange};
 use licensd_store::users::{self, LinkRefused, NewUser, User};
-use licensd_store::{Scope, StoreError, keys, products};
+use licensd_store::{Scope, StoreError, api_keys, keys, oauth, products};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -59,6 +63,7 @@ fn tabs(current: &str) -> Markup {
             (tab(&format!("{PREFIX}/access"), "API tokens"))
             (tab(&format!("{PREFIX}/access/keys"), "Public keys"))
             (tab(&format!("{PREFIX}/access/users"), "Dashboard users"))
+            (tab(&format!("{PREFIX}/access/api-keys"), "License API keys"))
         }
     }
 }
@@ -874,4 +879,303 @@ pub async fn accept_invitation(
         }
         Err(e) => store_error(e).into_response(),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// License API credentials: LicenseSpring-style API keys and OAuth clients
+
+/// Live (or, with `?revoked=1`, all) credentials listed per table, newest first.
+const CREDENTIALS_SHOWN: i64 = 100;
+
+/// Which kind of credential a form or action is about.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CredKind {
+    ApiKey,
+    OauthClient,
+}
+
+/// What was typed in a credential form (kept when the form is refused).
+#[derive(Default)]
+struct CredDraft {
+    name: String,
+    products: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct CredentialsQuery {
+    #[serde(default)]
+    done: String,
+    #[serde(default)]
+    revoked: String,
+}
+
+fn credential_done_text(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "key-revoked" => "The API key is revoked: License API requests with it are refused from now on.",
+        "client-revoked" => {
+            "The OAuth client is revoked: its access tokens and its token requests are refused from now on."
+        }
+        _ => return None,
+    })
+}
+
+/// Up to [`CREDENTIALS_SHOWN`] of a kind, newest first, live ones only unless `all`, and how many there are.
+fn credential_params(
+    spec: &'static licensd_store::list::Spec,
+    all: bool,
+) -> Result<licensd_store::ListParams, PageError> {
+    let mut pairs =
+        vec![("order_by".to_string(), "-id".to_string()), ("limit".to_string(), CREDENTIALS_SHOWN.to_string())];
+    if !all {
+        pairs.push(("revoked_at__isnull".into(), "true".into()));
+    }
+    licensd_store::list::parse(spec, &pairs, &[])
+        .map_err(|e| page_error(StatusCode::BAD_REQUEST, &format!("{}: {}", e.param, e.message)))
+}
+
+/// A row's revoke action, behind a confirmation (or when it was revoked).
+fn revoke_cell(p: &Person, action: &str, label: &str, what: &str, revoked: Option<Timestamp>) -> Markup {
+    html! {
+        @if revoked.is_some() { "revoked " (time(revoked)) } @else {
+            details.confirm {
+                summary { "Revoke…" }
+                form method="post" action=(action) {
+                    (csrf(p))
+                    input type="hidden" name="action" value="revoke";
+                    p { (what) }
+                    button.danger type="submit" { "Confirm: revoke " (label) }
+                }
+            }
+        }
+    }
+}
+
+async fn credentials_page(
+    s: &AppState,
+    p: &Person,
+    scope: &Scope,
+    q: &CredentialsQuery,
+    message: Option<Markup>,
+    draft: (CredKind, &CredDraft),
+) -> Result<Markup, PageError> {
+    let all = q.revoked == "1";
+    let (nk, keys) = api_keys::page(&s.db, &credential_params(&api_keys::SPEC, all)?).await.map_err(store_error)?;
+    let (nc, clients) = oauth::page(&s.db, &credential_params(&oauth::SPEC, all)?).await.map_err(store_error)?;
+    let choices = product_choices(s, scope).await?;
+    let empty = CredDraft::default();
+    let key_draft = if draft.0 == CredKind::ApiKey { draft.1 } else { &empty };
+    let client_draft = if draft.0 == CredKind::OauthClient { draft.1 } else { &empty };
+    let here = format!("{PREFIX}/access/api-keys");
+    let more = |n: i64| n > CREDENTIALS_SHOWN;
+    Ok(page(
+        p,
+        "Keys and access",
+        html! {
+            (tabs(&here))
+            @if let Some(m) = message { (m) }
+            p.muted {
+                "Applications built on LicenseSpring's SDKs authenticate to the License API with an API key and its "
+                "shared key (each request is signed with it), or with an OAuth client's id and secret. The shared key "
+                "and the client secret are shown once, when made; licensd keeps them sealed under "
+                code { "LICENSD_SECRET" } ", because it signs with them too. A key or client made or revoked here "
+                "counts at once, on every instance."
+            }
+            @if s.secret.is_none() {
+                p.error role="note" {
+                    code { "LICENSD_SECRET" } " is not set: new shared keys and client secrets are stored unencrypted. "
+                    "Set it and run " code { "licensd key encrypt" } " to seal them."
+                }
+            }
+            p {
+                @if all { a href=(here) { "Hide revoked ones" } }
+                @else { a href={ (here) "?revoked=1" } { "Show revoked ones too" } }
+            }
+            section aria-labelledby="api-keys" {
+                h2 #api-keys { "API keys " span.count { (nk) } }
+                @if keys.is_empty() { p.muted { "No API keys." } } @else {
+                    table {
+                        thead { tr { th { "ID" } th { "Name" } th { "API key" } th { "Products" } th { "Created" } th { "Revoke" } } }
+                        tbody { @for k in &keys { tr {
+                            td { (k.id) }
+                            td { (k.name) }
+                            td { code { (k.api_key) } }
+                            td { (products_text(k.all_products, &k.products)) }
+                            td { (time(Some(k.created_at))) }
+                            td { (revoke_cell(p, &format!("{PREFIX}/access/api-keys/{}", k.id), &k.name,
+                                &format!("Revoke {}: every License API request with it is refused from now on. This cannot be undone; a new key has a new shared key.", k.name),
+                                k.revoked_at)) }
+                        } } }
+                    }
+                    @if more(nk) { p.muted { "The " (CREDENTIALS_SHOWN) " newest are shown; " code { "licensd api-key list" } " lists every one." } }
+                }
+            }
+            section aria-labelledby="new-api-key" {
+                h2 #new-api-key { "Create an API key" }
+                form.card method="post" action={ (PREFIX) "/access/api-keys" } {
+                    (csrf(p))
+                    p {
+                        label for="api-key-name" { "Name (what it is for; unique among keys not revoked)" }
+                        input #api-key-name type="text" name="name" value=(key_draft.name) maxlength="200" required;
+                    }
+                    (product_fields("api-key", "Products it answers for (none: every product)", &choices, &key_draft.products))
+                    p { button.primary type="submit" { "Create the API key" } }
+                }
+            }
+            section aria-labelledby="oauth-clients" {
+                h2 #oauth-clients { "OAuth clients " span.count { (nc) } }
+                @if clients.is_empty() { p.muted { "No OAuth clients." } } @else {
+                    table {
+                        thead { tr { th { "ID" } th { "Name" } th { "Client id" } th { "Products" } th { "Created" } th { "Revoke" } } }
+                        tbody { @for c in &clients { tr {
+                            td { (c.id) }
+                            td { (c.name) }
+                            td { code { (c.client_id) } }
+                            td { (products_text(c.all_products, &c.products)) }
+                            td { (time(Some(c.created_at))) }
+                            td { (revoke_cell(p, &format!("{PREFIX}/access/oauth-clients/{}", c.id), &c.name,
+                                &format!("Revoke {}: its access tokens and its token requests are refused from now on. This cannot be undone.", c.name),
+                                c.revoked_at)) }
+                        } } }
+                    }
+                    @if more(nc) { p.muted { "The " (CREDENTIALS_SHOWN) " newest are shown; " code { "licensd oauth-client list" } " lists every one." } }
+                }
+            }
+            section aria-labelledby="new-oauth-client" {
+                h2 #new-oauth-client { "Create an OAuth client" }
+                form.card method="post" action={ (PREFIX) "/access/oauth-clients" } {
+                    (csrf(p))
+                    p {
+                        label for="oauth-client-name" { "Name (what it is for; unique among clients not revoked)" }
+                        input #oauth-client-name type="text" name="name" value=(client_draft.name) maxlength="200" required;
+                    }
+                    (product_fields("oauth-client", "Products it answers for (none: every product)", &choices, &client_draft.products))
+                    p { button.primary type="submit" { "Create the OAuth client" } }
+                }
+            }
+        },
+    ))
+}
+
+pub async fn credentials(State(s): State<AppState>, p: Person, Query(q): Query<CredentialsQuery>) -> Page {
+    let scope = admin(&p)?;
+    let message = credential_done_text(&q.done).map(notice);
+    let body = credentials_page(&s, &p, &scope, &q, message, (CredKind::ApiKey, &CredDraft::default())).await?;
+    Ok(answer(StatusCode::OK, body))
+}
+
+/// The page again, with why the form was refused and what was typed in it.
+async fn credential_refused(
+    s: &AppState,
+    p: &Person,
+    scope: &Scope,
+    e: StoreError,
+    draft: (CredKind, &CredDraft),
+) -> Page {
+    let (status, message) = refusal(e)?;
+    let body = credentials_page(s, p, scope, &CredentialsQuery::default(), Some(error_box(&message)), draft).await?;
+    Ok(answer(status, body))
+}
+
+fn cred_draft(posted: &Posted) -> CredDraft {
+    CredDraft { name: posted.get("name").trim().to_string(), products: posted_products(posted) }
+}
+
+/// A secret shown once: a labelled value with a copy button.
+fn shown_once(id: &str, label: &str, value: &str) -> Markup {
+    html! {
+        dt { (label) } dd { code id=(id) { (value) } " " button type="button" data-copy=(id) { "Copy" } }
+    }
+}
+
+pub async fn create_api_key(State(s): State<AppState>, posted: Posted) -> Page {
+    let p = &posted.person;
+    let scope = admin(p)?;
+    let draft = cred_draft(&posted);
+    let input = CredentialInput { name: draft.name.clone(), products: draft.products.clone() };
+    let made = match api_keys::create_as(&s.db, &scope, &input, s.secret.as_deref()).await {
+        Ok(made) => made,
+        Err(e) => return credential_refused(&s, p, &scope, e, (CredKind::ApiKey, &draft)).await,
+    };
+    let k = &made.key;
+    tracing::info!(api_key = k.id, "API key created in the dashboard");
+    // The shared key is in this answer only: not in a redirect's URL, not on any later page.
+    let body = html! {
+        (tabs(""))
+        section.card aria-labelledby="secret" {
+            h2 #secret { "The API key " (k.name) }
+            p { strong { "Copy the shared key now: it is not shown again." } " If it is lost, revoke the key and make another." }
+            section.facts aria-label="API key and shared key" {
+                dl {
+                    (shown_once("api-key-value", "API key", &k.api_key))
+                    (shown_once("shared-key-value", "Shared key", &made.shared_key))
+                    dt { "Products" } dd { (products_text(k.all_products, &k.products)) }
+                }
+            }
+            p.muted {
+                "Give both to the application's LicenseSpring SDK configuration (" code { "api_key" } ", "
+                code { "shared_key" } ")."
+            }
+        }
+        p { a href={ (PREFIX) "/access/api-keys" } { "Back to License API keys" } }
+    };
+    Ok(answer(StatusCode::CREATED, page(p, "API key created", body)))
+}
+
+pub async fn create_oauth_client(State(s): State<AppState>, posted: Posted) -> Page {
+    let p = &posted.person;
+    let scope = admin(p)?;
+    let draft = cred_draft(&posted);
+    let input = CredentialInput { name: draft.name.clone(), products: draft.products.clone() };
+    let made = match oauth::create_as(&s.db, &scope, &input, s.secret.as_deref()).await {
+        Ok(made) => made,
+        Err(e) => return credential_refused(&s, p, &scope, e, (CredKind::OauthClient, &draft)).await,
+    };
+    let c = &made.client;
+    tracing::info!(oauth_client = c.id, "OAuth client created in the dashboard");
+    let body = html! {
+        (tabs(""))
+        section.card aria-labelledby="secret" {
+            h2 #secret { "The OAuth client " (c.name) }
+            p { strong { "Copy the client secret now: it is not shown again." } " If it is lost, revoke the client and make another." }
+            section.facts aria-label="Client id and secret" {
+                dl {
+                    (shown_once("client-id-value", "Client id", &c.client_id))
+                    (shown_once("client-secret-value", "Client secret", &made.client_secret))
+                    dt { "Products" } dd { (products_text(c.all_products, &c.products)) }
+                }
+            }
+            p.muted {
+                "Give both to the application's LicenseSpring SDK configuration (" code { "client_id" } ", "
+                code { "client_secret" } ")."
+            }
+        }
+        p { a href={ (PREFIX) "/access/api-keys#oauth-clients" } { "Back to License API keys" } }
+    };
+    Ok(answer(StatusCode::CREATED, page(p, "OAuth client created", body)))
+}
+
+async fn credential_act(s: &AppState, posted: &Posted, kind: CredKind, id: &str) -> Page {
+    let p = &posted.person;
+    let scope = admin(p)?;
+    let id = path_id(p, id)?;
+    if posted.get("action") != "revoke" {
+        return Err(page_error(StatusCode::BAD_REQUEST, "Unknown action."));
+    }
+    let done = match kind {
+        CredKind::ApiKey => api_keys::revoke_as(&s.db, &scope, id).await.map(|_| "key-revoked"),
+        CredKind::OauthClient => oauth::revoke_as(&s.db, &scope, id).await.map(|_| "client-revoked"),
+    };
+    match done {
+        Ok(code) => Ok(see_other(&format!("{PREFIX}/access/api-keys?done={code}"))),
+        Err(StoreError::NotFound) => Err(super::not_found(Some(p))),
+        Err(e) => credential_refused(s, p, &scope, e, (kind, &CredDraft::default())).await,
+    }
+}
+
+pub async fn api_key_act(State(s): State<AppState>, Path(id): Path<String>, posted: Posted) -> Page {
+    credential_act(&s, &posted, CredKind::ApiKey, &id).await
+}
+
+pub async fn oauth_client_act(State(s): State<AppState>, Path(id): Path<String>, posted: Posted) -> Page {
+    credential_act(&s, &posted, CredKind::OauthClient, &id).await
 }

@@ -483,3 +483,181 @@ async fn an_admin_creates_and_disables_users(app: TestApp) {
         "VALID"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// License API keys: LicenseSpring-style API keys and OAuth clients
+
+crate::backend_tests!(
+    an_admin_makes_an_api_key_sees_its_shared_key_once_and_revokes_it,
+    an_admin_makes_an_oauth_client_sees_its_secret_once_and_revokes_it,
+    support_and_managers_get_403_on_the_license_api_keys_page_and_nothing_changes,
+);
+
+/// The `(action, actor)` of every event of a resource type, oldest first.
+async fn actions_of(app: &TestApp, resource: &str) -> Vec<(String, String)> {
+    let ev = app.get(&format!("/api/v1/events/?resource_type={resource}&order_by=id")).await;
+    ev.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap().to_string(), e["actor"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+async fn an_admin_makes_an_api_key_sees_its_shared_key_once_and_revokes_it(app: TestApp) {
+    app.product("app").await;
+    app.product("tool").await;
+    let mut b = admin(&app).await;
+    let tokens = b.get("/ui/access").await;
+    assert!(tokens.text.contains(r#"href="/ui/access/api-keys">License API keys</a>"#), "{}", tokens.text);
+    let page = b.get("/ui/access/api-keys").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    for text in ["Create an API key", "Create an OAuth client", "No API keys.", "No OAuth clients.", "is not set"] {
+        assert!(page.text.contains(text), "{text}: {}", page.text);
+    }
+
+    let form = [("name", "Windows app"), ("product", "app"), ("products_other", "tool")];
+    let made = submit(&mut b, "/ui/access/api-keys", "/ui/access/api-keys", &form).await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    assert_eq!(made.headers["cache-control"], "no-store");
+    let api_key = between(&made.text, r#"id="api-key-value">"#, "<").to_string();
+    let shared = between(&made.text, r#"id="shared-key-value">"#, "<").to_string();
+    assert!(made.text.contains(r#"data-copy="shared-key-value""#) && made.text.contains("not shown again"));
+    assert_eq!((api_key.len(), shared.len()), (36, 43), "{}", made.text);
+
+    // What the License API's lookup finds at once: the shared key shown, the products chosen.
+    let (k, secret) = licensd_store::api_keys::lookup(&app.db, &api_key, None).await.unwrap().expect("live");
+    assert_eq!(
+        (secret.expose(), k.name.as_str(), k.products.clone()),
+        (shared.as_bytes(), "Windows app", vec!["app".into(), "tool".into()])
+    );
+
+    // Never again: the list and a reload show the key, never its shared key; the audit log names Ana.
+    for path in ["/ui/access/api-keys", "/ui/access/api-keys?revoked=1", "/ui/access/oauth-clients"] {
+        let p = b.get(path).await;
+        assert_eq!(p.status, 200, "{path}");
+        assert!(
+            p.text.contains(&api_key) && p.text.contains("app, tool") && !p.text.contains(&shared),
+            "{path}: {}",
+            p.text
+        );
+        assert!(!p.text.contains("shared-key-value"), "{path}");
+    }
+    assert_eq!(actions_of(&app, "api_key").await, [("api_key.created".to_string(), ANA.to_string())]);
+    assert_eq!(app.count(&format!("events WHERE after_json LIKE '%{shared}%'")).await, 0);
+
+    // Refused forms keep what was typed and make nothing; the same form again is a taken name.
+    let keys = app.count("api_keys").await;
+    let again = submit(&mut b, "/ui/access/api-keys", "/ui/access/api-keys", &form).await;
+    assert_eq!(again.status, 409, "{}", again.text);
+    assert!(again.text.contains("an API key named") && !again.text.contains("shared-key-value"), "{}", again.text);
+    let p =
+        submit(&mut b, "/ui/access/api-keys", "/ui/access/api-keys", &[("name", "typed"), ("products_other", "nope")])
+            .await;
+    assert_eq!(p.status, 400, "{}", p.text);
+    assert!(p.text.contains("no product with short_code") && p.text.contains(r#"value="typed""#), "{}", p.text);
+    let p = submit(&mut b, "/ui/access/api-keys", "/ui/access/api-keys", &[("name", "")]).await;
+    assert!(p.status == 400 && p.text.contains("name: must not be empty"), "{}", p.text);
+    let long = "n".repeat(201);
+    let p = submit(&mut b, "/ui/access/api-keys", "/ui/access/api-keys", &[("name", long.as_str())]).await;
+    assert!(p.status == 400 && p.text.contains("at most 200 characters"), "{}", p.text);
+    assert_eq!(app.count("api_keys").await, keys);
+
+    // Revoked behind a confirmation: refused by the next lookup, hidden unless asked for.
+    let page = b.get("/ui/access/api-keys").await;
+    assert!(page.text.contains("Revoke…") && page.text.contains("Confirm: revoke Windows app"), "{}", page.text);
+    let action = format!("/ui/access/api-keys/{}", k.id);
+    let p = submit(&mut b, "/ui/access/api-keys", &action, &[("action", "revoke")]).await;
+    assert_eq!((p.status, p.location()), (303, "/ui/access/api-keys?done=key-revoked"), "{}", p.text);
+    assert!(b.get(p.location()).await.text.contains("The API key is revoked"));
+    assert!(licensd_store::api_keys::lookup(&app.db, &api_key, None).await.unwrap().is_none());
+    assert_eq!(actions_of(&app, "api_key").await.last().unwrap(), &("api_key.revoked".to_string(), ANA.to_string()));
+    assert!(!b.get("/ui/access/api-keys").await.text.contains(&api_key), "revoked keys hidden by default");
+    let all = b.get("/ui/access/api-keys?revoked=1").await;
+    assert!(all.text.contains(&api_key) && all.text.contains("revoked "), "{}", all.text);
+    // Again, unknown ids and actions.
+    assert_eq!(submit(&mut b, "/ui/access/api-keys", &action, &[("action", "revoke")]).await.status, 303);
+    assert_eq!(actions_of(&app, "api_key").await.len(), 2, "revoking twice records once");
+    assert_eq!(
+        submit(&mut b, "/ui/access/api-keys", "/ui/access/api-keys/999999", &[("action", "revoke")]).await.status,
+        404
+    );
+    assert_eq!(
+        submit(&mut b, "/ui/access/api-keys", "/ui/access/api-keys/abc", &[("action", "revoke")]).await.status,
+        404
+    );
+    assert_eq!(submit(&mut b, "/ui/access/api-keys", &action, &[("action", "rename")]).await.status, 400);
+    // Without the form's CSRF token, nothing.
+    let p = b.post("/ui/access/api-keys", &[("name", "forged")]).await;
+    assert_eq!(p.status, 403, "{}", p.text);
+    assert_eq!(app.count("api_keys").await, keys);
+}
+
+async fn an_admin_makes_an_oauth_client_sees_its_secret_once_and_revokes_it(app: TestApp) {
+    app.product("app").await;
+    let mut b = admin(&app).await;
+    let made =
+        submit(&mut b, "/ui/access/api-keys", "/ui/access/oauth-clients", &[("name", "backend"), ("product", "app")])
+            .await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    let client_id = between(&made.text, r#"id="client-id-value">"#, "<").to_string();
+    let secret = between(&made.text, r#"id="client-secret-value">"#, "<").to_string();
+    let c = licensd_store::oauth::authenticate(&app.db, &client_id, &secret, None).await.unwrap().expect("works");
+    assert_eq!((c.name.as_str(), c.products.clone()), ("backend", vec!["app".to_string()]));
+    let page = b.get("/ui/access/api-keys").await;
+    assert!(page.text.contains(&client_id) && !page.text.contains(&secret), "{}", page.text);
+    let again = submit(&mut b, "/ui/access/api-keys", "/ui/access/oauth-clients", &[("name", "backend")]).await;
+    assert!(again.status == 409 && again.text.contains("an OAuth client named"), "{}", again.text);
+    assert!(again.text.contains(r#"id="oauth-client-name" type="text" name="name" value="backend""#), "{}", again.text);
+
+    let action = format!("/ui/access/oauth-clients/{}", c.id);
+    let p = submit(&mut b, "/ui/access/api-keys", &action, &[("action", "revoke")]).await;
+    assert_eq!((p.status, p.location()), (303, "/ui/access/api-keys?done=client-revoked"), "{}", p.text);
+    assert!(b.get(p.location()).await.text.contains("The OAuth client is revoked"));
+    assert!(licensd_store::oauth::authenticate(&app.db, &client_id, &secret, None).await.unwrap().is_none());
+    let log = actions_of(&app, "oauth_client").await;
+    assert_eq!(
+        log,
+        [("oauth_client.created".to_string(), ANA.to_string()), ("oauth_client.revoked".to_string(), ANA.to_string())]
+    );
+}
+
+async fn support_and_managers_get_403_on_the_license_api_keys_page_and_nothing_changes(app: TestApp) {
+    app.product("app").await;
+    user(&app, "sam@acme.com", "Sam Support", Role::Support, &[]).await;
+    user(&app, "max@acme.com", "Max Manager", Role::Manager, &["app"]).await;
+    let key = app.post("/api/v1/api-keys", json!({"name": "sdk"})).await.body["id"].as_i64().unwrap();
+    let client = app.post("/api/v1/oauth-clients", json!({"name": "sdk"})).await.body["id"].as_i64().unwrap();
+    let tables = ["api_keys", "api_key_products", "oauth_clients", "oauth_client_products", "events"];
+    let mut before = Vec::new();
+    for t in tables {
+        before.push(app.count(t).await);
+    }
+    for email in ["sam@acme.com", "max@acme.com"] {
+        let mut b = Browser::new(&app);
+        b.sign_in(email).await;
+        let csrf = b.get("/").await.csrf();
+        for path in ["/ui/access/api-keys", "/ui/access/oauth-clients", "/ui/access/api-keys?revoked=1"] {
+            let p = b.get(path).await;
+            assert_eq!(p.status, 403, "{email} {path}: {}", p.text);
+            assert!(!p.text.contains("Create an API key"), "{path}");
+        }
+        let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
+            ("/ui/access/api-keys".into(), vec![("name", "mine")]),
+            ("/ui/access/oauth-clients".into(), vec![("name", "mine")]),
+            (format!("/ui/access/api-keys/{key}"), vec![("action", "revoke")]),
+            (format!("/ui/access/oauth-clients/{client}"), vec![("action", "revoke")]),
+        ];
+        for (path, fields) in &posts {
+            let mut form = vec![("csrf", csrf.as_str())];
+            form.extend(fields.iter().copied());
+            let p = b.post(path, &form).await;
+            assert_eq!(p.status, 403, "{email} {path}: {}", p.text);
+        }
+    }
+    let mut after = Vec::new();
+    for t in tables {
+        after.push(app.count(t).await);
+    }
+    assert_eq!(after, before, "nothing changed in {tables:?}");
+}

@@ -18,6 +18,8 @@
 // The harness: `TestApp` (the server over a fresh database), `backend_tests!`, request helpers, `assert_error`.
 mod common;
 
+// LicenseSpring-style API keys and OAuth clients (`/api/v1/api-keys`, `/oauth-clients`): secrets once, lookups, admins.
+mod api_keys;
 // Tokens and auth schemes, `/healthz`, `/openapi.json` naming every endpoint, and routing every surface shares.
 mod auth_and_ops;
 // Bad bodies and parameters on `/api/v1`: the envelope with the right status, the field named, nothing written.
