@@ -16,9 +16,10 @@ mod template;
 mod token;
 mod user;
 
+use anyhow::Context as _;
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
-use crate::common::{DbArg, open};
+use crate::common::{DbArg, RsaBitsArg, open};
 use crate::customer::CustomerCmd;
 use crate::dev::DevCmd;
 use crate::events::EventsArgs;
@@ -68,13 +69,18 @@ enum Cmd {
         #[arg(long, env = "LICENSD_NO_MIGRATE")]
         no_migrate: bool,
         #[command(flatten)]
+        rsa: RsaBitsArg,
+        #[command(flatten)]
         front: Box<FrontDoorArgs>,
     },
-    /// Create the database if need be, apply the migrations it lacks, and exit (run once before starting
-    /// instances with `serve --no-migrate`). Refuses a schema newer than this binary, or edited migrations.
+    /// Create the database if need be, apply the migrations it lacks, make the signing keys it lacks (Ed25519,
+    /// and RSA for LicenseSpring's API), and exit (run once before starting instances with `serve
+    /// --no-migrate`). Refuses a schema newer than this binary, or edited migrations.
     Migrate {
         #[command(flatten)]
         db: DbArg,
+        #[command(flatten)]
+        rsa: RsaBitsArg,
         /// Only report: list applied and pending migrations, change nothing (exit status 1 if any is pending).
         #[arg(long)]
         check: bool,
@@ -269,11 +275,11 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
-        Cmd::Serve { db, listen, no_migrate, front } => {
+        Cmd::Serve { db, listen, no_migrate, rsa, front } => {
             let options = db.options();
-            serve::serve(front.into_config(db.db, listen)?, options, no_migrate).await
+            serve::serve(front.into_config(db.db, listen)?, options, no_migrate, rsa.rsa_bits).await
         }
-        Cmd::Migrate { db, check, json } => migrate(&db, check, json).await,
+        Cmd::Migrate { db, rsa, check, json } => migrate(&db, rsa.rsa_bits, check, json).await,
         Cmd::Backup { db, out } => {
             let opened = open(&db).await?;
             let started = std::time::Instant::now();
@@ -333,19 +339,33 @@ fn quiet_on_closed_pipe() {
     }));
 }
 
-/// `licensd migrate`.
-async fn migrate(db: &DbArg, check: bool, json: bool) -> anyhow::Result<()> {
-    use licensd_store::migrate;
+/// `licensd migrate`: the schema, then the signing keys the database lacks (so that `licensd key show --rsa`
+/// has a key to print before any server started, and instances started with `--no-migrate` find both).
+async fn migrate(db: &DbArg, rsa_bits: u32, check: bool, json: bool) -> anyhow::Result<()> {
+    use licensd_store::{keys, migrate};
     let opened = common::create(&db.db, &db.options(), false).await?;
     let before = migrate::status(&opened).await?;
     let applied = if check { Vec::new() } else { migrate::run(&opened).await? };
     let pending: Vec<i64> = if check { before.pending.clone() } else { Vec::new() };
+    let mut made = Vec::new();
+    if !check {
+        let secret = common::secret();
+        let had: Vec<String> =
+            keys::stored(&opened).await?.into_iter().filter(|k| k.active).map(|k| k.key_id).collect();
+        let (ed, rsa) =
+            keys::ensure(&opened, secret.as_deref(), rsa_bits).await.context("cannot make the signing keys")?;
+        for (id, algorithm, bits) in [(ed.key_id, "ed25519", None), (rsa.key_id.clone(), "rsa", Some(rsa.bits()))] {
+            if !had.contains(&id) {
+                made.push(serde_json::json!({"key_id": id, "algorithm": algorithm, "bits": bits}));
+            }
+        }
+    }
     opened.close().await;
     let known = migrate::latest_version();
     if json {
         println!(
             "{}",
-            serde_json::json!({"applied_now": applied, "pending": pending, "applied_before": before.applied, "binary_latest": known})
+            serde_json::json!({"applied_now": applied, "pending": pending, "applied_before": before.applied, "binary_latest": known, "keys_made": made})
         );
     } else if check {
         if pending.is_empty() {
@@ -357,6 +377,22 @@ async fn migrate(db: &DbArg, check: bool, json: bool) -> anyhow::Result<()> {
         println!("up to date: every migration this binary knows (up to {known}) was applied already");
     } else {
         println!("applied migrations {}", applied.iter().map(i64::to_string).collect::<Vec<_>>().join(", "));
+    }
+    if !json {
+        for k in &made {
+            match k["algorithm"].as_str() {
+                Some("rsa") => println!(
+                    "made the RSA signing key {} ({} bits) for LicenseSpring's API; `licensd key show --rsa` prints its \
+                     public key",
+                    k["key_id"].as_str().unwrap_or_default(),
+                    k["bits"]
+                ),
+                _ => println!(
+                    "made the signing key {}; `licensd key show` prints its public key",
+                    k["key_id"].as_str().unwrap_or_default()
+                ),
+            }
+        }
     }
     if check && !pending.is_empty() {
         std::process::exit(1);

@@ -113,6 +113,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0019_dashboard_invitations.sql"),
         postgres: include_str!("../migrations/postgres/0019_dashboard_invitations.sql"),
     },
+    Migration {
+        version: 22,
+        sqlite: include_str!("../migrations/sqlite/0022_rsa_signing_keys.sql"),
+        postgres: include_str!("../migrations/postgres/0022_rsa_signing_keys.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.

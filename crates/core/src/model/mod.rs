@@ -108,6 +108,7 @@ mod customer;
 mod device;
 mod license;
 mod product;
+mod signing_key;
 mod template;
 mod terms;
 
@@ -116,6 +117,7 @@ pub use customer::*;
 pub use device::*;
 pub use license::*;
 pub use product::*;
+pub use signing_key::*;
 pub use template::*;
 pub use terms::*;
 
