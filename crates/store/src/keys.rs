@@ -452,20 +452,41 @@ async fn active_of(db: &Db, algorithm: SigningAlgorithm, secret: Option<&str>) -
     }
 }
 
-/// The active key of `algorithm`, made by `make` when there is none. Two instances starting at once agree on
-/// one key: the second insert hits the one-active-key-per-algorithm index and reads the winner's.
+/// The active key of `algorithm`, made by `make` when there is none. Starts at once agree on one key: the
+/// key is made before the write transaction (an RSA key takes a while), which looks again for an active key
+/// and inserts only if there is none. On SQLite that look sees every earlier writer's insert, committed or
+/// still in the group commit; on PostgreSQL a concurrent insert meets the one-active-key-per-algorithm index,
+/// and the retry reads the winner's key.
 async fn active_or_make(
     db: &Db,
     algorithm: SigningAlgorithm,
     secret: Option<&str>,
     make: impl Fn() -> Result<AnyKey, StoreError>,
 ) -> Result<AnyKey, StoreError> {
-    for _ in 0..3 {
+    let select = || {
+        query(format!("SELECT {SEALED_COLS} FROM signing_keys WHERE active = ? AND algorithm = ?"))
+            .bind(true)
+            .bind(algorithm.as_str())
+    };
+    for _ in 0..5 {
         if let Some(key) = active_of(db, algorithm, secret).await? {
             return Ok(key);
         }
-        match insert(db, &make()?, secret, None, None).await {
-            Ok(()) | Err(StoreError::Conflict { .. }) => continue,
+        let key = make()?;
+        let mut tx = db.begin().await?;
+        if let Some(row) = tx.fetch_optional(select()).await? {
+            drop(tx);
+            return open(&row, secret);
+        }
+        let inserted = insert_row(&mut tx, &key, secret, true, now_ms()).await;
+        match inserted {
+            Ok(_) => {}
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(e),
+        }
+        match tx.commit().await {
+            Ok(()) => return Ok(key),
+            Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(e),
         }
     }
