@@ -312,6 +312,15 @@ async fn key_import(db: &DbArg, file: &str, activate: bool, json: bool) -> anyho
     let db = open(db).await?;
     let done = licensd_store::keys::import(&db, &export, &pass, secret().as_deref(), activate).await?;
     db.close().await;
+    for k in &done.not_activated {
+        eprintln!(
+            "warning: the file's active {} key {} was added retired, because the database has an active {} key of \
+             its own; import again with --activate to make the file's key sign (`licensd migrate` makes an RSA key)",
+            k.algorithm.as_str(),
+            k.key_id,
+            k.algorithm.as_str()
+        );
+    }
     if json {
         println!("{}", serde_json::to_string(&done)?);
     } else {

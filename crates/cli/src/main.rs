@@ -73,9 +73,9 @@ enum Cmd {
         #[command(flatten)]
         front: Box<FrontDoorArgs>,
     },
-    /// Create the database if need be, apply the migrations it lacks, make the signing keys it lacks (Ed25519,
-    /// and RSA for LicenseSpring's API), and exit (run once before starting instances with `serve
-    /// --no-migrate`). Refuses a schema newer than this binary, or edited migrations.
+    /// Create the database if need be, apply the migrations it lacks, make the RSA signing key (LicenseSpring's
+    /// API) if it has none, and exit (run once before starting instances with `serve --no-migrate`). Refuses a
+    /// schema newer than this binary, or edited migrations.
     Migrate {
         #[command(flatten)]
         db: DbArg,
@@ -339,8 +339,8 @@ fn quiet_on_closed_pipe() {
     }));
 }
 
-/// `licensd migrate`: the schema, then the signing keys the database lacks (so that `licensd key show --rsa`
-/// has a key to print before any server started, and instances started with `--no-migrate` find both).
+/// `licensd migrate`: the schema, then the RSA signing key if the database has none (so that `licensd key show
+/// --rsa`, which only reads, has a key to print before any server started).
 async fn migrate(db: &DbArg, rsa_bits: u32, check: bool, json: bool) -> anyhow::Result<()> {
     use licensd_store::{keys, migrate};
     let opened = common::create(&db.db, &db.options(), false).await?;
@@ -349,15 +349,15 @@ async fn migrate(db: &DbArg, rsa_bits: u32, check: bool, json: bool) -> anyhow::
     let pending: Vec<i64> = if check { before.pending.clone() } else { Vec::new() };
     let mut made = Vec::new();
     if !check {
+        // The RSA key only: the Ed25519 key is made at first start (or by `key show`), as before RSA keys, so
+        // that `migrate` then `key import FILE` still makes the file's Ed25519 key sign.
         let secret = common::secret();
-        let had: Vec<String> =
-            keys::stored(&opened).await?.into_iter().filter(|k| k.active).map(|k| k.key_id).collect();
-        let (ed, rsa) =
-            keys::ensure(&opened, secret.as_deref(), rsa_bits).await.context("cannot make the signing keys")?;
-        for (id, algorithm, bits) in [(ed.key_id, "ed25519", None), (rsa.key_id.clone(), "rsa", Some(rsa.bits()))] {
-            if !had.contains(&id) {
-                made.push(serde_json::json!({"key_id": id, "algorithm": algorithm, "bits": bits}));
-            }
+        let had = keys::active_rsa(&opened, secret.as_deref()).await.context("cannot read the RSA signing key")?;
+        if had.is_none() {
+            let rsa = keys::ensure_rsa(&opened, secret.as_deref(), rsa_bits)
+                .await
+                .context("cannot make the RSA signing key")?;
+            made.push(serde_json::json!({"key_id": rsa.key_id, "algorithm": "rsa", "bits": rsa.bits()}));
         }
     }
     opened.close().await;
@@ -380,18 +380,12 @@ async fn migrate(db: &DbArg, rsa_bits: u32, check: bool, json: bool) -> anyhow::
     }
     if !json {
         for k in &made {
-            match k["algorithm"].as_str() {
-                Some("rsa") => println!(
-                    "made the RSA signing key {} ({} bits) for LicenseSpring's API; `licensd key show --rsa` prints its \
-                     public key",
-                    k["key_id"].as_str().unwrap_or_default(),
-                    k["bits"]
-                ),
-                _ => println!(
-                    "made the signing key {}; `licensd key show` prints its public key",
-                    k["key_id"].as_str().unwrap_or_default()
-                ),
-            }
+            println!(
+                "made the RSA signing key {} ({} bits) for LicenseSpring's API; `licensd key show --rsa` prints its \
+                 public key",
+                k["key_id"].as_str().unwrap_or_default(),
+                k["bits"]
+            );
         }
     }
     if check && !pending.is_empty() {

@@ -866,6 +866,16 @@ pub struct Imported {
     pub activated: Option<String>,
     /// The RSA key that signs now, when the import changed it.
     pub activated_rsa: Option<String>,
+    /// The file's active keys that were added retired, because the database had an active key of that kind
+    /// and `activate` was not asked for: what the importer should hear about.
+    pub not_activated: Vec<NotActivated>,
+}
+
+/// A file's active key that an import added retired.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NotActivated {
+    pub key_id: String,
+    pub algorithm: SigningAlgorithm,
 }
 
 impl Imported {
@@ -936,6 +946,9 @@ pub async fn import(
             *done.activated_mut(alg) = Some(key.key_id().to_string());
         }
         insert_row(&mut tx, key, secret, make_active, *created_at).await?;
+        if *was_active && !make_active {
+            done.not_activated.push(NotActivated { key_id: key.key_id().to_string(), algorithm: alg });
+        }
         done.added.push(key.key_id().to_string());
     }
     if activate {

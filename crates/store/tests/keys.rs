@@ -274,6 +274,20 @@ async fn an_export_with_rsa_keys_imports_into_a_new_database_and_a_v1_file_still
     let done = keys::import(&fresh.db, &v1, pass, None, false).await.unwrap();
     assert_eq!((done.added.as_slice(), done.activated.as_deref()), (&[ed.key_id.clone()][..], Some(&*ed.key_id)));
     assert_eq!(keys::active(&fresh.db, None).await.unwrap().key_id, ed.key_id);
+    // The whole file into that database, which has an RSA key of its own: the file's is added retired, and said
+    // so; with `activate` it signs.
+    let own = keys::active_rsa(&fresh.db, None).await.unwrap().unwrap();
+    let done = keys::import(&fresh.db, &reread, pass, None, false).await.unwrap();
+    let not: Vec<(&str, SigningAlgorithm)> =
+        done.not_activated.iter().map(|k| (k.key_id.as_str(), k.algorithm)).collect();
+    assert_eq!(not, [(rsa.key_id.as_str(), SigningAlgorithm::Rsa)]);
+    assert_eq!(done.activated_rsa, None);
+    assert_eq!(keys::active_rsa(&fresh.db, None).await.unwrap().unwrap().key_id, own.key_id);
+    let done = keys::import(&fresh.db, &reread, pass, None, true).await.unwrap();
+    assert_eq!((done.activated.as_deref(), done.activated_rsa.as_deref()), (Some(&*ed.key_id), Some(&*rsa.key_id)));
+    assert!(done.not_activated.is_empty());
+    assert_eq!(keys::active_rsa(&fresh.db, None).await.unwrap().unwrap().key_id, rsa.key_id);
+    assert_eq!(keys::stored(&fresh.db).await.unwrap().iter().filter(|k| k.active).count(), 2);
     // A v1 file naming an RSA key is refused.
     let mut bad = reread.clone();
     bad.format = keys::EXPORT_FORMAT_V1.into();

@@ -59,7 +59,7 @@ pub struct SigningKeys {
 #[serde(deny_unknown_fields)]
 pub struct SigningKeyRotation {
     pub algorithm: SigningAlgorithm,
-    /// RSA only: the new key's size (2048, 3072 or 4096); the server's `--rsa-bits` when absent.
+    /// RSA only: the new key's size (2048, 3072 or 4096); the current key's size when absent.
     #[serde(default)]
     pub bits: Option<u32>,
 }

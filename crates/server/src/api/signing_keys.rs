@@ -62,7 +62,8 @@ pub async fn rotate(State(s): State<AppState>, auth: Auth, RawBody(body): RawBod
             keys::rotate_as(&s.db, s.secret.as_deref(), &scope).await?.key_id
         }
         SigningAlgorithm::Rsa => {
-            let bits = r.bits.unwrap_or(s.rsa_bits);
+            // A rotation keeps the key's size unless told otherwise.
+            let bits = r.bits.unwrap_or_else(|| s.rsa_key().bits());
             licensd_core::rsa::key_size(bits).map_err(|_| {
                 ApiError::invalid("bits", format!("{bits} is not an RSA key size licensd makes: 2048, 3072 or 4096"))
             })?;

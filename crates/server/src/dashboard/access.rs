@@ -616,7 +616,7 @@ pub async fn rotate(State(s): State<AppState>, posted: Posted) -> Page {
         }
         "rsa" => {
             let bits = match posted.get("bits") {
-                "" => s.rsa_bits,
+                "" => s.rsa_key().bits(),
                 b => b.parse().ok().filter(|b| licensd_core::rsa::RSA_BITS.contains(b)).ok_or_else(|| {
                     page_error(StatusCode::BAD_REQUEST, "bits: the RSA key size is 2048, 3072 or 4096 bits")
                 })?,
