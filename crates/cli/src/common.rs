@@ -327,7 +327,7 @@ pub(crate) fn secret() -> Option<String> {
 #[derive(Args, Clone, Copy)]
 pub(crate) struct RsaBitsArg {
     /// The size of the RSA signing key (LicenseSpring's API, `/api/v4`) made when the database has none: 2048,
-    /// 3072 or 4096 bits. A 2048-bit key signs about 7 times as fast as a 4096-bit one; both SDKs take either.
+    /// 3072 or 4096 bits. A 2048-bit key signs 6 to 8 times as fast as a 4096-bit one; both SDKs take either.
     /// An existing key keeps its size (`licensd key rotate --rsa --rsa-bits N` makes another).
     #[arg(long, env = "LICENSD_RSA_BITS", default_value_t = licensd_core::rsa::DEFAULT_RSA_BITS, value_parser = parse_rsa_bits)]
     pub(crate) rsa_bits: u32,

@@ -3,8 +3,8 @@
 //! use the Ed25519 key of [`crate::signing`].
 //!
 //! aws-lc-rs does the arithmetic: it generates RSA keys (ring cannot), signs about 1.7× as fast as ring and
-//! 3.7× as fast as RustCrypto `rsa` on one core here, and is not affected by RUSTSEC-2023-0071 (docs/benchmarks.md,
-//! "Issue 15: RSA library choice"). PKCS#1 v1.5 is deterministic: the same key and message give the same
+//! 3.7× as fast as RustCrypto `rsa` on one core here, and is not affected by RUSTSEC-2023-0071
+//! (docs/benchmarks.md, "Issue 15: RSA library choice"). PKCS#1 v1.5 is deterministic: the same key and message give the same
 //! signature, so a caller may cache one.
 
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 use crate::error::Error;
 
 /// The key sizes licensd makes: what both SDKs verify and FIPS 186-5 approves. LicenseSpring's own key is
-/// 4096-bit; 2048 costs about a seventh as much per signature and is what NIST accepts until 2030.
+/// 4096-bit; 2048 costs a sixth to an eighth as much per signature and is what NIST accepts until 2030.
 pub const RSA_BITS: [u32; 3] = [2048, 3072, 4096];
 
 /// The size of a new key unless configured otherwise (`LICENSD_RSA_BITS`, `key rotate --rsa-bits`).

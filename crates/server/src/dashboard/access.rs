@@ -521,7 +521,7 @@ pub async fn keys_page(State(s): State<AppState>, p: Person, Query(q): Query<Acc
                 "Applications built on LicenseSpring's SDKs verify answers of the LicenseSpring API ("
                 code { "/api/v4" } ") with this RSA public key (PKCS#1 v1.5, SHA-256), given to the SDK in place of "
                 "LicenseSpring's (as " code { "licensd key show --rsa" } " prints it; see docs/operations.md, "
-                "\"Signing keys\")."
+                "\"The RSA key\")."
             }
             @if let Some(k) = rsa_active {
                 section.facts aria-label="Active RSA key" {
