@@ -4,70 +4,9 @@
 use std::io::Write as _;
 
 use anyhow::Context as _;
-use licensd_core::devmate::{DevmateCustomer, parse_customer, unwrap_record};
+use licensd_core::devmate::{DevmateCustomer, ExportRecord, export_records};
 use licensd_store::Db;
-use licensd_store::devmate::import::{Applied, Importer, MaxIds, advance_sequences};
-use serde_json::value::RawValue;
-
-/// Records applied per transaction (each in its own savepoint).
-const BATCH: usize = 250;
-
-/// One record of the file: where it is, and the text of it.
-struct Record<'a> {
-    /// 1-based.
-    number: usize,
-    line: usize,
-    raw: &'a RawValue,
-}
-
-impl Record<'_> {
-    fn position(&self) -> String {
-        format!("record {} (line {})", self.number, self.line)
-    }
-
-    fn parse(&self) -> Result<DevmateCustomer, String> {
-        let v: serde_json::Value = serde_json::from_str(self.raw.get()).map_err(|e| e.to_string())?;
-        let customer = unwrap_record(&v).map_err(|e| e.to_string())?;
-        parse_customer(customer).map_err(|e| {
-            let id = customer.get("id").map(|i| format!("customer #{i}: ")).unwrap_or_default();
-            format!("{id}{e}")
-        })
-    }
-}
-
-/// Splits an export into its records. Accepted: a JSON array of `{"data": customer}` responses (what
-/// `licensd export devmate` writes) or of bare customers; one list response `{"data": [...]}`; or one
-/// response or customer per line (JSON Lines).
-fn records(text: &str) -> anyhow::Result<Vec<Record<'_>>> {
-    let trimmed = text.trim_start();
-    let raws: Vec<&RawValue> = if trimmed.starts_with('[') {
-        serde_json::from_str(text).map_err(|e| anyhow::anyhow!("the file is not a valid JSON array: {e}"))?
-    } else {
-        let values = serde_json::Deserializer::from_str(text)
-            .into_iter::<&RawValue>()
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| anyhow::anyhow!("the file is not valid JSON: {e}"))?;
-        let list = match values.as_slice() {
-            [one] => serde_json::from_str::<std::collections::BTreeMap<String, &RawValue>>(one.get())
-                .ok()
-                .and_then(|m| m.get("data").copied())
-                .and_then(|d| serde_json::from_str::<Vec<&RawValue>>(d.get()).ok()),
-            _ => None,
-        };
-        list.unwrap_or(values)
-    };
-    let base = text.as_ptr() as usize;
-    let mut line = 1;
-    let mut seen = 0;
-    let mut out = Vec::with_capacity(raws.len());
-    for (i, raw) in raws.into_iter().enumerate() {
-        let offset = (raw.get().as_ptr() as usize).saturating_sub(base).min(text.len());
-        line += text.as_bytes()[seen.min(offset)..offset].iter().filter(|b| **b == b'\n').count();
-        seen = seen.max(offset);
-        out.push(Record { number: i + 1, line, raw });
-    }
-    Ok(out)
-}
+use licensd_store::devmate::import::{self, Applied, BATCH, Importer, Lenient, advance_sequences};
 
 fn bar(len: usize, what: &str) -> anyhow::Result<indicatif::ProgressBar> {
     let bar = indicatif::ProgressBar::new(u64::try_from(len)?);
@@ -119,20 +58,14 @@ pub async fn import(db: &Db, file: &str, strict: bool, json: bool, record_by_rec
     } else {
         std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?
     };
-    let records = records(&text)?;
+    let records = export_records(&text)?;
     let start = std::time::Instant::now();
 
     // First pass: check every record, and find the highest ids so identity sequences move past them first.
-    let mut max = MaxIds::default();
-    let mut bad: Vec<(usize, String)> = Vec::new();
-    for (i, r) in records.iter().enumerate() {
-        match r.parse() {
-            Ok(c) => max.add(&c),
-            Err(e) => bad.push((i, e)),
-        }
-    }
+    let checked = import::check(&records);
+    let bad = &checked.invalid;
     let mut t = Totals { records: records.len(), ..Totals::default() };
-    for (i, e) in &bad {
+    for (i, e) in bad {
         eprintln!("{}: {e}", records[*i].position());
     }
     if strict && !bad.is_empty() {
@@ -142,19 +75,18 @@ pub async fn import(db: &Db, file: &str, strict: bool, json: bool, record_by_rec
             records.len()
         );
     }
-    advance_sequences(db, &max).await?;
+    advance_sequences(db, &checked.max).await?;
 
     let bar = bar(records.len(), "customers")?;
-    let mut importer = Importer::new(max);
-    importer.multi_row = !record_by_record;
-    let bad_idx: std::collections::HashSet<usize> = bad.iter().map(|(i, _)| *i).collect();
     t.skipped = bad.len();
-    let report = |bar: &indicatif::ProgressBar, r: &Record, a: &Applied| {
+    let report = |bar: &indicatif::ProgressBar, r: &ExportRecord, a: &Applied| {
         for w in &a.warnings {
             bar.suspend(|| eprintln!("{}: warning: {w}", r.position()));
         }
     };
     if strict {
+        let mut importer = Importer::new(checked.max);
+        importer.multi_row = !record_by_record;
         let mut tx = db.begin().await?;
         for chunk in records.chunks(BATCH) {
             let parsed = chunk
@@ -183,33 +115,27 @@ pub async fn import(db: &Db, file: &str, strict: bool, json: bool, record_by_rec
         tx.commit().await?;
         importer.committed();
     } else {
-        let valid: Vec<&Record> =
-            records.iter().enumerate().filter(|(i, _)| !bad_idx.contains(i)).map(|(_, r)| r).collect();
         bar.inc(bad.len() as u64);
-        for chunk in valid.chunks(BATCH) {
-            let parsed = chunk
-                .iter()
-                .map(|r| r.parse().map_err(|e| anyhow::anyhow!("{}: {e}", r.position())))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let refs: Vec<&DevmateCustomer> = parsed.iter().collect();
-            let results = importer.apply_batch(db, &refs).await?;
-            for ((r, c), res) in chunk.iter().zip(&parsed).zip(results) {
-                match res {
+        let mut lenient = Lenient::new(&records, &checked, !record_by_record);
+        while let Some(batch) = lenient.next_batch(db).await? {
+            for o in &batch {
+                let r = &records[o.index];
+                match &o.result {
                     Ok(a) => {
-                        report(&bar, r, &a);
-                        t.add(&a);
+                        report(&bar, r, a);
+                        t.add(a);
                     }
                     Err(m) => {
                         t.skipped += 1;
-                        bar.suspend(|| eprintln!("{}: customer #{}: {m}; skipped", r.position(), c.id));
+                        bar.suspend(|| eprintln!("{}: customer #{}: {m}; skipped", r.position(), o.customer_id));
                     }
                 }
             }
-            bar.inc(chunk.len() as u64);
+            bar.inc(batch.len() as u64);
         }
     }
     bar.finish_and_clear();
-    advance_sequences(db, &max).await?;
+    advance_sequences(db, &checked.max).await?;
     let elapsed = start.elapsed();
     if json {
         println!(

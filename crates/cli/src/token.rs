@@ -1,4 +1,5 @@
-//! `licensd token`: API tokens of the management APIs (`/api/v1`, `/v2`).
+//! `licensd token`: API tokens of the management APIs (`/api/v1`, `/v2`). Each change is in the audit log
+//! (`api_token.created|updated|revoked`) with the command line's actor, `cli` (`common::operator`).
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
@@ -6,7 +7,7 @@ use licensd_core::model::{ApiToken, Role};
 use licensd_core::time::{format_iso, now_ms};
 use licensd_store::tokens::{NewToken, Products, TokenChange};
 
-use crate::common::{DbArg, explain, open, time};
+use crate::common::{DbArg, explain, open, operator, time};
 
 #[derive(Subcommand)]
 pub(crate) enum TokenCmd {
@@ -121,7 +122,7 @@ pub(crate) async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
             let expires_at = expiry.resolve(now_ms())?;
             let db = open(&db).await?;
             let new = NewToken { name, role, products, description, expires_at };
-            let (t, secret) = licensd_store::tokens::create_token(&db, &new).await.map_err(explain)?;
+            let (t, secret) = licensd_store::tokens::create_token_as(&db, &operator(), &new).await.map_err(explain)?;
             if json {
                 let mut v = serde_json::to_value(&t)?;
                 v["token"] = serde_json::Value::String(secret);
@@ -160,7 +161,7 @@ pub(crate) async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
                 );
             }
             let db = open(&db).await?;
-            let t = match licensd_store::tokens::update(&db, id, &change).await {
+            let t = match licensd_store::tokens::update_as(&db, &operator(), id, &change).await {
                 Err(licensd_store::StoreError::NotFound) => anyhow::bail!("no token with id {id} (see token list)"),
                 other => other.map_err(explain)?,
             };
@@ -179,7 +180,7 @@ pub(crate) async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
         }
         TokenCmd::Revoke { db, id, json } => {
             let db = open(&db).await?;
-            let r = match licensd_store::tokens::revoke(&db, id).await {
+            let r = match licensd_store::tokens::revoke_as(&db, &operator(), id).await {
                 Err(licensd_store::StoreError::NotFound) => anyhow::bail!("no token with id {id} (see token list)"),
                 other => other?,
             };

@@ -1,4 +1,6 @@
-//! `licensd user`: the web dashboard's people (sign-in with email and password at `/`).
+//! `licensd user`: the web dashboard's people (sign-in with email and password at `/`). Each change is in the
+//! audit log (`dashboard_user.created|password_set|disabled`) with the command line's actor, `cli`
+//! (`common::operator`); a password is never in an event.
 
 use std::io::Read as _;
 
@@ -7,7 +9,7 @@ use clap::Subcommand;
 use licensd_core::model::Role;
 use licensd_store::users::{NewUser, User};
 
-use crate::common::{DbArg, explain, open, time};
+use crate::common::{DbArg, explain, open, operator, time};
 
 #[derive(Subcommand)]
 pub(crate) enum UserCmd {
@@ -97,7 +99,7 @@ pub(crate) async fn user(cmd: UserCmd) -> anyhow::Result<()> {
             let password = read_password()?;
             let db = open(&db).await?;
             let new = NewUser { email, name, role, products: codes, password };
-            let u = licensd_store::users::create(&db, &new).await.map_err(explain)?;
+            let u = licensd_store::users::create_as(&db, &operator(), &new).await.map_err(explain)?;
             if json {
                 println!("{}", serde_json::to_string(&u)?);
             } else {
@@ -147,13 +149,13 @@ pub(crate) async fn user(cmd: UserCmd) -> anyhow::Result<()> {
             let password = read_password()?;
             let db = open(&db).await?;
             let u = by_email(&db, &email).await?;
-            licensd_store::users::set_password(&db, u.id, &password).await.map_err(explain)?;
+            licensd_store::users::set_password_as(&db, &operator(), u.id, &password).await.map_err(explain)?;
             println!("set the password of {}; their sessions have ended", u.email);
         }
         UserCmd::Disable { db, email, json } => {
             let db = open(&db).await?;
             let u = by_email(&db, &email).await?;
-            let u = licensd_store::users::disable(&db, u.id).await.map_err(explain)?;
+            let u = licensd_store::users::disable_as(&db, &operator(), u.id).await.map_err(explain)?;
             if json {
                 println!("{}", serde_json::to_string(&u)?);
             } else {

@@ -7,6 +7,7 @@
 //! status = [`LicenseStatus`]'s number. Times are UNIX seconds on the wire and milliseconds inside.
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
@@ -507,6 +508,114 @@ fn parse_history(v: &Value, path: &str) -> Result<HistoryRecord, RecordError> {
     Ok(r)
 }
 
+// ---------------------------------------------------------------------------------------------
+// An export file
+
+/// A file that is not an export at all (not JSON, or not one of the shapes [`export_records`] reads): nothing of
+/// it can be imported.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadExport(pub String);
+
+/// One record of an export file: where it is, and its text.
+#[derive(Debug, Clone, Copy)]
+pub struct ExportRecord<'a> {
+    /// 1-based.
+    pub number: usize,
+    /// The line it starts on, 1-based.
+    pub line: usize,
+    raw: &'a RawValue,
+}
+
+impl ExportRecord<'_> {
+    /// `record 2 (line 3)`: how messages about it name it.
+    pub fn position(&self) -> String {
+        format!("record {} (line {})", self.number, self.line)
+    }
+
+    /// The customer the record holds, checked ([`parse_customer`]); the error names the customer's id when the
+    /// record has one.
+    pub fn parse(&self) -> Result<DevmateCustomer, String> {
+        let v: Value = serde_json::from_str(self.raw.get()).map_err(|e| e.to_string())?;
+        let customer = unwrap_record(&v).map_err(|e| e.to_string())?;
+        parse_customer(customer).map_err(|e| {
+            let id = customer.get("id").map(|i| format!("customer #{i}: ")).unwrap_or_default();
+            format!("{id}{e}")
+        })
+    }
+
+    /// The record's customer id as far as it can be read, also from a record [`parse`](Self::parse) refuses
+    /// (for reports).
+    pub fn customer_id(&self) -> Option<i64> {
+        let v: Value = serde_json::from_str(self.raw.get()).ok()?;
+        unwrap_record(&v).ok()?.get("id").and_then(int_of)
+    }
+}
+
+string_enum! {
+    /// Where an import run uploaded in the dashboard stands. `Interrupted` is never stored: it is a run still
+    /// marked running whose instance stopped writing its progress (it stopped or crashed).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+    pub enum ImportState {
+        Running => "running",
+        /// Every record was applied or reported.
+        Done => "done",
+        /// The run stopped before the end (the database failed); what it applied stays.
+        Failed => "failed",
+        Interrupted => "interrupted",
+    }
+}
+
+string_enum! {
+    /// What an import did with one record of the file.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+    pub enum RecordOutcome {
+        /// A new customer (with its licenses).
+        Created => "created",
+        /// A customer already there, with licenses it did not have yet.
+        Updated => "updated",
+        /// Everything of it was there already (a re-import).
+        Unchanged => "unchanged",
+        /// Invalid, or refused because it collides with other records: nothing of it was written.
+        Failed => "failed",
+    }
+}
+
+/// Splits an export into its records. Accepted: a JSON array of `{"data": customer}` responses (what
+/// `licensd export devmate` writes) or of bare customers; one list response `{"data": [...]}`; or one
+/// response or customer per line (JSON Lines). Records are only split here, not checked: each is read by
+/// [`ExportRecord::parse`], so one bad record does not refuse the others.
+pub fn export_records(text: &str) -> Result<Vec<ExportRecord<'_>>, BadExport> {
+    let trimmed = text.trim_start();
+    let raws: Vec<&RawValue> = if trimmed.starts_with('[') {
+        serde_json::from_str(text).map_err(|e| BadExport(format!("the file is not a valid JSON array: {e}")))?
+    } else {
+        let values = serde_json::Deserializer::from_str(text)
+            .into_iter::<&RawValue>()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| BadExport(format!("the file is not valid JSON: {e}")))?;
+        let list = match values.as_slice() {
+            [one] => serde_json::from_str::<std::collections::BTreeMap<String, &RawValue>>(one.get())
+                .ok()
+                .and_then(|m| m.get("data").copied())
+                .and_then(|d| serde_json::from_str::<Vec<&RawValue>>(d.get()).ok()),
+            _ => None,
+        };
+        list.unwrap_or(values)
+    };
+    let base = text.as_ptr() as usize;
+    let mut line = 1;
+    let mut seen = 0;
+    let mut out = Vec::with_capacity(raws.len());
+    for (i, raw) in raws.into_iter().enumerate() {
+        let offset = (raw.get().as_ptr() as usize).saturating_sub(base).min(text.len());
+        line += text.as_bytes()[seen.min(offset)..offset].iter().filter(|b| **b == b'\n').count();
+        seen = seen.max(offset);
+        out.push(ExportRecord { number: i + 1, line, raw });
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -573,5 +682,27 @@ mod tests {
         use LicenseStatus::*;
         assert_eq!(named, [(1, Inactive), (2, Active), (3, Expired), (4, Disabled), (5, Refunded)]);
         assert!(LicenseStatus::ALL.into_iter().all(|s| status_of_code(status_code(s)) == Some(s)));
+    }
+
+    #[test]
+    fn export_records_are_split_in_every_shape_with_their_lines() {
+        let c = |id: i64| json!({"id": id, "email": format!("c{id}@example.com")});
+        let array = format!("[\n{},\n{}\n]\n", json!({"data": c(1)}), json!({"data": c(2)}));
+        let lines = format!("{}\n\n{}\n", c(1), json!({"data": c(2)}));
+        let list = json!({"data": [c(1), c(2)], "meta": {"total": 2}}).to_string();
+        for text in [array.as_str(), lines.as_str(), list.as_str()] {
+            let r = export_records(text).unwrap();
+            assert_eq!(r.iter().map(|r| r.customer_id()).collect::<Vec<_>>(), [Some(1), Some(2)], "{text}");
+            assert_eq!(r[1].number, 2);
+        }
+        assert_eq!(export_records(&array).unwrap()[1].position(), "record 2 (line 3)");
+        assert_eq!(export_records(&lines).unwrap()[1].line, 3);
+        let bad = export_records("[{\"data\": {\"id\": 1,").unwrap_err();
+        assert!(bad.0.starts_with("the file is not a valid JSON array"), "{bad}");
+        assert!(export_records("hello").unwrap_err().0.starts_with("the file is not valid JSON"));
+        let text = format!("[{}]", json!({"data": {"id": 7, "email": 3}}));
+        let refused = export_records(&text).unwrap();
+        assert_eq!(refused[0].customer_id(), Some(7), "read from a record parse refuses");
+        assert!(refused[0].parse().unwrap_err().starts_with("customer #7: "));
     }
 }

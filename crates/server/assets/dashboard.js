@@ -20,3 +20,29 @@ document.addEventListener("toggle", (ev) => {
   const first = d.querySelector("input:not([type=hidden]), button");
   if (first) first.focus();
 }, true);
+// An import's page while it runs: shows its progress from /ui/import/{id}/progress every second, and reloads
+// once the run has ended, for the report. Without this the page's Refresh link does the same.
+(() => {
+  const live = document.querySelector("[data-poll]");
+  if (!live) return;
+  const set = (id, v) => { const el = document.getElementById(id); if (el) el.textContent = String(v); };
+  const tick = () => {
+    fetch(live.dataset.poll, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
+      .then((p) => {
+        if (p.state !== "running") { window.location.reload(); return; }
+        const bar = document.getElementById("import-progress");
+        if (bar) {
+          bar.max = Math.max(p.records_total, 1);
+          bar.value = p.records_done;
+          bar.textContent = `${p.records_done} of ${p.records_total}`;
+        }
+        set("import-done", p.records_done);
+        set("import-total", p.records_total);
+        for (const k of ["created", "updated", "unchanged", "failed"]) set(`import-${k}`, p[k]);
+        setTimeout(tick, 1000);
+      })
+      .catch(() => setTimeout(tick, 5000));
+  };
+  setTimeout(tick, 1000);
+})();

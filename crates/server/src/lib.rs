@@ -395,6 +395,16 @@ pub async fn serve_with_metrics(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let bg = state.clone();
+    // The home page's counts for people who see every product, made once at start so that the first view
+    // after a start or an upgrade does not wait for them (later ones are refreshed as they are viewed).
+    {
+        let (tallies, db) = (state.tallies.clone(), state.db.clone());
+        tokio::spawn(async move {
+            if let Err(e) = tallies.get(&db, &licensd_store::Scope::system()).await {
+                tracing::warn!(error = %e, "could not count licenses for the dashboard's home page");
+            }
+        });
+    }
     let background = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut n: u64 = 0;

@@ -105,6 +105,8 @@ pub async fn create(db: &Db, scope: &Scope, i: CustomerAccountInput) -> Result<C
     Ok(a)
 }
 
+/// Changes an account: `edit` makes the input from the account as this transaction reads it, its row locked
+/// until the commit, so no concurrent change is lost.
 pub async fn update<E: From<StoreError>>(
     db: &Db,
     scope: &Scope,
@@ -112,6 +114,7 @@ pub async fn update<E: From<StoreError>>(
     edit: impl FnOnce(&CustomerAccount) -> Result<CustomerAccountInput, E> + Send,
 ) -> Result<CustomerAccount, E> {
     let mut tx = db.begin().await?;
+    tx.lock_row("customer_accounts", id).await?;
     let before = get(&mut tx, scope, id).await?;
     let i = edit(&before)?;
     i.validate().map_err(StoreError::from)?;

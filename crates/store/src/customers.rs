@@ -310,6 +310,9 @@ pub async fn resolve_in(tx: &mut Tx, scope: &Scope, field: &str, r: &CustomerRef
     }
 }
 
+/// Changes a customer. `edit` makes the input from the customer as this transaction reads it, its row locked until the
+/// commit: a merge (PATCH) or a check that it is unchanged since a form showed it sees the latest, and no concurrent
+/// change is lost.
 pub async fn update<E: From<StoreError>>(
     db: &Db,
     scope: &Scope,
@@ -317,6 +320,7 @@ pub async fn update<E: From<StoreError>>(
     edit: impl FnOnce(&Customer) -> Result<CustomerInput, E> + Send,
 ) -> Result<Customer, E> {
     let mut tx = db.begin().await?;
+    tx.lock_row("customers", id).await?;
     let before = get(&mut tx, scope, id).await?;
     let mut i = edit(&before)?;
     i.validate().map_err(StoreError::from)?;

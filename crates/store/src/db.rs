@@ -927,6 +927,16 @@ impl Tx {
         self.fetch_one(q).await?.get("id")
     }
 
+    /// Locks the row of `table` with this id for the rest of the transaction on PostgreSQL, so a read-merge-write
+    /// (an `edit` closure) never works from a row another transaction is changing; nothing on SQLite, where
+    /// `BEGIN IMMEDIATE` already serialises writers. A missing row locks nothing (the read after it says so).
+    pub async fn lock_row(&mut self, table: &'static str, id: i64) -> Result<(), StoreError> {
+        if let Tx::Pg(_) = self {
+            self.fetch_optional(query(format!("SELECT id FROM {table} WHERE id = ? FOR UPDATE")).bind(id)).await?;
+        }
+        Ok(())
+    }
+
     /// Refuses to go on ([`StoreError::InUse`] with `why`) while a row of one of `used_by` (table, column) refers
     /// to `id`: the rule of a record deleted only once nothing uses it (a product, a customer, an order). One
     /// statement whatever the number of referring rows.

@@ -552,6 +552,12 @@ async fn lock(tx: &mut Tx, scope: &Scope, id: i64) -> Result<(), StoreError> {
 
 /// Changes a license's terms, key, customer or order. Product and template are fixed at issue.
 pub async fn update(db: &Db, scope: &Scope, id: i64, i: &LicenseInput) -> Result<License, StoreError> {
+    check_update(i)?;
+    update_with(db, scope, id, |_| Ok::<_, StoreError>(i.clone())).await
+}
+
+/// What an update may not be given, whatever the license.
+fn check_update(i: &LicenseInput) -> Result<(), StoreError> {
     i.validate()?;
     if i.product.is_some() {
         return Err(StoreError::invalid("product", "cannot be changed after issue; issue a new license"));
@@ -559,12 +565,25 @@ pub async fn update(db: &Db, scope: &Scope, id: i64, i: &LicenseInput) -> Result
     if i.license_template.is_some() {
         return Err(StoreError::invalid("license_template", "cannot be changed after issue; issue a new license"));
     }
+    Ok(())
+}
+
+/// [`update`] with the change made by `edit` from the license as this transaction reads it, its row locked until
+/// the commit (so `edit` may refuse a license changed since a form showed it, and no concurrent change is lost).
+pub async fn update_with<E: From<StoreError>>(
+    db: &Db,
+    scope: &Scope,
+    id: i64,
+    edit: impl FnOnce(&License) -> Result<LicenseInput, E> + Send,
+) -> Result<License, E> {
     let mut tx = db.begin().await?;
     lock(&mut tx, scope, id).await?;
     let before = get(&mut tx, scope, id).await?;
+    let i = &edit(&before)?;
+    check_update(i)?;
     // The stored terms, from the license this transaction read (no second read of the row).
     let mut terms = LicenseTerms::of(&before);
-    terms.apply(i)?;
+    terms.apply(i).map_err(StoreError::from)?;
     let mut customer_id = before.customer.as_ref().map(|c| c.id);
     if let Some(c) = &i.customer {
         customer_id = match c {
@@ -583,7 +602,7 @@ pub async fn update(db: &Db, scope: &Scope, id: i64, i: &LicenseInput) -> Result
     if let Some(b) = i.bundle_license {
         if let Some(b) = b {
             if b == id {
-                return Err(StoreError::invalid("bundle_license", "a license cannot be its own bundle"));
+                return Err(StoreError::invalid("bundle_license", "a license cannot be its own bundle").into());
             }
             require_bundle(&mut tx, scope, b).await?;
         }

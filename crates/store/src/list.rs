@@ -554,7 +554,15 @@ impl ListParams {
             }
             let (head, tail) = s.select.split_once("{}").unwrap_or((s.select, ""));
             if self.count_cap.is_some() {
-                q.push("SELECT * FROM (SELECT DISTINCT ").push(head.strip_prefix("SELECT ").unwrap_or(head));
+                // A branch that selects its own table's `id` joins only parents (one id per row): limited as it
+                // is. One that selects a reference (`l.customer_id`, `d.license_id`) may repeat an id, so it is
+                // made distinct first (a bare LIMIT on it could stop at the cap with fewer distinct ids).
+                let own_id = head.split_whitespace().nth(1).is_some_and(|c| c.ends_with(".id"));
+                q.push("SELECT * FROM (");
+                match own_id {
+                    true => q.push(head),
+                    false => q.push(&head.replacen("SELECT ", "SELECT DISTINCT ", 1)),
+                };
             } else {
                 q.push(head);
             }
@@ -734,11 +742,10 @@ pub(crate) fn push_key_pass(q: &mut Query, dialect: Dialect, e: &str, typed_key:
 }
 
 /// Runs a list: the count of all matches and one page of rows, concurrently. `from` is the `FROM … WHERE …` part
-/// with scope conditions already in it; `cols` the select list.
-///
-/// With [`ListParams::count_cap`] set, one query reads the first cap + 1 matches in the list's order and the
-/// page is cut from them: the count is exact up to the cap, and cap + 1 means "more than the cap" (a page past
-/// the first cap + 1 matches is empty). For a search page, where a broad term matches a large part of a table.
+/// with scope conditions already in it; `cols` the select list. With [`ListParams::count_cap`] set the count
+/// stops at the cap plus one (a count above the cap means "more than the cap"); the page is the same. A capped
+/// search reads its first cap + 1 matches once and cuts the page from them (its union of bounded branches is
+/// the costly part, and a count beside the page would compute it twice).
 pub async fn page(
     db: &Db,
     spec: &'static Spec,
@@ -746,19 +753,28 @@ pub async fn page(
     cols: &str,
     from: &Query,
 ) -> Result<(i64, Vec<Row>), StoreError> {
-    let mut rows = Query { sql: format!("SELECT {cols} {}", from.sql).into(), args: from.args.clone() };
-    params.push_where(&mut rows, db.dialect());
-    if let Some(cap) = params.count_cap {
-        let first = ListParams { limit: cap.saturating_add(1), offset: 0, ..params.clone() };
-        first.push_order_page(&mut rows, spec);
+    if let (Some(cap), Some(_)) = (params.count_cap, &params.search) {
+        let mut rows = Query { sql: format!("SELECT {cols} {}", from.sql).into(), args: from.args.clone() };
+        params.push_where(&mut rows, db.dialect());
+        ListParams { limit: cap.saturating_add(1), offset: 0, ..params.clone() }.push_order_page(&mut rows, spec);
         let all = db.fetch_all(rows).await?;
         let n = i64::try_from(all.len()).unwrap_or(i64::MAX);
         let skip = usize::try_from(params.offset).unwrap_or(usize::MAX);
         let take = usize::try_from(params.limit).unwrap_or(0);
         return Ok((n, all.into_iter().skip(skip).take(take).collect()));
     }
-    let mut count = Query { sql: format!("SELECT COUNT(*) AS n {}", from.sql).into(), args: from.args.clone() };
+    let mut count = match params.count_cap {
+        None => Query { sql: format!("SELECT COUNT(*) AS n {}", from.sql).into(), args: from.args.clone() },
+        Some(_) => {
+            Query { sql: format!("SELECT COUNT(*) AS n FROM (SELECT 1 {}", from.sql).into(), args: from.args.clone() }
+        }
+    };
     params.push_where(&mut count, db.dialect());
+    if let Some(cap) = params.count_cap {
+        count.push(" LIMIT ").push_bind(cap.saturating_add(1)).push(") capped");
+    }
+    let mut rows = Query { sql: format!("SELECT {cols} {}", from.sql).into(), args: from.args.clone() };
+    params.push_where(&mut rows, db.dialect());
     params.push_order_page(&mut rows, spec);
     // Two connections at once: on a million rows the count and the page each take tens of milliseconds,
     // and the caller waits for the slower one rather than for both.

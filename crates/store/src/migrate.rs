@@ -114,6 +114,16 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0019_dashboard_invitations.sql"),
     },
     Migration {
+        version: 21,
+        sqlite: include_str!("../migrations/sqlite/0021_devmate_import_runs.sql"),
+        postgres: include_str!("../migrations/postgres/0021_devmate_import_runs.sql"),
+    },
+    Migration {
+        version: 24,
+        sqlite: include_str!("../migrations/sqlite/0024_list_order_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0024_list_order_indexes.sql"),
+    },
+    Migration {
         version: 22,
         sqlite: include_str!("../migrations/sqlite/0022_rsa_signing_keys.sql"),
         postgres: include_str!("../migrations/postgres/0022_rsa_signing_keys.sql"),

@@ -153,6 +153,8 @@ fn prefix(n: usize, e: StoreError) -> StoreError {
 pub async fn update(db: &Db, scope: &Scope, id: i64, i: &OrderUpdate) -> Result<Order, StoreError> {
     i.validate()?;
     let mut tx = db.begin().await?;
+    // Locked: the row is written whole, merged from what this transaction reads (no concurrent change is lost).
+    tx.lock_row("orders", id).await?;
     let before = get(&mut tx, scope, id).await?;
     let customer = match i.customer {
         Some(Some(c)) => {

@@ -85,6 +85,9 @@ pub async fn create(db: &Db, scope: &Scope, i: ProductInput) -> Result<Product, 
     Ok(p)
 }
 
+/// Changes a product. `edit` makes the input from the product as this transaction reads it, its row locked until the
+/// commit: a merge (PATCH) or a check that it is unchanged since a form showed it sees the latest, and no concurrent
+/// change is lost.
 pub async fn update<E: From<StoreError>>(
     db: &Db,
     scope: &Scope,
@@ -92,6 +95,7 @@ pub async fn update<E: From<StoreError>>(
     edit: impl FnOnce(&Product) -> Result<ProductInput, E> + Send,
 ) -> Result<Product, E> {
     let mut tx = db.begin().await?;
+    tx.lock_row("products", id).await?;
     let before = get(&mut tx, scope, id).await?;
     let i = edit(&before)?;
     i.validate().map_err(StoreError::from)?;
@@ -202,6 +206,9 @@ pub async fn create_feature(db: &Db, scope: &Scope, i: FeatureInput) -> Result<F
     Ok(f)
 }
 
+/// Changes a feature. `edit` makes the input from the feature as this transaction reads it, its row locked until the
+/// commit: a merge (PATCH) or a check that it is unchanged since a form showed it sees the latest, and no concurrent
+/// change is lost.
 pub async fn update_feature<E: From<StoreError>>(
     db: &Db,
     scope: &Scope,
@@ -209,6 +216,7 @@ pub async fn update_feature<E: From<StoreError>>(
     edit: impl FnOnce(&Feature) -> Result<FeatureInput, E> + Send,
 ) -> Result<Feature, E> {
     let mut tx = db.begin().await?;
+    tx.lock_row("product_features", id).await?;
     let before = get_feature(&mut tx, scope, id).await?;
     let i = edit(&before)?;
     i.validate().map_err(StoreError::from)?;

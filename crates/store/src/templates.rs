@@ -200,7 +200,9 @@ pub async fn create(db: &Db, scope: &Scope, i: LicenseTemplateInput) -> Result<L
     Ok(t)
 }
 
-/// Changes a template; licenses already issued keep the terms they were issued with.
+/// Changes a template; licenses already issued keep the terms they were issued with. `edit` makes the input from the
+/// template as this transaction reads it, its row locked until the commit: a merge (PATCH) or a check that it is
+/// unchanged since a form showed it sees the latest, and no concurrent change is lost.
 pub async fn update<E: From<StoreError>>(
     db: &Db,
     scope: &Scope,
@@ -208,6 +210,7 @@ pub async fn update<E: From<StoreError>>(
     edit: impl FnOnce(&LicenseTemplate) -> Result<LicenseTemplateInput, E> + Send,
 ) -> Result<LicenseTemplate, E> {
     let mut tx = db.begin().await?;
+    tx.lock_row("license_templates", id).await?;
     let before = get(&mut tx, scope, id).await?;
     let i = edit(&before)?;
     i.validate().map_err(StoreError::from)?;

@@ -1,12 +1,13 @@
-//! API tokens: created and changed by the CLI, looked up by hash on every management request.
+//! API tokens: created and changed by the CLI and the dashboard, looked up by hash on every management request.
 //!
 //! A token has a role (`core::access` says what each may do), the products it is limited to (or every
 //! product), an optional expiry, a description and a last-used time. Names are unique among the tokens not
 //! revoked (a partial unique index), so an event's actor and time name exactly one token.
 //!
-//! The `*_as` functions are the same changes made by a person (the dashboard): they also record
-//! `api_token.created`, `api_token.updated` and `api_token.revoked` events with that person as the actor, in the
-//! change's transaction. The secret is never in an event.
+//! The `*_as` functions are the same changes made by a person (the dashboard) or the command line (`licensd
+//! token`, as the actor `cli`): they also record `api_token.created`, `api_token.updated` and
+//! `api_token.revoked` events with that actor, in the change's transaction. The secret is never in an event.
+//! The others record nothing; they are for setting up tests.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

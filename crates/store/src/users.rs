@@ -16,8 +16,9 @@
 //! works once, for [`INVITATION_MS`], and only while it is the user's latest. Until they set a password such a
 //! user cannot sign in (their `password_hash` is empty, which no password matches).
 //!
-//! The `*_as` functions (and invitations) are changes made by a person in the dashboard: they record
-//! `dashboard_user.*` events with that person as the actor, in the change's transaction.
+//! The `*_as` functions (and invitations) are changes made by a person in the dashboard or by the command line
+//! (`licensd user`, as the actor `cli`): they record `dashboard_user.*` events with that actor, in the change's
+//! transaction. The others record nothing; they are for setting up tests.
 
 use std::sync::{Arc, LazyLock};
 
@@ -420,25 +421,44 @@ pub async fn list(db: &Db) -> Result<Vec<User>, StoreError> {
 
 /// Sets a user's password (and ends their sessions, so a stolen session does not outlive the change).
 pub async fn set_password(db: &Db, id: i64, password: &str) -> Result<(), StoreError> {
+    set_password_recorded(db, id, password, None).await
+}
+
+/// [`set_password`], by a person or the command line: recorded as `dashboard_user.password_set` with `by` as
+/// the actor (whether the user had a password and a lockout before, never the password or its hash).
+pub async fn set_password_as(db: &Db, by: &Scope, id: i64, password: &str) -> Result<(), StoreError> {
+    set_password_recorded(db, id, password, Some(by)).await
+}
+
+async fn set_password_recorded(db: &Db, id: i64, password: &str, by: Option<&Scope>) -> Result<(), StoreError> {
     check_password(password)?;
     let hash = hash_password(password)?;
+    let now = now_ms();
     let mut tx = db.begin().await?;
-    let n = tx
-        .execute(
-            query(
-                "UPDATE dashboard_users SET password_hash = ?, failed_logins = 0, locked_until = NULL, updated_at = ? \
-                 WHERE id = ?",
-            )
-            .bind(hash)
-            .bind(now_ms())
-            .bind(id),
+    let before = get(&mut tx, id).await?;
+    tx.execute(
+        query(
+            "UPDATE dashboard_users SET password_hash = ?, failed_logins = 0, locked_until = NULL, updated_at = ? \
+             WHERE id = ?",
         )
-        .await?;
-    if n == 0 {
-        return Err(StoreError::NotFound);
-    }
+        .bind(hash)
+        .bind(now)
+        .bind(id),
+    )
+    .await?;
     tx.execute(query("DELETE FROM dashboard_sessions WHERE user_id = ?").bind(id)).await?;
-    end_invitations(&mut tx, id, now_ms()).await?;
+    end_invitations(&mut tx, id, now).await?;
+    if let Some(by) = by {
+        let e = NewEvent::changed(
+            RESOURCE,
+            "password_set",
+            id,
+            Some(serde_json::json!({"has_password": before.has_password, "locked_until": before.locked_until})),
+            serde_json::json!({"has_password": true, "locked_until": null}),
+        )
+        .at(now);
+        events::record(&mut tx, by, e).await?;
+    }
     tx.commit().await
 }
 

@@ -23,6 +23,7 @@ from playwright.sync_api import expect, sync_playwright
 
 import access_flow
 import catalog_flow
+import import_flow
 
 URL = os.environ["LICENSD_URL"].rstrip("/")
 ADMIN = os.environ["LICENSD_ADMIN"].split(" ", 1)
@@ -198,6 +199,7 @@ def main():
 
         catalog_flow.run(browser, os.environ, step, shot, accessible)
         access_flow.run(browser, os.environ, step, shot, accessible)
+        import_flow.run(browser, os.environ, step, shot, accessible)
 
         # --- A manager of another product -----------------------------------------------------------------
         ctx = browser.new_context()

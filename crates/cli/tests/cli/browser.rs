@@ -5,7 +5,8 @@
 //! license with a note and sees the client's `check` answer `DISABLED`, resets activations, checks the session
 //! cookie's flags, a CSRF-less post, a phone's width, axe-core on every main page, and that a manager of
 //! another product sees a customer neither by URL nor by search; and an admin makes an API token and sees its
-//! secret once (`access_flow.py`). Screenshots of the main pages go to
+//! secret once (`access_flow.py`) and uploads a DevMate export, following its run to the report
+//! (`import_flow.py`). Screenshots of the main pages go to
 //! `target/browser-screenshots/<backend>/` (or `LICENSD_SCREENSHOTS`).
 //!
 //! The Python is `LICENSD_PLAYWRIGHT_PYTHON` (`.ci/run` makes a venv with `playwright` and
@@ -121,6 +122,7 @@ fn a_support_shift_in_a_real_browser() {
             "by URL nor by search",
             "a floating template with 3 seats",
             "the secret is gone",
+            "its report names the record it skipped",
         ] {
             assert!(stdout.contains(step), "{backend}: {step:?} did not run:\n{stdout}");
         }
@@ -136,6 +138,8 @@ fn a_support_shift_in_a_real_browser() {
             "template-form",
             "access",
             "token-created",
+            "import",
+            "import-run",
         ] {
             let f = shots.join(format!("{page}.png"));
             assert!(std::fs::metadata(&f).is_ok_and(|m| m.len() > 5_000), "{backend}: no screenshot {}", f.display());

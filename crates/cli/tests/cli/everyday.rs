@@ -342,8 +342,11 @@ fn everyday(db: &str) {
     assert_eq!(header(&table), ["TIME", "ACTOR", "ACTION", "RECORD", "LICENSE", "NOTE"]);
     let rows: Vec<&str> = table.lines().collect();
     assert_eq!(rows.len(), 5, "header, three events, the note about the others: {table}");
-    assert_eq!(column(&table, "ACTION")[..3], ["license.activated", "license.refunded", "license.deleted"]);
-    assert_eq!(column(&table, "LICENSE")[..3], [key.clone(), key.clone(), format!("id {gone}")]);
+    // The latest three: the refund, the `ops` token made for the delete (the command line records its token
+    // changes too, as `cli`), the delete.
+    assert_eq!(column(&table, "ACTION")[..3], ["license.refunded", "api_token.created", "license.deleted"]);
+    assert_eq!(column(&table, "ACTOR")[..3], ["cli", "cli", "ops"]);
+    assert_eq!(column(&table, "LICENSE")[..3], [key.clone(), "-".to_string(), format!("id {gone}")]);
     assert!(rows[4].starts_with("(the latest 3 of "), "{table}");
     let times = column(&table, "TIME");
     assert!(times[..3].iter().all(|t| licensd_core::time::parse_datetime(t).is_some()), "{times:?}");
@@ -352,6 +355,7 @@ fn everyday(db: &str) {
     assert_eq!(actions.iter().filter(|a| **a == "product.created").count(), 2, "{actions:?}");
     assert_eq!(actions.iter().filter(|a| **a == "license_template.created").count(), 3, "{actions:?}");
     assert_eq!(actions.iter().filter(|a| **a == "order.created").count(), 2, "{actions:?}");
+    assert_eq!(actions.iter().filter(|a| **a == "api_token.created").count(), 1, "{actions:?}");
     assert_eq!(json_of(db, &["events", "--since", "2999-01-01", "--json"]), json!([]));
     assert!(refused(db, &["events", "--since", "yesterday"]).contains("give a duration back from now (1h, 30m, 2d)"));
 

@@ -41,5 +41,5 @@ mod rsa_keys;
 mod schemathesis;
 // The start-up contract: `serve` flags, environment and config file, migrations, logs, backups, key files.
 mod startup;
-// `token create|list|update|revoke` against a running server.
+// `token create|list|update|revoke` against a running server; `token`, `user` and `key rotate` in the audit log.
 mod tokens;

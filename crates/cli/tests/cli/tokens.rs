@@ -1,5 +1,7 @@
 //! `licensd token create|list|update|revoke` through the real binary, against a running `licensd serve`, on
-//! SQLite and PostgreSQL: roles, products, description, expiry, last use, unique names, revoking twice.
+//! SQLite and PostgreSQL: roles, products, description, expiry, last use, unique names, revoking twice. Each
+//! change the command line makes to access (tokens, dashboard users, the signing key) is in the audit log with
+//! the actor `cli`.
 
 use std::time::Duration;
 
@@ -186,6 +188,106 @@ fn lifecycle(db: &str) {
     assert!(ok);
     let revoked_row = stdout.lines().nth(2).unwrap();
     assert!(!revoked_row.trim_end().ends_with(" -"), "the revoked column holds a time: {revoked_row}");
+    drop(server);
+
+    // Every change is in the audit log, by the command line; refusals and the revokes that changed nothing are
+    // not; no secret is in an event.
+    let events = json_of(db, &["events", "--actor", "cli", "--limit", "100", "--json"]);
+    let seen: Vec<(&str, i64)> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["resource_type"] == "api_token")
+        .map(|e| (e["action"].as_str().unwrap(), e["resource_id"].as_i64().unwrap()))
+        .collect();
+    let viewer_id: i64 = viewer_id.parse().unwrap();
+    let again_id = t["id"].as_i64().unwrap();
+    assert_eq!(
+        seen,
+        [
+            ("api_token.created", 1),
+            ("api_token.created", 2),
+            ("api_token.created", viewer_id),
+            ("api_token.updated", 2),
+            ("api_token.updated", 2),
+            ("api_token.updated", viewer_id),
+            ("api_token.revoked", 2),
+            ("api_token.created", again_id),
+        ],
+        "{events}"
+    );
+    let first_update = events.as_array().unwrap().iter().find(|e| e["action"] == "api_token.updated").unwrap();
+    assert_eq!(
+        (&first_update["before"]["description"], &first_update["after"]["description"]),
+        (&json!("first line"), &json!("second line")),
+        "{first_update}"
+    );
+    for secret in [&admin, &support, &viewer] {
+        assert!(!events.to_string().contains(secret.as_str()), "a secret in the audit log: {events}");
+    }
+}
+
+/// `licensd user create|password|disable` and `key rotate` as an operator runs them: each in the audit log as
+/// `cli`, never with the password or its hash; a disable of a disabled user records nothing more.
+fn access_changes_are_recorded(db: &str) {
+    let (ok, _, stderr) = run(db, &["migrate"]);
+    assert!(ok, "{stderr}");
+    let password = "correct horse battery";
+    let (ok, stdout, stderr) = licensd(&[
+        "user",
+        "create",
+        "--db",
+        db,
+        "--email",
+        "ana@acme.com",
+        "--name",
+        "Ana Lima",
+        "--role",
+        "admin",
+        "--password-stdin",
+        "--json",
+    ])
+    .stdin(&format!("{password}\n"))
+    .run();
+    assert!(ok, "{stderr}");
+    let ana: Value = serde_json::from_str(&stdout).unwrap();
+    let id = ana["id"].as_i64().unwrap();
+    let (ok, _, stderr) = licensd(&["user", "password", "--db", db, "--email", "ana@acme.com", "--password-stdin"])
+        .stdin("another long password\n")
+        .run();
+    assert!(ok, "{stderr}");
+    assert!(run(db, &["user", "disable", "--email", "ana@acme.com"]).0);
+    assert!(run(db, &["user", "disable", "--email", "ana@acme.com"]).0, "disabling again is not an error");
+    assert!(run(db, &["key", "rotate"]).0);
+
+    let events = json_of(db, &["events", "--actor", "cli", "--limit", "100", "--json"]);
+    let seen: Vec<(&str, &str, i64)> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["actor"].as_str().unwrap(), e["action"].as_str().unwrap(), e["resource_id"].as_i64().unwrap_or(-1)))
+        .filter(|(_, a, _)| !a.starts_with("signing_key"))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("cli", "dashboard_user.created", id),
+            ("cli", "dashboard_user.password_set", id),
+            ("cli", "dashboard_user.disabled", id),
+        ],
+        "{events}"
+    );
+    let list = events.as_array().unwrap();
+    assert_eq!(list[0]["after"]["email"], "ana@acme.com", "{events}");
+    assert_eq!(list[1]["after"]["has_password"], true, "{events}");
+    assert!(list[2]["after"]["disabled_at"].is_string(), "{events}");
+    assert_eq!(list.iter().filter(|e| e["action"] == "signing_key.rotated").count(), 1, "{events}");
+    let text = events.to_string();
+    assert!(!text.contains(password) && !text.contains("another long") && !text.contains("argon2"), "{text}");
 }
 
 sqlite_and_postgres!(lifecycle: token_lifecycle_from_the_command_line_on_sqlite, token_lifecycle_from_the_command_line_on_postgres);
+sqlite_and_postgres!(
+    access_changes_are_recorded: users_and_keys_from_the_command_line_are_in_the_audit_log_as_cli_on_sqlite,
+    users_and_keys_from_the_command_line_are_in_the_audit_log_as_cli_on_postgres
+);

@@ -9,7 +9,9 @@
 //! Every role that may read sees the catalog (the management API lets every token `GET` it); only a role that
 //! may [`Action::Catalog`] (admin) sees the forms' buttons and may post them. Writes go through the store
 //! functions of `/api/v1/products`, `/product-features` and `/license-templates`, so their rules, events and
-//! refusals are the API's; a refusal is shown next to the form, which keeps what was typed.
+//! refusals are the API's; a refusal is shown next to the form, which keeps what was typed. An edit form carries
+//! the version of the record it showed and is saved only if the record is still that one (`super::version_of`);
+//! a delete is behind a confirmation that says what deleting does, and a record in use is refused in words.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
@@ -31,7 +33,10 @@ use serde_json::{Map, Value};
 
 use super::layout::{csrf, error_box, limit, notice, page};
 use super::pages::{found, params};
-use super::{PREFIX, Page, PageError, Person, Posted, html as answer, not_found, see_other, store_error};
+use super::{
+    CHANGED, NotSaved, PREFIX, Page, PageError, Person, Posted, VERSION, html as answer, not_found, same_text,
+    see_other, store_error, unchanged, version_of,
+};
 use crate::AppState;
 
 /// The catalog's routes, under [`PREFIX`].
@@ -41,12 +46,15 @@ pub fn routes() -> Router<AppState> {
         .route("/catalog/products", post(product_create))
         .route("/catalog/products/new", get(product_new))
         .route("/catalog/products/{id}", get(product).post(product_update))
+        .route("/catalog/products/{id}/delete", post(product_delete))
         .route("/catalog/products/{id}/features", post(feature_create))
         .route("/catalog/products/{id}/features/new", get(feature_new))
         .route("/catalog/products/{id}/templates", post(template_create))
         .route("/catalog/products/{id}/templates/new", get(template_new))
         .route("/catalog/features/{id}", get(feature).post(feature_update))
+        .route("/catalog/features/{id}/delete", post(feature_delete))
         .route("/catalog/templates/{id}", get(template).post(template_update))
+        .route("/catalog/templates/{id}/delete", post(template_delete))
 }
 
 /// Products per page of the catalog, templates per page of a product.
@@ -442,11 +450,17 @@ struct Problem {
     status: StatusCode,
     field: String,
     message: String,
+    /// The record changed since the form was loaded (the page then shows what each box holds now).
+    stale: bool,
 }
 
 impl Problem {
     fn invalid(field: impl Into<String>, message: impl Into<String>) -> Problem {
-        Problem { status: StatusCode::BAD_REQUEST, field: field.into(), message: message.into() }
+        Problem { status: StatusCode::BAD_REQUEST, field: field.into(), message: message.into(), stale: false }
+    }
+
+    fn stale() -> Problem {
+        Problem { status: StatusCode::CONFLICT, field: String::new(), message: CHANGED.into(), stale: true }
     }
 
     /// A store's refusal as a problem of the form (`400`; `409` for a taken code or a record in use);
@@ -455,9 +469,11 @@ impl Problem {
         Ok(match e {
             StoreError::Invalid { field, message }
             | StoreError::Domain(licensd_core::Error::Invalid { field, message }) => Problem::invalid(field, message),
-            StoreError::Conflict { field, message } => Problem { status: StatusCode::CONFLICT, field, message },
+            StoreError::Conflict { field, message } => {
+                Problem { status: StatusCode::CONFLICT, field, message, stale: false }
+            }
             StoreError::State(m) | StoreError::InUse(m) => {
-                Problem { status: StatusCode::CONFLICT, field: String::new(), message: m }
+                Problem { status: StatusCode::CONFLICT, field: String::new(), message: m, stale: false }
             }
             e => return Err(store_error(e)),
         })
@@ -511,12 +527,51 @@ struct Shown<'a> {
     values: &'a Values,
     problem: Option<&'a Problem>,
     editable: bool,
+    /// An existing record's form: the version of the record it shows ([`version_of`]), which the save sends back.
+    version: Option<String>,
+    /// After a save refused because the record changed: what each box holds now, shown under the boxes that
+    /// differ from what was typed.
+    current: Option<&'a Values>,
 }
 
-impl Shown<'_> {
+impl<'a> Shown<'a> {
+    /// A new record's form.
+    fn new(values: &'a Values, problem: Option<&'a Problem>) -> Shown<'a> {
+        Shown { values, problem, editable: true, version: None, current: None }
+    }
+
+    /// An existing record's form, of `record` as stored (`stored`, its boxes' values), with `edit` when a save
+    /// failed (what was typed, and why).
+    fn existing(
+        record: &impl serde::Serialize,
+        stored: &'a Values,
+        edit: Option<(&'a Values, &'a Problem)>,
+        editable: bool,
+    ) -> Shown<'a> {
+        let (values, problem) = edit.map_or((stored, None), |(v, pr)| (v, Some(pr)));
+        let current = problem.filter(|pr| pr.stale).map(|_| stored);
+        Shown { values, problem, editable, version: Some(version_of(record)), current }
+    }
+
     /// The refusal, if it concerns `field`.
     fn problem_at(&self, field: &str) -> Option<&Problem> {
         self.problem.filter(|p| p.field == field)
+    }
+
+    /// After a stale save: what the box `name` holds now, when that differs from what was typed.
+    fn now(&self, name: &str, kind: Option<Kind>) -> Markup {
+        let Some(cur) = self.current else { return html! {} };
+        let (typed, now) = (self.values.get(name), cur.get(name));
+        if same_text(typed) == same_text(now) {
+            return html! {};
+        }
+        let shown = match kind {
+            Some(Kind::Bool) | None if now.is_empty() => "no".to_string(),
+            Some(Kind::Bool) | None => "yes".to_string(),
+            _ if now.is_empty() => "empty".to_string(),
+            _ => now.to_string(),
+        };
+        html! { p.now { "Now: " code { (shown) } } }
     }
 }
 
@@ -569,6 +624,7 @@ fn term_box(section: &str, t: &Term, f: &Shown) -> Markup {
                     }
                 }
                 @if let Some(p) = problem { p.field-error id={ (id) "-error" } { (p.message) } }
+                (f.now(t.name, Some(t.kind)))
             }
             small.help id=(help) { (explain(section, t.name)) }
         }
@@ -577,6 +633,9 @@ fn term_box(section: &str, t: &Term, f: &Shown) -> Markup {
 
 /// The refusal at the top of a form, naming the box it concerns.
 fn problem_box(form: &'static [Group], extra: &dyn Fn(&str) -> Option<String>, p: &Problem) -> Markup {
+    if p.stale {
+        return error_box(&p.message);
+    }
     let what = match label_of(form, &p.field) {
         Some(l) => format!("{l} ({}): {}", p.field, p.message),
         None => match extra(&p.field) {
@@ -602,6 +661,7 @@ fn form(
     html! {
         form.terms method="post" action=(action) novalidate {
             (csrf(p))
+            @if let Some(v) = &f.version { input type="hidden" name=(VERSION) value=(v); }
             fieldset.all disabled[!f.editable] {
                 @for g in groups {
                     @if g.heading.is_empty() {
@@ -642,6 +702,9 @@ fn done_text(code: &str) -> Option<Markup> {
         "feature_saved" => "The feature was saved. Templates and licenses that grant it keep the limits they have.",
         "template_created" => "The license template was created.",
         "template_saved" => "The license template was saved. Licenses already issued from it keep their terms.",
+        "product_deleted" => "The product was deleted.",
+        "feature_deleted" => "The feature was deleted: no template or license grants it any more.",
+        "template_deleted" => "The license template was deleted. Licenses issued from it keep their terms.",
         _ => return None,
     };
     Some(notice(text))
@@ -651,6 +714,17 @@ fn done_text(code: &str) -> Option<Markup> {
 enum Failed {
     Form(Problem),
     Store(StoreError),
+    /// The record changed since the form was loaded.
+    Stale,
+}
+
+impl From<NotSaved> for Failed {
+    fn from(e: NotSaved) -> Self {
+        match e {
+            NotSaved::Stale => Failed::Stale,
+            NotSaved::Store(e) => Failed::Store(e),
+        }
+    }
 }
 
 impl From<StoreError> for Failed {
@@ -670,6 +744,7 @@ impl Failed {
     fn problem(self, p: &Person) -> Result<Problem, PageError> {
         match self {
             Failed::Form(pr) => Ok(pr),
+            Failed::Stale => Ok(Problem::stale()),
             Failed::Store(StoreError::NotFound) => Err(found(p, StoreError::NotFound)),
             Failed::Store(e) => Problem::of(e),
         }
@@ -890,7 +965,7 @@ fn product_form(p: &Person, action: &str, f: &Shown, submit: &str) -> Markup {
 }
 
 fn new_product_page(p: &Person, values: &Values, problem: Option<&Problem>) -> Markup {
-    let f = Shown { values, problem, editable: true };
+    let f = Shown::new(values, problem);
     let body = html! {
         p { a href={ (PREFIX) "/catalog" } { "← Catalog" } }
         (product_form(p, &format!("{PREFIX}/catalog/products"), &f, "Create the product"))
@@ -923,13 +998,15 @@ pub async fn product_create(State(s): State<AppState>, posted: Posted) -> Page {
 }
 
 /// A product's page: its facts, trial setup, templates (paged), features, and (for an admin) its form, showing
-/// `edit` (what was typed and why it was refused) when a save failed.
+/// `edit` (what was typed and why it was refused) when a save failed, and its delete; `top` above it all (a
+/// refused delete).
 async fn product_page(
     s: &AppState,
     p: &Person,
     id: i64,
     q: &CatalogQuery,
     edit: Option<(&Values, &Problem)>,
+    top: Option<Markup>,
 ) -> Result<Markup, PageError> {
     let scope = p.read()?;
     let prod = products::get(&mut &s.db, &scope, id).await.map_err(|e| found(p, e))?;
@@ -939,10 +1016,12 @@ async fn product_page(
     let (nf, fs) = features_of(s, &scope, id).await?;
     let (n_trials, trial) = trial_of(s, &scope, id).await?;
     let admin = p.may(Action::Catalog);
-    let stored = Values::of(PRODUCT_FORM, &ProductInput::from(&prod));
-    let (values, problem) = edit.map_or((&stored, None), |(v, pr)| (v, Some(pr)));
+    let input = ProductInput::from(&prod);
+    let stored = Values::of(PRODUCT_FORM, &input);
+    let f = Shown::existing(&input, &stored, edit, true);
     let body = html! {
         @if let Some(m) = done_text(&q.done) { (m) }
+        @if let Some(m) = top { (m) }
         p { a href={ (PREFIX) "/catalog" } { "← Catalog" } }
         section.facts aria-label="Product" {
             dl {
@@ -973,11 +1052,19 @@ async fn product_page(
         @if admin {
             section aria-labelledby="edit" {
                 h2 #edit { "Edit the product" }
-                details open[problem.is_some()] {
+                details open[f.problem.is_some()] {
                     summary { "Change the product's fields" }
-                    (product_form(p, &product_path(id), &Shown { values, problem, editable: true }, "Save the product"))
+                    (product_form(p, &product_path(id), &f, "Save the product"))
                 }
             }
+            (delete_form(p, &format!("{}/delete", product_path(id)), "product", html! {
+                p { "Delete " strong { (prod.product_name) } " (" code { (prod.short_code) } ") from the catalog. The audit log keeps what it was." }
+                p {
+                    "A product that still has licenses or license templates is not deleted: delete those first"
+                    @if nt > 0 { " (it has " (nt) " license template" @if nt > 1 { "s" } ")" }
+                    "."
+                }
+            }))
         }
     };
     Ok(page(p, &prod.product_name, body))
@@ -990,33 +1077,86 @@ pub async fn product(
     Query(q): Query<CatalogQuery>,
 ) -> Page {
     let id = id_of(&p, &id)?;
-    Ok(answer(StatusCode::OK, product_page(&s, &p, id, &q, None).await?))
+    Ok(answer(StatusCode::OK, product_page(&s, &p, id, &q, None, None).await?))
 }
 
 pub async fn product_update(State(s): State<AppState>, Path(id): Path<String>, posted: Posted) -> Page {
     let p = &posted.person;
     let scope = p.permit(&[Action::Catalog])?;
     let id = id_of(p, &id)?;
+    let version = posted.version()?;
     let values = Values::posted(&posted);
     let saved: Result<Product, Failed> = async {
         let i = input::<ProductInput>(parse_terms(PRODUCT_FORM, &values)?)?;
-        products::update(&s.db, &scope, id, |_| Ok::<_, Failed>(i)).await
+        // Saved only if the product is still the one the form showed, as the transaction reads it (row locked).
+        let save = |cur: &Product| {
+            unchanged(version, &ProductInput::from(cur))?;
+            Ok::<_, Failed>(i)
+        };
+        products::update(&s.db, &scope, id, save).await
     }
     .await;
     match saved {
         Ok(_) => Ok(see_other(&format!("{}?done=product_saved", product_path(id)))),
         Err(e) => {
             let pr = e.problem(p)?;
-            let m = product_page(&s, p, id, &CatalogQuery::default(), Some((&values, &pr))).await?;
+            let m = product_page(&s, p, id, &CatalogQuery::default(), Some((&values, &pr)), None).await?;
             Ok(answer(pr.status, m))
         }
     }
 }
 
+/// Deletes a product no license or template refers to, as `DELETE /api/v1/products/{id}` does; one in use is
+/// refused on its page, in words.
+pub async fn product_delete(State(s): State<AppState>, Path(id): Path<String>, posted: Posted) -> Page {
+    let p = &posted.person;
+    let scope = p.permit(&[Action::Catalog])?;
+    let id = id_of(p, &id)?;
+    match products::delete(&s.db, &scope, id).await {
+        Ok(()) => Ok(see_other(&format!("{PREFIX}/catalog?done=product_deleted"))),
+        Err(e) => {
+            let pr = Failed::Store(e).problem(p)?;
+            let m = product_page(&s, p, id, &CatalogQuery::default(), None, Some(not_deleted(&pr))).await?;
+            Ok(answer(pr.status, m))
+        }
+    }
+}
+
+/// The confirmation that deletes a catalog record (for an admin), saying what deleting it does.
+fn delete_form(p: &Person, action: &str, what: &str, explain: Markup) -> Markup {
+    html! {
+        section aria-labelledby="delete" {
+            h2 #delete { "Delete the " (what) }
+            details.confirm {
+                summary { "Delete…" }
+                form method="post" action=(action) {
+                    (csrf(p))
+                    (explain)
+                    button.danger type="submit" { "Confirm: delete the " (what) }
+                }
+            }
+        }
+    }
+}
+
+/// A refused delete, above the record's page.
+fn not_deleted(pr: &Problem) -> Markup {
+    let m = pr.message.trim_end_matches('.');
+    error_box(&format!("Not deleted: {m}. Nothing was changed."))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Features
 
-fn feature_page(p: &Person, prod: &Product, title: &str, action: &str, f: &Shown, done: Option<Markup>) -> Markup {
+fn feature_page(
+    p: &Person,
+    prod: &Product,
+    title: &str,
+    action: &str,
+    f: &Shown,
+    done: Option<Markup>,
+    delete: Option<Markup>,
+) -> Markup {
     let submit = if title == "New feature" { "Create the feature" } else { "Save the feature" };
     let body = html! {
         @if let Some(m) = done { (m) }
@@ -1027,6 +1167,7 @@ fn feature_page(p: &Person, prod: &Product, title: &str, action: &str, f: &Shown
         }
         @if let Some(pr) = f.problem { (problem_box(FEATURE_FORM, &|_| None, pr)) }
         (form(p, action, FEATURES, FEATURE_FORM, f, &|_| html! {}, submit))
+        @if let Some(d) = delete { (d) }
     };
     page(p, title, body)
 }
@@ -1036,9 +1177,9 @@ pub async fn feature_new(State(s): State<AppState>, p: Person, Path(id): Path<St
     let prod = products::get(&mut &s.db, &scope, id_of(&p, &id)?).await.map_err(|e| found(&p, e))?;
     let blank: FeatureInput = defaults(serde_json::json!({"product": prod.id, "code": "", "name": ""}))?;
     let values = Values::of(FEATURE_FORM, &blank);
-    let f = Shown { values: &values, problem: None, editable: true };
+    let f = Shown::new(&values, None);
     let action = format!("{}/features", product_path(prod.id));
-    Ok(answer(StatusCode::OK, feature_page(&p, &prod, "New feature", &action, &f, None)))
+    Ok(answer(StatusCode::OK, feature_page(&p, &prod, "New feature", &action, &f, None, None)))
 }
 
 pub async fn feature_create(State(s): State<AppState>, Path(id): Path<String>, posted: Posted) -> Page {
@@ -1056,24 +1197,47 @@ pub async fn feature_create(State(s): State<AppState>, Path(id): Path<String>, p
         Ok(_) => Ok(see_other(&format!("{}?done=feature_created#features", product_path(prod.id)))),
         Err(e) => {
             let pr = e.problem(p)?;
-            let f = Shown { values: &values, problem: Some(&pr), editable: true };
+            let f = Shown::new(&values, Some(&pr));
             let action = format!("{}/features", product_path(prod.id));
-            Ok(answer(pr.status, feature_page(p, &prod, "New feature", &action, &f, None)))
+            Ok(answer(pr.status, feature_page(p, &prod, "New feature", &action, &f, None, None)))
         }
     }
 }
 
-/// A feature's page: its form (disabled for whoever may not change the catalog), with `edit` when a save failed.
-async fn feature_view(s: &AppState, p: &Person, id: i64, edit: Option<(&Values, &Problem)>, done: &str) -> Page {
+/// A feature's page: its form (disabled for whoever may not change the catalog), with `edit` when a save failed,
+/// and its delete; `top` above it (a refused delete).
+async fn feature_view(
+    s: &AppState,
+    p: &Person,
+    id: i64,
+    edit: Option<(&Values, &Problem)>,
+    done: &str,
+    top: Option<(StatusCode, Markup)>,
+) -> Page {
     let scope = p.read()?;
     let feat = products::get_feature(&mut &s.db, &scope, id).await.map_err(|e| found(p, e))?;
     let prod = products::get(&mut &s.db, &scope, feat.product).await.map_err(|e| found(p, e))?;
-    let stored = Values::of(FEATURE_FORM, &FeatureInput::from(&feat));
-    let (values, problem) = edit.map_or((&stored, None), |(v, pr)| (v, Some(pr)));
-    let f = Shown { values, problem, editable: p.may(Action::Catalog) };
+    let input = FeatureInput::from(&feat);
+    let stored = Values::of(FEATURE_FORM, &input);
+    let f = Shown::existing(&input, &stored, edit, p.may(Action::Catalog));
     let action = format!("{PREFIX}/catalog/features/{id}");
-    let m = feature_page(p, &prod, &format!("Feature {}", feat.code), &action, &f, done_text(done));
-    Ok(answer(problem.map_or(StatusCode::OK, |pr| pr.status), m))
+    let delete = f.editable.then(|| {
+        delete_form(p, &format!("{action}/delete"), "feature", html! {
+            p { "Delete the feature " code { (feat.code) } " (" (feat.name) ") of " (prod.product_name) ". The audit log keeps what it was." }
+            p {
+                "License templates that grant it stop granting it, and licenses that have it lose it with what was "
+                "consumed of it: a client's " code { "consumption" } " of it answers " code { "404 FEATURE_NOT_FOUND" }
+                " from then on. Nothing else of those templates and licenses changes."
+            }
+        })
+    });
+    let (status, top) = match top {
+        Some((st, m)) => (st, Some(m)),
+        None => (f.problem.map_or(StatusCode::OK, |pr| pr.status), None),
+    };
+    let done = top.or_else(|| done_text(done));
+    let m = feature_page(p, &prod, &format!("Feature {}", feat.code), &action, &f, done, delete);
+    Ok(answer(status, m))
 }
 
 pub async fn feature(
@@ -1083,17 +1247,19 @@ pub async fn feature(
     Query(q): Query<CatalogQuery>,
 ) -> Page {
     let id = id_of(&p, &id)?;
-    feature_view(&s, &p, id, None, &q.done).await
+    feature_view(&s, &p, id, None, &q.done, None).await
 }
 
 pub async fn feature_update(State(s): State<AppState>, Path(id): Path<String>, posted: Posted) -> Page {
     let p = &posted.person;
     let scope = p.permit(&[Action::Catalog])?;
     let id = id_of(p, &id)?;
+    let version = posted.version()?;
     let values = Values::posted(&posted);
     let saved: Result<Feature, Failed> = async {
         let m = parse_terms(FEATURE_FORM, &values)?;
         products::update_feature(&s.db, &scope, id, |cur: &Feature| {
+            unchanged(version, &FeatureInput::from(cur))?;
             let mut m = m;
             m.insert("product".into(), cur.product.into());
             Ok::<_, Failed>(input(m)?)
@@ -1105,7 +1271,23 @@ pub async fn feature_update(State(s): State<AppState>, Path(id): Path<String>, p
         Ok(_) => Ok(see_other(&format!("{PREFIX}/catalog/features/{id}?done=feature_saved"))),
         Err(e) => {
             let pr = e.problem(p)?;
-            feature_view(&s, p, id, Some((&values, &pr)), "").await
+            feature_view(&s, p, id, Some((&values, &pr)), "", None).await
+        }
+    }
+}
+
+/// Deletes a feature, as `DELETE /api/v1/product-features/{id}` does (templates and licenses lose it); back to
+/// its product's page.
+pub async fn feature_delete(State(s): State<AppState>, Path(id): Path<String>, posted: Posted) -> Page {
+    let p = &posted.person;
+    let scope = p.permit(&[Action::Catalog])?;
+    let id = id_of(p, &id)?;
+    let feat = products::get_feature(&mut &s.db, &scope, id).await.map_err(|e| found(p, e))?;
+    match products::delete_feature(&s.db, &scope, id).await {
+        Ok(()) => Ok(see_other(&format!("{}?done=feature_deleted#features", product_path(feat.product)))),
+        Err(e) => {
+            let pr = Failed::Store(e).problem(p)?;
+            feature_view(&s, p, id, None, "", Some((pr.status, not_deleted(&pr)))).await
         }
     }
 }
@@ -1229,6 +1411,7 @@ fn limit_cell(g: &Grantable, part: &str, label: &str, f: &Shown) -> Markup {
                     aria-invalid=[pr.map(|_| "true")];
             }
             @if let Some(p) = pr { p.field-error { (p.message) } }
+            (f.now(&name, Some(Kind::Text(0))))
         }
     }
 }
@@ -1256,6 +1439,7 @@ fn features_box(feats: &[Grantable], f: &Shown) -> Markup {
                                         small.help { "Its own: " (mc) ", overages " @if ao { "up to " (mo) } @else { "none" } }
                                     }
                                     @if let Some(p) = f.problem_at(&k) { p.field-error { (p.message) } }
+                                    (f.now(&k, None))
                                 }
                                 (limit_cell(g, "max_consumption", "Consumption limit", f))
                                 (limit_cell(g, "allow_overages", "Overages allowed", f))
@@ -1298,7 +1482,7 @@ impl TemplateContext {
     }
 }
 
-/// A template form's page (new or existing).
+/// A template form's page (new or existing, with its delete).
 fn template_page(
     p: &Person,
     cx: &TemplateContext,
@@ -1306,6 +1490,7 @@ fn template_page(
     action: &str,
     f: &Shown,
     done: Option<Markup>,
+    delete: Option<Markup>,
 ) -> Markup {
     let prod = &cx.product;
     let copies =
@@ -1330,6 +1515,7 @@ fn template_page(
         @if let Some(c) = copies { p.doc { (md(c)) } }
         @if let Some(pr) = f.problem { (problem_box(TEMPLATE_FORM, &extra, pr)) }
         (form(p, action, TEMPLATES, TEMPLATE_FORM, f, &more, submit))
+        @if let Some(d) = delete { (d) }
     };
     page(p, title, body)
 }
@@ -1340,9 +1526,9 @@ pub async fn template_new(State(s): State<AppState>, p: Person, Path(id): Path<S
     // The API's defaults, as `POST /license-templates/` fills them in.
     let blank: LicenseTemplateInput = defaults(serde_json::json!({"product": cx.product.id, "name": "", "code": ""}))?;
     let values = template_values(&blank, &cx.feats);
-    let f = Shown { values: &values, problem: None, editable: true };
+    let f = Shown::new(&values, None);
     let action = format!("{}/templates", product_path(cx.product.id));
-    Ok(answer(StatusCode::OK, template_page(&p, &cx, "New license template", &action, &f, None)))
+    Ok(answer(StatusCode::OK, template_page(&p, &cx, "New license template", &action, &f, None, None)))
 }
 
 pub async fn template_create(State(s): State<AppState>, Path(id): Path<String>, posted: Posted) -> Page {
@@ -1360,24 +1546,54 @@ pub async fn template_create(State(s): State<AppState>, Path(id): Path<String>, 
         Err(e) => {
             let order: Vec<i64> = granted(&values, &cx.feats).map(|g| g.id).collect();
             let pr = feature_problem(e.problem(p)?, &order);
-            let f = Shown { values: &values, problem: Some(&pr), editable: true };
+            let f = Shown::new(&values, Some(&pr));
             let action = format!("{}/templates", product_path(cx.product.id));
-            Ok(answer(pr.status, template_page(p, &cx, "New license template", &action, &f, None)))
+            Ok(answer(pr.status, template_page(p, &cx, "New license template", &action, &f, None, None)))
         }
     }
 }
 
-/// A template's page: its form (disabled for whoever may not change the catalog), with `edit` when a save failed.
-async fn template_view(s: &AppState, p: &Person, id: i64, edit: Option<(&Values, &Problem)>, done: &str) -> Page {
+/// A template's page: its form (disabled for whoever may not change the catalog), with `edit` when a save failed,
+/// and its delete; `top` above it (a refused delete).
+async fn template_view(
+    s: &AppState,
+    p: &Person,
+    id: i64,
+    edit: Option<(&Values, &Problem)>,
+    done: &str,
+    top: Option<(StatusCode, Markup)>,
+) -> Page {
     let scope = p.read()?;
     let t = templates::get(&mut &s.db, &scope, id).await.map_err(|e| found(p, e))?;
     let cx = TemplateContext::load(s, &scope, p, t.product, Some(&t)).await?;
-    let stored = template_values(&LicenseTemplateInput::from(&t), &cx.feats);
-    let (values, problem) = edit.map_or((&stored, None), |(v, pr)| (v, Some(pr)));
-    let f = Shown { values, problem, editable: p.may(Action::Catalog) };
+    let input = LicenseTemplateInput::from(&t);
+    let stored = template_values(&input, &cx.feats);
+    let f = Shown::existing(&input, &stored, edit, p.may(Action::Catalog));
     let action = format!("{PREFIX}/catalog/templates/{id}");
-    let m = template_page(p, &cx, &format!("Template {}", t.name), &action, &f, done_text(done));
-    Ok(answer(problem.map_or(StatusCode::OK, |pr| pr.status), m))
+    let is_the_trial = cx.trial.as_ref().is_some_and(|tr| tr.id == t.id);
+    let delete = f.editable.then(|| {
+        delete_form(p, &format!("{action}/delete"), "license template", html! {
+            p { "Delete the template " strong { (t.name) } " (" code { (t.code) } ") of " (cx.product.product_name) ". The audit log keeps what it was." }
+            p {
+                "Licenses issued from it keep every term they were issued with and lose only the link to it; no "
+                "license can be issued from it any more."
+            }
+            @if is_the_trial {
+                p {
+                    "It is the template " code { "POST /api/v1/client/trial" } " issues from: after it, "
+                    @if cx.trials > 1 { "the product's next oldest trial template is used." }
+                    @else { "the product offers no trial (" code { "404 NO_TRIAL" } ")." }
+                }
+            }
+        })
+    });
+    let (status, top) = match top {
+        Some((st, m)) => (st, Some(m)),
+        None => (f.problem.map_or(StatusCode::OK, |pr| pr.status), None),
+    };
+    let done = top.or_else(|| done_text(done));
+    let m = template_page(p, &cx, &format!("Template {}", t.name), &action, &f, done, delete);
+    Ok(answer(status, m))
 }
 
 pub async fn template(
@@ -1387,7 +1603,7 @@ pub async fn template(
     Query(q): Query<CatalogQuery>,
 ) -> Page {
     let id = id_of(&p, &id)?;
-    template_view(&s, &p, id, None, &q.done).await
+    template_view(&s, &p, id, None, &q.done, None).await
 }
 
 pub async fn template_update(State(s): State<AppState>, Path(id): Path<String>, posted: Posted) -> Page {
@@ -1395,12 +1611,18 @@ pub async fn template_update(State(s): State<AppState>, Path(id): Path<String>, 
     let scope = p.permit(&[Action::Catalog])?;
     let id = id_of(p, &id)?;
     let t = templates::get(&mut &s.db, &scope, id).await.map_err(|e| found(p, e))?;
+    let version = posted.version()?;
     let (_, fs) = features_of(&s, &scope, t.product).await?;
     let feats = grantable(&fs, Some(&t));
     let values = Values::posted(&posted);
     let saved: Result<LicenseTemplate, Failed> = async {
         let i = template_input(&values, t.product, &feats)?;
-        templates::update(&s.db, &scope, id, |_| Ok::<_, Failed>(i)).await
+        // Saved only if the template is still the one the form showed, as the transaction reads it (row locked).
+        let save = |cur: &LicenseTemplate| {
+            unchanged(version, &LicenseTemplateInput::from(cur))?;
+            Ok::<_, Failed>(i)
+        };
+        templates::update(&s.db, &scope, id, save).await
     }
     .await;
     match saved {
@@ -1408,7 +1630,23 @@ pub async fn template_update(State(s): State<AppState>, Path(id): Path<String>, 
         Err(e) => {
             let order: Vec<i64> = granted(&values, &feats).map(|g| g.id).collect();
             let pr = feature_problem(e.problem(p)?, &order);
-            template_view(&s, p, id, Some((&values, &pr)), "").await
+            template_view(&s, p, id, Some((&values, &pr)), "", None).await
+        }
+    }
+}
+
+/// Deletes a template, as `DELETE /api/v1/license-templates/{id}` does (its licenses keep their terms); back to
+/// its product's page.
+pub async fn template_delete(State(s): State<AppState>, Path(id): Path<String>, posted: Posted) -> Page {
+    let p = &posted.person;
+    let scope = p.permit(&[Action::Catalog])?;
+    let id = id_of(p, &id)?;
+    let t = templates::get(&mut &s.db, &scope, id).await.map_err(|e| found(p, e))?;
+    match templates::delete(&s.db, &scope, id).await {
+        Ok(()) => Ok(see_other(&format!("{}?done=template_deleted#templates", product_path(t.product)))),
+        Err(e) => {
+            let pr = Failed::Store(e).problem(p)?;
+            template_view(&s, p, id, None, "", Some((pr.status, not_deleted(&pr)))).await
         }
     }
 }

@@ -11,7 +11,10 @@ use serde::Deserialize;
 
 use super::layout::{csrf, error_box, notice, page, time};
 use super::pages::{Done, customer_name, device_table, found, license_table, params};
-use super::{PREFIX, Page, Person, Posted, html as answer, page_error, see_other, store_error};
+use super::{
+    CHANGED, NotSaved, PREFIX, Page, Person, Posted, VERSION, html as answer, page_error, same_text, see_other,
+    store_error, unchanged, version_of,
+};
 use crate::AppState;
 
 /// The contact fields a person edits, as `CustomerInput` names them, with their labels.
@@ -72,12 +75,20 @@ fn done_text(code: &str) -> Option<&'static str> {
     })
 }
 
+/// A refused save of the contact form, shown again: what was typed, and whether it was refused because the
+/// customer changed since the form was loaded (then each box that differs says what it holds now).
+struct Refused<'a> {
+    typed: &'a CustomerInput,
+    stale: bool,
+    status: StatusCode,
+}
+
 async fn customer_page(
     s: &AppState,
     p: &Person,
     id: i64,
     message: Option<Markup>,
-    typed: Option<&CustomerInput>,
+    refused: Option<Refused<'_>>,
 ) -> Page {
     let scope = p.read()?;
     let c = customers::get(&mut &s.db, &scope, id).await.map_err(|e| found(p, e))?;
@@ -98,7 +109,10 @@ async fn customer_page(
         }
         None => Vec::new(),
     };
-    let input = typed.cloned().unwrap_or_else(|| CustomerInput::from(&c));
+    let current = CustomerInput::from(&c);
+    let typed = refused.as_ref().map(|r| r.typed);
+    let input = typed.unwrap_or(&current);
+    let stale = refused.as_ref().is_some_and(|r| r.stale);
     let may_edit = p.may(Action::Edit);
     let may_note = p.may(Action::EditNotes);
     let body = html! {
@@ -120,13 +134,18 @@ async fn customer_page(
                 summary { @if may_edit { "Edit the contact details" } @else { "Edit the note" } }
                 form method="post" action={ (PREFIX) "/customers/" (id) "/edit" } {
                     (csrf(p))
+                    input type="hidden" name=(VERSION) value=(version_of(&current));
                     @for (field, label) in CONTACT {
                         @if may_edit || *field == "note" {
+                            @let (value, now) = (contact_value(input, field), contact_value(&current, field));
                             label for={ "c-" (field) } { (label) }
                             @if *field == "note" {
-                                textarea id={ "c-" (field) } name=(field) rows="3" { (contact_value(&input, field)) }
+                                textarea id={ "c-" (field) } name=(field) rows="3" { (value) }
                             } @else {
-                                input id={ "c-" (field) } type=(if *field == "email" { "email" } else { "text" }) name=(field) value=(contact_value(&input, field));
+                                input id={ "c-" (field) } type=(if *field == "email" { "email" } else { "text" }) name=(field) value=(value);
+                            }
+                            @if stale && same_text(&value) != same_text(&now) {
+                                p.now { "Now: " @if now.is_empty() { "empty" } @else { code { (now) } } }
                             }
                         }
                     }
@@ -162,7 +181,7 @@ async fn customer_page(
             }
         }
     };
-    let status = if typed.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let status = refused.map_or(StatusCode::OK, |r| r.status);
     Ok(answer(status, page(p, &customer_name(&c), body)))
 }
 
@@ -190,24 +209,34 @@ pub async fn customer_edit(State(s): State<AppState>, Path(id): Path<String>, po
         return Ok(see_other(&format!("{PREFIX}/customers/{id}?done=saved")));
     }
     let scope = p.permit(&Action::for_fields(changed.iter().copied()))?;
+    let version = posted.version()?;
     let submitted = input;
-    // Only what the person changed is applied, onto the customer as the transaction reads it (a PATCH of those
-    // fields), so an edit made meanwhile to another field is kept.
+    // Only what the person changed is applied, onto the customer as the transaction reads it (its row locked), and
+    // only if that customer is still the one the form showed: a change made meanwhile by someone else is not
+    // overwritten unseen.
     let edit = |cur: &licensd_core::model::Customer| {
+        unchanged(version, &CustomerInput::from(cur))?;
         let mut next = CustomerInput::from(cur);
         for f in &changed {
             set_contact(&mut next, f, &contact_value(&submitted, f));
         }
-        Ok::<_, licensd_store::StoreError>(next)
+        Ok::<_, NotSaved>(next)
     };
+    let refused = |stale, status| Some(Refused { typed: &submitted, stale, status });
     match customers::update(&s.db, &scope, id, edit).await {
         Ok(_) => Ok(see_other(&format!("{PREFIX}/customers/{id}?done=saved"))),
-        Err(
+        Err(NotSaved::Stale) => {
+            customer_page(&s, p, id, Some(error_box(CHANGED)), refused(true, StatusCode::CONFLICT)).await
+        }
+        Err(NotSaved::Store(
             e @ (licensd_store::StoreError::Invalid { .. }
             | licensd_store::StoreError::Conflict { .. }
             | licensd_store::StoreError::Domain(_)),
-        ) => customer_page(&s, p, id, Some(error_box(&problem(&e))), Some(&submitted)).await,
-        Err(e) => Err(store_error(e)),
+        )) => {
+            let body = Some(error_box(&problem(&e)));
+            customer_page(&s, p, id, body, refused(false, StatusCode::BAD_REQUEST)).await
+        }
+        Err(NotSaved::Store(e)) => Err(store_error(e)),
     }
 }
 

@@ -38,6 +38,7 @@ pub fn page(p: &Person, title: &str, body: Markup) -> Markup {
                         a href={ (PREFIX) "/activity" } { "Activity" }
                         @if p.may(Action::Create) { a href={ (PREFIX) "/issue" } { "Issue licenses" } }
                         @if p.may(Action::Catalog) { a href={ (PREFIX) "/catalog" } { "Catalog" } }
+                        @if p.may(Action::Catalog) { a href={ (PREFIX) "/import" } { "Import" } }
                         @if p.may(Action::ManageTokens) { a href={ (PREFIX) "/access" } { "Keys and access" } }
                     }
                     form.search role="search" method="get" action={ (PREFIX) "/search" } {

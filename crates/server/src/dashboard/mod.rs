@@ -13,6 +13,7 @@
 mod access;
 mod catalog;
 mod customers;
+mod import;
 mod layout;
 mod lists;
 mod pages;
@@ -68,6 +69,7 @@ pub fn router() -> Router<AppState> {
         .route("/invite/{secret}", get(access::invitation).post(access::accept_invitation))
         .route("/assets/{file}", get(assets))
         .merge(catalog::routes())
+        .merge(import::routes())
         .fallback(|p: MaybePerson| async move { not_found(p.0.as_ref()) })
         .method_not_allowed_fallback(|| async {
             page_error(StatusCode::METHOD_NOT_ALLOWED, "This page does not take that method.")
@@ -220,7 +222,64 @@ impl Posted {
     pub fn get(&self, name: &str) -> &str {
         self.fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
     }
+
+    /// The `version` an edit form carries ([`version_of`] of what it showed), or a `400` for a form without one.
+    pub fn version(&self) -> Result<&str, PageError> {
+        match self.get(VERSION) {
+            "" => Err(page_error(
+                StatusCode::BAD_REQUEST,
+                "This form does not say which version of the record it edits (it may be from an older page). \
+                 Nothing was changed; reload the page and try again.",
+            )),
+            v => Ok(v),
+        }
+    }
 }
+
+/// The hidden field of an edit form holding the version of what it showed.
+pub const VERSION: &str = "version";
+
+/// The version of what an edit form shows: a fingerprint (SHA-256 of its JSON, 128 bits in hex) of the values
+/// the form edits, as the page read them. The save sends it back and is applied only if the record, as the
+/// store's transaction reads it (its row locked), still has it ([`unchanged`]): an edit made meanwhile by
+/// someone else is never overwritten unseen. A fingerprint of the values rather than `updated_at`: client
+/// traffic (activations, consumption) moves a license's `updated_at` without touching its note or limits, and
+/// two writes in one millisecond share a time.
+pub fn version_of(shown: &impl serde::Serialize) -> String {
+    let json = serde_json::to_string(shown).unwrap_or_default();
+    let mut hex = licensd_core::token::sha256_hex(json.as_bytes());
+    hex.truncate(32);
+    hex
+}
+
+/// An edit form's save that the store did not make: the record changed since the form showed it, or the store
+/// refused the change.
+pub enum NotSaved {
+    Stale,
+    Store(StoreError),
+}
+
+impl From<StoreError> for NotSaved {
+    fn from(e: StoreError) -> Self {
+        NotSaved::Store(e)
+    }
+}
+
+/// Inside an edit closure: whether the record as the transaction reads it is still what the form showed.
+pub fn unchanged(posted_version: &str, current: &impl serde::Serialize) -> Result<(), NotSaved> {
+    if same_token(posted_version, &version_of(current)) { Ok(()) } else { Err(NotSaved::Stale) }
+}
+
+/// Text as a box holds it, whatever line endings a browser sent (it posts a textarea's with CR LF): to tell
+/// whether what was typed differs from what a record holds now.
+pub fn same_text(s: &str) -> String {
+    s.replace("\r\n", "\n").trim().to_string()
+}
+
+/// What a page says when an edit was refused as stale (`409`), above the form that keeps what was typed.
+pub const CHANGED: &str = "Not saved: this record was changed by someone else since you opened it. Its current \
+     values are shown (\"Now:\" under each box that differs from what you typed), and what you typed is kept in the \
+     form: check it and save again.";
 
 /// Whether the `Origin` a browser sent (if any) is this server, as the `Host` header names it.
 fn same_origin(parts: &Parts) -> bool {

@@ -16,8 +16,8 @@ use serde::Deserialize;
 
 use super::layout::{self, csrf, error_box, limit, notice, page, status, time};
 use super::{
-    MaybePerson, PREFIX, Page, PageError, Person, Posted, SignInLimiter, html as answer, page_error, see_other,
-    store_error,
+    CHANGED, MaybePerson, NotSaved, PREFIX, Page, PageError, Person, Posted, SignInLimiter, VERSION, html as answer,
+    page_error, same_text, see_other, store_error, version_of,
 };
 use crate::AppState;
 
@@ -335,10 +335,11 @@ pub async fn search(State(s): State<AppState>, p: Person, Query(q): Query<Search
     Ok(answer(StatusCode::OK, page(&p, "Search", body)))
 }
 
-/// The most matches of each kind the search page counts: past it, it says "more than 1000" (a broad term
-/// such as a common first name matches tens of thousands of rows, and an exact count of those costs more than
-/// the page's 50 ms; the first 25 are shown, and a longer term narrows them).
-const SEARCH_CAP: i64 = 1000;
+/// The most matches of each kind the search page counts: past it, it says "more than 100" and shows the first
+/// 25. A broad term (a common first name) matches tens of thousands of rows at a million licenses; an exact
+/// count of them costs far more than the page's 50 ms, and nobody reads past a few pages of a search: a longer
+/// term, or the Licenses list's filters (which count exactly), narrow it.
+const SEARCH_CAP: i64 = 100;
 
 fn matches(n: i64) -> String {
     if n > SEARCH_CAP { format!("more than {SEARCH_CAP}") } else { n.to_string() }
@@ -430,7 +431,21 @@ fn done_text(code: &str) -> Option<&'static str> {
     })
 }
 
-async fn license_page(s: &AppState, p: &Person, scope: &Scope, id: i64, message: Option<Markup>) -> Page {
+/// What a refused edit of a license had typed: the action of its form and its value, shown again in that form.
+#[derive(Clone, Copy)]
+struct Typed<'a> {
+    action: &'a str,
+    value: &'a str,
+}
+
+async fn license_page(
+    s: &AppState,
+    p: &Person,
+    scope: &Scope,
+    id: i64,
+    message: Option<Markup>,
+    typed: Option<Typed<'_>>,
+) -> Page {
     let l = {
         let mut conn = &s.db;
         licenses::get(&mut conn, scope, id).await.map_err(|e| found(p, e))?
@@ -482,19 +497,29 @@ async fn license_page(s: &AppState, p: &Person, scope: &Scope, id: i64, message:
             }
             div.edits {
                 @if p.may(Action::EditNotes) {
-                    (edit_form(p, id, "note", "Edit the note", "Save the note", html! {
+                    @let e = Edit::of(&l, "note", typed);
+                    (edit_form(p, id, &e, "Edit the note", "Save the note", html! {
                         label for="note-text" { "Note" }
-                        textarea #note-text name="value" rows="3" { (l.note.as_deref().unwrap_or("")) }
+                        textarea #note-text name="value" rows="3" { (e.value) }
+                    }))
+                }
+                @if p.may(Action::EditMetadata) {
+                    @let e = Edit::of(&l, "metadata", typed);
+                    (edit_form(p, id, &e, "Edit the metadata", "Save the metadata", html! {
+                        label for="metadata-text" { "Metadata (a JSON object; empty: none)" }
+                        textarea #metadata-text name="value" rows="4" spellcheck="false" { (e.value) }
                     }))
                 }
                 @if p.may(Action::Edit) {
-                    (edit_form(p, id, "max_activations", "Change the activation limit", "Change the limit", html! {
+                    @let e = Edit::of(&l, "max_activations", typed);
+                    (edit_form(p, id, &e, "Change the activation limit", "Change the limit", html! {
                         label for="max-act" { "Max activations (empty: unlimited)" }
-                        input #max-act type="number" min="0" name="value" value=[l.max_activations];
+                        input #max-act type="number" min="0" name="value" value=(e.value);
                     }))
-                    (edit_form(p, id, "validity", "Extend or change the validity", "Change the validity", html! {
+                    @let e = Edit::of(&l, "validity", typed);
+                    (edit_form(p, id, &e, "Extend or change the validity", "Change the validity", html! {
                         label for="valid-until" { "Valid until (empty: never expires)" }
-                        input #valid-until type="date" name="value" value=[l.validity_period.map(|d| format_date(d.0))];
+                        input #valid-until type="date" name="value" value=(e.value);
                     }))
                 }
             }
@@ -555,15 +580,68 @@ async fn license_page(s: &AppState, p: &Person, scope: &Scope, id: i64, message:
     Ok(answer(StatusCode::OK, page(p, &title, body)))
 }
 
-/// An edit of one value of the license, behind a disclosure: `fields` name their value `value`.
-fn edit_form(p: &Person, id: i64, action: &str, summary: &str, button: &str, fields: Markup) -> Markup {
+/// One value of a license an edit form changes, as the form shows it.
+struct Edit<'a> {
+    action: &'a str,
+    /// The box's value: what was typed, when a refused save shows the form again; else the license's.
+    value: String,
+    /// The license's value now, as the box would show it.
+    current: String,
+    /// The version of the license's value ([`version_of`]), which the save sends back.
+    version: String,
+    /// A refused save of this form is shown.
+    refused: bool,
+}
+
+impl<'a> Edit<'a> {
+    /// The form of `action` (`note`, `metadata`, `max_activations`, `validity`) for the license as read.
+    fn of(l: &License, action: &'a str, typed: Option<Typed<'_>>) -> Edit<'a> {
+        let current = match action {
+            "note" => l.note.clone().unwrap_or_default(),
+            "metadata" => metadata_text(&l.metadata),
+            "max_activations" => l.max_activations.map(|n| n.to_string()).unwrap_or_default(),
+            _ => l.validity_period.map(|d| format_date(d.0)).unwrap_or_default(),
+        };
+        let typed = typed.filter(|t| t.action == action);
+        let value = typed.map_or_else(|| current.clone(), |t| t.value.to_string());
+        Edit { action, value, current, version: version_at(l, action), refused: typed.is_some() }
+    }
+}
+
+/// A license's metadata as its box shows it: empty for none, else indented JSON.
+fn metadata_text(m: &serde_json::Value) -> String {
+    match m {
+        serde_json::Value::Object(o) if o.is_empty() => String::new(),
+        serde_json::Value::Null => String::new(),
+        m => serde_json::to_string_pretty(m).unwrap_or_default(),
+    }
+}
+
+/// The version of the value of a license that the edit form of `action` changes: what a save's version is
+/// checked against, inside the store's transaction.
+fn version_at(l: &License, action: &str) -> String {
+    match action {
+        "note" => version_of(&l.note),
+        "metadata" => version_of(&l.metadata),
+        "max_activations" => version_of(&l.max_activations),
+        _ => version_of(&l.validity_period),
+    }
+}
+
+/// An edit of one value of the license, behind a disclosure (open, with the value now, when a save of it was
+/// refused): `fields` name their value `value`; the form carries the version of the value it shows.
+fn edit_form(p: &Person, id: i64, e: &Edit, summary: &str, button: &str, fields: Markup) -> Markup {
     html! {
-        details {
+        details open[e.refused] {
             summary { (summary) }
             form method="post" action={ (PREFIX) "/licenses/" (id) "/act" } {
                 (csrf(p))
-                input type="hidden" name="action" value=(action);
+                input type="hidden" name="action" value=(e.action);
+                input type="hidden" name=(VERSION) value=(e.version);
                 (fields)
+                @if e.refused && same_text(&e.value) != same_text(&e.current) {
+                    p.now { "Now: " @if e.current.is_empty() { "empty" } @else { code { (e.current) } } }
+                }
                 button type="submit" { (button) }
             }
         }
@@ -593,7 +671,7 @@ pub async fn license(State(s): State<AppState>, p: Person, Path(id): Path<String
     let scope = p.read()?;
     let id = id.parse::<i64>().map_err(|_| super::not_found(Some(&p)))?;
     let message = done_text(&d.done).map(notice);
-    license_page(&s, &p, &scope, id, message).await
+    license_page(&s, &p, &scope, id, message, None).await
 }
 
 pub async fn license_act(State(s): State<AppState>, Path(id): Path<String>, posted: Posted) -> Page {
@@ -604,7 +682,7 @@ pub async fn license_act(State(s): State<AppState>, Path(id): Path<String>, post
     if note.chars().count() > 1000 {
         return Err(page_error(StatusCode::BAD_REQUEST, "The note is longer than 1000 characters."));
     }
-    let value = posted.get("value").trim();
+    let value = posted.get("value");
     let simple = match action.as_str() {
         "disable" => Some((licenses::Action::Disable, Action::DisableEnable)),
         "enable" => Some((licenses::Action::Enable, Action::DisableEnable)),
@@ -612,72 +690,104 @@ pub async fn license_act(State(s): State<AppState>, Path(id): Path<String>, post
         "reset" => Some((licenses::Action::Reset, Action::ResetActivations)),
         _ => None,
     };
-    let result = if let Some((act, needs)) = simple {
-        let scope = p.permit(&[needs])?;
-        licenses::act(&s.db, &scope, id, act, note).await.map(|_| ())
-    } else {
-        match action.as_str() {
-            "deactivate_device" => {
-                let scope = p.permit(&[Action::DeactivateDevice])?;
-                let device = posted
-                    .get("device")
-                    .parse::<i64>()
-                    .map_err(|_| page_error(StatusCode::BAD_REQUEST, "No device was named."))?;
-                // Only a device of this license (the store checks the scope; this checks the page).
-                let dev = devices::get(&mut &s.db, &scope, device).await.map_err(store_error)?;
-                if dev.license != id {
-                    return Err(page_error(StatusCode::NOT_FOUND, "That device does not belong to this license."));
-                }
-                devices::deactivate(&s.db, &scope, device).await.map(|_| ())
-            }
-            "note" => {
-                let scope = p.permit(&[Action::EditNotes])?;
-                let input = LicenseInput { note: Some(Some(posted.get("value").to_string())), ..Default::default() };
-                licenses::update(&s.db, &scope, id, &input).await.map(|_| ())
-            }
-            "max_activations" => {
-                let scope = p.permit(&[Action::Edit])?;
-                let n = if value.is_empty() {
-                    None
-                } else {
-                    Some(value.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-                        page_error(StatusCode::BAD_REQUEST, "Max activations must be a whole number, 0 or more.")
-                    })?)
-                };
-                let input = LicenseInput { max_activations: Some(n), ..Default::default() };
-                licenses::update(&s.db, &scope, id, &input).await.map(|_| ())
-            }
-            "validity" => {
-                let scope = p.permit(&[Action::Edit])?;
-                let d = if value.is_empty() {
-                    None
-                } else {
-                    Some(Day(parse_date(value)
-                        .ok_or_else(|| page_error(StatusCode::BAD_REQUEST, "Give the date as YYYY-MM-DD."))?))
-                };
-                let input = LicenseInput { validity_period: Some(d), ..Default::default() };
-                licenses::update(&s.db, &scope, id, &input).await.map(|_| ())
-            }
-            _ => return Err(page_error(StatusCode::BAD_REQUEST, "Unknown action.")),
-        }
+    let edit = match action.as_str() {
+        "note" => Some(Action::EditNotes),
+        "metadata" => Some(Action::EditMetadata),
+        "max_activations" | "validity" => Some(Action::Edit),
+        _ => None,
     };
+    let result: Result<(), NotSaved> = if let Some((act, needs)) = simple {
+        let scope = p.permit(&[needs])?;
+        licenses::act(&s.db, &scope, id, act, note).await.map(|_| ()).map_err(NotSaved::from)
+    } else if let Some(needs) = edit {
+        let scope = p.permit(&[needs])?;
+        let version = posted.version()?;
+        let typed = Typed { action: &action, value };
+        let input = match edit_input(&action, value) {
+            Ok(i) => i,
+            Err(msg) => return refused(&s, p, id, StatusCode::BAD_REQUEST, &msg, Some(typed)).await,
+        };
+        // Applied only if the value is still the one the form showed, as the transaction reads it (row locked).
+        let save = |cur: &License| {
+            if version_at(cur, &action) == version { Ok(input) } else { Err(NotSaved::Stale) }
+        };
+        licenses::update_with(&s.db, &scope, id, save).await.map(|_| ())
+    } else if action == "deactivate_device" {
+        let scope = p.permit(&[Action::DeactivateDevice])?;
+        let device = posted
+            .get("device")
+            .parse::<i64>()
+            .map_err(|_| page_error(StatusCode::BAD_REQUEST, "No device was named."))?;
+        // Only a device of this license (the store checks the scope; this checks the page).
+        let dev = devices::get(&mut &s.db, &scope, device).await.map_err(store_error)?;
+        if dev.license != id {
+            return Err(page_error(StatusCode::NOT_FOUND, "That device does not belong to this license."));
+        }
+        devices::deactivate(&s.db, &scope, device).await.map(|_| ()).map_err(NotSaved::from)
+    } else {
+        return Err(page_error(StatusCode::BAD_REQUEST, "Unknown action."));
+    };
+    let typed = edit.map(|_| Typed { action: &action, value });
     match result {
         Ok(()) => Ok(see_other(&format!("{PREFIX}/licenses/{id}?done={action}"))),
+        // Someone changed it since the form was loaded: the license as it is now, the form as typed, nothing written.
+        Err(NotSaved::Stale) => refused(&s, p, id, StatusCode::CONFLICT, CHANGED, typed).await,
         // A refusal shows on the license page itself, so the person sees the license as it is.
-        Err(
+        Err(NotSaved::Store(
             e @ (licensd_store::StoreError::State(_)
             | licensd_store::StoreError::Invalid { .. }
             | licensd_store::StoreError::Domain(_)),
-        ) => {
-            let scope = p.read()?;
+        )) => {
             let msg = match &e {
                 licensd_store::StoreError::Invalid { field, message } => format!("{field}: {message}"),
                 e => e.to_string(),
             };
-            let mut res = license_page(&s, p, &scope, id, Some(error_box(&msg))).await?;
-            *res.status_mut() = StatusCode::CONFLICT;
-            Ok(res)
+            refused(&s, p, id, StatusCode::CONFLICT, &msg, typed).await
         }
-        Err(e) => Err(store_error(e)),
+        Err(NotSaved::Store(e)) => Err(store_error(e)),
     }
+}
+
+/// The change an edit form of a license asks for, or why its value is not one.
+fn edit_input(action: &str, value: &str) -> Result<LicenseInput, String> {
+    let v = value.trim();
+    Ok(match action {
+        "note" => LicenseInput { note: Some(Some(value.to_string())), ..Default::default() },
+        "metadata" => {
+            let m = if v.is_empty() {
+                serde_json::Value::Object(Default::default())
+            } else {
+                serde_json::from_str::<serde_json::Value>(v)
+                    .ok()
+                    .filter(serde_json::Value::is_object)
+                    .ok_or("Metadata must be a JSON object, such as {} or {\"seats\": 5}.")?
+            };
+            LicenseInput { metadata: Some(m), ..Default::default() }
+        }
+        "max_activations" => {
+            let n = if v.is_empty() {
+                None
+            } else {
+                Some(
+                    v.parse::<i64>()
+                        .ok()
+                        .filter(|n| *n >= 0)
+                        .ok_or("Max activations must be a whole number, 0 or more.")?,
+                )
+            };
+            LicenseInput { max_activations: Some(n), ..Default::default() }
+        }
+        _ => {
+            let d = if v.is_empty() { None } else { Some(Day(parse_date(v).ok_or("Give the date as YYYY-MM-DD.")?)) };
+            LicenseInput { validity_period: Some(d), ..Default::default() }
+        }
+    })
+}
+
+/// The license page with a refusal above it (and the refused edit's form open, as typed), answering `status`.
+async fn refused(s: &AppState, p: &Person, id: i64, status: StatusCode, msg: &str, typed: Option<Typed<'_>>) -> Page {
+    let scope = p.read()?;
+    let mut res = license_page(s, p, &scope, id, Some(error_box(msg)), typed).await?;
+    *res.status_mut() = status;
+    Ok(res)
 }

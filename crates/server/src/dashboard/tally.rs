@@ -90,6 +90,11 @@ impl Tallies {
         Ok(t)
     }
 
+    /// Drops every count: the next view of each scope counts again (after an import, which changes many).
+    pub fn clear(&self) {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     fn put(&self, scope: &Scope, tally: Tally) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_SCOPES && !entries.contains_key(&scope.products) {

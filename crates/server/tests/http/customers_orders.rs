@@ -14,6 +14,7 @@ backend_tests!(
     order_store_id_is_unique,
     order_update_and_delete,
     customers_naming_the_same_new_label_at_once_all_get_it,
+    concurrent_patches_of_different_fields_of_one_customer_all_stay,
 );
 
 async fn customer_lifecycle_with_labels(app: TestApp) {
@@ -184,4 +185,36 @@ async fn customers_naming_the_same_new_label_at_once_all_get_it(app: TestApp) {
     assert_eq!(app.count("labels").await, 2);
     assert_eq!(app.count("customer_labels").await, 32);
     assert_eq!(app.list_count("/api/v1/customers?label=launch").await, 16);
+}
+
+/// A `PATCH` merges onto the customer as its transaction reads it, its row locked: concurrent patches of
+/// different fields each keep theirs (on PostgreSQL, without the lock, a later writer put back what it read).
+async fn concurrent_patches_of_different_fields_of_one_customer_all_stay(app: TestApp) {
+    let r = app.post("/api/v1/customers", json!({"email": "many@example.com"})).await;
+    let id = r.body["id"].as_i64().unwrap();
+    let fields = ["first_name", "last_name", "company_name", "phone", "address", "postcode", "city", "state", "note"];
+    let client = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for f in fields {
+        let (client, url, admin) = (client.clone(), app.url.clone(), app.admin.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = client
+                .patch(format!("{url}/api/v1/customers/{id}"))
+                .bearer_auth(admin)
+                .json(&json!({ f: format!("set {f}") }))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }));
+    }
+    for t in tasks {
+        let (status, text) = t.await.unwrap();
+        assert_eq!(status, 200, "{text}");
+    }
+    let c = app.get(&format!("/api/v1/customers/{id}")).await.body;
+    for f in fields {
+        assert_eq!(c[f], format!("set {f}"), "{f} was lost: {c}");
+    }
+    assert_eq!(app.list_count(&format!("/api/v1/events/?action=customer.updated&resource_id={id}")).await, 9);
 }

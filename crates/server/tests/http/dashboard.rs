@@ -57,7 +57,8 @@ pub(crate) async fn user(app: &TestApp, email: &str, name: &str, role: Role, pro
     licensd_store::users::create(&app.db, &u).await.expect("user");
 }
 
-/// A browser: a cookie it keeps, redirects shown rather than followed.
+/// A browser: a cookie it keeps, redirects shown rather than followed (a clone is another tab of it).
+#[derive(Clone)]
 pub(crate) struct Browser {
     base: String,
     pub(crate) client: reqwest::Client,
@@ -76,6 +77,21 @@ impl Page {
         let at =
             self.text.find(r#"name="csrf" value=""#).expect("a form with its token") + r#"name="csrf" value=""#.len();
         self.text[at..].split('"').next().unwrap().to_string()
+    }
+
+    /// The version the page's first edit form carries (the record it shows, for a save to send back).
+    pub(crate) fn version(&self) -> String {
+        self.version_after("")
+    }
+
+    /// The version of the first edit form after `marker` in the page (a license's edit form: its `action`'s
+    /// hidden field, `name="action" value="note"`).
+    pub(crate) fn version_after(&self, marker: &str) -> String {
+        let from = self.text.find(marker).unwrap_or_else(|| panic!("no {marker} in the page: {}", self.text));
+        let rest = &self.text[from..];
+        let at = rest.find(r#"name="version" value=""#).expect("an edit form with its version")
+            + r#"name="version" value=""#.len();
+        rest[at..].split('"').next().unwrap().to_string()
     }
 
     pub(crate) fn location(&self) -> &str {
@@ -126,12 +142,19 @@ impl Browser {
         p
     }
 
-    /// Posts a license page's action with the page's own CSRF token.
-    async fn act(&mut self, license: i64, fields: &[(&str, &str)]) -> Page {
+    /// Posts a license page's action with the page's own CSRF token (and, for an edit, the version its form
+    /// carries, when the page has that form).
+    pub(crate) async fn act(&mut self, license: i64, fields: &[(&str, &str)]) -> Page {
         let page = self.get(&format!("/ui/licenses/{license}")).await;
         assert_eq!(page.status, 200, "{}", page.text);
         let csrf = page.csrf();
         let mut form = vec![("csrf", csrf.as_str())];
+        let action = fields.iter().find(|(k, _)| *k == "action").map_or("", |(_, v)| *v);
+        let marker = format!(r#"name="action" value="{action}"><input type="hidden" name="version""#);
+        let version = page.text.contains(&marker).then(|| page.version_after(&marker));
+        if let Some(v) = &version {
+            form.push(("version", v.as_str()));
+        }
         form.extend_from_slice(fields);
         self.post(&format!("/ui/licenses/{license}/act"), &form).await
     }
@@ -524,11 +547,17 @@ async fn a_customers_details_are_edited_as_the_role_allows(app: TestApp) {
     b.sign_in("ana@acme.com").await;
     let page = b.get(&path).await;
     assert!(page.text.contains("hw-ann-1") && page.text.contains("Edit the contact details"), "{}", page.text);
-    let csrf = page.csrf();
+    let (csrf, version) = (page.csrf(), page.version());
     let p = b
         .post(
             &format!("{path}/edit"),
-            &[("csrf", &csrf), ("email", "ann@example.com"), ("company_name", "Lee & Co"), ("city", "Lyon")],
+            &[
+                ("csrf", &csrf),
+                ("version", &version),
+                ("email", "ann@example.com"),
+                ("company_name", "Lee & Co"),
+                ("city", "Lyon"),
+            ],
         )
         .await;
     assert_eq!((p.status, p.location()), (303, format!("{path}?done=saved").as_str()), "{}", p.text);
@@ -538,8 +567,12 @@ async fn a_customers_details_are_edited_as_the_role_allows(app: TestApp) {
         (Some("Lee & Co"), Some("Lyon"), Some("Ann"))
     );
     // Another customer's email: refused on the page, which keeps what was typed; nothing changed.
+    let version = b.get(&path).await.version();
     let p = b
-        .post(&format!("{path}/edit"), &[("csrf", &csrf), ("email", "bob@example.org"), ("company_name", "Changed")])
+        .post(
+            &format!("{path}/edit"),
+            &[("csrf", &csrf), ("version", &version), ("email", "bob@example.org"), ("company_name", "Changed")],
+        )
         .await;
     assert_eq!(p.status, 400, "{}", p.text);
     assert!(p.text.contains("email") && p.text.contains("value=\"Changed\""), "{}", p.text);
@@ -550,8 +583,9 @@ async fn a_customers_details_are_edited_as_the_role_allows(app: TestApp) {
     s.sign_in("sam@acme.com").await;
     let page = s.get(&path).await;
     assert!(page.text.contains("Edit the note") && !page.text.contains("name=\"company_name\""), "{}", page.text);
-    let csrf = page.csrf();
-    assert_eq!(s.post(&format!("{path}/edit"), &[("csrf", &csrf), ("note", "called 2 Dec")]).await.status, 303);
+    let (csrf, version) = (page.csrf(), page.version());
+    let note = [("csrf", csrf.as_str()), ("version", &version), ("note", "called 2 Dec")];
+    assert_eq!(s.post(&format!("{path}/edit"), &note).await.status, 303);
     let p = s.post(&format!("{path}/edit"), &[("csrf", &csrf), ("company_name", "Support Co")]).await;
     assert_eq!(p.status, 403);
     let c = app.get(&format!("/api/v1/customers/{customer}")).await.body;

@@ -1,6 +1,7 @@
 //! The dashboard's catalog as a browser speaks it: products, features and license templates made and changed
 //! through its forms are what the management API then shows; every term is explained as docs/licenses.md
 //! explains it; only an admin may change anything, and a refusal keeps the form as typed and writes nothing.
+//! Deletes are behind a confirmation, do what the API's `DELETE` does, and a product in use is refused in words.
 
 use licensd_core::model::Role;
 use serde_json::{Value, json};
@@ -16,6 +17,9 @@ crate::backend_tests!(
     every_template_term_has_a_box_explained_as_docs_licenses_md_explains_it,
     a_trial_template_made_in_the_form_is_the_one_client_trial_issues_from,
     the_catalog_pages_products_and_a_manager_sees_only_its_own,
+    an_admin_deletes_a_feature_a_template_and_a_product_behind_a_confirmation,
+    a_product_in_use_is_not_deleted_and_its_page_says_why,
+    only_an_admin_with_the_forms_token_deletes_catalog_records,
 );
 
 /// An admin signed in, with the CSRF token of their session.
@@ -34,6 +38,13 @@ async fn submit(b: &mut Browser, csrf: &str, path: &str, fields: &[(&str, &str)]
     b.post(path, &form).await
 }
 
+/// The version the edit form of the record at `path` carries now.
+async fn version(b: &mut Browser, path: &str) -> String {
+    let page = b.get(path).await;
+    assert_eq!(page.status, 200, "{path}: {}", page.text);
+    page.version()
+}
+
 /// The id at the end of a redirect's path (`/ui/catalog/products/3?done=…` → 3).
 fn id_in(location: &str) -> i64 {
     let path = location.split(['?', '#']).next().unwrap();
@@ -42,7 +53,7 @@ fn id_in(location: &str) -> i64 {
 
 /// Every box of a new template's form as the browser posts it (the API's defaults, as the form shows them),
 /// with `over` replacing or adding fields.
-fn template_form(over: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn template_form(over: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut form: Vec<(String, String)> = [
         ("name", "T"),
         ("code", "t"),
@@ -220,6 +231,7 @@ async fn an_admin_creates_a_product_a_feature_and_a_template_that_the_api_sees_a
     assert!(form.text.contains(&format!(r#"name="feature-{fid}-max_consumption" value="500""#)), "{}", form.text);
     let mut changed = lab.clone();
     changed.retain(|(k, _)| !k.starts_with("feature-") && k != "prevent_vm");
+    changed.push(("version".into(), form.version()));
     for (k, v) in changed.iter_mut() {
         if k == "floating_users" {
             *v = "5".into();
@@ -238,11 +250,13 @@ async fn an_admin_creates_a_product_a_feature_and_a_template_that_the_api_sees_a
     assert!(b.get(u.location()).await.text.contains("Licenses already issued from it keep their terms."));
 
     // The product and the feature change through their forms too; the audit log names the person.
+    let v = version(&mut b, &format!("/ui/catalog/products/{product}")).await;
     let e = submit(
         &mut b,
         &csrf,
         &format!("/ui/catalog/products/{product}"),
         &[
+            ("version", &v),
             ("product_name", "Acme Notes Pro"),
             ("short_code", "notes"),
             ("authorization_method", "license-key"),
@@ -256,11 +270,13 @@ async fn an_admin_creates_a_product_a_feature_and_a_template_that_the_api_sees_a
         (api["product_name"].as_str(), api["use_offline_license"].as_bool(), &api["bundle_id"]),
         (Some("Acme Notes Pro"), Some(false), &json!(""))
     );
+    let v = version(&mut b, &format!("/ui/catalog/features/{fid}")).await;
     let e = submit(
         &mut b,
         &csrf,
         &format!("/ui/catalog/features/{fid}"),
         &[
+            ("version", &v),
             ("code", "ai-render"),
             ("name", "AI credits"),
             ("feature_type", "consumption"),
@@ -395,11 +411,12 @@ async fn a_bad_value_is_refused_next_to_its_box_the_form_keeps_what_was_typed_an
     assert!(p.text.contains(r#"id="f-short_code-error">this short_code is already taken</p>"#), "{}", p.text);
     assert!(p.text.contains(r#"value="Another""#));
     // An edit that empties the name: the product's page with the form open, the product unchanged.
+    let v = version(&mut b, &format!("/ui/catalog/products/{product}")).await;
     let p = submit(
         &mut b,
         &csrf,
         &format!("/ui/catalog/products/{product}"),
-        &[("product_name", " "), ("short_code", "app"), ("authorization_method", "license-key")],
+        &[("version", &v), ("product_name", " "), ("short_code", "app"), ("authorization_method", "license-key")],
     )
     .await;
     assert_eq!(p.status, 400);
@@ -408,11 +425,12 @@ async fn a_bad_value_is_refused_next_to_its_box_the_form_keeps_what_was_typed_an
         "{}",
         p.text
     );
+    let v = version(&mut b, &format!("/ui/catalog/features/{fid}")).await;
     let p = submit(
         &mut b,
         &csrf,
         &format!("/ui/catalog/features/{fid}"),
-        &[("code", "export"), ("name", "Export"), ("feature_type", "metered")],
+        &[("version", &v), ("code", "export"), ("name", "Export"), ("feature_type", "metered")],
     )
     .await;
     assert_eq!(p.status, 400);
@@ -600,4 +618,162 @@ async fn the_catalog_pages_products_and_a_manager_sees_only_its_own(app: TestApp
     assert!(page.text.contains(">p03<") && !page.text.contains(">p04<"), "{}", page.text);
     let other = app.get("/api/v1/products/?short_code=p04").await.body["results"][0]["id"].as_i64().unwrap();
     assert_eq!(m.get(&format!("/ui/catalog/products/{other}")).await.status, 404);
+}
+
+/// The form of a delete confirmation on a page: its action and its button.
+fn delete_confirmation(page: &Page, action: &str, what: &str) -> bool {
+    page.text.contains(&format!(
+        r#"<details class="confirm"><summary>Delete…</summary><form method="post" action="{action}">"#
+    )) && page.text.contains(&format!("Confirm: delete the {what}"))
+}
+
+async fn an_admin_deletes_a_feature_a_template_and_a_product_behind_a_confirmation(app: TestApp) {
+    let product = app.product("app").await;
+    let f = app.post("/api/v1/product-features", json!({"product": product, "code": "export", "name": "Export"})).await;
+    let fid = f.body["id"].as_i64().unwrap();
+    let granting = json!({"is_trial": true, "trial_days": 14, "features": [{"code": "export"}]});
+    let t = app.template(product, "trial", granting).await;
+    let (mut b, csrf) = admin(&app).await;
+
+    // The feature: its page says what deleting it does; the template that granted it no longer does.
+    let page = b.get(&format!("/ui/catalog/features/{fid}")).await;
+    assert!(delete_confirmation(&page, &format!("/ui/catalog/features/{fid}/delete"), "feature"), "{}", page.text);
+    assert!(plain(&page.text).contains("a client's consumption of it answers 404 FEATURE_NOT_FOUND"), "{}", page.text);
+    let p = submit(&mut b, &csrf, &format!("/ui/catalog/features/{fid}/delete"), &[]).await;
+    assert_eq!(
+        (p.status, p.location()),
+        (303, format!("/ui/catalog/products/{product}?done=feature_deleted#features").as_str()),
+        "{}",
+        p.text
+    );
+    assert!(b.get(p.location()).await.text.contains("The feature was deleted"));
+    assert_eq!(app.get(&format!("/api/v1/product-features/{fid}")).await.status, 404);
+    assert_eq!(app.get(&format!("/api/v1/license-templates/{t}")).await.body["features"], json!([]));
+
+    // The template: the product's trial template, which its page says.
+    let page = b.get(&format!("/ui/catalog/templates/{t}")).await;
+    assert!(delete_confirmation(&page, &format!("/ui/catalog/templates/{t}/delete"), "license template"));
+    assert!(plain(&page.text).contains("the product offers no trial (404 NO_TRIAL)"), "{}", page.text);
+    let p = submit(&mut b, &csrf, &format!("/ui/catalog/templates/{t}/delete"), &[]).await;
+    assert_eq!(
+        (p.status, p.location()),
+        (303, format!("/ui/catalog/products/{product}?done=template_deleted#templates").as_str()),
+        "{}",
+        p.text
+    );
+    let page = b.get(p.location()).await;
+    assert!(page.text.contains("The license template was deleted.") && page.text.contains("No license templates yet"));
+    assert_eq!(app.get(&format!("/api/v1/license-templates/{t}")).await.status, 404);
+
+    // The product, now unused: back to the catalog, which says so.
+    let page = b.get(&format!("/ui/catalog/products/{product}")).await;
+    assert!(delete_confirmation(&page, &format!("/ui/catalog/products/{product}/delete"), "product"), "{}", page.text);
+    let p = submit(&mut b, &csrf, &format!("/ui/catalog/products/{product}/delete"), &[]).await;
+    assert_eq!((p.status, p.location()), (303, "/ui/catalog?done=product_deleted"), "{}", p.text);
+    let page = b.get(p.location()).await;
+    assert!(page.text.contains("The product was deleted.") && page.text.contains("No products yet."), "{}", page.text);
+    assert_eq!(app.get(&format!("/api/v1/products/{product}")).await.status, 404);
+    assert_eq!(b.get(&format!("/ui/catalog/products/{product}")).await.status, 404);
+
+    // Each in the audit log with the person's name and what it was.
+    for (action, id, name) in [
+        ("product_feature.deleted", fid, "Export"),
+        ("license_template.deleted", t, "Template trial"),
+        ("product.deleted", product, "Product app"),
+    ] {
+        let ev = app.get(&format!("/api/v1/events/?action={action}")).await.body;
+        assert_eq!(ev["count"], 1, "{action}: {ev}");
+        let e = &ev["results"][0];
+        assert_eq!((&e["actor"], &e["resource_id"]), (&json!("Ana Lima <ana@acme.com>"), &json!(id)), "{e}");
+        let before = &e["before"];
+        assert!(before["name"] == name || before["product_name"] == name, "{action}: {e}");
+    }
+}
+
+async fn a_product_in_use_is_not_deleted_and_its_page_says_why(app: TestApp) {
+    let product = app.product("app").await;
+    let t = app.template(product, "personal", json!({})).await;
+    app.license(json!({"product": "app"})).await;
+    let (mut b, csrf) = admin(&app).await;
+    let before = (app.count("products").await, app.count("license_templates").await, app.count("events").await);
+    let page = b.get(&format!("/ui/catalog/products/{product}")).await;
+    assert!(plain(&page.text).contains("delete those first (it has 1 license template)"), "{}", page.text);
+
+    let p = submit(&mut b, &csrf, &format!("/ui/catalog/products/{product}/delete"), &[]).await;
+    assert_eq!(p.status, 409, "{}", p.text);
+    assert!(
+        p.text.contains(
+            "Not deleted: the product still has licenses or license templates; delete those first. Nothing was changed."
+        ),
+        "{}",
+        p.text
+    );
+    assert!(p.text.contains("Template personal"), "the product's page as it is: {}", p.text);
+    // Its template gone, the license still holds it.
+    app.delete(&format!("/api/v1/license-templates/{t}")).await;
+    let p = submit(&mut b, &csrf, &format!("/ui/catalog/products/{product}/delete"), &[]).await;
+    assert_eq!(p.status, 409, "{}", p.text);
+    assert!(p.text.contains("Not deleted: the product still has licenses"), "{}", p.text);
+    let after = (app.count("products").await, app.count("license_templates").await, app.count("events").await);
+    assert_eq!(after, (before.0, before.1 - 1, before.2 + 1), "only the API's template delete wrote");
+    assert_eq!(app.get(&format!("/api/v1/products/{product}")).await.status, 200);
+    assert_eq!(app.list_count("/api/v1/events/?action=product.deleted").await, 0);
+}
+
+async fn only_an_admin_with_the_forms_token_deletes_catalog_records(app: TestApp) {
+    let product = app.product("app").await;
+    let f = app.post("/api/v1/product-features", json!({"product": product, "code": "export", "name": "Export"})).await;
+    let fid = f.body["id"].as_i64().unwrap();
+    let t = app.template(product, "personal", json!({})).await;
+    let deletes = [
+        format!("/ui/catalog/products/{product}/delete"),
+        format!("/ui/catalog/features/{fid}/delete"),
+        format!("/ui/catalog/templates/{t}/delete"),
+    ];
+    let counts = async || {
+        (
+            app.count("products").await,
+            app.count("product_features").await,
+            app.count("license_templates").await,
+            app.count("events").await,
+        )
+    };
+    let before = counts().await;
+
+    // Support and a manager of the product: no Delete on the pages, and a post is refused.
+    user(&app, "sam@acme.com", "Sam", Role::Support, &[]).await;
+    user(&app, "max@acme.com", "Max", Role::Manager, &["app"]).await;
+    for (email, role) in [("sam@acme.com", "support"), ("max@acme.com", "manager")] {
+        let mut b = Browser::new(&app);
+        b.sign_in(email).await;
+        for page in [
+            format!("/ui/catalog/products/{product}"),
+            format!("/ui/catalog/features/{fid}"),
+            format!("/ui/catalog/templates/{t}"),
+        ] {
+            let page = b.get(&page).await;
+            assert_eq!(page.status, 200, "{}", page.text);
+            assert!(!page.text.contains("Delete…") && !page.text.contains("/delete"), "{email}: {}", page.text);
+        }
+        let csrf = b.get("/ui/catalog").await.csrf();
+        for path in &deletes {
+            let p = submit(&mut b, &csrf, path, &[]).await;
+            assert_eq!(p.status, 403, "{email} {path}: {}", p.text);
+            assert!(p.text.contains(role), "the refusal names the role: {}", p.text);
+        }
+    }
+
+    // An admin's post without the form's token, or with another one, or from another site.
+    let (mut b, csrf) = admin(&app).await;
+    for path in &deletes {
+        let p = b.post(path, &[]).await;
+        assert_eq!(p.status, 403, "{path}: {}", p.text);
+        assert!(p.text.contains("Nothing was changed"), "{}", p.text);
+        assert_eq!(b.post(path, &[("csrf", "lsd_guess")]).await.status, 403);
+    }
+    assert_eq!(counts().await, before, "nothing was deleted or recorded");
+    // The same admin with the token deletes (so the refusals were the token's).
+    let p = submit(&mut b, &csrf, &deletes[2], &[]).await;
+    assert_eq!(p.status, 303, "{}", p.text);
+    assert_eq!(app.count("license_templates").await, before.2 - 1);
 }

@@ -36,7 +36,11 @@ mod dashboard;
 mod dashboard_access;
 // The dashboard's catalog: products, features and templates through its forms, as the API then sees them.
 mod dashboard_catalog;
-// The dashboard on more rows than it shows: broad searches counted up to 1,000, the home page's kept counts.
+// The dashboard's edit forms against each other: a form loaded before someone else's save is refused, as typed.
+mod dashboard_edits;
+// The dashboard's Import: a DevMate export uploaded, applied in the background, its progress and per-record report.
+mod dashboard_import;
+// The dashboard on more rows than it shows: searches counted up to 100, lists 10,000 past the page, kept home counts.
 mod dashboard_scale;
 // The DevMate API `/v2`: the seeds replayed, DevMate's error texts and shape, its filters, scoping, bad input.
 mod devmate;

@@ -13,8 +13,8 @@
 use std::collections::{HashMap, HashSet};
 
 use licensd_core::devmate::{
-    DevmateCustomer, DevmateLicense, DevmateProduct, HistoryType, IMPORT_ACTOR, max_activations, status_code,
-    status_of_code,
+    DevmateCustomer, DevmateLicense, DevmateProduct, ExportRecord, HistoryType, IMPORT_ACTOR, max_activations,
+    status_code, status_of_code,
 };
 use licensd_core::model::{LicenseType, Role};
 use licensd_core::status::{LicenseStatus, StatusFacts, license_status};
@@ -92,6 +92,90 @@ impl MaxIds {
                 self.activation = self.activation.max(h.activation_id().unwrap_or(0));
             }
         }
+    }
+}
+
+/// Records applied per transaction (each in its own savepoint when a batch is redone record by record).
+pub const BATCH: usize = 250;
+
+/// The first pass over a file's records: each one read and checked, and the highest ids of those that are valid.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub max: MaxIds,
+    /// The records that cannot be imported (their index in the file's records) and why, in file order.
+    pub invalid: Vec<(usize, String)>,
+}
+
+/// Reads every record of a file ([`ExportRecord::parse`]) without keeping what it read: a large file's
+/// customers are read again batch by batch as they are applied.
+pub fn check(records: &[ExportRecord<'_>]) -> Checked {
+    let mut c = Checked::default();
+    for (i, r) in records.iter().enumerate() {
+        match r.parse() {
+            Ok(customer) => c.max.add(&customer),
+            Err(e) => c.invalid.push((i, e)),
+        }
+    }
+    c
+}
+
+/// What became of one valid record of a file applied by [`Lenient`].
+#[derive(Debug)]
+pub struct Outcome {
+    /// The record's index in the file's records.
+    pub index: usize,
+    pub customer_id: i64,
+    /// What it changed, or why it was skipped.
+    pub result: Result<Applied, String>,
+}
+
+/// Applies a file's valid records batch by batch, skipping those the database refuses (each whole): what
+/// `licensd import devmate` does without `--strict`, and the dashboard's import. The caller moves the identity
+/// sequences ([`advance_sequences`]) before the first batch and after the last, and reports each batch's
+/// outcomes as they come.
+pub struct Lenient<'f, 'a> {
+    records: &'f [ExportRecord<'a>],
+    valid: Vec<usize>,
+    next: usize,
+    importer: Importer,
+}
+
+impl<'f, 'a> Lenient<'f, 'a> {
+    /// The records of `checked`'s file that it found valid, applied with `multi_row` (see [`Importer::multi_row`]).
+    pub fn new(records: &'f [ExportRecord<'a>], checked: &Checked, multi_row: bool) -> Self {
+        let invalid: HashSet<usize> = checked.invalid.iter().map(|(i, _)| *i).collect();
+        let valid = (0..records.len()).filter(|i| !invalid.contains(i)).collect();
+        let mut importer = Importer::new(checked.max);
+        importer.multi_row = multi_row;
+        Lenient { records, valid, next: 0, importer }
+    }
+
+    /// Applies the next [`BATCH`] valid records, in one transaction; `None` once every one is applied. A database
+    /// failure stops the import there (what earlier batches applied stays).
+    pub async fn next_batch(&mut self, db: &Db) -> Result<Option<Vec<Outcome>>, StoreError> {
+        let Some(chunk) = self.valid.get(self.next..(self.next + BATCH).min(self.valid.len())) else {
+            return Ok(None);
+        };
+        if chunk.is_empty() {
+            return Ok(None);
+        }
+        self.next += chunk.len();
+        let mut out = Vec::with_capacity(chunk.len());
+        let mut parsed = Vec::with_capacity(chunk.len());
+        for &i in chunk {
+            // Checked already; a record that no longer reads would be a bug, and is skipped as refused.
+            match self.records[i].parse() {
+                Ok(c) => parsed.push((i, c)),
+                Err(e) => out.push(Outcome { index: i, customer_id: 0, result: Err(e) }),
+            }
+        }
+        let refs: Vec<&DevmateCustomer> = parsed.iter().map(|(_, c)| c).collect();
+        let results = self.importer.apply_batch(db, &refs).await?;
+        for ((i, c), result) in parsed.iter().zip(results) {
+            out.push(Outcome { index: *i, customer_id: c.id, result });
+        }
+        out.sort_by_key(|o| o.index);
+        Ok(Some(out))
     }
 }
 

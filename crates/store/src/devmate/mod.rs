@@ -4,6 +4,7 @@
 //! `/api/v1` shows. [`import`] brings a DevMate export in and writes it back out.
 
 pub mod import;
+pub mod runs;
 
 use std::collections::HashMap;
 
