@@ -62,7 +62,10 @@ licensd user create --email sam@acme.com --role support --product myapp --passwo
     ),
     (
         "key show",
-        "# The public key to embed in applications\nlicensd key show --raw\n# With its id and when it was made\nlicensd key show --json
+        "# The public key to embed in applications
+licensd key show --raw
+# With its id and when it was made
+licensd key show --json
 # The RSA public key (PEM) for applications built on LicenseSpring's SDKs
 licensd key show --rsa > licensd_public.pem",
     ),

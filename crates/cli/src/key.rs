@@ -48,9 +48,10 @@ pub(crate) enum KeyCmd {
         #[arg(long, requires = "rsa", value_parser = parse_rsa_bits)]
         rsa_bits: Option<u32>,
     },
-    /// Write every signing key (active and retired, Ed25519 and RSA) to FILE, sealed under a passphrase (Argon2id +
-    /// XChaCha20-Poly1305): the copy to keep apart from the database. Losing the keys breaks every application
-    /// that embeds their public halves. The passphrase is read from stdin (one line) or LICENSD_KEY_PASSPHRASE.
+    /// Write every signing key (active and retired, Ed25519 and RSA) to FILE, sealed under a passphrase
+    /// (Argon2id + XChaCha20-Poly1305): the copy to keep apart from the database. Losing the keys breaks every
+    /// application that embeds their public halves. The passphrase is read from stdin (one line) or
+    /// LICENSD_KEY_PASSPHRASE.
     Export {
         #[command(flatten)]
         db: DbArg,
@@ -77,8 +78,8 @@ pub(crate) enum KeyCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Seal every stored signing key (retired ones too, Ed25519 and RSA) under LICENSD_SECRET with Argon2id: keys stored in
-    /// plaintext, or in the older SHA-256 format. Idempotent; `serve` does the same at start.
+    /// Seal every stored signing key (retired ones too, Ed25519 and RSA) under LICENSD_SECRET with Argon2id: keys
+    /// stored in plaintext, or in the older SHA-256 format. Idempotent; `serve` does the same at start.
     Encrypt {
         #[command(flatten)]
         db: DbArg,

@@ -4,8 +4,8 @@
 //!
 //! aws-lc-rs does the arithmetic: it generates RSA keys (ring cannot), signs about 1.7× as fast as ring and
 //! 3.7× as fast as RustCrypto `rsa` on one core here, and is not affected by RUSTSEC-2023-0071
-//! (docs/benchmarks.md, "Issue 15: RSA library choice"). PKCS#1 v1.5 is deterministic: the same key and message give the same
-//! signature, so a caller may cache one.
+//! (docs/benchmarks.md, "Issue 15: RSA library choice"). PKCS#1 v1.5 is deterministic: the same key and
+//! message give the same signature, so a caller may cache one.
 
 use std::sync::Arc;
 
@@ -69,8 +69,8 @@ pub fn key_size(bits: u32) -> Result<KeySize, Error> {
 }
 
 impl RsaKey {
-    /// A new key of `bits` (2048, 3072 or 4096) from aws-lc's CSPRNG. A 2048-bit key takes tens of
-    /// milliseconds, a 4096-bit one up to seconds: call it off the async worker.
+    /// A new key of `bits` (2048, 3072 or 4096) from aws-lc's CSPRNG. A 2048-bit key takes a tenth of a second
+    /// or so, a 4096-bit one up to a second or more: call it off the async worker.
     pub fn generate(bits: u32) -> Result<RsaKey, Error> {
         let size = key_size(bits)?;
         let pair = KeyPair::generate(size).expect("aws-lc could not generate an RSA key");

@@ -493,13 +493,13 @@ async fn active_or_make(
     Err(StoreError::Corrupt(format!("no active {} signing key could be created", algorithm.as_str())))
 }
 
-/// A new RSA key of `bits`, made off the async worker (tens of milliseconds for 2048 bits, seconds for 4096).
+/// A new RSA key of `bits`, made off the async worker (a tenth of a second or so for 2048 bits, up to a second
+/// or more for 4096: the prime search varies).
 fn new_rsa(bits: u32) -> Result<AnyKey, StoreError> {
     Ok(AnyKey::Rsa(crate::writer::off_worker(|| RsaKey::generate(bits))?))
 }
 
-/// The active Ed25519 signing key, created on first use. Two instances starting at once agree on one key: the
-/// second insert hits the one-active-key index and reads the winner's.
+/// The active Ed25519 signing key, created on first use (race-free: [`active_or_make`]).
 pub async fn active(db: &Db, secret: Option<&str>) -> Result<KeyPair, StoreError> {
     ed25519(active_or_make(db, SigningAlgorithm::Ed25519, secret, || Ok(AnyKey::Ed25519(KeyPair::generate()))).await?)
 }
