@@ -322,6 +322,26 @@ pub(crate) fn secret() -> Option<String> {
     Some(s)
 }
 
+/// The size of the RSA signing key `serve` and `migrate` make when the database has none (`--rsa-bits`,
+/// `LICENSD_RSA_BITS`, `rsa-bits` in the configuration file).
+#[derive(Args, Clone, Copy)]
+pub(crate) struct RsaBitsArg {
+    /// The size of the RSA signing key (LicenseSpring's API, `/api/v4`) made when the database has none: 2048,
+    /// 3072 or 4096 bits. A 2048-bit key signs 6 to 8 times as fast as a 4096-bit one; both SDKs take either.
+    /// An existing key keeps its size (`licensd key rotate --rsa --rsa-bits N` makes another).
+    #[arg(long, env = "LICENSD_RSA_BITS", default_value_t = licensd_core::rsa::DEFAULT_RSA_BITS, value_parser = parse_rsa_bits)]
+    pub(crate) rsa_bits: u32,
+}
+
+/// An RSA key size licensd makes: 2048, 3072 or 4096.
+pub(crate) fn parse_rsa_bits(s: &str) -> Result<u32, String> {
+    s.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|b| licensd_core::rsa::RSA_BITS.contains(b))
+        .ok_or_else(|| format!("{s:?}: an RSA key is 2048, 3072 or 4096 bits"))
+}
+
 /// A listen address: `IP:PORT`, `HOST:PORT` (resolved; an IPv4 address preferred, as `localhost` means to most
 /// people), or `:PORT` for every interface.
 pub(crate) fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {

@@ -18,6 +18,8 @@ licensd serve --config /etc/licensd/licensd.toml",
         "migrate",
         "# A rolling deploy: migrate once, then start every instance with serve --no-migrate
 licensd migrate --db postgres://licensd@db.internal/licensd
+# The same, making a 3072-bit RSA key (LicenseSpring's API) if the database has none
+licensd migrate --rsa-bits 3072
 # Only report what is pending (exit status 1 if anything is)
 licensd migrate --check --json",
     ),
@@ -84,9 +86,22 @@ licensd user create --email sam@acme.com --role support --product myapp --passwo
     ),
     (
         "key show",
-        "# The public key to embed in applications\nlicensd key show --raw\n# With its id and when it was made\nlicensd key show --json",
+        "# The public key to embed in applications
+licensd key show --raw
+# With its id and when it was made
+licensd key show --json
+# The RSA public key (PEM) for applications built on LicenseSpring's SDKs
+licensd key show --rsa > licensd_public.pem",
     ),
-    ("key rotate", "# A new signing key; what the old one signed still verifies\nlicensd key rotate"),
+    (
+        "key rotate",
+        "# A new Ed25519 signing key; what the old one signed still verifies
+licensd key rotate
+# A new RSA key for LicenseSpring's API (the Ed25519 key stays), 3072 bits
+licensd key rotate --rsa --rsa-bits 3072
+# Both kinds at once
+licensd key rotate --ed25519 --rsa --json",
+    ),
     (
         "key export",
         "# The passphrase from a variable (or typed on stdin)

@@ -18,10 +18,11 @@ mod template;
 mod token;
 mod user;
 
+use anyhow::Context as _;
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 use crate::api_key::ApiKeyCmd;
-use crate::common::{DbArg, open};
+use crate::common::{DbArg, RsaBitsArg, open};
 use crate::customer::CustomerCmd;
 use crate::dev::DevCmd;
 use crate::events::EventsArgs;
@@ -72,13 +73,18 @@ enum Cmd {
         #[arg(long, env = "LICENSD_NO_MIGRATE")]
         no_migrate: bool,
         #[command(flatten)]
+        rsa: RsaBitsArg,
+        #[command(flatten)]
         front: Box<FrontDoorArgs>,
     },
-    /// Create the database if need be, apply the migrations it lacks, and exit (run once before starting
-    /// instances with `serve --no-migrate`). Refuses a schema newer than this binary, or edited migrations.
+    /// Create the database if need be, apply the migrations it lacks, make the RSA signing key (LicenseSpring's
+    /// API) if it has none, and exit (run once before starting instances with `serve --no-migrate`). Refuses a
+    /// schema newer than this binary, or edited migrations.
     Migrate {
         #[command(flatten)]
         db: DbArg,
+        #[command(flatten)]
+        rsa: RsaBitsArg,
         /// Only report: list applied and pending migrations, change nothing (exit status 1 if any is pending).
         #[arg(long)]
         check: bool,
@@ -283,11 +289,11 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
-        Cmd::Serve { db, listen, no_migrate, front } => {
+        Cmd::Serve { db, listen, no_migrate, rsa, front } => {
             let options = db.options();
-            serve::serve(front.into_config(db.db, listen)?, options, no_migrate).await
+            serve::serve(front.into_config(db.db, listen)?, options, no_migrate, rsa.rsa_bits).await
         }
-        Cmd::Migrate { db, check, json } => migrate(&db, check, json).await,
+        Cmd::Migrate { db, rsa, check, json } => migrate(&db, rsa.rsa_bits, check, json).await,
         Cmd::Backup { db, out } => {
             let opened = open(&db).await?;
             let started = std::time::Instant::now();
@@ -349,19 +355,33 @@ fn quiet_on_closed_pipe() {
     }));
 }
 
-/// `licensd migrate`.
-async fn migrate(db: &DbArg, check: bool, json: bool) -> anyhow::Result<()> {
-    use licensd_store::migrate;
+/// `licensd migrate`: the schema, then the RSA signing key if the database has none (so that `licensd key show
+/// --rsa`, which only reads, has a key to print before any server started).
+async fn migrate(db: &DbArg, rsa_bits: u32, check: bool, json: bool) -> anyhow::Result<()> {
+    use licensd_store::{keys, migrate};
     let opened = common::create(&db.db, &db.options(), false).await?;
     let before = migrate::status(&opened).await?;
     let applied = if check { Vec::new() } else { migrate::run(&opened).await? };
     let pending: Vec<i64> = if check { before.pending.clone() } else { Vec::new() };
+    let mut made = Vec::new();
+    if !check {
+        // The RSA key only: the Ed25519 key is made at first start (or by `key show`), as before RSA keys, so
+        // that `migrate` then `key import FILE` still makes the file's Ed25519 key sign.
+        let secret = common::secret();
+        let had = keys::active_rsa(&opened, secret.as_deref()).await.context("cannot read the RSA signing key")?;
+        if had.is_none() {
+            let rsa = keys::ensure_rsa(&opened, secret.as_deref(), rsa_bits)
+                .await
+                .context("cannot make the RSA signing key")?;
+            made.push(serde_json::json!({"key_id": rsa.key_id, "algorithm": "rsa", "bits": rsa.bits()}));
+        }
+    }
     opened.close().await;
     let known = migrate::latest_version();
     if json {
         println!(
             "{}",
-            serde_json::json!({"applied_now": applied, "pending": pending, "applied_before": before.applied, "binary_latest": known})
+            serde_json::json!({"applied_now": applied, "pending": pending, "applied_before": before.applied, "binary_latest": known, "keys_made": made})
         );
     } else if check {
         if pending.is_empty() {
@@ -373,6 +393,16 @@ async fn migrate(db: &DbArg, check: bool, json: bool) -> anyhow::Result<()> {
         println!("up to date: every migration this binary knows (up to {known}) was applied already");
     } else {
         println!("applied migrations {}", applied.iter().map(i64::to_string).collect::<Vec<_>>().join(", "));
+    }
+    if !json {
+        for k in &made {
+            println!(
+                "made the RSA signing key {} ({} bits) for LicenseSpring's API; `licensd key show --rsa` prints its \
+                 public key",
+                k["key_id"].as_str().unwrap_or_default(),
+                k["bits"]
+            );
+        }
     }
     if check && !pending.is_empty() {
         std::process::exit(1);

@@ -144,6 +144,7 @@ pub(crate) async fn serve(
     config: Config,
     mut options: licensd_store::db::Options,
     no_migrate: bool,
+    rsa_bits: u32,
 ) -> anyhow::Result<()> {
     // First, so that SIGTERM during start-up (a supervisor giving up) ends the process cleanly.
     let shutdown = shutdown_signal();
@@ -169,9 +170,9 @@ pub(crate) async fn serve(
         None => None,
     };
     let addr = listener.local_addr()?;
-    let state = AppState::load(db.clone(), secret)
+    let state = AppState::load_with(db.clone(), secret, rsa_bits)
         .await
-        .context("cannot load the signing key")?
+        .context("cannot load the signing keys")?
         .with_rate_limits(&config.rate_limits)
         .with_http(config.http);
     warn_unsealed_keys(&db).await?;
@@ -182,6 +183,7 @@ pub(crate) async fn serve(
         db = %redact(&config.db),
         backend = ?db.dialect(),
         key_id = %state.key().key_id,
+        rsa_key_id = %state.rsa_key().key_id,
         "licensd started"
     );
     if let Some(m) = &metrics {

@@ -11,6 +11,7 @@ pub mod devmate;
 pub mod error;
 pub mod keys;
 pub mod model;
+pub mod rsa;
 pub mod signing;
 pub mod status;
 pub mod time;

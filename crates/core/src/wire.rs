@@ -66,7 +66,7 @@ macro_rules! string_enum {
 #[cfg(test)]
 mod tests {
     use super::StringEnum;
-    use crate::model::{AuthorizationMethod, ConsumptionPeriod, FeatureType, LicenseType, Role};
+    use crate::model::{AuthorizationMethod, ConsumptionPeriod, FeatureType, LicenseType, Role, SigningAlgorithm};
     use crate::status::LicenseStatus;
 
     /// JSON, `as_str` and `parse` agree on every value, and other text is no value.
@@ -88,6 +88,8 @@ mod tests {
         agree(&LicenseType::ALL, &LicenseType::NAMES);
         agree(&Role::ALL, &Role::NAMES);
         agree(&LicenseStatus::ALL, &LicenseStatus::NAMES);
+        agree(&SigningAlgorithm::ALL, &SigningAlgorithm::NAMES);
+        assert_eq!(SigningAlgorithm::NAMES, ["ed25519", "rsa"]);
         assert_eq!(LicenseType::NAMES, ["perpetual", "time-limited", "subscription", "consumption"]);
         assert_eq!(Role::NAMES, ["admin", "manager", "support", "read-only"]);
         let t: LicenseType = serde_json::from_str("\"time-limited\"").unwrap();

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
+use licensd_core::rsa::RsaKey;
 use licensd_core::signing::KeyPair;
 use licensd_store::Db;
 use licensd_store::client_api::LastChecks;
@@ -51,6 +52,10 @@ pub struct Shared {
     pub metrics: Arc<metrics::Metrics>,
     /// The active signing key; refreshed from the database so a rotation reaches every instance.
     keys: Arc<RwLock<Arc<KeyPair>>>,
+    /// The active RSA key (LicenseSpring's License API v4), refreshed with the Ed25519 one.
+    rsa: Arc<RwLock<Arc<RsaKey>>>,
+    /// The size of RSA keys this server makes (`--rsa-bits`): its first, and rotations that name none.
+    pub rsa_bits: u32,
     /// `LICENSD_SECRET`, which encrypts the signing key at rest.
     secret: Option<Arc<str>>,
     pub last_checks: Arc<LastChecks>,
@@ -65,13 +70,22 @@ pub struct Shared {
 }
 
 impl AppState {
-    /// Loads (or on first start creates) the signing key.
+    /// Loads (or on first start creates) the signing keys, a new RSA key being of
+    /// [`licensd_core::rsa::DEFAULT_RSA_BITS`].
     pub async fn load(db: Db, secret: Option<String>) -> Result<Self, licensd_store::StoreError> {
-        let key = licensd_store::keys::active(&db, secret.as_deref()).await?;
+        AppState::load_with(db, secret, licensd_core::rsa::DEFAULT_RSA_BITS).await
+    }
+
+    /// Loads (or on first start creates) the Ed25519 and the RSA signing key, a new RSA key (this one, and
+    /// rotations that name no size) being of `rsa_bits` (2048, 3072 or 4096).
+    pub async fn load_with(db: Db, secret: Option<String>, rsa_bits: u32) -> Result<Self, licensd_store::StoreError> {
+        let (key, rsa) = licensd_store::keys::ensure(&db, secret.as_deref(), rsa_bits).await?;
         Ok(AppState(Arc::new(Shared {
             db,
             metrics: Arc::new(metrics::Metrics::default()),
             keys: Arc::new(RwLock::new(Arc::new(key))),
+            rsa: Arc::new(RwLock::new(Arc::new(rsa))),
+            rsa_bits,
             secret: secret.map(Arc::from),
             last_checks: Arc::new(LastChecks::default()),
             last_uses: Arc::new(LastUses::default()),
@@ -98,6 +112,18 @@ impl AppState {
         self.keys.read().map(|k| k.clone()).unwrap_or_else(|e| e.into_inner().clone())
     }
 
+    /// The RSA key that signs now (LicenseSpring's License API v4).
+    pub fn rsa_key(&self) -> Arc<RsaKey> {
+        self.rsa.read().map(|k| k.clone()).unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// The RSASSA-PKCS1-v1_5 SHA-256 signature of `msg` with the active RSA key, in standard base64: what
+    /// LicenseSpring's SDKs verify (the `LicenseSignature` header, `license_signature` fields). PKCS#1 v1.5 is
+    /// deterministic, so a caller may cache it for identical bytes and the same key id.
+    pub fn sign_rsa(&self, msg: &[u8]) -> String {
+        self.rsa_key().sign_base64(msg)
+    }
+
     /// Adds what the client API decided since the last write to the daily totals (`store::stats`), which the
     /// dashboard's home page charts. A failed write is retried with the next one (nothing is lost but on a crash).
     pub async fn write_daily(&self) {
@@ -116,11 +142,17 @@ impl AppState {
         }
     }
 
-    /// Re-reads the active key (after `licensd key rotate` on any instance); a failure is counted in
-    /// `licensd_signing_key_refresh_failures_total` (and `licensd_db_errors_total` when the database failed).
+    /// Re-reads the active keys, Ed25519 and RSA (after `licensd key rotate` on any instance); a failure is
+    /// counted in `licensd_signing_key_refresh_failures_total` (and `licensd_db_errors_total` when the database
+    /// failed).
     pub async fn refresh_key(&self) -> Result<(), licensd_store::StoreError> {
-        let key = match licensd_store::keys::active(&self.db, self.secret.as_deref()).await {
-            Ok(key) => key,
+        let read = async {
+            let key = licensd_store::keys::active(&self.db, self.secret.as_deref()).await?;
+            let rsa = licensd_store::keys::active_rsa(&self.db, self.secret.as_deref()).await?;
+            Ok::<_, licensd_store::StoreError>((key, rsa))
+        };
+        let (key, rsa) = match read.await {
+            Ok(keys) => keys,
             Err(e) => {
                 self.metrics.key_refresh_failed();
                 self.metrics.db_error(&e);
@@ -131,6 +163,15 @@ impl AppState {
             tracing::info!(key_id = %key.key_id, "signing key rotated");
             if let Ok(mut k) = self.keys.write() {
                 *k = Arc::new(key);
+            }
+        }
+        // None only if the row was removed by hand: keep signing with the key held.
+        if let Some(rsa) = rsa
+            && rsa.key_id != self.rsa_key().key_id
+        {
+            tracing::info!(key_id = %rsa.key_id, bits = rsa.bits(), "RSA signing key rotated");
+            if let Ok(mut k) = self.rsa.write() {
+                *k = Arc::new(rsa);
             }
         }
         Ok(())
@@ -166,6 +207,7 @@ pub struct Config {
         (name = "orders"), (name = "licenses"), (name = "devices"), (name = "events"),
         (name = "api-keys", description = "LicenseSpring-style API keys and shared keys, for the License API v4 (admins)"),
         (name = "oauth-clients", description = "OAuth clients (client credentials), for the License API v4 (admins)"),
+        (name = "signing-keys", description = "The public halves of the signing keys (Ed25519: client API and license files; RSA: LicenseSpring's License API v4) and their rotation"),
         (name = "client"), (name = "operations"),
         (name = "devmate", description = "DevMate Public API v2 compatibility (`/v2`)")
     )

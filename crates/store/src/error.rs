@@ -112,8 +112,8 @@ pub const UNIQUE_INDEXES: &[UniqueIndex] = &[
     unique("ux_devices_active_hardware_id", "devices", &["license_id", "hardware_id"], "hardware_id"),
     unique("ux_trials_product_hardware_id", "trials", &["product_id", "hardware_id"], "hardware_id"),
     unique("ux_signing_keys_key_id", "signing_keys", &["key_id"], "key_id"),
-    // Partial: one row with `active`.
-    unique("ux_signing_keys_one_active", "signing_keys", &["active"], "active"),
+    // Partial: one row with `active` per algorithm (migration 22).
+    unique("ux_signing_keys_one_active_per_algorithm", "signing_keys", &["algorithm"], "active"),
     // On the lower-cased email, as customers'.
     unique("ux_dashboard_users_email", "dashboard_users", &["email_norm"], "email"),
     // One person a backing token.

@@ -1,8 +1,14 @@
-//! The server's Ed25519 signing keys: generated on first start, kept in the database, rotatable; retired
-//! keys stay readable so what they signed still verifies.
+//! The server's signing keys: generated on first start, kept in the database, rotatable; retired keys stay
+//! readable so what they signed still verifies. Two kinds, one active key of each (the `algorithm` column,
+//! migration 22, and its per-algorithm unique index):
+//! - `ed25519`: licensd's own client API and license files ([`active`], [`rotate`]);
+//! - `rsa`: LicenseSpring's License API v4, whose SDKs verify RSA PKCS#1 v1.5 SHA-256 only ([`active_rsa`],
+//!   [`ensure_rsa`], [`rotate_rsa`]). Made with the Ed25519 key at first start and by `licensd migrate`, so
+//!   reading it ([`active_rsa`]) never makes one.
 //!
-//! At rest a key's 32-byte seed is sealed when `LICENSD_SECRET` is set. Each row names its format in its
-//! `kdf` column (migration 13):
+//! At rest a key's secret (the 32-byte seed of an Ed25519 key, the PKCS#8 DER of an RSA key) is sealed when
+//! `LICENSD_SECRET` is set, the same way for both kinds. Each row names its format in its `kdf` column
+//! (migration 13):
 //! - `argon2id-v1`: XChaCha20-Poly1305 under Argon2id(secret, the row's random 16-byte `kdf_salt`, the row's
 //!   `kdf_params`), with the row's key id as associated data, so a sealed seed does not open under another
 //!   row's id. What licensd writes whenever a secret is set.
@@ -17,6 +23,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, Payload};
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
+pub use licensd_core::model::SigningAlgorithm;
+use licensd_core::rsa::RsaKey;
 use licensd_core::signing::KeyPair;
 use licensd_core::time::now_ms;
 use sha2::{Digest, Sha256};
@@ -32,9 +40,89 @@ use crate::scope::Scope;
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PublicKey {
     pub key_id: String,
+    /// Base64 of the 32 public bytes (Ed25519) or of the SubjectPublicKeyInfo DER (RSA; [`PublicKey::pem`]).
     pub public_key: String,
     pub active: bool,
     pub created_at: i64,
+    pub algorithm: SigningAlgorithm,
+    /// The modulus size of an RSA key; `None` for Ed25519.
+    pub bits: Option<u32>,
+}
+
+impl PublicKey {
+    /// An RSA key's public half as SubjectPublicKeyInfo PEM (what LicenseSpring's SDKs are given); `None` for
+    /// an Ed25519 key.
+    pub fn pem(&self) -> Option<String> {
+        if self.algorithm != SigningAlgorithm::Rsa {
+            return None;
+        }
+        STANDARD.decode(&self.public_key).ok().map(|der| licensd_core::rsa::public_pem(&der))
+    }
+}
+
+/// A key of either kind, as rows store them.
+#[derive(Clone)]
+enum AnyKey {
+    Ed25519(KeyPair),
+    Rsa(RsaKey),
+}
+
+impl AnyKey {
+    fn key_id(&self) -> &str {
+        match self {
+            AnyKey::Ed25519(k) => &k.key_id,
+            AnyKey::Rsa(k) => &k.key_id,
+        }
+    }
+
+    fn algorithm(&self) -> SigningAlgorithm {
+        match self {
+            AnyKey::Ed25519(_) => SigningAlgorithm::Ed25519,
+            AnyKey::Rsa(_) => SigningAlgorithm::Rsa,
+        }
+    }
+
+    fn bits(&self) -> Option<u32> {
+        match self {
+            AnyKey::Ed25519(_) => None,
+            AnyKey::Rsa(k) => Some(k.bits()),
+        }
+    }
+
+    /// What the `public_key` column holds.
+    fn public_base64(&self) -> String {
+        match self {
+            AnyKey::Ed25519(k) => k.public_base64(),
+            AnyKey::Rsa(k) => STANDARD.encode(k.public_der()),
+        }
+    }
+
+    /// What is sealed: the seed, or the PKCS#8 DER.
+    fn secret(&self) -> Zeroizing<Vec<u8>> {
+        match self {
+            AnyKey::Ed25519(k) => Zeroizing::new(k.seed().to_vec()),
+            AnyKey::Rsa(k) => k.to_pkcs8(),
+        }
+    }
+
+    /// The key an opened secret is, checked against the id its row or export entry names.
+    fn from_secret(algorithm: SigningAlgorithm, secret: &[u8], key_id: &str) -> Result<AnyKey, StoreError> {
+        let key = match algorithm {
+            SigningAlgorithm::Ed25519 => {
+                let seed: &[u8; 32] = secret
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt(format!("signing key {key_id}: not 32 bytes")))?;
+                AnyKey::Ed25519(KeyPair::from_seed(seed))
+            }
+            SigningAlgorithm::Rsa => AnyKey::Rsa(
+                RsaKey::from_pkcs8(secret).map_err(|e| StoreError::Corrupt(format!("signing key {key_id}: {e}")))?,
+            ),
+        };
+        if key.key_id() != key_id {
+            return Err(StoreError::Corrupt(format!("signing key {key_id} does not match its id")));
+        }
+        Ok(key)
+    }
 }
 
 licensd_core::string_enum! {
@@ -246,7 +334,7 @@ pub fn open_bytes(s: &Sealed, key_id: &str, secret: Option<&str>) -> Result<Zero
     Ok(plain)
 }
 
-const SEALED_COLS: &str = "key_id, secret, kdf, kdf_salt, kdf_params";
+const SEALED_COLS: &str = "key_id, secret, kdf, kdf_salt, kdf_params, algorithm";
 
 fn sealed_from_row(row: &Row) -> Result<(String, Sealed), StoreError> {
     Ok((
@@ -260,50 +348,67 @@ fn sealed_from_row(row: &Row) -> Result<(String, Sealed), StoreError> {
     ))
 }
 
-fn open(row: &Row, secret: Option<&str>) -> Result<KeyPair, StoreError> {
+fn open(row: &Row, secret: Option<&str>) -> Result<AnyKey, StoreError> {
     let (key_id, sealed) = sealed_from_row(row)?;
-    let seed = open_sealed(&sealed, &key_id, secret)?;
-    let key = KeyPair::from_seed(&seed);
-    if key.key_id != key_id {
-        return Err(StoreError::Corrupt("signing key does not match its id".into()));
-    }
-    Ok(key)
+    let plain = open_bytes(&sealed, &key_id, secret)?;
+    AnyKey::from_secret(row.get_enum("algorithm")?, &plain, &key_id)
 }
 
-/// Stores `key` as the active one (retiring the one before when `retired` names it), recording
-/// `signing_key.rotated` when `by` (a person) did it.
+fn ed25519(key: AnyKey) -> Result<KeyPair, StoreError> {
+    match key {
+        AnyKey::Ed25519(k) => Ok(k),
+        AnyKey::Rsa(k) => Err(StoreError::Corrupt(format!("signing key {} is RSA, not Ed25519", k.key_id))),
+    }
+}
+
+fn rsa(key: AnyKey) -> Result<RsaKey, StoreError> {
+    match key {
+        AnyKey::Rsa(k) => Ok(k),
+        AnyKey::Ed25519(k) => Err(StoreError::Corrupt(format!("signing key {} is Ed25519, not RSA", k.key_id))),
+    }
+}
+
+/// Stores `key` as the active one of its kind (retiring the one before when `retired` names it), recording
+/// `signing_key.rotated` when `by` (a person, or the command line's operator) did it. The event's before and
+/// after hold the algorithm and the active key id (and the new RSA key's bits).
 async fn insert(
     db: &Db,
-    key: &KeyPair,
+    key: &AnyKey,
     secret: Option<&str>,
     retired: Option<&str>,
     by: Option<&Scope>,
 ) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
     if retired.is_some() {
-        retire_active(&mut tx).await?;
+        retire_active(&mut tx, key.algorithm()).await?;
     }
     let id = insert_row(&mut tx, key, secret, true, now_ms()).await?;
     if let Some(by) = by {
+        let algorithm = key.algorithm().as_str();
+        let mut after = serde_json::json!({"active_key_id": key.key_id(), "algorithm": algorithm});
+        if let Some(bits) = key.bits() {
+            after["bits"] = bits.into();
+        }
         let e = NewEvent::changed(
             "signing_key",
             "rotated",
             id,
-            Some(serde_json::json!({"active_key_id": retired})),
-            serde_json::json!({"active_key_id": key.key_id}),
+            Some(serde_json::json!({"active_key_id": retired, "algorithm": algorithm})),
+            after,
         );
         events::record(&mut tx, by, e).await?;
     }
     tx.commit().await
 }
 
-/// Retires the active key (it signs nothing more; what it signed still verifies).
-async fn retire_active(tx: &mut Tx) -> Result<(), StoreError> {
+/// Retires the active key of `algorithm` (it signs nothing more; what it signed still verifies).
+async fn retire_active(tx: &mut Tx, algorithm: SigningAlgorithm) -> Result<(), StoreError> {
     tx.execute(
-        query("UPDATE signing_keys SET active = ?, retired_at = ? WHERE active = ?")
+        query("UPDATE signing_keys SET active = ?, retired_at = ? WHERE active = ? AND algorithm = ?")
             .bind(false)
             .bind(now_ms())
-            .bind(true),
+            .bind(true)
+            .bind(algorithm.as_str()),
     )
     .await?;
     Ok(())
@@ -312,18 +417,18 @@ async fn retire_active(tx: &mut Tx) -> Result<(), StoreError> {
 /// Stores `key` sealed under `secret` (plaintext without one), active or retired.
 async fn insert_row(
     tx: &mut Tx,
-    key: &KeyPair,
+    key: &AnyKey,
     secret: Option<&str>,
     active: bool,
     created_at: i64,
 ) -> Result<i64, StoreError> {
-    let sealed = seal(&Zeroizing::new(key.seed()), &key.key_id, secret)?;
+    let sealed = seal_bytes(&key.secret(), key.key_id(), secret)?;
     tx.insert(
         query(
             "INSERT INTO signing_keys (key_id, public_key, secret, encrypted, kdf, kdf_salt, kdf_params, active, \
-             created_at, retired_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             created_at, retired_at, algorithm, bits) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(key.key_id.as_str())
+        .bind(key.key_id())
         .bind(key.public_base64())
         .bind(sealed.secret)
         .bind(sealed.kdf.is_sealed())
@@ -332,28 +437,95 @@ async fn insert_row(
         .bind(sealed.params)
         .bind(active)
         .bind(created_at)
-        .bind(if active { None } else { Some(now_ms()) }),
+        .bind(if active { None } else { Some(now_ms()) })
+        .bind(key.algorithm().as_str())
+        .bind(key.bits().map(i64::from)),
     )
     .await
 }
 
-/// The active signing key, created on first use. Two instances starting at once agree on one key: the
-/// second insert hits the one-active-key index and reads the winner's.
-pub async fn active(db: &Db, secret: Option<&str>) -> Result<KeyPair, StoreError> {
-    for _ in 0..3 {
-        let q = query(format!("SELECT {SEALED_COLS} FROM signing_keys WHERE active = ?")).bind(true);
-        if let Some(row) = db.fetch_optional(q).await? {
+/// The active key of `algorithm`, if there is one.
+async fn active_of(db: &Db, algorithm: SigningAlgorithm, secret: Option<&str>) -> Result<Option<AnyKey>, StoreError> {
+    let q = query(format!("SELECT {SEALED_COLS} FROM signing_keys WHERE active = ? AND algorithm = ?"))
+        .bind(true)
+        .bind(algorithm.as_str());
+    match db.fetch_optional(q).await? {
+        Some(row) => open(&row, secret).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The active key of `algorithm`, made by `make` when there is none. Starts at once agree on one key: the
+/// key is made before the write transaction (an RSA key takes a while), which looks again for an active key
+/// and inserts only if there is none. On SQLite that look sees every earlier writer's insert, committed or
+/// still in the group commit; on PostgreSQL a concurrent insert meets the one-active-key-per-algorithm index,
+/// and the retry reads the winner's key.
+async fn active_or_make(
+    db: &Db,
+    algorithm: SigningAlgorithm,
+    secret: Option<&str>,
+    make: impl Fn() -> Result<AnyKey, StoreError>,
+) -> Result<AnyKey, StoreError> {
+    let select = || {
+        query(format!("SELECT {SEALED_COLS} FROM signing_keys WHERE active = ? AND algorithm = ?"))
+            .bind(true)
+            .bind(algorithm.as_str())
+    };
+    for _ in 0..5 {
+        if let Some(key) = active_of(db, algorithm, secret).await? {
+            return Ok(key);
+        }
+        let key = make()?;
+        let mut tx = db.begin().await?;
+        if let Some(row) = tx.fetch_optional(select()).await? {
+            drop(tx);
             return open(&row, secret);
         }
-        match insert(db, &KeyPair::generate(), secret, None, None).await {
-            Ok(()) | Err(StoreError::Conflict { .. }) => continue,
+        let inserted = insert_row(&mut tx, &key, secret, true, now_ms()).await;
+        match inserted {
+            Ok(_) => {}
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(e),
+        }
+        match tx.commit().await {
+            Ok(()) => return Ok(key),
+            Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(e),
         }
     }
-    Err(StoreError::Corrupt("no active signing key could be created".into()))
+    Err(StoreError::Corrupt(format!("no active {} signing key could be created", algorithm.as_str())))
 }
 
-/// Makes a new key active; the old ones stay listed (and verifiable) but sign nothing more.
+/// A new RSA key of `bits`, made off the async worker (a tenth of a second or so for 2048 bits, up to a second
+/// or more for 4096: the prime search varies).
+fn new_rsa(bits: u32) -> Result<AnyKey, StoreError> {
+    Ok(AnyKey::Rsa(crate::writer::off_worker(|| RsaKey::generate(bits))?))
+}
+
+/// The active Ed25519 signing key, created on first use (race-free: [`active_or_make`]).
+pub async fn active(db: &Db, secret: Option<&str>) -> Result<KeyPair, StoreError> {
+    ed25519(active_or_make(db, SigningAlgorithm::Ed25519, secret, || Ok(AnyKey::Ed25519(KeyPair::generate()))).await?)
+}
+
+/// The active RSA signing key (LicenseSpring's License API v4), or `None` before [`ensure_rsa`] made one.
+/// Only reads: `licensd key show --rsa` prints what the servers sign with, never a key of its own.
+pub async fn active_rsa(db: &Db, secret: Option<&str>) -> Result<Option<RsaKey>, StoreError> {
+    active_of(db, SigningAlgorithm::Rsa, secret).await?.map(rsa).transpose()
+}
+
+/// The active RSA signing key, made of `bits` (2048, 3072 or 4096) when there is none: at first start
+/// (`AppState::load`) and by `licensd migrate`, with the Ed25519 key. Race-free as [`active`].
+pub async fn ensure_rsa(db: &Db, secret: Option<&str>, bits: u32) -> Result<RsaKey, StoreError> {
+    licensd_core::rsa::key_size(bits)?;
+    rsa(active_or_make(db, SigningAlgorithm::Rsa, secret, || new_rsa(bits)).await?)
+}
+
+/// Both active keys, each made when missing (the RSA one of `rsa_bits`): what a server needs to start.
+pub async fn ensure(db: &Db, secret: Option<&str>, rsa_bits: u32) -> Result<(KeyPair, RsaKey), StoreError> {
+    Ok((active(db, secret).await?, ensure_rsa(db, secret, rsa_bits).await?))
+}
+
+/// Makes a new Ed25519 key active; the old ones stay listed (and verifiable) but sign nothing more.
 pub async fn rotate(db: &Db, secret: Option<&str>) -> Result<KeyPair, StoreError> {
     rotate_recorded(db, secret, None).await
 }
@@ -365,25 +537,60 @@ pub async fn rotate_as(db: &Db, secret: Option<&str>, by: &Scope) -> Result<KeyP
 
 async fn rotate_recorded(db: &Db, secret: Option<&str>, by: Option<&Scope>) -> Result<KeyPair, StoreError> {
     let old = active(db, secret).await?;
-    let key = KeyPair::generate();
+    let key = AnyKey::Ed25519(KeyPair::generate());
     insert(db, &key, secret, Some(&old.key_id), by).await?;
-    Ok(key)
+    ed25519(key)
 }
 
-/// How one row is stored, for warnings and `licensd key encrypt` (never the seed).
+/// Makes a new RSA key of `bits` active (the one before retired; what it signed still verifies). Without an
+/// active RSA key it makes the first, as [`ensure_rsa`] would.
+pub async fn rotate_rsa(db: &Db, secret: Option<&str>, bits: u32) -> Result<RsaKey, StoreError> {
+    rotate_rsa_recorded(db, secret, bits, None).await
+}
+
+/// [`rotate_rsa`], by a person: recorded as `signing_key.rotated` (`algorithm` `rsa`) with `by` as the actor.
+pub async fn rotate_rsa_as(db: &Db, secret: Option<&str>, bits: u32, by: &Scope) -> Result<RsaKey, StoreError> {
+    rotate_rsa_recorded(db, secret, bits, Some(by)).await
+}
+
+async fn rotate_rsa_recorded(
+    db: &Db,
+    secret: Option<&str>,
+    bits: u32,
+    by: Option<&Scope>,
+) -> Result<RsaKey, StoreError> {
+    licensd_core::rsa::key_size(bits)?;
+    let old = active_rsa(db, secret).await?;
+    let key = new_rsa(bits)?;
+    insert(db, &key, secret, old.as_ref().map(|k| k.key_id.as_str()), by).await?;
+    rsa(key)
+}
+
+/// How one row is stored, for warnings and `licensd key encrypt` (never the secret).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StoredKey {
     pub key_id: String,
     pub active: bool,
     pub kdf: Kdf,
+    pub algorithm: SigningAlgorithm,
 }
 
-/// Every row's storage format, the active key first.
+/// Every row's storage format (both kinds), the active keys first.
 pub async fn stored(db: &Db) -> Result<Vec<StoredKey>, StoreError> {
-    let rows =
-        db.fetch_all(query("SELECT key_id, active, kdf FROM signing_keys ORDER BY active DESC, id DESC")).await?;
+    let rows = db
+        .fetch_all(query(
+            "SELECT key_id, active, kdf, algorithm FROM signing_keys ORDER BY active DESC, algorithm, id DESC",
+        ))
+        .await?;
     rows.iter()
-        .map(|r| Ok(StoredKey { key_id: r.get("key_id")?, active: r.get("active")?, kdf: r.get_enum("kdf")? }))
+        .map(|r| {
+            Ok(StoredKey {
+                key_id: r.get("key_id")?,
+                active: r.get("active")?,
+                kdf: r.get_enum("kdf")?,
+                algorithm: r.get_enum("algorithm")?,
+            })
+        })
         .collect()
 }
 
@@ -398,7 +605,7 @@ pub struct Resealed {
     pub failed: Vec<(String, String)>,
 }
 
-/// Seals every key row (retired ones too) that is plaintext or in the older `sha256-v1` format as
+/// Seals every key row (retired ones too, of both kinds) that is plaintext or in the older `sha256-v1` format as
 /// `argon2id-v1` under `secret`. Idempotent; each row is rewritten only if it is still what was read (so
 /// instances starting together, or a `key rotate` meanwhile, cannot lose a key), in a transaction of its own.
 pub async fn encrypt_all(db: &Db, secret: &str) -> Result<Resealed, StoreError> {
@@ -410,18 +617,18 @@ pub async fn encrypt_all(db: &Db, secret: &str) -> Result<Resealed, StoreError> 
             out.unchanged.push(key_id);
             continue;
         }
-        let seed = match open_sealed(&old, &key_id, Some(secret)) {
+        let plain = match open_bytes(&old, &key_id, Some(secret)) {
             Ok(s) => s,
             Err(e) => {
                 out.failed.push((key_id, e.to_string()));
                 continue;
             }
         };
-        if KeyPair::from_seed(&seed).key_id != key_id {
-            out.failed.push((key_id, "the stored seed does not match its key id".into()));
+        if AnyKey::from_secret(row.get_enum("algorithm")?, &plain, &key_id).is_err() {
+            out.failed.push((key_id, "the stored secret is not the key its key id names".into()));
             continue;
         }
-        let new = seal(&seed, &key_id, Some(secret))?;
+        let new = seal_bytes(&plain, &key_id, Some(secret))?;
         let mut tx = db.begin().await?;
         let n = tx
             .execute(
@@ -450,30 +657,45 @@ pub async fn encrypt_all(db: &Db, secret: &str) -> Result<Resealed, StoreError> 
     Ok(out)
 }
 
+const PUBLIC_COLS: &str = "key_id, public_key, active, created_at, algorithm, bits";
+
 fn public_from_row(r: &Row) -> Result<PublicKey, StoreError> {
+    let bits: Option<i64> = r.get("bits")?;
     Ok(PublicKey {
         key_id: r.get("key_id")?,
         public_key: r.get("public_key")?,
         active: r.get("active")?,
         created_at: r.get("created_at")?,
+        algorithm: r.get_enum("algorithm")?,
+        bits: bits
+            .map(|b| u32::try_from(b).map_err(|_| StoreError::Corrupt(format!("signing key bits {b}"))))
+            .transpose()?,
     })
 }
 
-/// Every public key, the active one first.
+/// Every Ed25519 public key (licensd's client API and license files), the active one first.
 pub async fn public_keys(db: &Db) -> Result<Vec<PublicKey>, StoreError> {
+    public_keys_of(db, SigningAlgorithm::Ed25519).await
+}
+
+/// Every public key of `algorithm`, the active one first.
+pub async fn public_keys_of(db: &Db, algorithm: SigningAlgorithm) -> Result<Vec<PublicKey>, StoreError> {
     let rows = db
-        .fetch_all(query(
-            "SELECT key_id, public_key, active, created_at FROM signing_keys ORDER BY active DESC, id DESC",
-        ))
+        .fetch_all(
+            query(format!("SELECT {PUBLIC_COLS} FROM signing_keys WHERE algorithm = ? ORDER BY active DESC, id DESC"))
+                .bind(algorithm.as_str()),
+        )
         .await?;
     rows.iter().map(public_from_row).collect()
 }
 
-/// One public key by id (retired ones included).
+/// One Ed25519 public key by id (retired ones included), as the client API serves it.
 pub async fn public_key(db: &Db, key_id: &str) -> Result<PublicKey, StoreError> {
     let row = db
         .fetch_one(
-            query("SELECT key_id, public_key, active, created_at FROM signing_keys WHERE key_id = ?").bind(key_id),
+            query(format!("SELECT {PUBLIC_COLS} FROM signing_keys WHERE key_id = ? AND algorithm = ?"))
+                .bind(key_id)
+                .bind(SigningAlgorithm::Ed25519.as_str()),
         )
         .await?;
     public_from_row(&row)
@@ -573,20 +795,32 @@ mod tests {
     }
 }
 
-/// The format name of `licensd key export` files.
-pub const EXPORT_FORMAT: &str = "licensd-signing-keys-v1";
+/// The format name of `licensd key export` files: v2 since RSA keys (migration 22) are exported too, so a
+/// licensd from before them refuses such a file by its format rather than on its first RSA entry.
+pub const EXPORT_FORMAT: &str = "licensd-signing-keys-v2";
 
-/// One key in an export file: its public half in clear, its seed sealed under the passphrase in the same
-/// Argon2id + XChaCha20-Poly1305 format as a sealed row (the key id bound), whatever the database stores.
+/// The format of files written before RSA keys: Ed25519 keys only, no `algorithm`. Still imported.
+pub const EXPORT_FORMAT_V1: &str = "licensd-signing-keys-v1";
+
+/// One key in an export file: its public half in clear, its secret (an Ed25519 seed, an RSA key's PKCS#8 DER)
+/// sealed under the passphrase in the same Argon2id + XChaCha20-Poly1305 format as a sealed row (the key id
+/// bound), whatever the database stores.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ExportedKey {
     pub key_id: String,
+    /// As the `public_key` column: base64 of the Ed25519 public bytes or of the RSA SubjectPublicKeyInfo DER.
     pub public_key: String,
     pub active: bool,
     pub created_at: i64,
     pub sealed: String,
     pub salt: String,
     pub params: String,
+    /// `ed25519` when absent (v1 files).
+    #[serde(default)]
+    pub algorithm: SigningAlgorithm,
+    /// An RSA key's modulus size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bits: Option<u32>,
 }
 
 /// An export file.
@@ -597,26 +831,28 @@ pub struct Export {
     pub keys: Vec<ExportedKey>,
 }
 
-/// Every signing key (active and retired), opened with `secret` (`LICENSD_SECRET`) and sealed under
-/// `passphrase` for `licensd key export`.
+/// Every signing key (active and retired, Ed25519 and RSA), opened with `secret` (`LICENSD_SECRET`) and sealed
+/// under `passphrase` for `licensd key export`.
 pub async fn export(db: &Db, secret: Option<&str>, passphrase: &str) -> Result<Export, StoreError> {
     let rows = db
         .fetch_all(query(format!(
-            "SELECT {SEALED_COLS}, public_key, active, created_at FROM signing_keys ORDER BY active DESC, id"
+            "SELECT {SEALED_COLS}, public_key, active, created_at FROM signing_keys ORDER BY active DESC, algorithm, id"
         )))
         .await?;
     let mut keys = Vec::new();
     for r in &rows {
         let key = open(r, secret)?;
-        let sealed = seal(&Zeroizing::new(key.seed()), &key.key_id, Some(passphrase))?;
+        let sealed = seal_bytes(&key.secret(), key.key_id(), Some(passphrase))?;
         keys.push(ExportedKey {
-            key_id: key.key_id.clone(),
+            key_id: key.key_id().to_string(),
             public_key: r.get("public_key")?,
             active: r.get("active")?,
             created_at: r.get("created_at")?,
             sealed: sealed.secret,
             salt: sealed.salt.unwrap_or_default(),
             params: sealed.params.unwrap_or_default(),
+            algorithm: key.algorithm(),
+            bits: key.bits(),
         });
     }
     Ok(Export { format: EXPORT_FORMAT.into(), exported_at: now_ms(), keys })
@@ -629,13 +865,35 @@ pub struct Imported {
     pub added: Vec<String>,
     /// Keys the database had already.
     pub present: Vec<String>,
-    /// The key that signs now, when the import changed it.
+    /// The Ed25519 key that signs now, when the import changed it.
     pub activated: Option<String>,
+    /// The RSA key that signs now, when the import changed it.
+    pub activated_rsa: Option<String>,
+    /// The file's active keys that were added retired, because the database had an active key of that kind
+    /// and `activate` was not asked for: what the importer should hear about.
+    pub not_activated: Vec<NotActivated>,
 }
 
-/// Adds an export's keys that the database lacks. The export's active key becomes active when the database
-/// has none, or with `activate` (the current one is retired, its signatures still verify); otherwise it is
-/// added retired. Refuses, changing nothing, a wrong passphrase or an altered file.
+/// A file's active key that an import added retired.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NotActivated {
+    pub key_id: String,
+    pub algorithm: SigningAlgorithm,
+}
+
+impl Imported {
+    fn activated_mut(&mut self, algorithm: SigningAlgorithm) -> &mut Option<String> {
+        match algorithm {
+            SigningAlgorithm::Ed25519 => &mut self.activated,
+            SigningAlgorithm::Rsa => &mut self.activated_rsa,
+        }
+    }
+}
+
+/// Adds an export's keys that the database lacks (a v1 file's keys are Ed25519). For each kind, the export's
+/// active key becomes active when the database has none of that kind, or with `activate` (the current one is
+/// retired, its signatures still verify); otherwise it is added retired. Refuses, changing nothing, a wrong
+/// passphrase or an altered file.
 pub async fn import(
     db: &Db,
     file: &Export,
@@ -643,61 +901,78 @@ pub async fn import(
     secret: Option<&str>,
     activate: bool,
 ) -> Result<Imported, StoreError> {
-    if file.format != EXPORT_FORMAT {
-        return Err(StoreError::invalid("format", format!("expected {EXPORT_FORMAT:?}, found {:?}", file.format)));
+    if file.format != EXPORT_FORMAT && file.format != EXPORT_FORMAT_V1 {
+        return Err(StoreError::invalid(
+            "format",
+            format!("expected {EXPORT_FORMAT:?} (or {EXPORT_FORMAT_V1:?}), found {:?}", file.format),
+        ));
     }
     let mut opened = Vec::new();
     for k in &file.keys {
+        if file.format == EXPORT_FORMAT_V1 && k.algorithm != SigningAlgorithm::Ed25519 {
+            return Err(StoreError::invalid("format", format!("key {}: a v1 file holds Ed25519 keys only", k.key_id)));
+        }
         let sealed = Sealed {
             secret: k.sealed.clone(),
             kdf: Kdf::Argon2idV1,
             salt: Some(k.salt.clone()),
             params: Some(k.params.clone()),
         };
-        let seed = open_sealed(&sealed, &k.key_id, Some(passphrase)).map_err(|e| match e {
+        let plain = open_bytes(&sealed, &k.key_id, Some(passphrase)).map_err(|e| match e {
             StoreError::Config(_) => StoreError::Config(format!(
                 "the passphrase does not open key {} (another passphrase, or the file was altered)",
                 k.key_id
             )),
             other => other,
         })?;
-        let key = KeyPair::from_seed(&seed);
-        if key.key_id != k.key_id || key.public_base64() != k.public_key {
-            return Err(StoreError::Corrupt(format!("key {}: the sealed seed is another key's", k.key_id)));
+        let key = AnyKey::from_secret(k.algorithm, &plain, &k.key_id)
+            .map_err(|_| StoreError::Corrupt(format!("key {}: the sealed secret is another key's", k.key_id)))?;
+        if key.public_base64() != k.public_key {
+            return Err(StoreError::Corrupt(format!("key {}: the sealed secret is another key's", k.key_id)));
         }
         opened.push((key, k.active, k.created_at));
     }
-    let existing: Vec<String> = stored(db).await?.into_iter().map(|k| k.key_id).collect();
-    let has_active = stored(db).await?.iter().any(|k| k.active);
+    let before = stored(db).await?;
+    let existing: Vec<&str> = before.iter().map(|k| k.key_id.as_str()).collect();
+    let has_active = |alg: SigningAlgorithm| before.iter().any(|k| k.active && k.algorithm == alg);
     let mut done = Imported::default();
     let mut tx = db.begin().await?;
     for (key, was_active, created_at) in &opened {
-        if existing.contains(&key.key_id) {
-            done.present.push(key.key_id.clone());
+        if existing.contains(&key.key_id()) {
+            done.present.push(key.key_id().to_string());
             continue;
         }
-        let make_active = *was_active && (activate || !has_active);
+        let alg = key.algorithm();
+        let make_active = *was_active && (activate || !has_active(alg)) && done.activated_mut(alg).is_none();
         if make_active {
-            retire_active(&mut tx).await?;
-            done.activated = Some(key.key_id.clone());
+            retire_active(&mut tx, alg).await?;
+            *done.activated_mut(alg) = Some(key.key_id().to_string());
         }
         insert_row(&mut tx, key, secret, make_active, *created_at).await?;
-        done.added.push(key.key_id.clone());
+        if *was_active && !make_active {
+            done.not_activated.push(NotActivated { key_id: key.key_id().to_string(), algorithm: alg });
+        }
+        done.added.push(key.key_id().to_string());
     }
-    if activate
-        && done.activated.is_none()
-        && let Some((key, _, _)) = opened.iter().find(|(_, a, _)| *a)
-        && done.present.contains(&key.key_id)
-    {
-        // Already here but retired: make it the signing key again.
-        retire_active(&mut tx).await?;
-        tx.execute(
-            query("UPDATE signing_keys SET active = ?, retired_at = NULL WHERE key_id = ?")
-                .bind(true)
-                .bind(key.key_id.as_str()),
-        )
-        .await?;
-        done.activated = Some(key.key_id.clone());
+    if activate {
+        for alg in SigningAlgorithm::ALL {
+            if done.activated_mut(alg).is_some() {
+                continue;
+            }
+            let Some((key, _, _)) = opened.iter().find(|(k, a, _)| *a && k.algorithm() == alg) else { continue };
+            if !done.present.iter().any(|p| p == key.key_id()) {
+                continue;
+            }
+            // Already here: make it the signing key of its kind again (a no-op when it is already).
+            retire_active(&mut tx, alg).await?;
+            tx.execute(
+                query("UPDATE signing_keys SET active = ?, retired_at = NULL WHERE key_id = ?")
+                    .bind(true)
+                    .bind(key.key_id()),
+            )
+            .await?;
+            *done.activated_mut(alg) = Some(key.key_id().to_string());
+        }
     }
     tx.commit().await?;
     Ok(done)

@@ -123,8 +123,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0024_list_order_indexes.sql"),
         postgres: include_str!("../migrations/postgres/0024_list_order_indexes.sql"),
     },
-    // After 24 although numbered before it (issue 15's parts took 22 and 23 while 24 landed first): applied in
-    // list order, so a database that has 24 gets it next.
+    // 22 and 23 after 24 although numbered before it (issue 15's parts took them while 24 landed first):
+    // applied in list order, so a database that has 24 gets them next.
+    Migration {
+        version: 22,
+        sqlite: include_str!("../migrations/sqlite/0022_rsa_signing_keys.sql"),
+        postgres: include_str!("../migrations/postgres/0022_rsa_signing_keys.sql"),
+    },
     Migration {
         version: 23,
         sqlite: include_str!("../migrations/sqlite/0023_api_keys.sql"),

@@ -85,8 +85,21 @@ def run(browser, env, step, shot, accessible):
 
     page.goto(f"{url}/ui/access/keys")
     expect(page.locator("#public-key")).not_to_be_empty()
+    # The RSA PEM for LicenseSpring's SDKs, with its copy button, and its own rotation.
+    expect(page.locator("#rsa-public-key-pem")).to_contain_text("-----BEGIN PUBLIC KEY-----")
+    page.locator("button[data-copy=rsa-public-key-pem]").click()
+    pem = page.evaluate("navigator.clipboard.readText()")
+    assert pem.startswith("-----BEGIN PUBLIC KEY-----\n") and pem.endswith("-----END PUBLIC KEY-----"), pem
+    expect(page.get_by_text("Rotate the RSA signing key…")).to_be_visible()
     accessible(page, "public keys")
     shot(page, "access-keys")
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, storage_state=ctx.storage_state())
+    pp = phone.new_page()
+    pp.goto(f"{url}/ui/access/keys")
+    width = pp.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the public keys page scrolls sideways on a phone: {width}px"
+    phone.close()
+    step("the RSA PEM is copied whole, and the page fits a phone's width")
     page.goto(f"{url}/ui/access/users")
     expect(page.get_by_role("cell", name=email)).to_be_visible()
     accessible(page, "dashboard users")

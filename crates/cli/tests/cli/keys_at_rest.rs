@@ -200,8 +200,15 @@ fn key_show(db: &str, secret: Option<&str>) -> (bool, Value, String) {
     (ok, serde_json::from_str(stdout.trim()).unwrap_or(Value::Null), stderr)
 }
 
+fn rsa_pem(db: &str, secret: Option<&str>) -> (bool, String, String) {
+    let envs: Vec<(&str, &str)> = secret.map(|s| ("LICENSD_SECRET", s)).into_iter().collect();
+    run_env(&["key", "show", "--rsa", "--db", db], &envs)
+}
+
 fn plaintext_keys_are_sealed_by_key_encrypt(db: &str) {
-    // Keys made without a secret: plaintext, and a loud warning at start.
+    // Keys made without a secret: plaintext (the RSA key `migrate` made too), and a loud warning at start.
+    let (ok, pem, stderr) = rsa_pem(db, None);
+    assert!(ok && pem.starts_with("-----BEGIN PUBLIC KEY-----"), "{stderr}");
     let (ok, first, stderr) = key_show(db, None);
     assert!(ok, "{stderr}");
     let (ok, stdout, stderr) = run(&["key", "rotate", "--db", db, "--json"]);
@@ -211,7 +218,8 @@ fn plaintext_keys_are_sealed_by_key_encrypt(db: &str) {
     let active_id = active["key_id"].as_str().unwrap().to_string();
     let old_id = insert_sha256_v1_row(db, SECRET);
     let rows = key_rows(db);
-    assert_eq!(rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>(), ["none", "none", "sha256-v1"]);
+    // The RSA key, the first Ed25519 key, its successor, the old row.
+    assert_eq!(rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>(), ["none", "none", "none", "sha256-v1"]);
 
     let server = start(db, &[], &[], "warn");
     let log = server.wait_log("UNENCRYPTED");
@@ -225,13 +233,17 @@ fn plaintext_keys_are_sealed_by_key_encrypt(db: &str) {
 
     let (ok, stdout, stderr) = with_secret(&["key", "encrypt", "--db", db]);
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("3 keys sealed now, 0 sealed with Argon2id already"), "{stdout}");
+    assert!(stdout.contains("4 keys sealed now, 0 sealed with Argon2id already"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("sealed key {} with Argon2id (was plaintext)", rows[0].0)),
+        "the RSA key: {stdout}"
+    );
     assert!(stdout.contains(&format!("sealed key {old_id} with Argon2id (was SHA-256, no salt)")), "{stdout}");
     assert!(stdout.contains(&format!("sealed key {active_id} with Argon2id (was plaintext)")), "{stdout}");
     let rows = key_rows(db);
     assert!(rows.iter().all(|r| r.2 == "argon2id-v1"), "{rows:?}");
     let salts: std::collections::HashSet<_> = rows.iter().map(|r| r.4.clone().unwrap()).collect();
-    assert_eq!(salts.len(), 3, "a salt per row");
+    assert_eq!(salts.len(), 4, "a salt per row");
     let before = rows.clone();
 
     // Idempotent.
@@ -239,7 +251,7 @@ fn plaintext_keys_are_sealed_by_key_encrypt(db: &str) {
     assert!(ok, "{stderr}");
     let v: Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(v["resealed"], json!([]));
-    assert_eq!(v["unchanged"].as_array().unwrap().len(), 3);
+    assert_eq!(v["unchanged"].as_array().unwrap().len(), 4);
     assert_eq!(key_rows(db), before, "nothing rewritten");
 
     // The key cannot be read without the secret, nor with another one; with it, it is the same key.
@@ -252,6 +264,12 @@ fn plaintext_keys_are_sealed_by_key_encrypt(db: &str) {
     assert_eq!(shown["key_id"], active_id.as_str());
     assert_eq!(shown["public_key"], active["public_key"]);
     assert_ne!(shown["key_id"], first["key_id"]);
+    // So with the RSA key.
+    let (ok, _, stderr) = rsa_pem(db, None);
+    assert!(!ok && stderr.contains("is encrypted: set LICENSD_SECRET"), "{stderr}");
+    let (ok, sealed_pem, stderr) = rsa_pem(db, Some(SECRET));
+    assert!(ok, "{stderr}");
+    assert_eq!(sealed_pem, pem);
 
     // The server starts on it and signs with the same key id; no warning now.
     let server = start(db, &[], &[("LICENSD_SECRET", SECRET)], "warn");
@@ -281,7 +299,8 @@ fn serve_seals_old_keys_at_start(db: &str) {
     let old_id = insert_sha256_v1_row(db, SECRET);
     let server = start(db, &[], &[("LICENSD_SECRET", SECRET)], "info");
     let log = server.wait_log("licensd started");
-    assert_eq!(log.matches("sealed the signing key with Argon2id").count(), 2, "{log}");
+    // The Ed25519 key, the old row and the RSA key `migrate` made.
+    assert_eq!(log.matches("sealed the signing key with Argon2id").count(), 3, "{log}");
     assert!(log.contains(&old_id), "{log}");
     assert!(!log.contains(SECRET), "the secret is never logged");
     let rows = key_rows(db);

@@ -36,6 +36,9 @@ mod keys_at_rest;
 mod openapi_validator;
 // README's walk-through with curl, run as written.
 mod readme;
+// The RSA key of LicenseSpring's API: made by `migrate`/`serve`, only read by `key show --rsa`, rotated by
+// flag, its PEM verifying the server's signatures with OpenSSL.
+mod rsa_keys;
 // schemathesis against a real `licensd serve` (skipped without it, except under CI).
 mod schemathesis;
 // The start-up contract: `serve` flags, environment and config file, migrations, logs, backups, key files.

@@ -734,6 +734,16 @@ fn signing_keys_export_under_a_passphrase_and_import_into_a_new_database() {
         let first = show(&url);
         assert!(run(&["key", "rotate", "--db", &url]).0);
         let active = show(&url);
+        let pem = |u: &str| {
+            let (ok, out, stderr) = run(&["key", "show", "--rsa", "--db", u]);
+            assert!(ok, "{stderr}");
+            out
+        };
+        let rsa_pem = pem(&url);
+        let rsa_id = {
+            let (_, out, _) = run(&["key", "show", "--rsa", "--json", "--db", &url]);
+            serde_json::from_str::<serde_json::Value>(&out).unwrap()["key_id"].as_str().unwrap().to_string()
+        };
         let file = temp_dir(&format!("keys-export-file-{i}")).join("keys.json");
         let pass = [("LICENSD_KEY_PASSPHRASE", "a long enough passphrase")];
         let run_env = |args: &[&str], envs: &[(&str, &str)]| licensd(args).envs(envs).run();
@@ -743,9 +753,10 @@ fn signing_keys_export_under_a_passphrase_and_import_into_a_new_database() {
         );
         assert!(!ok && stderr.contains("shorter than 12"), "{stderr}");
         let (ok, stdout, stderr) = run_env(&["key", "export", "--db", &url, "--out", file.to_str().unwrap()], &pass);
-        assert!(ok && stdout.contains("exported 2 signing keys"), "{stdout}{stderr}");
+        assert!(ok && stdout.contains("exported 3 signing keys (2 Ed25519, 1 RSA)"), "{stdout}{stderr}");
         let text = std::fs::read_to_string(&file).unwrap();
-        assert!(text.contains(&first) && text.contains(&active) && text.contains("licensd-signing-keys-v1"));
+        assert!(text.contains(&first) && text.contains(&active) && text.contains("licensd-signing-keys-v2"));
+        assert!(text.contains(&rsa_id) && text.contains(r#""algorithm": "rsa""#), "{text}");
         // A new database: the keys come back, the active one signing.
         let (_, target) = sqlite(&format!("keys-import-{i}"));
         assert!(run(&["migrate", "--db", &target]).0);
@@ -758,13 +769,26 @@ fn signing_keys_export_under_a_passphrase_and_import_into_a_new_database() {
             run_env(&["key", "import", "--db", &target, file.to_str().unwrap(), "--json"], &pass);
         assert!(ok, "{stderr}");
         let done: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-        assert_eq!(done["added"].as_array().unwrap().len(), 2, "{done}");
+        assert_eq!(done["added"].as_array().unwrap().len(), 3, "{done}");
         assert_eq!(done["activated"], serde_json::json!(active));
+        assert_eq!(show(&target), active);
+        // `migrate` made the target an RSA key of its own: the file's is added retired, and the import says so.
+        assert_eq!(done["activated_rsa"], serde_json::Value::Null);
+        assert_eq!(done["not_activated"], serde_json::json!([{"key_id": rsa_id, "algorithm": "rsa"}]));
+        assert!(stderr.contains(&format!("the file's active rsa key {rsa_id} was added retired")), "{stderr}");
+        assert_ne!(pem(&target), rsa_pem);
+        // With --activate it signs; the PEM the target prints is the source's.
+        let (ok, stdout, stderr) =
+            run_env(&["key", "import", "--db", &target, file.to_str().unwrap(), "--activate", "--json"], &pass);
+        assert!(ok, "{stderr}");
+        let done: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(done["activated_rsa"], serde_json::json!(rsa_id), "{done}");
+        assert_eq!(pem(&target), rsa_pem);
         assert_eq!(show(&target), active);
         // Again: nothing new.
         let (ok, stdout, _) = run_env(&["key", "import", "--db", &target, file.to_str().unwrap(), "--json"], &pass);
         assert!(ok);
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["present"].as_array().unwrap().len(), 2);
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout).unwrap()["present"].as_array().unwrap().len(), 3);
     }
 }
 

@@ -109,6 +109,7 @@ mod customer;
 mod device;
 mod license;
 mod product;
+mod signing_key;
 mod template;
 mod terms;
 
@@ -118,6 +119,7 @@ pub use customer::*;
 pub use device::*;
 pub use license::*;
 pub use product::*;
+pub use signing_key::*;
 pub use template::*;
 pub use terms::*;
 

@@ -1,6 +1,6 @@
 //! The management API, `/api/v1/…`: products, features, license templates, customers, orders, licenses,
-//! devices and events. Conventions follow LicenseSpring's management API (seed 002). The handlers' paths are
-//! relative to [`PREFIX`], which [`surface`] is nested under.
+//! devices, events and the signing keys' public halves. Conventions follow LicenseSpring's management API
+//! (seed 002). The handlers' paths are relative to [`PREFIX`], which [`surface`] is nested under.
 
 pub mod accounts;
 pub mod api_keys;
@@ -11,6 +11,7 @@ pub mod license_users;
 pub mod licenses;
 pub mod orders;
 pub mod products;
+pub mod signing_keys;
 pub mod templates;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -94,6 +95,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(license_users::router())
         .merge(devices::router())
         .merge(events::router())
+        .merge(signing_keys::router())
 }
 
 /// The CRUD handlers of a resource whose PATCH is a merge re-validated as a create.

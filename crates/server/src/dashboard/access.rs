@@ -1,5 +1,6 @@
 //! Keys and access (admins: `Action::ManageTokens`): API tokens (the secret shown once, on the answer to the
-//! POST that made it, never again), the public keys applications embed and the signing key's rotation,
+//! POST that made it, never again), the public keys applications embed (Ed25519, and the RSA PEM that
+//! LicenseSpring's SDKs are given) and each signing key's rotation,
 //! dashboard users and their invitations; and the invitation page a new person opens to choose a password.
 //!
 //! Everything goes through the store functions the CLI uses (`tokens`, `keys`, `users`), in their `*_as` form,
@@ -75,6 +76,10 @@ fn done_text(code: &str) -> Option<&'static str> {
         "products" => "The token's products were changed.",
         "rotated" => {
             "The signing key was rotated: the new key signs from now on; what the old one signed still verifies."
+        }
+        "rotated-rsa" => {
+            "The RSA signing key was rotated: the new key signs LicenseSpring API answers from now on; what the old \
+             one signed still verifies."
         }
         "created" => "The user was created; they sign in with their email and the password you gave.",
         "disabled" => "The user is disabled: signed out everywhere, and sign-in is refused.",
@@ -460,11 +465,16 @@ pub async fn token_act(State(s): State<AppState>, Path(id): Path<String>, posted
 pub async fn keys_page(State(s): State<AppState>, p: Person, Query(q): Query<AccessQuery>) -> Page {
     admin(&p)?;
     let all = keys::public_keys(&s.db).await.map_err(store_error)?;
+    let rsa_all = keys::public_keys_of(&s.db, keys::SigningAlgorithm::Rsa).await.map_err(store_error)?;
     let stored = keys::stored(&s.db).await.map_err(store_error)?;
     let active = all.iter().find(|k| k.active);
     let older: Vec<_> = all.iter().filter(|k| !k.active).collect();
+    let rsa_active = rsa_all.iter().find(|k| k.active);
+    let rsa_older: Vec<_> = rsa_all.iter().filter(|k| !k.active).collect();
     let signing = s.key();
+    let rsa_signing = s.rsa_key();
     let unsealed = stored.iter().any(|k| !k.kdf.is_sealed());
+    let bits_now = rsa_active.and_then(|k| k.bits).unwrap_or(s.rsa_bits);
     let body = html! {
         (tabs(&format!("{PREFIX}/access/keys")))
         @if let Some(m) = done_text(&q.done) { (notice(m)) }
@@ -510,12 +520,52 @@ pub async fn keys_page(State(s): State<AppState>, p: Person, Query(q): Query<Acc
                 }
             }
         }
+        section aria-labelledby="rsa-key" {
+            h2 #rsa-key { "The RSA public key for LicenseSpring's SDKs" }
+            p {
+                "Applications built on LicenseSpring's SDKs verify answers of the LicenseSpring API ("
+                code { "/api/v4" } ") with this RSA public key (PKCS#1 v1.5, SHA-256), given to the SDK in place of "
+                "LicenseSpring's (as " code { "licensd key show --rsa" } " prints it; see docs/operations.md, "
+                "\"The RSA key\")."
+            }
+            @if let Some(k) = rsa_active {
+                section.facts aria-label="Active RSA key" {
+                    dl {
+                        dt { "Algorithm" } dd { "RSA, " (k.bits.unwrap_or_default()) " bits" }
+                        dt { "Key id" } dd { code #rsa-key-id { (k.key_id) } " " button type="button" data-copy="rsa-key-id" { "Copy" } }
+                        dt { "Public key (PEM)" } dd {
+                            pre { code #rsa-public-key-pem { (k.pem().unwrap_or_default()) } }
+                            button type="button" data-copy="rsa-public-key-pem" { "Copy" }
+                        }
+                        dt { "Created" } dd { (time(Some(Timestamp(k.created_at)))) }
+                    }
+                }
+                @if rsa_signing.key_id != k.key_id {
+                    p.muted { "This server still signs with " code { (rsa_signing.key_id) } "; it switches within 30 seconds." }
+                }
+            } @else {
+                p.muted { "No RSA signing key yet." }
+            }
+            h3 #older-rsa-keys { "Older RSA keys, still verifying " span.count { (rsa_older.len()) } }
+            @if rsa_older.is_empty() { p.muted { "None: the RSA key has never been rotated." } } @else {
+                table {
+                    thead { tr { th { "Key id" } th { "Bits" } th { "Public key (PEM)" } th { "Created" } } }
+                    tbody { @for k in &rsa_older { tr {
+                        td { code { (k.key_id) } }
+                        td { (k.bits.unwrap_or_default()) }
+                        td { details { summary { "Show" } pre { code { (k.pem().unwrap_or_default()) } } } }
+                        td { (time(Some(Timestamp(k.created_at)))) }
+                    } } }
+                }
+            }
+        }
         section aria-labelledby="rotate" {
             h2 #rotate { "Rotation" }
             details.confirm {
                 summary { "Rotate the signing key…" }
                 form method="post" action={ (PREFIX) "/access/keys" } {
                     (csrf(&p))
+                    input type="hidden" name="algorithm" value="ed25519";
                     p {
                         "A new key pair is made and signs every answer and license file from now on (every licensd "
                         "instance switches within 30 seconds). The current key is retired, not deleted: what it signed "
@@ -531,18 +581,60 @@ pub async fn keys_page(State(s): State<AppState>, p: Person, Query(q): Query<Acc
                     button.danger type="submit" { "Confirm: rotate the signing key" }
                 }
             }
+            details.confirm {
+                summary { "Rotate the RSA signing key…" }
+                form method="post" action={ (PREFIX) "/access/keys" } {
+                    (csrf(&p))
+                    input type="hidden" name="algorithm" value="rsa";
+                    p {
+                        "A new RSA key pair is made and signs every LicenseSpring API answer from now on (every "
+                        "licensd instance switches within 30 seconds). The current RSA key is retired, not deleted. "
+                        "The Ed25519 key is not changed."
+                    }
+                    p {
+                        strong { "Applications built on LicenseSpring's SDKs trust only the public key they were given:" }
+                        " until an update gives them the new PEM, they refuse every answer it signs. Rotate when the "
+                        "key is compromised, or when you are ready to ship that update."
+                    }
+                    label for="rsa-bits" { "Key size" }
+                    select #rsa-bits name="bits" {
+                        @for b in licensd_core::rsa::RSA_BITS {
+                            option value=(b) selected[b == bits_now] { (b) " bits" @if b == licensd_core::rsa::DEFAULT_RSA_BITS { " (default; fastest to sign)" } }
+                        }
+                    }
+                    button.danger type="submit" { "Confirm: rotate the RSA signing key" }
+                }
+            }
         }
     };
     Ok(answer(StatusCode::OK, page(&p, "Keys and access", body)))
 }
 
+/// Rotates the key the form names (`algorithm`: `ed25519`, the default, or `rsa` with `bits`).
 pub async fn rotate(State(s): State<AppState>, posted: Posted) -> Page {
     let scope = admin(&posted.person)?;
-    let key = keys::rotate_as(&s.db, s.secret.as_deref(), &scope).await.map_err(store_error)?;
-    tracing::info!(key_id = %key.key_id, "signing key rotated in the dashboard");
+    let done = match posted.get("algorithm") {
+        "" | "ed25519" => {
+            let key = keys::rotate_as(&s.db, s.secret.as_deref(), &scope).await.map_err(store_error)?;
+            tracing::info!(key_id = %key.key_id, "signing key rotated in the dashboard");
+            "rotated"
+        }
+        "rsa" => {
+            let bits = match posted.get("bits") {
+                "" => s.rsa_key().bits(),
+                b => b.parse().ok().filter(|b| licensd_core::rsa::RSA_BITS.contains(b)).ok_or_else(|| {
+                    page_error(StatusCode::BAD_REQUEST, "bits: the RSA key size is 2048, 3072 or 4096 bits")
+                })?,
+            };
+            let key = keys::rotate_rsa_as(&s.db, s.secret.as_deref(), bits, &scope).await.map_err(store_error)?;
+            tracing::info!(key_id = %key.key_id, bits, "RSA signing key rotated in the dashboard");
+            "rotated-rsa"
+        }
+        _ => return Err(page_error(StatusCode::BAD_REQUEST, "algorithm: ed25519 or rsa")),
+    };
     // This instance signs with the new key at once; the others re-read it within 30 s.
     s.refresh_key().await.map_err(store_error)?;
-    Ok(see_other(&format!("{PREFIX}/access/keys?done=rotated")))
+    Ok(see_other(&format!("{PREFIX}/access/keys?done={done}")))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ crate::backend_tests!(
     refused_token_forms_change_nothing_and_show_no_secret,
     support_gets_403_on_every_access_page_and_post_and_nothing_changes,
     the_public_key_shown_is_the_client_apis_and_rotation_keeps_old_answers_verifiable,
+    the_rsa_pem_shown_is_the_servers_and_its_rotation_leaves_the_ed25519_key,
     an_invitation_link_sets_the_password_once_and_expires,
     an_admin_creates_and_disables_users,
 );
@@ -223,6 +224,7 @@ async fn support_gets_403_on_every_access_page_and_post_and_nothing_changes(app:
         (format!("/ui/access/tokens/{token}"), vec![("action", "revoke")]),
         (format!("/ui/access/tokens/{token}"), vec![("action", "products"), ("product", "app")]),
         ("/ui/access/keys".into(), vec![]),
+        ("/ui/access/keys".into(), vec![("algorithm", "rsa"), ("bits", "2048")]),
         (
             "/ui/access/users".into(),
             vec![("how", "create"), ("email", "x@acme.com"), ("role", "admin"), ("password", "long enough password")],
@@ -307,12 +309,70 @@ async fn the_public_key_shown_is_the_client_apis_and_rotation_keeps_old_answers_
     verifying_key(&shown_key).verify(&bytes, &sig).expect("an answer signed before the rotation still verifies");
     assert!(verifying_key(new["public_key"].as_str().unwrap()).verify(&bytes, &sig).is_err());
     assert_eq!(actor_of(&app, "signing_key.rotated").await, ANA);
+    // The RSA key is not rotated with it.
+    assert_eq!(between(&page.text, r#"id="rsa-key-id">"#, "<"), app.state.rsa_key().key_id);
+    assert!(page.text.contains("never been rotated"), "the RSA key's older list is empty");
     // No private material on the page.
     let rows = app.db.fetch_all(licensd_store::db::query("SELECT secret FROM signing_keys")).await.unwrap();
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 3, "two Ed25519 keys and the RSA key");
     for r in rows {
         let seed: String = r.get("secret").unwrap();
         assert!(!page.text.contains(&seed), "a stored seed is on the page");
+    }
+}
+
+/// The PEM on the page as it is copied: its text, HTML entities undone (maud escapes none in a PEM but `+`/`/`
+/// pass as they are).
+fn shown_pem(page: &str) -> String {
+    between(page, r#"id="rsa-public-key-pem">"#, "</code>").to_string()
+}
+
+async fn the_rsa_pem_shown_is_the_servers_and_its_rotation_leaves_the_ed25519_key(app: TestApp) {
+    let mut b = admin(&app).await;
+    let page = b.get("/ui/access/keys").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let rsa = app.state.rsa_key();
+    assert_eq!(shown_pem(&page.text), rsa.public_pem());
+    assert_eq!(between(&page.text, r#"id="rsa-key-id">"#, "<"), rsa.key_id);
+    assert!(page.text.contains(r#"data-copy="rsa-public-key-pem""#) && page.text.contains(r#"data-copy="rsa-key-id""#));
+    assert!(page.text.contains("RSA, 2048 bits") && page.text.contains("licensd key show --rsa"));
+    assert!(page.text.contains("Rotate the RSA signing key…"));
+    // The API lists the same PEM.
+    let listed = app.get("/api/v1/signing-keys").await;
+    assert_eq!(listed.body["rsa"][0]["public_key_pem"], rsa.public_pem());
+
+    let ed = app.state.key().key_id.clone();
+    for bad in ["1024", "big", "8192"] {
+        let p = submit(&mut b, "/ui/access/keys", "/ui/access/keys", &[("algorithm", "rsa"), ("bits", bad)]).await;
+        assert_eq!(p.status, 400, "{bad}: {}", p.text);
+        assert!(p.text.contains("2048, 3072 or 4096"), "{}", p.text);
+    }
+    let p = submit(&mut b, "/ui/access/keys", "/ui/access/keys", &[("algorithm", "dsa")]).await;
+    assert_eq!(p.status, 400, "{}", p.text);
+    assert_eq!(app.count("signing_keys").await, 2, "refused forms change nothing");
+
+    let p = submit(&mut b, "/ui/access/keys", "/ui/access/keys", &[("algorithm", "rsa"), ("bits", "3072")]).await;
+    assert_eq!((p.status, p.location()), (303, "/ui/access/keys?done=rotated-rsa"), "{}", p.text);
+    let new = app.state.rsa_key();
+    assert_ne!(new.key_id, rsa.key_id, "this server signs with the new RSA key at once");
+    assert_eq!(new.bits(), 3072);
+    assert_eq!(app.state.key().key_id, ed, "the Ed25519 key is untouched");
+    let page = b.get("/ui/access/keys?done=rotated-rsa").await;
+    assert!(page.text.contains("The RSA signing key was rotated"), "{}", page.text);
+    assert_eq!(shown_pem(&page.text), new.public_pem());
+    assert!(page.text.contains("RSA, 3072 bits"));
+    let older = between(&page.text, r#"id="older-rsa-keys""#, "</table>");
+    assert!(older.contains(&rsa.key_id) && older.contains(rsa.public_pem().lines().nth(1).unwrap()), "{older}");
+    assert!(page.text.contains("None: the key has never been rotated."), "the Ed25519 key's older list is empty");
+    assert_eq!(actor_of(&app, "signing_key.rotated").await, ANA);
+    let ev = app.get("/api/v1/events/?action=signing_key.rotated").await;
+    assert_eq!(ev.body["results"][0]["after"]["algorithm"], "rsa", "{}", ev.text);
+    assert_eq!(ev.body["results"][0]["after"]["bits"], 3072, "{}", ev.text);
+    // No private material on the page: neither key's sealed secret.
+    let rows = app.db.fetch_all(licensd_store::db::query("SELECT secret FROM signing_keys")).await.unwrap();
+    for r in rows {
+        let secret: String = r.get("secret").unwrap();
+        assert!(!page.text.contains(&secret), "a stored secret is on the page");
     }
 }
 

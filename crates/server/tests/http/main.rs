@@ -68,3 +68,5 @@ mod scoping;
 mod search;
 // Property tests of the lists (random query strings: a page or a clean `400`) and the statements a page costs.
 mod search_props;
+// `/api/v1/signing-keys`: both kinds listed (RSA as PEM, verifying the server's signatures), rotation per kind.
+mod signing_keys;
