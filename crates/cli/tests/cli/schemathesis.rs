@@ -66,7 +66,10 @@ fn openapi_document_holds_under_schemathesis() {
                 "--checks",
                 "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
             ])
-            .args(["--max-examples", &examples, "--seed", &seed, "--workers", "2"])
+            // One worker: with two, hypothesis parses lambdas' source (`ast`) in two threads at once, which
+            // CPython 3.11 can fail with "AST constructor recursion depth mismatch" (a runtime error of the
+            // tool, seen once in CI on `GET /api/v1/api-keys`, not a finding about the server).
+            .args(["--max-examples", &examples, "--seed", &seed, "--workers", "1"])
             .args(["--generation-database", "none", "--suppress-health-check", "too_slow"])
             .args(["--request-timeout", "30", "--no-color"])
             .stdout(out)
