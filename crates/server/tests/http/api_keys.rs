@@ -203,7 +203,9 @@ async fn bad_credential_input_is_a_4xx_in_the_envelope_and_writes_nothing(app: T
                 assert_eq!(r.body["errors"][0]["source"]["pointer"], field, "{body}: {}", r.text);
             }
         }
-        let huge = app.post(base, json!({"name": "x".repeat(2_000_000)})).await;
+        // Just over the limit, as bad_input.rs sends it: far over it, the server may answer and close before the
+        // client has written the body, which the client reads as a broken connection.
+        let huge = app.post(base, json!({"name": "x".repeat(1024 * 1024 + 10)})).await;
         assert_error(&huge, 413, "PAYLOAD_TOO_LARGE");
         let r = app
             .call(
