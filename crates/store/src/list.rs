@@ -753,9 +753,9 @@ pub async fn page(
     cols: &str,
     from: &Query,
 ) -> Result<(i64, Vec<Row>), StoreError> {
+    let mut rows = Query { sql: format!("SELECT {cols} {}", from.sql).into(), args: from.args.clone() };
+    params.push_where(&mut rows, db.dialect());
     if let (Some(cap), Some(_)) = (params.count_cap, &params.search) {
-        let mut rows = Query { sql: format!("SELECT {cols} {}", from.sql).into(), args: from.args.clone() };
-        params.push_where(&mut rows, db.dialect());
         ListParams { limit: cap.saturating_add(1), offset: 0, ..params.clone() }.push_order_page(&mut rows, spec);
         let all = db.fetch_all(rows).await?;
         let n = i64::try_from(all.len()).unwrap_or(i64::MAX);
@@ -763,30 +763,27 @@ pub async fn page(
         let take = usize::try_from(params.limit).unwrap_or(0);
         return Ok((n, all.into_iter().skip(skip).take(take).collect()));
     }
-    let mut count = match params.count_cap {
-        None => Query { sql: format!("SELECT COUNT(*) AS n {}", from.sql).into(), args: from.args.clone() },
-        Some(_) => {
-            Query { sql: format!("SELECT COUNT(*) AS n FROM (SELECT 1 {}", from.sql).into(), args: from.args.clone() }
-        }
-    };
-    params.push_where(&mut count, db.dialect());
-    if let Some(cap) = params.count_cap {
-        count.push(" LIMIT ").push_bind(cap.saturating_add(1)).push(") capped");
-    }
-    let mut rows = Query { sql: format!("SELECT {cols} {}", from.sql).into(), args: from.args.clone() };
-    params.push_where(&mut rows, db.dialect());
     params.push_order_page(&mut rows, spec);
     // Two connections at once: on a million rows the count and the page each take tens of milliseconds,
     // and the caller waits for the slower one rather than for both.
-    let (count, rows) = tokio::try_join!(db.fetch_one(count), db.fetch_all(rows))?;
+    let (count, rows) = tokio::try_join!(db.fetch_one(count_query(db, params, from)), db.fetch_all(rows))?;
     Ok((count.get("n")?, rows))
 }
 
 /// The count alone of a list's matches (see [`page`]), for a page that shows a number and no rows.
 pub async fn count(db: &Db, params: &ListParams, from: &Query) -> Result<i64, StoreError> {
-    let mut count = Query { sql: format!("SELECT COUNT(*) AS n {}", from.sql).into(), args: from.args.clone() };
+    db.fetch_one(count_query(db, params, from)).await?.get("n")
+}
+
+/// `SELECT COUNT(*) AS n` of the matches, over a subquery limited to the cap plus one when there is a cap.
+fn count_query(db: &Db, params: &ListParams, from: &Query) -> Query {
+    let head = if params.count_cap.is_some() { "SELECT COUNT(*) AS n FROM (SELECT 1" } else { "SELECT COUNT(*) AS n" };
+    let mut count = Query { sql: format!("{head} {}", from.sql).into(), args: from.args.clone() };
     params.push_where(&mut count, db.dialect());
-    db.fetch_one(count).await?.get("n")
+    if let Some(cap) = params.count_cap {
+        count.push(" LIMIT ").push_bind(cap.saturating_add(1)).push(") capped");
+    }
+    count
 }
 
 #[cfg(test)]
