@@ -169,6 +169,92 @@ pub async fn require(State(s): State<AppState>, mut req: Request, next: Next) ->
     }
 }
 
+/// The path of the token endpoint (client credentials).
+pub const TOKEN_PATH: &str = "/api/v4/oauth/token";
+
+/// How long an access token lives (LicenseSpring's own live 480 seconds; the SDKs renew a token shortly before
+/// `expires_in` ends, so a longer life only means fewer renewals).
+pub const TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// `GET oauth_url`: where to get an access token (what the Python SDK asks before its first request): the
+/// token endpoint on this server, at its public URL (`--public-url`) or the request's own origin.
+pub async fn oauth_url(State(s): State<AppState>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    match s.http.link_origin(&parts) {
+        Ok(origin) => super::signed(&s, &serde_json::json!({"url": format!("{origin}{TOKEN_PATH}")})),
+        Err(e) => LsError::from(e).into_response(),
+    }
+}
+
+/// An OAuth error of the token endpoint, as RFC 6749 §5.2 writes it (`{error, error_description}`).
+fn oauth_error(status: axum::http::StatusCode, error: &'static str, description: &str) -> Response {
+    let body = serde_json::json!({"error": error, "error_description": description});
+    let mut res = (status, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response();
+    res.extensions_mut().insert(super::Shaped);
+    res
+}
+
+/// `POST oauth/token`: an access token for an OAuth client's credentials (`grant_type=client_credentials`,
+/// `client_id`, `client_secret` in the form, or the id and secret as HTTP Basic credentials).
+pub async fn token(State(s): State<AppState>, req: Request) -> Response {
+    use axum::http::StatusCode;
+    let basic = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| {
+            use base64::Engine;
+            let raw = base64::engine::general_purpose::STANDARD.decode(b.trim()).ok()?;
+            let text = String::from_utf8(raw).ok()?;
+            let (id, secret) = text.split_once(':')?;
+            Some((id.to_string(), secret.to_string()))
+        });
+    let body = match crate::extract::read_body(req).await {
+        Ok(b) => b,
+        Err(e) => return oauth_error(e.status, "invalid_request", &e.error.detail),
+    };
+    let Ok(pairs) = crate::extract::form_pairs(&body) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "the form is not UTF-8");
+    };
+    let field = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    if field("grant_type").as_deref() != Some("client_credentials") {
+        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "grant_type must be client_credentials");
+    }
+    let (Some(id), Some(secret)) = (
+        field("client_id").or_else(|| basic.as_ref().map(|b| b.0.clone())),
+        field("client_secret").or_else(|| basic.as_ref().map(|b| b.1.clone())),
+    ) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "client_id and client_secret are required");
+    };
+    if id.len() > 128 || secret.len() > 256 {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client or wrong secret");
+    }
+    let client = match licensd_store::oauth::authenticate(&s.db, &id, &secret, s.secret()).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client or wrong secret"),
+        Err(e) => return LsError::from(e).into_response(),
+    };
+    match licensd_store::oauth::issue_oauth_token(&s.db, &client, TOKEN_TTL).await {
+        Ok((token, expires_in)) => (
+            [(header::CACHE_CONTROL, "no-store")],
+            axum::Json(serde_json::json!({
+                "access_token": token,
+                "expires_in": expires_in,
+                "refresh_expires_in": 0,
+                "token_type": "Bearer",
+                "not-before-policy": 0,
+                "scope": "profile email",
+            })),
+        )
+            .into_response(),
+        Err(licensd_store::StoreError::NotFound) => {
+            oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "the client was revoked")
+        }
+        Err(e) => LsError::from(e).into_response(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod license;
+pub mod offline;
 
 use std::sync::Arc;
 
@@ -68,7 +69,7 @@ impl LsError {
 
 /// Marks a response already in the License API's shape (the [`reshape`] layer leaves it be).
 #[derive(Clone, Copy)]
-struct Shaped;
+pub(crate) struct Shaped;
 
 impl IntoResponse for LsError {
     fn into_response(self) -> Response {
@@ -162,6 +163,11 @@ fn cache_key(key_id: &str, msg: &[u8]) -> [u8; 32] {
 }
 
 impl Signatures {
+    /// The `LicenseSignature` of these bytes (also `license_signature_v2`, over an answer's own text).
+    pub fn body(&self, s: &AppState, msg: &[u8]) -> Arc<str> {
+        Signatures::sign(&self.bodies, s, msg)
+    }
+
     fn sign(cache: &quick_cache::sync::Cache<[u8; 32], Arc<str>>, s: &AppState, msg: &[u8]) -> Arc<str> {
         let key = s.rsa_key();
         let k = cache_key(&key.key_id, msg);
@@ -177,7 +183,7 @@ impl Signatures {
 /// A signed answer: `v` written as JavaScript writes it, `LicenseSignature` over those bytes.
 fn signed(s: &AppState, v: &Value) -> Response {
     let body = licensd_core::js_json::to_vec(v);
-    let sig = Signatures::sign(&s.license_api.bodies, s, &body);
+    let sig = s.license_api.body(s, &body);
     let mut res =
         (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], Bytes::from(body))
             .into_response();
@@ -514,6 +520,53 @@ pub async fn trial_key(State(s): State<AppState>, Extension(c): Extension<Caller
     Ok(signed(&s, &v))
 }
 
+/// An ISO 8601 date-time as UNIX ms: RFC 3339 (`2026-12-01T20:00:00Z`, fractions and offsets allowed), or
+/// one without an offset, taken as UTC.
+pub fn parse_iso(v: &str) -> Option<i64> {
+    use time::format_description::well_known::Rfc3339;
+    let t = time::OffsetDateTime::parse(v, &Rfc3339)
+        .or_else(|_| time::OffsetDateTime::parse(&format!("{v}Z"), &Rfc3339))
+        .ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// `POST floating/borrow`: takes the device's floating seat offline until `borrowed_until` (at most the
+/// license's `max_borrow_time` hours ahead).
+pub async fn floating_borrow(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
+    let id = identity(&c, &a)?;
+    let until = a.str("borrowed_until")?;
+    let Some(until) = parse_iso(&until).filter(|u| *u > now_ms()) else {
+        return Err(LsError::bad("borrow_until_not_valid", "borrowed_until must be a date-time in the future"));
+    };
+    let hours = (until - now_ms() + 3_599_999) / 3_600_000;
+    let o = transactions::borrow(&s.db, &id.req, hours).await.map_err(|e| match e {
+        StoreError::Refused(Refusal::BorrowNotAllowed) => refusal(&Refusal::BorrowNotAllowed, false),
+        StoreError::Domain(e) => {
+            LsError::bad("borrow_until_not_valid", format!("borrowed_until is too far ahead: {e} hours, rounded up"))
+        }
+        e => refused(e),
+    })?;
+    id.matches(&o)?;
+    let borrowed = o.device.as_ref().and_then(|d| d.borrowed_until).map(|s| s * 1000);
+    let v = json!({
+        "borrowed_until": borrowed.map(license::iso_ms),
+        "max_borrow_time": o.license.max_borrow_time,
+        "device_id": o.device.as_ref().map(|d| d.id),
+        "license_id": o.license_id,
+        "company": {"id": 1},
+    });
+    Ok(signed(&s, &v))
+}
+
+/// `POST floating/release`: gives the device's floating seat back (the text `license_released`).
+pub async fn floating_release(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
+    let id = identity(&c, &a)?;
+    let o = transactions::deactivate(&s.db, &id.req).await.map_err(refused)?;
+    id.matches(&o)?;
+    s.metrics.deactivation(crate::metrics::codes::DEACTIVATED);
+    Ok(text("license_released"))
+}
+
 /// `GET /api/v4`: what answers here (LicenseSpring's SDKs only probe the domain root).
 async fn index() -> Response {
     axum::Json(json!({"api": "LicenseSpring License API v4, served by licensd", "docs": "docs/licensespring.md"}))
@@ -561,11 +614,17 @@ pub fn surface(state: &AppState) -> axum::Router<AppState> {
         .route(&p("add_feature_consumption"), post(add_feature_consumption))
         .route(&p("product_details"), get(product_details))
         .route(&p("trial_key"), get(trial_key))
+        .route(&p("floating/borrow"), post(floating_borrow))
+        .route(&p("floating/release"), post(floating_release))
+        .route(&p("activate_offline"), post(offline::activate_offline))
+        .route(&p("deactivate_offline"), post(offline::deactivate_offline))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require));
     let not_found =
         || async { LsError { status: StatusCode::NOT_FOUND, code: "not_found", message: "no such path".into() } };
     axum::Router::new()
         .route(PREFIX, get(index))
+        .route(&p("oauth_url"), get(auth::oauth_url))
+        .route(auth::TOKEN_PATH, post(auth::token))
         .merge(authed)
         .route(&format!("{PREFIX}/{{*rest}}"), axum::routing::any(not_found))
         .method_not_allowed_fallback(|| async {
