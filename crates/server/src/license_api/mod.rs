@@ -351,6 +351,7 @@ async fn license_answer(s: &AppState, id: &Identity, o: &Outcome) -> LsResult {
 /// counted again).
 pub async fn activate_license(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
     let id = identity(&c, &a)?;
+    let vars = variables_arg(&a)?.filter(|v| !v.is_empty());
     let o = transactions::activate(&s.db, &id.req).await.map_err(|e| {
         if let StoreError::Refused(r) = &e {
             s.metrics.activation(r.code());
@@ -362,6 +363,9 @@ pub async fn activate_license(State(s): State<AppState>, Extension(c): Extension
     } else {
         crate::metrics::codes::ALREADY_ACTIVE
     });
+    if let Some(vars) = vars {
+        transactions::set_variables(&s.db, &id.req, &vars).await.map_err(device_refusal)?;
+    }
     license_answer(&s, &id, &o).await
 }
 
@@ -567,6 +571,75 @@ pub async fn floating_release(State(s): State<AppState>, Extension(c): Extension
     Ok(text("license_released"))
 }
 
+/// The `variables` object of a request as (name, value) pairs, values as text; `None` when not given.
+fn variables_arg(a: &Args) -> Result<Option<Vec<(String, String)>>, LsError> {
+    use transactions::{MAX_NAME, MAX_VALUE, MAX_VARIABLES};
+    let vars = match a.get("variables") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(m)) => m,
+        Some(_) => return Err(LsError::invalid("variables", "must be an object of names and values")),
+    };
+    if vars.len() > MAX_VARIABLES {
+        return Err(LsError::invalid("variables", &format!("a device holds at most {MAX_VARIABLES} variables")));
+    }
+    let mut out = Vec::with_capacity(vars.len());
+    for (name, value) in vars {
+        let value = match value {
+            Value::String(v) => v.clone(),
+            Value::Null => String::new(),
+            v => v.to_string(),
+        };
+        if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+            return Err(LsError::invalid("variables", &format!("a name must be 1 to {MAX_NAME} characters")));
+        }
+        if value.chars().count() > MAX_VALUE || value.contains('\0') {
+            return Err(LsError::invalid("variables", &format!("a value must be at most {MAX_VALUE} characters")));
+        }
+        out.push((name.clone(), value));
+    }
+    Ok(Some(out))
+}
+
+fn variable_list(vars: &[transactions::DeviceVariable]) -> Value {
+    vars.iter()
+        .map(|v| {
+            json!({
+                "id": v.id,
+                "device_id": v.device_id,
+                "variable": v.variable,
+                "value": v.value,
+                "created_at": license::iso_ms(v.created_at),
+            })
+        })
+        .collect()
+}
+
+fn device_refusal(e: StoreError) -> LsError {
+    match e {
+        StoreError::State(m) => LsError::invalid("variables", &m),
+        e => refused(e),
+    }
+}
+
+/// `POST track_device_variables`: records the device's variables; answers all of them.
+pub async fn track_device_variables(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    a: Args,
+) -> LsResult {
+    let id = identity(&c, &a)?;
+    let vars = variables_arg(&a)?.unwrap_or_default();
+    let all = transactions::set_variables(&s.db, &id.req, &vars).await.map_err(device_refusal)?;
+    Ok(signed(&s, &variable_list(&all)))
+}
+
+/// `GET get_device_variables`: the device's variables.
+pub async fn get_device_variables(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
+    let id = identity(&c, &a)?;
+    let all = transactions::variables(&s.db, &id.req).await.map_err(device_refusal)?;
+    Ok(signed(&s, &variable_list(&all)))
+}
+
 /// `GET /api/v4`: what answers here (LicenseSpring's SDKs only probe the domain root).
 async fn index() -> Response {
     axum::Json(json!({"api": "LicenseSpring License API v4, served by licensd", "docs": "docs/licensespring.md"}))
@@ -616,6 +689,8 @@ pub fn surface(state: &AppState) -> axum::Router<AppState> {
         .route(&p("trial_key"), get(trial_key))
         .route(&p("floating/borrow"), post(floating_borrow))
         .route(&p("floating/release"), post(floating_release))
+        .route(&p("track_device_variables"), post(track_device_variables))
+        .route(&p("get_device_variables"), get(get_device_variables))
         .route(&p("activate_offline"), post(offline::activate_offline))
         .route(&p("deactivate_offline"), post(offline::deactivate_offline))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require));

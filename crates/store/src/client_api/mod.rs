@@ -5,9 +5,11 @@
 mod devices;
 mod last_checks;
 mod license_row;
+mod variables;
 
 use devices::*;
 pub use last_checks::LastChecks;
+pub use variables::{DeviceVariable, MAX_NAME, MAX_VALUE, MAX_VARIABLES, set_variables, variables};
 use last_checks::*;
 use license_row::*;
 
