@@ -3,15 +3,17 @@
 //! however many instances share the database.
 
 mod devices;
+mod feature_seats;
 mod last_checks;
 mod license_row;
 mod variables;
 
 use devices::*;
+pub use feature_seats::{FeatureUse, release_feature, use_feature};
 pub use last_checks::LastChecks;
-pub use variables::{DeviceVariable, MAX_NAME, MAX_VALUE, MAX_VARIABLES, set_variables, variables};
 use last_checks::*;
 use license_row::*;
+pub use variables::{DeviceVariable, MAX_NAME, MAX_VALUE, MAX_VARIABLES, set_variables, variables};
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
