@@ -23,6 +23,7 @@ backend_tests!(
     bad_input_is_a_4xx_in_licensesprings_shape_and_changes_nothing,
     consumption_floating_features_variables_and_trials,
     offline_request_files_activate_and_deactivate,
+    limits_hold_under_64_concurrent_requests_over_both_apis_and_two_instances,
 );
 
 /// An application's credentials: an API key and its shared key.
@@ -595,4 +596,135 @@ async fn offline_request_files_activate_and_deactivate(app: TestApp) {
     let d = ls.post("deactivate_offline", json!(file("deactivation", &creds.shared))).await;
     assert_eq!((d.status, d.text.as_str()), (200, "license_deactivated"));
     refused(&ls.get("check_license", ident(&key, "air-1")).await, 400, "device_not_found");
+}
+
+/// 64 requests at once, alternating between two server instances on the database and between the License API
+/// (even) and the client API (odd): (status, code) of each.
+async fn storm(
+    app: &TestApp,
+    creds: &Creds,
+    v4: (&'static str, Method),
+    v1: &'static str,
+    body: impl Fn(usize) -> Value,
+) -> Vec<(u16, String)> {
+    let second = app.second_instance().await;
+    let client = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let base = if i % 4 < 2 { app.url.clone() } else { second.clone() };
+        let (client, b, method) = (client.clone(), body(i), v4.1.clone());
+        let (api_key, shared) = (creds.api_key.clone(), creds.shared.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = if i % 2 == 0 {
+                let date = http_date(now_ms());
+                let auth = format!(
+                    r#"algorithm="hmac-sha256",headers="date",signature="{}",apiKey="{api_key}""#,
+                    sign(&shared, &date)
+                );
+                let rb = client
+                    .request(method.clone(), format!("{base}/api/v4/{}", v4.0))
+                    .header("Date", date)
+                    .header("Authorization", auth);
+                let rb = if method == Method::GET {
+                    let pairs: Vec<(String, String)> = b
+                        .as_object()
+                        .unwrap()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+                        .collect();
+                    rb.query(&pairs)
+                } else {
+                    rb.json(&b)
+                };
+                rb.send().await.unwrap()
+            } else {
+                client.post(format!("{base}/api/v1/client/{v1}")).json(&b).send().await.unwrap()
+            };
+            let status = r.status().as_u16();
+            let v = r.json::<Value>().await.unwrap_or(Value::Null);
+            (status, v["code"].as_str().unwrap_or(if status < 300 { "ok" } else { "?" }).to_string())
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+fn tally(results: &[(u16, String)]) -> std::collections::BTreeMap<(u16, String), usize> {
+    let mut m = std::collections::BTreeMap::new();
+    for r in results {
+        *m.entry(r.clone()).or_insert(0) += 1;
+    }
+    m
+}
+
+async fn limits_hold_under_64_concurrent_requests_over_both_apis_and_two_instances(app: TestApp) {
+    let p = app.product("app").await;
+    let seat = app
+        .post(
+            "/api/v1/product-features",
+            json!({"product": p, "code": "seat", "name": "Seat", "is_floating_cloud": true, "floating_users": 3}),
+        )
+        .await;
+    assert_eq!(seat.status, 201, "{}", seat.text);
+    app.template(p, "five", json!({"max_activations": 5})).await;
+    app.template(p, "float", json!({"is_floating_cloud": true, "floating_users": 4, "max_activations": null})).await;
+    app.template(p, "meter", json!({"license_type": "consumption", "max_consumptions": 10, "max_activations": null, "features": [{"code": "seat"}]})).await;
+    let creds = api_key(&app, &[]).await;
+    // Activation slots: 5 of 64.
+    let key = app.license(json!({"license_template": "five"})).await["license_key"].as_str().unwrap().to_string();
+    let t = tally(
+        &storm(&app, &creds, ("activate_license", Method::POST), "activate", |i| ident(&key, &format!("m-{i}"))).await,
+    );
+    let won: usize = t.iter().filter(|((s, _), _)| *s < 300).map(|(_, n)| n).sum();
+    let lost = t.get(&(400, "license_activated_max_times".into())).copied().unwrap_or(0)
+        + t.get(&(409, "TOO_MANY_ACTIVATIONS".into())).copied().unwrap_or(0);
+    assert_eq!((won, lost), (5, 59), "{t:?}");
+    let l = &app.get(&format!("/api/v1/licenses?license_key={key}")).await.body["results"][0];
+    assert_eq!((&l["times_activated"], &l["total_active_devices"]), (&json!(5), &json!(5)), "{l}");
+    // Floating seats of a license: 4 of 64.
+    let key = app.license(json!({"license_template": "float"})).await["license_key"].as_str().unwrap().to_string();
+    let t = tally(
+        &storm(&app, &creds, ("activate_license", Method::POST), "activate", |i| ident(&key, &format!("f-{i}"))).await,
+    );
+    let won: usize = t.iter().filter(|((s, _), _)| *s < 300).map(|(_, n)| n).sum();
+    assert_eq!(won, 4, "{t:?}");
+    // Consumption: 10 of 64, license and feature seats on one license with 64 active devices.
+    let key = app.license(json!({"license_template": "meter"})).await["license_key"].as_str().unwrap().to_string();
+    let ls = Ls { app: &app, creds: &creds };
+    for i in 0..64 {
+        assert_eq!(ls.post("activate_license", ident(&key, &format!("c-{i}"))).await.status, 200);
+    }
+    let t = tally(
+        &storm(&app, &creds, ("add_consumption", Method::POST), "consumption", |i| {
+            let mut b = ident(&key, &format!("c-{i}"));
+            b["consumptions"] = json!(1);
+            b
+        })
+        .await,
+    );
+    let won: usize = t.iter().filter(|((s, _), _)| *s < 300).map(|(_, n)| n).sum();
+    assert_eq!(won, 10, "{t:?}");
+    assert_eq!(
+        app.get(&format!("/api/v1/licenses?license_key={key}")).await.body["results"][0]["total_consumptions"],
+        10
+    );
+    // A floating feature's 3 seats, taken by 64 devices at once through the License API only (the client API has
+    // no feature seats): the odd requests are the client API's check, which takes none.
+    let t = tally(
+        &storm(&app, &creds, ("check_license_feature", Method::GET), "check", |i| {
+            let mut b = ident(&key, &format!("c-{i}"));
+            if i % 2 == 0 {
+                b["feature"] = json!("seat");
+            }
+            b
+        })
+        .await,
+    );
+    assert_eq!((t.get(&(200, "seat".into())), t.get(&(200, "VALID".into()))), (Some(&3), Some(&32)), "{t:?}");
+    assert_eq!(t.get(&(400, "no_available_floating_slots".into())), Some(&29), "{t:?}");
+    let held = app.db.fetch_one(licensd_store::db::query("SELECT COUNT(*) AS n FROM feature_seats")).await.unwrap();
+    assert_eq!(held.get::<i64>("n").unwrap(), 3);
 }
