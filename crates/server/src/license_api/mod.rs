@@ -394,22 +394,42 @@ async fn license_answer(s: &AppState, id: &Identity, o: &Outcome) -> LsResult {
     Ok(signed(s, &v))
 }
 
-/// `POST activate_license`: activates the license on the device (an active device is answered again, not
-/// counted again).
-pub async fn activate_license(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
-    let id = identity(&s, &c, &a, Login::Password).await?;
-    let vars = variables_arg(&a)?.filter(|v| !v.is_empty());
+/// Activates the request's device (online or from an offline file), counted in the client API's metrics.
+async fn activate(s: &AppState, id: &Identity) -> Result<Outcome, LsError> {
     let o = transactions::activate(&s.db, &id.req).await.map_err(|e| {
         if let StoreError::Refused(r) = &e {
             s.metrics.activation(r.code());
         }
         refused(e)
     })?;
+    id.matches(&o)?;
     s.metrics.activation(if o.created {
         crate::metrics::codes::ACTIVATED
     } else {
         crate::metrics::codes::ALREADY_ACTIVE
     });
+    Ok(o)
+}
+
+/// Frees the request's device (a deactivation, a floating release, an offline deactivation file).
+async fn deactivate(s: &AppState, id: &Identity) -> Result<Outcome, LsError> {
+    let o = transactions::deactivate(&s.db, &id.req).await.map_err(|e| {
+        if let StoreError::Refused(r) = &e {
+            s.metrics.deactivation(r.code());
+        }
+        refused(e)
+    })?;
+    id.matches(&o)?;
+    s.metrics.deactivation(crate::metrics::codes::DEACTIVATED);
+    Ok(o)
+}
+
+/// `POST activate_license`: activates the license on the device (an active device is answered again, not
+/// counted again).
+pub async fn activate_license(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
+    let id = identity(&s, &c, &a, Login::Password).await?;
+    let vars = variables_arg(&a)?.filter(|v| !v.is_empty());
+    let o = activate(&s, &id).await?;
     if let Some(vars) = vars {
         transactions::set_variables(&s.db, &id.req, &vars).await.map_err(device_refusal)?;
     }
@@ -436,14 +456,7 @@ pub async fn check_license(State(s): State<AppState>, Extension(c): Extension<Ca
 /// `POST deactivate_license`: frees the device's activation; answers the text `license_deactivated`.
 pub async fn deactivate_license(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
     let id = identity(&s, &c, &a, Login::Name).await?;
-    let o = transactions::deactivate(&s.db, &id.req).await.map_err(|e| {
-        if let StoreError::Refused(r) = &e {
-            s.metrics.deactivation(r.code());
-        }
-        refused(e)
-    })?;
-    id.matches(&o)?;
-    s.metrics.deactivation(crate::metrics::codes::DEACTIVATED);
+    deactivate(&s, &id).await?;
     Ok(text("license_deactivated"))
 }
 
@@ -612,9 +625,7 @@ pub async fn floating_borrow(State(s): State<AppState>, Extension(c): Extension<
 /// `POST floating/release`: gives the device's floating seat back (the text `license_released`).
 pub async fn floating_release(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
     let id = identity(&s, &c, &a, Login::Name).await?;
-    let o = transactions::deactivate(&s.db, &id.req).await.map_err(refused)?;
-    id.matches(&o)?;
-    s.metrics.deactivation(crate::metrics::codes::DEACTIVATED);
+    deactivate(&s, &id).await?;
     Ok(text("license_released"))
 }
 

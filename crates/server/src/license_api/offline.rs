@@ -13,14 +13,12 @@ use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use base64::Engine;
-use licensd_store::StoreError;
-use licensd_store::client_api as transactions;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::auth::{Caller, FileKey};
-use super::{Args, LsError, LsResult, identity, license, refused, signed, text, v1_signature};
+use super::{Args, LsError, LsResult, identity, license, signed, text, v1_signature};
 use crate::AppState;
 
 /// A request file's envelope; `request` kept as its exact text, which is what `signature` covers.
@@ -91,18 +89,7 @@ async fn read_file(s: &AppState, caller: &Caller, body: &[u8], kind: &str) -> Re
 pub async fn activate_offline(State(s): State<AppState>, Extension(c): Extension<Caller>, body: Bytes) -> LsResult {
     let file = read_file(&s, &c, &body, "activation").await?;
     let id = identity(&s, &c, &file.args, super::Login::Password).await?;
-    let o = transactions::activate(&s.db, &id.req).await.map_err(|e| {
-        if let StoreError::Refused(r) = &e {
-            s.metrics.activation(r.code());
-        }
-        refused(e)
-    })?;
-    id.matches(&o)?;
-    s.metrics.activation(if o.created {
-        crate::metrics::codes::ACTIVATED
-    } else {
-        crate::metrics::codes::ALREADY_ACTIVE
-    });
+    let o = super::activate(&s, &id).await?;
     let p = super::product_row(&s, &id.req.product).await?;
     let mut v = license::object(&o, &p, true);
     let date = httpdate(licensd_core::time::now_ms());
@@ -136,14 +123,7 @@ pub async fn activate_offline(State(s): State<AppState>, Extension(c): Extension
 pub async fn deactivate_offline(State(s): State<AppState>, Extension(c): Extension<Caller>, body: Bytes) -> LsResult {
     let file = read_file(&s, &c, &body, "deactivation").await?;
     let id = identity(&s, &c, &file.args, super::Login::Name).await?;
-    let o = transactions::deactivate(&s.db, &id.req).await.map_err(|e| {
-        if let StoreError::Refused(r) = &e {
-            s.metrics.deactivation(r.code());
-        }
-        refused(e)
-    })?;
-    id.matches(&o)?;
-    s.metrics.deactivation(crate::metrics::codes::DEACTIVATED);
+    super::deactivate(&s, &id).await?;
     Ok(text("license_deactivated"))
 }
 

@@ -28,6 +28,20 @@ async fn feature_of(tx: &mut Tx, license_id: i64, code: &str) -> Result<ClientFe
     }
 }
 
+/// The request's license (locked), its active device and the feature with this code, refused as a check is.
+async fn locked(
+    tx: &mut Tx,
+    req: &ClientReq,
+    code: &str,
+    now: i64,
+) -> Result<(Lic, ClientDevice, ClientFeature), StoreError> {
+    let (l, device) = lock_with_device(tx, &req.license_key, &req.hardware_id).await?;
+    l.admit(&req.product, now)?;
+    let Some(device) = device else { return refuse(Refusal::NotActivated) };
+    let feature = feature_of(tx, l.id, code).await?;
+    Ok((l, device, feature))
+}
+
 /// Seats of a feature held now by active devices other than `device_id`.
 async fn held_by_others(tx: &mut Tx, license_feature: i64, device_id: i64, now: i64) -> Result<i64, StoreError> {
     let r = tx
@@ -57,10 +71,7 @@ pub async fn use_feature(
 ) -> Result<FeatureUse, StoreError> {
     let now = now_ms();
     let mut tx = db.begin().await?;
-    let (l, device) = lock_with_device(&mut tx, &req.license_key, &req.hardware_id).await?;
-    l.admit(&req.product, now)?;
-    let Some(device) = device else { return refuse(Refusal::NotActivated) };
-    let feature = feature_of(&mut tx, l.id, code).await?;
+    let (l, device, feature) = locked(&mut tx, req, code, now).await?;
     if !feature.is_floating_cloud {
         if borrow_until.is_some() {
             return refuse(Refusal::BorrowNotAllowed);
@@ -128,10 +139,7 @@ pub async fn use_feature(
 pub async fn release_feature(db: &Db, req: &ClientReq, code: &str) -> Result<FeatureUse, StoreError> {
     let now = now_ms();
     let mut tx = db.begin().await?;
-    let (l, device) = lock_with_device(&mut tx, &req.license_key, &req.hardware_id).await?;
-    l.admit(&req.product, now)?;
-    let Some(device) = device else { return refuse(Refusal::NotActivated) };
-    let feature = feature_of(&mut tx, l.id, code).await?;
+    let (l, device, feature) = locked(&mut tx, req, code, now).await?;
     tx.execute(
         query("DELETE FROM feature_seats WHERE license_feature_id = ? AND device_id = ?")
             .bind(feature.id)
