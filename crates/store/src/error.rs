@@ -127,6 +127,10 @@ pub const UNIQUE_INDEXES: &[UniqueIndex] = &[
     unique("ux_oauth_clients_name", "oauth_clients", &["name"], "name"),
     // The SHA-256 of a fresh 256-bit token.
     unique("ux_oauth_tokens_hash", "oauth_tokens", &["token_hash"], "access_token"),
+    // A device's variable by name (an upsert: a name given again replaces the value).
+    unique("ux_device_variables_name", "device_variables", &["device_id", "name"], "variables"),
+    // A version once per product, environment and channel.
+    unique("ux_product_versions", "product_versions", &["product_id", "environment", "channel", "version"], "version"),
     // The SHA-256 of a fresh 256-bit secret.
     unique("ux_dashboard_sessions_hash", "dashboard_sessions", &["session_hash"], "session"),
     // The SHA-256 of a fresh 256-bit secret.
