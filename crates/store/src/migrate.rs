@@ -135,6 +135,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0023_api_keys.sql"),
         postgres: include_str!("../migrations/postgres/0023_api_keys.sql"),
     },
+    Migration {
+        version: 25,
+        sqlite: include_str!("../migrations/sqlite/0025_licensespring_fields.sql"),
+        postgres: include_str!("../migrations/postgres/0025_licensespring_fields.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.
