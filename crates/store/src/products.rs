@@ -164,16 +164,22 @@ fn columns(i: &ProductInput) -> Columns {
 }
 
 pub async fn create(db: &Db, scope: &Scope, i: ProductInput) -> Result<Product, StoreError> {
+    let mut tx = db.begin().await?;
+    let p = create_in(&mut tx, scope, &i).await?;
+    tx.commit().await?;
+    Ok(p)
+}
+
+/// [`create`] inside the caller's transaction (the LicenseSpring import's).
+pub(crate) async fn create_in(tx: &mut Tx, scope: &Scope, i: &ProductInput) -> Result<Product, StoreError> {
     i.validate()?;
     let now = now_ms();
-    let mut tx = db.begin().await?;
-    let id = tx.insert(columns(&i).set("created_at", now).set("updated_at", now).insert_into("products")).await?;
+    let id = tx.insert(columns(i).set("created_at", now).set("updated_at", now).insert_into("products")).await?;
     if let Some(fields) = &i.custom_fields {
-        set_custom_fields(&mut tx, id, fields, now).await?;
+        set_custom_fields(tx, id, fields, now).await?;
     }
-    let p = get(&mut tx, scope, id).await?;
-    events::record(&mut tx, scope, NewEvent::created("product", id, None, &p).at(now)).await?;
-    tx.commit().await?;
+    let p = get(tx, scope, id).await?;
+    events::record(tx, scope, NewEvent::created("product", id, None, &p).at(now)).await?;
     Ok(p)
 }
 
@@ -290,15 +296,21 @@ fn feature_columns(i: &FeatureInput) -> Columns {
 }
 
 pub async fn create_feature(db: &Db, scope: &Scope, i: FeatureInput) -> Result<Feature, StoreError> {
+    let mut tx = db.begin().await?;
+    let f = create_feature_in(&mut tx, scope, &i).await?;
+    tx.commit().await?;
+    Ok(f)
+}
+
+/// [`create_feature`] inside the caller's transaction (the LicenseSpring import's).
+pub(crate) async fn create_feature_in(tx: &mut Tx, scope: &Scope, i: &FeatureInput) -> Result<Feature, StoreError> {
     i.validate()?;
     let now = now_ms();
-    let mut tx = db.begin().await?;
-    require_product(&mut tx, scope, "product", i.product).await?;
-    let row = feature_columns(&i).set("product_id", i.product).set("created_at", now).set("updated_at", now);
+    require_product(tx, scope, "product", i.product).await?;
+    let row = feature_columns(i).set("product_id", i.product).set("created_at", now).set("updated_at", now);
     let id = tx.insert(row.insert_into("product_features")).await?;
-    let f = get_feature(&mut tx, scope, id).await?;
-    events::record(&mut tx, scope, NewEvent::created("product_feature", id, None, &f).at(now)).await?;
-    tx.commit().await?;
+    let f = get_feature(tx, scope, id).await?;
+    events::record(tx, scope, NewEvent::created("product_feature", id, None, &f).at(now)).await?;
     Ok(f)
 }
 
