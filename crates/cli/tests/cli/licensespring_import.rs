@@ -389,6 +389,10 @@ sqlite_and_postgres!(a_newer_export_updates_what_licensd_left_alone: newer_expor
 
 fn one_page_and_json_lines_read_as_the_array_does(db: &str) {
     assert!(run(&["migrate", "--db", db]).0);
+    // The vendor made the product first, with the short code its applications send: the pages give only the
+    // name, and the import uses it.
+    let (ok, _, stderr) = run(&["product", "create", "--db", db, "--name", "MCH", "--short-code", "mch-desktop"]);
+    assert!(ok, "{stderr}");
     let dir = temp_dir(&format!("ls-shapes-{}", db.len()));
     let p = pages();
     let lines = dir.join("pages.jsonl");
@@ -400,6 +404,9 @@ fn one_page_and_json_lines_read_as_the_array_does(db: &str) {
         (&json!("JSON lines, one page a line"), &json!(2), &json!(5)),
         "{s}"
     );
+    assert_eq!(s["products_created"], 1, "only MCH Pro, which has a short code of its own: {s}");
+    assert!(!stderr.contains("came without a short code"), "{stderr}");
+    assert_eq!(count(db, "licenses l JOIN products p ON p.id = l.product_id WHERE p.short_code = 'mch-desktop'"), 4);
     // One page alone (the first): already there. LicenseSpring counted 5, the page holds 3: the import says so.
     let (ok, s, stderr) = import(db, &write(&dir, "page1.json", &p[0]));
     assert!(ok, "{stderr}");

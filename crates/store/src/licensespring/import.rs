@@ -3,8 +3,9 @@
 //!
 //! - **Licenses keep LicenseSpring's id** (its SDKs send it back as `license_id`), their key, limits, dates and
 //!   counters as LicenseSpring reported them (`times_activated` even though the devices are not in the pages).
-//! - **Products** are found by the id an earlier import recorded, then by short code, else created (the short
-//!   code from the page, else made from the name, with a warning). **Features** likewise by `(product, code)`.
+//! - **Products** are found by the id an earlier import recorded, then by short code (by name when the page
+//!   gives no short code), else created (the short code from the page, else made from the name, with a
+//!   warning). **Features** likewise by `(product, code)`.
 //! - **Customers** are found by the id an earlier import recorded, then by email (a customer licensd had already
 //!   is used as it is), else created. **Orders** by recorded id, then by `order_store_id`, else created.
 //! - Every record brought in is remembered in `licensespring_records` with a digest of what the file said, so a
@@ -592,6 +593,17 @@ impl Importer {
             .map(str::to_string)
             .or(given.clone())
             .unwrap_or_else(|| format!("LicenseSpring product {}", p.id));
+        if given.is_none() {
+            // No short code in the page (seed 002's shows none): a product made beforehand under the same name,
+            // with the code the applications send, is the one.
+            let same =
+                tx.fetch_all(query("SELECT id FROM products WHERE product_name = ?").bind(name.as_str())).await?;
+            if let [r] = same.as_slice() {
+                let id: i64 = r.get("id")?;
+                remember(tx, "product", p.id, id, "", None, self.now).await?;
+                return Ok(id);
+            }
+        }
         let short_code = match &given {
             Some(code) => code.clone(),
             None => {
