@@ -292,6 +292,23 @@ pub struct Export {
     pub count: Option<i64>,
 }
 
+/// The largest id a license may have: the largest integer JavaScript reads exactly (LicenseSpring's SDKs send it
+/// back as `license_id`).
+const MAX_SAFE_ID: i64 = (1 << 53) - 1;
+
+/// The path (`customer.email`) of the first string or key in `v` that holds a NUL.
+fn nul_in(v: &Value, at: String) -> Option<String> {
+    let join = |k: &str| if at.is_empty() { k.to_string() } else { format!("{at}.{k}") };
+    match v {
+        Value::String(s) if s.contains('\0') => Some(if at.is_empty() { "a value".into() } else { at }),
+        Value::Array(a) => a.iter().enumerate().find_map(|(i, x)| nul_in(x, format!("{at}[{i}]"))),
+        Value::Object(m) => {
+            m.iter().find_map(|(k, x)| if k.contains('\0') { Some(join("a key")) } else { nul_in(x, join(k)) })
+        }
+        _ => None,
+    }
+}
+
 const PAGE_SHAPE: &str =
     "a page of LicenseSpring's GET /api/v1/licenses/: {\"count\", \"next\", \"previous\", \"results\": [...]}";
 
@@ -360,12 +377,20 @@ pub fn read(text: &str) -> Result<Export, String> {
             if !raw.is_object() {
                 return Err(format!("{here}: not a license object"));
             }
+            if let Some(path) = nul_in(&raw, String::new()) {
+                return Err(format!(
+                    "{here}: {path} holds a NUL character (\\u0000), which licensd's databases cannot store"
+                ));
+            }
             let license: LsLicense = serde_path_to_error::deserialize(&raw).map_err(|e| {
                 let id = raw.get("id").map(|v| format!(" (license {v})")).unwrap_or_default();
                 let path = e.path().to_string();
                 let path = if path == "." { String::new() } else { format!("{path}: ") };
                 format!("{here}{id}: {path}{}", e.inner())
             })?;
+            if !(1..=MAX_SAFE_ID).contains(&license.id) {
+                return Err(format!("{here}: id {} is not a license id (1 to {MAX_SAFE_ID})", license.id));
+            }
             if let Some(&first) = seen.get(&license.id) {
                 let same = out.licenses[first].raw == raw;
                 out.repeated.push((here, license.id, same));
@@ -424,5 +449,9 @@ mod tests {
         let e = err(&page(r#"{"id": 5}"#));
         assert!(e.contains("missing field `product`"), "{e}");
         assert!(err(&page("3")).contains("results[0]: not a license object"));
+        let e =
+            err(&page(r#"{"id": 5, "product": {"id": 7}, "customer": {"id": 1, "labels": [{"label": "a\u0000"}]}}"#));
+        assert!(e.contains("results[0]: customer.labels[0].label holds a NUL character"), "{e}");
+        assert!(err(&page(r#"{"id": 0, "product": {"id": 7}}"#)).contains("id 0 is not a license id"));
     }
 }
