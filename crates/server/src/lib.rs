@@ -8,6 +8,7 @@ pub mod devmate;
 pub mod error;
 pub mod extract;
 pub mod front_door;
+pub mod license_api;
 pub mod limits;
 pub mod metrics;
 mod ops;
@@ -67,6 +68,8 @@ pub struct Shared {
     pub limits: Arc<limits::Limits>,
     /// The dashboard home page's license counts, per scope, a few seconds old at most ([`dashboard::Tallies`]).
     pub tallies: Arc<dashboard::Tallies>,
+    /// The License API's cached RSA signatures ([`license_api::Signatures`]).
+    pub license_api: Arc<license_api::Signatures>,
 }
 
 impl AppState {
@@ -92,6 +95,7 @@ impl AppState {
             http: Arc::new(front_door::HttpConfig::default()),
             limits: Arc::new(limits::Limits::default()),
             tallies: Arc::new(dashboard::Tallies::default()),
+            license_api: Arc::new(license_api::Signatures::default()),
         })))
     }
 
@@ -105,6 +109,11 @@ impl AppState {
     pub fn with_rate_limits(mut self, limits: &limits::RateLimits) -> Self {
         Arc::make_mut(&mut self.0).limits = Arc::new(limits::Limits::new(limits));
         self
+    }
+
+    /// `LICENSD_SECRET`, which seals signing keys and credentials at rest.
+    pub fn secret(&self) -> Option<&str> {
+        self.secret.as_deref()
     }
 
     /// The key that signs now.
@@ -203,7 +212,8 @@ pub struct Config {
     info(title = "licensd", description = "Self-hosted software licensing server: management API, DevMate v2 API, client API."),
     modifiers(&SecurityAddon),
     tags(
-        (name = "products"), (name = "product-features"), (name = "license-templates"), (name = "customers"),
+        (name = "products"), (name = "product-features"),
+        (name = "product-versions", description = "Released versions and their installation files (LicenseSpring's; the License API v4's versions and installation_file)"), (name = "license-templates"), (name = "customers"),
         (name = "orders"), (name = "licenses"), (name = "devices"), (name = "events"),
         (name = "api-keys", description = "LicenseSpring-style API keys and shared keys, for the License API v4 (admins)"),
         (name = "oauth-clients", description = "OAuth clients (client credentials), for the License API v4 (admins)"),
@@ -253,6 +263,7 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     reference::document(&mut openapi, &state.http);
     let doc = Arc::new(openapi.clone());
     let router = router
+        .merge(license_api::surface(&state))
         .merge(dashboard::router())
         .route("/openapi.json", axum::routing::get(move || async move { axum::Json(doc.as_ref().clone()) }))
         .fallback(|| async { ApiError::no_route() })

@@ -46,6 +46,7 @@ pub mod templates;
 mod terms;
 pub mod tokens;
 pub mod users;
+pub mod versions;
 pub mod writer;
 
 pub use db::Db;

@@ -136,6 +136,26 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0023_api_keys.sql"),
     },
     Migration {
+        version: 26,
+        sqlite: include_str!("../migrations/sqlite/0026_device_variables.sql"),
+        postgres: include_str!("../migrations/postgres/0026_device_variables.sql"),
+    },
+    Migration {
+        version: 27,
+        sqlite: include_str!("../migrations/sqlite/0027_floating_features.sql"),
+        postgres: include_str!("../migrations/postgres/0027_floating_features.sql"),
+    },
+    Migration {
+        version: 28,
+        sqlite: include_str!("../migrations/sqlite/0028_license_user_passwords.sql"),
+        postgres: include_str!("../migrations/postgres/0028_license_user_passwords.sql"),
+    },
+    Migration {
+        version: 29,
+        sqlite: include_str!("../migrations/sqlite/0029_product_versions.sql"),
+        postgres: include_str!("../migrations/postgres/0029_product_versions.sql"),
+    },
+    Migration {
         version: 25,
         sqlite: include_str!("../migrations/sqlite/0025_licensespring_fields.sql"),
         postgres: include_str!("../migrations/postgres/0025_licensespring_fields.sql"),

@@ -132,6 +132,12 @@ pub fn admit(g: Gate<'_>, now_ms: i64) -> Result<(), Refusal> {
 /// A feature as the application sees it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ClientFeature {
+    /// The license's entitlement id (LicenseSpring's feature `id`); not on the client API's wire.
+    #[serde(skip)]
+    pub id: i64,
+    /// The product feature's id.
+    #[serde(skip)]
+    pub product_feature: i64,
     pub code: String,
     pub name: String,
     pub feature_type: FeatureType,
@@ -140,12 +146,21 @@ pub struct ClientFeature {
     pub allow_overages: bool,
     pub max_overages: i64,
     pub expiry_date: Option<String>,
+    /// A floating feature (LicenseSpring's License API tells these; the client API does not yet).
+    #[serde(skip)]
+    pub is_floating_cloud: bool,
+    #[serde(skip)]
+    pub floating_users: i64,
+    #[serde(skip)]
+    pub floating_timeout: i64,
 }
 
 /// A license's feature entitlement as the application is told it: the management API's, without its ids.
 impl From<crate::model::LicenseFeature> for ClientFeature {
     fn from(f: crate::model::LicenseFeature) -> Self {
         ClientFeature {
+            id: f.id,
+            product_feature: f.product_feature,
             code: f.code,
             name: f.name,
             feature_type: f.feature_type,
@@ -154,6 +169,9 @@ impl From<crate::model::LicenseFeature> for ClientFeature {
             allow_overages: f.allow_overages,
             max_overages: f.max_overages,
             expiry_date: f.expiry_date.map(|d| crate::time::format_date(d.0)),
+            is_floating_cloud: f.is_floating_cloud,
+            floating_users: f.floating_users,
+            floating_timeout: f.floating_timeout,
         }
     }
 }
