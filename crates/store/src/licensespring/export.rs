@@ -115,6 +115,13 @@ pub struct LsProductFeature {
     pub consumption_period: Option<String>,
     #[serde(default)]
     pub metadata: Option<Value>,
+    /// A floating feature (LicenseSpring's cloud floating): seats per license and their timeout (minutes).
+    #[serde(default)]
+    pub is_floating_cloud: Option<bool>,
+    #[serde(default)]
+    pub floating_users: Option<i64>,
+    #[serde(default)]
+    pub floating_timeout: Option<i64>,
 }
 
 /// One of a license's features: the product feature and this license's limits and counter.
