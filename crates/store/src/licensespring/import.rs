@@ -716,6 +716,11 @@ impl Importer {
                         &format!("feature {:?}: consumption_period", pf.code),
                         w,
                     ),
+                    is_floating_cloud: pf.is_floating_cloud.unwrap_or(false),
+                    floating_users: pf.floating_users.unwrap_or(0).max(i64::from(pf.is_floating_cloud == Some(true))),
+                    floating_timeout: pf
+                        .floating_timeout
+                        .unwrap_or_else(licensd_core::model::default_feature_floating_timeout),
                     metadata: match &pf.metadata {
                         Some(m @ Value::Object(_)) => m.clone(),
                         _ => json!({}),
