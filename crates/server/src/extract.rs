@@ -50,9 +50,42 @@ pub async fn read_body(req: Request) -> Result<Bytes, ApiError> {
     }
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY) {
+        // A body somewhat over the limit is read (and dropped) before the 413, so that the client, still
+        // sending it, reads the answer rather than a connection closed under it; a far larger one is not.
+        if declared.is_some_and(|n| n <= DRAIN_MAX) {
+            drain(req.into_body()).await;
+        }
         return Err(too_large());
     }
-    axum::body::to_bytes(req.into_body(), MAX_BODY).await.map_err(body_error)
+    let mut body = req.into_body();
+    let mut out = Vec::with_capacity(declared.unwrap_or(0));
+    use http_body_util::BodyExt as _;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(body_error)?;
+        if let Some(data) = frame.data_ref() {
+            if out.len() + data.len() > MAX_BODY {
+                drain(body).await;
+                return Err(too_large());
+            }
+            out.extend_from_slice(data);
+        }
+    }
+    Ok(Bytes::from(out))
+}
+
+/// How much of a body over [`MAX_BODY`] is read and dropped before the `413` (see [`read_body`]).
+const DRAIN_MAX: usize = 4 * MAX_BODY;
+
+/// Reads and drops what is left of a body, up to [`DRAIN_MAX`] bytes, or until it stalls or fails.
+async fn drain(mut body: axum::body::Body) {
+    use http_body_util::BodyExt as _;
+    let mut n = 0usize;
+    while n <= DRAIN_MAX {
+        match body.frame().await {
+            Some(Ok(frame)) => n += frame.data_ref().map_or(0, |d| d.len()),
+            _ => break,
+        }
+    }
 }
 
 /// What a body that could not be read answers: `413` over [`MAX_BODY`], `408` when it stalled or was not complete

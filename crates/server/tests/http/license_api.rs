@@ -26,6 +26,7 @@ backend_tests!(
     limits_hold_under_64_concurrent_requests_over_both_apis_and_two_instances,
     user_based_licenses_sign_in_with_email_and_password,
     versions_and_installation_files_need_an_active_license,
+    imported_activations_are_taken_by_the_first_devices_without_counting_again,
 );
 
 /// An application's credentials: an API key and its shared key.
@@ -862,4 +863,29 @@ async fn versions_and_installation_files_need_an_active_license(app: TestApp) {
     refused(&ls.get("installation_file", q.clone()).await, 400, "version_not_found");
     q["env"] = json!("beos");
     refused(&ls.get("versions", q).await, 400, "validation_error");
+}
+
+async fn imported_activations_are_taken_by_the_first_devices_without_counting_again(app: TestApp) {
+    let key = setup(&app).await;
+    // As `licensd import licensespring` leaves a license LicenseSpring reported 2 activations of (max 2): counted,
+    // without the devices.
+    let id = app.get("/api/v1/licenses?limit=1").await.body["results"][0]["id"].as_i64().unwrap();
+    app.db
+        .execute(licensd_store::db::query("UPDATE licenses SET times_activated = 2 WHERE id = ?").bind(id))
+        .await
+        .unwrap();
+    let creds = api_key(&app, &[]).await;
+    let ls = Ls { app: &app, creds: &creds };
+    // The moved application's two machines re-activate within the limit they had; a third is refused.
+    for hw in ["old-1", "old-2"] {
+        let a = ls.post("activate_license", ident(&key, hw)).await;
+        assert_eq!((a.status, &a.body["times_activated"]), (200, &json!(2)), "{}", a.text);
+    }
+    refused(&ls.post("activate_license", ident(&key, "new-3")).await, 400, "license_activated_max_times");
+    let l = app.get(&format!("/api/v1/licenses/{id}")).await.body;
+    assert_eq!((&l["times_activated"], &l["total_active_devices"]), (&json!(2), &json!(2)), "{l}");
+    // Deactivating one frees a slot for a new device, counted as usual.
+    assert_eq!(ls.post("deactivate_license", ident(&key, "old-1")).await.text, "license_deactivated");
+    let a = ls.post("activate_license", ident(&key, "new-3")).await;
+    assert_eq!((a.status, &a.body["times_activated"]), (200, &json!(2)), "{}", a.text);
 }

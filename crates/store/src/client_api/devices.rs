@@ -60,6 +60,19 @@ pub(super) async fn insert_device(
     lease: Option<i64>,
     now: i64,
 ) -> Result<ClientDevice, StoreError> {
+    insert_device_counted(tx, l, req, lease, now, true).await
+}
+
+/// [`insert_device`], counting the activation in `times_activated` or not (`counted` false: the device takes an
+/// activation the license already counts, one imported without its device).
+pub(super) async fn insert_device_counted(
+    tx: &mut Tx,
+    l: &mut Lic,
+    req: &ClientReq,
+    lease: Option<i64>,
+    now: i64,
+    counted: bool,
+) -> Result<ClientDevice, StoreError> {
     let id = tx
         .insert(
             query(
@@ -84,9 +97,10 @@ pub(super) async fn insert_device(
     }
     tx.execute(
         query(
-            "UPDATE licenses SET times_activated = times_activated + 1, time_activated = COALESCE(time_activated, ?), \
+            "UPDATE licenses SET times_activated = times_activated + ?, time_activated = COALESCE(time_activated, ?), \
              expires_at = ?, maintenance_until = ?, updated_at = ? WHERE id = ?",
         )
+        .bind(i64::from(counted))
         .bind(now)
         .bind(l.terms.expires_at)
         .bind(l.terms.maintenance_until)
@@ -109,7 +123,7 @@ pub(super) async fn insert_device(
         },
     )
     .await?;
-    l.times_activated += 1;
+    l.times_activated += i64::from(counted);
     Ok(ClientDevice {
         id,
         hardware_id: req.hardware_id.clone(),

@@ -169,6 +169,18 @@ async fn activate_locked(
         touch_device(tx, &mut d, req, None, now).await?;
         return Ok((d, false));
     }
+    // An activation counted without a device (imported from DevMate or LicenseSpring with its count only) is
+    // taken by the first new device, without counting it again: a moved application's machines re-activate
+    // within the limit they had.
+    let live = tx
+        .fetch_one(
+            query("SELECT COUNT(*) AS n FROM devices WHERE license_id = ? AND deactivated_at IS NULL").bind(l.id),
+        )
+        .await?
+        .get::<i64>("n")?;
+    if live < l.times_activated {
+        return Ok((insert_device_counted(tx, l, req, None, now, false).await?, true));
+    }
     decide::activation_slot(l.terms.max_activations, l.times_activated).map_err(StoreError::Refused)?;
     Ok((insert_device(tx, l, req, None, now).await?, true))
 }
