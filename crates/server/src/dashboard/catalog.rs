@@ -341,6 +341,9 @@ static FEATURE_FORM: &[Group] = &[Group {
         t("max_overages", "Max overages", Kind::Int(0)),
         t("reset_consumption", "Reset consumption", Kind::Bool),
         t("consumption_period", "Consumption period", Kind::OptChoice(&ConsumptionPeriod::NAMES)),
+        t("is_floating_cloud", "Floating", Kind::Bool),
+        t("floating_users", "Seats per license", Kind::Int(0)),
+        t("floating_timeout", "Seat timeout (minutes)", Kind::Int(1)),
         t("metadata", "Metadata", Kind::Json),
     ],
 }];

@@ -181,6 +181,8 @@ async fn an_admin_creates_a_product_a_feature_and_a_template_that_the_api_sees_a
             ("allow_overages", "true"),
             ("max_overages", "10"),
             ("consumption_period", "monthly"),
+            ("floating_users", "0"),
+            ("floating_timeout", "60"),
             ("metadata", ""),
         ],
     )
@@ -283,6 +285,8 @@ async fn an_admin_creates_a_product_a_feature_and_a_template_that_the_api_sees_a
             ("feature_type", "consumption"),
             ("max_consumption", "200"),
             ("max_overages", "0"),
+            ("floating_users", "0"),
+            ("floating_timeout", "60"),
         ],
     )
     .await;

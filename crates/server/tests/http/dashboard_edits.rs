@@ -173,6 +173,8 @@ async fn stale_catalog_edits_are_refused_and_the_first_save_is_kept(app: TestApp
             ("feature_type", "activation"),
             ("max_consumption", max),
             ("max_overages", "0"),
+            ("floating_users", "0"),
+            ("floating_timeout", "60"),
         ]
     };
     assert_eq!(save(&mut ana, &a, "", &path, &feature_form("Export (Ana)", "10")).await.status, 303);
