@@ -8,7 +8,8 @@ use licensd_core::devmate::{DevmateCustomer, ExportRecord, export_records};
 use licensd_store::Db;
 use licensd_store::devmate::import::{self, Applied, BATCH, Importer, Lenient, advance_sequences};
 
-fn bar(len: usize, what: &str) -> anyhow::Result<indicatif::ProgressBar> {
+/// A progress bar over `len` records (the imports' and the export's).
+pub(crate) fn bar(len: usize, what: &str) -> anyhow::Result<indicatif::ProgressBar> {
     let bar = indicatif::ProgressBar::new(u64::try_from(len)?);
     bar.set_style(
         indicatif::ProgressStyle::with_template(&format!(

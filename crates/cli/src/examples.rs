@@ -175,6 +175,13 @@ licensd import devmate devmate-export.json
 # All or nothing
 licensd import devmate devmate-export.json --strict --json",
     ),
+    (
+        "import licensespring",
+        "# The pages of LicenseSpring's GET /api/v1/licenses/, one per line (docs/migrate-from-licensespring.md)
+licensd import licensespring licensespring-licenses.jsonl
+# Into PostgreSQL, the summary as JSON
+licensd import licensespring pages.json --db postgres://licensd@db.internal/licensd --json",
+    ),
     ("export devmate", "licensd export devmate --out devmate-export.json"),
     (
         "dev seed",

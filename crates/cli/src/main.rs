@@ -11,6 +11,7 @@ mod events;
 mod examples;
 mod key;
 mod license;
+mod licensespring;
 mod oauth_client;
 mod product;
 mod serve;
@@ -205,6 +206,22 @@ enum ImportCmd {
         #[arg(long, hide = true)]
         record_by_record: bool,
     },
+    /// Import what LicenseSpring's management API lists: the pages of `GET /api/v1/licenses/` (each
+    /// `{"count", "next", "previous", "results": [license, ...]}`, customers and features embedded), as one page,
+    /// a JSON array of pages, or JSON lines (one page a line). Keeps the licenses' ids and keys, their limits,
+    /// dates and activation counts, and creates their customers, orders, products and features; see
+    /// docs/migrate-from-licensespring.md. Re-running it changes nothing; a newer export updates what licensd has
+    /// not changed since. A malformed file is refused whole (nothing written); a license the database refuses is
+    /// reported with its page and skipped (exit status 1).
+    Licensespring {
+        #[command(flatten)]
+        db: DbArg,
+        /// The pages (- for stdin).
+        file: String,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -319,6 +336,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Import { cmd: ImportCmd::Devmate { db, file, strict, json, record_by_record } } => {
             let db = open(&db).await?;
             let complete = devmate::import(&db, &file, strict, json, record_by_record).await?;
+            db.close().await;
+            if !complete {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Cmd::Import { cmd: ImportCmd::Licensespring { db, file, json } } => {
+            let db = open(&db).await?;
+            let complete = licensespring::import(&db, &file, json).await?;
             db.close().await;
             if !complete {
                 std::process::exit(1);

@@ -103,6 +103,124 @@ impl utoipa::PartialSchema for Day {
 }
 impl utoipa::ToSchema for Day {}
 
+/// A length of time as LicenseSpring writes it (`valid_duration`, `maintenance_duration`): a count and a unit,
+/// `35d` (days), `4m` (calendar months) or `2y` (calendar years). A month after 31 January is the last day of
+/// February, as a calendar counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CalendarDuration {
+    pub count: i64,
+    pub unit: DurationUnit,
+}
+
+/// The unit of a [`CalendarDuration`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DurationUnit {
+    Days,
+    Months,
+    Years,
+}
+
+impl DurationUnit {
+    fn letter(self) -> char {
+        match self {
+            DurationUnit::Days => 'd',
+            DurationUnit::Months => 'm',
+            DurationUnit::Years => 'y',
+        }
+    }
+
+    /// The largest count accepted: a hundred years in this unit.
+    fn max(self) -> i64 {
+        match self {
+            DurationUnit::Days => 36_525,
+            DurationUnit::Months => 1_200,
+            DurationUnit::Years => 100,
+        }
+    }
+}
+
+impl CalendarDuration {
+    /// What the text says the forms are, for messages.
+    pub const FORMS: &'static str =
+        "a whole number and a unit: d (days), m (months) or y (years), e.g. \"30d\", \"3m\", \"1y\"";
+
+    /// Parses `35d`, `4m`, `2y` (1 to a hundred years' worth; surrounding whitespace and an upper-case unit are
+    /// accepted).
+    pub fn parse(s: &str) -> Option<CalendarDuration> {
+        let s = s.trim();
+        let unit = match s.chars().last()?.to_ascii_lowercase() {
+            'd' => DurationUnit::Days,
+            'm' => DurationUnit::Months,
+            'y' => DurationUnit::Years,
+            _ => return None,
+        };
+        let digits = &s[..s.len() - 1];
+        if digits.is_empty() || digits.len() > 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let count: i64 = digits.parse().ok()?;
+        (1..=unit.max()).contains(&count).then_some(CalendarDuration { count, unit })
+    }
+
+    /// The time this long after `ms` (UTC; the time of day is kept).
+    pub fn after(self, ms: i64) -> i64 {
+        let months = match self.unit {
+            DurationUnit::Days => return ms.saturating_add(self.count * DAY_MS),
+            DurationUnit::Months => self.count,
+            DurationUnit::Years => self.count * 12,
+        };
+        let dt = to_datetime(ms);
+        let total = i64::from(dt.year()) * 12 + i64::from(u8::from(dt.month())) - 1 + months;
+        let (Ok(year), Ok(month)) = (i32::try_from(total.div_euclid(12)), u8::try_from(total.rem_euclid(12) + 1))
+        else {
+            return ms;
+        };
+        let Ok(month) = time::Month::try_from(month) else { return ms };
+        let day = dt.day().min(time::util::days_in_month(month, year));
+        match Date::from_calendar_date(year, month, day) {
+            Ok(d) => {
+                let moved = dt.replace_date(d);
+                i64::try_from(moved.unix_timestamp_nanos() / 1_000_000).unwrap_or(ms)
+            }
+            Err(_) => ms,
+        }
+    }
+}
+
+impl std::fmt::Display for CalendarDuration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.count, self.unit.letter())
+    }
+}
+
+impl Serialize for CalendarDuration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for CalendarDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        CalendarDuration::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("expected a duration: {}", CalendarDuration::FORMS)))
+    }
+}
+
+impl utoipa::PartialSchema for CalendarDuration {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[1-9][0-9]{0,5}[dmy]$"))
+            .description(Some(
+                "A duration: a whole number and a unit, d (days), m (months) or y (years), e.g. `30d`, `3m`, `1y`",
+            ))
+            .examples(["3m"])
+            .into()
+    }
+}
+impl utoipa::ToSchema for CalendarDuration {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +235,27 @@ mod tests {
         assert_eq!(parse_datetime("2020-07-03T13:08:40"), Some(ms));
         assert_eq!(parse_datetime("2020-13-03"), None);
         assert_eq!(parse_datetime("yesterday"), None);
+    }
+
+    #[test]
+    fn calendar_durations_parse_and_count_as_a_calendar_does() {
+        let d = |s: &str| CalendarDuration::parse(s);
+        assert_eq!(d("35d"), Some(CalendarDuration { count: 35, unit: DurationUnit::Days }));
+        assert_eq!(d(" 4M "), Some(CalendarDuration { count: 4, unit: DurationUnit::Months }));
+        assert_eq!(d("2y").map(|x| x.to_string()).as_deref(), Some("2y"));
+        for bad in ["", "d", "0d", "-3d", "3", "3w", "1.5y", "101y", "1201m", "36526d", "9999999d", "3 d", "+3d"] {
+            assert_eq!(d(bad), None, "{bad:?}");
+        }
+        let at = |s: &str| parse_datetime(s).unwrap();
+        let iso = |ms: i64| format_iso(ms);
+        // Seed 002: activated 2020-10-10, maintenance "3m" → maintenance_period 2021-01-10.
+        assert_eq!(format_date(d("3m").unwrap().after(at("2020-10-10T14:42:16Z"))), "2021-01-10");
+        assert_eq!(iso(d("1m").unwrap().after(at("2021-01-31T10:00:00Z"))), "2021-02-28T10:00:00Z");
+        assert_eq!(iso(d("1y").unwrap().after(at("2024-02-29T00:00:00Z"))), "2025-02-28T00:00:00Z");
+        assert_eq!(iso(d("35d").unwrap().after(at("2020-01-01T00:00:00Z"))), "2020-02-05T00:00:00Z");
+        assert_eq!(iso(d("100y").unwrap().after(at("2020-01-01T00:00:00Z"))), "2120-01-01T00:00:00Z");
+        let back: CalendarDuration = serde_json::from_str("\"12m\"").unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), "\"12m\"");
+        assert!(serde_json::from_str::<CalendarDuration>("\"soon\"").is_err());
     }
 }

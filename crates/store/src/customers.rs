@@ -324,12 +324,24 @@ pub async fn update<E: From<StoreError>>(
     let before = get(&mut tx, scope, id).await?;
     let mut i = edit(&before)?;
     i.validate().map_err(StoreError::from)?;
-    crate::accounts::require(&mut tx, scope, i.customer_account).await?;
-    tx.execute(columns(&i).set("updated_at", now_ms()).update("customers", id)).await?;
-    set_labels(&mut tx, scope, id, &i).await?;
-    let after = get(&mut tx, scope, id).await?;
-    events::record(&mut tx, scope, NewEvent::updated("customer", id, None, &before, &after)).await?;
+    let after = update_in(&mut tx, scope, &before, &i).await?;
     tx.commit().await?;
+    Ok(after)
+}
+
+/// Writes a validated change of a customer read as `before` inside the caller's transaction, with its event.
+pub(crate) async fn update_in(
+    tx: &mut Tx,
+    scope: &Scope,
+    before: &Customer,
+    i: &CustomerInput,
+) -> Result<Customer, StoreError> {
+    let id = before.id;
+    crate::accounts::require(tx, scope, i.customer_account).await?;
+    tx.execute(columns(i).set("updated_at", now_ms()).update("customers", id)).await?;
+    set_labels(tx, scope, id, i).await?;
+    let after = get(tx, scope, id).await?;
+    events::record(tx, scope, NewEvent::updated("customer", id, None, before, &after)).await?;
     Ok(after)
 }
 

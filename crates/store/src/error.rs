@@ -123,6 +123,8 @@ pub const UNIQUE_INDEXES: &[UniqueIndex] = &[
     // Partial: among keys not revoked.
     unique("ux_api_keys_name", "api_keys", &["name"], "name"),
     unique("ux_oauth_clients_client_id", "oauth_clients", &["client_id"], "client_id"),
+    // Written through a product's `custom_fields`, which refuses a name given twice.
+    unique("ux_product_custom_fields_name", "product_custom_fields", &["product_id", "name"], "custom_fields"),
     // Partial: among clients not revoked.
     unique("ux_oauth_clients_name", "oauth_clients", &["name"], "name"),
     // The SHA-256 of a fresh 256-bit token.

@@ -32,6 +32,7 @@ pub mod events;
 pub mod keys;
 pub mod license_users;
 pub mod licenses;
+pub mod licensespring;
 pub mod list;
 pub mod migrate;
 pub mod oauth;

@@ -116,7 +116,9 @@ pub async fn assign(db: &Db, scope: &Scope, license_id: i64, i: &AssignUserInput
     let norm = email.to_lowercase();
     let now = now_ms();
     let mut tx = db.begin().await?;
-    crate::licenses::get(&mut tx, scope, license_id).await?;
+    // Locked: two assignments at once must not both find the last free place under `max_license_users`.
+    crate::licenses::lock(&mut tx, scope, license_id).await?;
+    let license = crate::licenses::get(&mut tx, scope, license_id).await?;
     // Only a user the scope may see is reused. Another product's user with this email is not a match: the
     // insert below then answers the email's unique violation (409 `email`), and nothing of theirs is read.
     let mut q = query("SELECT u.id FROM license_users u WHERE u.email_norm = ?").bind(norm.as_str());
@@ -160,6 +162,12 @@ pub async fn assign(db: &Db, scope: &Scope, license_id: i64, i: &AssignUserInput
         .await?;
     if taken.is_some() {
         return Err(StoreError::State("the license is already assigned to this user".into()));
+    }
+    let max = license.max_license_users;
+    if max > 0 && i64::try_from(license.license_users.len()).unwrap_or(i64::MAX) >= max {
+        return Err(StoreError::State(format!(
+            "the license is assigned to its max_license_users ({max}) users already; unassign one or raise max_license_users"
+        )));
     }
     tx.execute(
         query(

@@ -3,7 +3,8 @@
 use std::sync::LazyLock;
 
 use licensd_core::model::{
-    License, LicenseFeature, LicenseInput, LicenseTerms, ProductRef, ProductSummary, TemplateRef,
+    License, LicenseCustomField, LicenseCustomFieldInput, LicenseFeature, LicenseInput, LicenseTerms, ProductRef,
+    ProductSummary, TemplateRef, consumptions_at,
 };
 use licensd_core::status::{StatusFacts, license_status};
 use licensd_core::time::{Day, Timestamp, now_ms};
@@ -14,13 +15,21 @@ use crate::error::StoreError;
 use crate::events::{self, NewEvent};
 use crate::list::{Field, Kind, ListParams, Search, SearchScope, Spec};
 use crate::scope::{Scope, push_in_list};
-use crate::terms;
+use crate::terms::{self, Column};
+use licensd_core::time::CalendarDuration;
 
 const COLS: &str = concat!(
     "l.*, ",
     license_last_check!(),
     " AS last_check, p.product_name, p.short_code, p.is_bundle AS product_is_bundle, o.store_id AS order_store_id, \
      (SELECT COUNT(*) FROM devices d WHERE d.license_id = l.id AND d.deactivated_at IS NULL) AS active_devices, \
+     (SELECT COUNT(*) FROM devices d WHERE d.license_id = l.id AND d.deactivated_at IS NULL AND COALESCE(",
+    device_last_check!(),
+    ", d.time_activated) >= COALESCE(l.terms_changed_at, l.created_at)) AS up_to_date_devices, \
+     (SELECT d.id FROM devices d WHERE d.license_id = l.id ORDER BY d.time_activated DESC, d.id DESC LIMIT 1) \
+     AS last_activation_device, \
+     COALESCE(l.order_item, (SELECT MIN(l2.id) FROM licenses l2 WHERE l2.order_id = l.order_id \
+     AND l2.product_id = l.product_id)) AS order_line, \
      (SELECT tr.email FROM trials tr WHERE tr.license_id = l.id) AS trial_email"
 );
 const FROM: &str = "FROM licenses l JOIN products p ON p.id = l.product_id LEFT JOIN orders o ON o.id = l.order_id";
@@ -31,6 +40,17 @@ fn from_row(r: &Row, now: i64) -> Result<License, StoreError> {
     let expires_at: Option<i64> = r.get("expires_at")?;
     let times_activated: i64 = r.get("times_activated")?;
     let is_floating_cloud: bool = r.get("is_floating_cloud")?;
+    let reset_consumption: bool = r.get("reset_consumption")?;
+    let consumption_period = r.get_enum_opt("consumption_period")?;
+    let maintenance_until: Option<i64> = r.get("maintenance_until")?;
+    let maintenance_duration: Option<CalendarDuration> = Column::read(r, "maintenance_duration")?;
+    let total_consumptions = consumptions_at(
+        r.get("total_consumptions")?,
+        r.get("consumptions_counted_at")?,
+        reset_consumption,
+        consumption_period,
+        now,
+    );
     Ok(License {
         id: r.get("id")?,
         license_key: r.get("license_key")?,
@@ -46,16 +66,22 @@ fn from_row(r: &Row, now: i64) -> Result<License, StoreError> {
         },
         order: r.get("order_id")?,
         order_store_id: r.get("order_store_id")?,
+        order_item: r.get("order_line")?,
         license_template: r.get("template_id")?,
         license_type: r.get_enum("license_type")?,
         max_activations: r.get("max_activations")?,
         times_activated,
         total_active_devices: r.get("active_devices")?,
+        active_up_to_date_devices: r.get("up_to_date_devices")?,
+        last_activation_device: r.get("last_activation_device")?,
         validity_period: expires_at.map(Day),
-        maintenance_period: r.get::<Option<i64>>("maintenance_until")?.map(Day),
+        valid_duration: Column::read(r, "valid_duration")?,
+        enable_maintenance_period: maintenance_until.is_some() || maintenance_duration.is_some(),
+        maintenance_period: maintenance_until.map(Day),
+        maintenance_duration,
         is_trial: r.get("is_trial")?,
         trial_days: r.get("trial_days")?,
-        is_floating: is_floating_cloud,
+        is_floating: false,
         is_floating_cloud,
         floating_users: r.get("floating_users")?,
         floating_timeout: r.get("floating_timeout")?,
@@ -66,9 +92,12 @@ fn from_row(r: &Row, now: i64) -> Result<License, StoreError> {
         can_borrow: r.get("can_borrow")?,
         max_borrow_time: r.get("max_borrow_time")?,
         max_consumptions: r.get("max_consumptions")?,
-        total_consumptions: r.get("total_consumptions")?,
+        total_consumptions,
         allow_overages: r.get("allow_overages")?,
         max_overages: r.get("max_overages")?,
+        reset_consumption,
+        consumption_period,
+        max_license_users: r.get("max_license_users")?,
         is_air_gapped: r.get("is_air_gapped")?,
         is_hardware_key_auth: r.get("is_hardware_key_auth")?,
         subscription_id: r.get("subscription_id")?,
@@ -76,11 +105,13 @@ fn from_row(r: &Row, now: i64) -> Result<License, StoreError> {
         is_bundle: r.get("product_is_bundle")?,
         license_file_ttl_days: r.get("license_file_ttl_days")?,
         product_features: Vec::new(),
+        product_custom_fields: Vec::new(),
         license_users: Vec::new(),
         note: r.get("note")?,
         metadata: r.json("metadata")?,
         time_activated: r.get::<Option<i64>>("time_activated")?.map(Timestamp),
         time_disabled: r.get::<Option<i64>>("time_disabled")?.map(Timestamp),
+        disabled_user: if enabled { None } else { r.get("disabled_by")? },
         last_check: r.get::<Option<i64>>("last_check")?.map(Timestamp),
         created_at: Timestamp(r.get("created_at")?),
         updated_at: Timestamp(r.get("updated_at")?),
@@ -94,7 +125,7 @@ fn from_row(r: &Row, now: i64) -> Result<License, StoreError> {
 /// A license's feature entitlements: the columns [`feature_from_row`] reads, and where they come from.
 pub(crate) const FEATURE_COLS: &str = "lf.id, lf.license_id, lf.feature_id, f.code, f.name, f.feature_type, \
      lf.max_consumption, lf.total_consumptions, lf.allow_overages, lf.max_overages, lf.expires_at, \
-     f.is_floating_cloud, f.floating_users, f.floating_timeout";
+     f.reset_consumption, f.consumption_period, f.metadata, f.is_floating_cloud, f.floating_users, f.floating_timeout";
 pub(crate) const FEATURE_FROM: &str = "FROM license_features lf JOIN product_features f ON f.id = lf.feature_id";
 
 /// One feature entitlement of a license (the management API's; the client API tells it without its ids).
@@ -110,6 +141,9 @@ pub(crate) fn feature_from_row(r: &Row) -> Result<LicenseFeature, StoreError> {
         allow_overages: r.get("allow_overages")?,
         max_overages: r.get("max_overages")?,
         expiry_date: r.get::<Option<i64>>("expires_at")?.map(Day),
+        reset_consumption: r.get("reset_consumption")?,
+        consumption_period: r.get_enum_opt("consumption_period")?,
+        metadata: r.json("metadata")?,
         is_floating_cloud: r.get("is_floating_cloud")?,
         floating_users: r.get("floating_users")?,
         floating_timeout: r.get("floating_timeout")?,
@@ -144,11 +178,16 @@ pub async fn load(e: &mut impl Exec, ids: &[i64]) -> Result<Vec<License>, StoreE
     let features = e.fetch_all(fq).await?;
     let users = crate::license_users::of_licenses(e, ids).await?;
     let seats = seats_in_use(e, ls.iter().filter(|(l, _)| l.is_floating_cloud).map(|(l, _)| l.id), now).await?;
+    let mut product_ids: Vec<i64> = ls.iter().map(|(l, _)| l.product.id).collect();
+    product_ids.sort_unstable();
+    product_ids.dedup();
+    let custom = custom_fields_of(e, &product_ids, ids).await?;
 
     for (l, cid) in &mut ls {
         l.floating_in_use_devices = seats.iter().find(|(id, _)| *id == l.id).map_or(0, |(_, n)| *n);
         l.customer = cid.and_then(|cid| customers.iter().find(|c| c.id == cid).cloned());
         l.license_users = users.iter().filter(|(lid, _)| *lid == l.id).map(|(_, u)| u.clone()).collect();
+        l.product_custom_fields = custom.of(l.id, l.product.id);
         for r in &features {
             if r.get::<i64>("license_id")? != l.id {
                 continue;
@@ -157,6 +196,88 @@ pub async fn load(e: &mut impl Exec, ids: &[i64]) -> Result<Vec<License>, StoreE
         }
     }
     Ok(ls.into_iter().map(|(l, _)| l).collect())
+}
+
+/// The custom fields of some products and some licenses' own values of them.
+struct CustomFields {
+    /// `(product id, field)` with the default as the value, in the product's order.
+    defs: Vec<(i64, LicenseCustomField)>,
+    /// `(license id, field id, value)`.
+    values: Vec<(i64, i64, String)>,
+}
+
+impl CustomFields {
+    /// Every custom field of `product`, with `license`'s own value where it has one.
+    fn of(&self, license: i64, product: i64) -> Vec<LicenseCustomField> {
+        self.defs
+            .iter()
+            .filter(|(p, _)| *p == product)
+            .map(|(_, f)| {
+                let own = self.values.iter().find(|(l, id, _)| *l == license && *id == f.id);
+                LicenseCustomField {
+                    value: own.map_or_else(|| f.default_value.clone(), |(_, _, v)| v.clone()),
+                    ..f.clone()
+                }
+            })
+            .collect()
+    }
+}
+
+/// Two queries (one when the products have no custom fields).
+async fn custom_fields_of(e: &mut impl Exec, products: &[i64], licenses: &[i64]) -> Result<CustomFields, StoreError> {
+    let mut q = query("SELECT id, product_id, name, default_value FROM product_custom_fields WHERE product_id");
+    push_in_list(&mut q, products);
+    q.push(" ORDER BY product_id, id");
+    let mut defs = Vec::new();
+    for r in e.fetch_all(q).await? {
+        let default_value: String = r.get("default_value")?;
+        defs.push((
+            r.get("product_id")?,
+            LicenseCustomField { id: r.get("id")?, name: r.get("name")?, value: default_value.clone(), default_value },
+        ));
+    }
+    let mut values = Vec::new();
+    if !defs.is_empty() {
+        let mut q = query("SELECT license_id, field_id, value FROM license_custom_fields WHERE license_id");
+        push_in_list(&mut q, licenses);
+        for r in e.fetch_all(q).await? {
+            values.push((r.get("license_id")?, r.get("field_id")?, r.get("value")?));
+        }
+    }
+    Ok(CustomFields { defs, values })
+}
+
+/// Sets a license's own values of its product's custom fields to `given` (by name), replacing those it had.
+pub(crate) async fn set_custom_fields(
+    tx: &mut Tx,
+    license: i64,
+    product: i64,
+    given: &[LicenseCustomFieldInput],
+) -> Result<(), StoreError> {
+    tx.execute(query("DELETE FROM license_custom_fields WHERE license_id = ?").bind(license)).await?;
+    for (n, f) in given.iter().enumerate() {
+        let def = tx
+            .fetch_optional(
+                query("SELECT id FROM product_custom_fields WHERE product_id = ? AND name = ?")
+                    .bind(product)
+                    .bind(f.name.as_str()),
+            )
+            .await?
+            .ok_or_else(|| {
+                StoreError::invalid(
+                    format!("product_custom_fields[{n}].name"),
+                    format!("the product has no custom field {:?} (a product's custom_fields name them)", f.name),
+                )
+            })?;
+        tx.execute(
+            query("INSERT INTO license_custom_fields (license_id, field_id, value) VALUES (?, ?, ?)")
+                .bind(license)
+                .bind(def.get::<i64>("id")?)
+                .bind(f.value.as_str()),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// How many seats of each floating license are held now: its active devices with a live lease or borrowing
@@ -239,7 +360,8 @@ static FIELDS: &[Field] = &[
     Field::new("enabled", "l.enabled", Kind::Bool),
     Field::new("is_trial", "l.is_trial", Kind::Bool),
     Field::new("is_floating_cloud", "l.is_floating_cloud", Kind::Bool),
-    Field::new("is_floating", "l.is_floating_cloud", Kind::Bool),
+    // LicenseSpring's on-premises floating server, which licensd has none of (its floating is `is_floating_cloud`).
+    Field::new("is_floating", "(1 = 0)", Kind::Bool).predicate("1 = 0", "1 = 1"),
     Field::new("is_any_floating", "l.is_floating_cloud", Kind::Bool),
     Field::new("is_air_gapped", "l.is_air_gapped", Kind::Bool),
     Field::new("is_hardware_key_auth", "l.is_hardware_key_auth", Kind::Bool),
@@ -456,16 +578,16 @@ pub async fn create_in(
         require_bundle(tx, scope, b).await?;
     }
     let mut terms = LicenseTerms::from_template(template.as_ref(), now);
-    terms.apply(i)?;
+    terms.apply(i, None)?;
     let key = match &i.license_key {
         Some(k) => k.clone(),
         None => template.as_ref().map(|t| t.key_format()).unwrap_or_default().generate(),
     };
     static INSERT: LazyLock<String> = LazyLock::new(|| {
-        let placeholders = vec!["?"; 10 + terms::COLUMNS.len()].join(", ");
+        let placeholders = vec!["?"; 12 + terms::COLUMNS.len()].join(", ");
         format!(
             "INSERT INTO licenses (license_key, product_id, template_id, customer_id, order_id, bundle_license_id, {}, \
-             time_disabled, created_by, created_at, updated_at) VALUES ({placeholders})",
+             time_disabled, disabled_by, created_by, created_at, updated_at, terms_changed_at) VALUES ({placeholders})",
             terms::select_list("")
         )
     });
@@ -480,7 +602,9 @@ pub async fn create_in(
         &terms,
     )
     .bind(if terms.enabled { None } else { Some(now) })
+    .bind(if terms.enabled { None } else { Some(scope.actor.as_str()) })
     .bind(scope.token_id)
+    .bind(now)
     .bind(now)
     .bind(now);
     let id = tx.insert(q).await?;
@@ -492,6 +616,9 @@ pub async fn create_in(
             "license #{id} was created with a given license_key of under 60 bits of entropy: it can be guessed; \
              leave license_key out to have licensd generate one"
         );
+    }
+    if let Some(fields) = &i.product_custom_fields {
+        set_custom_fields(tx, id, product.id, fields).await?;
     }
     if let Some(t) = &template {
         for f in &t.features {
@@ -546,7 +673,7 @@ pub async fn create_all(db: &Db, scope: &Scope, inputs: &[LicenseInput]) -> Resu
 
 /// Locks a license row for the rest of the transaction (PostgreSQL; SQLite holds the write lock already)
 /// and checks the scope.
-async fn lock(tx: &mut Tx, scope: &Scope, id: i64) -> Result<(), StoreError> {
+pub(crate) async fn lock(tx: &mut Tx, scope: &Scope, id: i64) -> Result<(), StoreError> {
     let mut q = query("SELECT l.id FROM licenses l WHERE l.id = ?").bind(id);
     scope.restrict(&mut q, "l.product_id");
     q.push(tx.for_update());
@@ -587,7 +714,7 @@ pub async fn update_with<E: From<StoreError>>(
     check_update(i)?;
     // The stored terms, from the license this transaction read (no second read of the row).
     let mut terms = LicenseTerms::of(&before);
-    terms.apply(i).map_err(StoreError::from)?;
+    terms.apply(i, before.time_activated.map(|t| t.0)).map_err(StoreError::from)?;
     let mut customer_id = before.customer.as_ref().map(|c| c.id);
     if let Some(c) = &i.customer {
         customer_id = match c {
@@ -613,28 +740,33 @@ pub async fn update_with<E: From<StoreError>>(
         bundle = b;
     }
     let now = now_ms();
-    let time_disabled = match (before.enabled, terms.enabled) {
-        (true, false) => Some(now),
-        (false, false) => before.time_disabled.map(|t| t.0),
-        _ => None,
+    let (time_disabled, disabled_by) = match (before.enabled, terms.enabled) {
+        (true, false) => (Some(now), Some(scope.actor.clone())),
+        (false, false) => (before.time_disabled.map(|t| t.0), before.disabled_user.clone()),
+        _ => (None, None),
     };
     let key = i.license_key.clone().or(before.license_key.clone());
     static UPDATE: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "UPDATE licenses SET {}, time_disabled = ?, license_key = ?, customer_id = ?, order_id = ?, \
-             bundle_license_id = ?, updated_at = ? WHERE id = ?",
+            "UPDATE licenses SET {}, time_disabled = ?, disabled_by = ?, license_key = ?, customer_id = ?, \
+             order_id = ?, bundle_license_id = ?, updated_at = ?, terms_changed_at = ? WHERE id = ?",
             terms::assignments()
         )
     });
     let q = terms::bind(query(UPDATE.as_str()), &terms)
         .bind(time_disabled)
+        .bind(disabled_by)
         .bind(key)
         .bind(customer_id)
         .bind(order_id)
         .bind(bundle)
         .bind(now)
+        .bind(now)
         .bind(id);
     tx.execute(q).await?;
+    if let Some(fields) = &i.product_custom_fields {
+        set_custom_fields(&mut tx, id, before.product.id, fields).await?;
+    }
     let after = get(&mut tx, scope, id).await?;
     events::record(&mut tx, scope, NewEvent::updated("license", id, Some(id), &strip(&before), &strip(&after))).await?;
     tx.commit().await?;
@@ -693,11 +825,14 @@ pub async fn act(db: &Db, scope: &Scope, id: i64, action: Action, note: &str) ->
                 return Err(StoreError::State("the license is already disabled".into()));
             }
             tx.execute(
-                query("UPDATE licenses SET enabled = ?, time_disabled = ?, updated_at = ? WHERE id = ?")
-                    .bind(false)
-                    .bind(now)
-                    .bind(now)
-                    .bind(id),
+                query(
+                    "UPDATE licenses SET enabled = ?, time_disabled = ?, disabled_by = ?, updated_at = ? WHERE id = ?",
+                )
+                .bind(false)
+                .bind(now)
+                .bind(scope.actor.as_str())
+                .bind(now)
+                .bind(id),
             )
             .await?;
         }
@@ -709,7 +844,7 @@ pub async fn act(db: &Db, scope: &Scope, id: i64, action: Action, note: &str) ->
                 return Err(StoreError::State("the license is already enabled".into()));
             }
             tx.execute(
-                query("UPDATE licenses SET enabled = ?, time_disabled = NULL, updated_at = ? WHERE id = ?")
+                query("UPDATE licenses SET enabled = ?, time_disabled = NULL, disabled_by = NULL, updated_at = ? WHERE id = ?")
                     .bind(true)
                     .bind(now)
                     .bind(id),
@@ -738,6 +873,7 @@ pub async fn act(db: &Db, scope: &Scope, id: i64, action: Action, note: &str) ->
             .await?;
         }
     }
+    tx.execute(query("UPDATE licenses SET terms_changed_at = ? WHERE id = ?").bind(now).bind(id)).await?;
     let after = get(&mut tx, scope, id).await?;
     let (old, new) = events::diff(&strip(&before), &strip(&after));
     events::record(

@@ -155,6 +155,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0029_product_versions.sql"),
         postgres: include_str!("../migrations/postgres/0029_product_versions.sql"),
     },
+    // 25 after 29 although numbered before them (issue 15's parts took 25 while 26 to 29 landed first).
+    Migration {
+        version: 25,
+        sqlite: include_str!("../migrations/sqlite/0025_licensespring_fields.sql"),
+        postgres: include_str!("../migrations/postgres/0025_licensespring_fields.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.

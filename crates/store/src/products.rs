@@ -1,14 +1,14 @@
 //! Products and their features.
 
-use licensd_core::model::{Feature, FeatureInput, Product, ProductInput};
+use licensd_core::model::{Feature, FeatureInput, Product, ProductCustomField, ProductCustomFieldInput, ProductInput};
 use licensd_core::time::{Timestamp, now_ms};
 
-use crate::db::{Columns, Db, Exec, Row, query};
+use crate::db::{Columns, Db, Exec, Row, Tx, query};
 use crate::enums::GetEnum as _;
 use crate::error::StoreError;
 use crate::events::{self, NewEvent};
 use crate::list::{Field, Kind, ListParams, Spec};
-use crate::scope::Scope;
+use crate::scope::{Scope, push_in_list};
 
 const COLS: &str = "p.id, p.product_name, p.short_code, p.bundle_id, p.use_offline_license, p.authorization_method, \
      p.is_bundle, p.metadata, p.created_at, p.updated_at";
@@ -22,6 +22,7 @@ fn from_row(r: &Row) -> Result<Product, StoreError> {
         use_offline_license: r.get("use_offline_license")?,
         authorization_method: r.get_enum("authorization_method")?,
         is_bundle: r.get("is_bundle")?,
+        custom_fields: Vec::new(),
         metadata: r.json("metadata")?,
         created_at: Timestamp(r.get("created_at")?),
         updated_at: Timestamp(r.get("updated_at")?),
@@ -45,20 +46,108 @@ pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, V
     let mut from = query("FROM products p WHERE 1 = 1");
     scope.restrict(&mut from, "p.id");
     let (n, rows) = crate::list::page(db, &SPEC, params, COLS, &from).await?;
-    Ok((n, rows.iter().map(from_row).collect::<Result<_, _>>()?))
+    let mut ps = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    with_custom_fields(&mut &*db, &mut ps).await?;
+    Ok((n, ps))
+}
+
+/// Fills in the products' custom fields, in one query.
+async fn with_custom_fields(e: &mut impl Exec, ps: &mut [Product]) -> Result<(), StoreError> {
+    if ps.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = ps.iter().map(|p| p.id).collect();
+    let mut q = query("SELECT id, product_id, name, default_value FROM product_custom_fields WHERE product_id");
+    push_in_list(&mut q, &ids);
+    q.push(" ORDER BY id");
+    for r in e.fetch_all(q).await? {
+        let product: i64 = r.get("product_id")?;
+        if let Some(p) = ps.iter_mut().find(|p| p.id == product) {
+            p.custom_fields.push(ProductCustomField {
+                id: r.get("id")?,
+                name: r.get("name")?,
+                default_value: r.get("default_value")?,
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn one(e: &mut impl Exec, q: crate::db::Query) -> Result<Product, StoreError> {
+    let mut p = [from_row(&e.fetch_one(q).await?)?];
+    with_custom_fields(e, &mut p).await?;
+    let [p] = p;
+    Ok(p)
 }
 
 /// A product the scope may see; `NotFound` otherwise (its existence is not revealed).
 pub async fn get(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<Product, StoreError> {
     let mut q = query(format!("SELECT {COLS} FROM products p WHERE p.id = ?")).bind(id);
     scope.restrict(&mut q, "p.id");
-    from_row(&e.fetch_one(q).await?)
+    one(e, q).await
 }
 
 pub async fn get_by_short_code(e: &mut impl Exec, scope: &Scope, code: &str) -> Result<Product, StoreError> {
     let mut q = query(format!("SELECT {COLS} FROM products p WHERE p.short_code = ?")).bind(code);
     scope.restrict(&mut q, "p.id");
-    from_row(&e.fetch_one(q).await?)
+    one(e, q).await
+}
+
+/// Makes a product's custom fields `given`: a field whose name stays keeps its id and the licenses' values of it
+/// (its default changes), one left out is deleted with them, a new name is added.
+pub(crate) async fn set_custom_fields(
+    tx: &mut Tx,
+    product: i64,
+    given: &[ProductCustomFieldInput],
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut kept: Vec<i64> = Vec::new();
+    for f in given {
+        let existing = tx
+            .fetch_optional(
+                query("SELECT id, default_value FROM product_custom_fields WHERE product_id = ? AND name = ?")
+                    .bind(product)
+                    .bind(f.name.as_str()),
+            )
+            .await?;
+        let id = match existing {
+            Some(r) => {
+                let id: i64 = r.get("id")?;
+                if r.get::<String>("default_value")? != f.default_value {
+                    tx.execute(
+                        query("UPDATE product_custom_fields SET default_value = ?, updated_at = ? WHERE id = ?")
+                            .bind(f.default_value.as_str())
+                            .bind(now)
+                            .bind(id),
+                    )
+                    .await?;
+                }
+                id
+            }
+            None => {
+                tx.insert(
+                    query(
+                        "INSERT INTO product_custom_fields (product_id, name, default_value, created_at, updated_at) \
+                         VALUES (?, ?, ?, ?, ?)",
+                    )
+                    .bind(product)
+                    .bind(f.name.as_str())
+                    .bind(f.default_value.as_str())
+                    .bind(now)
+                    .bind(now),
+                )
+                .await?
+            }
+        };
+        kept.push(id);
+    }
+    let mut q = query("DELETE FROM product_custom_fields WHERE product_id = ?").bind(product);
+    if !kept.is_empty() {
+        q.push(" AND id NOT");
+        push_in_list(&mut q, &kept);
+    }
+    tx.execute(q).await?;
+    Ok(())
 }
 
 /// What a product's create and update both write, each column next to its value (`created_at` and
@@ -75,13 +164,22 @@ fn columns(i: &ProductInput) -> Columns {
 }
 
 pub async fn create(db: &Db, scope: &Scope, i: ProductInput) -> Result<Product, StoreError> {
+    let mut tx = db.begin().await?;
+    let p = create_in(&mut tx, scope, &i).await?;
+    tx.commit().await?;
+    Ok(p)
+}
+
+/// [`create`] inside the caller's transaction (the LicenseSpring import's).
+pub(crate) async fn create_in(tx: &mut Tx, scope: &Scope, i: &ProductInput) -> Result<Product, StoreError> {
     i.validate()?;
     let now = now_ms();
-    let mut tx = db.begin().await?;
-    let id = tx.insert(columns(&i).set("created_at", now).set("updated_at", now).insert_into("products")).await?;
-    let p = get(&mut tx, scope, id).await?;
-    events::record(&mut tx, scope, NewEvent::created("product", id, None, &p).at(now)).await?;
-    tx.commit().await?;
+    let id = tx.insert(columns(i).set("created_at", now).set("updated_at", now).insert_into("products")).await?;
+    if let Some(fields) = &i.custom_fields {
+        set_custom_fields(tx, id, fields, now).await?;
+    }
+    let p = get(tx, scope, id).await?;
+    events::record(tx, scope, NewEvent::created("product", id, None, &p).at(now)).await?;
     Ok(p)
 }
 
@@ -99,7 +197,11 @@ pub async fn update<E: From<StoreError>>(
     let before = get(&mut tx, scope, id).await?;
     let i = edit(&before)?;
     i.validate().map_err(StoreError::from)?;
-    tx.execute(columns(&i).set("updated_at", now_ms()).update("products", id)).await?;
+    let now = now_ms();
+    tx.execute(columns(&i).set("updated_at", now).update("products", id)).await?;
+    if let Some(fields) = &i.custom_fields {
+        set_custom_fields(&mut tx, id, fields, now).await?;
+    }
     let after = get(&mut tx, scope, id).await?;
     events::record(&mut tx, scope, NewEvent::updated("product", id, None, &before, &after)).await?;
     tx.commit().await?;
@@ -201,15 +303,21 @@ fn feature_columns(i: &FeatureInput) -> Columns {
 }
 
 pub async fn create_feature(db: &Db, scope: &Scope, i: FeatureInput) -> Result<Feature, StoreError> {
+    let mut tx = db.begin().await?;
+    let f = create_feature_in(&mut tx, scope, &i).await?;
+    tx.commit().await?;
+    Ok(f)
+}
+
+/// [`create_feature`] inside the caller's transaction (the LicenseSpring import's).
+pub(crate) async fn create_feature_in(tx: &mut Tx, scope: &Scope, i: &FeatureInput) -> Result<Feature, StoreError> {
     i.validate()?;
     let now = now_ms();
-    let mut tx = db.begin().await?;
-    require_product(&mut tx, scope, "product", i.product).await?;
-    let row = feature_columns(&i).set("product_id", i.product).set("created_at", now).set("updated_at", now);
+    require_product(tx, scope, "product", i.product).await?;
+    let row = feature_columns(i).set("product_id", i.product).set("created_at", now).set("updated_at", now);
     let id = tx.insert(row.insert_into("product_features")).await?;
-    let f = get_feature(&mut tx, scope, id).await?;
-    events::record(&mut tx, scope, NewEvent::created("product_feature", id, None, &f).at(now)).await?;
-    tx.commit().await?;
+    let f = get_feature(tx, scope, id).await?;
+    events::record(tx, scope, NewEvent::created("product_feature", id, None, &f).at(now)).await?;
     Ok(f)
 }
 

@@ -3,7 +3,8 @@
 //! which also makes `LicenseTerms`, so the columns are its fields and the store names no term itself.
 //! [`Column`] binds and reads a term by its type, for the template row's terms too (`store::templates`).
 
-use licensd_core::model::{LicenseTerms, LicenseType};
+use licensd_core::model::{ConsumptionPeriod, LicenseTerms, LicenseType};
+use licensd_core::time::CalendarDuration;
 use serde_json::Value;
 
 use crate::db::{Query, Row};
@@ -36,6 +37,29 @@ impl Column for LicenseType {
     }
     fn read(r: &Row, col: &str) -> Result<Self, StoreError> {
         r.get_enum(col)
+    }
+}
+
+impl Column for Option<ConsumptionPeriod> {
+    fn bind(&self, q: Query) -> Query {
+        q.bind(self.map(|p| p.as_str()))
+    }
+    fn read(r: &Row, col: &str) -> Result<Self, StoreError> {
+        r.get_enum_opt(col)
+    }
+}
+
+/// LicenseSpring's form (`3m`) as text; text of another form is a corrupt row.
+impl Column for Option<CalendarDuration> {
+    fn bind(&self, q: Query) -> Query {
+        q.bind(self.map(|d| d.to_string()))
+    }
+    fn read(r: &Row, col: &str) -> Result<Self, StoreError> {
+        r.get::<Option<String>>(col)?
+            .map(|s| {
+                CalendarDuration::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("{col}: not a duration: {s:?}")))
+            })
+            .transpose()
     }
 }
 

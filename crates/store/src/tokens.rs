@@ -107,7 +107,8 @@ const DESCRIPTION_MAX: usize = 1000;
 
 /// Actors the audit log records for work done without a token: the client API, the command line, internal
 /// work and the DevMate import. A token of one of these names would make its events indistinguishable.
-pub const RESERVED_ACTORS: &[&str] = &["client", "cli", "system", licensd_core::devmate::IMPORT_ACTOR];
+pub const RESERVED_ACTORS: &[&str] =
+    &["client", "cli", "system", licensd_core::devmate::IMPORT_ACTOR, crate::licensespring::IMPORT_ACTOR];
 
 fn check_name(name: &str) -> Result<(), StoreError> {
     if name.trim().is_empty() || name.chars().count() > 200 || name.trim() != name {

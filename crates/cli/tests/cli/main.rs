@@ -26,6 +26,8 @@ mod browser;
 mod deploy;
 // `import devmate` and `export devmate`: round trips through `/v2`, bad records, both write modes.
 mod devmate_import;
+// `import licensespring`: LicenseSpring's List Licenses pages in, as the API then shows them; re-runs, bad files.
+mod licensespring_import;
 // The everyday commands (`product`, `template`, `license`, `customer`, `events`) and what the API then says.
 mod everyday;
 // The front door over raw TCP: slowloris, connection caps, timeouts, shutdown, hyper's refusals, rate limits.

@@ -259,6 +259,7 @@ fn commands_other_than_serve_and_migrate_never_create_a_database() {
         vec!["token", "create", "--db", &url, "--name", "a", "--role", "admin"],
         vec!["export", "devmate", "--db", &url],
         vec!["import", "devmate", "--db", &url, "missing.json"],
+        vec!["import", "licensespring", "--db", &url, "missing.json"],
         vec!["dev", "seed", "--db", &url, "--licenses", "5"],
     ] {
         let (ok, stdout, stderr) = run(&args);

@@ -1,6 +1,7 @@
 //! Licenses: the representation, and the body that issues or changes one.
 
 use super::*;
+use crate::time::CalendarDuration;
 
 /// A product named by id or by short code.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -39,6 +40,13 @@ pub struct LicenseFeature {
     pub allow_overages: bool,
     pub max_overages: i64,
     pub expiry_date: Option<Day>,
+    /// The product feature's (seed 002 shows them on each license's feature); licensd does not reset a feature's
+    /// counter.
+    pub reset_consumption: bool,
+    pub consumption_period: Option<ConsumptionPeriod>,
+    /// The product feature's.
+    #[schema(value_type = Object)]
+    pub metadata: Value,
     /// The product feature is floating: `floating_users` devices per license at once, seats held
     /// `floating_timeout` minutes.
     pub is_floating_cloud: bool,
@@ -144,6 +152,43 @@ pub struct UnassignUserInput {
     pub license_user_email: Option<String>,
 }
 
+/// A product custom field as one license has it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LicenseCustomField {
+    /// The product custom field's id.
+    pub id: i64,
+    pub name: String,
+    /// The license's own value, or the product's default.
+    pub value: String,
+    pub default_value: String,
+}
+
+/// A license's own value of one of its product's custom fields.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseCustomFieldInput {
+    /// A custom field of the license's product.
+    pub name: String,
+    pub value: String,
+}
+
+/// The most custom fields a product has, and so values a license sets.
+pub const MAX_CUSTOM_FIELDS: usize = 100;
+
+fn check_custom_field_values(fields: &[LicenseCustomFieldInput]) -> Result<()> {
+    if fields.len() > MAX_CUSTOM_FIELDS {
+        return Err(Error::invalid("product_custom_fields", format!("takes at most {MAX_CUSTOM_FIELDS} fields")));
+    }
+    for (n, f) in fields.iter().enumerate() {
+        check_text(&format!("product_custom_fields[{n}].name"), &f.name, 100, true)?;
+        check_text(&format!("product_custom_fields[{n}].value"), &f.value, 10_000, false)?;
+        if fields[..n].iter().any(|g| g.name == f.name) {
+            return Err(Error::invalid(format!("product_custom_fields[{n}].name"), "is given twice"));
+        }
+    }
+    Ok(())
+}
+
 /// A license key and the terms it grants.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct License {
@@ -159,16 +204,34 @@ pub struct License {
     pub product: ProductSummary,
     pub order: Option<i64>,
     pub order_store_id: Option<String>,
+    /// The line of the order the license was sold on: its order's licenses of its product (licensd numbers a
+    /// line by the id of its first license; an imported license keeps LicenseSpring's number). `null` without an
+    /// order.
+    pub order_item: Option<i64>,
     pub license_template: Option<i64>,
     pub license_type: LicenseType,
     /// `null`: unlimited.
     pub max_activations: Option<i64>,
     pub times_activated: i64,
     pub total_active_devices: i64,
+    /// Active devices that checked in (or activated) since the vendor last changed the license (issue, edit,
+    /// action): those that hold its current terms.
+    pub active_up_to_date_devices: i64,
+    /// The device of the latest activation (active or since deactivated), if any.
+    pub last_activation_device: Option<i64>,
     pub validity_period: Option<Day>,
+    /// The validity counted from the first activation (LicenseSpring's `35d`, `4m`, `2y`): that activation sets
+    /// `validity_period`.
+    pub valid_duration: Option<CalendarDuration>,
+    /// The license has a maintenance period, or a `maintenance_duration` that sets one at its first activation.
+    pub enable_maintenance_period: bool,
     pub maintenance_period: Option<Day>,
+    /// The maintenance counted from the first activation: that activation sets `maintenance_period`.
+    pub maintenance_duration: Option<CalendarDuration>,
     pub is_trial: bool,
     pub trial_days: i64,
+    /// LicenseSpring's on-premises floating server: licensd has none, so always `false` (its floating licenses
+    /// are `is_floating_cloud`).
     pub is_floating: bool,
     pub is_floating_cloud: bool,
     pub floating_users: i64,
@@ -181,9 +244,16 @@ pub struct License {
     pub can_borrow: bool,
     pub max_borrow_time: i64,
     pub max_consumptions: i64,
+    /// In the current period when `reset_consumption` is on (a new period starts it from 0 again).
     pub total_consumptions: i64,
     pub allow_overages: bool,
     pub max_overages: i64,
+    /// With `consumption_period`: `total_consumptions` starts again from 0 at the start of each period (midnight
+    /// UTC; Monday; the 1st of the month; 1 January).
+    pub reset_consumption: bool,
+    pub consumption_period: Option<ConsumptionPeriod>,
+    /// The most users the license may be assigned to; `0`: no limit.
+    pub max_license_users: i64,
     pub is_air_gapped: bool,
     pub is_hardware_key_auth: bool,
     pub subscription_id: Option<String>,
@@ -192,12 +262,16 @@ pub struct License {
     pub is_bundle: bool,
     pub license_file_ttl_days: i64,
     pub product_features: Vec<LicenseFeature>,
+    /// Every custom field of the product, with this license's value (its own, or the product's default).
+    pub product_custom_fields: Vec<LicenseCustomField>,
     pub license_users: Vec<LicenseUser>,
     pub note: Option<String>,
     #[schema(value_type = Object)]
     pub metadata: Value,
     pub time_activated: Option<Timestamp>,
     pub time_disabled: Option<Timestamp>,
+    /// While disabled: who disabled it, as the audit log names them (a token, a dashboard user, `cli`).
+    pub disabled_user: Option<String>,
     pub last_check: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -253,6 +327,27 @@ pub struct LicenseInput {
     pub max_consumptions: Option<i64>,
     pub allow_overages: Option<bool>,
     pub max_overages: Option<i64>,
+    /// `true` needs a `consumption_period`.
+    pub reset_consumption: Option<bool>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<ConsumptionPeriod>)]
+    pub consumption_period: Option<Option<ConsumptionPeriod>>,
+    /// `0`: no limit.
+    pub max_license_users: Option<i64>,
+    /// Counted from the first activation; not with `validity_period` (a date given replaces the duration).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<CalendarDuration>)]
+    pub valid_duration: Option<Option<CalendarDuration>>,
+    /// Counted from the first activation; not with `maintenance_period` (a date given replaces the duration).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<CalendarDuration>)]
+    pub maintenance_duration: Option<Option<CalendarDuration>>,
+    /// `false` ends the maintenance (period and duration); `true` needs a `maintenance_duration` or
+    /// `maintenance_period`.
+    pub enable_maintenance_period: Option<bool>,
+    /// The license's own values of its product's custom fields, by name; a field left out has the product's
+    /// default (on `PATCH`, the list replaces the license's values).
+    pub product_custom_fields: Option<Vec<LicenseCustomFieldInput>>,
     pub is_air_gapped: Option<bool>,
     pub is_hardware_key_auth: Option<bool>,
     #[serde(default, deserialize_with = "nullable")]
@@ -287,6 +382,7 @@ impl LicenseInput {
             ("max_consumptions", self.max_consumptions, 0, i64::MAX / 4),
             ("max_overages", self.max_overages, 0, i64::MAX / 4),
             ("license_file_ttl_days", self.license_file_ttl_days, 1, TEN_YEARS_DAYS),
+            ("max_license_users", self.max_license_users, 0, 1_000_000),
         ] {
             if let Some(v) = v {
                 check_range(name, v, min, max)?;
@@ -297,6 +393,9 @@ impl LicenseInput {
         }
         if let Some(m) = &self.metadata {
             check_metadata(m)?;
+        }
+        if let Some(fields) = &self.product_custom_fields {
+            check_custom_field_values(fields)?;
         }
         if let Some(Some(CustomerRef::New(c))) = &self.customer {
             let mut c = c.as_ref().clone();

@@ -157,12 +157,12 @@ mod tests {
         let mut t = LicenseTerms::from_template(None, now);
         let i: LicenseInput =
             serde_json::from_str(r#"{"max_activations":null,"validity_period":"1970-01-02","note":"x"}"#).unwrap();
-        t.apply(&i).unwrap();
+        t.apply(&i, None).unwrap();
         assert_eq!(t.max_activations, None);
         assert_eq!(t.expires_at, Some(crate::time::DAY_MS));
         assert_eq!(t.note.as_deref(), Some("x"));
         let bad: LicenseInput = serde_json::from_str(r#"{"is_floating_cloud":true}"#).unwrap();
-        assert!(t.apply(&bad).is_err());
+        assert!(t.apply(&bad, None).is_err());
     }
 
     #[test]

@@ -13,10 +13,31 @@ pub struct Product {
     /// `license-key` or `user`.
     pub authorization_method: AuthorizationMethod,
     pub is_bundle: bool,
+    /// Name → value pairs every license of the product carries (LicenseSpring's product custom fields); a
+    /// license may set its own value of each.
+    pub custom_fields: Vec<ProductCustomField>,
     #[schema(value_type = Object)]
     pub metadata: Value,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// A custom field of a product: a name, and the value its licenses have unless they set their own.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProductCustomField {
+    pub id: i64,
+    pub name: String,
+    pub default_value: String,
+}
+
+/// One of a product's `custom_fields` as given: a field keeps its id (and the licenses' values of it) while its
+/// name stays.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ProductCustomFieldInput {
+    pub name: String,
+    #[serde(default)]
+    pub default_value: String,
 }
 
 string_enum! {
@@ -44,6 +65,10 @@ pub struct ProductInput {
     pub authorization_method: AuthorizationMethod,
     #[serde(default)]
     pub is_bundle: bool,
+    /// The product's custom fields, all of them: the list replaces them (a field left out is deleted with the
+    /// licenses' values of it; `[]` deletes every one). Absent: as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_fields: Option<Vec<ProductCustomFieldInput>>,
     #[serde(default = "empty_object")]
     #[schema(value_type = Object)]
     pub metadata: Value,
@@ -54,6 +79,17 @@ impl ProductInput {
         check_text("product_name", &self.product_name, 200, true)?;
         check_code("short_code", &self.short_code)?;
         check_text("bundle_id", &self.bundle_id, 255, false)?;
+        let fields = self.custom_fields.as_deref().unwrap_or_default();
+        if fields.len() > MAX_CUSTOM_FIELDS {
+            return Err(Error::invalid("custom_fields", format!("takes at most {MAX_CUSTOM_FIELDS} fields")));
+        }
+        for (n, f) in fields.iter().enumerate() {
+            check_text(&format!("custom_fields[{n}].name"), &f.name, 100, true)?;
+            check_text(&format!("custom_fields[{n}].default_value"), &f.default_value, 10_000, false)?;
+            if fields[..n].iter().any(|g| g.name == f.name) {
+                return Err(Error::invalid(format!("custom_fields[{n}].name"), "is given twice"));
+            }
+        }
         check_metadata(&self.metadata)
     }
 }
@@ -67,6 +103,12 @@ impl From<&Product> for ProductInput {
             use_offline_license: p.use_offline_license,
             authorization_method: p.authorization_method,
             is_bundle: p.is_bundle,
+            custom_fields: Some(
+                p.custom_fields
+                    .iter()
+                    .map(|f| ProductCustomFieldInput { name: f.name.clone(), default_value: f.default_value.clone() })
+                    .collect(),
+            ),
             metadata: p.metadata.clone(),
         }
     }
@@ -89,6 +131,41 @@ string_enum! {
         Weekly => "weekly",
         Monthly => "monthly",
         Annually => "annually",
+    }
+}
+
+impl ConsumptionPeriod {
+    /// The start of the period holding `ms`: midnight UTC of its day (daily), of its week's Monday (weekly), of
+    /// its month's first day (monthly), of its year's 1 January (annually), as LicenseSpring resets counters.
+    pub fn start_of(self, ms: i64) -> i64 {
+        let day = ms.div_euclid(crate::time::DAY_MS) * crate::time::DAY_MS;
+        let date = time::OffsetDateTime::from_unix_timestamp(day.div_euclid(1000))
+            .map(|d| d.date())
+            .unwrap_or(time::Date::MIN);
+        let start = match self {
+            ConsumptionPeriod::Daily => return day,
+            ConsumptionPeriod::Weekly => {
+                return day - i64::from(date.weekday().number_days_from_monday()) * crate::time::DAY_MS;
+            }
+            ConsumptionPeriod::Monthly => date.replace_day(1),
+            ConsumptionPeriod::Annually => date.replace_day(1).and_then(|d| d.replace_month(time::Month::January)),
+        };
+        start.map_or(day, |d| d.midnight().assume_utc().unix_timestamp() * 1000)
+    }
+}
+
+/// A consumption counter as it stands at `now`: `total`, or `0` when the counter resets each `period` and was last
+/// added to (`counted_at`) before the current period began.
+pub fn consumptions_at(
+    total: i64,
+    counted_at: Option<i64>,
+    reset: bool,
+    period: Option<ConsumptionPeriod>,
+    now: i64,
+) -> i64 {
+    match (reset, period, counted_at) {
+        (true, Some(p), Some(at)) if at < p.start_of(now) => 0,
+        _ => total,
     }
 }
 
@@ -281,5 +358,28 @@ impl From<&ProductVersion> for ProductVersionInput {
             release_notes_link: v.release_notes_link.clone(),
             requires_version: v.requires_version.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::{format_iso, parse_datetime};
+
+    #[test]
+    fn periods_start_at_midnight_utc_of_their_day_monday_first_or_new_year() {
+        let at = |s: &str| parse_datetime(s).unwrap();
+        // 2024-05-16 is a Thursday.
+        let now = at("2024-05-16T15:30:00Z");
+        assert_eq!(format_iso(ConsumptionPeriod::Daily.start_of(now)), "2024-05-16T00:00:00Z");
+        assert_eq!(format_iso(ConsumptionPeriod::Weekly.start_of(now)), "2024-05-13T00:00:00Z");
+        assert_eq!(format_iso(ConsumptionPeriod::Monthly.start_of(now)), "2024-05-01T00:00:00Z");
+        assert_eq!(format_iso(ConsumptionPeriod::Annually.start_of(now)), "2024-01-01T00:00:00Z");
+        assert_eq!(format_iso(ConsumptionPeriod::Weekly.start_of(at("2024-05-13T00:00:00Z"))), "2024-05-13T00:00:00Z");
+        let monthly = Some(ConsumptionPeriod::Monthly);
+        assert_eq!(consumptions_at(7, Some(at("2024-04-30T23:59:59Z")), true, monthly, now), 0);
+        assert_eq!(consumptions_at(7, Some(at("2024-05-01T00:00:00Z")), true, monthly, now), 7);
+        assert_eq!(consumptions_at(7, Some(at("2024-04-30T23:59:59Z")), false, monthly, now), 7);
+        assert_eq!(consumptions_at(7, None, true, monthly, now), 7);
     }
 }

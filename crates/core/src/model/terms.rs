@@ -61,6 +61,15 @@ macro_rules! for_each_license_term {
             inherited max_consumptions: i64 = 0,
             inherited allow_overages: bool = false,
             inherited max_overages: i64 = 0,
+            /// With `consumption_period`: `total_consumptions` starts again from 0 at each period's start.
+            own reset_consumption: bool = false,
+            own consumption_period: Option<$crate::model::ConsumptionPeriod> = None,
+            /// The most users a user-based license may be assigned to; `0`: no limit.
+            own max_license_users: i64 = 0,
+            /// The validity counted from the first activation: it sets `validity_period` then.
+            own valid_duration: Option<$crate::time::CalendarDuration> = None,
+            /// The maintenance counted from the first activation: it sets `maintenance_period` then.
+            own maintenance_duration: Option<$crate::time::CalendarDuration> = None,
             own is_air_gapped: bool = false,
             own is_hardware_key_auth: bool = false,
             own subscription_id: Option<String> = None,
@@ -174,16 +183,90 @@ impl LicenseTerms {
         terms
     }
 
-    /// Applies the overrides an input carries, then checks the result as a whole.
-    pub fn apply(&mut self, i: &LicenseInput) -> Result<()> {
+    /// Applies the overrides an input carries to the terms of a license first activated at `activated_at`
+    /// (`None`: not yet), then checks the result as a whole.
+    ///
+    /// A duration (`valid_duration`, `maintenance_duration`) counts from the first activation: given for an
+    /// activated license it sets its date from that activation, given for one not activated yet it clears the
+    /// date until the activation sets it. A date given (`validity_period`, `maintenance_period`) replaces the
+    /// duration. `enable_maintenance_period: false` ends the maintenance (date and duration); `true` needs one of
+    /// them.
+    pub fn apply(&mut self, i: &LicenseInput, activated_at: Option<i64>) -> Result<()> {
+        if matches!(i.valid_duration, Some(Some(_))) && matches!(i.validity_period, Some(Some(_))) {
+            return Err(Error::invalid(
+                "valid_duration",
+                "give valid_duration or validity_period, not both (a duration counts from the first activation)",
+            ));
+        }
+        if matches!(i.maintenance_duration, Some(Some(_))) && matches!(i.maintenance_period, Some(Some(_))) {
+            return Err(Error::invalid(
+                "maintenance_duration",
+                "give maintenance_duration or maintenance_period, not both (a duration counts from the first activation)",
+            ));
+        }
+        if i.enable_maintenance_period == Some(false)
+            && (matches!(i.maintenance_duration, Some(Some(_))) || matches!(i.maintenance_period, Some(Some(_))))
+        {
+            return Err(Error::invalid(
+                "enable_maintenance_period",
+                "is false, which ends the maintenance: give no maintenance_duration or maintenance_period with it",
+            ));
+        }
         self.set_overrides(i);
+        if i.validity_period.is_some() && i.valid_duration.is_none() {
+            self.valid_duration = None;
+        }
+        if let Some(Some(d)) = i.valid_duration {
+            self.expires_at = activated_at.map(|t| d.after(t));
+        }
+        if i.maintenance_period.is_some() && i.maintenance_duration.is_none() {
+            self.maintenance_duration = None;
+        }
+        if let Some(Some(d)) = i.maintenance_duration {
+            self.maintenance_until = activated_at.map(|t| d.after(t));
+        }
+        match i.enable_maintenance_period {
+            Some(false) => (self.maintenance_until, self.maintenance_duration) = (None, None),
+            Some(true) if !self.maintenance_enabled() => {
+                return Err(Error::invalid(
+                    "enable_maintenance_period",
+                    "needs a maintenance_duration (counted from the first activation) or a maintenance_period",
+                ));
+            }
+            _ => {}
+        }
         if self.is_floating_cloud && self.floating_users < 1 {
             return Err(Error::invalid("floating_users", "a floating license needs at least one seat"));
         }
-        if self.license_type == LicenseType::TimeLimited && self.expires_at.is_none() {
-            return Err(Error::invalid("validity_period", "a time-limited license needs a validity period"));
+        if self.license_type == LicenseType::TimeLimited && self.expires_at.is_none() && self.valid_duration.is_none() {
+            return Err(Error::invalid(
+                "validity_period",
+                "a time-limited license needs a validity period (or a valid_duration counted from its first activation)",
+            ));
+        }
+        if self.reset_consumption && self.consumption_period.is_none() {
+            return Err(Error::invalid(
+                "consumption_period",
+                "reset_consumption needs a consumption_period: daily, weekly, monthly or annually",
+            ));
         }
         Ok(())
+    }
+
+    /// LicenseSpring's `enable_maintenance_period`: the license has a maintenance period, or a duration that sets
+    /// one at its first activation.
+    pub fn maintenance_enabled(&self) -> bool {
+        self.maintenance_until.is_some() || self.maintenance_duration.is_some()
+    }
+
+    /// What the first activation, at `now`, sets: the dates its durations count from it.
+    pub fn first_activation(&mut self, now: i64) {
+        if let Some(d) = self.valid_duration {
+            self.expires_at = Some(d.after(now));
+        }
+        if let Some(d) = self.maintenance_duration {
+            self.maintenance_until = Some(d.after(now));
+        }
     }
 }
 
@@ -217,7 +300,7 @@ mod tests {
     #[test]
     fn every_term_is_a_field_of_each_representation_under_its_name() {
         let terms = terms();
-        assert_eq!(terms.len(), 23);
+        assert_eq!(terms.len(), 28);
         let inherited: Vec<&str> = terms.iter().filter(|(_, i)| *i).map(|(n, _)| *n).collect();
         assert_eq!(inherited.len(), 15);
         for (ty, props, names) in [
@@ -281,7 +364,7 @@ mod tests {
                 "max_borrow_time":5,"metadata":{"a":true},"enabled":false,"max_activations":null}"#,
         )
         .unwrap();
-        terms.apply(&i).unwrap();
+        terms.apply(&i, None).unwrap();
         let expected = LicenseTerms {
             enabled: false,
             max_activations: None,
@@ -295,7 +378,7 @@ mod tests {
         };
         assert_eq!(terms, expected);
         // `null` clears a dated term; absence keeps it.
-        terms.apply(&serde_json::from_str(r#"{"maintenance_period":null}"#).unwrap()).unwrap();
+        terms.apply(&serde_json::from_str(r#"{"maintenance_period":null}"#).unwrap(), None).unwrap();
         assert_eq!((terms.expires_at, terms.maintenance_until), (Some(2 * crate::time::DAY_MS), None));
     }
 

@@ -164,7 +164,7 @@ async fn an_admin_creates_a_product_a_feature_and_a_template_that_the_api_sees_a
         terms(api),
         json!({"product_name": "Acme Notes", "short_code": "notes", "bundle_id": "com.acme.notes",
                "use_offline_license": true, "authorization_method": "license-key", "is_bundle": false,
-               "metadata": {"tier": 2}})
+               "custom_fields": [], "metadata": {"tier": 2}})
     );
     let page = b.get(p.location()).await;
     assert!(page.text.contains("The product was created.") && page.text.contains("404 NO_TRIAL"), "{}", page.text);

@@ -211,7 +211,12 @@ async fn history_records_each_change_with_actor_and_note(app: TestApp) {
     assert!(keys(&h[3]["after"]).contains(&"note".to_string()), "{}", h[3]);
     assert!(!keys(&h[3]["after"]).contains(&"license_key".to_string()), "{}", h[3]);
     assert_eq!(h[3]["before"]["note"], Value::Null);
-    assert!(keys(&h[1]["after"]).len() <= 3, "disable records enabled/status/updated_at only: {}", h[1]);
+    assert!(
+        keys(&h[1]["after"]).len() <= 5,
+        "disable records enabled/status/time_disabled/disabled_user/updated_at only: {}",
+        h[1]
+    );
+    assert_eq!(h[1]["after"]["disabled_user"], "admin");
 }
 
 async fn patch_changes_terms_but_not_product(app: TestApp) {

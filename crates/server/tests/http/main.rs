@@ -59,6 +59,8 @@ mod hostile_input;
 mod license_api;
 // Licenses: issue, read, change, the vendor's actions (disable, enable, refund, reset) and their history.
 mod licenses;
+// The license object's fields of seed 002 (LicenseSpring): durations, consumption periods, users, custom fields, facts.
+mod licensespring_fields;
 // `/metrics` after real requests: client API decisions and refusals by code, rate limits, database errors.
 mod metrics;
 // `/openapi.json` documents every status the shared extractors can answer (schemathesis' rules, by rule).

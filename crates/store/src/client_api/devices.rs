@@ -89,13 +89,21 @@ pub(super) async fn insert_device_counted(
         )
         .await?;
     tx.execute(record_check(tx.dialect(), Checked::Device, id, now)).await?;
+    if l.time_activated.is_none() {
+        // The first activation: durations counted from it (LicenseSpring's valid_duration, maintenance_duration)
+        // become dates.
+        l.terms.first_activation(now);
+        l.time_activated = Some(now);
+    }
     tx.execute(
         query(
             "UPDATE licenses SET times_activated = times_activated + ?, time_activated = COALESCE(time_activated, ?), \
-             updated_at = ? WHERE id = ?",
+             expires_at = ?, maintenance_until = ?, updated_at = ? WHERE id = ?",
         )
         .bind(i64::from(counted))
         .bind(now)
+        .bind(l.terms.expires_at)
+        .bind(l.terms.maintenance_until)
         .bind(now)
         .bind(l.id),
     )

@@ -6,8 +6,8 @@ use super::*;
 /// The license columns the client API reads: its terms (`store::terms`), its counters, its product.
 pub(super) static LICENSE_COLS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "l.id, l.license_key, l.refunded, l.times_activated, l.transfer_count, l.total_consumptions, l.time_activated, \
-         p.short_code, (SELECT COUNT(*) FROM license_features lf WHERE lf.license_id = l.id) AS n_features, {}",
+        "l.id, l.license_key, l.refunded, l.times_activated, l.transfer_count, l.total_consumptions, \
+         l.consumptions_counted_at, l.time_activated, p.short_code, (SELECT COUNT(*) FROM license_features lf WHERE lf.license_id = l.id) AS n_features, {}",
         crate::terms::select_list("l")
     )
 });
@@ -27,7 +27,10 @@ pub(super) struct Lic {
     pub(super) refunded: bool,
     pub(super) times_activated: i64,
     pub(super) transfer_count: i64,
+    /// The license's own counter as it stands now (`0` when its reset period began since it was last added to).
     pub(super) total_consumptions: i64,
+    /// When the license was first activated; `None`: never.
+    pub(super) time_activated: Option<i64>,
     pub(super) product: String,
     /// How many feature entitlements the license has (their rows are read only when there are some).
     pub(super) n_features: i64,
@@ -36,16 +39,24 @@ pub(super) struct Lic {
 
 impl Lic {
     pub(super) fn from_row(r: &Row) -> Result<Lic, StoreError> {
+        let terms = crate::terms::read(r)?;
         Ok(Lic {
             id: r.get("id")?,
             license_key: r.get::<Option<String>>("license_key")?.unwrap_or_default(),
             refunded: r.get("refunded")?,
             times_activated: r.get("times_activated")?,
             transfer_count: r.get("transfer_count")?,
-            total_consumptions: r.get("total_consumptions")?,
+            total_consumptions: licensd_core::model::consumptions_at(
+                r.get("total_consumptions")?,
+                r.get("consumptions_counted_at")?,
+                terms.reset_consumption,
+                terms.consumption_period,
+                now_ms(),
+            ),
+            time_activated: r.get("time_activated")?,
             product: r.get("short_code")?,
             n_features: r.get("n_features")?,
-            terms: crate::terms::read(r)?,
+            terms,
         })
     }
 

@@ -452,7 +452,9 @@ pub async fn consume(
             .await?;
         }
         None => {
-            decide::consume(
+            // The counter as it stands now (a reset period may have begun since it was last added to); the row
+            // is locked, so the new total is written as a value.
+            let total = decide::consume(
                 decide::Counter {
                     max: l.terms.max_consumptions,
                     total: l.total_consumptions,
@@ -463,10 +465,13 @@ pub async fn consume(
             )
             .map_err(StoreError::Refused)?;
             tx.execute(
-                query("UPDATE licenses SET total_consumptions = total_consumptions + ?, updated_at = ? WHERE id = ?")
-                    .bind(n)
-                    .bind(now)
-                    .bind(l.id),
+                query(
+                    "UPDATE licenses SET total_consumptions = ?, consumptions_counted_at = ?, updated_at = ? WHERE id = ?",
+                )
+                .bind(total)
+                .bind(now)
+                .bind(now)
+                .bind(l.id),
             )
             .await?;
         }
