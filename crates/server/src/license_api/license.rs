@@ -108,8 +108,8 @@ pub fn object(o: &Outcome, product: &Product, active: bool) -> Value {
     });
     let more = json!({
         "allow_negative_consumptions": false,
-        "reset_consumption": false,
-        "consumption_period": Value::Null,
+        "reset_consumption": t.reset_consumption,
+        "consumption_period": t.consumption_period,
         "allow_grace_period": false,
         "grace_period": 0,
         "start_date": Value::Null,
@@ -117,7 +117,7 @@ pub fn object(o: &Outcome, product: &Product, active: bool) -> Value {
         "enable_maintenance_period": t.maintenance_until.is_some(),
         "is_air_gapped": t.is_air_gapped,
         "is_hardware_key_auth": t.is_hardware_key_auth,
-        "max_license_users": 0,
+        "max_license_users": t.max_license_users,
         "device_id": device.map(|d| d.id),
         "metadata": l.metadata,
         "company": {"id": 1},

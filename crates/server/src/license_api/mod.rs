@@ -462,7 +462,7 @@ pub async fn deactivate_license(State(s): State<AppState>, Extension(c): Extensi
 
 /// The consumption counters of an answer (`add_consumption`).
 fn consumption_answer(o: &Outcome) -> Value {
-    let l = &o.license;
+    let (l, t) = (&o.license, &o.terms);
     json!({
         "id": o.license_id,
         "max_consumptions": l.max_consumptions,
@@ -470,8 +470,8 @@ fn consumption_answer(o: &Outcome) -> Value {
         "allow_negative_consumptions": false,
         "allow_overages": l.allow_overages,
         "max_overages": l.max_overages,
-        "reset_consumption": false,
-        "consumption_period": Value::Null,
+        "reset_consumption": t.reset_consumption,
+        "consumption_period": t.consumption_period,
         "total_consumptions": l.total_consumptions,
         "company": {"id": 1},
     })
