@@ -1,0 +1,200 @@
+//! LicenseSpring's official Python SDK (`licensespring` 4.0.0 from PyPI, the version `.ci/run` pins) against a
+//! real `licensd serve`, on both backends. The vendor's side is set up as a vendor would: products, features
+//! (a consumption one and a floating one), a license template and a trial template through the management API,
+//! licenses issued from them, `licensd api-key create`, `licensd oauth-client create` and `licensd key show
+//! --rsa`. The application's side is `crates/cli/tests/licensespring/driver.py`, configured only as the wire
+//! reference says an application moving to licensd is (API domain, API key and shared key or OAuth client,
+//! licensd's PEM in a `SignatureVerifier`): activations on two devices and a third refused, check, license and
+//! feature consumption, product details, device variables, floating features, deactivation and the refused
+//! check after it, trials, offline activation and deactivation through the SDK's own files, user-based
+//! activation, OAuth, and the refusals an attacker meets (wrong shared key, stale Date, an answer altered by a
+//! proxy, another public key). The driver prints one line per step; a failure shows the server's answers.
+//!
+//! The Python is `LICENSD_LICENSESPRING_PYTHON` (`.ci/run` makes a venv with the pinned SDK). Without it the
+//! test is skipped, except under `CI`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::{Server, admin_token, licensd, post, serve, skipped_without, sqlite_and_postgres, temp_dir};
+
+/// The driver's whole run; it normally takes a few seconds.
+const DEADLINE: Duration = Duration::from_secs(45);
+const TRIAL_DAYS: i64 = 14;
+const MAX_CONSUMPTIONS: i64 = 100;
+
+fn python() -> Option<PathBuf> {
+    let p = PathBuf::from(std::env::var_os("LICENSD_LICENSESPRING_PYTHON").filter(|p| !p.is_empty())?);
+    p.is_file().then_some(p)
+}
+
+/// `POST path` on the management API: its status and JSON body.
+fn try_api(server: &Server, token: &str, path: &str, body: Value) -> (u16, Value, String) {
+    let a = post(&format!("{}{path}", server.url)).bearer(token).json(&body).send();
+    (a.status, a.json(), a.text)
+}
+
+fn api(server: &Server, token: &str, path: &str, body: Value) -> Value {
+    let (status, v, text) = try_api(server, token, path, body);
+    assert!(status < 300, "{path}: {status} {text}");
+    v
+}
+
+/// `licensd ARGS --db DB --json`: its one JSON document.
+fn cli_json(db: &str, args: &[&str]) -> Value {
+    let (ok, stdout, stderr) = licensd(args).args(&["--db", db, "--json"]).run();
+    assert!(ok, "licensd {args:?}: {stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("licensd {args:?}: not JSON ({e}): {stdout}"))
+}
+
+/// What the vendor sets up; returns the driver's configuration (without the server's address).
+fn vendor_setup(db: &str, server: &Server, token: &str) -> Value {
+    let product =
+        api(server, token, "/api/v1/products/", json!({"product_name": "SDK Notes", "short_code": "sdknotes"}));
+    let pid = &product["id"];
+    api(
+        server,
+        token,
+        "/api/v1/product-features/",
+        json!({"product": pid, "code": "credits", "name": "Credits", "feature_type": "consumption", "max_consumption": 50}),
+    );
+    api(server, token, "/api/v1/product-features/", json!({"product": pid, "code": "export", "name": "Export"}));
+    // A floating feature: one seat, LicenseSpring's field names.
+    let (status, _, text) = try_api(
+        server,
+        token,
+        "/api/v1/product-features/",
+        json!({"product": pid, "code": "seat", "name": "Seat", "is_floating_cloud": true, "floating_users": 1,
+               "floating_timeout": 10}),
+    );
+    let floating = (status < 300).then_some("seat");
+    let floating_missing = format!("POST /api/v1/product-features/ with is_floating_cloud answered {status}: {text}");
+    let mut features = vec![json!({"code": "credits"}), json!({"code": "export"})];
+    if floating.is_some() {
+        features.push(json!({"code": "seat"}));
+    }
+    api(
+        server,
+        token,
+        "/api/v1/license-templates/",
+        json!({"product": pid, "name": "Standard", "code": "sdk-standard", "license_type": "consumption",
+               "max_activations": 2, "max_consumptions": MAX_CONSUMPTIONS, "features": features}),
+    );
+    api(
+        server,
+        token,
+        "/api/v1/license-templates/",
+        json!({"product": pid, "name": "Trial", "code": "sdk-trial", "is_trial": true, "trial_days": TRIAL_DAYS,
+               "max_activations": 1}),
+    );
+    let main = api(server, token, "/api/v1/licenses/", json!({"license_template": "sdk-standard"}));
+    let offline =
+        api(server, token, "/api/v1/licenses/", json!({"license_template": "sdk-standard", "max_activations": 1}));
+
+    // A user-based product: a license assigned to a user with a password.
+    api(
+        server,
+        token,
+        "/api/v1/products/",
+        json!({"product_name": "SDK Team", "short_code": "sdkteam", "authorization_method": "user"}),
+    );
+    let team = api(server, token, "/api/v1/licenses/", json!({"product": "sdkteam", "max_activations": 3}));
+    let (username, password) = ("ann.lee@example.com", "correct horse battery staple");
+    let (status, _, text) = try_api(
+        server,
+        token,
+        &format!("/api/v1/licenses/{}/assign_user/", team["id"]),
+        json!({"email": username, "password": password, "first_name": "Ann", "last_name": "Lee"}),
+    );
+    let user = if status < 300 {
+        json!({"product": "sdkteam", "username": username, "password": password})
+    } else {
+        json!({"missing": format!("POST /api/v1/licenses/{{id}}/assign_user/ with a password answered {status}: {text}")})
+    };
+
+    let key = cli_json(db, &["api-key", "create", "--name", "sdk"]);
+    let client = cli_json(db, &["oauth-client", "create", "--name", "sdk"]);
+    let rsa = cli_json(db, &["key", "show", "--rsa"]);
+    json!({
+        "api_key": key["api_key"], "shared_key": key["shared_key"],
+        "client_id": client["client_id"], "client_secret": client["client_secret"],
+        "public_key_pem": rsa["public_key_pem"],
+        "product": "sdknotes", "product_name": "SDK Notes", "trial_days": TRIAL_DAYS,
+        "max_consumptions": MAX_CONSUMPTIONS,
+        "license_key": main["license_key"], "offline_license_key": offline["license_key"],
+        "consumption_feature": "credits", "floating_feature": floating, "floating_feature_missing": floating_missing,
+        "user": user,
+    })
+}
+
+/// Runs the driver to its end or to [`DEADLINE`]: whether it passed, and everything it printed.
+fn run_driver(python: &Path, config: &Path) -> (bool, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/licensespring/driver.py");
+    let dir = config.parent().unwrap();
+    let log = dir.join("driver.txt");
+    let out = std::fs::File::create(&log).unwrap();
+    let mut child = Command::new(python)
+        .arg(&script)
+        .arg(config)
+        // The SDK keeps license files under HOME unless told otherwise; the driver tells it, but make sure.
+        .env("HOME", dir)
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {}: {e}", python.display()));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut text = String::new();
+    std::fs::File::open(&log).unwrap().read_to_string(&mut text).unwrap();
+    match status {
+        Some(s) => (s.success(), text),
+        None => (false, format!("{text}\nthe driver was killed after {DEADLINE:?}")),
+    }
+}
+
+fn the_python_sdk_against_a_real_server(db: &str) {
+    let Some(python) = python() else {
+        return skipped_without(
+            "LicenseSpring's Python SDK (set LICENSD_LICENSESPRING_PYTHON to a venv's python with licensespring==4.0.0)",
+        );
+    };
+    let backend = if db.starts_with("postgres") { "postgres" } else { "sqlite" };
+    let (ok, _, stderr) = licensd(&["migrate", "--db", db]).run();
+    assert!(ok, "migrate: {stderr}");
+    let token = admin_token(db, "vendor");
+    let server = serve(db).args(&["--rate-limit", "off"]).start();
+    let mut config = vendor_setup(db, &server, &token);
+    let dir = temp_dir("licensespring-sdk");
+    config["protocol"] = json!("http");
+    config["domain"] = json!(server.addr.to_string());
+    config["workdir"] = json!(dir.join("app"));
+    let path = dir.join("config.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+
+    let (passed, output) = run_driver(&python, &path);
+    assert!(passed, "{backend}: the SDK's scenario failed\n{output}\nserver log:\n{}", server.log());
+    for line in ["PASS activate_second_device", "PASS third_device_refused", "PASS altered_answer_refused"] {
+        assert!(output.contains(line), "{backend}: {line:?} missing:\n{output}");
+    }
+    eprintln!("{backend}:\n{output}");
+}
+
+sqlite_and_postgres!(the_python_sdk_against_a_real_server: python_sdk_on_sqlite, python_sdk_on_postgres);
