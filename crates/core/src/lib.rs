@@ -9,6 +9,7 @@ pub mod client_api;
 pub mod credentials;
 pub mod devmate;
 pub mod error;
+pub mod js_json;
 pub mod keys;
 pub mod model;
 pub mod rsa;

@@ -113,7 +113,7 @@ fn check_len(field: &str, v: &str, min: usize, max: usize) -> Result<(), ApiErro
     Ok(())
 }
 
-fn client_req(
+pub(crate) fn client_req(
     license_key: String,
     hardware_id: String,
     product: String,

@@ -8,6 +8,7 @@ pub mod devmate;
 pub mod error;
 pub mod extract;
 pub mod front_door;
+pub mod license_api;
 pub mod limits;
 pub mod metrics;
 mod ops;
@@ -67,6 +68,8 @@ pub struct Shared {
     pub limits: Arc<limits::Limits>,
     /// The dashboard home page's license counts, per scope, a few seconds old at most ([`dashboard::Tallies`]).
     pub tallies: Arc<dashboard::Tallies>,
+    /// The License API's cached RSA signatures ([`license_api::Signatures`]).
+    pub license_api: Arc<license_api::Signatures>,
 }
 
 impl AppState {
@@ -92,6 +95,7 @@ impl AppState {
             http: Arc::new(front_door::HttpConfig::default()),
             limits: Arc::new(limits::Limits::default()),
             tallies: Arc::new(dashboard::Tallies::default()),
+            license_api: Arc::new(license_api::Signatures::default()),
         })))
     }
 
@@ -105,6 +109,11 @@ impl AppState {
     pub fn with_rate_limits(mut self, limits: &limits::RateLimits) -> Self {
         Arc::make_mut(&mut self.0).limits = Arc::new(limits::Limits::new(limits));
         self
+    }
+
+    /// `LICENSD_SECRET`, which seals signing keys and credentials at rest.
+    pub fn secret(&self) -> Option<&str> {
+        self.secret.as_deref()
     }
 
     /// The key that signs now.
@@ -253,6 +262,7 @@ pub fn app(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     reference::document(&mut openapi, &state.http);
     let doc = Arc::new(openapi.clone());
     let router = router
+        .merge(license_api::surface(&state))
         .merge(dashboard::router())
         .route("/openapi.json", axum::routing::get(move || async move { axum::Json(doc.as_ref().clone()) }))
         .fallback(|| async { ApiError::no_route() })

@@ -236,7 +236,10 @@ where
     F: Future<Output = Response>,
 {
     let limits = s.limits.clone();
-    let trial = req.extensions().get::<MatchedPath>().is_some_and(|p| p.as_str() == TRIAL_PATH);
+    let trial = req
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|p| p.as_str() == TRIAL_PATH || p.as_str() == crate::license_api::TRIAL_PATH);
     let by_address = if trial { &limits.trial_ip } else { &limits.client_ip };
     if let Some(b) = by_address {
         let ip = address_key(s.http.client_ip(req.headers(), req.extensions()));

@@ -135,6 +135,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0023_api_keys.sql"),
         postgres: include_str!("../migrations/postgres/0023_api_keys.sql"),
     },
+    Migration {
+        version: 26,
+        sqlite: include_str!("../migrations/sqlite/0026_device_variables.sql"),
+        postgres: include_str!("../migrations/postgres/0026_device_variables.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.

@@ -134,6 +134,18 @@ pub async fn list(db: &Db, scope: &Scope, params: &ListParams) -> Result<(i64, V
     Ok((n, ts))
 }
 
+/// The product's trial template (its first, should it have several: the one `POST trial` and LicenseSpring's
+/// `trial_key` issue from), without its features.
+pub async fn trial_of(db: &Db, product_id: i64) -> Result<Option<LicenseTemplate>, StoreError> {
+    let q = query(format!(
+        "SELECT {} FROM license_templates t WHERE t.product_id = ? AND t.is_trial = ? ORDER BY t.id LIMIT 1",
+        *SELECT_COLUMNS
+    ))
+    .bind(product_id)
+    .bind(true);
+    db.fetch_optional(q).await?.as_ref().map(from_row).transpose()
+}
+
 pub async fn get(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<LicenseTemplate, StoreError> {
     let mut q = query(format!("SELECT {} FROM license_templates t WHERE t.id = ?", *SELECT_COLUMNS)).bind(id);
     scope.restrict(&mut q, "t.product_id");

@@ -132,6 +132,12 @@ pub fn admit(g: Gate<'_>, now_ms: i64) -> Result<(), Refusal> {
 /// A feature as the application sees it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ClientFeature {
+    /// The license's entitlement id (LicenseSpring's feature `id`); not on the client API's wire.
+    #[serde(skip)]
+    pub id: i64,
+    /// The product feature's id.
+    #[serde(skip)]
+    pub product_feature: i64,
     pub code: String,
     pub name: String,
     pub feature_type: FeatureType,
@@ -146,6 +152,8 @@ pub struct ClientFeature {
 impl From<crate::model::LicenseFeature> for ClientFeature {
     fn from(f: crate::model::LicenseFeature) -> Self {
         ClientFeature {
+            id: f.id,
+            product_feature: f.product_feature,
             code: f.code,
             name: f.name,
             feature_type: f.feature_type,

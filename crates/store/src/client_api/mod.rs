@@ -5,9 +5,11 @@
 mod devices;
 mod last_checks;
 mod license_row;
+mod variables;
 
 use devices::*;
 pub use last_checks::LastChecks;
+pub use variables::{DeviceVariable, MAX_NAME, MAX_VALUE, MAX_VARIABLES, set_variables, variables};
 use last_checks::*;
 use license_row::*;
 
@@ -47,6 +49,8 @@ pub struct Outcome {
     pub license_id: i64,
     pub expires_at: Option<i64>,
     pub license_file_ttl_days: i64,
+    /// Every term of the license (what LicenseSpring's License API reports beyond [`ClientLicense`]).
+    pub terms: LicenseTerms,
     /// When this request grants an offline license file: until when it verifies (UTC ms), as recorded on
     /// the device (`file_expires_at`).
     pub file_until: Option<i64>,
@@ -117,6 +121,7 @@ async fn outcome(
         license_id: l.id,
         expires_at: l.terms.expires_at,
         license_file_ttl_days: l.terms.license_file_ttl_days,
+        terms: l.terms.clone(),
         file_until: None,
         file_issued: None,
     })
