@@ -91,7 +91,15 @@ fn vendor_setup(db: &str, server: &Server, token: &str) -> Value {
         json!({"product": pid, "name": "Trial", "code": "sdk-trial", "is_trial": true, "trial_days": TRIAL_DAYS,
                "max_activations": 1}),
     );
+    api(
+        server,
+        token,
+        "/api/v1/license-templates/",
+        json!({"product": pid, "name": "Floating", "code": "sdk-floating", "is_floating_cloud": true,
+               "floating_users": 1, "floating_timeout": 10, "can_borrow": true, "max_borrow_time": 24}),
+    );
     let main = api(server, token, "/api/v1/licenses/", json!({"license_template": "sdk-standard"}));
+    let floating_license = api(server, token, "/api/v1/licenses/", json!({"license_template": "sdk-floating"}));
     let offline =
         api(server, token, "/api/v1/licenses/", json!({"license_template": "sdk-standard", "max_activations": 1}));
 
@@ -126,6 +134,7 @@ fn vendor_setup(db: &str, server: &Server, token: &str) -> Value {
         "product": "sdknotes", "product_name": "SDK Notes", "trial_days": TRIAL_DAYS,
         "max_consumptions": MAX_CONSUMPTIONS,
         "license_key": main["license_key"], "offline_license_key": offline["license_key"],
+        "floating_license_key": floating_license["license_key"],
         "consumption_feature": "credits", "floating_feature": floating, "floating_feature_missing": floating_missing,
         "user": user,
     })

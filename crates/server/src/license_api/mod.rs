@@ -622,11 +622,7 @@ fn device_refusal(e: StoreError) -> LsError {
 }
 
 /// `POST track_device_variables`: records the device's variables; answers all of them.
-pub async fn track_device_variables(
-    State(s): State<AppState>,
-    Extension(c): Extension<Caller>,
-    a: Args,
-) -> LsResult {
+pub async fn track_device_variables(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
     let id = identity(&c, &a)?;
     let vars = variables_arg(&a)?.unwrap_or_default();
     let all = transactions::set_variables(&s.db, &id.req, &vars).await.map_err(device_refusal)?;

@@ -9,9 +9,9 @@ mod variables;
 
 use devices::*;
 pub use last_checks::LastChecks;
-pub use variables::{DeviceVariable, MAX_NAME, MAX_VALUE, MAX_VARIABLES, set_variables, variables};
 use last_checks::*;
 use license_row::*;
+pub use variables::{DeviceVariable, MAX_NAME, MAX_VALUE, MAX_VARIABLES, set_variables, variables};
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};

@@ -20,8 +20,9 @@ pub const MAX_NAME: usize = 64;
 pub const MAX_VALUE: usize = 1024;
 
 async fn of_device(e: &mut impl Exec, device_id: i64) -> Result<Vec<DeviceVariable>, StoreError> {
-    let q = query("SELECT id, device_id, name, value, created_at FROM device_variables WHERE device_id = ? ORDER BY name")
-        .bind(device_id);
+    let q =
+        query("SELECT id, device_id, name, value, created_at FROM device_variables WHERE device_id = ? ORDER BY name")
+            .bind(device_id);
     e.fetch_all(q)
         .await?
         .iter()
