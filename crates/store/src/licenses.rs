@@ -93,7 +93,8 @@ fn from_row(r: &Row, now: i64) -> Result<License, StoreError> {
 
 /// A license's feature entitlements: the columns [`feature_from_row`] reads, and where they come from.
 pub(crate) const FEATURE_COLS: &str = "lf.id, lf.license_id, lf.feature_id, f.code, f.name, f.feature_type, \
-     lf.max_consumption, lf.total_consumptions, lf.allow_overages, lf.max_overages, lf.expires_at";
+     lf.max_consumption, lf.total_consumptions, lf.allow_overages, lf.max_overages, lf.expires_at, \
+     f.is_floating_cloud, f.floating_users, f.floating_timeout";
 pub(crate) const FEATURE_FROM: &str = "FROM license_features lf JOIN product_features f ON f.id = lf.feature_id";
 
 /// One feature entitlement of a license (the management API's; the client API tells it without its ids).
@@ -109,6 +110,9 @@ pub(crate) fn feature_from_row(r: &Row) -> Result<LicenseFeature, StoreError> {
         allow_overages: r.get("allow_overages")?,
         max_overages: r.get("max_overages")?,
         expiry_date: r.get::<Option<i64>>("expires_at")?.map(Day),
+        is_floating_cloud: r.get("is_floating_cloud")?,
+        floating_users: r.get("floating_users")?,
+        floating_timeout: r.get("floating_timeout")?,
     })
 }
 

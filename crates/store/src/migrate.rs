@@ -140,6 +140,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0026_device_variables.sql"),
         postgres: include_str!("../migrations/postgres/0026_device_variables.sql"),
     },
+    Migration {
+        version: 27,
+        sqlite: include_str!("../migrations/sqlite/0027_floating_features.sql"),
+        postgres: include_str!("../migrations/postgres/0027_floating_features.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.

@@ -122,7 +122,8 @@ pub async fn delete(db: &Db, scope: &Scope, id: i64) -> Result<(), StoreError> {
 // Features
 
 const FEATURE_COLS: &str = "f.id, f.product_id, f.code, f.name, f.feature_type, f.max_consumption, f.allow_overages, \
-     f.max_overages, f.reset_consumption, f.consumption_period, f.metadata, f.created_at, f.updated_at";
+     f.max_overages, f.reset_consumption, f.consumption_period, f.is_floating_cloud, f.floating_users, f.floating_timeout, \
+     f.metadata, f.created_at, f.updated_at";
 
 pub(crate) fn feature_from_row(r: &Row) -> Result<Feature, StoreError> {
     Ok(Feature {
@@ -136,6 +137,9 @@ pub(crate) fn feature_from_row(r: &Row) -> Result<Feature, StoreError> {
         max_overages: r.get("max_overages")?,
         reset_consumption: r.get("reset_consumption")?,
         consumption_period: r.get_enum_opt("consumption_period")?,
+        is_floating_cloud: r.get("is_floating_cloud")?,
+        floating_users: r.get("floating_users")?,
+        floating_timeout: r.get("floating_timeout")?,
         metadata: r.json("metadata")?,
         created_at: Timestamp(r.get("created_at")?),
         updated_at: Timestamp(r.get("updated_at")?),
@@ -190,6 +194,9 @@ fn feature_columns(i: &FeatureInput) -> Columns {
         .set("max_overages", i.max_overages)
         .set("reset_consumption", i.reset_consumption)
         .set("consumption_period", i.consumption_period.map(|p| p.as_str()))
+        .set("is_floating_cloud", i.is_floating_cloud)
+        .set("floating_users", i.floating_users)
+        .set("floating_timeout", i.floating_timeout)
         .set("metadata", i.metadata.to_string())
 }
 

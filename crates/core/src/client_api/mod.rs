@@ -146,6 +146,13 @@ pub struct ClientFeature {
     pub allow_overages: bool,
     pub max_overages: i64,
     pub expiry_date: Option<String>,
+    /// A floating feature (LicenseSpring's License API tells these; the client API does not yet).
+    #[serde(skip)]
+    pub is_floating_cloud: bool,
+    #[serde(skip)]
+    pub floating_users: i64,
+    #[serde(skip)]
+    pub floating_timeout: i64,
 }
 
 /// A license's feature entitlement as the application is told it: the management API's, without its ids.
@@ -162,6 +169,9 @@ impl From<crate::model::LicenseFeature> for ClientFeature {
             allow_overages: f.allow_overages,
             max_overages: f.max_overages,
             expiry_date: f.expiry_date.map(|d| crate::time::format_date(d.0)),
+            is_floating_cloud: f.is_floating_cloud,
+            floating_users: f.floating_users,
+            floating_timeout: f.floating_timeout,
         }
     }
 }

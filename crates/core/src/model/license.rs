@@ -39,6 +39,11 @@ pub struct LicenseFeature {
     pub allow_overages: bool,
     pub max_overages: i64,
     pub expiry_date: Option<Day>,
+    /// The product feature is floating: `floating_users` devices per license at once, seats held
+    /// `floating_timeout` minutes.
+    pub is_floating_cloud: bool,
+    pub floating_users: i64,
+    pub floating_timeout: i64,
 }
 
 /// Something that happened, by whom, with the record before and after (audit log and license history).

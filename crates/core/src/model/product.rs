@@ -105,6 +105,13 @@ pub struct Feature {
     pub max_overages: i64,
     pub reset_consumption: bool,
     pub consumption_period: Option<ConsumptionPeriod>,
+    /// A floating feature: each license that has it lets `floating_users` devices use it at once (LicenseSpring's
+    /// floating cloud feature: `check_license_feature` takes a seat, `floating/feature_release` gives it back).
+    pub is_floating_cloud: bool,
+    /// Seats per license, for a floating feature.
+    pub floating_users: i64,
+    /// Minutes a seat is held without a new `check_license_feature`.
+    pub floating_timeout: i64,
     #[schema(value_type = Object)]
     pub metadata: Value,
     pub created_at: Timestamp,
@@ -131,6 +138,14 @@ pub struct FeatureInput {
     pub reset_consumption: bool,
     #[serde(default)]
     pub consumption_period: Option<ConsumptionPeriod>,
+    /// A floating feature (seats per license: `floating_users`, at least 1).
+    #[serde(default)]
+    pub is_floating_cloud: bool,
+    #[serde(default)]
+    pub floating_users: i64,
+    /// Minutes a seat is held without a new check (1 to 10080; default 60).
+    #[serde(default = "default_feature_floating_timeout")]
+    pub floating_timeout: i64,
     #[serde(default = "empty_object")]
     #[schema(value_type = Object)]
     pub metadata: Value,
@@ -142,8 +157,15 @@ impl FeatureInput {
         check_text("name", &self.name, 200, true)?;
         check_range("max_consumption", self.max_consumption, 0, i64::MAX / 4)?;
         check_range("max_overages", self.max_overages, 0, i64::MAX / 4)?;
+        check_range("floating_users", self.floating_users, i64::from(self.is_floating_cloud), 1_000_000)?;
+        check_range("floating_timeout", self.floating_timeout, 1, 10_080)?;
         check_metadata(&self.metadata)
     }
+}
+
+/// A floating feature's seat timeout when none is given: an hour.
+pub fn default_feature_floating_timeout() -> i64 {
+    60
 }
 
 impl From<&Feature> for FeatureInput {
@@ -158,6 +180,9 @@ impl From<&Feature> for FeatureInput {
             max_overages: f.max_overages,
             reset_consumption: f.reset_consumption,
             consumption_period: f.consumption_period,
+            is_floating_cloud: f.is_floating_cloud,
+            floating_users: f.floating_users,
+            floating_timeout: f.floating_timeout,
             metadata: f.metadata.clone(),
         }
     }

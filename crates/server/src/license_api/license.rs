@@ -46,8 +46,13 @@ pub fn feature(f: &ClientFeature, license_id: i64) -> Value {
         "expiry_date": f.expiry_date.as_deref().map(|d| format!("{d}T00:00:00.000Z")),
         "metadata": {},
         "is_floating": false,
-        "is_floating_cloud": false,
+        "is_floating_cloud": f.is_floating_cloud,
     });
+    if f.is_floating_cloud {
+        let m = v.as_object_mut().expect("an object");
+        m.insert("floating_users".into(), json!(f.floating_users));
+        m.insert("floating_timeout".into(), json!(f.floating_timeout));
+    }
     if consumption {
         let m = v.as_object_mut().expect("an object");
         m.insert("max_consumption".into(), json!(f.max_consumption));

@@ -636,6 +636,63 @@ pub async fn get_device_variables(State(s): State<AppState>, Extension(c): Exten
     Ok(signed(&s, &variable_list(&all)))
 }
 
+/// The answer about a device's use of a feature (`check_license_feature`, feature borrow).
+fn feature_use(u: &transactions::FeatureUse) -> Value {
+    let mut v = license::feature(&u.feature, u.license_id);
+    if let Some(m) = v.as_object_mut() {
+        m.insert("floating_in_use_devices".into(), json!(u.in_use));
+        if u.feature.is_floating_cloud {
+            m.insert("floating_end_date".into(), u.held_until.map_or(Value::Null, |t| license::iso_ms(t).into()));
+        }
+        if let Some(b) = u.borrowed_until {
+            m.insert("borrowed_until".into(), license::iso_ms(b).into());
+        }
+    }
+    v
+}
+
+fn feature_refusal(e: StoreError) -> LsError {
+    match e {
+        StoreError::Refused(Refusal::NoSeat { seats }) => {
+            LsError::bad("no_available_floating_slots", format!("all {seats} floating seats of the feature are in use"))
+        }
+        StoreError::Refused(Refusal::BorrowNotAllowed) => LsError::bad(
+            "borrowing_not_allowed",
+            "the feature is not floating, or the license does not allow borrowing",
+        ),
+        StoreError::Domain(e) => LsError::bad("borrow_until_not_valid", e.to_string()),
+        e => refused(e),
+    }
+}
+
+/// `GET check_license_feature`: the device uses the feature; a floating feature takes (or renews) a seat.
+pub async fn check_license_feature(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
+    let id = identity(&c, &a)?;
+    let code = a.str("feature")?;
+    let u = transactions::use_feature(&s.db, &id.req, &code, None).await.map_err(feature_refusal)?;
+    Ok(signed(&s, &feature_use(&u)))
+}
+
+/// `POST floating/feature_borrow`: holds the device's seat of a floating feature until `borrowed_until`.
+pub async fn feature_borrow(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
+    let id = identity(&c, &a)?;
+    let code = a.str("feature")?;
+    let until = a.str("borrowed_until")?;
+    let Some(until) = parse_iso(&until).filter(|u| *u > now_ms()) else {
+        return Err(LsError::bad("borrow_until_not_valid", "borrowed_until must be a date-time in the future"));
+    };
+    let u = transactions::use_feature(&s.db, &id.req, &code, Some(until)).await.map_err(feature_refusal)?;
+    Ok(signed(&s, &feature_use(&u)))
+}
+
+/// `POST floating/feature_release`: gives the device's seat of the feature back (the text `feature_released`).
+pub async fn feature_release(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
+    let id = identity(&c, &a)?;
+    let code = a.str("feature")?;
+    transactions::release_feature(&s.db, &id.req, &code).await.map_err(feature_refusal)?;
+    Ok(text("feature_released"))
+}
+
 /// `GET /api/v4`: what answers here (LicenseSpring's SDKs only probe the domain root).
 async fn index() -> Response {
     axum::Json(json!({"api": "LicenseSpring License API v4, served by licensd", "docs": "docs/licensespring.md"}))
@@ -685,6 +742,9 @@ pub fn surface(state: &AppState) -> axum::Router<AppState> {
         .route(&p("trial_key"), get(trial_key))
         .route(&p("floating/borrow"), post(floating_borrow))
         .route(&p("floating/release"), post(floating_release))
+        .route(&p("check_license_feature"), get(check_license_feature))
+        .route(&p("floating/feature_borrow"), post(feature_borrow))
+        .route(&p("floating/feature_release"), post(feature_release))
         .route(&p("track_device_variables"), post(track_device_variables))
         .route(&p("get_device_variables"), get(get_device_variables))
         .route(&p("activate_offline"), post(offline::activate_offline))

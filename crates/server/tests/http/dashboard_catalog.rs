@@ -192,7 +192,8 @@ async fn an_admin_creates_a_product_a_feature_and_a_template_that_the_api_sees_a
         terms(feature.clone()),
         json!({"product": product, "code": "ai-render", "name": "AI render credits", "feature_type": "consumption",
                "max_consumption": 100, "allow_overages": true, "max_overages": 10, "reset_consumption": false,
-               "consumption_period": "monthly", "metadata": {}})
+               "consumption_period": "monthly", "is_floating_cloud": false, "floating_users": 0, "floating_timeout": 60,
+               "metadata": {}})
     );
     let fid = feature["id"].as_i64().unwrap();
 

@@ -54,6 +54,9 @@ mod front_door;
 mod history;
 // Adversarial query strings, paths and forms (huge lists, long patterns, NUL, bad UTF-8): a `400`, never a `500`.
 mod hostile_input;
+// LicenseSpring's License API v4 (`/api/v4`): HMAC and OAuth requests, signed JS-canonical answers, the same
+// licenses and limits as the client API, offline request files, refusals in LicenseSpring's shape.
+mod license_api;
 // Licenses: issue, read, change, the vendor's actions (disable, enable, refund, reset) and their history.
 mod licenses;
 // `/metrics` after real requests: client API decisions and refusals by code, rate limits, database errors.

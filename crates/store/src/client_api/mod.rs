@@ -3,11 +3,13 @@
 //! however many instances share the database.
 
 mod devices;
+mod feature_seats;
 mod last_checks;
 mod license_row;
 mod variables;
 
 use devices::*;
+pub use feature_seats::{FeatureUse, release_feature, use_feature};
 pub use last_checks::LastChecks;
 use last_checks::*;
 use license_row::*;
