@@ -234,7 +234,7 @@ fn the_python_sdk_against_a_real_server(db: &str) {
     let (ok, _, stderr) = licensd(&["migrate", "--db", db]).run();
     assert!(ok, "migrate: {stderr}");
     let token = admin_token(db, "vendor");
-    let server = serve(db).args(&["--rate-limit", "off"]).start();
+    let server = serve(db).start();
     let mut config = vendor_setup(db, &server, &token);
     let dir = temp_dir("licensespring-sdk");
     config["protocol"] = json!("http");

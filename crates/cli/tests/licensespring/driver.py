@@ -858,7 +858,8 @@ def _(app):
             ("strip_signature", "a check answer without its LicenseSignature header"),
         ]:
             proxy.mode, proxy.altered = mode, []
-            signature_refused(what, check)
+            e = signature_refused(what, check)
+            print(f"    ({what}: the SDK raised {type(e).__name__}: {e})")
             expect_true(f"the proxy changed the answer ({mode})", proxy.altered, proxy.altered)
         proxy.mode, proxy.altered = "letter", []
         signature_refused(
