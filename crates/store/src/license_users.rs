@@ -141,6 +141,16 @@ pub async fn assign(db: &Db, scope: &Scope, license_id: i64, i: &AssignUserInput
             .await?
         }
     };
+    if let Some(p) = &i.password {
+        tx.execute(
+            query("UPDATE license_users SET password_hash = ?, is_initial_password = ?, updated_at = ? WHERE id = ?")
+                .bind(crate::users::hash_password(p)?)
+                .bind(true)
+                .bind(now)
+                .bind(user_id),
+        )
+        .await?;
+    }
     let taken = tx
         .fetch_optional(
             query("SELECT id FROM license_license_users WHERE license_id = ? AND license_user_id = ?")
@@ -219,4 +229,130 @@ pub async fn unassign(
     events::record(&mut tx, scope, e).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// A license user as the License API signs them in: who, and the license of a product they are assigned to.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub user: LicenseUser,
+    pub license_id: i64,
+    pub license_key: String,
+    pub is_initial_password: bool,
+    /// The user's own activation limit on this license (`None`: the license's).
+    pub max_activations: Option<i64>,
+}
+
+/// The active user with this email and the first license of this product they are assigned to; with
+/// `password`, only when it is theirs (checked in constant time, an unknown email costing as long). `None`: no
+/// such user or license, or a wrong password.
+pub async fn login(db: &Db, product: &str, email: &str, password: Option<&str>) -> Result<Option<Login>, StoreError> {
+    let norm = email.trim().to_lowercase();
+    let q = query(format!(
+        "SELECT {COLS}, u.password_hash, u.is_initial_password, l.id AS license_id, l.license_key, llu.max_activations \
+         FROM license_users u JOIN license_license_users llu ON llu.license_user_id = u.id \
+         JOIN licenses l ON l.id = llu.license_id JOIN products p ON p.id = l.product_id \
+         WHERE u.email_norm = ? AND p.short_code = ? AND u.is_active = ? ORDER BY l.id LIMIT 1"
+    ))
+    .bind(norm.as_str())
+    .bind(product)
+    .bind(true);
+    let row = db.fetch_optional(q).await?;
+    if let Some(p) = password {
+        let hash = match &row {
+            Some(r) => r.get::<Option<String>>("password_hash")?,
+            None => None,
+        };
+        let hash = hash.unwrap_or_else(|| crate::users::DUMMY_HASH.clone());
+        let p = p.to_string();
+        let ok = tokio::task::spawn_blocking(move || crate::users::password_matches(&hash, &p)).await.unwrap_or(false);
+        if !ok {
+            return Ok(None);
+        }
+    }
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(Login {
+        user: from_row(&r, false)?,
+        license_id: r.get("license_id")?,
+        license_key: r.get::<Option<String>>("license_key")?.unwrap_or_default(),
+        is_initial_password: r.get("is_initial_password")?,
+        max_activations: r.get("max_activations")?,
+    }))
+}
+
+/// Changes a license user's password from `old` to `new` (8 to 256 characters); `false` when `old` is not
+/// theirs (nothing changes). Recorded as `license_user.password_changed`, never the password.
+pub async fn change_password(db: &Db, email: &str, old: &str, new: &str) -> Result<bool, StoreError> {
+    if !(8..=256).contains(&new.chars().count()) {
+        return Err(StoreError::invalid("new_password", "must be 8 to 256 characters"));
+    }
+    let norm = email.trim().to_lowercase();
+    let row = db
+        .fetch_optional(
+            query("SELECT id, password_hash FROM license_users WHERE email_norm = ? AND is_active = ?")
+                .bind(norm.as_str())
+                .bind(true),
+        )
+        .await?;
+    let (id, hash) = match &row {
+        Some(r) => (Some(r.get::<i64>("id")?), r.get::<Option<String>>("password_hash")?),
+        None => (None, None),
+    };
+    let hash = hash.unwrap_or_else(|| crate::users::DUMMY_HASH.clone());
+    let old = old.to_string();
+    let ok = tokio::task::spawn_blocking(move || crate::users::password_matches(&hash, &old)).await.unwrap_or(false);
+    let (true, Some(id)) = (ok, id) else { return Ok(false) };
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    tx.execute(
+        query("UPDATE license_users SET password_hash = ?, is_initial_password = ?, updated_at = ? WHERE id = ?")
+            .bind(crate::users::hash_password(new)?)
+            .bind(false)
+            .bind(now)
+            .bind(id),
+    )
+    .await?;
+    let scope =
+        Scope { actor: "client".into(), token_id: None, products: None, role: licensd_core::model::Role::Admin };
+    events::record(
+        &mut tx,
+        &scope,
+        NewEvent {
+            action: "license_user.password_changed".into(),
+            resource_type: "license_user",
+            resource_id: id,
+            license_id: None,
+            note: "",
+            before: None,
+            after: None,
+            at: Some(now),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The users of this customer's licenses of this product (LicenseSpring's `customer_license_users`): each with
+/// the license it is on.
+pub async fn of_customer(
+    db: &Db,
+    product: &str,
+    customer_email: &str,
+) -> Result<Vec<(i64, LicenseUser, bool, Option<i64>)>, StoreError> {
+    let norm = customer_email.trim().to_lowercase();
+    let q = query(format!(
+        "SELECT {COLS}, u.is_initial_password, l.id AS license_id, llu.max_activations FROM license_users u \
+         JOIN license_license_users llu ON llu.license_user_id = u.id JOIN licenses l ON l.id = llu.license_id \
+         JOIN products p ON p.id = l.product_id JOIN customers c ON c.id = l.customer_id \
+         WHERE p.short_code = ? AND c.email_norm = ? ORDER BY l.id, u.id LIMIT 1000"
+    ))
+    .bind(product)
+    .bind(norm.as_str());
+    db.fetch_all(q)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((r.get("license_id")?, from_row(r, false)?, r.get("is_initial_password")?, r.get("max_activations")?))
+        })
+        .collect()
 }

@@ -145,6 +145,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0027_floating_features.sql"),
         postgres: include_str!("../migrations/postgres/0027_floating_features.sql"),
     },
+    Migration {
+        version: 28,
+        sqlite: include_str!("../migrations/sqlite/0028_license_user_passwords.sql"),
+        postgres: include_str!("../migrations/postgres/0028_license_user_passwords.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.

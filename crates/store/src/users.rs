@@ -121,13 +121,13 @@ pub fn hash_password(p: &str) -> Result<String, StoreError> {
 }
 
 /// Whether `p` is the password `phc` was made from (constant time in the hash).
-fn password_matches(phc: &str, p: &str) -> bool {
+pub(crate) fn password_matches(phc: &str, p: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| Argon2::default().verify_password(p.as_bytes(), &h).is_ok())
 }
 
 /// A hash nobody's password matches, verified when no user has the email given, so that a sign-in takes as
 /// long for an unknown email as for a wrong password.
-static DUMMY_HASH: LazyLock<String> =
+pub(crate) static DUMMY_HASH: LazyLock<String> =
     LazyLock::new(|| hash_password(&licensd_core::token::generate()).unwrap_or_default());
 
 fn email_norm(email: &str) -> Result<(String, String), StoreError> {

@@ -105,12 +105,21 @@ pub struct AssignUserInput {
     pub max_activations: Option<i64>,
     #[serde(default)]
     pub user_group: String,
+    /// The password the user signs in from the application with (user-based products, LicenseSpring's
+    /// `username` + `password`); 8 to 256 characters. Kept as an Argon2id hash; an existing user's is replaced.
+    #[serde(default, skip_serializing)]
+    pub password: Option<String>,
 }
 
 impl AssignUserInput {
     pub fn validate(&self) -> Result<()> {
         if normalize_email("email", &self.email)?.is_none() {
             return Err(Error::invalid("email", "is required"));
+        }
+        if let Some(p) = &self.password
+            && !(8..=256).contains(&p.chars().count())
+        {
+            return Err(Error::invalid("password", "must be 8 to 256 characters"));
         }
         for (f, v) in [
             ("first_name", &self.first_name),

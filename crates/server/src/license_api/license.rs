@@ -131,6 +131,22 @@ pub fn object(o: &Outcome, product: &Product, active: bool) -> Value {
     v
 }
 
+/// The `user` object of a user-based answer.
+pub fn user(u: &licensd_store::license_users::Login, license_max: Option<i64>, times_activated: i64) -> Value {
+    let max = u.max_activations.or(license_max);
+    json!({
+        "id": u.user.id,
+        "email": u.user.email,
+        "first_name": u.user.first_name,
+        "last_name": u.user.last_name,
+        "phone_number": u.user.phone_number,
+        "is_initial_password": u.is_initial_password,
+        "max_activations": max.unwrap_or(0),
+        "allow_unlimited_activations": max.is_none(),
+        "total_activations": times_activated,
+    })
+}
+
 /// The message of the v1 `license_signature`: `lower(hardware_id#identity#validity)`, the validity in the
 /// `toISOString` form (empty without one).
 pub fn v1_message(hardware_id: &str, identity: &str, validity: Option<i64>) -> String {

@@ -280,10 +280,15 @@ impl Args {
     }
 }
 
-/// What a license request names: product, device, key, and the license id the SDK echoes once it knows it.
+/// What a license request names: product, device, key (or the license user who signed in), and the license id
+/// the SDK echoes once it knows it.
 pub struct Identity {
     pub req: ClientReq,
     pub license_id: Option<i64>,
+    /// User-based: the license user, whose email is the identity the v1 signature covers.
+    pub user: Option<licensd_store::license_users::Login>,
+    /// The `username` as sent (the v1 signature covers it up to its first `|`).
+    pub username: Option<String>,
 }
 
 impl Identity {
@@ -296,33 +301,71 @@ impl Identity {
             _ => Ok(()),
         }
     }
+
+    /// What the v1 `license_signature` names the license by: the key, or the user's `username` up to its
+    /// first `|`.
+    fn signed_identity(&self) -> &str {
+        match &self.username {
+            Some(u) => u.split('|').next().unwrap_or_default(),
+            None => &self.req.license_key,
+        }
+    }
 }
 
-/// The identity block of a request (product, hardware id, license key, device data), checked as the client
-/// API checks its own, and allowed for this caller.
-pub fn identity(caller: &Caller, a: &Args) -> Result<Identity, LsError> {
+/// Whether a request must prove the user's password (activations) or only name the user (every later call).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Login {
+    Password,
+    Name,
+}
+
+/// The identity block of a request (product, hardware id, license key or license user, device data), checked
+/// as the client API checks its own, and allowed for this caller.
+pub async fn identity(s: &AppState, caller: &Caller, a: &Args, login: Login) -> Result<Identity, LsError> {
     let product = a.str("product")?;
     caller.allow(&product)?;
     let hardware_id = a.opt_str("hardware_id")?.filter(|h| !h.is_empty());
     let Some(hardware_id) = hardware_id else {
         return Err(LsError::bad("missing_hardware_id", "hardware_id is required"));
     };
-    let Some(license_key) = a.opt_str("license_key")?.filter(|k| !k.is_empty()) else {
-        return Err(if a.get("username").is_some() {
-            LsError::bad("license_key_required", "this server licenses by key: user-based activation is not served yet")
-        } else {
-            LsError::bad("license_key_required", "license_key is required")
-        });
+    let username = a.opt_str("username")?.filter(|u| !u.is_empty());
+    let (license_key, user) = match (a.opt_str("license_key")?.filter(|k| !k.is_empty()), &username) {
+        (Some(k), _) => (k, None),
+        (None, Some(name)) => {
+            let password = a.opt_str("password")?;
+            if login == Login::Password && password.is_none() {
+                return Err(LsError::missing("password"));
+            }
+            let password = if login == Login::Password { password } else { None };
+            if name.chars().count() > 320 || password.as_ref().is_some_and(|p| p.chars().count() > 256) {
+                return Err(LsError::bad("invalid_credentials", "wrong username or password"));
+            }
+            let email = name.split('|').next().unwrap_or_default();
+            match licensd_store::license_users::login(&s.db, &product, email, password.as_deref()).await? {
+                Some(u) => (u.license_key.clone(), Some(u)),
+                None if login == Login::Password => {
+                    return Err(LsError::bad("invalid_credentials", "wrong username or password"));
+                }
+                None => {
+                    return Err(LsError::bad(
+                        "license_not_found",
+                        "no license of this product is assigned to this user",
+                    ));
+                }
+            }
+        }
+        (None, None) => return Err(LsError::bad("license_key_required", "license_key (or username) is required")),
     };
     let hostname = a.opt_str("hostname")?;
     let os = a.opt_str("os_ver")?;
     let app_version = a.opt_str("app_ver")?;
     let req = crate::client_api::client_req(license_key, hardware_id, product, hostname, os, app_version, &None)?;
-    Ok(Identity { req, license_id: a.opt_i64("license_id")? })
+    let username = user.as_ref().and(username);
+    Ok(Identity { req, license_id: a.opt_i64("license_id")?, user, username })
 }
 
 /// The product of a request, as the license object shows it.
-async fn product(s: &AppState, short_code: &str) -> Result<Product, LsError> {
+async fn product_row(s: &AppState, short_code: &str) -> Result<Product, LsError> {
     let scope = licensd_store::Scope::system();
     match licensd_store::products::get_by_short_code(&mut &s.db, &scope, short_code).await {
         Err(StoreError::NotFound) => Err(LsError::bad("unknown_product", "no product has this short code")),
@@ -338,10 +381,14 @@ fn refused(e: StoreError) -> LsError {
 /// The activate/check answer: the license object, its v1 signature, the device's variables.
 async fn license_answer(s: &AppState, id: &Identity, o: &Outcome) -> LsResult {
     id.matches(o)?;
-    let p = product(s, &id.req.product).await?;
+    let p = product_row(s, &id.req.product).await?;
     let mut v = license::object(o, &p, true);
-    let sig = v1_signature(s, &id.req.hardware_id, &id.req.license_key, o.expires_at);
+    let sig = v1_signature(s, &id.req.hardware_id, id.signed_identity(), o.expires_at);
     if let Some(m) = v.as_object_mut() {
+        if let Some(u) = &id.user {
+            m.insert("license_key".into(), Value::Null);
+            m.insert("user".into(), license::user(u, o.license.max_activations, o.license.times_activated));
+        }
         m.insert("license_signature".into(), Value::String(sig.to_string()));
     }
     Ok(signed(s, &v))
@@ -350,7 +397,7 @@ async fn license_answer(s: &AppState, id: &Identity, o: &Outcome) -> LsResult {
 /// `POST activate_license`: activates the license on the device (an active device is answered again, not
 /// counted again).
 pub async fn activate_license(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
-    let id = identity(&c, &a)?;
+    let id = identity(&s, &c, &a, Login::Password).await?;
     let vars = variables_arg(&a)?.filter(|v| !v.is_empty());
     let o = transactions::activate(&s.db, &id.req).await.map_err(|e| {
         if let StoreError::Refused(r) = &e {
@@ -372,7 +419,7 @@ pub async fn activate_license(State(s): State<AppState>, Extension(c): Extension
 /// `GET check_license`: the license on an active device; a device that holds no activation is
 /// `device_not_found`.
 pub async fn check_license(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
-    let id = identity(&c, &a)?;
+    let id = identity(&s, &c, &a, Login::Name).await?;
     let r = transactions::check(&s.db, &id.req).await.map_err(refused)?;
     if let Some((device, license)) = r.checked_device {
         s.last_checks.note(device, license, now_ms());
@@ -388,7 +435,7 @@ pub async fn check_license(State(s): State<AppState>, Extension(c): Extension<Ca
 
 /// `POST deactivate_license`: frees the device's activation; answers the text `license_deactivated`.
 pub async fn deactivate_license(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
-    let id = identity(&c, &a)?;
+    let id = identity(&s, &c, &a, Login::Name).await?;
     let o = transactions::deactivate(&s.db, &id.req).await.map_err(|e| {
         if let StoreError::Refused(r) = &e {
             s.metrics.deactivation(r.code());
@@ -433,7 +480,7 @@ fn consumptions(a: &Args) -> Result<i64, LsError> {
 
 /// `POST add_consumption`: adds to the license's consumption counter, within its limit (and overages).
 pub async fn add_consumption(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
-    let id = identity(&c, &a)?;
+    let id = identity(&s, &c, &a, Login::Name).await?;
     let n = consumptions(&a)?;
     let (o, _) = transactions::consume(&s.db, &id.req, None, n).await.map_err(refused)?;
     id.matches(&o)?;
@@ -443,7 +490,7 @@ pub async fn add_consumption(State(s): State<AppState>, Extension(c): Extension<
 
 /// `POST add_feature_consumption`: adds to one feature's counter.
 pub async fn add_feature_consumption(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
-    let id = identity(&c, &a)?;
+    let id = identity(&s, &c, &a, Login::Name).await?;
     let code = a.str("feature")?;
     let n = consumptions(&a)?;
     let (o, _) = transactions::consume(&s.db, &id.req, Some(&code), n).await.map_err(|e| match e {
@@ -469,7 +516,7 @@ pub async fn add_feature_consumption(State(s): State<AppState>, Extension(c): Ex
 pub async fn product_details(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
     let code = a.str("product")?;
     c.allow(&code)?;
-    let p = product(&s, &code).await?;
+    let p = product_row(&s, &code).await?;
     let trial = licensd_store::templates::trial_of(&s.db, p.id).await?;
     let mut v = license::product_details(&p, trial.as_ref().is_some_and(|t| t.prevent_vm));
     if let Some(m) = v.as_object_mut() {
@@ -537,7 +584,7 @@ pub fn parse_iso(v: &str) -> Option<i64> {
 /// `POST floating/borrow`: takes the device's floating seat offline until `borrowed_until` (at most the
 /// license's `max_borrow_time` hours ahead).
 pub async fn floating_borrow(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
-    let id = identity(&c, &a)?;
+    let id = identity(&s, &c, &a, Login::Password).await?;
     let until = a.str("borrowed_until")?;
     let Some(until) = parse_iso(&until).filter(|u| *u > now_ms()) else {
         return Err(LsError::bad("borrow_until_not_valid", "borrowed_until must be a date-time in the future"));
@@ -564,7 +611,7 @@ pub async fn floating_borrow(State(s): State<AppState>, Extension(c): Extension<
 
 /// `POST floating/release`: gives the device's floating seat back (the text `license_released`).
 pub async fn floating_release(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
-    let id = identity(&c, &a)?;
+    let id = identity(&s, &c, &a, Login::Name).await?;
     let o = transactions::deactivate(&s.db, &id.req).await.map_err(refused)?;
     id.matches(&o)?;
     s.metrics.deactivation(crate::metrics::codes::DEACTIVATED);
@@ -623,7 +670,7 @@ fn device_refusal(e: StoreError) -> LsError {
 
 /// `POST track_device_variables`: records the device's variables; answers all of them.
 pub async fn track_device_variables(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
-    let id = identity(&c, &a)?;
+    let id = identity(&s, &c, &a, Login::Name).await?;
     let vars = variables_arg(&a)?.unwrap_or_default();
     let all = transactions::set_variables(&s.db, &id.req, &vars).await.map_err(device_refusal)?;
     Ok(signed(&s, &variable_list(&all)))
@@ -631,7 +678,7 @@ pub async fn track_device_variables(State(s): State<AppState>, Extension(c): Ext
 
 /// `GET get_device_variables`: the device's variables.
 pub async fn get_device_variables(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
-    let id = identity(&c, &a)?;
+    let id = identity(&s, &c, &a, Login::Name).await?;
     let all = transactions::variables(&s.db, &id.req).await.map_err(device_refusal)?;
     Ok(signed(&s, &variable_list(&all)))
 }
@@ -667,7 +714,7 @@ fn feature_refusal(e: StoreError) -> LsError {
 
 /// `GET check_license_feature`: the device uses the feature; a floating feature takes (or renews) a seat.
 pub async fn check_license_feature(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
-    let id = identity(&c, &a)?;
+    let id = identity(&s, &c, &a, Login::Name).await?;
     let code = a.str("feature")?;
     let u = transactions::use_feature(&s.db, &id.req, &code, None).await.map_err(feature_refusal)?;
     Ok(signed(&s, &feature_use(&u)))
@@ -675,7 +722,7 @@ pub async fn check_license_feature(State(s): State<AppState>, Extension(c): Exte
 
 /// `POST floating/feature_borrow`: holds the device's seat of a floating feature until `borrowed_until`.
 pub async fn feature_borrow(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
-    let id = identity(&c, &a)?;
+    let id = identity(&s, &c, &a, Login::Name).await?;
     let code = a.str("feature")?;
     let until = a.str("borrowed_until")?;
     let Some(until) = parse_iso(&until).filter(|u| *u > now_ms()) else {
@@ -687,10 +734,88 @@ pub async fn feature_borrow(State(s): State<AppState>, Extension(c): Extension<C
 
 /// `POST floating/feature_release`: gives the device's seat of the feature back (the text `feature_released`).
 pub async fn feature_release(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
-    let id = identity(&c, &a)?;
+    let id = identity(&s, &c, &a, Login::Name).await?;
     let code = a.str("feature")?;
     transactions::release_feature(&s.db, &id.req, &code).await.map_err(feature_refusal)?;
     Ok(text("feature_released"))
+}
+
+/// `POST change_password`: a license user changes their password (the text `password_changed`).
+pub async fn change_password(State(s): State<AppState>, a: Args) -> LsResult {
+    let (username, old, new) = (a.str("username")?, a.str("password")?, a.str("new_password")?);
+    if username.chars().count() > 320 || old.chars().count() > 256 {
+        return Err(LsError::bad("invalid_credentials", "wrong username or password"));
+    }
+    let email = username.split('|').next().unwrap_or_default();
+    match licensd_store::license_users::change_password(&s.db, email, &old, &new).await {
+        Ok(true) => Ok(text("password_changed")),
+        Ok(false) => Err(LsError::bad("invalid_credentials", "wrong username or password")),
+        Err(StoreError::Domain(e)) => Err(LsError::bad("validation_error", e.to_string())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET customer_license_users`: the users of a customer's licenses of a product.
+pub async fn customer_license_users(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
+    let product = a.str("product")?;
+    c.allow(&product)?;
+    let customer = a.str("customer")?;
+    if customer.chars().count() > 320 {
+        return Err(LsError::invalid("customer", "must be an email address"));
+    }
+    let users = licensd_store::license_users::of_customer(&s.db, &product, &customer).await?;
+    let users: Vec<Value> = users
+        .iter()
+        .map(|(license_id, u, initial, max)| {
+            json!({
+                "id": u.id,
+                "email": u.email,
+                "first_name": u.first_name,
+                "last_name": u.last_name,
+                "phone_number": u.phone_number,
+                "is_active": u.is_active,
+                "is_initial_password": initial,
+                "initial_password": Value::Null,
+                "license_id": license_id,
+                "max_activations": max.unwrap_or(0),
+                "allow_unlimited_activations": max.is_none(),
+            })
+        })
+        .collect();
+    Ok(signed(&s, &json!({"company": {"id": 1}, "customer": {"email": customer}, "users": users})))
+}
+
+/// `GET user_licenses`: the licenses of a product a user (username and password) is assigned to.
+pub async fn user_licenses(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
+    let product = a.str("product")?;
+    c.allow(&product)?;
+    let (username, password) = (a.str("username")?, a.str("password")?);
+    if username.chars().count() > 320 || password.chars().count() > 256 {
+        return Err(LsError::bad("invalid_credentials", "wrong username or password"));
+    }
+    let email = username.split('|').next().unwrap_or_default();
+    let Some(login) = licensd_store::license_users::login(&s.db, &product, email, Some(&password)).await? else {
+        return Err(LsError::bad("invalid_credentials", "wrong username or password"));
+    };
+    let scope = licensd_store::Scope::system();
+    let l = licensd_store::licenses::get(&mut &s.db, &scope, login.license_id).await?;
+    let p = product_row(&s, &product).await?;
+    let license = json!({
+        "id": l.id,
+        "license_key": Value::Null,
+        "license_type": l.license_type,
+        "max_activations": l.max_activations.unwrap_or(0),
+        "times_activated": l.times_activated,
+        "validity_period": l.validity_period.map(|d| license::iso_ms(d.0)),
+        "is_trial": l.is_trial,
+        "license_enabled": l.enabled,
+        "license_active": l.times_activated > 0,
+        "is_floating": false,
+        "is_floating_cloud": l.is_floating_cloud,
+        "product_details": license::product_details(&p, l.prevent_vm),
+    });
+    let user = license::user(&login, l.max_activations, l.times_activated);
+    Ok(signed(&s, &json!([{"license": license, "user": user}])))
 }
 
 /// `GET /api/v4`: what answers here (LicenseSpring's SDKs only probe the domain root).
@@ -745,6 +870,9 @@ pub fn surface(state: &AppState) -> axum::Router<AppState> {
         .route(&p("check_license_feature"), get(check_license_feature))
         .route(&p("floating/feature_borrow"), post(feature_borrow))
         .route(&p("floating/feature_release"), post(feature_release))
+        .route(&p("change_password"), post(change_password))
+        .route(&p("customer_license_users"), get(customer_license_users))
+        .route(&p("user_licenses"), get(user_licenses))
         .route(&p("track_device_variables"), post(track_device_variables))
         .route(&p("get_device_variables"), get(get_device_variables))
         .route(&p("activate_offline"), post(offline::activate_offline))

@@ -90,7 +90,7 @@ async fn read_file(s: &AppState, caller: &Caller, body: &[u8], kind: &str) -> Re
 /// without either signature, and `offline_signature` (Node's check of the `date`).
 pub async fn activate_offline(State(s): State<AppState>, Extension(c): Extension<Caller>, body: Bytes) -> LsResult {
     let file = read_file(&s, &c, &body, "activation").await?;
-    let id = identity(&c, &file.args)?;
+    let id = identity(&s, &c, &file.args, super::Login::Password).await?;
     let o = transactions::activate(&s.db, &id.req).await.map_err(|e| {
         if let StoreError::Refused(r) = &e {
             s.metrics.activation(r.code());
@@ -103,7 +103,7 @@ pub async fn activate_offline(State(s): State<AppState>, Extension(c): Extension
     } else {
         crate::metrics::codes::ALREADY_ACTIVE
     });
-    let p = super::product(&s, &id.req.product).await?;
+    let p = super::product_row(&s, &id.req.product).await?;
     let mut v = license::object(&o, &p, true);
     let date = httpdate(licensd_core::time::now_ms());
     let api_key = file.args.opt_str("api_key")?.or(file.args.opt_str("client_id")?).unwrap_or_default();
@@ -123,7 +123,7 @@ pub async fn activate_offline(State(s): State<AppState>, Extension(c): Extension
         m.insert("variables".into(), Value::Array(Vec::new()));
     }
     let v2 = s.license_api.body(&s, &licensd_core::js_json::to_vec(&v));
-    let v1 = v1_signature(&s, &id.req.hardware_id, &id.req.license_key, o.expires_at);
+    let v1 = v1_signature(&s, &id.req.hardware_id, id.signed_identity(), o.expires_at);
     if let Some(m) = v.as_object_mut() {
         m.insert("license_signature".into(), Value::String(v1.to_string()));
         m.insert("license_signature_v2".into(), Value::String(v2.to_string()));
@@ -135,7 +135,7 @@ pub async fn activate_offline(State(s): State<AppState>, Extension(c): Extension
 /// `license_deactivated`).
 pub async fn deactivate_offline(State(s): State<AppState>, Extension(c): Extension<Caller>, body: Bytes) -> LsResult {
     let file = read_file(&s, &c, &body, "deactivation").await?;
-    let id = identity(&c, &file.args)?;
+    let id = identity(&s, &c, &file.args, super::Login::Name).await?;
     let o = transactions::deactivate(&s.db, &id.req).await.map_err(|e| {
         if let StoreError::Refused(r) = &e {
             s.metrics.deactivation(r.code());

@@ -24,6 +24,7 @@ backend_tests!(
     consumption_floating_features_variables_and_trials,
     offline_request_files_activate_and_deactivate,
     limits_hold_under_64_concurrent_requests_over_both_apis_and_two_instances,
+    user_based_licenses_sign_in_with_email_and_password,
 );
 
 /// An application's credentials: an API key and its shared key.
@@ -727,4 +728,99 @@ async fn limits_hold_under_64_concurrent_requests_over_both_apis_and_two_instanc
     assert_eq!(t.get(&(400, "no_available_floating_slots".into())), Some(&29), "{t:?}");
     let held = app.db.fetch_one(licensd_store::db::query("SELECT COUNT(*) AS n FROM feature_seats")).await.unwrap();
     assert_eq!(held.get::<i64>("n").unwrap(), 3);
+}
+
+async fn user_based_licenses_sign_in_with_email_and_password(app: TestApp) {
+    let r = app
+        .post(
+            "/api/v1/products",
+            json!({"product_name": "Users", "short_code": "users", "authorization_method": "user"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    app.template(r.body["id"].as_i64().unwrap(), "seat", json!({"max_activations": 2})).await;
+    let cust = app.post("/api/v1/customers", json!({"email": "boss@acme.test"})).await.body["id"].as_i64().unwrap();
+    let l = app.license(json!({"license_template": "seat", "customer": cust})).await;
+    let id = l["id"].as_i64().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/licenses/{id}/assign_user"),
+            json!({"email": "Ann@Acme.test", "first_name": "Ann", "password": "initial-pass-1"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(!r.text.contains("initial-pass-1"), "the password is never shown back: {}", r.text);
+    let creds = api_key(&app, &[]).await;
+    let ls = Ls { app: &app, creds: &creds };
+    let spki = rsa_spki(&app).await;
+    let login = |password: &str| json!({"product": "users", "hardware_id": "hw-u", "username": "ann@acme.test", "password": password});
+    refused(&ls.post("activate_license", login("wrong-password")).await, 400, "invalid_credentials");
+    refused(
+        &ls.post("activate_license", json!({"product": "users", "hardware_id": "hw-u", "username": "ann@acme.test"}))
+            .await,
+        400,
+        "missing_parameters",
+    );
+    assert_eq!(app.count("devices").await, 0);
+    let a = ls.post("activate_license", login("initial-pass-1")).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(
+        (&a.body["license_key"], &a.body["id"], &a.body["user"]["email"], &a.body["user"]["is_initial_password"]),
+        (&Value::Null, &json!(id), &json!("Ann@Acme.test"), &json!(true))
+    );
+    // v1 over the username, not a key.
+    assert!(verifies(&spki, b"hw-u#ann@acme.test#", a.body["license_signature"].as_str().unwrap()));
+    // Later calls name the user without the password.
+    let c =
+        ls.get("check_license", json!({"product": "users", "hardware_id": "hw-u", "username": "ann@acme.test"})).await;
+    assert_eq!((c.status, &c.body["license_active"]), (200, &json!(true)), "{}", c.text);
+    let u = ls
+        .get("user_licenses", json!({"product": "users", "username": "ann@acme.test", "password": "initial-pass-1"}))
+        .await;
+    assert_eq!(
+        (u.status, &u.body[0]["license"]["id"], &u.body[0]["user"]["first_name"]),
+        (200, &json!(id), &json!("Ann")),
+        "{}",
+        u.text
+    );
+    let cu = ls.get("customer_license_users", json!({"product": "users", "customer": "boss@acme.test"})).await;
+    assert_eq!(
+        (cu.status, &cu.body["users"][0]["email"], &cu.body["users"][0]["license_id"]),
+        (200, &json!("Ann@Acme.test"), &json!(id)),
+        "{}",
+        cu.text
+    );
+    // The user changes the password: the old one stops working.
+    refused(
+        &ls.post(
+            "change_password",
+            json!({"username": "ann@acme.test", "password": "nope-nope", "new_password": "second-pass-2"}),
+        )
+        .await,
+        400,
+        "invalid_credentials",
+    );
+    let ch = ls
+        .post(
+            "change_password",
+            json!({"username": "ann@acme.test", "password": "initial-pass-1", "new_password": "second-pass-2"}),
+        )
+        .await;
+    assert_eq!((ch.status, ch.text.as_str()), (200, "password_changed"));
+    refused(
+        &ls.get(
+            "user_licenses",
+            json!({"product": "users", "username": "ann@acme.test", "password": "initial-pass-1"}),
+        )
+        .await,
+        400,
+        "invalid_credentials",
+    );
+    let u = ls
+        .get("user_licenses", json!({"product": "users", "username": "ann@acme.test", "password": "second-pass-2"}))
+        .await;
+    assert_eq!((u.status, &u.body[0]["user"]["is_initial_password"]), (200, &json!(false)), "{}", u.text);
+    let ev = app.get("/api/v1/events?action=license_user.password_changed").await;
+    assert_eq!(ev.body["count"], 1, "{}", ev.text);
+    assert!(!ev.text.contains("second-pass-2"));
 }
