@@ -784,6 +784,30 @@ def _(app):
         "activate_license with a wrong password",
         lambda: bad.activate_license(LicenseID.from_user(user["username"], user["password"] + "-wrong")),
     )
+    S["user_license"], S["user_manager"], S["user_license_id"] = lic, m, answer.get("id")
+
+
+@step("user_based_licensing_calls", needs=["user_based_activation"])
+def _(app):
+    user, m, lic = app.cfg["user"], S["user_manager"], S["user_license"]
+    listed = m.get_user_licenses(LicenseID.from_user(user["username"], user["password"]))
+    expect_true("user_licenses answers a list", isinstance(listed, list), listed)
+    ids = [(e.get("license") or {}).get("id") for e in listed]
+    expect("the user's licenses", [S["user_license_id"]], ids)
+    soft("user_licenses[0].user.email", user["username"], (listed[0].get("user") or {}).get("email"))
+    soft("user_licenses[0].license.license_active", True, (listed[0].get("license") or {}).get("license_active"))
+    users = m.get_customer_license_users(Customer(email=user["customer"]))
+    emails = [u.get("email") for u in (users.get("users") or [])]
+    expect(f"customer_license_users of {user['customer']}", [user["username"]], emails)
+    new = user["password"] + " again"
+    expect("change_password", "password_changed", lic.change_password(user["password"], new).strip().strip('"'))
+    other = app.manager("dev-user-3", product=user["product"])
+    client_error(
+        "activate_license with the old password",
+        lambda: other.activate_license(LicenseID.from_user(user["username"], user["password"])),
+    )
+    other.activate_license(LicenseID.from_user(user["username"], new))
+    expect("times_activated after a second device of the user", 2, last_json("/activate_license").get("times_activated"))
 
 
 @step("oauth_client_credentials", needs=["activate_first_device"])
