@@ -39,10 +39,34 @@ pub(crate) enum DevCmd {
         #[arg(long)]
         out: String,
     },
+    /// Measure how many RSA signatures a second one thread makes with the library the License API v4 signs with
+    /// (aws-lc-rs, RSASSA-PKCS1-v1_5 SHA-256): the ceiling of its signed answers per core.
+    RsaSpeed {
+        /// The key size: 2048, 3072 or 4096.
+        #[arg(long, default_value_t = 2048)]
+        bits: u32,
+        /// How long to sign for.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
 }
 
 pub(crate) async fn dev(cmd: DevCmd) -> anyhow::Result<()> {
     match cmd {
+        DevCmd::RsaSpeed { bits, seconds } => {
+            let key = licensd_core::rsa::RsaKey::generate(bits)?;
+            // A check answer's size: the body LicenseSignature covers.
+            let msg = vec![b'x'; 1500];
+            let (start, mut n) = (std::time::Instant::now(), 0u64);
+            while start.elapsed().as_secs() < seconds {
+                std::hint::black_box(key.sign_pkcs1_sha256(std::hint::black_box(&msg)));
+                n += 1;
+            }
+            let per_sec = n as f64 / start.elapsed().as_secs_f64();
+            println!(
+                "RSA-{bits} PKCS#1 v1.5 SHA-256 (aws-lc-rs), one thread, 1500-byte message: {per_sec:.0} signatures/s"
+            );
+        }
         DevCmd::DevmateFile { customers, seed, out } => {
             devmate::sample(customers, seed, &out)?;
             eprintln!("wrote a DevMate export of {customers} customers to {out}");

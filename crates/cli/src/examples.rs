@@ -186,6 +186,11 @@ licensd dev seed --db sqlite://demo.db --licenses 500",
         "# A DevMate export to try `licensd import devmate` on
 licensd dev devmate-file --customers 100 --out devmate-export.json",
     ),
+    (
+        "dev rsa-speed",
+        "# The RSA signing ceiling of one core (pin it: taskset -c 0)
+licensd dev rsa-speed --bits 2048 --seconds 5",
+    ),
 ];
 
 /// Puts each command's examples at the end of its `--help`.

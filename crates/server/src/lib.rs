@@ -212,7 +212,8 @@ pub struct Config {
     info(title = "licensd", description = "Self-hosted software licensing server: management API, DevMate v2 API, client API."),
     modifiers(&SecurityAddon),
     tags(
-        (name = "products"), (name = "product-features"), (name = "license-templates"), (name = "customers"),
+        (name = "products"), (name = "product-features"),
+        (name = "product-versions", description = "Released versions and their installation files (LicenseSpring's; the License API v4's versions and installation_file)"), (name = "license-templates"), (name = "customers"),
         (name = "orders"), (name = "licenses"), (name = "devices"), (name = "events"),
         (name = "api-keys", description = "LicenseSpring-style API keys and shared keys, for the License API v4 (admins)"),
         (name = "oauth-clients", description = "OAuth clients (client credentials), for the License API v4 (admins)"),

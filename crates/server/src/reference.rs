@@ -22,6 +22,7 @@ pub struct List {
 pub static LISTS: &[List] = &[
     List { path: "/api/v1/products", spec: &licensd_store::products::SPEC },
     List { path: "/api/v1/product-features", spec: &licensd_store::products::FEATURE_SPEC },
+    List { path: "/api/v1/product-versions", spec: &licensd_store::versions::SPEC },
     List { path: "/api/v1/license-templates", spec: &licensd_store::templates::SPEC },
     List { path: "/api/v1/customer-accounts", spec: &licensd_store::accounts::SPEC },
     List { path: "/api/v1/customers", spec: &licensd_store::customers::SPEC },

@@ -45,6 +45,7 @@ pub mod templates;
 mod terms;
 pub mod tokens;
 pub mod users;
+pub mod versions;
 pub mod writer;
 
 pub use db::Db;

@@ -150,6 +150,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0028_license_user_passwords.sql"),
         postgres: include_str!("../migrations/postgres/0028_license_user_passwords.sql"),
     },
+    Migration {
+        version: 29,
+        sqlite: include_str!("../migrations/sqlite/0029_product_versions.sql"),
+        postgres: include_str!("../migrations/postgres/0029_product_versions.sql"),
+    },
 ];
 
 /// An arbitrary constant: the key of the advisory lock migrations hold on PostgreSQL.

@@ -187,3 +187,99 @@ impl From<&Feature> for FeatureInput {
         }
     }
 }
+
+/// A released version of a product, with its installation file (LicenseSpring's product versions: what the
+/// License API's `versions` and `installation_file` answer an application with an active license).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProductVersion {
+    pub id: i64,
+    pub product: i64,
+    /// `1.4.2`; unique within the product, environment and channel.
+    pub version: String,
+    /// `win`, `win32`, `win64`, `mac`, `linux`, `linux32`, `linux64`, or empty for every environment.
+    pub environment: String,
+    /// A release channel (`stable`, `beta`…), or empty.
+    pub channel: String,
+    pub release_date: Option<Day>,
+    /// Where the application downloads it (a URL).
+    pub installation_file: String,
+    pub hash_md5: String,
+    /// Bytes.
+    pub size: i64,
+    pub eula_link: String,
+    pub release_notes_link: String,
+    /// The version an installation must have before this one, or empty.
+    pub requires_version: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Body of `POST /api/v1/product-versions/` (and, field by field, of `PATCH`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductVersionInput {
+    pub product: i64,
+    pub version: String,
+    #[serde(default)]
+    pub environment: String,
+    #[serde(default)]
+    pub channel: String,
+    #[serde(default)]
+    pub release_date: Option<Day>,
+    #[serde(default)]
+    pub installation_file: String,
+    #[serde(default)]
+    pub hash_md5: String,
+    #[serde(default)]
+    pub size: i64,
+    #[serde(default)]
+    pub eula_link: String,
+    #[serde(default)]
+    pub release_notes_link: String,
+    #[serde(default)]
+    pub requires_version: String,
+}
+
+/// The environments LicenseSpring's SDKs send (`env`).
+pub const ENVIRONMENTS: [&str; 7] = ["win", "win32", "win64", "mac", "linux", "linux32", "linux64"];
+
+impl ProductVersionInput {
+    pub fn validate(&self) -> Result<()> {
+        check_text("version", &self.version, 64, true)?;
+        if !self.environment.is_empty() && !ENVIRONMENTS.contains(&self.environment.as_str()) {
+            return Err(Error::invalid(
+                "environment",
+                format!("must be one of {} (or empty)", ENVIRONMENTS.join(", ")),
+            ));
+        }
+        check_text("channel", &self.channel, 64, false)?;
+        for (f, v) in [
+            ("installation_file", &self.installation_file),
+            ("eula_link", &self.eula_link),
+            ("release_notes_link", &self.release_notes_link),
+        ] {
+            check_text(f, v, 2048, false)?;
+        }
+        check_text("hash_md5", &self.hash_md5, 64, false)?;
+        check_text("requires_version", &self.requires_version, 64, false)?;
+        check_range("size", self.size, 0, i64::MAX / 4)
+    }
+}
+
+impl From<&ProductVersion> for ProductVersionInput {
+    fn from(v: &ProductVersion) -> Self {
+        ProductVersionInput {
+            product: v.product,
+            version: v.version.clone(),
+            environment: v.environment.clone(),
+            channel: v.channel.clone(),
+            release_date: v.release_date,
+            installation_file: v.installation_file.clone(),
+            hash_md5: v.hash_md5.clone(),
+            size: v.size,
+            eula_link: v.eula_link.clone(),
+            release_notes_link: v.release_notes_link.clone(),
+            requires_version: v.requires_version.clone(),
+        }
+    }
+}

@@ -818,6 +818,85 @@ pub async fn user_licenses(State(s): State<AppState>, Extension(c): Extension<Ca
     Ok(signed(&s, &json!([{"license": license, "user": user}])))
 }
 
+/// The product of a request whose device holds an active license (`versions`, `installation_file`).
+async fn active_product(s: &AppState, id: &Identity) -> Result<Product, LsError> {
+    let r = transactions::check(&s.db, &id.req).await.map_err(refused)?;
+    match (&r.refusal, &r.outcome) {
+        (None, Some(o)) => id.matches(o)?,
+        (Some(Refusal::NotFound | Refusal::ProductMismatch), _) | (None, None) => {
+            return Err(LsError::bad("license_not_found", "no license has this key"));
+        }
+        (Some(x), _) => {
+            return Err(LsError::bad(
+                "active_license_required",
+                format!("an active license is required: {}", x.detail()),
+            ));
+        }
+    }
+    product_row(s, &id.req.product).await
+}
+
+/// The `env` and `channel` arguments, checked.
+fn env_channel(a: &Args) -> Result<(Option<String>, Option<String>), LsError> {
+    let env = a.opt_str("env")?.filter(|e| !e.is_empty());
+    if let Some(e) = &env
+        && !licensd_core::model::ENVIRONMENTS.contains(&e.as_str())
+    {
+        return Err(LsError::invalid("env", "must be win, win32, win64, mac, linux, linux32 or linux64"));
+    }
+    let channel = a.opt_str("channel")?.filter(|c| !c.is_empty());
+    if channel.as_ref().is_some_and(|c| c.chars().count() > 64) {
+        return Err(LsError::invalid("channel", "must be at most 64 characters"));
+    }
+    Ok((env, channel))
+}
+
+/// `GET versions`: the product's versions for this environment and channel, newest first.
+pub async fn versions(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
+    let id = identity(&s, &c, &a, Login::Name).await?;
+    let (env, channel) = env_channel(&a)?;
+    let p = active_product(&s, &id).await?;
+    let list = licensd_store::versions::of_product(&s.db, p.id, env.as_deref(), channel.as_deref()).await?;
+    let v: Vec<Value> = list
+        .iter()
+        .map(|v| json!({"version": v.version, "release_date": v.release_date.map(|d| license::iso_ms(d.0))}))
+        .collect();
+    Ok(signed(&s, &Value::Array(v)))
+}
+
+/// `GET installation_file`: the installation file of `version` (the newest without one) for this environment and
+/// channel; `version_not_found` when there is none.
+pub async fn installation_file(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
+    let id = identity(&s, &c, &a, Login::Name).await?;
+    let (env, channel) = env_channel(&a)?;
+    let wanted = a.opt_str("version")?.filter(|v| !v.is_empty());
+    let p = active_product(&s, &id).await?;
+    let list = licensd_store::versions::of_product(&s.db, p.id, env.as_deref(), channel.as_deref()).await?;
+    let Some(v) = list.iter().find(|v| wanted.as_ref().is_none_or(|w| *w == v.version)) else {
+        return Err(LsError::bad(
+            "version_not_found",
+            "the product has no such version for this environment and channel",
+        ));
+    };
+    Ok(signed(
+        &s,
+        &json!({
+            "id": v.id,
+            "version": v.version,
+            "installation_file": v.installation_file,
+            "release_date": v.release_date.map(|d| license::iso_ms(d.0)),
+            "hash_md5": v.hash_md5,
+            "environment": v.environment,
+            "eula_link": v.eula_link,
+            "release_notes_link": v.release_notes_link,
+            "size": v.size,
+            "requires_version": v.requires_version,
+            "channel": v.channel,
+            "company": {"id": 1},
+        }),
+    ))
+}
+
 /// `GET /api/v4`: what answers here (LicenseSpring's SDKs only probe the domain root).
 async fn index() -> Response {
     axum::Json(json!({"api": "LicenseSpring License API v4, served by licensd", "docs": "docs/licensespring.md"}))
@@ -870,6 +949,8 @@ pub fn surface(state: &AppState) -> axum::Router<AppState> {
         .route(&p("check_license_feature"), get(check_license_feature))
         .route(&p("floating/feature_borrow"), post(feature_borrow))
         .route(&p("floating/feature_release"), post(feature_release))
+        .route(&p("versions"), get(versions))
+        .route(&p("installation_file"), get(installation_file))
         .route(&p("change_password"), post(change_password))
         .route(&p("customer_license_users"), get(customer_license_users))
         .route(&p("user_licenses"), get(user_licenses))

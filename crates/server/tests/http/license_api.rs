@@ -25,6 +25,7 @@ backend_tests!(
     offline_request_files_activate_and_deactivate,
     limits_hold_under_64_concurrent_requests_over_both_apis_and_two_instances,
     user_based_licenses_sign_in_with_email_and_password,
+    versions_and_installation_files_need_an_active_license,
 );
 
 /// An application's credentials: an API key and its shared key.
@@ -823,4 +824,42 @@ async fn user_based_licenses_sign_in_with_email_and_password(app: TestApp) {
     let ev = app.get("/api/v1/events?action=license_user.password_changed").await;
     assert_eq!(ev.body["count"], 1, "{}", ev.text);
     assert!(!ev.text.contains("second-pass-2"));
+}
+
+async fn versions_and_installation_files_need_an_active_license(app: TestApp) {
+    let key = setup(&app).await;
+    let p = app.get("/api/v1/products").await.body["results"][0]["id"].as_i64().unwrap();
+    for (version, env, day) in
+        [("1.0.0", "", "2026-01-10"), ("1.1.0", "win64", "2026-03-01"), ("1.2.0", "mac", "2026-06-01")]
+    {
+        let r = app.post("/api/v1/product-versions", json!({"product": p, "version": version, "environment": env, "release_date": day,
+            "installation_file": format!("https://dl.example.com/app-{version}.zip"), "hash_md5": "d41d8cd98f00b204e9800998ecf8427e", "size": 1234})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let bad =
+        app.post("/api/v1/product-versions", json!({"product": p, "version": "2.0", "environment": "amiga"})).await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    let creds = api_key(&app, &[]).await;
+    let ls = Ls { app: &app, creds: &creds };
+    let mut q = ident(&key, "hw-v");
+    q["env"] = json!("win64");
+    refused(&ls.get("versions", q.clone()).await, 400, "active_license_required");
+    assert_eq!(ls.post("activate_license", ident(&key, "hw-v")).await.status, 200);
+    let v = ls.get("versions", q.clone()).await;
+    assert_eq!(v.status, 200, "{}", v.text);
+    assert_eq!(
+        v.body,
+        json!([{"version": "1.1.0", "release_date": "2026-03-01T00:00:00.000Z"}, {"version": "1.0.0", "release_date": "2026-01-10T00:00:00.000Z"}])
+    );
+    let f = ls.get("installation_file", q.clone()).await;
+    assert_eq!(
+        (f.status, &f.body["version"], &f.body["installation_file"]),
+        (200, &json!("1.1.0"), &json!("https://dl.example.com/app-1.1.0.zip")),
+        "{}",
+        f.text
+    );
+    q["version"] = json!("1.2.0");
+    refused(&ls.get("installation_file", q.clone()).await, 400, "version_not_found");
+    q["env"] = json!("beos");
+    refused(&ls.get("versions", q).await, 400, "validation_error");
 }
