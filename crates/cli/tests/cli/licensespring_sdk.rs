@@ -34,6 +34,8 @@ const STEPS: &[&str] = &[
     "license_consumption",
     "license_consumption_over_the_limit_refused",
     "feature_consumption",
+    "feature_consumption_over_the_limit_refused",
+    "versions_and_installation_file",
     "product_details",
     "device_variables",
     "floating_feature",
@@ -135,6 +137,19 @@ fn vendor_setup(db: &str, server: &Server, token: &str) -> Value {
         json!({"product": pid, "name": "Floating", "code": "sdk-floating", "is_floating_cloud": true,
                "floating_users": 1, "floating_timeout": 10, "can_borrow": true, "max_borrow_time": 24}),
     );
+    // Two releases, the newer one second; the SDK's versions list them newest first.
+    let versions = [
+        json!({"version": "2.1.0", "installation_file": "https://downloads.example.com/sdknotes-2.1.0.tar.gz",
+               "hash_md5": "0cc175b9c0f1b6a831c399e269772661", "size": 20480}),
+        json!({"version": "2.0.3", "installation_file": "https://downloads.example.com/sdknotes-2.0.3.tar.gz",
+               "hash_md5": "92eb5ffee6ae2fec3ad71c777531578f", "size": 19456}),
+    ];
+    for (v, day) in versions.iter().rev().zip(["2026-01-10", "2026-03-02"]) {
+        let mut body = v.clone();
+        body["product"] = pid.clone();
+        body["release_date"] = json!(day);
+        api(server, token, "/api/v1/product-versions/", body);
+    }
     let main = api(server, token, "/api/v1/licenses/", json!({"license_template": "sdk-standard"}));
     let floating_license = api(server, token, "/api/v1/licenses/", json!({"license_template": "sdk-floating"}));
     let offline =
@@ -189,7 +204,7 @@ fn vendor_setup(db: &str, server: &Server, token: &str) -> Value {
         "product": "sdknotes", "product_name": "SDK Notes", "trial_days": TRIAL_DAYS,
         "max_consumptions": MAX_CONSUMPTIONS,
         "license_key": main["license_key"], "offline_license_key": offline["license_key"],
-        "floating_license_key": floating_license["license_key"],
+        "floating_license_key": floating_license["license_key"], "versions": versions,
         "consumption_feature": "credits", "floating_feature": floating, "floating_feature_missing": floating_missing,
         "user": user,
     })

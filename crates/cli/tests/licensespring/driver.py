@@ -8,6 +8,7 @@ crates/cli/tests/cli/licensespring_sdk.rs) says where the server is and what the
      "product", "product_name", "trial_days", "max_consumptions",
      "license_key" (max_activations 2, consumption license), "offline_license_key" (max_activations 1),
      "floating_license_key" (floating cloud, 1 seat, borrowing up to 24 hours),
+     "versions": the product's versions, newest first ({version, installation_file, hash_md5, size}),
      "consumption_feature", "floating_feature" (or null, with "floating_feature_missing": why),
      "user": {"product", "username", "password"} or {"missing": why},
      "workdir": a directory of its own}
@@ -505,6 +506,41 @@ def _(app):
     answer = app.client("dev-1").check_license(product=app.product, license_key=app.cfg["license_key"])
     by_code = {f.get("code"): f for f in answer.get("product_features") or []}
     expect(f"{code}.total_consumptions in the next check", before + 2, (by_code.get(code) or {}).get("total_consumptions"))
+
+
+@step("feature_consumption_over_the_limit_refused", needs=["feature_consumption"])
+def _(app):
+    code, c = app.cfg["consumption_feature"], app.client("dev-1")
+    key = app.cfg["license_key"]
+    before = {f["code"]: f for f in c.check_license(product=app.product, license_key=key)["product_features"]}[code]
+    e = client_error(
+        f"add_feature_consumption of {before['max_consumption'] + 1} ({code}: max_consumption {before['max_consumption']})",
+        lambda: c.add_feature_consumption(product=app.product, license_key=key, feature=code, consumptions=before["max_consumption"] + 1),
+    )
+    after = {f["code"]: f for f in c.check_license(product=app.product, license_key=key)["product_features"]}[code]
+    expect(f"{code}.total_consumptions after the refusal ({e.code})", before["total_consumptions"], after["total_consumptions"])
+    client_error(
+        "add_feature_consumption of a feature the license does not have",
+        lambda: c.add_feature_consumption(product=app.product, license_key=key, feature="no-such-feature", consumptions=1),
+        "unsupported_product_feature",
+    )
+
+
+@step("versions_and_installation_file", needs=["activate_first_device"])
+def _(app):
+    m, key = S["m1"], app.cfg["license_key"]
+    versions = m.get_version_list(LicenseID.from_key(key))
+    expect("versions (newest first)", [v["version"] for v in app.cfg["versions"]], [v.get("version") for v in versions])
+    newest = m.get_installation_file(LicenseID.from_key(key))
+    expect("installation_file of the newest version", app.cfg["versions"][0], {k: newest.get(k) for k in app.cfg["versions"][0]})
+    older = m.get_installation_file(LicenseID.from_key(key), version=app.cfg["versions"][1]["version"])
+    expect("installation_file of the older version", app.cfg["versions"][1], {k: older.get(k) for k in app.cfg["versions"][1]})
+    stranger = app.manager("dev-stranger")
+    client_error(
+        "versions for a device without an activation",
+        lambda: stranger.get_version_list(LicenseID.from_key(key)),
+        "active_license_required",
+    )
 
 
 @step("product_details")
