@@ -183,6 +183,7 @@ fn deploy_files_and_docs_name_only_variables_and_flags_licensd_has() {
         "LICENSD_SCHEMATHESIS_SEED",
         "LICENSD_SCHEMATHESIS_EXAMPLES",
         "LICENSD_OPENAPI_SPEC_VALIDATOR",
+        "LICENSD_LICENSESPRING_PYTHON",
         "LICENSD_BIN",
         "LICENSD_SERVE_ARGS",
     ] {

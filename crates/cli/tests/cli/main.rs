@@ -34,6 +34,9 @@ mod everyday;
 mod front_door;
 // What licensd leaves on disk: file modes, durability, signing keys sealed under `LICENSD_SECRET`, weak keys.
 mod keys_at_rest;
+// LicenseSpring's official Python SDK (skipped without it, except under CI) against a real `licensd serve`:
+// its License API v4 as an unchanged application uses it, on both backends.
+mod licensespring_sdk;
 // The served `/openapi.json` against openapi-spec-validator (skipped without it, except under CI).
 mod openapi_validator;
 // README's walk-through with curl, run as written.
