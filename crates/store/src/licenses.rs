@@ -302,6 +302,12 @@ async fn seats_in_use(
     e.fetch_all(q).await?.iter().map(|r| Ok((r.get("license_id")?, r.get("n")?))).collect()
 }
 
+/// How many devices hold a seat of this floating license now (a live lease or a borrowing).
+pub async fn floating_in_use(db: &Db, license_id: i64) -> Result<i64, StoreError> {
+    let seats = seats_in_use(&mut &*db, std::iter::once(license_id), now_ms()).await?;
+    Ok(seats.first().map_or(0, |(_, n)| *n))
+}
+
 /// A license the scope may see, with its latest history (a key holder can make events without end: the
 /// representation stays bounded, the whole history is paged at `history_url`).
 pub async fn get(e: &mut impl Exec, scope: &Scope, id: i64) -> Result<License, StoreError> {

@@ -94,6 +94,7 @@ pub fn object(o: &Outcome, product: &Product, active: bool) -> Value {
         "is_floating_cloud": l.is_floating_cloud,
         "floating_users": l.floating_users,
         "floating_timeout": l.floating_timeout,
+        "floating_in_use_devices": 0,
         "can_borrow": l.can_borrow,
         "max_borrow_time": l.max_borrow_time,
         "is_borrowed": borrowed_until.is_some_and(|b| b > now),

@@ -385,6 +385,10 @@ async fn license_answer(s: &AppState, id: &Identity, o: &Outcome) -> LsResult {
     let mut v = license::object(o, &p, true);
     let sig = v1_signature(s, &id.req.hardware_id, id.signed_identity(), o.expires_at);
     if let Some(m) = v.as_object_mut() {
+        if o.license.is_floating_cloud {
+            let n = licensd_store::licenses::floating_in_use(&s.db, o.license_id).await?;
+            m.insert("floating_in_use_devices".into(), json!(n));
+        }
         if let Some(u) = &id.user {
             m.insert("license_key".into(), Value::Null);
             m.insert("user".into(), license::user(u, o.license.max_activations, o.license.times_activated));
