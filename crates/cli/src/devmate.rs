@@ -167,17 +167,22 @@ pub async fn import(db: &Db, file: &str, strict: bool, json: bool, record_by_rec
             t.warnings
         );
     }
-    if t.weak_keys > 0 {
-        // The count, never the keys: this goes to terminals and CI logs.
+    warn_weak_keys(t.weak_keys, t.weak_key_example);
+    Ok(t.skipped == 0)
+}
+
+/// The warning an import ends with when some of its keys are weak: the count and one license's id, never the
+/// keys (this goes to terminals and CI logs).
+pub(crate) fn warn_weak_keys(weak_keys: u64, example: Option<i64>) {
+    if weak_keys > 0 {
         eprintln!(
             "warning: {} license keys carry under {} bits of entropy (e.g. license #{}): keys like these can be guessed \
              by trying them against the client API; its rate limits slow that down. Consider issuing new keys for them.",
-            t.weak_keys,
+            weak_keys,
             licensd_core::keys::WEAK_KEY_BITS,
-            t.weak_key_example.unwrap_or_default()
+            example.unwrap_or_default()
         );
     }
-    Ok(t.skipped == 0)
 }
 
 /// `licensd export devmate`: every customer with licenses, as a JSON array of `{"data": customer}`, one per

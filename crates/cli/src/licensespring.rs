@@ -141,16 +141,7 @@ pub async fn import(db: &Db, file: &str, json: bool) -> anyhow::Result<bool> {
             t.warnings
         );
     }
-    if t.weak_keys > 0 {
-        // The count, never the keys: this goes to terminals and CI logs.
-        eprintln!(
-            "warning: {} license keys carry under {} bits of entropy (e.g. license #{}): keys like these can be guessed \
-             by trying them against the client API; its rate limits slow that down. Consider issuing new keys for them.",
-            t.weak_keys,
-            licensd_core::keys::WEAK_KEY_BITS,
-            t.weak_key_example.unwrap_or_default()
-        );
-    }
+    crate::devmate::warn_weak_keys(t.weak_keys, t.weak_key_example);
     Ok(t.skipped == 0)
 }
 

@@ -239,6 +239,13 @@ pub async fn unassign(
     Ok(())
 }
 
+/// Whether `p` is the password of this hash (Argon2id, off the async worker as other blocking work is); a user
+/// without one (or no user) is checked against a dummy hash, so that every refusal takes as long.
+fn password_matches(hash: Option<&str>, p: &str) -> bool {
+    let hash = hash.unwrap_or(crate::users::DUMMY_HASH.as_str());
+    crate::writer::off_worker(|| crate::users::password_matches(hash, p))
+}
+
 /// A license user as the License API signs them in: who, and the license of a product they are assigned to.
 #[derive(Debug, Clone)]
 pub struct Login {
@@ -270,10 +277,7 @@ pub async fn login(db: &Db, product: &str, email: &str, password: Option<&str>) 
             Some(r) => r.get::<Option<String>>("password_hash")?,
             None => None,
         };
-        let hash = hash.unwrap_or_else(|| crate::users::DUMMY_HASH.clone());
-        let p = p.to_string();
-        let ok = tokio::task::spawn_blocking(move || crate::users::password_matches(&hash, &p)).await.unwrap_or(false);
-        if !ok {
+        if !password_matches(hash.as_deref(), p) {
             return Ok(None);
         }
     }
@@ -305,9 +309,7 @@ pub async fn change_password(db: &Db, email: &str, old: &str, new: &str) -> Resu
         Some(r) => (Some(r.get::<i64>("id")?), r.get::<Option<String>>("password_hash")?),
         None => (None, None),
     };
-    let hash = hash.unwrap_or_else(|| crate::users::DUMMY_HASH.clone());
-    let old = old.to_string();
-    let ok = tokio::task::spawn_blocking(move || crate::users::password_matches(&hash, &old)).await.unwrap_or(false);
+    let ok = password_matches(hash.as_deref(), old);
     let (true, Some(id)) = (ok, id) else { return Ok(false) };
     let now = now_ms();
     let mut tx = db.begin().await?;
