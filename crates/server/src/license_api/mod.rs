@@ -373,11 +373,6 @@ async fn product_row(s: &AppState, short_code: &str) -> Result<Product, LsError>
     }
 }
 
-/// Maps a store refusal with the license's trial flag known (an expired trial is `trial_expired`).
-fn refused(e: StoreError) -> LsError {
-    e.into()
-}
-
 /// The activate/check answer: the license object, its v1 signature, the device's variables.
 async fn license_answer(s: &AppState, id: &Identity, o: &Outcome) -> LsResult {
     id.matches(o)?;
@@ -404,7 +399,7 @@ async fn activate(s: &AppState, id: &Identity) -> Result<Outcome, LsError> {
         if let StoreError::Refused(r) = &e {
             s.metrics.activation(r.code());
         }
-        refused(e)
+        LsError::from(e)
     })?;
     id.matches(&o)?;
     s.metrics.activation(if o.created {
@@ -421,7 +416,7 @@ async fn deactivate(s: &AppState, id: &Identity) -> Result<Outcome, LsError> {
         if let StoreError::Refused(r) = &e {
             s.metrics.deactivation(r.code());
         }
-        refused(e)
+        LsError::from(e)
     })?;
     id.matches(&o)?;
     s.metrics.deactivation(crate::metrics::codes::DEACTIVATED);
@@ -444,7 +439,7 @@ pub async fn activate_license(State(s): State<AppState>, Extension(c): Extension
 /// `device_not_found`.
 pub async fn check_license(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
     let id = identity(&s, &c, &a, Login::Name).await?;
-    let r = transactions::check(&s.db, &id.req).await.map_err(refused)?;
+    let r = transactions::check(&s.db, &id.req).await.map_err(LsError::from)?;
     if let Some((device, license)) = r.checked_device {
         s.last_checks.note(device, license, now_ms());
     }
@@ -499,7 +494,7 @@ fn consumptions(a: &Args) -> Result<i64, LsError> {
 pub async fn add_consumption(State(s): State<AppState>, Extension(c): Extension<Caller>, a: Args) -> LsResult {
     let id = identity(&s, &c, &a, Login::Name).await?;
     let n = consumptions(&a)?;
-    let (o, _) = transactions::consume(&s.db, &id.req, None, n).await.map_err(refused)?;
+    let (o, _) = transactions::consume(&s.db, &id.req, None, n).await.map_err(LsError::from)?;
     id.matches(&o)?;
     s.metrics.consumption(crate::metrics::codes::CONSUMED, n.unsigned_abs());
     Ok(signed(&s, &consumption_answer(&o)))
@@ -514,7 +509,7 @@ pub async fn add_feature_consumption(State(s): State<AppState>, Extension(c): Ex
         StoreError::Refused(Refusal::ConsumptionLimit { .. }) => {
             LsError::bad("feature_not_enough_consumptions", "the feature's consumption limit would be exceeded")
         }
-        e => refused(e),
+        e => LsError::from(e),
     })?;
     id.matches(&o)?;
     s.metrics.consumption(crate::metrics::codes::CONSUMED, n.unsigned_abs());
@@ -570,7 +565,7 @@ pub async fn trial_key(State(s): State<AppState>, Extension(c): Extension<Caller
         if let StoreError::Refused(r) = &e {
             s.metrics.trial(r.code());
         }
-        refused(e)
+        LsError::from(e)
     })?;
     s.metrics.trial(if o.created { crate::metrics::codes::STARTED } else { crate::metrics::codes::RESUMED });
     let l = &o.license;
@@ -612,7 +607,7 @@ pub async fn floating_borrow(State(s): State<AppState>, Extension(c): Extension<
         StoreError::Domain(e) => {
             LsError::bad("borrow_until_not_valid", format!("borrowed_until is too far ahead: {e} hours, rounded up"))
         }
-        e => refused(e),
+        e => LsError::from(e),
     })?;
     id.matches(&o)?;
     let borrowed = o.device.as_ref().and_then(|d| d.borrowed_until).map(|s| s * 1000);
@@ -679,7 +674,7 @@ fn variable_list(vars: &[transactions::DeviceVariable]) -> Value {
 fn device_refusal(e: StoreError) -> LsError {
     match e {
         StoreError::State(m) => LsError::invalid("variables", &m),
-        e => refused(e),
+        e => LsError::from(e),
     }
 }
 
@@ -723,7 +718,7 @@ fn feature_refusal(e: StoreError) -> LsError {
             "the feature is not floating, or the license does not allow borrowing",
         ),
         StoreError::Domain(e) => LsError::bad("borrow_until_not_valid", e.to_string()),
-        e => refused(e),
+        e => LsError::from(e),
     }
 }
 
@@ -835,7 +830,7 @@ pub async fn user_licenses(State(s): State<AppState>, Extension(c): Extension<Ca
 
 /// The product of a request whose device holds an active license (`versions`, `installation_file`).
 async fn active_product(s: &AppState, id: &Identity) -> Result<Product, LsError> {
-    let r = transactions::check(&s.db, &id.req).await.map_err(refused)?;
+    let r = transactions::check(&s.db, &id.req).await.map_err(LsError::from)?;
     match (&r.refusal, &r.outcome) {
         (None, Some(o)) => id.matches(o)?,
         (Some(Refusal::NotFound | Refusal::ProductMismatch), _) | (None, None) => {
